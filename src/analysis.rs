@@ -1,0 +1,418 @@
+//! Analysis: one data set quantized every way the views need, each thing computed once.
+//!
+//! [`Analysis`] holds the data, its stats and caches of the clip ranges that do not depend on
+//! the bit width (percentiles) or are costly (the `mse` search), so that a change of bits or
+//! scheme on the page recomputes only what changed.
+
+use crate::calibrate::{self, DataStats};
+use crate::error::Result;
+use crate::generate::Dataset;
+use crate::histogram::Histogram;
+use crate::metrics::Metrics;
+use crate::quantize::QuantParams;
+use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PERCENTILE};
+use crate::sum::pairwise_sum_seq;
+use std::cell::RefCell;
+
+/// One quantization of the data: its settings, parameters and error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Run {
+    /// What was asked for.
+    pub settings: QuantSettings,
+    /// The scale, zero point and clip range the calibration chose.
+    pub params: QuantParams,
+    /// Error over all values.
+    pub metrics: Metrics,
+    /// Error over the values that are not injected outliers, where there are outliers.
+    pub inliers: Option<Metrics>,
+}
+
+/// One row of the notebook-style table: a value, its code, its dequantized value, the error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    /// Position in the data.
+    pub index: usize,
+    /// The original value x.
+    pub original: f64,
+    /// Its code q.
+    pub code: i32,
+    /// Its dequantized value x̂.
+    pub dequantized: f64,
+    /// `x - x̂`.
+    pub error: f64,
+}
+
+/// Error against bit width for each scheme and calibration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    /// The bit widths, 2..=16.
+    pub bits: Vec<u32>,
+    /// One series per scheme and calibration.
+    pub series: Vec<SweepSeries>,
+    /// When the data was strided down for speed: how many values were used.
+    pub sample: Option<usize>,
+}
+
+/// One line of the sweep: MSE and SQNR at each bit width.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSeries {
+    /// Scheme.
+    pub scheme: Scheme,
+    /// Calibration.
+    pub calibration: Calibration,
+    /// MSE at each bit width.
+    pub mse: Vec<f64>,
+    /// SQNR in dB at each bit width.
+    pub sqnr_db: Vec<f64>,
+}
+
+/// What the charts draw for the current settings, all computed here and not in the views.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// The current run.
+    pub run: Run,
+    /// Histogram of the original values.
+    pub values: Histogram,
+    /// Histogram of the dequantized values, on the same bins.
+    pub dequantized: Histogram,
+    /// How many values got each code (index `q - qmin`).
+    pub code_counts: Vec<u64>,
+    /// Histogram of the error `x - x̂`.
+    pub errors: Histogram,
+    /// The quantize-dequantize function `x -> x̂` over the view's range, as points of a polyline.
+    pub mapping: Vec<(f64, f64)>,
+}
+
+/// Bins of the value and error histograms.
+pub const HISTOGRAM_BINS: usize = 120;
+
+/// The sweep runs on at most this many values (strided), so that it stays fast at 10M.
+pub const SWEEP_SAMPLE: usize = 1 << 17;
+
+/// A data set prepared for quantizing: values, stats, outlier mask and caches.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The data.
+    pub data: Dataset,
+    /// Its min, max, absmax and signal power.
+    pub stats: DataStats,
+    keep: Option<Vec<bool>>,
+    inlier_power: f64,
+    percentiles: RefCell<Vec<(u64, Scheme, (f64, f64))>>,
+    mse_ranges: RefCell<Vec<(Scheme, u32, ZeroPoint, (f64, f64))>>,
+}
+
+impl Analysis {
+    /// Prepares a data set; fails on empty or non-finite data.
+    pub fn new(data: Dataset) -> Result<Analysis> {
+        let stats = DataStats::of(&data.values)?;
+        let keep = data.inlier_mask();
+        let inlier_power = match &keep {
+            Some(keep) => {
+                let n = keep.iter().filter(|&&k| k).count();
+                let mut it = data
+                    .values
+                    .iter()
+                    .zip(keep)
+                    .filter(|(_, &k)| k)
+                    .map(|(&x, _)| x * x);
+                let s = pairwise_sum_seq(n, &mut || it.next().unwrap_or(0.0));
+                if n == 0 {
+                    0.0
+                } else {
+                    s / n as f64
+                }
+            }
+            None => stats.mean_sq,
+        };
+        Ok(Analysis {
+            data,
+            stats,
+            keep,
+            inlier_power,
+            percentiles: RefCell::new(Vec::new()),
+            mse_ranges: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// The values.
+    pub fn values(&self) -> &[f64] {
+        &self.data.values
+    }
+
+    /// The clip range `[beta, alpha]` for these settings, from the caches where possible.
+    pub fn clip_range(&self, q: &QuantSettings) -> Result<(f64, f64)> {
+        q.validate()?;
+        match q.calibration {
+            Calibration::Percentile(p) => {
+                let key = p.to_bits();
+                if let Some(&(_, _, r)) = self
+                    .percentiles
+                    .borrow()
+                    .iter()
+                    .find(|(k, s, _)| *k == key && *s == q.scheme)
+                {
+                    return Ok(r);
+                }
+                let r = calibrate::clip_range(self.values(), &self.stats, q)?;
+                let mut cache = self.percentiles.borrow_mut();
+                if cache.len() > 16 {
+                    cache.remove(0);
+                }
+                cache.push((key, q.scheme, r));
+                Ok(r)
+            }
+            Calibration::Mse => {
+                let zp = match q.scheme {
+                    Scheme::Symmetric => ZeroPoint::Raw,
+                    Scheme::Asymmetric => q.zero_point,
+                };
+                if let Some(&(_, _, _, r)) = self
+                    .mse_ranges
+                    .borrow()
+                    .iter()
+                    .find(|(s, b, z, _)| *s == q.scheme && *b == q.bits && *z == zp)
+                {
+                    return Ok(r);
+                }
+                let r = calibrate::clip_range(self.values(), &self.stats, q)?;
+                self.mse_ranges.borrow_mut().push((q.scheme, q.bits, zp, r));
+                Ok(r)
+            }
+            Calibration::MinMax => calibrate::clip_range(self.values(), &self.stats, q),
+        }
+    }
+
+    /// The quantization parameters for these settings.
+    pub fn params(&self, q: &QuantSettings) -> Result<QuantParams> {
+        let (lo, hi) = self.clip_range(q)?;
+        calibrate::params_for_range(lo, hi, &self.stats, q)
+    }
+
+    /// Calibrates and measures the error, in one pass over the data (two with outliers).
+    pub fn run(&self, q: &QuantSettings) -> Result<Run> {
+        let params = self.params(q)?;
+        Ok(self.run_with(q, params))
+    }
+
+    fn run_with(&self, q: &QuantSettings, params: QuantParams) -> Run {
+        let metrics = Metrics::new(&params.error_stats(self.values()), self.stats.mean_sq);
+        let inliers = self.keep.as_ref().map(|keep| {
+            Metrics::new(
+                &params.error_stats_masked(self.values(), keep),
+                self.inlier_power,
+            )
+        });
+        Run {
+            settings: *q,
+            params,
+            metrics,
+            inliers,
+        }
+    }
+
+    /// Every scheme and calibration at the current bits and zero-point policy: min-max, the
+    /// percentile (the current P, or 99.99) and mse, asymmetric then symmetric.
+    pub fn compare(&self, q: &QuantSettings) -> Result<Vec<Run>> {
+        compare_settings(q)
+            .iter()
+            .map(|s| self.run(s))
+            .collect::<Result<Vec<_>>>()
+    }
+
+    /// MSE and SQNR against bit width (2..=16) for every scheme and calibration. Data larger
+    /// than [`SWEEP_SAMPLE`] is strided down to it for the error (the ranges use all of it).
+    pub fn sweep(&self, q: &QuantSettings) -> Result<Sweep> {
+        let bits: Vec<u32> = (2..=16).collect();
+        let n = self.data.values.len();
+        let sample: Option<Vec<f64>> = (n > SWEEP_SAMPLE).then(|| {
+            let m = SWEEP_SAMPLE as u64;
+            (0..m)
+                .map(|i| self.data.values[((i * n as u64) / m) as usize])
+                .collect()
+        });
+        let xs: &[f64] = sample.as_deref().unwrap_or(self.values());
+        let power = match &sample {
+            Some(s) => crate::sum::pairwise_sum_map(s, &mut |x| x * x) / s.len() as f64,
+            None => self.stats.mean_sq,
+        };
+        let mut series = Vec::new();
+        for base in compare_settings(q) {
+            let mut mse = Vec::with_capacity(bits.len());
+            let mut sqnr = Vec::with_capacity(bits.len());
+            for &b in &bits {
+                let s = QuantSettings { bits: b, ..base };
+                let params = self.params(&s)?;
+                let m = Metrics::new(&params.error_stats(xs), power);
+                mse.push(m.mse);
+                sqnr.push(m.sqnr_db);
+            }
+            series.push(SweepSeries {
+                scheme: base.scheme,
+                calibration: base.calibration,
+                mse,
+                sqnr_db: sqnr,
+            });
+        }
+        Ok(Sweep {
+            bits,
+            series,
+            sample: sample.map(|s| s.len()),
+        })
+    }
+
+    /// The first `k` values as the notebook prints them: value, code, dequantized, error.
+    pub fn table(&self, params: &QuantParams, k: usize) -> Vec<Row> {
+        self.values()
+            .iter()
+            .take(k)
+            .enumerate()
+            .map(|(index, &x)| {
+                let code = params.quantize_value(x);
+                let dq = params.dequantize_value(code);
+                Row {
+                    index,
+                    original: x,
+                    code,
+                    dequantized: dq,
+                    error: x - dq,
+                }
+            })
+            .collect()
+    }
+
+    /// Everything the charts of the current settings draw.
+    pub fn view(&self, q: &QuantSettings) -> Result<View> {
+        let run = self.run(q)?;
+        Ok(self.view_of(run))
+    }
+
+    /// The charts' data for a run already measured.
+    pub fn view_of(&self, run: Run) -> View {
+        let p = run.params;
+        // The representable range bounds every dequantized value, bit for bit.
+        let lo = self.stats.min.min(p.clip_min());
+        let hi = self.stats.max.max(p.clip_max());
+        let mut values = Histogram::new(lo, hi, HISTOGRAM_BINS);
+        let mut dequantized = Histogram::new(lo, hi, HISTOGRAM_BINS);
+        let levels = (p.qmax - p.qmin + 1) as usize;
+        let mut code_counts = vec![0u64; levels];
+        let e = run.metrics.max_abs_error;
+        let e = if e > 0.0 { e } else { p.scale / 2.0 };
+        let mut errors = Histogram::new(-e, e, HISTOGRAM_BINS);
+        for &x in self.values() {
+            let q = p.quantize_value(x);
+            let dq = p.dequantize_value(q);
+            values.add(x);
+            dequantized.add(dq);
+            code_counts[(q - p.qmin) as usize] += 1;
+            errors.add(x - dq);
+        }
+        View {
+            run,
+            mapping: mapping(&p, values.lo, values.hi),
+            values,
+            dequantized,
+            code_counts,
+            errors,
+        }
+    }
+
+    /// Codes and dequantized values of all data (for export).
+    pub fn quantize_all(&self, params: &QuantParams) -> (Vec<i32>, Vec<f64>) {
+        params.quantize_dequantize(self.values())
+    }
+}
+
+/// The six settings the comparison runs: {min-max, percentile, mse} x {asymmetric, symmetric}.
+pub fn compare_settings(q: &QuantSettings) -> Vec<QuantSettings> {
+    let p = match q.calibration {
+        Calibration::Percentile(p) => p,
+        _ => DEFAULT_PERCENTILE,
+    };
+    let mut out = Vec::with_capacity(6);
+    for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+        for calibration in [
+            Calibration::MinMax,
+            Calibration::Percentile(p),
+            Calibration::Mse,
+        ] {
+            out.push(QuantSettings {
+                scheme,
+                calibration,
+                ..*q
+            });
+        }
+    }
+    out
+}
+
+/// Points of the staircase `x -> x̂` over `[lo, hi]`: exact corners when at most 1024 levels
+/// fall in the range, otherwise 2048 evenly spaced samples.
+pub fn mapping(p: &QuantParams, lo: f64, hi: f64) -> Vec<(f64, f64)> {
+    let (hi, lo) = if hi > lo { (hi, lo) } else { (lo + 1.0, lo - 1.0) };
+    let q_lo = p.quantize_value(lo);
+    let q_hi = p.quantize_value(hi);
+    let mut pts = Vec::new();
+    if (q_hi - q_lo) <= 1024 {
+        let mut x = lo;
+        for q in q_lo..=q_hi {
+            // x rounds up to code q + 1 at (q + 0.5 - zero_point) * scale
+            let end = if q == q_hi {
+                hi
+            } else {
+                ((q as f64 + 0.5 - p.zero_point) * p.scale).clamp(x, hi)
+            };
+            let y = p.dequantize_value(q);
+            pts.push((x, y));
+            pts.push((end, y));
+            x = end;
+        }
+    } else {
+        let k = 2048;
+        for i in 0..=k {
+            let x = lo + (hi - lo) * i as f64 / k as f64;
+            pts.push((x, p.fake_quantize(x)));
+        }
+    }
+    pts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::DataSpec;
+
+    #[test]
+    fn view_counts_every_value() {
+        let data = crate::generate::generate(&DataSpec::default()).unwrap();
+        let a = Analysis::new(data).unwrap();
+        let v = a.view(&QuantSettings::default()).unwrap();
+        assert_eq!(v.values.total(), 10_000);
+        assert_eq!(v.dequantized.total(), 10_000);
+        assert_eq!(v.code_counts.iter().sum::<u64>(), 10_000);
+        assert_eq!(v.errors.total(), 10_000);
+        assert!(v.mapping.len() >= 2);
+    }
+
+    #[test]
+    fn compare_has_six_runs_and_sweep_fifteen_bits() {
+        let data = crate::generate::generate(&DataSpec {
+            n: 2000,
+            outliers: 2,
+            ..DataSpec::default()
+        })
+        .unwrap();
+        let a = Analysis::new(data).unwrap();
+        let q = QuantSettings::default();
+        let c = a.compare(&q).unwrap();
+        assert_eq!(c.len(), 6);
+        assert!(c.iter().all(|r| r.inliers.is_some()));
+        let s = a.sweep(&q).unwrap();
+        assert_eq!(s.series.len(), 6);
+        assert!(s.series.iter().all(|l| l.mse.len() == 15));
+        // More bits, less error, for min-max.
+        let mm = &s.series[0];
+        assert!(mm.mse[14] < mm.mse[0]);
+    }
+}

@@ -1,0 +1,280 @@
+//! Seeded data: the same seed gives the same numbers natively and in wasm.
+//!
+//! The generator is xoshiro256++ (a fixed algorithm; `SmallRng` differs between targets) and
+//! every transcendental function comes from the pure-Rust `libm`, because `f64::ln` is the
+//! platform's C library natively and Rust's own port on wasm32, which may differ in the last bit.
+
+use crate::error::{check_finite, Result};
+use crate::notebook;
+use crate::settings::{DataSpec, Distribution, Preset, Settings};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, SeedableRng};
+use std::collections::HashSet;
+
+/// A data set to quantize: the values, which of them are outliers, and where they came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// The values, all finite.
+    pub values: Vec<f64>,
+    /// Sorted indices of injected outliers: metrics are also reported without them.
+    pub outliers: Vec<usize>,
+    /// A human description: `normal:0,1, n=10000, seed=42` or a file name.
+    pub label: String,
+}
+
+impl Dataset {
+    /// Wraps loaded values after checking they are non-empty and finite.
+    pub fn from_values(values: Vec<f64>, label: impl Into<String>) -> Result<Dataset> {
+        check_finite(&values)?;
+        if values.len() > crate::error::MAX_VALUES {
+            return Err(crate::error::Error::TooMany(values.len() as u64));
+        }
+        Ok(Dataset {
+            values,
+            outliers: Vec::new(),
+            label: label.into(),
+        })
+    }
+
+    /// A mask that is `true` for values that are not outliers, or `None` without outliers.
+    pub fn inlier_mask(&self) -> Option<Vec<bool>> {
+        if self.outliers.is_empty() {
+            return None;
+        }
+        let mut keep = vec![true; self.values.len()];
+        for &i in &self.outliers {
+            if let Some(k) = keep.get_mut(i) {
+                *k = false;
+            }
+        }
+        Some(keep)
+    }
+}
+
+/// A uniform f64 in [0, 1) from the top 53 bits of one u64.
+#[inline]
+fn unit(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// A uniform f64 in (0, 1): never 0, so that its logarithm is finite.
+#[inline]
+fn open_unit(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    ((rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Standard normal draws by the Box-Muller transform, two at a time.
+struct Normals {
+    spare: Option<f64>,
+}
+
+impl Normals {
+    fn next(&mut self, rng: &mut Xoshiro256PlusPlus) -> f64 {
+        if let Some(z) = self.spare.take() {
+            return z;
+        }
+        let u1 = open_unit(rng);
+        let u2 = unit(rng);
+        let r = libm::sqrt(-2.0 * libm::log(u1));
+        let theta = 2.0 * std::f64::consts::PI * u2;
+        self.spare = Some(r * libm::sin(theta));
+        r * libm::cos(theta)
+    }
+}
+
+/// Gamma(shape, 1) by Marsaglia and Tsang's method (with the boost for shape < 1).
+fn gamma(shape: f64, rng: &mut Xoshiro256PlusPlus, normals: &mut Normals) -> f64 {
+    if shape < 1.0 {
+        let g = gamma(shape + 1.0, rng, normals);
+        return g * libm::pow(open_unit(rng), 1.0 / shape);
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / libm::sqrt(9.0 * d);
+    loop {
+        let z = normals.next(rng);
+        let v = 1.0 + c * z;
+        if v <= 0.0 {
+            continue;
+        }
+        let v = v * v * v;
+        let u = open_unit(rng);
+        if libm::log(u) < 0.5 * z * z + d - d * v + d * libm::log(v) {
+            return d * v;
+        }
+    }
+}
+
+/// Draws `n` values of `dist` from a xoshiro256++ generator seeded with `seed`.
+pub fn sample(dist: Distribution, n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut normals = Normals { spare: None };
+    let mut out = Vec::with_capacity(n);
+    match dist {
+        Distribution::Uniform { lo, hi } => {
+            let w = hi - lo;
+            out.extend((0..n).map(|_| lo + w * unit(&mut rng)));
+        }
+        Distribution::Normal { mean, std } => {
+            out.extend((0..n).map(|_| mean + std * normals.next(&mut rng)));
+        }
+        Distribution::Laplace { loc, scale } => {
+            // Inverse CDF: u uniform in (-1/2, 1/2), x = loc - scale * sign(u) * ln(1 - 2|u|).
+            out.extend((0..n).map(|_| {
+                let u = open_unit(&mut rng) - 0.5;
+                let mag = -scale * libm::log1p(-2.0 * u.abs());
+                if u < 0.0 {
+                    loc - mag
+                } else {
+                    loc + mag
+                }
+            }));
+        }
+        Distribution::StudentT { dof } => {
+            // t = Z / sqrt(V / dof) with V ~ chi^2(dof) = 2 Gamma(dof / 2).
+            for _ in 0..n {
+                let z = normals.next(&mut rng);
+                let v = 2.0 * gamma(dof / 2.0, &mut rng, &mut normals);
+                let t = z / libm::sqrt(v / dof);
+                // A tiny dof can give t = inf; such a draw is outside any float tensor.
+                out.push(if t.is_finite() { t } else { f64::MAX.copysign(t) });
+            }
+        }
+    }
+    out
+}
+
+/// Picks `k` distinct positions in `0..n`, sorted, by Floyd's algorithm on a generator
+/// derived from `seed` (so outliers do not change the values around them).
+pub fn outlier_positions(n: usize, k: usize, seed: u64) -> Vec<usize> {
+    let k = k.min(n);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
+    let mut chosen: HashSet<usize> = HashSet::with_capacity(k);
+    for j in (n - k)..n {
+        // uniform in 0..=j without modulo bias worth caring about at these sizes (j < 2^24)
+        let t = ((rng.next_u64() >> 11) as u128 * (j as u128 + 1) >> 53) as usize;
+        if !chosen.insert(t) {
+            chosen.insert(j);
+        }
+    }
+    let mut v: Vec<usize> = chosen.into_iter().collect();
+    v.sort_unstable();
+    v
+}
+
+/// Generates the data a [`DataSpec`] describes: values, then outliers at seeded positions.
+pub fn generate(spec: &DataSpec) -> Result<Dataset> {
+    spec.validate()?;
+    let mut values = sample(spec.dist, spec.n, spec.seed);
+    let outliers = outlier_positions(spec.n, spec.outliers, spec.seed);
+    for &i in &outliers {
+        values[i] = spec.outlier_value;
+    }
+    let mut label = format!("{}, n={}, seed={}", spec.dist, spec.n, spec.seed);
+    if !outliers.is_empty() {
+        label.push_str(&format!(
+            ", {} outliers at {}",
+            outliers.len(),
+            spec.outlier_value
+        ));
+    }
+    Ok(Dataset {
+        values,
+        outliers,
+        label,
+    })
+}
+
+/// The data the settings ask for: a notebook preset's or a generated set.
+pub fn dataset_for(settings: &Settings) -> Result<Dataset> {
+    match settings.preset {
+        Some(Preset::NotebookMinmax) => Ok(notebook::minmax_dataset()),
+        Some(Preset::NotebookPercentile) => Ok(notebook::percentile_dataset(
+            settings.data.seed,
+            settings.data.outlier_value,
+        )),
+        None => generate(&settings.data),
+    }
+}
+
+/// numpy's `np.round(x, decimals)`: `rint(x * 10^d) / 10^d`, halves to even.
+pub fn round_decimals(values: &mut [f64], decimals: i32) {
+    let f = 10f64.powi(decimals);
+    for v in values.iter_mut() {
+        *v = (*v * f).round_ties_even() / f;
+    }
+}
+
+/// The notebook's touches to its first example: first value max + 1, second min - 1, third 0.
+pub fn notebook_touches(values: &mut [f64]) {
+    if values.len() < 3 {
+        return;
+    }
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    values[0] = max + 1.0;
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    values[1] = min - 1.0;
+    values[2] = 0.0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_numbers() {
+        let d = Distribution::StudentT { dof: 3.0 };
+        assert_eq!(sample(d, 100, 5), sample(d, 100, 5));
+        assert_ne!(sample(d, 100, 5), sample(d, 100, 6));
+    }
+
+    #[test]
+    fn moments_are_right() {
+        let n = 200_000;
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let var = |v: &[f64]| {
+            let m = mean(v);
+            v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64
+        };
+        let u = sample(Distribution::Uniform { lo: -50.0, hi: 150.0 }, n, 1);
+        assert!((mean(&u) - 50.0).abs() < 1.0);
+        assert!(u.iter().all(|&x| (-50.0..150.0).contains(&x)));
+        let g = sample(
+            Distribution::Normal {
+                mean: 2.0,
+                std: 3.0,
+            },
+            n,
+            2,
+        );
+        assert!((mean(&g) - 2.0).abs() < 0.05);
+        assert!((var(&g) - 9.0).abs() < 0.15);
+        let l = sample(
+            Distribution::Laplace {
+                loc: 0.0,
+                scale: 1.0,
+            },
+            n,
+            3,
+        );
+        assert!((var(&l) - 2.0).abs() < 0.05, "laplace var {}", var(&l));
+        let t = sample(Distribution::StudentT { dof: 5.0 }, n, 4);
+        assert!((var(&t) - 5.0 / 3.0).abs() < 0.1, "t var {}", var(&t));
+    }
+
+    #[test]
+    fn outliers_are_distinct_and_seeded() {
+        let p = outlier_positions(1000, 50, 9);
+        assert_eq!(p.len(), 50);
+        assert!(p.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(p, outlier_positions(1000, 50, 9));
+        assert_eq!(outlier_positions(5, 5, 1), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn round_is_half_even_like_numpy() {
+        let mut v = [0.125, 0.135, 2.5, -0.005];
+        round_decimals(&mut v, 2);
+        // 0.125 * 100 = 12.5 -> 12; 0.135 * 100 = 13.500000000000002 -> 14
+        assert_eq!(v, [0.12, 0.14, 2.5, -0.0]);
+    }
+}
