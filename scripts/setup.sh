@@ -19,9 +19,12 @@ need_wasm() {
   fi
   if ! command -v wasm-bindgen >/dev/null || ! wasm-bindgen --version | grep -q " $WASM_BINDGEN_VERSION\$"; then
     log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes on 2 cores)"
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+    # Its own lock file pins a webpki-roots the registry no longer serves: fall back to
+    # resolving fresh dependencies when --locked fails.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked \
+      || cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
-  if ! command -v wasm-pack >/dev/null; then
+  if ! command -v wasm-pack >/dev/null || ! wasm-pack --version | grep -q " $WASM_PACK_VERSION\$"; then
     log "installing wasm-pack $WASM_PACK_VERSION (a few minutes on 2 cores)"
     cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked
   fi
@@ -56,6 +59,6 @@ case "$what" in
   wasm) need_wasm ;;
   browser) need_browser ;;
   python) need_python ;;
-  all) need_browser; need_wasm ;;
+  all) need_browser; need_wasm; need_python ;;
   *) log "unknown target '$what' (native|wasm|browser|python|all)"; exit 2 ;;
 esac
