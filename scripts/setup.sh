@@ -59,6 +59,6 @@ case "$what" in
   wasm) need_wasm ;;
   browser) need_browser ;;
   python) need_python ;;
-  all) need_browser; need_wasm; need_python ;;
+  all) need_browser; need_wasm ;;
   *) log "unknown target '$what' (native|wasm|browser|python|all)"; exit 2 ;;
 esac

@@ -18,3 +18,5 @@ pub mod settings;
 pub mod sum;
 
 pub use error::{Error, Result};
+pub mod bench;
+pub mod charts;

@@ -1,0 +1,1 @@
+//! In-process benchmark of the notebook's workload (`quantviz bench`).
