@@ -1,1 +1,642 @@
 //! Views: charts drawn by plotters onto any `DrawingBackend` (the page's canvas, SVG, PNG).
+//!
+//! Each chart is one function, generic over the backend, that draws fields the analysis already
+//! computed ([`View`](crate::analysis::View), [`Run`](crate::analysis::Run),
+//! [`Sweep`](crate::analysis::Sweep)); it measures nothing itself. Every chart fills its
+//! background, scales text, strokes and margins by [`Theme::scale`] (the canvas's
+//! devicePixelRatio) and returns `Err` rather than panicking on odd input: constant data, one
+//! value, an MSE of 0, non-finite numbers.
+
+mod compare;
+mod errors;
+#[cfg(not(target_arch = "wasm32"))]
+mod export;
+mod histogram;
+mod mapping;
+mod sweep;
+
+pub use compare::draw_compare;
+pub use errors::draw_error;
+#[cfg(not(target_arch = "wasm32"))]
+pub use export::{register_native_font, render_png, render_png_themed, render_svg, render_svg_themed};
+pub use histogram::draw_histogram;
+pub use mapping::draw_mapping;
+pub use sweep::draw_sweep;
+
+use crate::analysis::Analysis;
+use crate::settings::{Calibration, QuantSettings, Scheme};
+use plotters::chart::{MeshStyle, SeriesLabelPosition, SeriesLabelStyle};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::{CoordTranslate, Shift};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+
+/// How to draw: light or dark colours, and the device pixel ratio that sizes text and lines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Theme {
+    /// Dark background with light ink (the page's `prefers-color-scheme: dark`).
+    pub dark: bool,
+    /// devicePixelRatio: font sizes, stroke widths and margins are multiplied by it.
+    pub scale: f64,
+}
+
+/// What a chart function returns: `Err` with a message instead of a panic.
+pub type ChartResult = Result<(), String>;
+
+impl Default for Theme {
+    fn default() -> Self {
+        Theme {
+            dark: false,
+            scale: 1.0,
+        }
+    }
+}
+
+impl Theme {
+    /// The background colour every chart fills first.
+    pub fn background(&self) -> RGBColor {
+        if self.dark {
+            RGBColor(0x15, 0x18, 0x1e)
+        } else {
+            WHITE
+        }
+    }
+
+    /// The scale, kept finite and within 0.25..=8 so that a bad ratio cannot blow up sizes.
+    fn ratio(&self) -> f64 {
+        if self.scale.is_finite() {
+            self.scale.clamp(0.25, 8.0)
+        } else {
+            1.0
+        }
+    }
+
+    /// `v` CSS pixels in device pixels, at least 1.
+    fn px(&self, v: f64) -> u32 {
+        (v * self.ratio()).round().max(1.0) as u32
+    }
+
+    /// `v` CSS pixels in device pixels, signed (for offsets).
+    fn off(&self, v: f64) -> i32 {
+        (v * self.ratio()).round() as i32
+    }
+
+    /// A sans-serif font of `size` CSS pixels in `color`.
+    fn font(&self, size: f64, color: RGBColor) -> TextStyle<'static> {
+        FontDesc::new(FontFamily::SansSerif, size * self.ratio(), FontStyle::Normal).color(&color)
+    }
+
+    /// The colours of this theme.
+    fn palette(&self) -> Palette {
+        if self.dark {
+            Palette {
+                bg: self.background(),
+                ink: RGBColor(0xe6, 0xed, 0xf3),
+                muted: RGBColor(0x9d, 0xa7, 0xb3),
+                grid: RGBColor(0x2d, 0x33, 0x3b),
+                original: RGBColor(0x6c, 0xa8, 0xe8),
+                dequantized: RGBColor(0xff, 0xa6, 0x57),
+                clip: RGBColor(0xff, 0x7b, 0x72),
+                zero: RGBColor(0x56, 0xd3, 0x64),
+                error: RGBColor(0xc2, 0x97, 0xff),
+                calibration: [
+                    RGBColor(0x6c, 0xa8, 0xe8),
+                    RGBColor(0xff, 0xa6, 0x57),
+                    RGBColor(0x56, 0xd3, 0x64),
+                ],
+            }
+        } else {
+            Palette {
+                bg: self.background(),
+                ink: RGBColor(0x1f, 0x23, 0x28),
+                muted: RGBColor(0x5c, 0x66, 0x70),
+                grid: RGBColor(0xe3, 0xe6, 0xea),
+                original: RGBColor(0x3a, 0x75, 0xc4),
+                dequantized: RGBColor(0xe0, 0x6c, 0x00),
+                clip: RGBColor(0xd0, 0x21, 0x2a),
+                zero: RGBColor(0x1e, 0x8e, 0x3e),
+                error: RGBColor(0x86, 0x3b, 0xc4),
+                calibration: [
+                    RGBColor(0x3a, 0x75, 0xc4),
+                    RGBColor(0xe0, 0x6c, 0x00),
+                    RGBColor(0x1e, 0x8e, 0x3e),
+                ],
+            }
+        }
+    }
+}
+
+/// The colours of one theme: ink for text, one colour per idea.
+#[derive(Debug, Clone, Copy)]
+struct Palette {
+    bg: RGBColor,
+    ink: RGBColor,
+    muted: RGBColor,
+    grid: RGBColor,
+    original: RGBColor,
+    dequantized: RGBColor,
+    clip: RGBColor,
+    zero: RGBColor,
+    error: RGBColor,
+    /// min-max, percentile, mse.
+    calibration: [RGBColor; 3],
+}
+
+impl Palette {
+    /// The colour of a calibration (the same in the compare and the sweep charts).
+    fn of_calibration(&self, c: &Calibration) -> RGBColor {
+        match c {
+            Calibration::MinMax => self.calibration[0],
+            Calibration::Percentile(_) => self.calibration[1],
+            Calibration::Mse => self.calibration[2],
+        }
+    }
+}
+
+/// One of the five charts, by the name the CLI and the page use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChartKind {
+    /// Original values overlaid with the dequantized values, clip range and levels.
+    Histogram,
+    /// Histogram of the error `x - x̂`.
+    Error,
+    /// MSE and SQNR of every scheme and calibration.
+    Compare,
+    /// The staircase `x -> x̂`.
+    Mapping,
+    /// MSE against bit width.
+    Sweep,
+}
+
+impl ChartKind {
+    /// All five, in the page's order.
+    pub const ALL: [ChartKind; 5] = [
+        ChartKind::Histogram,
+        ChartKind::Error,
+        ChartKind::Compare,
+        ChartKind::Mapping,
+        ChartKind::Sweep,
+    ];
+
+    /// The name: `histogram`, `error`, `compare`, `mapping`, `sweep`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChartKind::Histogram => "histogram",
+            ChartKind::Error => "error",
+            ChartKind::Compare => "compare",
+            ChartKind::Mapping => "mapping",
+            ChartKind::Sweep => "sweep",
+        }
+    }
+}
+
+impl FromStr for ChartKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        ChartKind::ALL
+            .into_iter()
+            .find(|k| k.name() == t)
+            .ok_or_else(|| {
+                format!("unknown chart '{s}': expected histogram, error, compare, mapping or sweep")
+            })
+    }
+}
+
+impl fmt::Display for ChartKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Computes what one chart needs from the analysis (view, compare or sweep) and draws it.
+pub fn draw_chart<DB: DrawingBackend>(
+    kind: ChartKind,
+    area: &DrawingArea<DB, Shift>,
+    analysis: &Analysis,
+    q: &QuantSettings,
+    theme: &Theme,
+) -> ChartResult {
+    let fail = |e: crate::Error| format!("cannot draw the {kind} chart: {e}");
+    match kind {
+        ChartKind::Histogram => draw_histogram(area, &analysis.view(q).map_err(fail)?, theme),
+        ChartKind::Error => draw_error(area, &analysis.view(q).map_err(fail)?, theme),
+        ChartKind::Mapping => draw_mapping(area, &analysis.view(q).map_err(fail)?, theme),
+        ChartKind::Compare => draw_compare(area, &analysis.compare(q).map_err(fail)?, q, theme),
+        ChartKind::Sweep => draw_sweep(area, &analysis.sweep(q).map_err(fail)?, q, theme),
+    }
+}
+
+/// A plotters error as the message a chart returns.
+fn drawing<E: fmt::Display>(e: E) -> String {
+    format!("drawing the chart failed: {e}")
+}
+
+/// Below this size (device pixels) a chart only fills its background: axes would not fit.
+const MIN_WIDTH: u32 = 120;
+const MIN_HEIGHT: u32 = 90;
+
+/// Fills the background; `false` when the area is too small for anything else.
+fn begin<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, theme: &Theme) -> Result<bool, String> {
+    area.fill(&theme.background()).map_err(drawing)?;
+    let (w, h) = area.dim_in_pixel();
+    Ok(w >= MIN_WIDTH && h >= MIN_HEIGHT)
+}
+
+/// The largest font size (up to `size`, down to 60% of it) at which `text` fits in `width`.
+fn fitted<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    theme: &Theme,
+    text: &str,
+    size: f64,
+    color: RGBColor,
+    width: u32,
+) -> TextStyle<'static> {
+    let style = theme.font(size, color);
+    match area.estimate_text_size(text, &style) {
+        Ok((w, _)) if w > width && w > 0 => {
+            let shrunk = (size * width as f64 / w as f64).max(size * 0.6);
+            theme.font(shrunk, color)
+        }
+        _ => style,
+    }
+}
+
+/// Draws a title and a muted subtitle at the top and returns the area below them.
+fn titles<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    theme: &Theme,
+    title: &str,
+    subtitle: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let pal = theme.palette();
+    let (w, _) = area.dim_in_pixel();
+    let room = w.saturating_sub(theme.px(16.0));
+    let head = theme.px(44.0);
+    let (top, rest) = area.split_vertically(head);
+    let centre = (w / 2) as i32;
+    let t = fitted(&top, theme, title, 15.0, pal.ink, room).pos(Pos::new(HPos::Center, VPos::Top));
+    top.draw_text(title, &t, (centre, theme.off(6.0)))
+        .map_err(drawing)?;
+    let s = fitted(&top, theme, subtitle, 11.5, pal.muted, room)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    top.draw_text(subtitle, &s, (centre, theme.off(26.0)))
+        .map_err(drawing)?;
+    Ok(rest)
+}
+
+/// The chart builder every chart starts from: margins and label areas in device pixels.
+fn builder<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    theme: &Theme,
+    right: f64,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.margin_top(theme.px(4.0))
+        .margin_left(theme.px(8.0))
+        .margin_bottom(theme.px(6.0))
+        .margin_right(theme.px(right))
+        .x_label_area_size(theme.px(40.0))
+        .y_label_area_size(theme.px(62.0));
+    b
+}
+
+/// Grid, axes, tick labels and axis descriptions in the theme's colours and sizes.
+fn style_mesh<'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &mut MeshStyle<'a, 'b, X, Y, DB>,
+    theme: &Theme,
+    x_desc: &str,
+    y_desc: &str,
+) {
+    let pal = theme.palette();
+    mesh.bold_line_style(pal.grid.stroke_width(theme.px(1.0)))
+        .light_line_style(TRANSPARENT)
+        .max_light_lines(0)
+        .axis_style(pal.muted.stroke_width(theme.px(1.0)))
+        .label_style(theme.font(11.0, pal.ink))
+        .axis_desc_style(theme.font(12.0, pal.ink))
+        .set_all_tick_mark_size(theme.px(4.0))
+        .x_desc(x_desc)
+        .y_desc(y_desc);
+}
+
+/// The legend box: theme colours, placed where the chart leaves room.
+fn style_legend<'a, 'b, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    legend: &mut SeriesLabelStyle<'a, 'b, DB, CT>,
+    theme: &Theme,
+    position: SeriesLabelPosition,
+) {
+    let pal = theme.palette();
+    legend
+        .position(position)
+        .margin(theme.px(6.0))
+        .legend_area_size(theme.px(22.0))
+        .label_font(theme.font(11.0, pal.ink))
+        .background_style(pal.bg.mix(0.88))
+        .border_style(pal.muted.stroke_width(theme.px(1.0)));
+}
+
+/// A legend swatch: a filled square of `color`.
+fn swatch<DB: DrawingBackend>(
+    theme: &Theme,
+    color: RGBAColor,
+) -> impl Fn((i32, i32)) -> DynElement<'static, DB, (i32, i32)> {
+    let s = theme.off(5.0);
+    move |(x, y)| Rectangle::new([(x, y - s), (x + 2 * s, y + s)], color.filled()).into_dyn()
+}
+
+/// A legend line of `style`.
+fn stroke<DB: DrawingBackend>(
+    theme: &Theme,
+    style: ShapeStyle,
+) -> impl Fn((i32, i32)) -> DynElement<'static, DB, (i32, i32)> {
+    let l = theme.off(16.0);
+    move |(x, y)| PathElement::new(vec![(x, y), (x + l, y)], style).into_dyn()
+}
+
+/// A linear axis whose ticks (and grid lines) are exactly the given values.
+#[derive(Clone)]
+struct Ticked {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    /// The axis over `range` with ticks at `ticks`.
+    fn new(range: Range<f64>, ticks: Vec<f64>) -> Ticked {
+        Ticked {
+            inner: range.into(),
+            ticks,
+        }
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(v, limit)
+    }
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+    fn range(&self) -> Range<f64> {
+        self.inner.range()
+    }
+}
+
+/// A finite, non-empty range: `[lo, hi]` when sensible, else padded or `[-1, 1]`.
+///
+/// A range narrower than about 1e-9 of its magnitude is widened, so that tick labels stay
+/// distinct and plotters' key-point search has something to work with.
+fn span(lo: f64, hi: f64) -> Range<f64> {
+    let (lo, hi) = match (lo.is_finite(), hi.is_finite()) {
+        (true, true) => (lo.min(hi), lo.max(hi)),
+        (true, false) => (lo, lo),
+        (false, true) => (hi, hi),
+        (false, false) => (-1.0, 1.0),
+    };
+    let mag = lo.abs().max(hi.abs());
+    let min_width = (mag * 1e-9).max(1e-300);
+    if hi - lo >= min_width && (hi - lo).is_finite() {
+        return lo..hi;
+    }
+    if (hi - lo).is_finite() {
+        let c = lo / 2.0 + hi / 2.0;
+        let pad = if c == 0.0 { 1.0 } else { c.abs() * 0.5 };
+        (c - pad)..(c + pad)
+    } else {
+        // max - min overflows: keep the halves, which are finite.
+        (lo / 2.0)..(hi / 2.0)
+    }
+}
+
+/// `r` widened by `frac` of its width on each side.
+fn pad(r: Range<f64>, frac: f64) -> Range<f64> {
+    let w = r.end - r.start;
+    let p = if (w * frac).is_finite() { w * frac } else { 0.0 };
+    span(r.start - p, r.end + p)
+}
+
+/// The smallest range holding all finite `xs` (`[-1, 1]` if there are none).
+fn hull(xs: impl IntoIterator<Item = f64>) -> Range<f64> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for x in xs.into_iter().filter(|x| x.is_finite()) {
+        lo = lo.min(x);
+        hi = hi.max(x);
+    }
+    span(lo, hi)
+}
+
+/// A number for a label or legend: 4 significant digits, exponent form when very large or small.
+fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "n/a".to_string()
+        } else if v > 0.0 {
+            "inf".to_string()
+        } else {
+            "-inf".to_string()
+        };
+    }
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    let a = v.abs();
+    if !(1e-3..1e6).contains(&a) {
+        let s = format!("{v:.3e}");
+        // 1.500e-4 -> 1.5e-4
+        match s.split_once('e') {
+            Some((m, e)) if m.contains('.') => {
+                let m = m.trim_end_matches('0').trim_end_matches('.');
+                format!("{m}e{e}")
+            }
+            _ => s,
+        }
+    } else {
+        let digits = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
+        let s = format!("{v:.digits$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    }
+}
+
+/// A tick label for a linear axis over `r`: as many decimals as the tick spacing needs.
+fn tick(v: f64, r: &Range<f64>) -> String {
+    let w = r.end - r.start;
+    let mag = r.start.abs().max(r.end.abs());
+    if v == 0.0 || v.abs() < w * 1e-9 {
+        return "0".to_string();
+    }
+    if !(1e-3..1e6).contains(&mag) || !w.is_finite() || w <= 0.0 {
+        return num(v);
+    }
+    // Ticks are about w / 10 apart; show one digit of that spacing.
+    let step = w / 10.0;
+    let decimals = (-(step.log10().floor()) as i32).clamp(0, 8) as usize;
+    format!("{v:.decimals$}")
+}
+
+/// A count for an axis: `950`, `12k`, `1.2M`.
+fn count(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{}M", num(v / 1e6))
+    } else if a >= 1e4 {
+        format!("{}k", num(v / 1e3))
+    } else {
+        format!("{}", v.round())
+    }
+}
+
+/// A short name for a scheme and calibration, as legends and axis labels show it.
+fn setting_label(scheme: Scheme, calibration: &Calibration) -> String {
+    let s = match scheme {
+        Scheme::Asymmetric => "asym",
+        Scheme::Symmetric => "sym",
+    };
+    format!("{s} {}", calibration.label())
+}
+
+/// The settings in one line: `8-bit asymmetric min-max`.
+fn settings_line(q: &QuantSettings) -> String {
+    format!("{}-bit {} {}", q.bits, q.scheme, q.calibration.label())
+}
+
+/// A log10 axis for MSE: whole decades from below the smallest positive value to above the
+/// largest, so that bars and lines have room; 0 (exact) sits on the floor.
+#[derive(Debug, Clone, Copy)]
+struct LogAxis {
+    lo: f64,
+    hi: f64,
+}
+
+impl LogAxis {
+    /// The axis for the positive finite values among `vs` (a default decade span if none).
+    fn of(vs: impl IntoIterator<Item = f64>) -> LogAxis {
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for v in vs.into_iter().filter(|v| v.is_finite() && *v > 0.0) {
+            let l = v.log10();
+            lo = lo.min(l);
+            hi = hi.max(l);
+        }
+        if !lo.is_finite() {
+            return LogAxis { lo: -2.0, hi: 1.0 };
+        }
+        LogAxis {
+            lo: lo.floor() - 1.0,
+            hi: (hi + 0.6).ceil(),
+        }
+    }
+
+    /// Where `v` sits: `log10(v)`, or the floor for 0, negative and non-finite values.
+    fn y(&self, v: f64) -> f64 {
+        if v.is_finite() && v > 0.0 {
+            v.log10().clamp(self.lo, self.hi)
+        } else {
+            self.lo
+        }
+    }
+
+    /// The range of the axis.
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+
+    /// Whole decades, at most about `max` of them.
+    fn decades(&self, max: usize) -> Vec<f64> {
+        let n = (self.hi - self.lo).max(1.0);
+        let step = (n / max.max(1) as f64).ceil().max(1.0);
+        let mut out = Vec::new();
+        let mut d = self.lo.ceil();
+        while d <= self.hi && out.len() < 64 {
+            out.push(d);
+            d += step;
+        }
+        out
+    }
+}
+
+/// A decade as a tick label: `1e-4`, `0.01`, `1`, `100`, `1e4`.
+fn decade(v: f64) -> String {
+    let k = v.round() as i32;
+    match k {
+        -2..=3 => num(10f64.powi(k)),
+        _ => format!("1e{k}"),
+    }
+}
+
+/// SQNR as a bar label: `48.2 dB`, or `exact` for an infinite SQNR.
+fn sqnr_label(db: f64) -> String {
+    if db == f64::INFINITY {
+        "exact".to_string()
+    } else if db.is_finite() {
+        format!("{db:.1} dB")
+    } else {
+        "n/a".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_finite_and_non_empty() {
+        for (lo, hi) in [
+            (0.0, 0.0),
+            (3.0, 3.0),
+            (f64::NAN, 1.0),
+            (f64::NEG_INFINITY, f64::INFINITY),
+            (-f64::MAX, f64::MAX),
+            (1e10, 1e10 + 1e-6),
+        ] {
+            let r = span(lo, hi);
+            assert!(r.start.is_finite() && r.end.is_finite(), "{lo} {hi}");
+            assert!(r.end > r.start, "{lo} {hi}");
+            assert!((r.end - r.start).is_finite(), "{lo} {hi}");
+        }
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(num(0.7617254901960785), "0.7617");
+        assert_eq!(num(62.0), "62");
+        assert_eq!(num(1.5e-4), "1.5e-4");
+        assert_eq!(num(0.0), "0");
+        assert_eq!(count(12_345.0), "12.35k");
+        assert_eq!(decade(-4.0), "1e-4");
+        assert_eq!(decade(2.0), "100");
+        assert_eq!(sqnr_label(f64::INFINITY), "exact");
+    }
+
+    #[test]
+    fn log_axis_puts_zero_on_the_floor() {
+        let a = LogAxis::of([0.0, 1e-4, 1e-2]);
+        assert_eq!(a.lo, -5.0);
+        assert!(a.hi >= -1.0);
+        assert_eq!(a.y(0.0), a.lo);
+        assert_eq!(a.y(1e-4), -4.0);
+        let none = LogAxis::of([0.0, f64::NAN]);
+        assert!(none.hi > none.lo);
+    }
+
+    #[test]
+    fn chart_kinds_round_trip() {
+        for k in ChartKind::ALL {
+            assert_eq!(k.to_string().parse::<ChartKind>(), Ok(k));
+        }
+        assert!("pie".parse::<ChartKind>().unwrap_err().contains("histogram"));
+    }
+}

@@ -1,0 +1,214 @@
+//! The error of every scheme and calibration on the same data, side by side.
+
+use super::{
+    begin, builder, decade, drawing, setting_label, sqnr_label, style_legend, style_mesh, swatch,
+    titles, ChartResult, LogAxis, Theme, Ticked,
+};
+use crate::analysis::Run;
+use crate::settings::QuantSettings;
+use plotters::chart::SeriesLabelPosition;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// One bar per run: its MSE on a log axis with its SQNR in dB above it, and beside it a second
+/// bar for the MSE without the injected outliers where the run has one. The run whose settings
+/// equal `current` is outlined. An MSE of 0 sits on the floor, labelled "exact".
+pub fn draw_compare<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    runs: &[Run],
+    current: &QuantSettings,
+    theme: &Theme,
+) -> ChartResult {
+    if !begin(area, theme)? {
+        return Ok(());
+    }
+    let pal = theme.palette();
+    let with_inliers = runs.iter().any(|r| r.inliers.is_some());
+    let current_at = runs.iter().position(|r| r.settings == *current);
+    let subtitle = format!(
+        "{}-bit, zero point {}; current: {}",
+        current.bits,
+        current.zero_point,
+        match current_at {
+            Some(i) => format!(
+                "{} (outlined)",
+                setting_label(runs[i].settings.scheme, &runs[i].settings.calibration)
+            ),
+            None => "not among these".to_string(),
+        },
+    );
+    let plot = titles(
+        area,
+        theme,
+        "MSE of every scheme and calibration (SQNR above bars)",
+        &subtitle,
+    )?;
+
+    let mse = runs
+        .iter()
+        .flat_map(|r| [Some(r.metrics.mse), r.inliers.map(|m| m.mse)])
+        .flatten();
+    let mut axis = LogAxis::of(mse);
+    // Room above the tallest bar for its label and for the legend.
+    axis.hi += if with_inliers { 1.5 } else { 1.0 };
+
+    let n = runs.len().max(1);
+    let x = Ticked::new(
+        -0.6..n as f64 - 0.4,
+        (0..runs.len()).map(|i| i as f64).collect(),
+    );
+    let y = Ticked::new(axis.range(), axis.decades(6));
+    let mut chart = builder(&plot, theme, 12.0)
+        .build_cartesian_2d(x, y)
+        .map_err(drawing)?;
+    let names: Vec<String> = runs
+        .iter()
+        .map(|r| setting_label(r.settings.scheme, &r.settings.calibration))
+        .collect();
+    let fx = |v: &f64| {
+        let i = v.round();
+        if (v - i).abs() < 1e-6 && i >= 0.0 {
+            names.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let fy = |v: &f64| decade(*v);
+    let mut mesh = chart.configure_mesh();
+    style_mesh(&mut mesh, theme, "scheme and calibration", "MSE (log scale)");
+    mesh.disable_x_mesh()
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .draw()
+        .map_err(drawing)?;
+
+    // The bars' half-width and where each bar of a run sits around its slot.
+    let (half, offsets): (f64, &[f64]) = if with_inliers {
+        (0.19, &[-0.2, 0.2])
+    } else {
+        (0.3, &[0.0])
+    };
+    let floor = axis.lo;
+    let stub = (axis.hi - axis.lo) * 0.006;
+    let bars: Vec<Bar> = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| {
+            let color = pal.of_calibration(&r.settings.calibration);
+            let strong = Some(i) == current_at || current_at.is_none();
+            let all = Bar {
+                slot: i,
+                x: i as f64 + offsets[0],
+                mse: r.metrics.mse,
+                sqnr: r.metrics.sqnr_db,
+                color,
+                alpha: if strong { 0.95 } else { 0.55 },
+                inliers: false,
+            };
+            let kept = r
+                .inliers
+                .filter(|_| offsets.len() > 1)
+                .map(|m| Bar {
+                    slot: i,
+                    x: i as f64 + offsets[1],
+                    mse: m.mse,
+                    sqnr: m.sqnr_db,
+                    color,
+                    alpha: if strong { 0.4 } else { 0.18 },
+                    inliers: true,
+                });
+            std::iter::once(all).chain(kept)
+        })
+        .collect();
+
+    let top = |b: &Bar| axis.y(b.mse).max(floor + stub);
+    let corners = |b: &Bar| [(b.x - half, floor), (b.x + half, top(b))];
+    chart
+        .draw_series(
+            bars.iter()
+                .filter(|b| !b.inliers)
+                .map(|b| Rectangle::new(corners(b), b.color.mix(b.alpha).filled())),
+        )
+        .map_err(drawing)?
+        .label("MSE over all values")
+        .legend(swatch(theme, pal.muted.mix(0.9)));
+    if with_inliers {
+        let edge = theme.px(1.0);
+        chart
+            .draw_series(bars.iter().filter(|b| b.inliers).flat_map(|b| {
+                [
+                    Rectangle::new(corners(b), b.color.mix(b.alpha).filled()),
+                    Rectangle::new(corners(b), b.color.stroke_width(edge)),
+                ]
+            }))
+            .map_err(drawing)?
+            .label("MSE without the outliers")
+            .legend(swatch(theme, pal.muted.mix(0.3)));
+    }
+
+    // SQNR labels: upright when they fit over a bar, else turned to read upwards.
+    let plot_px = chart.plotting_area().dim_in_pixel().0.max(1) as f64;
+    let bar_px = 2.0 * half * plot_px / (n as f64 + 0.2);
+    let font = theme.font(if with_inliers { 10.0 } else { 11.0 }, pal.ink);
+    let label = |b: &Bar| {
+        if b.mse == 0.0 {
+            "exact".to_string()
+        } else {
+            sqnr_label(b.sqnr)
+        }
+    };
+    let widest = bars
+        .iter()
+        .filter_map(|b| area.estimate_text_size(&label(b), &font).ok())
+        .map(|(w, _)| w)
+        .max()
+        .unwrap_or(0) as f64;
+    let upright = widest <= bar_px * 1.9;
+    let label_style = if upright {
+        font.pos(Pos::new(HPos::Center, VPos::Bottom))
+    } else {
+        font.transform(FontTransform::Rotate270)
+            .pos(Pos::new(HPos::Left, VPos::Center))
+    };
+    let lift = -theme.off(4.0);
+    chart
+        .draw_series(bars.iter().map(|b| {
+            EmptyElement::at((b.x, top(b))) + Text::new(label(b), (0, lift), label_style.clone())
+        }))
+        .map_err(drawing)?;
+
+    if let Some(i) = current_at {
+        let ring = pal.ink.stroke_width(theme.px(2.0));
+        let highest = bars
+            .iter()
+            .filter(|b| b.slot == i)
+            .map(top)
+            .fold(floor + stub, f64::max);
+        let reach = half * offsets.len() as f64 + 0.05;
+        let s = theme.off(5.0);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(i as f64 - reach, floor), (i as f64 + reach, highest)],
+                ring,
+            )))
+            .map_err(drawing)?
+            .label("current settings")
+            .legend(move |(x, y)| Rectangle::new([(x, y - s), (x + 2 * s, y + s)], ring));
+    }
+
+    let mut legend = chart.configure_series_labels();
+    style_legend(&mut legend, theme, SeriesLabelPosition::UpperLeft);
+    legend.draw().map_err(drawing)
+}
+
+/// One bar: which run, where, how tall, its label and colour.
+struct Bar {
+    slot: usize,
+    x: f64,
+    mse: f64,
+    sqnr: f64,
+    color: RGBColor,
+    alpha: f64,
+    inliers: bool,
+}

@@ -1,0 +1,211 @@
+//! The histogram of the original values overlaid with the dequantized values.
+
+use super::{
+    begin, builder, count, drawing, hull, num, pad, settings_line, stroke, style_legend,
+    style_mesh, swatch, tick, titles, ChartResult, Theme,
+};
+use crate::analysis::View;
+use crate::histogram::Histogram;
+use plotters::chart::SeriesLabelPosition;
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use std::ops::Range;
+
+/// At most this many levels inside the x range are drawn one by one, as spikes and ticks.
+const FEW_LEVELS: i64 = 64;
+
+/// Original values as bars per bin; the dequantized values as spikes at each level (right
+/// axis) when at most 64 levels fall in the range, else as an outline on the same bins; the
+/// clip range as dashed vertical lines; the levels as ticks when there are few.
+pub fn draw_histogram<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    view: &View,
+    theme: &Theme,
+) -> ChartResult {
+    if !begin(area, theme)? {
+        return Ok(());
+    }
+    let pal = theme.palette();
+    let run = &view.run;
+    let p = &run.params;
+    let subtitle = format!(
+        "{} values, {}: scale {}, zero point {}",
+        run.metrics.n,
+        settings_line(&run.settings),
+        num(p.scale),
+        num(p.zero_point)
+    );
+    let plot = titles(area, theme, "Original vs dequantized values", &subtitle)?;
+
+    let h = &view.values;
+    let d = &view.dequantized;
+    let x = pad(hull([h.lo, h.hi, p.range_min, p.range_max]), 0.03);
+    let levels = few_levels(view, &x);
+    let bins_max = match levels {
+        Some(_) => h.max_count(),
+        None => h.max_count().max(d.max_count()),
+    };
+    // Headroom above the tallest bar for the legend.
+    let y_max = (bins_max as f64 * 1.4).max(1.0);
+
+    let mut b = builder(&plot, theme, 12.0);
+    if levels.is_some() {
+        b.right_y_label_area_size(theme.px(62.0));
+    }
+    let mut chart = b
+        .build_cartesian_2d(x.clone(), 0.0..y_max)
+        .map_err(drawing)?;
+    let fx = |v: &f64| tick(*v, &x);
+    let fy = |v: &f64| count(*v);
+    let mut mesh = chart.configure_mesh();
+    style_mesh(
+        &mut mesh,
+        theme,
+        "value (original x and dequantized x\u{302})",
+        "original values per bin",
+    );
+    mesh.x_labels(8)
+        .y_labels(6)
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .draw()
+        .map_err(drawing)?;
+
+    let bar = pal.original.mix(if theme.dark { 0.6 } else { 0.5 });
+    chart
+        .draw_series(
+            h.counts
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c > 0)
+                .map(|(i, &c)| {
+                    Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), c as f64)], bar.filled())
+                }),
+        )
+        .map_err(drawing)?
+        .label("original values")
+        .legend(swatch(theme, bar));
+
+    if levels.is_none() {
+        let line = pal.dequantized.stroke_width(theme.px(1.6));
+        chart
+            .draw_series(LineSeries::new(outline(d), line))
+            .map_err(drawing)?
+            .label("dequantized values (same bins)")
+            .legend(stroke(theme, line));
+    }
+
+    let clip = pal.clip.stroke_width(theme.px(1.5));
+    chart
+        .draw_series(
+            [p.range_min, p.range_max]
+                .into_iter()
+                .filter(|r| r.is_finite())
+                .map(|r| {
+                    DashedPathElement::new(
+                        vec![(r, 0.0), (r, y_max)],
+                        theme.px(6.0),
+                        theme.px(4.0),
+                        clip,
+                    )
+                }),
+        )
+        .map_err(drawing)?
+        .label(format!(
+            "clip range [{}, {}]",
+            num(p.range_min),
+            num(p.range_max)
+        ))
+        .legend(stroke(theme, clip));
+
+    let Some(levels) = levels else {
+        let mut legend = chart.configure_series_labels();
+        style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
+        return legend.draw().map_err(drawing);
+    };
+
+    let tick_style = pal.muted.stroke_width(theme.px(1.5));
+    let tick_len = -theme.off(7.0);
+    chart
+        .draw_series(levels.iter().map(|&(v, _)| {
+            EmptyElement::at((v, 0.0)) + PathElement::new(vec![(0, 0), (0, tick_len)], tick_style)
+        }))
+        .map_err(drawing)?
+        .label(format!("quantization levels ({} in view)", levels.len()))
+        .legend(stroke(theme, tick_style));
+
+    let per_level = levels.iter().map(|&(_, c)| c).max().unwrap_or(0);
+    let y2_max = (per_level as f64 * 1.4).max(1.0);
+    // Spikes a few pixels wide, narrower than the gap between levels.
+    let plot_px = chart.plotting_area().dim_in_pixel().0.max(1) as f64;
+    let gap_px = match levels.as_slice() {
+        [a, b, ..] => (b.0 - a.0).abs() / (x.end - x.start) * plot_px,
+        _ => plot_px,
+    };
+    let spike_px = (gap_px * 0.3).clamp(theme.px(2.0) as f64, theme.px(9.0) as f64);
+    let half = spike_px / 2.0 * (x.end - x.start) / plot_px;
+    let mut dual = chart.set_secondary_coord(x.clone(), 0.0..y2_max);
+    let fy2 = |v: &f64| count(*v);
+    dual.configure_secondary_axes()
+        .axis_style(pal.muted.stroke_width(theme.px(1.0)))
+        .label_style(theme.font(11.0, pal.ink))
+        .axis_desc_style(theme.font(12.0, pal.ink))
+        .set_all_tick_mark_size(theme.px(4.0))
+        .y_labels(6)
+        .y_label_formatter(&fy2)
+        .y_desc("dequantized values per level")
+        .draw()
+        .map_err(drawing)?;
+    let spike = pal.dequantized.mix(0.95);
+    dual.draw_secondary_series(
+        levels
+            .iter()
+            .filter(|&&(_, c)| c > 0)
+            .map(|&(v, c)| Rectangle::new([(v - half, 0.0), (v + half, c as f64)], spike.filled())),
+    )
+    .map_err(drawing)?
+    .label("dequantized values (per level, right axis)")
+    .legend(swatch(theme, spike));
+    let mut legend = dual.configure_series_labels();
+    style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
+    legend.draw().map_err(drawing)
+}
+
+/// The levels `(value, count)` inside `x`, when there are at most [`FEW_LEVELS`] of them.
+fn few_levels(view: &View, x: &Range<f64>) -> Option<Vec<(f64, u64)>> {
+    let p = &view.run.params;
+    if !(p.scale.is_finite() && p.scale > 0.0 && p.zero_point.is_finite()) {
+        return None;
+    }
+    // Codes whose level (q - zero_point) * scale can lie in x, then checked exactly.
+    let first = ((x.start / p.scale + p.zero_point).floor() as i64).max(p.qmin as i64);
+    let last = ((x.end / p.scale + p.zero_point).ceil() as i64).min(p.qmax as i64);
+    if last - first + 1 > FEW_LEVELS + 2 {
+        return None;
+    }
+    let levels: Vec<(f64, u64)> = (first..=last)
+        .filter_map(|q| {
+            let v = p.dequantize_value(q as i32);
+            let c = view
+                .code_counts
+                .get((q - p.qmin as i64) as usize)
+                .copied()
+                .unwrap_or(0);
+            (v >= x.start && v <= x.end).then_some((v, c))
+        })
+        .collect();
+    (levels.len() as i64 <= FEW_LEVELS).then_some(levels)
+}
+
+/// A histogram's outline as a step polyline: up and down at every bin edge.
+fn outline(h: &Histogram) -> Vec<(f64, f64)> {
+    let mut pts = Vec::with_capacity(2 * h.counts.len() + 2);
+    pts.push((h.lo, 0.0));
+    for (i, &c) in h.counts.iter().enumerate() {
+        pts.push((h.edge(i), c as f64));
+        pts.push((h.edge(i + 1), c as f64));
+    }
+    pts.push((h.hi, 0.0));
+    pts
+}

@@ -1,0 +1,157 @@
+//! The quantize-dequantize function `x -> x̂` as a staircase.
+
+use super::{
+    begin, builder, drawing, hull, num, pad, settings_line, stroke, style_legend, style_mesh,
+    tick, titles, ChartResult, Theme,
+};
+use crate::analysis::View;
+use plotters::chart::SeriesLabelPosition;
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+/// The staircase `x -> x̂` (the polyline `view.mapping`), the identity `x̂ = x` faintly, the
+/// clip range as dashed verticals and zero: the line `x = 0` and the zero point's level.
+pub fn draw_mapping<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    view: &View,
+    theme: &Theme,
+) -> ChartResult {
+    if !begin(area, theme)? {
+        return Ok(());
+    }
+    let pal = theme.palette();
+    let p = &view.run.params;
+    let subtitle = format!(
+        "{}: {} levels, scale {}, zero point {}",
+        settings_line(&view.run.settings),
+        p.qmax as i64 - p.qmin as i64 + 1,
+        num(p.scale),
+        num(p.zero_point)
+    );
+    let plot = titles(
+        area,
+        theme,
+        "Quantize-dequantize mapping: x to dequantized x\u{302}",
+        &subtitle,
+    )?;
+
+    let pts: Vec<(f64, f64)> = view
+        .mapping
+        .iter()
+        .copied()
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .collect();
+    let x = pad(
+        hull(
+            pts.iter()
+                .map(|&(a, _)| a)
+                .chain([p.range_min, p.range_max]),
+        ),
+        0.02,
+    );
+    // The identity spans the x range, so the y range holds it as well as the steps.
+    let y = pad(
+        hull(pts.iter().map(|&(_, b)| b).chain([x.start, x.end])),
+        0.02,
+    );
+
+    let mut chart = builder(&plot, theme, 14.0)
+        .build_cartesian_2d(x.clone(), y.clone())
+        .map_err(drawing)?;
+    let fx = |v: &f64| tick(*v, &x);
+    let fy = |v: &f64| tick(*v, &y);
+    let mut mesh = chart.configure_mesh();
+    style_mesh(
+        &mut mesh,
+        theme,
+        "original value x",
+        "dequantized value x\u{302}",
+    );
+    mesh.x_labels(8)
+        .y_labels(7)
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .draw()
+        .map_err(drawing)?;
+
+    let identity = pal.muted.mix(0.7).stroke_width(theme.px(1.0));
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(x.start, x.start), (x.end, x.end)],
+            theme.px(4.0),
+            theme.px(4.0),
+            identity,
+        ))
+        .map_err(drawing)?
+        .label("identity x\u{302} = x (no error)")
+        .legend(stroke(theme, identity));
+
+    let zero = pal.zero.stroke_width(theme.px(1.2));
+    let zero_in_x = x.start <= 0.0 && 0.0 <= x.end;
+    let level = (p.zero_point >= p.qmin as f64 && p.zero_point <= p.qmax as f64)
+        .then(|| p.dequantize_value(p.zero_point as i32))
+        .filter(|v| v.is_finite() && y.start <= *v && *v <= y.end);
+    let mut zero_lines = Vec::new();
+    if zero_in_x {
+        zero_lines.push(vec![(0.0, y.start), (0.0, y.end)]);
+    }
+    if let Some(v) = level {
+        zero_lines.push(vec![(x.start, v), (x.end, v)]);
+    }
+    let zero_label = match (zero_in_x, level) {
+        (_, Some(v)) => format!(
+            "zero: x = 0; zero point {} is x\u{302} = {}",
+            num(p.zero_point),
+            num(v)
+        ),
+        (true, None) => format!(
+            "x = 0 (zero point {} is outside the codes)",
+            num(p.zero_point)
+        ),
+        (false, None) => format!("zero point {} (0 is outside the range)", num(p.zero_point)),
+    };
+    chart
+        .draw_series(
+            zero_lines
+                .into_iter()
+                .map(|l| DashedPathElement::new(l, theme.px(2.0), theme.px(3.0), zero)),
+        )
+        .map_err(drawing)?
+        .label(zero_label)
+        .legend(stroke(theme, zero));
+
+    let clip = pal.clip.stroke_width(theme.px(1.5));
+    chart
+        .draw_series(
+            [p.range_min, p.range_max]
+                .into_iter()
+                .filter(|r| r.is_finite())
+                .map(|r| {
+                    DashedPathElement::new(
+                        vec![(r, y.start), (r, y.end)],
+                        theme.px(6.0),
+                        theme.px(4.0),
+                        clip,
+                    )
+                }),
+        )
+        .map_err(drawing)?
+        .label(format!(
+            "clip range [{}, {}]",
+            num(p.range_min),
+            num(p.range_max)
+        ))
+        .legend(stroke(theme, clip));
+
+    let stairs = pal.dequantized.stroke_width(theme.px(2.0));
+    chart
+        .draw_series(LineSeries::new(pts, stairs))
+        .map_err(drawing)?
+        .label("dequantized x\u{302} = (q - zero point) * scale")
+        .legend(stroke(theme, stairs));
+
+    let mut legend = chart.configure_series_labels();
+    style_legend(&mut legend, theme, SeriesLabelPosition::UpperLeft);
+    legend.draw().map_err(drawing)
+}

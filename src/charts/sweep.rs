@@ -1,0 +1,145 @@
+//! The error against bit width for every scheme and calibration.
+
+use super::{
+    begin, builder, decade, drawing, setting_label, settings_line, style_legend, style_mesh,
+    titles, ChartResult, LogAxis, Theme, Ticked,
+};
+use crate::analysis::Sweep;
+use crate::settings::{QuantSettings, Scheme};
+use plotters::chart::SeriesLabelPosition;
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+/// MSE (log axis) against bits, one line per scheme and calibration (colour: calibration;
+/// dashed: symmetric), the current series thick and the current bits as a vertical line. An
+/// MSE of 0 (exact) is drawn on the floor.
+pub fn draw_sweep<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    sweep: &Sweep,
+    current: &QuantSettings,
+    theme: &Theme,
+) -> ChartResult {
+    if !begin(area, theme)? {
+        return Ok(());
+    }
+    let pal = theme.palette();
+    let mut subtitle = format!(
+        "current: {} (thick), zero point {}",
+        settings_line(current),
+        current.zero_point
+    );
+    if let Some(m) = sweep.sample {
+        subtitle.push_str(&format!(" (on an {m}-value sample)"));
+    }
+    let plot = titles(area, theme, "MSE against bit width", &subtitle)?;
+
+    let axis = {
+        let mut a = LogAxis::of(sweep.series.iter().flat_map(|s| s.mse.iter().copied()));
+        a.hi += 0.5;
+        a
+    };
+    let (b_lo, b_hi) = sweep
+        .bits
+        .iter()
+        .fold((u32::MAX, 0u32), |(lo, hi), &b| (lo.min(b), hi.max(b)));
+    let (b_lo, b_hi) = if b_lo <= b_hi { (b_lo, b_hi) } else { (2, 16) };
+    let step = if b_hi - b_lo > 8 { 2 } else { 1 };
+    let ticks: Vec<f64> = (b_lo..=b_hi).step_by(step).map(f64::from).collect();
+    let x = (b_lo as f64 - 0.5)..(b_hi as f64 + 0.5);
+
+    let mut chart = builder(&plot, theme, 12.0)
+        .build_cartesian_2d(
+            Ticked::new(x.clone(), ticks),
+            Ticked::new(axis.range(), axis.decades(7)),
+        )
+        .map_err(drawing)?;
+    let fx = |v: &f64| format!("{}", v.round());
+    let fy = |v: &f64| decade(*v);
+    let mut mesh = chart.configure_mesh();
+    style_mesh(&mut mesh, theme, "bits", "MSE (log scale)");
+    mesh.x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .draw()
+        .map_err(drawing)?;
+
+    let bits_line = pal.ink.mix(0.6).stroke_width(theme.px(1.2));
+    let cb = f64::from(current.bits);
+    if x.start <= cb && cb <= x.end {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(cb, axis.lo), (cb, axis.hi)],
+                theme.px(5.0),
+                theme.px(4.0),
+                bits_line,
+            ))
+            .map_err(drawing)?
+            .label(format!("current: {} bits", current.bits))
+            .legend(super::stroke(theme, bits_line));
+    }
+
+    // The current series last, so that it lies on top.
+    let is_current = |s: &crate::analysis::SweepSeries| {
+        s.scheme == current.scheme && s.calibration == current.calibration
+    };
+    let order = sweep
+        .series
+        .iter()
+        .filter(|s| !is_current(s))
+        .chain(sweep.series.iter().filter(|s| is_current(s)));
+    for s in order {
+        let now = is_current(s);
+        let color = pal.of_calibration(&s.calibration);
+        let style = color
+            .mix(if now { 1.0 } else { 0.8 })
+            .stroke_width(theme.px(if now { 3.5 } else { 1.6 }));
+        let pts: Vec<(f64, f64)> = sweep
+            .bits
+            .iter()
+            .zip(&s.mse)
+            .filter(|(_, m)| !m.is_nan())
+            .map(|(&b, &m)| (f64::from(b), axis.y(m)))
+            .collect();
+        let label = format!(
+            "{}{}",
+            setting_label(s.scheme, &s.calibration),
+            if now { " (current)" } else { "" }
+        );
+        let dashed = s.scheme == Scheme::Symmetric;
+        let anno = if dashed {
+            chart.draw_series(DashedLineSeries::new(
+                pts.clone(),
+                theme.px(7.0),
+                theme.px(4.0),
+                style,
+            ))
+        } else {
+            chart.draw_series(LineSeries::new(pts.clone(), style))
+        }
+        .map_err(drawing)?;
+        let l = theme.off(18.0);
+        let (dash, gap) = (theme.px(5.0), theme.px(3.0));
+        anno.label(label).legend(move |(x, y)| {
+            if dashed {
+                DashedPathElement::new(vec![(x, y), (x + l, y)], dash, gap, style).into_dyn()
+            } else {
+                PathElement::new(vec![(x, y), (x + l, y)], style).into_dyn()
+            }
+        });
+        let r = theme.px(if now { 3.5 } else { 2.2 });
+        let marker = color.mix(if now { 1.0 } else { 0.85 }).filled();
+        chart
+            .draw_series(pts.into_iter().map(|p| {
+                if dashed {
+                    TriangleMarker::new(p, r + 1, marker).into_dyn()
+                } else {
+                    Circle::new(p, r, marker).into_dyn()
+                }
+            }))
+            .map_err(drawing)?;
+    }
+
+    let mut legend = chart.configure_series_labels();
+    style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
+    legend.draw().map_err(drawing)
+}
