@@ -8,15 +8,20 @@
 pub mod analysis;
 pub mod calibrate;
 pub mod error;
+pub mod explain;
 pub mod generate;
 pub mod histogram;
 pub mod load;
 pub mod metrics;
 pub mod notebook;
+pub mod nprint;
 pub mod quantize;
+pub mod report;
 pub mod settings;
 pub mod sum;
 
 pub use error::{Error, Result};
 pub mod bench;
 pub mod charts;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -11,6 +11,30 @@ use crate::sum::{pairwise_sum_map, pairwise_sum_seq};
 /// The smallest scale used where a range has zero width: float32's machine epsilon, as PyTorch.
 pub const SCALE_FLOOR: f64 = f32::EPSILON as f64;
 
+/// Rounds to the nearest integer, halves to even (numpy's `np.round`, IEEE `rint`).
+///
+/// On x86-64 without SSE4.1 `f64::round_ties_even` is a call into libm; adding and subtracting
+/// 2^52 rounds the same way (the default rounding mode is to nearest, ties to even, and every
+/// f64 at or above 2^52 is already an integer), in two instructions that vectorize. On wasm32
+/// `round_ties_even` is the single instruction `f64.nearest`.
+#[inline(always)]
+pub fn round_half_even(x: f64) -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        x.round_ties_even()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        const TWO_52: f64 = 4_503_599_627_370_496.0;
+        let a = x.abs();
+        if a < TWO_52 {
+            ((a + TWO_52) - TWO_52).copysign(x)
+        } else {
+            x
+        }
+    }
+}
+
 /// Everything needed to quantize: `q = clamp(round(x / scale + zero_point), qmin, qmax)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QuantParams {
@@ -137,7 +161,7 @@ impl QuantParams {
     /// The rounded code before clamping: `round(x / scale + zero_point)`, halves to even.
     #[inline(always)]
     pub fn unclamped(&self, x: f64) -> f64 {
-        (x / self.scale + self.zero_point).round_ties_even()
+        round_half_even(x / self.scale + self.zero_point)
     }
 
     /// One value's code: `clamp(round(x / scale + zero_point), qmin, qmax)`.
@@ -238,6 +262,30 @@ impl QuantParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_half_even_is_rint() {
+        let cases = [
+            0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, 2.0f64.powi(52) - 0.5,
+            2.0f64.powi(52) + 1.0, 1e300, -1e-300, -0.0, 0.0, 254.89, -7.5, 1e15 + 0.5,
+        ];
+        for x in cases {
+            let want = x.round_ties_even();
+            assert_eq!(round_half_even(x).to_bits(), want.to_bits(), "{x}");
+        }
+        let mut s = 0x1234_5678_9abc_def0u64;
+        for _ in 0..100_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let x = f64::from_bits(s);
+            if x.is_finite() {
+                assert_eq!(round_half_even(x).to_bits(), x.round_ties_even().to_bits(), "{x}");
+            }
+            let y = (s % 2_000_001) as f64 / 4.0 - 250_000.0;
+            assert_eq!(round_half_even(y).to_bits(), y.round_ties_even().to_bits(), "{y}");
+        }
+    }
 
     #[test]
     fn constant_tensors_reconstruct_exactly() {

@@ -1,0 +1,239 @@
+//! The wasm-bindgen boundary, the one module that knows the browser: it turns JS values into
+//! settings, calls the analysis, hands canvases to the charts and returns plain results.
+//! No numerics here.
+
+use crate::analysis::{Analysis, Run, Sweep, View};
+use crate::charts::{self, Theme};
+use crate::generate::{dataset_for, Dataset};
+use crate::settings::{Calibration, Preset, QuantSettings, Settings, ZeroPoint};
+use plotters::prelude::IntoDrawingArea;
+use plotters_canvas::CanvasBackend;
+use wasm_bindgen::prelude::*;
+use web_sys::HtmlCanvasElement;
+
+/// Rows the CSV export writes at most (a 10M-value CSV would not fit in a JS string).
+pub const CSV_MAX_ROWS: usize = 1_000_000;
+
+/// What the current data was made from: a change of this means new data.
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    Generated(crate::settings::DataSpec),
+    Preset(Preset, u64, u64),
+    File(String),
+}
+
+/// The page's state: settings, data and everything computed from them, reused where the
+/// settings that feed it did not change.
+#[wasm_bindgen]
+pub struct Session {
+    settings: Settings,
+    file: Option<Dataset>,
+    source: Option<Source>,
+    analysis: Option<Analysis>,
+    run: Option<Run>,
+    view: Option<View>,
+    compare: Option<(QuantSettings, Vec<Run>)>,
+    sweep: Option<((ZeroPoint, u64), Sweep)>,
+}
+
+fn js_err(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn percentile_key(q: &QuantSettings) -> u64 {
+    match q.calibration {
+        Calibration::Percentile(p) => p.to_bits(),
+        _ => 0,
+    }
+}
+
+/// Public methods, exported to JavaScript.
+#[wasm_bindgen]
+impl Session {
+    /// A session with no data yet; call `update` first.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Session {
+        Session {
+            settings: Settings::default(),
+            file: None,
+            source: None,
+            analysis: None,
+            run: None,
+            view: None,
+            compare: None,
+            sweep: None,
+        }
+    }
+
+    /// Applies a query string (`dist=normal:0,1&bits=4...`) and returns the summary JSON.
+    /// On bad input it throws an Error with the message and keeps the previous state.
+    pub fn update(&mut self, query: &str) -> Result<String, JsError> {
+        let settings = Settings::from_query(query).map_err(js_err)?;
+        self.apply(settings).map_err(js_err)
+    }
+
+    /// Uses the bytes of a file (`.npy`, or text of numbers) as the data, then applies the
+    /// query's quantization settings; returns the summary JSON. Throws on a bad file.
+    pub fn load(&mut self, bytes: &[u8], name: &str, query: &str) -> Result<String, JsError> {
+        let settings = Settings::from_query(query).map_err(js_err)?;
+        let values = crate::load::parse_bytes(bytes, name).map_err(js_err)?;
+        let data = Dataset::from_values(values, name).map_err(js_err)?;
+        let previous = (self.file.take(), self.source.clone());
+        self.file = Some(data);
+        self.source = None;
+        match self.apply(settings) {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                (self.file, self.source) = previous;
+                Err(js_err(e))
+            }
+        }
+    }
+
+    /// Forgets a loaded file: the next `update` generates data again.
+    #[wasm_bindgen(js_name = useGenerated)]
+    pub fn use_generated(&mut self) {
+        self.file = None;
+        self.source = None;
+    }
+
+    /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`) of the current
+    /// state onto a canvas whose width and height attributes are already `css size * dpr`.
+    pub fn draw(
+        &self,
+        chart: &str,
+        canvas: HtmlCanvasElement,
+        dpr: f64,
+        dark: bool,
+    ) -> Result<(), JsError> {
+        let backend = CanvasBackend::with_canvas_object(canvas)
+            .ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
+        let area = backend.into_drawing_area();
+        let theme = Theme {
+            dark,
+            scale: if dpr.is_finite() && dpr > 0.0 { dpr } else { 1.0 },
+        };
+        let none = || JsError::new("nothing to draw yet: call update() first");
+        let result = match chart {
+            "histogram" => charts::draw_histogram(&area, self.view.as_ref().ok_or_else(none)?, &theme),
+            "error" => charts::draw_error(&area, self.view.as_ref().ok_or_else(none)?, &theme),
+            "mapping" => charts::draw_mapping(&area, self.view.as_ref().ok_or_else(none)?, &theme),
+            "compare" => {
+                let (q, runs) = self.compare.as_ref().ok_or_else(none)?;
+                charts::draw_compare(&area, runs, q, &theme)
+            }
+            "sweep" => {
+                let (_, sweep) = self.sweep.as_ref().ok_or_else(none)?;
+                charts::draw_sweep(&area, sweep, &self.settings.quant, &theme)
+            }
+            other => {
+                return Err(JsError::new(&format!(
+                    "unknown chart '{other}': expected histogram, error, compare, mapping or sweep"
+                )))
+            }
+        };
+        result.map_err(|e| JsError::new(&format!("drawing the {chart} chart failed: {e}")))?;
+        area.present()
+            .map_err(|e| JsError::new(&format!("drawing the {chart} chart failed: {e}")))
+    }
+
+    /// The values of the current state as CSV: `index,original,code,dequantized,error`
+    /// (the first 1,000,000 rows).
+    pub fn csv(&self) -> Result<String, JsError> {
+        let (Some(a), Some(run)) = (&self.analysis, &self.run) else {
+            return Err(JsError::new("nothing to export yet"));
+        };
+        let rows = a.table(&run.params, CSV_MAX_ROWS);
+        let mut out = String::with_capacity(rows.len() * 48 + 64);
+        out.push_str("index,original,code,dequantized,error\n");
+        for r in rows {
+            out.push_str(&format!(
+                "{},{},{},{},{}\n",
+                r.index, r.original, r.code, r.dequantized, r.error
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The canonical query string of the current state.
+    pub fn query(&self) -> String {
+        self.settings.to_query()
+    }
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::new()
+    }
+}
+
+/// Rust-only helpers.
+impl Session {
+    /// Computes everything for `settings`, reusing what did not change; commits only on success.
+    fn apply(&mut self, settings: Settings) -> crate::Result<String> {
+        let source = match (&self.file, settings.preset) {
+            (Some(f), _) => Source::File(f.label.clone()),
+            (None, Some(p)) => Source::Preset(p, settings.data.seed, settings.data.outlier_value.to_bits()),
+            (None, None) => Source::Generated(settings.data),
+        };
+        let fresh = self.source.as_ref() != Some(&source) || self.analysis.is_none();
+        let new_analysis = if fresh {
+            let data = match &self.file {
+                Some(f) => f.clone(),
+                None => dataset_for(&settings)?,
+            };
+            Some(Analysis::new(data)?)
+        } else {
+            None
+        };
+        let analysis = new_analysis.as_ref().or(self.analysis.as_ref()).ok_or(crate::Error::EmptyData)?;
+        let q = settings.quant;
+        let run = analysis.run(&q)?;
+        let view = analysis.view_of(run);
+        let compare_key = QuantSettings {
+            scheme: crate::settings::Scheme::Asymmetric,
+            calibration: Calibration::Percentile(f64::from_bits(percentile_key(&q))),
+            ..q
+        };
+        let compare = match &self.compare {
+            Some((k, runs)) if !fresh && compare_key_of(k) == compare_key => runs.clone(),
+            _ => analysis.compare(&q)?,
+        };
+        let sweep_key = (q.zero_point, percentile_key(&q));
+        let sweep = match &self.sweep {
+            Some((k, s)) if !fresh && *k == sweep_key => s.clone(),
+            _ => analysis.sweep(&q)?,
+        };
+        let kind = match source {
+            Source::File(_) => "file",
+            Source::Preset(..) => "preset",
+            Source::Generated(_) => "generated",
+        };
+        let summary = crate::report::summary_json(&settings, kind, analysis, &run, &compare);
+        if let Some(a) = new_analysis {
+            self.analysis = Some(a);
+        }
+        self.source = Some(source);
+        self.settings = settings;
+        self.run = Some(run);
+        self.view = Some(view);
+        self.compare = Some((q, compare));
+        self.sweep = Some((sweep_key, sweep));
+        Ok(summary)
+    }
+}
+
+/// The part of the settings the comparison depends on: bits, zero point, percentile.
+fn compare_key_of(q: &QuantSettings) -> QuantSettings {
+    QuantSettings {
+        scheme: crate::settings::Scheme::Asymmetric,
+        calibration: Calibration::Percentile(f64::from_bits(percentile_key(q))),
+        ..*q
+    }
+}
+
+/// Installs a panic hook that reports panics to the console (there should be none).
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
