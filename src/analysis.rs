@@ -350,7 +350,11 @@ pub fn compare_settings(q: &QuantSettings) -> Vec<QuantSettings> {
 /// Points of the staircase `x -> x̂` over `[lo, hi]`: exact corners when at most 1024 levels
 /// fall in the range, otherwise 2048 evenly spaced samples.
 pub fn mapping(p: &QuantParams, lo: f64, hi: f64) -> Vec<(f64, f64)> {
-    let (hi, lo) = if hi > lo { (hi, lo) } else { (lo + 1.0, lo - 1.0) };
+    let (hi, lo) = if hi > lo {
+        (hi, lo)
+    } else {
+        (lo + 1.0, lo - 1.0)
+    };
     let q_lo = p.quantize_value(lo);
     let q_hi = p.quantize_value(hi);
     let mut pts = Vec::new();

@@ -148,11 +148,7 @@ fn search_sample(xs: &[f64]) -> std::borrow::Cow<'_, [f64]> {
         return std::borrow::Cow::Borrowed(xs);
     }
     let m = MSE_SAMPLE as u64;
-    std::borrow::Cow::Owned(
-        (0..m)
-            .map(|i| xs[((i * n as u64) / m) as usize])
-            .collect(),
-    )
+    std::borrow::Cow::Owned((0..m).map(|i| xs[((i * n as u64) / m) as usize]).collect())
 }
 
 /// Minimises `f` over `t` in `(0, 1]` where the candidate is `t` of the full width: a geometric
@@ -304,7 +300,9 @@ mod tests {
 
     #[test]
     fn percentile_matches_sorted_definition() {
-        let xs: Vec<f64> = (0..1001).map(|i| ((i * 7919) % 1001) as f64 * 0.37).collect();
+        let xs: Vec<f64> = (0..1001)
+            .map(|i| ((i * 7919) % 1001) as f64 * 0.37)
+            .collect();
         let mut sorted = xs.clone();
         sorted.sort_by(f64::total_cmp);
         for p in [50.5, 75.0, 90.0, 99.0, 99.9, 99.99, 100.0] {

@@ -5,8 +5,8 @@ use quantviz::generate::{dataset_for, generate, Dataset};
 use quantviz::nprint::{format_floats, format_ints};
 use quantviz::report::{self, num, py_float, round2, short, Json};
 use quantviz::settings::{
-    parse_bits, parse_n, parse_outliers, parse_seed, Calibration, DataSpec, Preset,
-    QuantSettings, Scheme, Settings,
+    parse_bits, parse_n, parse_outliers, parse_seed, Calibration, DataSpec, Preset, QuantSettings,
+    Scheme, Settings,
 };
 use quantviz::{explain, notebook, Error};
 use std::fmt::Write;
@@ -104,9 +104,9 @@ impl Opts {
                         Some(v) => v,
                         None => {
                             i += 1;
-                            args.get(i).cloned().ok_or_else(|| {
-                                usage_err(format!("option {name} needs a value"))
-                            })?
+                            args.get(i)
+                                .cloned()
+                                .ok_or_else(|| usage_err(format!("option {name} needs a value")))?
                         }
                     };
                     if o.pairs.iter().any(|(k, _)| *k == name) {
@@ -302,7 +302,10 @@ fn quantize(args: &[String]) -> Out {
                 "codes",
                 Json::Arr(codes.iter().map(|&c| Json::Int(c as i64)).collect()),
             ));
-            pairs.push(("dequantized", Json::Arr(deq.iter().map(|&d| num(d)).collect())));
+            pairs.push((
+                "dequantized",
+                Json::Arr(deq.iter().map(|&d| num(d)).collect()),
+            ));
         }
         return Ok(Json::obj(pairs).to_json() + "\n");
     }
@@ -340,7 +343,11 @@ fn quantize(args: &[String]) -> Out {
         let (codes, deq) = a.quantize_all(&run.params);
         let rounded: Vec<f64> = deq.iter().map(|&d| round2(d)).collect();
         let _ = writeln!(out, "\ncodes\n{}", format_ints(&codes));
-        let _ = writeln!(out, "dequantized (rounded to 2 decimals)\n{}", format_floats(&rounded));
+        let _ = writeln!(
+            out,
+            "dequantized (rounded to 2 decimals)\n{}",
+            format_floats(&rounded)
+        );
     }
     Ok(out)
 }
@@ -385,7 +392,15 @@ fn compare_table(a: &Analysis, q: &QuantSettings, runs: &[Run]) -> String {
     let _ = write!(
         out,
         "{:<11} {:<12} {:>12} {:>8} {:>24} {:>11} {:>9} {:>12} {:>8}",
-        "scheme", "calibration", "scale", "zero", "clip range", "MSE", "SQNR dB", "max |err|", "clipped"
+        "scheme",
+        "calibration",
+        "scale",
+        "zero",
+        "clip range",
+        "MSE",
+        "SQNR dB",
+        "max |err|",
+        "clipped"
     );
     if with_inliers {
         let _ = write!(out, " {:>14} {:>9}", "MSE w/o outl.", "SQNR w/o");
@@ -467,9 +482,21 @@ fn notebook_cmd(args: &[String]) -> Out {
         format_ints(&sq)
     );
     let _ = writeln!(out, "Original\n{}\n", format_floats(&rounded(x)));
-    let _ = writeln!(out, "Dequantize Asymmetric :\n{}\n", format_floats(&rounded(&adq)));
-    let _ = writeln!(out, "Dequantize Symmetric :\n{}\n", format_floats(&rounded(&sdq)));
-    out.push_str(&py_line("Asymmetric Error : ", 20, asym.error_stats(x).mse()));
+    let _ = writeln!(
+        out,
+        "Dequantize Asymmetric :\n{}\n",
+        format_floats(&rounded(&adq))
+    );
+    let _ = writeln!(
+        out,
+        "Dequantize Symmetric :\n{}\n",
+        format_floats(&rounded(&sdq))
+    );
+    out.push_str(&py_line(
+        "Asymmetric Error : ",
+        20,
+        asym.error_stats(x).mse(),
+    ));
     out.push_str(&py_line("Symmetric Error : ", 20, sym.error_stats(x).mse()));
 
     // Experiment 2: min-max against percentile with an outlier at 1000.
@@ -502,8 +529,16 @@ fn notebook_cmd(args: &[String]) -> Out {
         format_ints(&pq)
     );
     let _ = writeln!(out, "Original:\n{}\n", format_floats(&rounded(x)));
-    let _ = writeln!(out, "Dequantized (min-max):\n{}\n", format_floats(&rounded(&mdq)));
-    let _ = writeln!(out, "Dequantized (percentile):\n{}\n", format_floats(&rounded(&pdq)));
+    let _ = writeln!(
+        out,
+        "Dequantized (min-max):\n{}\n",
+        format_floats(&rounded(&mdq))
+    );
+    let _ = writeln!(
+        out,
+        "Dequantized (percentile):\n{}\n",
+        format_floats(&rounded(&pdq))
+    );
     let n = x.len() - 1;
     out.push_str(&py_line(
         "Error (min-max) excluding outlier: ",
@@ -569,9 +604,7 @@ fn plot(args: &[String]) -> Out {
                 code: 1,
             })?;
         }
-        Some("png") => {
-            quantviz::charts::render_png(kind, &a, &q, w, h, &path).map_err(plot_err)?
-        }
+        Some("png") => quantviz::charts::render_png(kind, &a, &q, w, h, &path).map_err(plot_err)?,
         _ => {
             return Err(usage_err(format!(
                 "cannot tell the format of '{out_path}': use a name ending in .svg or .png"

@@ -174,10 +174,7 @@ pub fn conclusion(compare: &[Run], current: &Run, stats: &DataStats, outliers: u
     }
     // With injected outliers, judge by the error on the other values: that is what clipping buys.
     let err = |r: &Run| r.inliers.map(|m| m.mse).unwrap_or(r.metrics.mse);
-    let Some(best) = compare
-        .iter()
-        .min_by(|a, b| err(a).total_cmp(&err(b)))
-    else {
+    let Some(best) = compare.iter().min_by(|a, b| err(a).total_cmp(&err(b))) else {
         return String::new();
     };
     let on = if outliers > 0 {
@@ -218,7 +215,8 @@ pub fn conclusion(compare: &[Run], current: &Run, stats: &DataStats, outliers: u
         " The data is not centred on zero, so the zero point lets asymmetric use its codes where the values are."
             .to_string()
     } else {
-        " The data is centred on zero, so symmetric loses nothing and needs no zero point.".to_string()
+        " The data is centred on zero, so symmetric loses nothing and needs no zero point."
+            .to_string()
     };
     s.push_str(&reason);
     if current.settings != best.settings && err(current) > 0.0 {

@@ -136,7 +136,11 @@ pub fn sample(dist: Distribution, n: usize, seed: u64) -> Vec<f64> {
                 let v = 2.0 * gamma(dof / 2.0, &mut rng, &mut normals);
                 let t = z / libm::sqrt(v / dof);
                 // A tiny dof can give t = inf; such a draw is outside any float tensor.
-                out.push(if t.is_finite() { t } else { f64::MAX.copysign(t) });
+                out.push(if t.is_finite() {
+                    t
+                } else {
+                    f64::MAX.copysign(t)
+                });
             }
         }
     }
@@ -235,7 +239,14 @@ mod tests {
             let m = mean(v);
             v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64
         };
-        let u = sample(Distribution::Uniform { lo: -50.0, hi: 150.0 }, n, 1);
+        let u = sample(
+            Distribution::Uniform {
+                lo: -50.0,
+                hi: 150.0,
+            },
+            n,
+            1,
+        );
         assert!((mean(&u) - 50.0).abs() < 1.0);
         assert!(u.iter().all(|&x| (-50.0..150.0).contains(&x)));
         let g = sample(

@@ -25,7 +25,10 @@ fn header_field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 /// Parses a `.npy` file's bytes into f64 values (float32 is widened exactly).
 pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(load_err(source, "not a .npy file (it does not start with \\x93NUMPY)"));
+        return Err(load_err(
+            source,
+            "not a .npy file (it does not start with \\x93NUMPY)",
+        ));
     }
     let major = bytes[6];
     let (header_len, header_start) = match major {
@@ -39,7 +42,12 @@ pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
                 12,
             )
         }
-        v => return Err(load_err(source, format!(".npy format version {v} is not supported (1, 2 or 3 are)"))),
+        v => {
+            return Err(load_err(
+                source,
+                format!(".npy format version {v} is not supported (1, 2 or 3 are)"),
+            ))
+        }
     };
     let data_start = header_start
         .checked_add(header_len)
@@ -93,7 +101,10 @@ pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
     if body.len() < need {
         return Err(load_err(
             source,
-            format!("the .npy shape {shape} needs {need} bytes of data but the file has {}", body.len()),
+            format!(
+                "the .npy shape {shape} needs {need} bytes of data but the file has {}",
+                body.len()
+            ),
         ));
     }
     let body = &body[..need];
@@ -149,9 +160,8 @@ pub fn parse_bytes(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
     if bytes.starts_with(b"\x93NUMPY") {
         return parse_npy(bytes, source);
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| {
-        load_err(source, "neither a .npy file nor UTF-8 text of numbers")
-    })?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| load_err(source, "neither a .npy file nor UTF-8 text of numbers"))?;
     parse_text(text, source)
 }
 
@@ -182,17 +192,30 @@ mod tests {
 
     #[test]
     fn reads_f8_and_f4_any_shape() {
-        let body: Vec<u8> = [1.5f64, -2.0, 3.25, 4.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-        assert_eq!(parse_npy(&npy("<f8", "(2, 2)", &body), "a").unwrap(), vec![1.5, -2.0, 3.25, 4.0]);
+        let body: Vec<u8> = [1.5f64, -2.0, 3.25, 4.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        assert_eq!(
+            parse_npy(&npy("<f8", "(2, 2)", &body), "a").unwrap(),
+            vec![1.5, -2.0, 3.25, 4.0]
+        );
         let body: Vec<u8> = [0.1f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-        assert_eq!(parse_npy(&npy("<f4", "(2,)", &body), "a").unwrap(), vec![0.1f32 as f64, 2.0]);
+        assert_eq!(
+            parse_npy(&npy("<f4", "(2,)", &body), "a").unwrap(),
+            vec![0.1f32 as f64, 2.0]
+        );
     }
 
     #[test]
     fn bad_npy_says_why() {
-        let e = parse_npy(&npy("<i4", "(1,)", &[0; 4]), "w.npy").unwrap_err().to_string();
+        let e = parse_npy(&npy("<i4", "(1,)", &[0; 4]), "w.npy")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'<i4' is not supported"), "{e}");
-        let e = parse_npy(&npy("<f8", "(3,)", &[0; 8]), "w.npy").unwrap_err().to_string();
+        let e = parse_npy(&npy("<f8", "(3,)", &[0; 8]), "w.npy")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("needs 24 bytes"), "{e}");
         let e = parse_npy(b"hello world", "w.npy").unwrap_err().to_string();
         assert!(e.contains("not a .npy"), "{e}");

@@ -266,8 +266,22 @@ mod tests {
     #[test]
     fn round_half_even_is_rint() {
         let cases = [
-            0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, 2.0f64.powi(52) - 0.5,
-            2.0f64.powi(52) + 1.0, 1e300, -1e-300, -0.0, 0.0, 254.89, -7.5, 1e15 + 0.5,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            -2.5,
+            0.49999999999999994,
+            2.0f64.powi(52) - 0.5,
+            2.0f64.powi(52) + 1.0,
+            1e300,
+            -1e-300,
+            -0.0,
+            0.0,
+            254.89,
+            -7.5,
+            1e15 + 0.5,
         ];
         for x in cases {
             let want = x.round_ties_even();
@@ -280,10 +294,18 @@ mod tests {
             s ^= s << 17;
             let x = f64::from_bits(s);
             if x.is_finite() {
-                assert_eq!(round_half_even(x).to_bits(), x.round_ties_even().to_bits(), "{x}");
+                assert_eq!(
+                    round_half_even(x).to_bits(),
+                    x.round_ties_even().to_bits(),
+                    "{x}"
+                );
             }
             let y = (s % 2_000_001) as f64 / 4.0 - 250_000.0;
-            assert_eq!(round_half_even(y).to_bits(), y.round_ties_even().to_bits(), "{y}");
+            assert_eq!(
+                round_half_even(y).to_bits(),
+                y.round_ties_even().to_bits(),
+                "{y}"
+            );
         }
     }
 

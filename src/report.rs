@@ -134,7 +134,10 @@ pub fn run_json(run: &Run) -> Vec<(&'static str, Json)> {
         ("n", Json::Int(m.n as i64)),
         ("bits", Json::Int(p.bits as i64)),
         ("scheme", Json::str(p.scheme.to_string())),
-        ("calibration", Json::str(run.settings.calibration.to_string())),
+        (
+            "calibration",
+            Json::str(run.settings.calibration.to_string()),
+        ),
         (
             "zero_point_policy",
             Json::str(run.settings.zero_point.to_string()),
@@ -175,7 +178,10 @@ pub fn compare_json(runs: &[Run], current: Option<&Run>) -> Json {
                     ("sqnr_db", num(r.metrics.sqnr_db)),
                     ("max_abs_error", num(r.metrics.max_abs_error)),
                     ("clipped", Json::Int(r.metrics.clipped as i64)),
-                    ("inliers_mse", r.inliers.map(|m| num(m.mse)).unwrap_or(Json::Null)),
+                    (
+                        "inliers_mse",
+                        r.inliers.map(|m| num(m.mse)).unwrap_or(Json::Null),
+                    ),
                     (
                         "inliers_sqnr_db",
                         r.inliers.map(|m| num(m.sqnr_db)).unwrap_or(Json::Null),

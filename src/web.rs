@@ -111,11 +111,17 @@ impl Session {
         let area = backend.into_drawing_area();
         let theme = Theme {
             dark,
-            scale: if dpr.is_finite() && dpr > 0.0 { dpr } else { 1.0 },
+            scale: if dpr.is_finite() && dpr > 0.0 {
+                dpr
+            } else {
+                1.0
+            },
         };
         let none = || JsError::new("nothing to draw yet: call update() first");
         let result = match chart {
-            "histogram" => charts::draw_histogram(&area, self.view.as_ref().ok_or_else(none)?, &theme),
+            "histogram" => {
+                charts::draw_histogram(&area, self.view.as_ref().ok_or_else(none)?, &theme)
+            }
             "error" => charts::draw_error(&area, self.view.as_ref().ok_or_else(none)?, &theme),
             "mapping" => charts::draw_mapping(&area, self.view.as_ref().ok_or_else(none)?, &theme),
             "compare" => {
@@ -173,7 +179,9 @@ impl Session {
     fn apply(&mut self, settings: Settings) -> crate::Result<String> {
         let source = match (&self.file, settings.preset) {
             (Some(f), _) => Source::File(f.label.clone()),
-            (None, Some(p)) => Source::Preset(p, settings.data.seed, settings.data.outlier_value.to_bits()),
+            (None, Some(p)) => {
+                Source::Preset(p, settings.data.seed, settings.data.outlier_value.to_bits())
+            }
             (None, None) => Source::Generated(settings.data),
         };
         let fresh = self.source.as_ref() != Some(&source) || self.analysis.is_none();
@@ -186,7 +194,10 @@ impl Session {
         } else {
             None
         };
-        let analysis = new_analysis.as_ref().or(self.analysis.as_ref()).ok_or(crate::Error::EmptyData)?;
+        let analysis = new_analysis
+            .as_ref()
+            .or(self.analysis.as_ref())
+            .ok_or(crate::Error::EmptyData)?;
         let q = settings.quant;
         let run = analysis.run(&q)?;
         let view = analysis.view_of(run);

@@ -1,0 +1,314 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! The `quantviz` binary as a user runs it: the notebook's output, JSON, and every bad input.
+
+use std::process::Command;
+
+fn quantviz(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_quantviz"))
+        .args(args)
+        .output()
+        .expect("the quantviz binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The notebook's first experiment, as the notebook printed it (cells 22-24).
+const NOTEBOOK_FIRST: &str = "Original
+[146.93 -47.31   0.   -36.45 144.12 116.43 145.93  86.63 -15.27  26.39
+  53.16  24.85 -26.28  97.77 -46.31  64.6  123.86  60.37  58.95  10.8 ]
+
+Asymmetric Scale : 0.7617254901960785, Zero : 62.0
+[255   0  62  14 251 215 254 176  42  97 132  95  27 190   1 147 225 141
+ 139  76]
+
+Symmetric Scale : 1.1569291338582677
+[127 -41   0 -32 125 101 126  75 -13  23  46  21 -23  85 -40  56 107  52
+  51   9]
+
+Original
+[146.93 -47.31   0.   -36.45 144.12 116.43 145.93  86.63 -15.27  26.39
+  53.16  24.85 -26.28  97.77 -46.31  64.6  123.86  60.37  58.95  10.8 ]
+
+Dequantize Asymmetric :
+[147.01 -47.23   0.   -36.56 143.97 116.54 146.25  86.84 -15.23  26.66
+  53.32  25.14 -26.66  97.5  -46.47  64.75 124.16  60.18  58.65  10.66]
+
+Dequantize Symmetric :
+[146.93 -47.43   0.   -37.02 144.62 116.85 145.77  86.77 -15.04  26.61
+  53.22  24.3  -26.61  98.34 -46.28  64.79 123.79  60.16  59.    10.41]
+
+ Asymmetric Error : 0.04
+  Symmetric Error : 0.09
+";
+
+#[test]
+fn notebook_prints_the_notebooks_first_experiment_exactly() {
+    let (code, out, err) = quantviz(&["notebook"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(NOTEBOOK_FIRST), "got:\n{out}");
+}
+
+#[test]
+fn notebook_second_experiment_has_the_notebooks_shape() {
+    let (code, out, _) = quantviz(&["notebook", "--seed", "7"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Asymmetric (min-max) scale: "));
+    assert!(out.contains("Asymmetric (percentile) scale: "));
+    // The outlier is printed last; min-max keeps it (code 255), and so does the percentile clip.
+    assert!(out.contains("1000.  ]"), "{out}");
+    let err_line = |label: &str| -> f64 {
+        let line = out.lines().find(|l| l.contains(label)).unwrap();
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let mm = err_line("Error (min-max) excluding outlier:");
+    let pct = err_line("Error (percentile) excluding outlier:");
+    // The notebook's point: clipping the outlier makes the error of the rest far smaller.
+    assert!(mm > 1.0 && pct < 0.1, "min-max {mm}, percentile {pct}");
+}
+
+fn json_field(json: &str, key: &str) -> String {
+    let pat = format!("\"{key}\":");
+    let start = json
+        .find(&pat)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + pat.len();
+    let rest = &json[start..];
+    let end = rest.find([',', '}']).unwrap();
+    rest[..end].trim_matches('"').to_string()
+}
+
+#[test]
+fn quantize_json_has_every_field() {
+    let (code, out, err) = quantviz(&[
+        "quantize",
+        "--preset",
+        "notebook-minmax",
+        "--json",
+        "--codes",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for key in [
+        "n",
+        "bits",
+        "scheme",
+        "calibration",
+        "scale",
+        "zero_point",
+        "qmin",
+        "qmax",
+        "clip_min",
+        "clip_max",
+        "mse",
+        "sqnr_db",
+        "max_abs_error",
+        "clipped",
+        "codes",
+        "dequantized",
+    ] {
+        assert!(out.contains(&format!("\"{key}\":")), "{key} missing: {out}");
+    }
+    assert_eq!(json_field(&out, "scale"), "0.7617254901960785");
+    assert_eq!(json_field(&out, "zero_point"), "62");
+    assert_eq!(json_field(&out, "n"), "20");
+    assert!(out.contains(
+        "\"codes\":[255,0,62,14,251,215,254,176,42,97,132,95,27,190,1,147,225,141,139,76]"
+    ));
+}
+
+#[test]
+fn quantize_symmetric_notebook_scale() {
+    let (code, out, _) = quantviz(&[
+        "quantize",
+        "--preset",
+        "notebook-minmax",
+        "--scheme",
+        "symmetric",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(json_field(&out, "scale"), "1.1569291338582677");
+    assert_eq!(json_field(&out, "qmin"), "-128");
+}
+
+#[test]
+fn quantize_reads_npy_and_text_files() {
+    let dir = std::env::temp_dir().join(format!("quantviz-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("w.csv");
+    std::fs::write(&csv, "weight\n146.93,-47.31\n0 -36.45\n").unwrap();
+    let (code, out, err) = quantviz(&["quantize", "--input", csv.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_field(&out, "n"), "4");
+    // A float32 .npy of shape (2, 2).
+    let mut header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }".to_string();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(header.as_bytes());
+    for x in [1.0f32, -2.0, 0.5, 4.0] {
+        npy.extend_from_slice(&x.to_le_bytes());
+    }
+    let path = dir.join("w.npy");
+    std::fs::write(&path, npy).unwrap();
+    let (code, out, err) = quantviz(&["quantize", "--input", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_field(&out, "n"), "4");
+    assert_eq!(json_field(&out, "clip_min"), "-2");
+    assert_eq!(json_field(&out, "clip_max"), "4");
+}
+
+#[test]
+fn compare_lists_every_scheme_and_calibration() {
+    let (code, out, err) = quantviz(&[
+        "compare",
+        "--generate",
+        "uniform:-50,150",
+        "--n",
+        "10000",
+        "--outliers",
+        "1:1000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for label in [
+        "min-max",
+        "p99.99",
+        "mse",
+        "asymmetric",
+        "symmetric",
+        "MSE w/o outl.",
+    ] {
+        assert!(out.contains(label), "{label}: {out}");
+    }
+    let (code, out, _) = quantviz(&["compare", "--generate", "normal:0,1", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.matches("\"scheme\":").count(), 6, "{out}");
+}
+
+#[test]
+fn constant_data_is_exact_not_nan() {
+    let dir = std::env::temp_dir().join(format!("quantviz-const-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in [("zeros.txt", "0 0 0 0"), ("threes.txt", "3 3 3")] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        for scheme in ["asymmetric", "symmetric"] {
+            let (code, out, err) = quantviz(&[
+                "quantize",
+                "--input",
+                path.to_str().unwrap(),
+                "--scheme",
+                scheme,
+                "--json",
+            ]);
+            assert_eq!(code, 0, "{err}");
+            assert_eq!(json_field(&out, "mse"), "0", "{out}");
+            assert!(!out.contains("NaN") && !out.contains("nan"), "{out}");
+            let scale: f64 = json_field(&out, "scale").parse().unwrap();
+            assert!(scale > 0.0 && scale.is_finite());
+        }
+    }
+}
+
+/// Runs a bad command and returns its stderr after checking it failed cleanly.
+fn fails(args: &[&str]) -> String {
+    let (code, out, err) = quantviz(args);
+    assert_ne!(code, 0, "{args:?} should fail: {out}");
+    assert!(err.starts_with("error: "), "{args:?}: {err}");
+    assert!(err.lines().count() <= 2, "{args:?}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+    err
+}
+
+#[test]
+fn bad_input_gets_a_clear_message() {
+    let dir = std::env::temp_dir().join(format!("quantviz-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let nan = dir.join("nan.csv");
+    std::fs::write(&nan, "1, 2, nan, 4, inf").unwrap();
+    let empty = dir.join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let junk = dir.join("junk.npy");
+    std::fs::write(&junk, [0u8, 159, 146, 150]).unwrap();
+    let g = ["quantize", "--generate", "normal:0,1"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        g.iter().chain(extra.iter()).copied().collect()
+    };
+    assert!(fails(&with(&["--bits", "1"])).contains("from 2 to 16"));
+    assert!(fails(&with(&["--bits", "17"])).contains("got 17"));
+    assert!(fails(&with(&["--bits", "eight"])).contains("invalid bits"));
+    assert!(fails(&with(&["--calibration", "percentile:50"])).contains("above 50"));
+    assert!(fails(&with(&["--calibration", "percentile:101"])).contains("at most 100"));
+    assert!(fails(&with(&["--calibration", "entropy"])).contains("minmax, percentile:P"));
+    assert!(fails(&with(&["--scheme", "diagonal"])).contains("asymmetric or symmetric"));
+    assert!(fails(&with(&["--zero-point", "some"])).contains("raw or include-zero"));
+    assert!(fails(&with(&["--n", "0"])).contains("from 1 to 10000000"));
+    assert!(fails(&with(&["--n", "99999999999"])).contains("more than quantviz handles"));
+    assert!(fails(&with(&["--seed", "x"])).contains("invalid seed"));
+    assert!(fails(&with(&["--outliers", "5:big"])).contains("K:VALUE"));
+    assert!(fails(&["quantize", "--generate", "normal:0,-1"]).contains("STD > 0"));
+    let msg = fails(&["quantize", "--input", nan.to_str().unwrap()]);
+    assert!(
+        msg.contains("2 values are not a finite number") && msg.contains("index 2"),
+        "{msg}"
+    );
+    assert!(fails(&["quantize", "--input", empty.to_str().unwrap()]).contains("empty"));
+    assert!(fails(&["quantize", "--input", junk.to_str().unwrap()]).contains("cannot read"));
+    assert!(fails(&["quantize", "--input", "/no/such/file.npy"])
+        .contains("cannot read /no/such/file.npy"));
+    assert!(fails(&["quantize"]).contains("no data"));
+    assert!(fails(&["quantize", "--generate"]).contains("needs a value"));
+    assert!(fails(&["quantize", "--frobnicate", "3"]).contains("unknown option"));
+    assert!(fails(&["transmogrify"]).contains("unknown command"));
+    assert!(fails(&[
+        "plot",
+        "pie",
+        "--preset",
+        "notebook-minmax",
+        "--out",
+        "x.svg"
+    ])
+    .contains("pie"));
+    assert!(fails(&[
+        "plot",
+        "histogram",
+        "--preset",
+        "notebook-minmax",
+        "--out",
+        "x.gif"
+    ])
+    .contains(".svg or .png"));
+    assert!(fails(&["bench", "--n", "0"]).contains("from 1 to"));
+}
+
+#[test]
+fn plot_writes_an_svg_with_the_chart() {
+    let dir = std::env::temp_dir().join(format!("quantviz-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("h.svg");
+    let (code, _, err) = quantviz(&[
+        "plot",
+        "histogram",
+        "--preset",
+        "notebook-minmax",
+        "--bits",
+        "3",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("dequantized"),
+        "{}",
+        &svg[..200.min(svg.len())]
+    );
+}
