@@ -89,6 +89,11 @@ pub const HISTOGRAM_BINS: usize = 120;
 /// The sweep runs on at most this many values (strided), so that it stays fast at 10M.
 pub const SWEEP_SAMPLE: usize = 1 << 17;
 
+/// A cached percentile clip range: the percentile's bits, the scheme, the range.
+type PercentileEntry = (u64, Scheme, (f64, f64));
+/// A cached `mse` clip range: scheme, bits, zero-point policy, the range.
+type MseEntry = (Scheme, u32, ZeroPoint, (f64, f64));
+
 /// A data set prepared for quantizing: values, stats, outlier mask and caches.
 #[derive(Debug)]
 pub struct Analysis {
@@ -98,8 +103,8 @@ pub struct Analysis {
     pub stats: DataStats,
     keep: Option<Vec<bool>>,
     inlier_power: f64,
-    percentiles: RefCell<Vec<(u64, Scheme, (f64, f64))>>,
-    mse_ranges: RefCell<Vec<(Scheme, u32, ZeroPoint, (f64, f64))>>,
+    percentiles: RefCell<Vec<PercentileEntry>>,
+    mse_ranges: RefCell<Vec<MseEntry>>,
 }
 
 impl Analysis {

@@ -155,7 +155,7 @@ pub fn outlier_positions(n: usize, k: usize, seed: u64) -> Vec<usize> {
     let mut chosen: HashSet<usize> = HashSet::with_capacity(k);
     for j in (n - k)..n {
         // uniform in 0..=j without modulo bias worth caring about at these sizes (j < 2^24)
-        let t = ((rng.next_u64() >> 11) as u128 * (j as u128 + 1) >> 53) as usize;
+        let t = (((rng.next_u64() >> 11) as u128 * (j as u128 + 1)) >> 53) as usize;
         if !chosen.insert(t) {
             chosen.insert(j);
         }

@@ -102,7 +102,7 @@ impl QuantParams {
         if policy == ZeroPoint::IncludeZero && scale > 0.0 {
             scale = scale.max(SCALE_FLOOR);
         }
-        if beta == alpha || !(scale >= f64::MIN_POSITIVE) {
+        if beta == alpha || scale.is_nan() || scale < f64::MIN_POSITIVE {
             // A constant c: a step of |c| puts c exactly one level from zero, under either
             // policy; the formulas would divide by zero (the notebook gives NaN here).
             scale = if alpha == 0.0 {
@@ -143,7 +143,7 @@ impl QuantParams {
             });
         }
         let mut scale = alpha / qmax as f64;
-        if constant || !(scale >= f64::MIN_POSITIVE) {
+        if constant || scale.is_nan() || scale < f64::MIN_POSITIVE {
             scale = if alpha == 0.0 { SCALE_FLOOR } else { alpha };
         }
         Ok(QuantParams {

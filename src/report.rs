@@ -282,39 +282,6 @@ pub fn short(x: f64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn python_float_repr() {
-        assert_eq!(py_float(62.0), "62.0");
-        assert_eq!(py_float(-0.0), "-0.0");
-        assert_eq!(py_float(0.7617254901960785), "0.7617254901960785");
-        assert_eq!(py_float(1e-5), "1e-05");
-        assert_eq!(py_float(1.5e16), "1.5e+16");
-        assert_eq!(py_float(0.04), "0.04");
-    }
-
-    #[test]
-    fn json_escapes_and_nulls() {
-        let j = Json::obj(vec![
-            ("a", Json::str("q\"\n")),
-            ("b", num(f64::INFINITY)),
-            ("c", num(0.1)),
-        ]);
-        assert_eq!(j.to_json(), r#"{"a":"q\"\n","b":null,"c":0.1}"#);
-    }
-
-    #[test]
-    fn short_numbers() {
-        assert_eq!(short(0.041612), "0.04161");
-        assert_eq!(short(38.1234), "38.12");
-        assert_eq!(short(1e-7), "1.000e-7");
-        assert_eq!(short(f64::INFINITY), "∞");
-    }
-}
-
 /// The settings as a JSON object, with the names the URL uses.
 pub fn settings_json(s: &crate::settings::Settings) -> Json {
     Json::obj(vec![
@@ -374,4 +341,37 @@ pub fn summary_json(
         ("conclusion", Json::Str(conclusion)),
     ])
     .to_json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_float_repr() {
+        assert_eq!(py_float(62.0), "62.0");
+        assert_eq!(py_float(-0.0), "-0.0");
+        assert_eq!(py_float(0.7617254901960785), "0.7617254901960785");
+        assert_eq!(py_float(1e-5), "1e-05");
+        assert_eq!(py_float(1.5e16), "1.5e+16");
+        assert_eq!(py_float(0.04), "0.04");
+    }
+
+    #[test]
+    fn json_escapes_and_nulls() {
+        let j = Json::obj(vec![
+            ("a", Json::str("q\"\n")),
+            ("b", num(f64::INFINITY)),
+            ("c", num(0.1)),
+        ]);
+        assert_eq!(j.to_json(), r#"{"a":"q\"\n","b":null,"c":0.1}"#);
+    }
+
+    #[test]
+    fn short_numbers() {
+        assert_eq!(short(0.041612), "0.04161");
+        assert_eq!(short(38.1234), "38.12");
+        assert_eq!(short(1e-7), "1.000e-7");
+        assert_eq!(short(f64::INFINITY), "∞");
+    }
 }

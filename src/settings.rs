@@ -109,7 +109,7 @@ pub enum Preset {
 }
 
 /// Everything the page or the CLI needs to produce one view: data and quantization.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Settings {
     /// What data to generate (ignored where a preset supplies its own data).
     pub data: DataSpec,
@@ -141,16 +141,6 @@ impl Default for DataSpec {
             seed: 42,
             outliers: 0,
             outlier_value: 20.0,
-        }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            data: DataSpec::default(),
-            quant: QuantSettings::default(),
-            preset: None,
         }
     }
 }
