@@ -1,0 +1,526 @@
+// The page end to end in headless Chromium: it loads, draws every chart, shows the notebook's
+// numbers, follows its controls and its URL, survives bad input, and stays on its own host.
+//
+// Needs pkg/ built (`make wasm`); `make test-e2e` runs it as `node --test tests/e2e/`.
+// Screenshots go to artifacts/ (gitignored); QUANTVIZ_SCREENSHOT=1 also refreshes
+// docs/screenshot.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { toPalettePng } from './palette-png.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ARTIFACTS = path.join(ROOT, 'artifacts');
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+/** The notebook's first example (asymmetric and symmetric 8-bit min-max of its 20 values). */
+const NOTEBOOK_SCALE = '0.7617254901960785';
+const NOTEBOOK_ZERO_POINT = '62';
+const NOTEBOOK_SYMMETRIC_SCALE = '1.1569291338582677';
+const METRICS = ['scale', 'zero-point', 'mse', 'sqnr', 'max-error', 'clipped'];
+const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
+
+let server;
+let browser;
+let origin;
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const port = await freePort();
+  origin = `http://127.0.0.1:${port}`;
+  server = spawn('python3', ['scripts/serve.py', String(port)], { cwd: ROOT, stdio: 'ignore' });
+  await waitForServer(`${origin}/index.html`);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+});
+
+test('the page loads, every chart is drawn crisp, and every number is shown', async () => {
+  const { page, problems, close } = await open('/', { deviceScaleFactor: 2 });
+  await expectNoError(page);
+  const status = page.locator('#status');
+  assert.match(await status.textContent(), /^Updated in \d+ ms$/);
+  assert.ok(Number(await status.getAttribute('data-ms')) >= 0);
+  for (const id of METRICS) {
+    const text = (await page.textContent(`#metric-${id}`)).trim();
+    assert.ok(text !== '' && text !== '–', `#metric-${id} shows a number, got '${text}'`);
+  }
+  assert.ok((await page.locator('#formulas li').count()) >= 2, 'the board has formulas');
+  assert.ok((await page.locator('#values-table tbody tr').count()) >= 5, 'the table has rows');
+  assert.notEqual((await page.textContent('#conclusion')).trim(), '');
+  for (const name of CHARTS) {
+    const c = await canvasReport(page, name);
+    assert.equal(c.width, Math.round(c.cssWidth * 2), `${name}: backing store is css width × dpr`);
+    assert.equal(c.height, Math.round(c.cssHeight * 2), `${name}: backing store is css height × dpr`);
+    assert.ok(c.inkFraction > 0.01, `${name}: something is drawn inside the plot area (${c.inkFraction})`);
+    assert.ok(c.colors >= 3, `${name}: more than a flat fill inside the plot area (${c.colors} colours)`);
+  }
+  await labelsAreThere(page);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'page-default-dpr2.png') });
+  await close();
+  assertClean(problems);
+});
+
+test('the notebook min-max preset shows the notebook numbers, asymmetric and symmetric', async () => {
+  const { page, problems, close } = await open('/?preset=notebook-minmax');
+  assert.equal(await page.textContent('#metric-scale'), NOTEBOOK_SCALE);
+  assert.equal(await page.textContent('#metric-zero-point'), NOTEBOOK_ZERO_POINT);
+  assert.deepEqual((await codes(page)).slice(0, 3), ['255', '0', '62']);
+  assert.match(await page.textContent('#formulas'), new RegExp(NOTEBOOK_SCALE.replace('.', '\\.')));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'page-notebook-minmax.png'), fullPage: true });
+
+  // The Scheme control switches to symmetric and keeps the notebook's data.
+  await page.getByLabel('Scheme').selectOption('symmetric');
+  await waitState(page, 'ready');
+  assert.equal(await page.textContent('#metric-scale'), NOTEBOOK_SYMMETRIC_SCALE);
+  assert.equal(await page.textContent('#metric-zero-point'), '0');
+  const q = new URL(page.url()).searchParams;
+  assert.equal(q.get('scheme'), 'symmetric');
+  assert.equal(q.get('preset'), 'notebook-minmax');
+  await close();
+
+  // The same from a link.
+  const linked = await open('/?preset=notebook-minmax&scheme=symmetric');
+  assert.equal(await linked.page.textContent('#metric-scale'), NOTEBOOK_SYMMETRIC_SCALE);
+  await linked.close();
+  assertClean(problems);
+  assertClean(linked.problems);
+});
+
+test('downloads and the link: CSV of the values, PNG of a chart, the URL on the clipboard', async () => {
+  const { page, problems, close } = await open('/?preset=notebook-minmax', {
+    acceptDownloads: true,
+    permissions: ['clipboard-read', 'clipboard-write'],
+  });
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+  const lines = (await readAll(await csv.createReadStream())).toString('utf8').trim().split('\n');
+  assert.equal(lines[0], 'index,original,code,dequantized,error');
+  assert.equal(lines.length, 21, 'a header and the notebook\'s 20 values');
+  assert.match(lines[1], /^0,146\.93,255,/);
+  const [png] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('button.png[data-chart="mapping"]').click(),
+  ]);
+  assert.equal(png.suggestedFilename(), 'quantviz-mapping.png');
+  const bytes = await readAll(await png.createReadStream());
+  assert.deepEqual([...bytes.subarray(1, 4)], [0x50, 0x4e, 0x47], 'a PNG file');
+  await page.getByRole('button', { name: 'Copy link' }).click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), page.url());
+  await close();
+  assertClean(problems);
+});
+
+test('the preset buttons load the notebook experiments', async () => {
+  const { page, problems, close } = await open('/?bits=4');
+  await page.getByRole('button', { name: 'Notebook: min-max' }).click();
+  await waitState(page, 'ready');
+  assert.equal(await page.textContent('#metric-scale'), NOTEBOOK_SCALE);
+  assert.equal(new URL(page.url()).searchParams.get('preset'), 'notebook-minmax');
+  assert.equal(await page.inputValue('#bits'), '8', 'a preset starts from its own settings');
+  await page.getByRole('button', { name: 'Notebook: percentile' }).click();
+  await waitState(page, 'ready');
+  assert.equal(new URL(page.url()).searchParams.get('preset'), 'notebook-percentile');
+  assert.equal(await page.inputValue('#calibration'), 'percentile');
+  await close();
+  assertClean(problems);
+});
+
+test('the notebook percentile preset compares min-max and percentile without the outlier', async () => {
+  const { page, problems, close } = await open('/?preset=notebook-percentile');
+  assert.equal(await page.inputValue('#calibration'), 'percentile');
+  assert.equal(await page.inputValue('#percentile'), '99.99');
+  assert.match(await page.textContent('#data-source'), /10000/);
+  const inliers = page.locator('#metric-inliers');
+  assert.ok(await inliers.isVisible(), 'the error without the outlier is shown');
+  assert.match(await inliers.textContent(), /Without the outlier/);
+  // The comparison table: min-max spends its 256 levels on the outlier, percentile clips it.
+  const row = (cal) => page.locator(`#compare-table tr[data-scheme="asymmetric"][data-calibration="${cal}"]`);
+  const inlierMse = async (cal) => Number(await row(cal).locator('td').nth(4).textContent());
+  assert.ok(await page.locator('#compare-table th', { hasText: 'MSE without outliers' }).isVisible());
+  const minmax = await inlierMse('minmax');
+  const percentile = await inlierMse('percentile:99.99');
+  assert.ok(Number.isFinite(minmax) && Number.isFinite(percentile), `${minmax}, ${percentile}`);
+  assert.ok(percentile < minmax / 4, `percentile (${percentile}) beats min-max (${minmax}) on the inliers`);
+  assert.equal(await row('percentile:99.99').getAttribute('aria-current'), 'true');
+  assert.ok(Number(await row('percentile:99.99').locator('td').nth(3).textContent()) >= 1, 'percentile clips');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'page-notebook-percentile.png'), fullPage: true });
+
+  // The experiment's own knobs (its seed, the outlier's value) keep the preset; others leave it.
+  await page.getByLabel('Seed', { exact: true }).fill('7');
+  await waitState(page, 'ready');
+  assert.equal(new URL(page.url()).searchParams.get('preset'), 'notebook-percentile');
+  assert.match(await page.textContent('#data-source'), /seed=7/);
+  await page.getByLabel('Values', { exact: true }).fill('3000');
+  await waitState(page, 'ready');
+  assert.equal(new URL(page.url()).searchParams.get('preset'), null);
+  assert.equal(await page.textContent('#metric-clipped-of'), 'of 3000');
+  await close();
+  assertClean(problems);
+});
+
+test('a control change updates numbers and URL without a reload, and a reload restores it', async () => {
+  const { page, problems, close } = await open('/');
+  await page.evaluate(() => (window.__sameDocument = true));
+  const before = await metrics(page);
+  assert.equal(new URL(page.url()).searchParams.get('bits'), '8');
+
+  // Bits by keyboard: two steps down.
+  await page.getByLabel('Bits').focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await waitState(page, 'ready');
+  assert.equal(await page.textContent('#bits-out'), '6');
+  assert.equal(new URL(page.url()).searchParams.get('bits'), '6');
+  const six = await metrics(page);
+  assert.notEqual(six.scale, before.scale, 'the scale follows the bits');
+  assert.notEqual(six.mse, before.mse, 'the error follows the bits');
+
+  // A new distribution starts from the core's default parameters, shown in its own inputs.
+  await page.getByLabel('Distribution').selectOption('uniform');
+  await waitState(page, 'ready');
+  assert.equal(new URL(page.url()).searchParams.get('dist'), 'uniform:-1,1');
+  assert.equal(await page.inputValue('#dist-lo'), '-1');
+  assert.ok(await page.locator('#dist-hi').isVisible());
+  assert.ok(await page.locator('#dist-std').isHidden());
+  await page.locator('#dist-hi').fill('3');
+  await waitState(page, 'ready');
+  assert.equal(new URL(page.url()).searchParams.get('dist'), 'uniform:-1,3');
+
+  // Typing: Values and the Calibration menu.
+  await page.getByLabel('Values', { exact: true }).fill('5000');
+  await waitState(page, 'ready');
+  await page.getByLabel('Calibration').selectOption('mse');
+  await waitState(page, 'ready');
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('n'), '5000');
+  assert.equal(url.searchParams.get('calibration'), 'mse');
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload happened');
+  const shown = await metrics(page);
+  const table = await codes(page);
+
+  await page.reload();
+  await waitState(page, 'ready');
+  assert.equal(page.url(), url.href, 'the URL survives the reload');
+  assert.deepEqual(await metrics(page), shown, 'the same numbers after the reload');
+  assert.deepEqual(await codes(page), table, 'the same table after the reload');
+  assert.equal(await page.inputValue('#bits'), '6');
+  assert.equal(await page.inputValue('#n'), '5000');
+  assert.equal(await page.inputValue('#calibration'), 'mse');
+  assert.equal(await page.inputValue('#dist'), 'uniform');
+  assert.equal(await page.inputValue('#dist-hi'), '3');
+  await close();
+  assertClean(problems);
+});
+
+test('bad input shows a message, keeps the last good view, and clears when fixed', async () => {
+  const { page, problems, close } = await open('/?n=2000');
+  const good = await metrics(page);
+  const goodUrl = page.url();
+  const cases = [
+    ['Values', '0', /\bn\b.*1 to 10000000|values/i],
+    ['Values', '-5', /-5/],
+    ['Values', '20000000', /20000000/],
+    ['Seed', 'abc', /seed.*abc/i],
+  ];
+  for (const [label, bad, message] of cases) {
+    const input = page.getByLabel(label, { exact: true });
+    const was = await input.inputValue();
+    await input.fill(bad);
+    await waitState(page, 'error');
+    const error = page.locator('#error');
+    assert.ok(await error.isVisible(), `${label}=${bad} shows #error`);
+    assert.match(await error.textContent(), message, `${label}=${bad}: the message says what is wrong`);
+    assert.equal(await input.getAttribute('aria-invalid'), 'true');
+    assert.deepEqual(await metrics(page), good, `${label}=${bad}: the last good numbers stay`);
+    assert.equal(page.url(), goodUrl, `${label}=${bad}: the URL keeps the last good state`);
+    await input.fill(was);
+    await waitState(page, 'ready');
+    assert.ok(await error.isHidden(), `fixing ${label} clears #error`);
+    assert.equal(await input.getAttribute('aria-invalid'), null);
+  }
+  // A good new value after a bad one: computed, not stuck on the old view.
+  await page.getByLabel('Seed', { exact: true }).fill('oops');
+  await waitState(page, 'error');
+  await page.getByLabel('Seed', { exact: true }).fill('7');
+  await waitState(page, 'ready');
+  assert.equal(new URL(page.url()).searchParams.get('seed'), '7');
+  assert.notEqual((await metrics(page)).mse, good.mse);
+  await close();
+  assertClean(problems);
+});
+
+test('a broken link shows its message over the default view', async () => {
+  const { page, problems, close } = await open('/?bits=40', { state: 'error' });
+  assert.match(await page.textContent('#error'), /bits.*40/);
+  assert.notEqual(await page.textContent('#metric-scale'), '–', 'the defaults are shown underneath');
+  await close();
+  assertClean(problems);
+});
+
+test('your own file is read in the browser, quantized, and can be left again', async () => {
+  const { page, problems, close } = await open('/');
+  const requests = [];
+  page.on('request', (r) => requests.push(r.method()));
+  await page.getByLabel('Load your own values').setInputFiles({
+    name: 'weights.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('-1.5,0.25\n2,3.75\n0.5\n'),
+  });
+  await waitState(page, 'ready');
+  assert.match(await page.textContent('#data-source'), /weights\.csv/);
+  assert.equal(await page.locator('#values-table tbody tr').count(), 5);
+  assert.equal(await page.textContent('#metric-clipped-of'), 'of 5');
+  assert.ok(!requests.includes('POST') && !requests.includes('PUT'), 'nothing is uploaded');
+  await page.getByRole('button', { name: 'Use generated values' }).click();
+  await waitState(page, 'ready');
+  assert.doesNotMatch(await page.textContent('#data-source'), /weights\.csv/);
+  // A file with a word among its numbers: a message naming the file, the view stays.
+  const good = await metrics(page);
+  await page.getByLabel('Load your own values').setInputFiles({
+    name: 'notes.txt',
+    mimeType: 'text/plain',
+    buffer: Buffer.from('1, 2\nthree, 4\n'),
+  });
+  await waitState(page, 'error');
+  assert.match(await page.textContent('#error'), /notes\.txt.*three/);
+  assert.deepEqual(await metrics(page), good);
+  assert.doesNotMatch(await page.textContent('#data-source'), /notes\.txt/);
+  await close();
+  assertClean(problems);
+});
+
+test('a million values: says it is working, then shows them', async () => {
+  const { page, problems, close } = await open('/');
+  await page.evaluate(() => {
+    window.__statuses = [];
+    const status = document.getElementById('status');
+    new MutationObserver(() => window.__statuses.push(status.textContent)).observe(status, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  });
+  await page.getByLabel('Values', { exact: true }).fill('1000000');
+  await waitState(page, 'ready', 60_000);
+  assert.ok((await page.evaluate(() => window.__statuses)).includes('Working…'));
+  assert.equal(await page.textContent('#metric-clipped-of'), 'of 1000000');
+  await close();
+  assertClean(problems);
+});
+
+test('360 px wide: no horizontal scroll, everything reachable', async () => {
+  const { page, problems, close } = await open('/?preset=notebook-minmax', {
+    viewport: { width: 360, height: 780 },
+  });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `page is ${overflow}px wider than the viewport`);
+  for (const name of CHARTS) {
+    const c = await canvasReport(page, name);
+    assert.ok(c.cssWidth <= 360 && c.cssWidth > 250, `${name} fits (${c.cssWidth}px)`);
+    assert.ok(c.inkFraction > 0.01, `${name}: drawn at 360 px`);
+  }
+  await page.screenshot({ path: path.join(ARTIFACTS, 'page-360.png'), fullPage: true });
+  await close();
+  assertClean(problems);
+});
+
+test('dark colour scheme: dark page and dark charts', async () => {
+  const { page, problems, close } = await open('/?preset=notebook-percentile', { colorScheme: 'dark' });
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.ok(luminance(parseRgb(bg)) < 0.2, `page background is dark (${bg})`);
+  for (const name of CHARTS) {
+    const c = await canvasReport(page, name);
+    assert.ok(luminance(c.background) < 0.25, `${name}: dark chart background (${c.background})`);
+    assert.ok(c.inkFraction > 0.01, `${name}: drawn in dark mode`);
+  }
+  await page.screenshot({ path: path.join(ARTIFACTS, 'page-dark.png'), fullPage: true });
+  await close();
+  assertClean(problems);
+});
+
+test('wide desktop screenshot', async () => {
+  const { page, problems, close } = await open('/?preset=notebook-percentile', {
+    viewport: { width: 1400, height: 900 },
+  });
+  // A viewport as tall as the page, so the sticky controls are shown whole.
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.setViewportSize({ width: 1400, height });
+  await waitState(page, 'ready');
+  const file = path.join(ARTIFACTS, 'page-1400.png');
+  await page.screenshot({ path: file, fullPage: true });
+  assert.ok(statSync(file).size > 10_000);
+  if (process.env.QUANTVIZ_SCREENSHOT === '1') {
+    const small = toPalettePng(readFileSync(file));
+    assert.ok(small.length < 500_000, `docs/screenshot.png stays under 500 KB (${small.length} bytes)`);
+    mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
+    writeFileSync(path.join(ROOT, 'docs', 'screenshot.png'), small);
+  }
+  await close();
+  assertClean(problems);
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Opens `pathname` in a fresh context and waits for the page to settle (`state`, "ready" by
+ * default). Records every console error or warning, page error, failed request, HTTP error
+ * and request to another host in `problems`.
+ */
+async function open(pathname, { state = 'ready', ...contextOptions } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...contextOptions });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!['blob:', 'data:'].includes(u.protocol) && u.origin !== origin) problems.push(`other host: ${r.url()}`);
+  });
+  await page.goto(origin + pathname);
+  await waitState(page, state, 30_000);
+  return { page, problems, close: () => context.close() };
+}
+
+/** Waits until `document.body.dataset.state` is `state` (the page's test contract). */
+async function waitState(page, state, timeout = 15_000) {
+  // A change marks the page busy at once; wait one frame so a stale "ready" is not taken.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+  await page.waitForFunction((s) => document.body.dataset.state === s, state, { timeout });
+}
+
+async function expectNoError(page) {
+  assert.ok(await page.locator('#error').isHidden(), `no error: ${await page.textContent('#error')}`);
+}
+
+function assertClean(problems) {
+  assert.deepEqual(problems, [], 'no console errors, failed requests or other hosts');
+}
+
+/** The six metric texts. */
+async function metrics(page) {
+  const out = {};
+  for (const id of METRICS) out[id] = await page.textContent(`#metric-${id}`);
+  return out;
+}
+
+/** The code column of the table of first values. */
+async function codes(page) {
+  return page.locator('#values-table tbody tr td:nth-child(3)').allTextContents();
+}
+
+/** Every control is found by the word its visible label starts with. */
+async function labelsAreThere(page) {
+  const words = ['Distribution', 'Values', 'Seed', 'Outliers', 'Outlier value', 'Bits', 'Scheme', 'Calibration', 'Zero point'];
+  const labels = await page.evaluate(() =>
+    [...document.querySelectorAll('label')].filter((l) => l.control).map((l) => l.textContent.trim()),
+  );
+  for (const w of words) {
+    assert.ok(labels.some((l) => l.startsWith(w)), `a visible label starts with '${w}': ${labels.join(' | ')}`);
+    assert.ok(await page.getByLabel(w).first().isVisible(), `the control labelled '${w}' is visible`);
+  }
+}
+
+/**
+ * Reads a canvas back: its sizes, its background (the colour at a corner) and, inside the
+ * middle of the plot area, how many pixels differ from the background and how many colours.
+ */
+async function canvasReport(page, name) {
+  return page.evaluate((id) => {
+    const canvas = document.getElementById(id);
+    const rect = canvas.getBoundingClientRect();
+    // Read a copy, so that the test's readbacks do not make the page's canvas warn.
+    const copy = document.createElement('canvas');
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+    const g = copy.getContext('2d', { willReadFrequently: true });
+    g.drawImage(canvas, 0, 0);
+    const corner = g.getImageData(1, 1, 1, 1).data;
+    const x0 = Math.floor(canvas.width * 0.2);
+    const y0 = Math.floor(canvas.height * 0.2);
+    const w = Math.floor(canvas.width * 0.6);
+    const h = Math.floor(canvas.height * 0.6);
+    const d = g.getImageData(x0, y0, w, h).data;
+    let ink = 0;
+    const colors = new Set();
+    for (let i = 0; i < d.length; i += 4) {
+      const diff = Math.abs(d[i] - corner[0]) + Math.abs(d[i + 1] - corner[1]) + Math.abs(d[i + 2] - corner[2]);
+      if (diff > 30) ink += 1;
+      if (colors.size < 64) colors.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    }
+    return {
+      width: canvas.width,
+      height: canvas.height,
+      cssWidth: rect.width,
+      cssHeight: rect.height,
+      background: [corner[0], corner[1], corner[2]],
+      inkFraction: ink / (w * h),
+      colors: colors.size,
+    };
+  }, `chart-${name}`);
+}
+
+async function readAll(stream) {
+  const chunks = [];
+  for await (const c of stream) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+function parseRgb(css) {
+  return css.match(/\d+/g).slice(0, 3).map(Number);
+}
+
+/** Relative luminance of an sRGB colour, 0 (black) to 1 (white). */
+function luminance([r, g, b]) {
+  const lin = (c) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForServer(url) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`the dev server did not answer at ${url}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,616 @@
+// quantviz page glue: read the controls, keep the URL in step, call wasm, show its numbers.
+// Every number, formula and chart comes from the Rust side; nothing here quantizes anything.
+import init, { Session } from '../pkg/quantviz.js';
+
+/** The charts, by the name `Session.draw` knows them; each has a `<canvas id="chart-NAME">`. */
+const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
+/** Pause after typing before updating, so "1000" does not compute 1, 10 and 100 first. */
+const TYPING_DEBOUNCE_MS = 150;
+/** Pause after a resize before redrawing. */
+const RESIZE_DEBOUNCE_MS = 120;
+/** From this many values on, say "Working…" and let it paint before the (long) call. */
+const LARGE_N = 1_000_000;
+
+const $ = (sel) => document.querySelector(sel);
+const ui = {
+  form: $('#controls'),
+  dist: $('#dist'),
+  params: {
+    uniform: [$('#dist-lo'), $('#dist-hi')],
+    normal: [$('#dist-mean'), $('#dist-std')],
+    laplace: [$('#dist-loc'), $('#dist-scale')],
+    'student-t': [$('#dist-dof')],
+  },
+  n: $('#n'),
+  seed: $('#seed'),
+  newSeed: $('#new-seed'),
+  outliers: $('#outliers'),
+  outlierValue: $('#outlier-value'),
+  bits: $('#bits'),
+  bitsOut: $('#bits-out'),
+  bitsCodes: $('#bits-codes'),
+  scheme: $('#scheme'),
+  calibration: $('#calibration'),
+  percentile: $('#percentile'),
+  percentileField: $('#percentile-field'),
+  zeroPoint: $('#zero-point'),
+  file: $('#file'),
+  useGenerated: $('#use-generated'),
+  dataSource: $('#data-source'),
+  dataGroup: $('#data-group'),
+  presets: [...document.querySelectorAll('[data-preset]')],
+  copyLink: $('#copy-link'),
+  downloadCsv: $('#download-csv'),
+  status: $('#status'),
+  error: $('#error'),
+  conclusion: $('#conclusion'),
+  formulas: $('#formulas'),
+  valuesBody: $('#values-table tbody'),
+  compareTable: $('#compare-table'),
+  metric: {
+    scale: $('#metric-scale'),
+    zeroPoint: $('#metric-zero-point'),
+    mse: $('#metric-mse'),
+    sqnr: $('#metric-sqnr'),
+    maxError: $('#metric-max-error'),
+    clipped: $('#metric-clipped'),
+    clippedOf: $('#metric-clipped-of'),
+    inliers: $('#metric-inliers'),
+  },
+};
+
+const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
+
+/** The wasm session, the last good summary, and the notebook preset the view is on (or null). */
+let session = null;
+let summary = null;
+let preset = null;
+/** The query of the view on screen, as sent from the controls (null after a file or preset). */
+let lastGoodQuery = null;
+
+/** Starts wasm, shows the view the URL asks for, then wires up the controls. */
+async function initialize() {
+  setState('busy');
+  try {
+    await init();
+    session = new Session();
+  } catch (e) {
+    showError(`Could not start the WebAssembly module: ${message(e)}`);
+    setStatus('Not loaded');
+    setState('error');
+    return;
+  }
+  setupUI();
+  enqueue(async () => {
+    const fromUrl = location.search;
+    const ok = await run(fromUrl, { large: largeInQuery(fromUrl), syncControls: true });
+    if (!ok && summary === null) {
+      // A broken link still gets a page: keep its message, show the defaults underneath.
+      const msg = ui.error.textContent;
+      await run('', { syncControls: true });
+      showError(`${msg} (showing the default settings instead)`);
+    }
+  });
+}
+
+/** Wires every control: typing is debounced, choices apply at once. */
+function setupUI() {
+  for (const el of ui.form.querySelectorAll('[data-kind]')) {
+    const typing = el.tagName === 'INPUT' && el.type !== 'range';
+    el.addEventListener('input', () => {
+      if (el === ui.bits) ui.bitsOut.textContent = el.value;
+      setState('busy');
+      schedule(el, typing ? TYPING_DEBOUNCE_MS : 0);
+    });
+    // A typed value is committed on Enter or blur: apply it at once, not after the debounce.
+    if (typing) el.addEventListener('change', () => schedule(el, 0));
+  }
+  ui.form.addEventListener('submit', (e) => e.preventDefault());
+  ui.newSeed.addEventListener('click', () => {
+    const r = new Uint32Array(1);
+    crypto.getRandomValues(r);
+    ui.seed.value = String(r[0]);
+    setState('busy');
+    schedule(ui.seed, 0);
+  });
+  for (const b of ui.presets) {
+    b.addEventListener('click', () => {
+      setState('busy');
+      const q = `preset=${b.dataset.preset}`;
+      enqueue(async () => {
+        if (summary && summary.data.source === 'file') session.useGenerated();
+        await run(q, { large: false, syncControls: true });
+      });
+    });
+  }
+  ui.file.addEventListener('change', () => {
+    const file = ui.file.files && ui.file.files[0];
+    if (!file) return;
+    setState('busy');
+    enqueue(() => loadFile(file));
+  });
+  ui.useGenerated.addEventListener('click', () => {
+    setState('busy');
+    enqueue(async () => {
+      session.useGenerated();
+      preset = null;
+      const q = queryFromControls();
+      await run(q, { large: largeInQuery(q) });
+    });
+  });
+  ui.copyLink.addEventListener('click', copyLink);
+  ui.downloadCsv.addEventListener('click', downloadCsv);
+  for (const b of document.querySelectorAll('button.png')) {
+    b.addEventListener('click', () => downloadPng(b.dataset.chart));
+  }
+  // Redraw (no recompute) when the canvases change size or the colour scheme flips.
+  const resized = debounce(() => enqueue(redrawIfResized), RESIZE_DEBOUNCE_MS);
+  const ro = new ResizeObserver(resized);
+  for (const name of CHARTS) ro.observe(canvasOf(name));
+  window.addEventListener('resize', resized);
+  darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// One update at a time: a change that arrives while wasm works waits, and only the newest runs.
+
+let pendingTimer = null;
+let pendingControl = null;
+let queue = Promise.resolve();
+let queued = 0;
+
+/** Updates from the controls after `delay` ms, replacing any update not yet started. */
+function schedule(control, delay) {
+  clearTimeout(pendingTimer);
+  pendingControl = control;
+  pendingTimer = setTimeout(() => {
+    pendingTimer = null;
+    const changed = pendingControl;
+    enqueue(() => updateFromControls(changed));
+  }, delay);
+}
+
+/** Runs `task` after every task before it; the page is busy until the last one is done. */
+function enqueue(task) {
+  queued += 1;
+  queue = queue
+    .then(task)
+    .catch((e) => showError(message(e)))
+    .finally(() => {
+      queued -= 1;
+      if (queued === 0 && pendingTimer === null) {
+        setState(ui.error.hidden ? 'ready' : 'error');
+      }
+    });
+  return queue;
+}
+
+/** Reads the controls and updates; a change to the data leaves a notebook preset. */
+async function updateFromControls(changed) {
+  // The percentile preset draws its values with the Seed and puts the Outlier value last.
+  if (changed && changed.dataset.kind === 'data' && changed.dataset.keepsPreset !== preset) {
+    preset = null;
+    if (summary && summary.data.source === 'file') session.useGenerated();
+  }
+  // A new distribution starts from its default parameters, which the core knows.
+  const distOnly = changed === ui.dist;
+  const q = queryFromControls({ distOnly });
+  if (q === lastGoodQuery) {
+    // Nothing changed since the last good view (a change event after the debounce, or a bad
+    // value typed back to what it was): the session still holds that view.
+    clearError();
+    reflectSettings(summary.settings);
+    setStatus('Up to date', Number(ui.status.dataset.ms ?? 0));
+    return;
+  }
+  await run(q, { large: largeInQuery(q), syncControls: distOnly, changed });
+}
+
+/** The query string the controls describe, in the URL's own spelling. */
+function queryFromControls({ distOnly = false } = {}) {
+  const name = ui.dist.value;
+  const args = ui.params[name].map((el) => el.value.trim());
+  const dist = distOnly ? name : `${name}:${args.join(',')}`;
+  const calibration =
+    ui.calibration.value === 'percentile'
+      ? `percentile:${ui.percentile.value.trim()}`
+      : ui.calibration.value;
+  const parts = [
+    ['dist', dist],
+    ['n', ui.n.value.trim()],
+    ['seed', ui.seed.value.trim()],
+    ['outliers', ui.outliers.value.trim()],
+    ['outlier_value', ui.outlierValue.value.trim()],
+    ['bits', ui.bits.value],
+    ['scheme', ui.scheme.value],
+    ['calibration', calibration],
+    ['zero_point', ui.zeroPoint.value],
+  ];
+  if (preset) parts.push(['preset', preset]);
+  return parts.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+}
+
+/** Whether a query asks for a million values or more (it will take a moment). */
+function largeInQuery(q) {
+  const n = new URLSearchParams(q).get('n');
+  return n !== null && Number(n) >= LARGE_N;
+}
+
+/**
+ * Computes `query`, draws every chart and shows the numbers. On failure shows the message and
+ * keeps the last good view (the session keeps its previous state too). Returns success.
+ */
+async function run(query, { large = false, syncControls = false, changed = null } = {}) {
+  const t0 = await beforeCompute(large);
+  let next;
+  try {
+    next = JSON.parse(session.update(query));
+  } catch (e) {
+    failed(e, changed);
+    return false;
+  }
+  const ok = show(next, t0, syncControls);
+  if (ok) lastGoodQuery = changed ? query : null;
+  return ok;
+}
+
+/** Reads the user's file in the browser and quantizes it with the current settings. */
+async function loadFile(file) {
+  const t0 = await beforeCompute(true);
+  let next;
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    next = JSON.parse(session.load(bytes, file.name, queryFromControls()));
+  } catch (e) {
+    failed(e, ui.file);
+    return false;
+  } finally {
+    ui.file.value = '';
+  }
+  lastGoodQuery = null;
+  return show(next, t0, true);
+}
+
+/** Marks the page busy and, for long jobs, says so and lets that paint first. */
+async function beforeCompute(large) {
+  setState('busy');
+  if (large) {
+    setStatus('Working…');
+    await nextPaint();
+  }
+  return performance.now();
+}
+
+/** Shows a successful summary: numbers, charts, URL. */
+function show(next, t0, syncControls) {
+  summary = next;
+  preset = next.settings.preset ?? null;
+  try {
+    drawAll();
+  } catch (e) {
+    failed(e, null);
+    return false;
+  }
+  render(next);
+  if (syncControls) applySettings(next.settings);
+  else reflectSettings(next.settings);
+  history.replaceState(null, '', `?${next.query}`);
+  const ms = Math.round(performance.now() - t0);
+  setStatus(`Updated in ${ms} ms`, ms);
+  clearError();
+  return true;
+}
+
+/** Shows a failure's message and marks the control that caused it; the view stays. */
+function failed(e, control) {
+  showError(message(e));
+  if (control) control.setAttribute('aria-invalid', 'true');
+  if (summary) setStatus('Showing the last good settings');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Charts
+
+/** The canvas of a chart. */
+function canvasOf(name) {
+  return document.getElementById(`chart-${name}`);
+}
+
+/** Sizes one canvas's backing store to its CSS size × devicePixelRatio; returns the dpr. */
+function fitCanvas(canvas) {
+  const dpr = window.devicePixelRatio || 1;
+  const rect = canvas.getBoundingClientRect();
+  const w = Math.max(1, Math.round(rect.width * dpr));
+  const h = Math.max(1, Math.round(rect.height * dpr));
+  if (canvas.width !== w) canvas.width = w;
+  if (canvas.height !== h) canvas.height = h;
+  canvas.dataset.drawnAt = `${w}x${h}:${dpr}`;
+  return dpr;
+}
+
+/** Draws every chart of the current state, crisp at the screen's pixel ratio. */
+function drawAll() {
+  const dark = darkQuery.matches;
+  for (const name of CHARTS) {
+    const canvas = canvasOf(name);
+    const dpr = fitCanvas(canvas);
+    session.draw(name, canvas, dpr, dark);
+    canvas.dataset.dark = String(dark);
+  }
+}
+
+/** Whether any canvas's CSS size or pixel ratio differs from when it was drawn. */
+function sizesChanged() {
+  const dpr = window.devicePixelRatio || 1;
+  return CHARTS.some((name) => {
+    const c = canvasOf(name);
+    const r = c.getBoundingClientRect();
+    return c.dataset.drawnAt !== `${Math.max(1, Math.round(r.width * dpr))}x${Math.max(1, Math.round(r.height * dpr))}:${dpr}`;
+  });
+}
+
+/** Redraws after a resize, only if a canvas really changed size. */
+async function redrawIfResized() {
+  if (summary && sizesChanged()) await redraw(false);
+}
+
+/** Redraws the current state without recomputing it. */
+async function redraw(force) {
+  if (!summary || (!force && !sizesChanged())) return;
+  setState('busy');
+  const t0 = performance.now();
+  try {
+    drawAll();
+  } catch (e) {
+    showError(message(e));
+    return;
+  }
+  const ms = Math.round(performance.now() - t0);
+  setStatus(`Redrawn in ${ms} ms`, ms);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers and text
+
+/** Shows the summary's numbers, formulas, table, comparison and conclusion. */
+function render(s) {
+  const r = s.result;
+  const m = ui.metric;
+  m.scale.textContent = String(r.scale);
+  m.zeroPoint.textContent = String(r.zero_point);
+  m.mse.textContent = num(r.mse);
+  m.sqnr.textContent = sqnr(r.sqnr_db);
+  m.maxError.textContent = num(r.max_abs_error);
+  m.clipped.textContent = String(r.clipped);
+  m.clippedOf.textContent = `of ${s.data.n}`;
+  if (r.inliers) {
+    const i = r.inliers;
+    m.inliers.hidden = false;
+    m.inliers.textContent =
+      `Without the ${s.data.outliers === 1 ? 'outlier' : s.data.outliers > 1 ? `${s.data.outliers} outliers` : 'outliers'} ` +
+      `(${i.n} values): MSE ${num(i.mse)}, SQNR ${sqnr(i.sqnr_db)} dB, ` +
+      `max error ${num(i.max_abs_error)}, clipped ${i.clipped}.`;
+  } else {
+    m.inliers.hidden = true;
+    m.inliers.textContent = '';
+  }
+  ui.conclusion.textContent = s.conclusion;
+  ui.formulas.replaceChildren(
+    ...s.formulas.map((f) => {
+      const li = document.createElement('li');
+      li.textContent = f;
+      return li;
+    }),
+  );
+  ui.valuesBody.replaceChildren(
+    ...s.table.map((row) =>
+      tr([row.index, String(row.original), String(row.code), short(row.dequantized), short(row.error)]),
+    ),
+  );
+  renderCompare(s.compare);
+  const d = s.data;
+  const from = d.source === 'file' ? 'Your file' : d.source === 'preset' ? 'Notebook preset' : 'Generated';
+  ui.dataSource.textContent = `${from}: ${d.label}. ${d.n} values from ${String(d.min)} to ${String(d.max)}.`;
+  ui.dataGroup.dataset.source = d.source;
+  ui.dataGroup.dataset.preset = preset ?? '';
+  ui.useGenerated.hidden = d.source === 'file' ? false : d.source !== 'preset';
+  ui.bitsCodes.textContent = `codes ${r.qmin} … ${r.qmax}`;
+  for (const b of ui.presets) b.setAttribute('aria-pressed', String(b.dataset.preset === preset));
+}
+
+/** Fills the comparison table; the inlier columns appear only when there are outliers. */
+function renderCompare(rows) {
+  const withInliers = rows.some((c) => c.inliers_mse !== null && c.inliers_mse !== undefined);
+  ui.compareTable.classList.toggle('with-inliers', withInliers);
+  ui.compareTable.tBodies[0].replaceChildren(
+    ...rows.map((c) => {
+      const row = tr([
+        c.label,
+        num(c.mse),
+        sqnr(c.sqnr_db),
+        num(c.max_abs_error),
+        String(c.clipped),
+        c.inliers_mse === null || c.inliers_mse === undefined ? '–' : num(c.inliers_mse),
+        c.inliers_mse === null || c.inliers_mse === undefined ? '–' : sqnr(c.inliers_sqnr_db),
+      ]);
+      row.dataset.scheme = c.scheme;
+      row.dataset.calibration = c.calibration;
+      row.cells[0].scope = 'row';
+      for (const cell of [...row.cells].slice(5)) cell.classList.add('inl');
+      if (c.current) {
+        row.classList.add('current');
+        row.setAttribute('aria-current', 'true');
+      }
+      return row;
+    }),
+  );
+}
+
+/** A table row of text cells, the first a header cell. */
+function tr(cells) {
+  const row = document.createElement('tr');
+  cells.forEach((text, i) => {
+    const cell = document.createElement(i === 0 ? 'th' : 'td');
+    cell.textContent = String(text);
+    row.append(cell);
+  });
+  return row;
+}
+
+/** About 4 significant digits, exponent form for very small or large numbers. */
+function num(x) {
+  if (x === null || x === undefined) return '–';
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  if (a < 1e-3 || a >= 1e6) return x.toExponential(3).replace(/\.?0+e/, 'e');
+  return String(Number(x.toPrecision(4)));
+}
+
+/** An SQNR in dB; null means the reconstruction is exact. */
+function sqnr(db) {
+  return db === null || db === undefined ? '∞' : String(Number(db.toFixed(2)));
+}
+
+/** A table value, short enough to read: 6 significant digits. */
+function short(x) {
+  return x === 0 ? '0' : String(Number(x.toPrecision(6)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Controls from settings
+
+/** Sets every control from the core's settings (after a preset, a link or a new distribution). */
+function applySettings(s) {
+  const [name, args] = splitDist(s.dist);
+  ui.dist.value = name;
+  const inputs = ui.params[name] || [];
+  inputs.forEach((el, i) => (el.value = args[i] ?? ''));
+  ui.n.value = String(s.n);
+  ui.seed.value = String(s.seed);
+  ui.outliers.value = String(s.outliers);
+  ui.outlierValue.value = String(s.outlier_value);
+  ui.bits.value = String(s.bits);
+  ui.scheme.value = s.scheme;
+  const [cal, p] = s.calibration.split(':');
+  ui.calibration.value = cal;
+  if (p !== undefined) ui.percentile.value = p;
+  else if (ui.percentile.value === '') ui.percentile.value = '99.99';
+  ui.zeroPoint.value = s.zero_point;
+  reflectSettings(s);
+}
+
+/** Updates what depends on settings without touching what the user typed. */
+function reflectSettings(s) {
+  ui.bitsOut.textContent = String(s.bits);
+  for (const el of ui.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  const name = ui.dist.value;
+  for (const box of document.querySelectorAll('.params[data-dist]')) box.hidden = box.dataset.dist !== name;
+  const percentile = ui.calibration.value === 'percentile';
+  ui.percentileField.classList.toggle('off', !percentile);
+  ui.percentile.disabled = !percentile;
+  ui.zeroPoint.disabled = ui.scheme.value === 'symmetric';
+}
+
+/** `normal:0,1` → ['normal', ['0', '1']]: the core's spelling, split for the inputs. */
+function splitDist(dist) {
+  const at = dist.indexOf(':');
+  if (at < 0) return [dist, []];
+  return [dist.slice(0, at), dist.slice(at + 1).split(',')];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sharing and downloads
+
+/** Copies the link of this view; falls back to selecting it for the user. */
+async function copyLink() {
+  const url = location.href;
+  try {
+    await navigator.clipboard.writeText(url);
+    flash(ui.copyLink, 'Link copied');
+  } catch {
+    window.prompt('Copy this link:', url);
+  }
+}
+
+/** Downloads the current values as CSV: index, original, code, dequantized, error. */
+function downloadCsv() {
+  try {
+    const blob = new Blob([session.csv()], { type: 'text/csv' });
+    save(blob, 'quantviz.csv');
+  } catch (e) {
+    showError(message(e));
+  }
+}
+
+/** Downloads one chart as PNG at its drawn resolution. */
+function downloadPng(name) {
+  canvasOf(name).toBlob((blob) => {
+    if (blob) save(blob, `quantviz-${name}.png`);
+    else showError(`Could not make a PNG of the ${name} chart`);
+  }, 'image/png');
+}
+
+/** Hands a blob to the browser as a download. */
+function save(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** Shows `text` on a button for a moment. */
+function flash(button, text) {
+  const before = button.textContent;
+  button.textContent = text;
+  setTimeout(() => (button.textContent = before), 1500);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/** Sets the test contract's state: "busy", "ready" or "error". */
+function setState(state) {
+  document.body.dataset.state = state;
+}
+
+/** Shows a status line; `ms` also goes to `data-ms`. */
+function setStatus(text, ms) {
+  ui.status.textContent = text;
+  if (ms === undefined) delete ui.status.dataset.ms;
+  else ui.status.dataset.ms = String(ms);
+}
+
+function showError(text) {
+  ui.error.textContent = text;
+  ui.error.hidden = false;
+}
+
+function clearError() {
+  ui.error.textContent = '';
+  ui.error.hidden = true;
+}
+
+/** The message of anything thrown (wasm throws `Error`s, sometimes strings). */
+function message(e) {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+/** Resolves after the browser has painted the current DOM. */
+function nextPaint() {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
+function debounce(fn, ms) {
+  let t = null;
+  return () => {
+    clearTimeout(t);
+    t = setTimeout(fn, ms);
+  };
+}
+
+initialize();
