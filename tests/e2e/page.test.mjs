@@ -126,7 +126,7 @@ test('downloads and the link: CSV of the values, PNG of a chart, the URL on the 
 });
 
 test('the preset buttons load the notebook experiments', async () => {
-  const { page, problems, close } = await open('/?bits=4');
+  const { page, problems, close } = await open('/?bits=4&n=1000');
   await page.getByRole('button', { name: 'Notebook: min-max' }).click();
   await waitState(page, 'ready');
   assert.equal(await page.textContent('#metric-scale'), NOTEBOOK_SCALE);
@@ -174,7 +174,7 @@ test('the notebook percentile preset compares min-max and percentile without the
 });
 
 test('a control change updates numbers and URL without a reload, and a reload restores it', async () => {
-  const { page, problems, close } = await open('/');
+  const { page, problems, close } = await open('/?n=3000');
   await page.evaluate(() => (window.__sameDocument = true));
   const before = await metrics(page);
   assert.equal(new URL(page.url()).searchParams.get('bits'), '8');
@@ -273,7 +273,7 @@ test('a broken link shows its message over the default view', async () => {
 });
 
 test('your own file is read in the browser, quantized, and can be left again', async () => {
-  const { page, problems, close } = await open('/');
+  const { page, problems, close } = await open('/?n=2000');
   const requests = [];
   page.on('request', (r) => requests.push(r.method()));
   await page.getByLabel('Load your own values').setInputFiles({
@@ -305,7 +305,7 @@ test('your own file is read in the browser, quantized, and can be left again', a
 });
 
 test('a million values: says it is working, then shows them', async () => {
-  const { page, problems, close } = await open('/');
+  const { page, problems, close } = await open('/?n=1000');
   await page.evaluate(() => {
     window.__statuses = [];
     const status = document.getElementById('status');
