@@ -1,0 +1,137 @@
+//! Runs natively (`cargo test`) and in wasm under node (`wasm-pack test --node -- --test node`):
+//! the same seed gives the same numbers on both, and the exported `Session` keeps its state on
+//! bad input.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use quantviz::generate::sample;
+use quantviz::settings::Distribution;
+
+/// FNV-1a over the bit patterns: one number that changes if any value changes in any bit.
+fn fingerprint(v: &[f64]) -> u64 {
+    v.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+        (h ^ x.to_bits()).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[test]
+fn same_seed_same_bits_on_every_target() {
+    // Fingerprints recorded natively on x86-64; the wasm run must reproduce them bit for bit.
+    let cases = [
+        (
+            Distribution::Uniform {
+                lo: -50.0,
+                hi: 150.0,
+            },
+            0x46e6_f743_c45d_a707u64,
+        ),
+        (
+            Distribution::Normal {
+                mean: 0.0,
+                std: 1.0,
+            },
+            0x0dfb_e00c_6329_0317,
+        ),
+        (
+            Distribution::Laplace {
+                loc: 0.0,
+                scale: 1.0,
+            },
+            0xf73f_6f5a_a1e8_27cd,
+        ),
+        (Distribution::StudentT { dof: 3.0 }, 0xbe39_147c_223b_0a50),
+        (Distribution::StudentT { dof: 0.7 }, 0xa695_1309_7f55_63dc),
+    ];
+    for (dist, want) in cases {
+        let v = sample(dist, 10_000, 42);
+        assert_eq!(fingerprint(&v), want, "{dist}");
+    }
+    assert_eq!(
+        sample(
+            Distribution::Uniform {
+                lo: -50.0,
+                hi: 150.0
+            },
+            2,
+            42
+        ),
+        vec![112.86102902458197, 13.764208012332226]
+    );
+}
+
+#[test]
+fn notebook_numbers_on_every_target() {
+    use quantviz::analysis::Analysis;
+    use quantviz::settings::{QuantSettings, Scheme};
+    let a = Analysis::new(quantviz::notebook::minmax_dataset()).unwrap();
+    let p = a.params(&QuantSettings::default()).unwrap();
+    assert_eq!(p.scale, 0.7617254901960785);
+    assert_eq!(p.zero_point, 62.0);
+    let s = a
+        .params(&QuantSettings {
+            scheme: Scheme::Symmetric,
+            ..QuantSettings::default()
+        })
+        .unwrap();
+    assert_eq!(s.scale, 1.1569291338582677);
+    assert_eq!(
+        p.quantize(a.values()),
+        vec![
+            255, 0, 62, 14, 251, 215, 254, 176, 42, 97, 132, 95, 27, 190, 1, 147, 225, 141, 139, 76
+        ]
+    );
+}
+
+#[cfg(target_arch = "wasm32")]
+mod session {
+    use quantviz::web::Session;
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn update_returns_the_summary_and_keeps_state_on_bad_input() {
+        let mut s = Session::new();
+        let summary = s.update("?preset=notebook-minmax").ok().unwrap();
+        assert!(
+            summary.contains("\"scale\":0.7617254901960785"),
+            "{summary}"
+        );
+        assert!(summary.contains("\"zero_point\":62"), "{summary}");
+        let q = s.query();
+        for bad in [
+            "bits=1",
+            "n=0",
+            "n=-5",
+            "n=20000000",
+            "seed=abc",
+            "calibration=percentile:20",
+        ] {
+            assert!(s.update(bad).is_err(), "{bad} should be rejected");
+            assert_eq!(s.query(), q, "state kept after {bad}");
+        }
+        let csv = s.csv().ok().unwrap();
+        assert!(
+            csv.starts_with("index,original,code,dequantized,error\n0,146.93,255,"),
+            "{csv}"
+        );
+        let again = s
+            .update("?preset=notebook-minmax&scheme=symmetric")
+            .ok()
+            .unwrap();
+        assert!(again.contains("\"scale\":1.1569291338582677"), "{again}");
+    }
+
+    #[test]
+    fn load_reads_text_and_rejects_bad_files() {
+        let mut s = Session::new();
+        let summary = s.load(b"1 2 3 4 100", "w.txt", "bits=4").ok().unwrap();
+        assert!(summary.contains("\"source\":\"file\""), "{summary}");
+        assert!(s.load(b"1 nan 3", "bad.txt", "bits=4").is_err());
+        // The earlier file is still the data.
+        let again = s.update("bits=5").ok().unwrap();
+        assert!(again.contains("\"n\":5"), "{again}");
+        s.use_generated();
+        let gen = s.update("n=1000").ok().unwrap();
+        assert!(gen.contains("\"source\":\"generated\""), "{gen}");
+    }
+}
