@@ -30,10 +30,8 @@ pub fn formulas(run: &Run, stats: &DataStats, first: Option<&Row>) -> Vec<String
             p.range_max, p.range_min
         )),
         (Scheme::Asymmetric, Calibration::Percentile(q)) => out.push(format!(
-            "α = percentile(x, {q}) = {},  β = percentile(x, {}) = {}",
-            p.range_max,
-            100.0 - q,
-            p.range_min
+            "α = percentile(x, {q}) = {},  β = percentile(x, 100 − {q}) = {}",
+            p.range_max, p.range_min
         )),
         (Scheme::Asymmetric, Calibration::Mse) => out.push(format!(
             "[β, α] = the range with the least MSE = [{}, {}]",
