@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use crate::quantize::QuantParams;
 use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PERCENTILE};
 use crate::sum::pairwise_sum_seq;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 
 /// One quantization of the data: its settings, parameters and error.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -105,6 +105,7 @@ pub struct Analysis {
     inlier_power: f64,
     percentiles: RefCell<Vec<PercentileEntry>>,
     mse_ranges: RefCell<Vec<MseEntry>>,
+    search: OnceCell<calibrate::SearchData>,
 }
 
 impl Analysis {
@@ -137,6 +138,7 @@ impl Analysis {
             inlier_power,
             percentiles: RefCell::new(Vec::new()),
             mse_ranges: RefCell::new(Vec::new()),
+            search: OnceCell::new(),
         })
     }
 
@@ -180,7 +182,10 @@ impl Analysis {
                 {
                     return Ok(r);
                 }
-                let r = calibrate::clip_range(self.values(), &self.stats, q)?;
+                let search = self
+                    .search
+                    .get_or_init(|| calibrate::SearchData::new(self.values()));
+                let r = calibrate::mse_range_with(search, &self.stats, q.scheme, q.bits, zp)?;
                 self.mse_ranges.borrow_mut().push((q.scheme, q.bits, zp, r));
                 Ok(r)
             }

@@ -87,8 +87,19 @@ pub fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     numpy_lerp(sorted[i], sorted[j], t)
 }
 
+/// The smallest of `xs` in `f64::total_cmp` order (so -0.0 before +0.0, whatever the order of
+/// `xs`): the (k+1)-th order statistic is the same value however it was found.
 fn min_of(xs: &[f64]) -> f64 {
-    xs.iter().copied().fold(f64::INFINITY, f64::min)
+    xs.iter().copied().fold(
+        f64::INFINITY,
+        |m, x| {
+            if x.total_cmp(&m).is_lt() {
+                x
+            } else {
+                m
+            }
+        },
+    )
 }
 
 /// The k-th and (k+1)-th smallest of `v` (reordering `v`); the second is the first at the end.
@@ -98,19 +109,18 @@ fn order_pair(v: &mut [f64], k: usize) -> (f64, f64) {
     (a, b)
 }
 
-/// `np.percentile(x, p)`, linear method, bit for bit, by selection on a copy (O(n)).
+/// `np.percentile(x, p)`, linear method, bit for bit, in O(n) without copying the data (see
+/// [`order_pairs`]).
 pub fn percentile(xs: &[f64], p: f64) -> f64 {
     if xs.is_empty() {
         return f64::NAN;
     }
     let (i, _, t) = rank(xs.len(), p);
-    let mut v = xs.to_vec();
-    let (a, b) = order_pair(&mut v, i);
-    let b = if i + 1 >= xs.len() { a } else { b };
+    let [(a, b), _] = order_pairs(xs, [i, i]);
     numpy_lerp(a, b, t)
 }
 
-/// `(np.percentile(x, 100 - p), np.percentile(x, p))` for p > 50, with one copy of the data.
+/// `(np.percentile(x, 100 - p), np.percentile(x, p))` for p > 50, in one pass over the data.
 pub fn percentile_pair(xs: &[f64], p: f64) -> (f64, f64) {
     let n = xs.len();
     if n == 0 {
@@ -119,18 +129,150 @@ pub fn percentile_pair(xs: &[f64], p: f64) -> (f64, f64) {
     let (hi_i, _, hi_t) = rank(n, p);
     // numpy computes the lower percentile as 100 - p in float64, then divides by 100.
     let (lo_i, _, lo_t) = rank(n, 100.0 - p);
+    let [(la, lb), (ha, hb)] = order_pairs(xs, [lo_i, hi_i]);
+    (numpy_lerp(la, lb, lo_t), numpy_lerp(ha, hb, hi_t))
+}
+
+/// `np.percentile` by selection on a copy: the plain definition, and the fallback of the fast
+/// path. Returns the k-th and (k+1)-th smallest (in `f64::total_cmp` order) for each k; the
+/// second is the first when k is the last index.
+fn order_pairs_by_copy(xs: &[f64], ks: [usize; 2]) -> [(f64, f64); 2] {
+    let n = xs.len();
     let mut v = xs.to_vec();
-    let (ha, hb) = order_pair(&mut v, hi_i);
-    let hb = if hi_i + 1 >= n { ha } else { hb };
-    let hi = numpy_lerp(ha, hb, hi_t);
-    // After selecting hi_i, v[..hi_i] holds the hi_i smallest values in some order.
-    let (la, lb) = if lo_i < hi_i {
-        let (la, lb) = order_pair(&mut v[..hi_i], lo_i);
-        (la, if lo_i + 1 == hi_i { ha } else { lb })
+    let (k0, k1) = (ks[0].min(ks[1]), ks[0].max(ks[1]));
+    let (ha, hb) = order_pair(&mut v, k1);
+    let hb = if k1 + 1 >= n { ha } else { hb };
+    // After selecting k1, v[..k1] holds the k1 smallest values in some order.
+    let (la, lb) = if k0 < k1 {
+        let (la, lb) = order_pair(&mut v[..k1], k0);
+        (la, if k0 + 1 == k1 { ha } else { lb })
     } else {
         (ha, hb)
     };
-    (numpy_lerp(la, lb, lo_t), hi)
+    if ks[0] <= ks[1] {
+        [(la, lb), (ha, hb)]
+    } else {
+        [(ha, hb), (la, lb)]
+    }
+}
+
+/// Below this many values the copy is cheap and [`order_pairs`] just selects on it.
+const FAST_SELECT_MIN: usize = 1 << 16;
+/// Values in the sample that brackets the wanted order statistics.
+const SELECT_SAMPLE: usize = 1 << 14;
+
+/// The k-th and (k+1)-th smallest values of `xs` (in `f64::total_cmp` order) for two ranks k,
+/// exactly, in one read of the data and without copying it.
+///
+/// Method (Floyd and Rivest's sampling, as a filter): a sample of [`SELECT_SAMPLE`] values
+/// spread over the data is sorted, and for each k two sample values `a <= b` are taken on
+/// either side of where the k-th would fall, with a margin of four standard deviations of the
+/// sample rank. One pass counts the values below `a` and gathers the few in `[a, b]`; when the
+/// count shows that ranks k and k + 1 fall among the gathered values, they are selected there.
+/// Otherwise (a sample that misled, NaN in the data) it falls back to selection on a copy, so
+/// the result never depends on the sample, only the time does.
+fn order_pairs(xs: &[f64], ks: [usize; 2]) -> [(f64, f64); 2] {
+    let n = xs.len();
+    if n < FAST_SELECT_MIN {
+        return order_pairs_by_copy(xs, ks);
+    }
+    let windows = ks.map(|k| sample_window(xs, k));
+    match filter_select(xs, ks, windows) {
+        Some(r) => r,
+        None => order_pairs_by_copy(xs, ks),
+    }
+}
+
+/// Two sample values that bracket the k-th smallest of `xs` with high probability; infinite
+/// where the margin runs past the sample's ends. Never +0.0 or -0.0, so that the filter's
+/// float comparisons agree with `total_cmp` (which orders -0.0 before +0.0).
+fn sample_window(xs: &[f64], k: usize) -> (f64, f64) {
+    let n = xs.len();
+    let m = SELECT_SAMPLE;
+    // One value from each of m equal strides, at a pseudo-random offset inside it (so periodic
+    // data cannot line up with the stride).
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut sample: Vec<f64> = (0..m)
+        .map(|j| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let start = j * n / m;
+            let end = (j + 1) * n / m;
+            xs[start + (state % (end - start) as u64) as usize]
+        })
+        .collect();
+    sample.sort_unstable_by(f64::total_cmp);
+    let q = k as f64 / n as f64;
+    let centre = q * m as f64;
+    let margin = 4.0 * (m as f64 * q * (1.0 - q)).sqrt() + 4.0;
+    let lo = (centre - margin).floor();
+    let hi = (centre + 1.0 + margin).ceil();
+    let a = if lo < 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        sample[lo as usize]
+    };
+    let b = if hi >= m as f64 {
+        f64::INFINITY
+    } else {
+        sample[hi as usize]
+    };
+    // Widen a zero end past both zeros.
+    let a = if a == 0.0 { -f64::from_bits(1) } else { a };
+    let b = if b == 0.0 { f64::from_bits(1) } else { b };
+    (a, b)
+}
+
+/// One pass: for each window `[a, b]`, the count of values below `a` and the values inside.
+/// Returns the order statistics when every wanted rank is inside its window, else `None`.
+fn filter_select(xs: &[f64], ks: [usize; 2], windows: [(f64, f64); 2]) -> Option<[(f64, f64); 2]> {
+    let n = xs.len();
+    let [(a0, b0), (a1, b1)] = windows;
+    let mut below = [0usize; 2];
+    let mut nan = 0usize;
+    let mut inside: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    const CHUNK: usize = 64;
+    for chunk in xs.chunks(CHUNK) {
+        // A loop of compares and adds that vectorizes; the rare chunk with a value inside a
+        // window is gathered by a second, scalar look.
+        let (mut lt0, mut lt1, mut nn, mut hit) = (0u32, 0u32, 0u32, false);
+        for &x in chunk {
+            lt0 += (x < a0) as u32;
+            lt1 += (x < a1) as u32;
+            nn += x.is_nan() as u32;
+            hit |= ((x >= a0) & (x <= b0)) | ((x >= a1) & (x <= b1));
+        }
+        below[0] += lt0 as usize;
+        below[1] += lt1 as usize;
+        nan += nn as usize;
+        if hit {
+            for &x in chunk {
+                if x >= a0 && x <= b0 {
+                    inside[0].push(x);
+                }
+                if x >= a1 && x <= b1 {
+                    inside[1].push(x);
+                }
+            }
+        }
+    }
+    if nan > 0 {
+        return None;
+    }
+    let mut out = [(0.0, 0.0); 2];
+    for w in 0..2 {
+        let k = ks[w];
+        let v = &mut inside[w];
+        // Ranks k and k + 1 (k alone at the end) must lie among the gathered values.
+        let last = if k + 1 < n { k + 1 } else { k };
+        if k < below[w] || last >= below[w] + v.len() {
+            return None;
+        }
+        let (a, b) = order_pair(v, k - below[w]);
+        out[w] = (a, if k + 1 < n { b } else { a });
+    }
+    Some(out)
 }
 
 /// At most this many values take part in the `mse` search; larger data is strided down to it.
@@ -141,14 +283,117 @@ const GRID: usize = 33;
 /// Golden-section steps after the grid (the bracket shrinks to 0.618^24 ≈ 1e-5 of a grid step).
 const GOLDEN: usize = 24;
 
-/// Every `n / MSE_SAMPLE`-th value (all of them when there are few): the search's data.
-fn search_sample(xs: &[f64]) -> std::borrow::Cow<'_, [f64]> {
-    let n = xs.len();
-    if n <= MSE_SAMPLE {
-        return std::borrow::Cow::Borrowed(xs);
+/// The `mse` search's data: the values (strided down to at most [`MSE_SAMPLE`]) sorted, with
+/// prefix sums of `x - c` and `(x - c)²` around their midpoint `c`, so that the squared error of
+/// a grid is summed level by level in O(levels · log n) instead of value by value.
+#[derive(Debug, Clone)]
+pub struct SearchData {
+    sorted: Vec<f64>,
+    centre: f64,
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+}
+
+impl SearchData {
+    /// Samples (every `n / MSE_SAMPLE`-th value), sorts and sums.
+    pub fn new(xs: &[f64]) -> SearchData {
+        let n = xs.len();
+        let mut sorted: Vec<f64> = if n <= MSE_SAMPLE {
+            xs.to_vec()
+        } else {
+            let m = MSE_SAMPLE as u64;
+            (0..m).map(|i| xs[((i * n as u64) / m) as usize]).collect()
+        };
+        sorted.sort_unstable_by(f64::total_cmp);
+        let centre = match (sorted.first(), sorted.last()) {
+            (Some(&a), Some(&b)) => a / 2.0 + b / 2.0,
+            _ => 0.0,
+        };
+        let mut s1 = Vec::with_capacity(sorted.len() + 1);
+        let mut s2 = Vec::with_capacity(sorted.len() + 1);
+        let (mut a, mut b) = (0.0, 0.0);
+        s1.push(0.0);
+        s2.push(0.0);
+        for &x in &sorted {
+            let d = x - centre;
+            a += d;
+            b += d * d;
+            s1.push(a);
+            s2.push(b);
+        }
+        SearchData {
+            sorted,
+            centre,
+            s1,
+            s2,
+        }
     }
-    let m = MSE_SAMPLE as u64;
-    std::borrow::Cow::Owned((0..m).map(|i| xs[((i * n as u64) / m) as usize]).collect())
+
+    /// How many values the search uses.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// `Σ (x - x̂)²` over the sample for these parameters: per level from the prefix sums when
+    /// the levels in use are few, otherwise value by value.
+    pub fn sum_sq_error(&self, p: &QuantParams) -> f64 {
+        let n = self.sorted.len();
+        let (Some(&first), Some(&last)) = (self.sorted.first(), self.sorted.last()) else {
+            return 0.0;
+        };
+        let q_first = p.quantize_value(first);
+        let q_last = p.quantize_value(last);
+        let levels = (q_last as i64 - q_first as i64 + 1) as usize;
+        let log_n = usize::BITS - n.leading_zeros();
+        if levels * 2 * log_n as usize >= n {
+            // More levels than a level-by-level sum can afford: the values at the two end codes
+            // (which hold every clipped value) are summed exactly, and each value in between is
+            // taken to round off by a uniform amount, scale²/12 on average.
+            let lo_end = self
+                .sorted
+                .partition_point(|&x| p.quantize_value(x) <= p.qmin);
+            let hi_start = self
+                .sorted
+                .partition_point(|&x| p.quantize_value(x) < p.qmax);
+            let run = |i0: usize, i1: usize, q: i32| {
+                if i1 <= i0 {
+                    return 0.0;
+                }
+                let level = p.dequantize_value(q) - self.centre;
+                let a = self.s1[i1] - self.s1[i0];
+                let b = self.s2[i1] - self.s2[i0];
+                (b - 2.0 * level * a + (i1 - i0) as f64 * level * level).max(0.0)
+            };
+            let middle = hi_start.saturating_sub(lo_end) as f64;
+            return run(0, lo_end, p.qmin)
+                + run(hi_start.max(lo_end), n, p.qmax)
+                + middle * p.scale * p.scale / 12.0;
+        }
+        let mut err = 0.0;
+        let mut i0 = 0;
+        for q in q_first..=q_last {
+            // quantize_value is monotone in x, so the values with code q are one run.
+            let i1 = if q == q_last {
+                n
+            } else {
+                i0 + self.sorted[i0..].partition_point(|&x| p.quantize_value(x) <= q)
+            };
+            if i1 > i0 {
+                let level = p.dequantize_value(q) - self.centre;
+                let count = (i1 - i0) as f64;
+                let a = self.s1[i1] - self.s1[i0];
+                let b = self.s2[i1] - self.s2[i0];
+                err += (b - 2.0 * level * a + count * level * level).max(0.0);
+            }
+            i0 = i1;
+        }
+        err
+    }
 }
 
 /// Minimises `f` over `t` in `(0, 1]` where the candidate is `t` of the full width: a geometric
@@ -220,8 +465,20 @@ pub fn mse_range(
     if stats.is_constant() {
         return Ok((stats.min, stats.max));
     }
-    let sample = search_sample(xs);
-    let sample: &[f64] = &sample;
+    mse_range_with(&SearchData::new(xs), stats, scheme, bits, policy)
+}
+
+/// [`mse_range`] on search data prepared once (the sweep runs 30 searches on the same data).
+pub fn mse_range_with(
+    data: &SearchData,
+    stats: &DataStats,
+    scheme: Scheme,
+    bits: u32,
+    policy: ZeroPoint,
+) -> Result<(f64, f64)> {
+    if stats.is_constant() || data.is_empty() {
+        return Ok((stats.min, stats.max));
+    }
     match scheme {
         Scheme::Symmetric => {
             // The objective is the symmetric range [-alpha, alpha] (codes |q| <= 2^(b-1) - 1,
@@ -231,7 +488,7 @@ pub fn mse_range(
             let mut err = |t: f64| match QuantParams::symmetric(stats.absmax * t, bits, false) {
                 Ok(mut p) => {
                     p.qmin = -p.qmax;
-                    p.error_stats(sample).sum_sq
+                    data.sum_sq_error(&p)
                 }
                 Err(_) => f64::INFINITY,
             };
@@ -243,7 +500,7 @@ pub fn mse_range(
             let mut lo = stats.min;
             let mut hi = stats.max;
             let eval = |lo: f64, hi: f64| match QuantParams::asymmetric(lo, hi, bits, policy) {
-                Ok(p) => p.error_stats(sample).sum_sq,
+                Ok(p) => data.sum_sq_error(&p),
                 Err(_) => f64::INFINITY,
             };
             for _ in 0..2 {
@@ -312,6 +569,155 @@ mod tests {
             let (lo, hi) = percentile_pair(&xs, p);
             assert_eq!(hi.to_bits(), want_hi.to_bits(), "p={p}");
             assert_eq!(lo.to_bits(), want_lo.to_bits(), "p={p}");
+        }
+    }
+
+    #[test]
+    fn level_sums_match_value_by_value() {
+        let xs = crate::generate::sample(
+            crate::settings::Distribution::Laplace {
+                loc: 3.0,
+                scale: 2.0,
+            },
+            50_000,
+            3,
+        );
+        let data = SearchData::new(&xs);
+        for bits in [2, 3, 4, 6, 8] {
+            for (lo, hi) in [(-4.0, 9.0), (0.5, 4.0), (-30.0, 30.0)] {
+                let p = QuantParams::asymmetric(lo, hi, bits, ZeroPoint::Raw).unwrap();
+                let want = p.error_stats(&xs).sum_sq;
+                let got = data.sum_sq_error(&p);
+                assert!(
+                    (got - want).abs() <= 1e-9 * want,
+                    "{bits} {lo} {hi}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    /// Deterministic test data: xorshift64 uniforms in [0, 1).
+    fn uniforms(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 11) as f64 / (1u64 << 53) as f64
+            })
+            .collect()
+    }
+
+    fn check_against_sort(xs: &[f64], what: &str) {
+        let mut sorted = xs.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        for p in [50.5, 75.0, 90.0, 99.0, 99.9, 99.99, 99.9999, 100.0] {
+            let want_hi = percentile_sorted(&sorted, p);
+            let want_lo = percentile_sorted(&sorted, 100.0 - p);
+            let (lo, hi) = percentile_pair(xs, p);
+            assert_eq!(hi.to_bits(), want_hi.to_bits(), "{what} hi p={p}");
+            assert_eq!(lo.to_bits(), want_lo.to_bits(), "{what} lo p={p}");
+            let one = percentile(xs, p);
+            assert_eq!(one.to_bits(), want_hi.to_bits(), "{what} one p={p}");
+        }
+    }
+
+    #[test]
+    fn fast_percentile_matches_sort_on_large_data() {
+        // Sizes where the sampling filter is used, with ties, duplicates, both zeros, outliers.
+        let n = 3 * FAST_SELECT_MIN + 5;
+        let u = uniforms(n, 1);
+        let uniform: Vec<f64> = u.iter().map(|x| -50.0 + 200.0 * x).collect();
+        check_against_sort(&uniform, "uniform");
+        let mut outlier = uniform.clone();
+        *outlier.last_mut().unwrap() = 1000.0;
+        check_against_sort(&outlier, "outlier");
+        let rounded: Vec<f64> = uniform
+            .iter()
+            .map(|x| (x * 100.0).round() / 100.0)
+            .collect();
+        check_against_sort(&rounded, "rounded to 2 decimals");
+        let few: Vec<f64> = u.iter().map(|x| (x * 5.0).floor() - 2.0).collect();
+        check_against_sort(&few, "five values");
+        let zeros: Vec<f64> = u
+            .iter()
+            .map(|&x| match (x * 4.0) as u32 {
+                0 => -0.0,
+                1 => 0.0,
+                2 => x * 1e-300,
+                _ => -x,
+            })
+            .collect();
+        check_against_sort(&zeros, "signed zeros");
+        check_against_sort(&vec![7.5; n], "constant");
+        let mut sorted = uniform.clone();
+        sorted.sort_by(f64::total_cmp);
+        check_against_sort(&sorted, "sorted");
+        sorted.reverse();
+        check_against_sort(&sorted, "reversed");
+        let heavy: Vec<f64> = u.iter().map(|&x| (x - 0.5).powi(7) * 1e9).collect();
+        check_against_sort(&heavy, "heavy tails");
+        let mut inf = uniform.clone();
+        inf[10] = f64::INFINITY;
+        inf[20] = f64::NEG_INFINITY;
+        check_against_sort(&inf, "infinities");
+        // A period equal to the sample stride would fool a plain strided sample.
+        let stride = n / SELECT_SAMPLE;
+        let periodic: Vec<f64> = (0..n)
+            .map(|i| {
+                if i % stride == 0 {
+                    1e6
+                } else {
+                    (i % 97) as f64
+                }
+            })
+            .collect();
+        check_against_sort(&periodic, "periodic");
+    }
+
+    #[test]
+    fn fast_percentile_falls_back_on_nan() {
+        let n = FAST_SELECT_MIN + 1;
+        let mut xs: Vec<f64> = uniforms(n, 2);
+        xs[5] = f64::NAN;
+        let by_copy = order_pairs_by_copy(&xs, [10, n - 10]);
+        assert_eq!(order_pairs(&xs, [10, n - 10]), by_copy);
+        assert!(filter_select(&xs, [10, n - 10], [(0.0, 0.1), (0.9, 1.0)]).is_none());
+    }
+
+    #[test]
+    fn filter_select_is_exact_for_any_window_that_holds_the_ranks() {
+        let n = 5000;
+        let xs: Vec<f64> = uniforms(n, 3).iter().map(|x| (x * 50.0).floor()).collect();
+        let mut sorted = xs.clone();
+        sorted.sort_by(f64::total_cmp);
+        for (k0, k1) in [
+            (0, n - 1),
+            (1, n - 2),
+            (100, 4000),
+            (2500, 2500),
+            (n - 2, 3),
+        ] {
+            let want = [
+                (sorted[k0], sorted[(k0 + 1).min(n - 1)]),
+                (sorted[k1], sorted[(k1 + 1).min(n - 1)]),
+            ];
+            assert_eq!(order_pairs_by_copy(&xs, [k0, k1]), want);
+            // Windows from exact order statistics, and wider ones.
+            for pad in [0, 1, 50] {
+                let w = |k: usize| {
+                    (
+                        sorted[k.saturating_sub(pad)],
+                        sorted[(k + 1 + pad).min(n - 1)],
+                    )
+                };
+                let got = filter_select(&xs, [k0, k1], [w(k0), w(k1)]);
+                assert_eq!(got, Some(want), "k={k0},{k1} pad={pad}");
+            }
+            // A window that misses the rank says so.
+            let miss = (sorted[n - 1] + 1.0, sorted[n - 1] + 2.0);
+            assert_eq!(filter_select(&xs, [k0, k1], [miss, miss]), None);
         }
     }
 
