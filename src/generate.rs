@@ -282,6 +282,30 @@ mod tests {
     }
 
     #[test]
+    fn notebook_touches_like_the_notebook() {
+        let mut v = sample(
+            Distribution::Uniform {
+                lo: -50.0,
+                hi: 150.0,
+            },
+            20,
+            3,
+        );
+        let (max, min) = (
+            v.iter().copied().fold(f64::MIN, f64::max),
+            v.iter().copied().fold(f64::MAX, f64::min),
+        );
+        notebook_touches(&mut v);
+        round_decimals(&mut v, 2);
+        assert_eq!(v[0], ((max + 1.0) * 100.0).round_ties_even() / 100.0);
+        assert_eq!(v[1], ((min - 1.0) * 100.0).round_ties_even() / 100.0);
+        assert_eq!(v[2], 0.0);
+        assert!(v
+            .iter()
+            .all(|x| (x * 100.0 - (x * 100.0).round()).abs() < 1e-9));
+    }
+
+    #[test]
     fn round_is_half_even_like_numpy() {
         let mut v = [0.125, 0.135, 2.5, -0.005];
         round_decimals(&mut v, 2);
