@@ -1,8 +1,8 @@
 //! The error of every scheme and calibration on the same data, side by side.
 
 use super::{
-    begin, builder, decade, drawing, setting_label, sqnr_label, style_legend, style_mesh, swatch,
-    titles, ChartResult, LogAxis, Theme, Ticked,
+    begin, builder, decade, drawing, min_bar, setting_label, sqnr_label, style_legend, style_mesh,
+    swatch, titles, ChartResult, LogAxis, Theme, Ticked,
 };
 use crate::analysis::Run;
 use crate::settings::QuantSettings;
@@ -76,7 +76,12 @@ pub fn draw_compare<DB: DrawingBackend>(
     };
     let fy = |v: &f64| decade(*v);
     let mut mesh = chart.configure_mesh();
-    style_mesh(&mut mesh, theme, "scheme and calibration", "MSE (log scale)");
+    style_mesh(
+        &mut mesh,
+        theme,
+        "scheme and calibration",
+        "MSE (log scale)",
+    );
     mesh.disable_x_mesh()
         .x_label_formatter(&fx)
         .y_label_formatter(&fy)
@@ -90,7 +95,10 @@ pub fn draw_compare<DB: DrawingBackend>(
         (0.3, &[0.0])
     };
     let floor = axis.lo;
-    let stub = (axis.hi - axis.lo) * 0.006;
+    let plot_h = chart.plotting_area().dim_in_pixel().1;
+    // Every bar shows, however small; an exact one (MSE 0) is a short stub labelled "exact".
+    let stub = min_bar(axis.hi - axis.lo, plot_h, theme, 2.0);
+    let exact = min_bar(axis.hi - axis.lo, plot_h, theme, 5.0);
     let bars: Vec<Bar> = runs
         .iter()
         .enumerate()
@@ -106,23 +114,26 @@ pub fn draw_compare<DB: DrawingBackend>(
                 alpha: if strong { 0.95 } else { 0.55 },
                 inliers: false,
             };
-            let kept = r
-                .inliers
-                .filter(|_| offsets.len() > 1)
-                .map(|m| Bar {
-                    slot: i,
-                    x: i as f64 + offsets[1],
-                    mse: m.mse,
-                    sqnr: m.sqnr_db,
-                    color,
-                    alpha: if strong { 0.4 } else { 0.18 },
-                    inliers: true,
-                });
+            let kept = r.inliers.filter(|_| offsets.len() > 1).map(|m| Bar {
+                slot: i,
+                x: i as f64 + offsets[1],
+                mse: m.mse,
+                sqnr: m.sqnr_db,
+                color,
+                alpha: if strong { 0.4 } else { 0.18 },
+                inliers: true,
+            });
             std::iter::once(all).chain(kept)
         })
         .collect();
 
-    let top = |b: &Bar| axis.y(b.mse).max(floor + stub);
+    let top = |b: &Bar| {
+        if b.mse == 0.0 {
+            floor + exact
+        } else {
+            axis.y(b.mse).max(floor + stub)
+        }
+    };
     let corners = |b: &Bar| [(b.x - half, floor), (b.x + half, top(b))];
     chart
         .draw_series(

@@ -1,8 +1,8 @@
 //! The histogram of the quantization error `x - x̂`.
 
 use super::{
-    begin, builder, count, drawing, num, pad, span, sqnr_label, stroke, style_legend,
-    style_mesh, swatch, tick, titles, ChartResult, Theme,
+    begin, builder, count, count_ticks, drawing, min_bar, num, pad, span, sqnr_label, stroke,
+    style_legend, style_mesh, swatch, tick, titles, ChartResult, Theme, Ticked,
 };
 use crate::analysis::View;
 use plotters::chart::SeriesLabelPosition;
@@ -46,8 +46,9 @@ pub fn draw_error<DB: DrawingBackend>(
     let x = pad(span(-reach, reach), 0.04);
     let y_max = (h.max_count() as f64 * 1.4).max(1.0);
 
+    let y = Ticked::new(0.0..y_max, count_ticks(h.max_count() as f64, 7));
     let mut chart = builder(&plot, theme, 12.0)
-        .build_cartesian_2d(x.clone(), 0.0..y_max)
+        .build_cartesian_2d(x.clone(), y)
         .map_err(drawing)?;
     let fx = |v: &f64| tick(*v, &x);
     let fy = |v: &f64| count(*v);
@@ -55,16 +56,16 @@ pub fn draw_error<DB: DrawingBackend>(
     style_mesh(
         &mut mesh,
         theme,
-        "error x - dequantized x\u{302}",
+        "error = original - dequantized value",
         "values per bin",
     );
     mesh.x_labels(7)
-        .y_labels(6)
         .x_label_formatter(&fx)
         .y_label_formatter(&fy)
         .draw()
         .map_err(drawing)?;
 
+    let least = min_bar(y_max, chart.plotting_area().dim_in_pixel().1, theme, 2.0);
     let bar = pal.error.mix(if theme.dark { 0.75 } else { 0.65 });
     chart
         .draw_series(
@@ -73,7 +74,8 @@ pub fn draw_error<DB: DrawingBackend>(
                 .enumerate()
                 .filter(|(_, &c)| c > 0)
                 .map(|(i, &c)| {
-                    Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), c as f64)], bar.filled())
+                    let top = (c as f64).max(least);
+                    Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], bar.filled())
                 }),
         )
         .map_err(drawing)?
@@ -81,16 +83,6 @@ pub fn draw_error<DB: DrawingBackend>(
         .legend(swatch(theme, bar));
 
     let vertical = |v: f64| vec![(v, 0.0), (v, y_max)];
-    let half = pal.zero.stroke_width(theme.px(1.5));
-    if half_step.is_finite() {
-        chart
-            .draw_series([-half_step, half_step].map(|v| {
-                DashedPathElement::new(vertical(v), theme.px(6.0), theme.px(4.0), half)
-            }))
-            .map_err(drawing)?
-            .label(format!("\u{b1}scale/2 = \u{b1}{}", num(half_step)))
-            .legend(stroke(theme, half));
-    }
     let max = pal.clip.stroke_width(theme.px(1.5));
     if m.max_abs_error.is_finite() {
         let e = m.max_abs_error;
@@ -101,6 +93,19 @@ pub fn draw_error<DB: DrawingBackend>(
             .legend(stroke(theme, max));
     }
 
+    // Drawn after max |error|, dashed, so that both show where they coincide.
+    let half = pal.zero.stroke_width(theme.px(1.5));
+    if half_step.is_finite() {
+        chart
+            .draw_series(
+                [-half_step, half_step].map(|v| {
+                    DashedPathElement::new(vertical(v), theme.px(6.0), theme.px(4.0), half)
+                }),
+            )
+            .map_err(drawing)?
+            .label(format!("\u{b1}scale/2 = \u{b1}{}", num(half_step)))
+            .legend(stroke(theme, half));
+    }
     let mut legend = chart.configure_series_labels();
     style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
     legend.draw().map_err(drawing)

@@ -1,12 +1,13 @@
 //! The histogram of the original values overlaid with the dequantized values.
 
 use super::{
-    begin, builder, count, drawing, hull, num, pad, settings_line, stroke, style_legend,
-    style_mesh, swatch, tick, titles, ChartResult, Theme,
+    begin, builder, count, count_ticks, drawing, hull, min_bar, num, pad, settings_line, stroke,
+    style_legend, style_mesh, swatch, tick, titles, ChartResult, Theme, Ticked,
 };
 use crate::analysis::View;
 use crate::histogram::Histogram;
 use plotters::chart::SeriesLabelPosition;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -40,7 +41,16 @@ pub fn draw_histogram<DB: DrawingBackend>(
 
     let h = &view.values;
     let d = &view.dequantized;
-    let x = pad(hull([h.lo, h.hi, p.range_min, p.range_max]), 0.03);
+    // The bins span every representable level; show where the data and the clip range are.
+    let x = pad(
+        hull(
+            occupied(h)
+                .into_iter()
+                .chain(occupied(d))
+                .chain([p.range_min, p.range_max]),
+        ),
+        0.03,
+    );
     let levels = few_levels(view, &x);
     let bins_max = match levels {
         Some(_) => h.max_count(),
@@ -48,30 +58,105 @@ pub fn draw_histogram<DB: DrawingBackend>(
     };
     // Headroom above the tallest bar for the legend.
     let y_max = (bins_max as f64 * 1.4).max(1.0);
+    let y = Ticked::new(0.0..y_max, count_ticks(bins_max as f64, 7));
 
     let mut b = builder(&plot, theme, 12.0);
     if levels.is_some() {
-        b.right_y_label_area_size(theme.px(62.0));
+        b.right_y_label_area_size(theme.px(58.0));
     }
-    let mut chart = b
-        .build_cartesian_2d(x.clone(), 0.0..y_max)
+    let chart = b.build_cartesian_2d(x.clone(), y).map_err(drawing)?;
+    let x_desc = "value (original and dequantized)";
+    let y_desc = "original values per bin";
+    let Some(levels) = levels else {
+        let mut chart = chart;
+        draw_common(&mut chart, view, theme, &x, x_desc, y_desc)?;
+        let line = pal.dequantized.stroke_width(theme.px(1.6));
+        chart
+            .draw_series(LineSeries::new(outline(d), line))
+            .map_err(drawing)?
+            .label("dequantized values (same bins)")
+            .legend(stroke(theme, line));
+        let mut legend = chart.configure_series_labels();
+        style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
+        return legend.draw().map_err(drawing);
+    };
+
+    // Few levels: the dequantized values are spikes at the levels, counted on a right axis
+    // (a level holds many bins' worth of values, so on the left axis they would dwarf the bars).
+    let per_level = levels.iter().map(|&(_, c)| c).max().unwrap_or(0);
+    let y2_max = (per_level as f64 * 1.4).max(1.0);
+    let y2 = Ticked::new(0.0..y2_max, count_ticks(per_level as f64, 7));
+    let mut dual = chart.set_secondary_coord(x.clone(), y2);
+    draw_common(&mut dual, view, theme, &x, x_desc, y_desc)?;
+    let fy2 = |v: &f64| count(*v);
+    dual.configure_secondary_axes()
+        .axis_style(pal.muted.stroke_width(theme.px(1.0)))
+        .label_style(theme.font(11.0, pal.ink))
+        .axis_desc_style(theme.font(12.0, pal.ink))
+        .set_all_tick_mark_size(theme.px(4.0))
+        .y_label_formatter(&fy2)
+        .y_desc("dequantized values per level")
+        .draw()
         .map_err(drawing)?;
-    let fx = |v: &f64| tick(*v, &x);
+
+    let tick_style = pal.muted.stroke_width(theme.px(1.5));
+    let tick_len = -theme.off(7.0);
+    dual.draw_series(levels.iter().map(|&(v, _)| {
+        EmptyElement::at((v, 0.0)) + PathElement::new(vec![(0, 0), (0, tick_len)], tick_style)
+    }))
+    .map_err(drawing)?
+    .label(format!("quantization levels ({} in view)", levels.len()))
+    .legend(stroke(theme, tick_style));
+
+    // Spikes a few pixels wide, narrower than the gap between levels.
+    let (plot_w, plot_h) = dual.plotting_area().dim_in_pixel();
+    let plot_w = plot_w.max(1) as f64;
+    let gap_px = match levels.as_slice() {
+        [a, b, ..] => (b.0 - a.0).abs() / (x.end - x.start) * plot_w,
+        _ => plot_w,
+    };
+    let spike_px = (gap_px * 0.3).clamp(theme.px(2.0) as f64, theme.px(9.0) as f64);
+    let half = spike_px / 2.0 * (x.end - x.start) / plot_w;
+    let least = min_bar(y2_max, plot_h, theme, 2.0);
+    let spike = pal.dequantized.mix(0.95);
+    dual.draw_secondary_series(levels.iter().filter(|&&(_, c)| c > 0).map(|&(v, c)| {
+        Rectangle::new(
+            [(v - half, 0.0), (v + half, (c as f64).max(least))],
+            spike.filled(),
+        )
+    }))
+    .map_err(drawing)?
+    .label("dequantized values (per level, right axis)")
+    .legend(swatch(theme, spike));
+    let mut legend = dual.configure_series_labels();
+    style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
+    legend.draw().map_err(drawing)
+}
+
+/// What both layouts draw on the left axis: mesh, the original values' bars, the clip range.
+fn draw_common<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Ticked>>,
+    view: &View,
+    theme: &Theme,
+    x: &Range<f64>,
+    x_desc: &str,
+    y_desc: &str,
+) -> ChartResult {
+    let pal = theme.palette();
+    let p = &view.run.params;
+    let h = &view.values;
+    let fx = |v: &f64| tick(*v, x);
     let fy = |v: &f64| count(*v);
     let mut mesh = chart.configure_mesh();
-    style_mesh(
-        &mut mesh,
-        theme,
-        "value (original x and dequantized x\u{302})",
-        "original values per bin",
-    );
+    style_mesh(&mut mesh, theme, x_desc, y_desc);
     mesh.x_labels(8)
-        .y_labels(6)
         .x_label_formatter(&fx)
         .y_label_formatter(&fy)
         .draw()
         .map_err(drawing)?;
 
+    let y_max = chart.y_range().end;
+    let least = min_bar(y_max, chart.plotting_area().dim_in_pixel().1, theme, 2.0);
     let bar = pal.original.mix(if theme.dark { 0.6 } else { 0.5 });
     chart
         .draw_series(
@@ -80,21 +165,13 @@ pub fn draw_histogram<DB: DrawingBackend>(
                 .enumerate()
                 .filter(|(_, &c)| c > 0)
                 .map(|(i, &c)| {
-                    Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), c as f64)], bar.filled())
+                    let top = (c as f64).max(least);
+                    Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], bar.filled())
                 }),
         )
         .map_err(drawing)?
         .label("original values")
         .legend(swatch(theme, bar));
-
-    if levels.is_none() {
-        let line = pal.dequantized.stroke_width(theme.px(1.6));
-        chart
-            .draw_series(LineSeries::new(outline(d), line))
-            .map_err(drawing)?
-            .label("dequantized values (same bins)")
-            .legend(stroke(theme, line));
-    }
 
     let clip = pal.clip.stroke_width(theme.px(1.5));
     chart
@@ -118,58 +195,17 @@ pub fn draw_histogram<DB: DrawingBackend>(
             num(p.range_max)
         ))
         .legend(stroke(theme, clip));
+    Ok(())
+}
 
-    let Some(levels) = levels else {
-        let mut legend = chart.configure_series_labels();
-        style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
-        return legend.draw().map_err(drawing);
-    };
-
-    let tick_style = pal.muted.stroke_width(theme.px(1.5));
-    let tick_len = -theme.off(7.0);
-    chart
-        .draw_series(levels.iter().map(|&(v, _)| {
-            EmptyElement::at((v, 0.0)) + PathElement::new(vec![(0, 0), (0, tick_len)], tick_style)
-        }))
-        .map_err(drawing)?
-        .label(format!("quantization levels ({} in view)", levels.len()))
-        .legend(stroke(theme, tick_style));
-
-    let per_level = levels.iter().map(|&(_, c)| c).max().unwrap_or(0);
-    let y2_max = (per_level as f64 * 1.4).max(1.0);
-    // Spikes a few pixels wide, narrower than the gap between levels.
-    let plot_px = chart.plotting_area().dim_in_pixel().0.max(1) as f64;
-    let gap_px = match levels.as_slice() {
-        [a, b, ..] => (b.0 - a.0).abs() / (x.end - x.start) * plot_px,
-        _ => plot_px,
-    };
-    let spike_px = (gap_px * 0.3).clamp(theme.px(2.0) as f64, theme.px(9.0) as f64);
-    let half = spike_px / 2.0 * (x.end - x.start) / plot_px;
-    let mut dual = chart.set_secondary_coord(x.clone(), 0.0..y2_max);
-    let fy2 = |v: &f64| count(*v);
-    dual.configure_secondary_axes()
-        .axis_style(pal.muted.stroke_width(theme.px(1.0)))
-        .label_style(theme.font(11.0, pal.ink))
-        .axis_desc_style(theme.font(12.0, pal.ink))
-        .set_all_tick_mark_size(theme.px(4.0))
-        .y_labels(6)
-        .y_label_formatter(&fy2)
-        .y_desc("dequantized values per level")
-        .draw()
-        .map_err(drawing)?;
-    let spike = pal.dequantized.mix(0.95);
-    dual.draw_secondary_series(
-        levels
-            .iter()
-            .filter(|&&(_, c)| c > 0)
-            .map(|&(v, c)| Rectangle::new([(v - half, 0.0), (v + half, c as f64)], spike.filled())),
-    )
-    .map_err(drawing)?
-    .label("dequantized values (per level, right axis)")
-    .legend(swatch(theme, spike));
-    let mut legend = dual.configure_series_labels();
-    style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
-    legend.draw().map_err(drawing)
+/// The span of the bins that hold any value, as its two ends.
+fn occupied(h: &Histogram) -> Vec<f64> {
+    let first = h.counts.iter().position(|&c| c > 0);
+    let last = h.counts.iter().rposition(|&c| c > 0);
+    match (first, last) {
+        (Some(a), Some(b)) => vec![h.edge(a), h.edge(b + 1)],
+        _ => vec![h.lo, h.hi],
+    }
 }
 
 /// The levels `(value, count)` inside `x`, when there are at most [`FEW_LEVELS`] of them.

@@ -1,8 +1,8 @@
 //! The quantize-dequantize function `x -> x̂` as a staircase.
 
 use super::{
-    begin, builder, drawing, hull, num, pad, settings_line, stroke, style_legend, style_mesh,
-    tick, titles, ChartResult, Theme,
+    begin, builder, drawing, hull, num, pad, settings_line, stroke, style_legend, style_mesh, tick,
+    titles, ChartResult, Theme,
 };
 use crate::analysis::View;
 use plotters::chart::SeriesLabelPosition;
@@ -32,7 +32,7 @@ pub fn draw_mapping<DB: DrawingBackend>(
     let plot = titles(
         area,
         theme,
-        "Quantize-dequantize mapping: x to dequantized x\u{302}",
+        "Quantize-dequantize mapping: original to dequantized",
         &subtitle,
     )?;
 
@@ -62,12 +62,7 @@ pub fn draw_mapping<DB: DrawingBackend>(
     let fx = |v: &f64| tick(*v, &x);
     let fy = |v: &f64| tick(*v, &y);
     let mut mesh = chart.configure_mesh();
-    style_mesh(
-        &mut mesh,
-        theme,
-        "original value x",
-        "dequantized value x\u{302}",
-    );
+    style_mesh(&mut mesh, theme, "original value x", "dequantized value");
     mesh.x_labels(8)
         .y_labels(7)
         .x_label_formatter(&fx)
@@ -84,7 +79,7 @@ pub fn draw_mapping<DB: DrawingBackend>(
             identity,
         ))
         .map_err(drawing)?
-        .label("identity x\u{302} = x (no error)")
+        .label("identity: dequantized = original (no error)")
         .legend(stroke(theme, identity));
 
     let zero = pal.zero.stroke_width(theme.px(1.2));
@@ -101,7 +96,7 @@ pub fn draw_mapping<DB: DrawingBackend>(
     }
     let zero_label = match (zero_in_x, level) {
         (_, Some(v)) => format!(
-            "zero: x = 0; zero point {} is x\u{302} = {}",
+            "zero: x = 0; zero point {} dequantizes to {}",
             num(p.zero_point),
             num(v)
         ),
@@ -148,7 +143,7 @@ pub fn draw_mapping<DB: DrawingBackend>(
     chart
         .draw_series(LineSeries::new(pts, stairs))
         .map_err(drawing)?
-        .label("dequantized x\u{302} = (q - zero point) * scale")
+        .label("dequantized = (q - zero point) * scale")
         .legend(stroke(theme, stairs));
 
     let mut legend = chart.configure_series_labels();

@@ -18,7 +18,9 @@ mod sweep;
 pub use compare::draw_compare;
 pub use errors::draw_error;
 #[cfg(not(target_arch = "wasm32"))]
-pub use export::{register_native_font, render_png, render_png_themed, render_svg, render_svg_themed};
+pub use export::{
+    register_native_font, render_png, render_png_themed, render_svg, render_svg_themed,
+};
 pub use histogram::draw_histogram;
 pub use mapping::draw_mapping;
 pub use sweep::draw_sweep;
@@ -87,7 +89,12 @@ impl Theme {
 
     /// A sans-serif font of `size` CSS pixels in `color`.
     fn font(&self, size: f64, color: RGBColor) -> TextStyle<'static> {
-        FontDesc::new(FontFamily::SansSerif, size * self.ratio(), FontStyle::Normal).color(&color)
+        FontDesc::new(
+            FontFamily::SansSerif,
+            size * self.ratio(),
+            FontStyle::Normal,
+        )
+        .color(&color)
     }
 
     /// The colours of this theme.
@@ -282,8 +289,8 @@ fn titles<DB: DrawingBackend>(
     let t = fitted(&top, theme, title, 15.0, pal.ink, room).pos(Pos::new(HPos::Center, VPos::Top));
     top.draw_text(title, &t, (centre, theme.off(6.0)))
         .map_err(drawing)?;
-    let s = fitted(&top, theme, subtitle, 11.5, pal.muted, room)
-        .pos(Pos::new(HPos::Center, VPos::Top));
+    let s =
+        fitted(&top, theme, subtitle, 11.5, pal.muted, room).pos(Pos::new(HPos::Center, VPos::Top));
     top.draw_text(subtitle, &s, (centre, theme.off(26.0)))
         .map_err(drawing)?;
     Ok(rest)
@@ -422,7 +429,11 @@ fn span(lo: f64, hi: f64) -> Range<f64> {
 /// `r` widened by `frac` of its width on each side.
 fn pad(r: Range<f64>, frac: f64) -> Range<f64> {
     let w = r.end - r.start;
-    let p = if (w * frac).is_finite() { w * frac } else { 0.0 };
+    let p = if (w * frac).is_finite() {
+        w * frac
+    } else {
+        0.0
+    };
     span(r.start - p, r.end + p)
 }
 
@@ -434,6 +445,31 @@ fn hull(xs: impl IntoIterator<Item = f64>) -> Range<f64> {
         hi = hi.max(x);
     }
     span(lo, hi)
+}
+
+/// Ticks for a count axis `[0, max]`: about `n` of them, whole numbers, steps of 1, 2 or 5
+/// times a power of ten.
+fn count_ticks(max: f64, n: usize) -> Vec<f64> {
+    if !(max.is_finite() && max > 0.0) {
+        return vec![0.0];
+    }
+    let raw = (max / n.max(1) as f64).max(1.0);
+    let pow = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * pow)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * pow);
+    (0..=n * 3)
+        .map(|i| i as f64 * step)
+        .take_while(|t| *t <= max)
+        .collect()
+}
+
+/// The height in data units of `px` CSS pixels on a y axis of `span` over `height` device
+/// pixels: bars with a count are never thinner than this, so that a lone outlier shows.
+fn min_bar(span: f64, height: u32, theme: &Theme, px: f64) -> f64 {
+    span * theme.px(px) as f64 / height.max(1) as f64
 }
 
 /// A number for a label or legend: 4 significant digits, exponent form when very large or small.
@@ -622,6 +658,14 @@ mod tests {
     }
 
     #[test]
+    fn count_ticks_are_whole_and_nice() {
+        assert_eq!(count_ticks(3.5, 5), vec![0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(count_ticks(1400.0, 5), vec![0.0, 500.0, 1000.0]);
+        assert_eq!(count_ticks(0.0, 5), vec![0.0]);
+        assert_eq!(count_ticks(f64::NAN, 5), vec![0.0]);
+    }
+
+    #[test]
     fn log_axis_puts_zero_on_the_floor() {
         let a = LogAxis::of([0.0, 1e-4, 1e-2]);
         assert_eq!(a.lo, -5.0);
@@ -637,6 +681,9 @@ mod tests {
         for k in ChartKind::ALL {
             assert_eq!(k.to_string().parse::<ChartKind>(), Ok(k));
         }
-        assert!("pie".parse::<ChartKind>().unwrap_err().contains("histogram"));
+        assert!("pie"
+            .parse::<ChartKind>()
+            .unwrap_err()
+            .contains("histogram"));
     }
 }

@@ -30,7 +30,7 @@ pub fn draw_sweep<DB: DrawingBackend>(
         current.zero_point
     );
     if let Some(m) = sweep.sample {
-        subtitle.push_str(&format!(" (on an {m}-value sample)"));
+        subtitle.push_str(&format!(" (on a {m}-value sample)"));
     }
     let plot = titles(area, theme, "MSE against bit width", &subtitle)?;
 
@@ -140,6 +140,6 @@ pub fn draw_sweep<DB: DrawingBackend>(
     }
 
     let mut legend = chart.configure_series_labels();
-    style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
+    style_legend(&mut legend, theme, SeriesLabelPosition::LowerLeft);
     legend.draw().map_err(drawing)
 }

@@ -1,0 +1,174 @@
+#![cfg(target_arch = "wasm32")]
+//! The chart functions in a real browser: each draws into a fresh `<canvas>` through
+//! plotters-canvas, and the test reads the pixels back to see that the data was drawn inside
+//! the plot area (a data URL would exist even for a blank canvas).
+
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+use quantviz::analysis::Analysis;
+use quantviz::charts::{draw_chart, ChartKind, Theme};
+use quantviz::generate::{generate, Dataset};
+use quantviz::notebook::minmax_dataset;
+use quantviz::settings::{DataSpec, QuantSettings};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A fresh canvas of `w` x `h` device pixels, not attached to the page.
+fn canvas(w: u32, h: u32) -> HtmlCanvasElement {
+    let document = web_sys::window()
+        .expect("a window")
+        .document()
+        .expect("a document");
+    let canvas: HtmlCanvasElement = document
+        .create_element("canvas")
+        .expect("a canvas element")
+        .dyn_into()
+        .expect("an HtmlCanvasElement");
+    canvas.set_width(w);
+    canvas.set_height(h);
+    canvas
+}
+
+/// The canvas's pixels, RGBA.
+fn pixels(canvas: &HtmlCanvasElement) -> Vec<u8> {
+    let ctx: CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .expect("get_context")
+        .expect("a 2d context")
+        .dyn_into()
+        .expect("a CanvasRenderingContext2d");
+    ctx.get_image_data(0.0, 0.0, canvas.width() as f64, canvas.height() as f64)
+        .expect("image data")
+        .data()
+        .0
+}
+
+/// How many strongly coloured pixels (not grey ink, grid or background) lie in the lower middle
+/// of the plot area, where no title, legend or axis label is drawn.
+fn coloured_in_plot(rgba: &[u8], w: u32, h: u32) -> usize {
+    let (x0, x1) = (w as usize * 15 / 100, w as usize * 95 / 100);
+    let (y0, y1) = (h as usize * 45 / 100, h as usize * 92 / 100);
+    let mut n = 0;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let i = (y * w as usize + x) * 4;
+            let (r, g, b) = (rgba[i] as i32, rgba[i + 1] as i32, rgba[i + 2] as i32);
+            if r.max(g).max(b) - r.min(g).min(b) > 40 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Draws one chart into a fresh canvas and returns its pixels.
+fn draw(
+    kind: ChartKind,
+    a: &Analysis,
+    q: &QuantSettings,
+    theme: &Theme,
+    w: u32,
+    h: u32,
+) -> Vec<u8> {
+    let c = canvas(w, h);
+    let backend = CanvasBackend::with_canvas_object(c.clone()).expect("a canvas backend");
+    let root = backend.into_drawing_area();
+    draw_chart(kind, &root, a, q, theme).unwrap_or_else(|e| panic!("{kind}: {e}"));
+    root.present().expect("present");
+    pixels(&c)
+}
+
+fn data_sets() -> Vec<(&'static str, Dataset)> {
+    vec![
+        (
+            "normal",
+            generate(&DataSpec {
+                n: 2000,
+                ..DataSpec::default()
+            })
+            .unwrap(),
+        ),
+        ("notebook", minmax_dataset()),
+        (
+            "constant",
+            Dataset::from_values(vec![3.0; 20], "constant").unwrap(),
+        ),
+        (
+            "outliers",
+            generate(&DataSpec {
+                n: 2000,
+                outliers: 3,
+                ..DataSpec::default()
+            })
+            .unwrap(),
+        ),
+    ]
+}
+
+fn check_every_chart(theme: Theme, w: u32, h: u32) {
+    for (name, data) in data_sets() {
+        let a = Analysis::new(data).unwrap();
+        let q = QuantSettings::default();
+        for kind in ChartKind::ALL {
+            let px = draw(kind, &a, &q, &theme, w, h);
+            assert_eq!(px.len(), (w * h * 4) as usize);
+            // The chart filled its background (the top-left corner is never drawn over).
+            let bg = theme.background();
+            assert_eq!(&px[0..4], &[bg.0, bg.1, bg.2, 255], "{kind} on {name}");
+            let n = coloured_in_plot(&px, w, h);
+            assert!(
+                n > 150,
+                "{kind} on {name} (dark {}): only {n} coloured pixels in the plot area",
+                theme.dark
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn every_chart_draws_its_data_on_a_light_canvas() {
+    check_every_chart(Theme::default(), 600, 400);
+}
+
+#[wasm_bindgen_test]
+fn every_chart_draws_its_data_on_a_dark_hidpi_canvas() {
+    check_every_chart(
+        Theme {
+            dark: true,
+            scale: 2.0,
+        },
+        1200,
+        800,
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_blank_canvas_has_no_coloured_pixels() {
+    // The check above can fail: a canvas filled with the background alone has none.
+    let c = canvas(600, 400);
+    let root = CanvasBackend::with_canvas_object(c.clone())
+        .expect("a canvas backend")
+        .into_drawing_area();
+    root.fill(&Theme::default().background()).unwrap();
+    root.present().unwrap();
+    assert_eq!(coloured_in_plot(&pixels(&c), 600, 400), 0);
+}
+
+#[wasm_bindgen_test]
+fn a_tiny_canvas_draws_without_panicking() {
+    let a = Analysis::new(minmax_dataset()).unwrap();
+    for kind in ChartKind::ALL {
+        let px = draw(
+            kind,
+            &a,
+            &QuantSettings::default(),
+            &Theme::default(),
+            40,
+            30,
+        );
+        assert_eq!(&px[0..4], &[255, 255, 255, 255], "{kind}");
+    }
+}
