@@ -93,10 +93,10 @@ fn expected_text(kind: ChartKind) -> &'static [&'static str] {
             "MSE of every scheme and calibration",
             "MSE (log scale)",
             "scheme and calibration",
-            "asym min-max",
-            "asym mse",
-            "sym min-max",
-            "sym mse",
+            ">\nmin-max\n<",
+            ">\nmse\n<",
+            ">\nasym\n<",
+            ">\nsym\n<",
             "MSE over all values",
             "current settings",
         ],
@@ -178,7 +178,7 @@ fn notebook_numbers_appear_in_the_charts() {
     assert!(svg.contains("zero point 62"));
     assert!(svg.contains("clip range [-47.31, 146.9]"));
     let mapping = render_svg(ChartKind::Mapping, &a, &q, W, H).unwrap();
-    assert!(mapping.contains("zero point 62 dequantizes to 0"));
+    assert!(mapping.contains("zero: x = 0 and code 62 (dequantized 0)"));
 }
 
 #[test]
@@ -203,7 +203,14 @@ fn compare_shows_the_bars_without_outliers_and_sqnr() {
 fn exact_reconstruction_is_labelled_exact() {
     let a = analysis(Dataset::from_values(vec![3.0; 50], "constant").unwrap());
     let svg = render_svg(ChartKind::Compare, &a, &QuantSettings::default(), W, H).unwrap();
-    assert!(svg.contains(">exact<") || svg.contains("exact\n"), "{svg}");
+    // A whole text element, not part of a longer label.
+    assert!(svg.contains(">\nexact\n</text>"), "{svg}");
+    // The sweep's log axis puts 0 on its floor and names it.
+    let sweep = render_svg(ChartKind::Sweep, &a, &QuantSettings::default(), W, H).unwrap();
+    assert!(sweep.contains(">\nexact\n</text>"), "{sweep}");
+    let normal = analysis(generate(&DataSpec::default()).unwrap());
+    let sweep = render_svg(ChartKind::Sweep, &normal, &QuantSettings::default(), W, H).unwrap();
+    assert!(!sweep.contains("exact"));
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! The error of every scheme and calibration on the same data, side by side.
 
 use super::{
-    begin, builder, decade, drawing, min_bar, setting_label, sqnr_label, style_legend, style_mesh,
+    begin, builder, drawing, fitted, min_bar, setting_label, sqnr_label, style_legend, style_mesh,
     swatch, titles, ChartResult, LogAxis, Theme, Ticked,
 };
 use crate::analysis::Run;
-use crate::settings::QuantSettings;
+use crate::settings::{QuantSettings, Scheme};
 use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -51,7 +51,7 @@ pub fn draw_compare<DB: DrawingBackend>(
         .flatten();
     let mut axis = LogAxis::of(mse);
     // Room above the tallest bar for its label and for the legend.
-    axis.hi += if with_inliers { 1.5 } else { 1.0 };
+    axis.hi += if with_inliers { 2.0 } else { 1.2 };
 
     let n = runs.len().max(1);
     let x = Ticked::new(
@@ -59,22 +59,16 @@ pub fn draw_compare<DB: DrawingBackend>(
         (0..runs.len()).map(|i| i as f64).collect(),
     );
     let y = Ticked::new(axis.range(), axis.decades(6));
-    let mut chart = builder(&plot, theme, 12.0)
-        .build_cartesian_2d(x, y)
-        .map_err(drawing)?;
-    let names: Vec<String> = runs
+    let mut b = builder(&plot, theme, 12.0);
+    // Two lines of labels under each bar: calibration, then scheme.
+    b.x_label_area_size(theme.px(58.0));
+    let mut chart = b.build_cartesian_2d(x, y).map_err(drawing)?;
+    let fx = |_: &f64| String::new();
+    let has_zero = runs
         .iter()
-        .map(|r| setting_label(r.settings.scheme, &r.settings.calibration))
-        .collect();
-    let fx = |v: &f64| {
-        let i = v.round();
-        if (v - i).abs() < 1e-6 && i >= 0.0 {
-            names.get(i as usize).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    let fy = |v: &f64| decade(*v);
+        .flat_map(|r| [Some(r.metrics.mse), r.inliers.map(|m| m.mse)])
+        .any(|m| m == Some(0.0));
+    let fy = |v: &f64| axis.label(*v, has_zero);
     let mut mesh = chart.configure_mesh();
     style_mesh(
         &mut mesh,
@@ -87,6 +81,25 @@ pub fn draw_compare<DB: DrawingBackend>(
         .y_label_formatter(&fy)
         .draw()
         .map_err(drawing)?;
+    let slot_px = chart.plotting_area().dim_in_pixel().0 as f64 / (n as f64 + 0.2);
+    let base = area.get_base_pixel();
+    for (i, r) in runs.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(i as f64, axis.lo));
+        let (x, y) = (px - base.0, py - base.1);
+        let lines = [
+            r.settings.calibration.label(),
+            match r.settings.scheme {
+                Scheme::Asymmetric => "asym".to_string(),
+                Scheme::Symmetric => "sym".to_string(),
+            },
+        ];
+        for (k, text) in lines.iter().enumerate() {
+            let style = fitted(area, theme, text, 11.0, pal.ink, (slot_px * 0.92) as u32)
+                .pos(Pos::new(HPos::Center, VPos::Top));
+            let dy = theme.off(8.0 + 14.0 * k as f64);
+            area.draw_text(text, &style, (x, y + dy)).map_err(drawing)?;
+        }
+    }
 
     // The bars' half-width and where each bar of a run sits around its slot.
     let (half, offsets): (f64, &[f64]) = if with_inliers {

@@ -50,11 +50,13 @@ pub fn draw_mapping<DB: DrawingBackend>(
         ),
         0.02,
     );
-    // The identity spans the x range, so the y range holds it as well as the steps.
+    // The identity spans the x range, so the y range holds it as well as the steps; the top
+    // third is left free for the legend.
     let y = pad(
         hull(pts.iter().map(|&(_, b)| b).chain([x.start, x.end])),
         0.02,
     );
+    let y = y.start..y.end + (y.end - y.start) * 0.45;
 
     let mut chart = builder(&plot, theme, 14.0)
         .build_cartesian_2d(x.clone(), y.clone())
@@ -79,7 +81,7 @@ pub fn draw_mapping<DB: DrawingBackend>(
             identity,
         ))
         .map_err(drawing)?
-        .label("identity: dequantized = original (no error)")
+        .label("identity (no error)")
         .legend(stroke(theme, identity));
 
     let zero = pal.zero.stroke_width(theme.px(1.2));
@@ -96,14 +98,11 @@ pub fn draw_mapping<DB: DrawingBackend>(
     }
     let zero_label = match (zero_in_x, level) {
         (_, Some(v)) => format!(
-            "zero: x = 0; zero point {} dequantizes to {}",
+            "zero: x = 0 and code {} (dequantized {})",
             num(p.zero_point),
             num(v)
         ),
-        (true, None) => format!(
-            "x = 0 (zero point {} is outside the codes)",
-            num(p.zero_point)
-        ),
+        (true, None) => format!("x = 0 (zero point {} is no code)", num(p.zero_point)),
         (false, None) => format!("zero point {} (0 is outside the range)", num(p.zero_point)),
     };
     chart
@@ -143,7 +142,7 @@ pub fn draw_mapping<DB: DrawingBackend>(
     chart
         .draw_series(LineSeries::new(pts, stairs))
         .map_err(drawing)?
-        .label("dequantized = (q - zero point) * scale")
+        .label("dequantized (q - zero point) * scale")
         .legend(stroke(theme, stairs));
 
     let mut legend = chart.configure_series_labels();

@@ -342,7 +342,7 @@ fn style_legend<'a, 'b, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .position(position)
         .margin(theme.px(6.0))
         .legend_area_size(theme.px(22.0))
-        .label_font(theme.font(11.0, pal.ink))
+        .label_font(theme.font(10.5, pal.ink))
         .background_style(pal.bg.mix(0.88))
         .border_style(pal.muted.stroke_width(theme.px(1.0)));
 }
@@ -588,6 +588,15 @@ impl LogAxis {
     /// The range of the axis.
     fn range(&self) -> Range<f64> {
         self.lo..self.hi
+    }
+
+    /// A tick label: the decade, or "exact" for the floor when some value is 0 (drawn there).
+    fn label(&self, v: f64, has_zero: bool) -> String {
+        if has_zero && (v - self.lo).abs() < 1e-9 {
+            "exact".to_string()
+        } else {
+            decade(v)
+        }
     }
 
     /// Whole decades, at most about `max` of them.

@@ -1,8 +1,8 @@
 //! The error against bit width for every scheme and calibration.
 
 use super::{
-    begin, builder, decade, drawing, setting_label, settings_line, style_legend, style_mesh,
-    titles, ChartResult, LogAxis, Theme, Ticked,
+    begin, builder, drawing, setting_label, settings_line, style_legend, style_mesh, titles,
+    ChartResult, LogAxis, Theme, Ticked,
 };
 use crate::analysis::Sweep;
 use crate::settings::{QuantSettings, Scheme};
@@ -10,6 +10,7 @@ use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// MSE (log axis) against bits, one line per scheme and calibration (colour: calibration;
 /// dashed: symmetric), the current series thick and the current bits as a vertical line. An
@@ -36,7 +37,9 @@ pub fn draw_sweep<DB: DrawingBackend>(
 
     let axis = {
         let mut a = LogAxis::of(sweep.series.iter().flat_map(|s| s.mse.iter().copied()));
+        // Room above the lines, and below them at the left for the legend.
         a.hi += 0.5;
+        a.lo -= 1.0;
         a
     };
     let (b_lo, b_hi) = sweep
@@ -55,7 +58,8 @@ pub fn draw_sweep<DB: DrawingBackend>(
         )
         .map_err(drawing)?;
     let fx = |v: &f64| format!("{}", v.round());
-    let fy = |v: &f64| decade(*v);
+    let has_zero = sweep.series.iter().any(|s| s.mse.contains(&0.0));
+    let fy = |v: &f64| axis.label(*v, has_zero);
     let mut mesh = chart.configure_mesh();
     style_mesh(&mut mesh, theme, "bits", "MSE (log scale)");
     mesh.x_label_formatter(&fx)
@@ -73,9 +77,25 @@ pub fn draw_sweep<DB: DrawingBackend>(
                 theme.px(4.0),
                 bits_line,
             ))
-            .map_err(drawing)?
-            .label(format!("current: {} bits", current.bits))
-            .legend(super::stroke(theme, bits_line));
+            .map_err(drawing)?;
+        // Named beside the line, on the side with more room.
+        let right = cb <= (x.start + x.end) / 2.0;
+        let (h, dx) = if right {
+            (HPos::Left, theme.off(5.0))
+        } else {
+            (HPos::Right, -theme.off(5.0))
+        };
+        let style = theme.font(11.0, pal.muted).pos(Pos::new(h, VPos::Top));
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((cb, axis.hi))
+                    + Text::new(
+                        format!("current: {} bits", current.bits),
+                        (dx, theme.off(4.0)),
+                        style,
+                    ),
+            ))
+            .map_err(drawing)?;
     }
 
     // The current series last, so that it lies on top.
