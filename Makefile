@@ -32,7 +32,7 @@ lint:
 	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 test-native:
-	cargo test --release
+	cargo test --profile quick
 
 test-wasm:
 	$(SETUP) wasm
