@@ -1,1 +1,363 @@
 //! In-process benchmark of the notebook's workload (`quantviz bench`).
+//!
+//! The workload is the notebook's percentile example at scale: `n` float64 values
+//! uniform(-50, 150) from a fixed seed, the last set to 1000, quantized to 8 bits. Four figures,
+//! each the minimum (and the median) of `runs` runs in milliseconds; generating the data is not
+//! timed:
+//!
+//! - `asym`: asymmetric min-max: the data's stats (min, max), the parameters, then every value's
+//!   code and dequantized value ([`QuantParams::quantize_dequantize`]).
+//! - `sym`: symmetric min-max (absmax), the same.
+//! - `pct`: asymmetric percentile 99.99: the two percentiles, the parameters, codes and
+//!   dequantized values.
+//! - `all3+mse`: the three calibrations, each one's MSE over every value; the dequantized values
+//!   are streamed into the error ([`QuantParams::error_stats`]) rather than stored.
+//!
+//! `scripts/numpy_baseline.py` does the same with the notebook's numpy code.
+//!
+//! Timing needs a clock: [`run`] uses `std::time::Instant` natively; [`run_with_clock`] takes
+//! any millisecond clock (on wasm32, where `Instant` is not available, `performance.now()`).
+
+use crate::calibrate::{self, DataStats};
+use crate::error::{Error, Result, MAX_VALUES};
+use crate::generate;
+use crate::quantize::QuantParams;
+use crate::settings::{Calibration, Distribution, QuantSettings, Scheme, DEFAULT_PERCENTILE};
+use std::fmt;
+use std::hint::black_box;
+
+/// Runs per figure when none is given.
+pub const DEFAULT_RUNS: usize = 5;
+/// Values when none is given.
+pub const DEFAULT_N: usize = 1_000_000;
+/// Seed of the benchmark data (xoshiro256++; the same values natively and in wasm).
+pub const SEED: u64 = 42;
+/// The bit width of the workload.
+pub const BITS: u32 = 8;
+/// The outlier the notebook puts in the last place.
+pub const OUTLIER: f64 = 1000.0;
+/// The figures' names, in the order they are reported.
+pub const FIGURES: [&str; 4] = ["asym", "sym", "pct", "all3+mse"];
+
+/// One time per figure, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Figures {
+    /// Asymmetric min-max: calibrate, codes and dequantized values.
+    pub asym: f64,
+    /// Symmetric min-max: calibrate, codes and dequantized values.
+    pub sym: f64,
+    /// Asymmetric percentile 99.99: the percentiles, codes and dequantized values.
+    pub pct: f64,
+    /// All three calibrations with each one's MSE.
+    pub all3_mse: f64,
+}
+
+impl Figures {
+    /// The figures as `(name, ms)` pairs in [`FIGURES`] order.
+    pub fn entries(&self) -> [(&'static str, f64); 4] {
+        [
+            (FIGURES[0], self.asym),
+            (FIGURES[1], self.sym),
+            (FIGURES[2], self.pct),
+            (FIGURES[3], self.all3_mse),
+        ]
+    }
+
+    fn json(&self) -> String {
+        let parts: Vec<String> = self
+            .entries()
+            .iter()
+            .map(|(name, ms)| format!("\"{name}\": {}", json_number(*ms)))
+            .collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+}
+
+/// What a benchmark measured: the size, the number of runs, the minimum and median times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchResult {
+    /// Number of values.
+    pub n: usize,
+    /// Runs per figure.
+    pub runs: usize,
+    /// Each figure's fastest run, in milliseconds.
+    pub ms_min: Figures,
+    /// Each figure's median run, in milliseconds.
+    pub ms_median: Figures,
+    /// The MSE of each calibration as `all3+mse` computed it (asym, sym, pct): a check that the
+    /// work was done, and comparable with numpy's on the same data.
+    pub mse: [f64; 3],
+}
+
+impl BenchResult {
+    /// `{"n": N, "ms_min": {"asym": .., "sym": .., "pct": .., "all3+mse": ..}, "ms_median": {..}}`.
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"n\": {}, \"ms_min\": {}, \"ms_median\": {}}}",
+            self.n,
+            self.ms_min.json(),
+            self.ms_median.json()
+        )
+    }
+}
+
+impl fmt::Display for BenchResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "quantviz bench: {} values uniform(-50, 150), last = {OUTLIER}, {BITS} bits, {} runs",
+            group_thousands(self.n),
+            self.runs
+        )?;
+        writeln!(f, "{:<10} {:>12} {:>12}", "figure", "min ms", "median ms")?;
+        for ((name, min), (_, median)) in self.ms_min.entries().iter().zip(self.ms_median.entries())
+        {
+            writeln!(f, "{name:<10} {min:>12.3} {median:>12.3}")?;
+        }
+        writeln!(
+            f,
+            "MSE: asym {:.6}, sym {:.6}, pct {:.6}",
+            self.mse[0], self.mse[1], self.mse[2]
+        )
+    }
+}
+
+/// A finite number as JSON (times are finite; anything else becomes `null`).
+fn json_number(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.4}", x)
+    } else {
+        "null".to_string()
+    }
+}
+
+fn group_thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The benchmark data: `n` values uniform(-50, 150) from [`SEED`], the last set to [`OUTLIER`].
+pub fn workload(n: usize) -> Vec<f64> {
+    let mut xs = generate::sample(
+        Distribution::Uniform {
+            lo: -50.0,
+            hi: 150.0,
+        },
+        n,
+        SEED,
+    );
+    if let Some(last) = xs.last_mut() {
+        *last = OUTLIER;
+    }
+    xs
+}
+
+fn settings(scheme: Scheme, calibration: Calibration) -> QuantSettings {
+    QuantSettings {
+        bits: BITS,
+        scheme,
+        calibration,
+        ..QuantSettings::default()
+    }
+}
+
+/// `asym` / `sym`: stats, min-max parameters, codes and dequantized values.
+fn minmax_codes(xs: &[f64], scheme: Scheme) -> Result<(Vec<i32>, Vec<f64>)> {
+    let stats = DataStats::of(xs)?;
+    let p = calibrate::calibrate(xs, &stats, &settings(scheme, Calibration::MinMax))?;
+    Ok(p.quantize_dequantize(xs))
+}
+
+/// `pct`: the percentile pair, parameters, codes and dequantized values.
+fn percentile_codes(xs: &[f64]) -> Result<(Vec<i32>, Vec<f64>)> {
+    let (lo, hi) = calibrate::percentile_pair(xs, DEFAULT_PERCENTILE);
+    let s = settings(
+        Scheme::Asymmetric,
+        Calibration::Percentile(DEFAULT_PERCENTILE),
+    );
+    let p = QuantParams::asymmetric(lo, hi, s.bits, s.zero_point)?;
+    Ok(p.quantize_dequantize(xs))
+}
+
+/// `all3+mse`: the stats once, then each calibration's parameters and its fused error.
+fn all3_mse(xs: &[f64]) -> Result<[f64; 3]> {
+    let stats = DataStats::of(xs)?;
+    let mut mse = [0.0; 3];
+    let cases = [
+        settings(Scheme::Asymmetric, Calibration::MinMax),
+        settings(Scheme::Symmetric, Calibration::MinMax),
+        settings(
+            Scheme::Asymmetric,
+            Calibration::Percentile(DEFAULT_PERCENTILE),
+        ),
+    ];
+    for (slot, s) in mse.iter_mut().zip(cases.iter()) {
+        let p = calibrate::calibrate(xs, &stats, s)?;
+        *slot = p.error_stats(xs).mse();
+    }
+    Ok(mse)
+}
+
+fn min_median(times: &mut [f64]) -> (f64, f64) {
+    times.sort_by(f64::total_cmp);
+    let k = times.len();
+    let median = if k % 2 == 1 {
+        times[k / 2]
+    } else {
+        (times[k / 2 - 1] + times[k / 2]) / 2.0
+    };
+    (times[0], median)
+}
+
+/// Times `f` `runs` times with `clock` (milliseconds); its result is kept from the optimizer
+/// and dropped outside the timed region.
+fn time<T>(
+    runs: usize,
+    clock: &mut dyn FnMut() -> f64,
+    mut f: impl FnMut() -> Result<T>,
+) -> Result<(f64, f64, T)> {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs {
+        let t0 = clock();
+        let out = black_box(f()?);
+        times.push(clock() - t0);
+        // Freeing the previous run's buffers happens here, untimed (numpy's `del` does the same).
+        last = Some(out);
+    }
+    let (min, median) = min_median(&mut times);
+    Ok((min, median, last.expect("runs >= 1")))
+}
+
+/// Runs the benchmark with a millisecond clock of the caller's (`performance.now()` in a browser).
+pub fn run_with_clock(
+    n: usize,
+    runs: usize,
+    clock: &mut dyn FnMut() -> f64,
+) -> Result<BenchResult> {
+    if !(2..=MAX_VALUES).contains(&n) {
+        return Err(Error::Setting {
+            name: "n",
+            given: n.to_string(),
+            expected: format!("a number of values from 2 to {MAX_VALUES}"),
+        });
+    }
+    if runs == 0 {
+        return Err(Error::Setting {
+            name: "runs",
+            given: runs.to_string(),
+            expected: "at least 1 run".to_string(),
+        });
+    }
+    let xs = workload(n);
+    let xs = xs.as_slice();
+    let (asym_min, asym_med, _) = time(runs, clock, || minmax_codes(xs, Scheme::Asymmetric))?;
+    let (sym_min, sym_med, _) = time(runs, clock, || minmax_codes(xs, Scheme::Symmetric))?;
+    let (pct_min, pct_med, _) = time(runs, clock, || percentile_codes(xs))?;
+    let (all_min, all_med, mse) = time(runs, clock, || all3_mse(xs))?;
+    Ok(BenchResult {
+        n,
+        runs,
+        ms_min: Figures {
+            asym: asym_min,
+            sym: sym_min,
+            pct: pct_min,
+            all3_mse: all_min,
+        },
+        ms_median: Figures {
+            asym: asym_med,
+            sym: sym_med,
+            pct: pct_med,
+            all3_mse: all_med,
+        },
+        mse,
+    })
+}
+
+/// Runs the benchmark natively, timed with `std::time::Instant`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run(n: usize, runs: usize) -> Result<BenchResult> {
+    let start = std::time::Instant::now();
+    run_with_clock(n, runs, &mut || start.elapsed().as_secs_f64() * 1e3)
+}
+
+/// On wasm32 there is no `Instant`: use [`run_with_clock`] with `performance.now()`.
+#[cfg(target_arch = "wasm32")]
+pub fn run(n: usize, runs: usize) -> Result<BenchResult> {
+    let _ = (n, runs);
+    Err(Error::Setting {
+        name: "bench",
+        given: "wasm32".to_string(),
+        expected: "a native build (or bench::run_with_clock with performance.now())".to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_clock() -> impl FnMut() -> f64 {
+        let mut t = 0.0;
+        move || {
+            t += 1.5;
+            t
+        }
+    }
+
+    #[test]
+    fn runs_and_reports_every_figure() {
+        let r = run_with_clock(5000, 3, &mut fake_clock()).unwrap();
+        assert_eq!(r.n, 5000);
+        for (_, ms) in r
+            .ms_min
+            .entries()
+            .iter()
+            .chain(r.ms_median.entries().iter())
+        {
+            assert_eq!(*ms, 1.5);
+        }
+        assert!(
+            r.mse.iter().all(|m| m.is_finite() && *m > 0.0),
+            "{:?}",
+            r.mse
+        );
+        let json = r.to_json();
+        assert!(json.starts_with("{\"n\": 5000, \"ms_min\": {\"asym\": 1.5000"));
+        assert!(json.contains("\"all3+mse\": 1.5000}, \"ms_median\": {"));
+        assert!(json.ends_with('}'));
+        let table = r.to_string();
+        assert!(table.contains("5,000 values") && table.contains("all3+mse"));
+    }
+
+    #[test]
+    fn mse_matches_the_simple_definition() {
+        let xs = workload(3001);
+        let r = run_with_clock(3001, 1, &mut fake_clock()).unwrap();
+        let stats = DataStats::of(&xs).unwrap();
+        let p = QuantParams::asymmetric(stats.min, stats.max, 8, crate::settings::ZeroPoint::Raw)
+            .unwrap();
+        let (_, deq) = p.quantize_dequantize(&xs);
+        let sq: Vec<f64> = xs
+            .iter()
+            .zip(&deq)
+            .map(|(x, d)| (x - d) * (x - d))
+            .collect();
+        let want = crate::sum::pairwise_sum(&sq) / xs.len() as f64;
+        assert_eq!(r.mse[0].to_bits(), want.to_bits());
+    }
+
+    #[test]
+    fn rejects_bad_sizes() {
+        assert!(run_with_clock(1, 5, &mut fake_clock()).is_err());
+        assert!(run_with_clock(10, 0, &mut fake_clock()).is_err());
+        assert_eq!(group_thousands(10_000_000), "10,000,000");
+        assert_eq!(min_median(&mut [3.0, 1.0, 2.0, 4.0]), (1.0, 2.5));
+    }
+}

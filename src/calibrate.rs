@@ -176,21 +176,19 @@ fn order_pairs(xs: &[f64], ks: [usize; 2]) -> [(f64, f64); 2] {
     if n < FAST_SELECT_MIN {
         return order_pairs_by_copy(xs, ks);
     }
-    let windows = ks.map(|k| sample_window(xs, k));
+    let sample = sorted_sample(xs);
+    let windows = ks.map(|k| sample_window(&sample, n, k));
     match filter_select(xs, ks, windows) {
         Some(r) => r,
         None => order_pairs_by_copy(xs, ks),
     }
 }
 
-/// Two sample values that bracket the k-th smallest of `xs` with high probability; infinite
-/// where the margin runs past the sample's ends. Never +0.0 or -0.0, so that the filter's
-/// float comparisons agree with `total_cmp` (which orders -0.0 before +0.0).
-fn sample_window(xs: &[f64], k: usize) -> (f64, f64) {
+/// [`SELECT_SAMPLE`] values of `xs`, one from each of as many equal strides at a pseudo-random
+/// offset inside it (so that periodic data cannot line up with the stride), sorted.
+fn sorted_sample(xs: &[f64]) -> Vec<f64> {
     let n = xs.len();
     let m = SELECT_SAMPLE;
-    // One value from each of m equal strides, at a pseudo-random offset inside it (so periodic
-    // data cannot line up with the stride).
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut sample: Vec<f64> = (0..m)
         .map(|j| {
@@ -203,6 +201,15 @@ fn sample_window(xs: &[f64], k: usize) -> (f64, f64) {
         })
         .collect();
     sample.sort_unstable_by(f64::total_cmp);
+    sample
+}
+
+/// Two values of the sorted `sample` (of data of `n` values) that bracket the k-th smallest
+/// with high probability; infinite where the margin runs past the sample's ends. Never +0.0 or
+/// -0.0, so that the filter's float comparisons agree with `total_cmp` (which orders -0.0
+/// before +0.0).
+fn sample_window(sample: &[f64], n: usize, k: usize) -> (f64, f64) {
+    let m = sample.len();
     let q = k as f64 / n as f64;
     let centre = q * m as f64;
     let margin = 4.0 * (m as f64 * q * (1.0 - q)).sqrt() + 4.0;

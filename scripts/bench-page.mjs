@@ -1,0 +1,218 @@
+// The page's speed in headless Chromium: time to first render and the time from a Bits change
+// to `data-state="ready"`, at `/?n=100000` and `/?n=1000000` (and the default page's first
+// render), each the median of 5; prints a Markdown table. `scripts/bench.py` runs it.
+//
+// Needs pkg/ built (`make wasm`), playwright-core (npm) and /usr/bin/chromium. Starts
+// `python3 scripts/serve.py` on a free port and stops it at the end.
+//
+// The page's test contract: `document.body.dataset.state` is "busy" while it updates and
+// "ready" when done ("error" on bad input); `#status` carries the last update's time in
+// `data-ms`; the bit-width control's label starts with "Bits".
+//
+// Usage: node scripts/bench-page.mjs [--reps 5] [--json]
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const PAGES = [
+  { url: '/', label: 'default', firstRenderTarget: 500 },
+  { url: '/?n=100000', label: 'n = 100,000', bitsTarget: 8 },
+  { url: '/?n=1000000', label: 'n = 1,000,000', bitsTarget: 16 },
+];
+const TIMEOUT_MS = 60_000;
+
+const args = process.argv.slice(2);
+const REPS = Number(argValue('--reps') ?? 5);
+const JSON_OUT = args.includes('--json');
+
+function argValue(name) {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const k = s.length;
+  if (k === 0) return NaN;
+  return k % 2 ? s[(k - 1) / 2] : (s[k / 2 - 1] + s[k / 2]) / 2;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForServer(url) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`the dev server did not answer at ${url}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// Runs in the page before its own scripts: notes when `data-state` first becomes "ready",
+// in ms since navigation start (performance.now()'s origin).
+function recordFirstReady() {
+  window.__qvFirstReady = undefined;
+  const check = () => {
+    const b = document.body;
+    if (window.__qvFirstReady === undefined && b && b.dataset.state === 'ready') {
+      window.__qvFirstReady = performance.now();
+    }
+    if (b && b.dataset.state === 'error' && window.__qvError === undefined) {
+      window.__qvError = document.querySelector('#error')?.textContent || 'data-state="error"';
+    }
+  };
+  new MutationObserver(check).observe(document, {
+    subtree: true,
+    childList: true,
+    attributes: true,
+    attributeFilter: ['data-state'],
+  });
+}
+
+/** Loads `url` and returns ms from navigation start to the first `data-state="ready"`. */
+async function firstRender(page, url) {
+  await page.goto(url, { waitUntil: 'commit' });
+  const handle = await page.waitForFunction(
+    () => window.__qvFirstReady ?? (window.__qvError ? `error: ${window.__qvError}` : undefined),
+    null,
+    { timeout: TIMEOUT_MS },
+  );
+  const v = await handle.jsonValue();
+  if (typeof v !== 'number') throw new Error(`${url}: ${v}`);
+  return v;
+}
+
+/** Sets the Bits control to `bits` as a user would (input, then change) and returns ms from
+ * the events to `data-state="ready"`, and `#status`'s `data-ms` afterwards. */
+async function bitsChange(page, bits) {
+  const control = page.getByLabel(/^Bits/);
+  const ms = await control.evaluate(
+    (el, value) =>
+      new Promise((resolve, reject) => {
+        const body = document.body;
+        let t0;
+        const done = () => {
+          if (body.dataset.state === 'ready') {
+            obs.disconnect();
+            resolve(performance.now() - t0);
+          } else if (body.dataset.state === 'error') {
+            obs.disconnect();
+            reject(new Error('data-state="error" after a Bits change'));
+          }
+        };
+        const obs = new MutationObserver(done);
+        obs.observe(body, { attributes: true, attributeFilter: ['data-state'] });
+        t0 = performance.now();
+        el.value = String(value);
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+        // An update that finished inside the handlers leaves no mutation after this point.
+        Promise.resolve().then(() => {
+          if (body.dataset.state !== 'busy') done();
+        });
+      }),
+    bits,
+  );
+  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, {
+    timeout: TIMEOUT_MS,
+  });
+  const statusMs = Number(await page.locator('#status').getAttribute('data-ms'));
+  return { ms, statusMs };
+}
+
+async function measure(browser, origin, spec) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.addInitScript(recordFirstReady);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const first = [];
+  for (let i = 0; i < REPS; i++) first.push(await firstRender(page, origin + spec.url));
+  const row = { page: spec.url, label: spec.label, firstRender: median(first), firstRenders: first };
+  if (spec.bitsTarget !== undefined) {
+    await bitsChange(page, 7); // warm-up
+    const changes = [];
+    for (let i = 0; i < REPS; i++) changes.push(await bitsChange(page, i % 2 ? 7 : 6));
+    row.bitsChange = median(changes.map((c) => c.ms));
+    row.bitsChanges = changes.map((c) => c.ms);
+    row.statusMs = median(changes.map((c) => c.statusMs));
+    row.bitsTarget = spec.bitsTarget;
+  }
+  row.firstRenderTarget = spec.firstRenderTarget;
+  row.errors = errors;
+  await context.close();
+  return row;
+}
+
+function fmt(x) {
+  return Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '–';
+}
+
+function verdict(value, target) {
+  if (target === undefined) return '';
+  return value <= target ? `≤ ${target} ms: met` : `≤ ${target} ms: NOT met`;
+}
+
+async function main() {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const server = spawn('python3', ['scripts/serve.py', String(port)], { cwd: ROOT, stdio: 'ignore' });
+  let browser;
+  try {
+    await waitForServer(`${origin}/index.html`);
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    const version = browser.version();
+    const rows = [];
+    for (const spec of PAGES) rows.push(await measure(browser, origin, spec));
+    if (JSON_OUT) {
+      console.log(JSON.stringify({ chromium: version, reps: REPS, rows }));
+      return;
+    }
+    console.log(`Headless Chromium ${version}, median of ${REPS}; times in ms.\n`);
+    console.log('| page | first render | target | Bits change → ready | `#status` data-ms | target |');
+    console.log('|---|---:|---|---:|---:|---|');
+    for (const r of rows) {
+      console.log(
+        `| \`${r.page}\` | ${fmt(r.firstRender)} | ${verdict(r.firstRender, r.firstRenderTarget)} |` +
+          ` ${fmt(r.bitsChange)} | ${fmt(r.statusMs)} | ${verdict(r.bitsChange, r.bitsTarget)} |`,
+      );
+    }
+    const errors = rows.flatMap((r) => r.errors);
+    if (errors.length) console.log(`\nPage errors: ${errors.join('; ')}`);
+  } finally {
+    await browser?.close();
+    server.kill();
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench-page: ${e.stack || e}`);
+  process.exit(1);
+});
