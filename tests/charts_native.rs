@@ -394,11 +394,7 @@ fn odd_inputs_draw_without_panicking() {
 #[test]
 fn ten_million_values_draw_like_any_other() {
     // Bars per bin, never a point per value: the SVG stays small whatever n is.
-    let n = if cfg!(debug_assertions) {
-        200_000
-    } else {
-        10_000_000
-    };
+    let n = 10_000_000;
     let a = analysis(
         generate(&DataSpec {
             n,
