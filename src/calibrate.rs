@@ -195,8 +195,9 @@ fn sorted_sample(xs: &[f64]) -> Vec<f64> {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            let start = j * n / m;
-            let end = (j + 1) * n / m;
+            // In u64: j * n overflows a 32-bit usize (wasm32) from 262,144 values on.
+            let start = (j as u64 * n as u64 / m as u64) as usize;
+            let end = ((j as u64 + 1) * n as u64 / m as u64) as usize;
             xs[start + (state % (end - start) as u64) as usize]
         })
         .collect();
