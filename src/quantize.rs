@@ -89,6 +89,13 @@ impl QuantParams {
     /// A zero-width range `[c, c]` gets `scale = |c|` (eps for 0) so that `c` is exact.
     pub fn asymmetric(beta: f64, alpha: f64, bits: u32, policy: ZeroPoint) -> Result<Self> {
         crate::settings::check_bits(bits as i64)?;
+        if !beta.is_finite() || !alpha.is_finite() {
+            // Checked before include-zero's min/max, which would turn inf into 0 and hide it.
+            return Err(Error::RangeOverflow {
+                lo: beta,
+                hi: alpha,
+            });
+        }
         let (qmin, qmax) = code_range(Scheme::Asymmetric, bits);
         let (lo, hi) = match policy {
             ZeroPoint::Raw => (beta, alpha),
@@ -117,7 +124,7 @@ impl QuantParams {
                 (qmin as f64 - (lo / scale).round_ties_even()).clamp(qmin as f64, qmax as f64)
             }
         };
-        Ok(QuantParams {
+        QuantParams {
             scheme: Scheme::Asymmetric,
             bits,
             scale,
@@ -126,7 +133,8 @@ impl QuantParams {
             qmax,
             range_min: beta,
             range_max: alpha,
-        })
+        }
+        .checked()
     }
 
     /// Symmetric parameters for `[-alpha, alpha]`: `scale = alpha / (2^(b-1) - 1)`, zero point 0
@@ -146,7 +154,7 @@ impl QuantParams {
         if constant || scale.is_nan() || scale < f64::MIN_POSITIVE {
             scale = if alpha == 0.0 { SCALE_FLOOR } else { alpha };
         }
-        Ok(QuantParams {
+        QuantParams {
             scheme: Scheme::Symmetric,
             bits,
             scale,
@@ -155,7 +163,21 @@ impl QuantParams {
             qmax,
             range_min: -alpha,
             range_max: alpha,
-        })
+        }
+        .checked()
+    }
+
+    /// The parameters, or `RangeOverflow` when a level would not be a finite number (ranges
+    /// near f64::MAX, where `(q - zero_point) * scale` overflows).
+    fn checked(self) -> Result<Self> {
+        if self.scale.is_finite() && self.clip_min().is_finite() && self.clip_max().is_finite() {
+            Ok(self)
+        } else {
+            Err(Error::RangeOverflow {
+                lo: self.range_min,
+                hi: self.range_max,
+            })
+        }
     }
 
     /// The rounded code before clamping: `round(x / scale + zero_point)`, halves to even.
