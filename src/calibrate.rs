@@ -29,12 +29,10 @@ pub struct DataStats {
 impl DataStats {
     /// Computes the stats, after checking that the data is non-empty and finite.
     pub fn of(xs: &[f64]) -> Result<DataStats> {
-        check_finite(xs)?;
-        let mut min = f64::INFINITY;
-        let mut max = f64::NEG_INFINITY;
-        for &x in xs {
-            min = min.min(x);
-            max = max.max(x);
+        let (min, max, finite) = min_max_finite(xs);
+        if !finite || xs.is_empty() {
+            // Only now walk the data again, for the message's count and first index.
+            check_finite(xs)?;
         }
         let sum_sq = pairwise_sum_map(xs, &mut |x| x * x);
         Ok(DataStats {
@@ -50,6 +48,35 @@ impl DataStats {
     pub fn is_constant(&self) -> bool {
         self.min == self.max
     }
+}
+
+/// Min, max and whether every value is finite, in one pass: eight independent lanes of
+/// compare-and-select, which the compiler turns into vector min/max.
+fn min_max_finite(xs: &[f64]) -> (f64, f64, bool) {
+    const L: usize = 8;
+    let mut lo = [f64::INFINITY; L];
+    let mut hi = [f64::NEG_INFINITY; L];
+    // x - x is 0 for finite x and NaN for NaN or ±inf: their sum is NaN iff any is not finite.
+    let mut poison = [0.0f64; L];
+    let chunks = xs.chunks_exact(L);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for j in 0..L {
+            let x = c[j];
+            lo[j] = if x < lo[j] { x } else { lo[j] };
+            hi[j] = if x > hi[j] { x } else { hi[j] };
+            poison[j] += x - x;
+        }
+    }
+    for (j, &x) in rest.iter().enumerate() {
+        lo[j] = if x < lo[j] { x } else { lo[j] };
+        hi[j] = if x > hi[j] { x } else { hi[j] };
+        poison[j] += x - x;
+    }
+    let min = lo.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = hi.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let finite = poison.iter().all(|p| *p == 0.0);
+    (min, max, finite)
 }
 
 /// numpy's `_lerp(a, b, t)`: `a + (b - a) * t`, or `b - (b - a) * (1 - t)` when `t >= 0.5`.
@@ -578,6 +605,36 @@ mod tests {
             assert_eq!(hi.to_bits(), want_hi.to_bits(), "p={p}");
             assert_eq!(lo.to_bits(), want_lo.to_bits(), "p={p}");
         }
+    }
+
+    #[test]
+    fn stats_in_one_pass_match_the_definition() {
+        let mut xs = crate::generate::sample(
+            crate::settings::Distribution::StudentT { dof: 2.0 },
+            1001,
+            5,
+        );
+        xs[17] = -1e300;
+        xs[1000] = 1e300;
+        let s = DataStats::of(&xs).unwrap();
+        assert_eq!(s.min, -1e300);
+        assert_eq!(s.max, 1e300);
+        assert_eq!(s.absmax, 1e300);
+        for n in 1..20 {
+            let s = DataStats::of(&xs[..n]).unwrap();
+            assert_eq!(s.min, xs[..n].iter().copied().fold(f64::INFINITY, f64::min));
+            assert_eq!(
+                s.max,
+                xs[..n].iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            );
+        }
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut ys = xs.clone();
+            ys[999] = bad;
+            let e = DataStats::of(&ys).unwrap_err().to_string();
+            assert!(e.contains("index 999"), "{e}");
+        }
+        assert!(DataStats::of(&[]).is_err());
     }
 
     #[test]
