@@ -300,9 +300,11 @@ impl Analysis {
     /// The charts' data for a run already measured.
     pub fn view_of(&self, run: Run) -> View {
         let p = run.params;
-        // The representable range bounds every dequantized value, bit for bit.
-        let lo = self.stats.min.min(p.clip_min());
-        let hi = self.stats.max.max(p.clip_max());
+        // Every dequantized value lies within half a step of a value or of the clip range, so
+        // the data and clip range widened by one step hold them all (with room for rounding),
+        // and a constant's lone bar stays narrow instead of spanning 256 empty levels.
+        let lo = self.stats.min.min(p.range_min) - p.scale;
+        let hi = self.stats.max.max(p.range_max) + p.scale;
         let mut values = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let mut dequantized = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let levels = (p.qmax - p.qmin + 1) as usize;
@@ -395,6 +397,7 @@ pub fn mapping(p: &QuantParams, lo: f64, hi: f64) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generate::Dataset;
     use crate::settings::DataSpec;
 
     #[test]
@@ -407,6 +410,43 @@ mod tests {
         assert_eq!(v.code_counts.iter().sum::<u64>(), 10_000);
         assert_eq!(v.errors.total(), 10_000);
         assert!(v.mapping.len() >= 2);
+    }
+
+    #[test]
+    fn every_value_is_counted_for_any_data() {
+        let sets: Vec<Vec<f64>> = vec![
+            vec![3.0; 50],
+            vec![0.0; 7],
+            vec![-1e-9, 2e-9],
+            crate::notebook::NOTEBOOK_VALUES.to_vec(),
+            vec![1.0, 2.0, 1000.0],
+        ];
+        for values in sets {
+            let n = values.len() as u64;
+            let a = Analysis::new(Dataset::from_values(values, "t").unwrap()).unwrap();
+            for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+                for calibration in [Calibration::MinMax, Calibration::Percentile(90.0)] {
+                    let q = QuantSettings {
+                        scheme,
+                        calibration,
+                        bits: 3,
+                        ..QuantSettings::default()
+                    };
+                    let v = a.view(&q).unwrap();
+                    assert_eq!(v.values.total(), n);
+                    assert_eq!(v.dequantized.total(), n, "{scheme} {calibration}");
+                    assert_eq!(v.errors.total(), n);
+                }
+            }
+        }
+        // A constant's bar is narrow: the range is a few steps wide, not 2^b steps.
+        let a = Analysis::new(Dataset::from_values(vec![3.0; 50], "c").unwrap()).unwrap();
+        let v = a.view(&QuantSettings::default()).unwrap();
+        assert!(
+            v.values.hi - v.values.lo <= 4.0 * 3.0,
+            "{:?}",
+            (v.values.lo, v.values.hi)
+        );
     }
 
     #[test]
