@@ -233,7 +233,12 @@ fn time<T>(
         last = Some(out);
     }
     let (min, median) = min_median(&mut times);
-    Ok((min, median, last.expect("runs >= 1")))
+    let last = last.ok_or_else(|| crate::Error::Setting {
+        name: "runs",
+        given: "0".into(),
+        expected: "a whole number of runs from 1 to 1000".into(),
+    })?;
+    Ok((min, median, last))
 }
 
 /// Runs the benchmark with a millisecond clock of the caller's (`performance.now()` in a browser).

@@ -52,6 +52,8 @@ impl DataStats {
 
 /// Min, max and whether every value is finite, in one pass: eight independent lanes of
 /// compare-and-select, which the compiler turns into vector min/max.
+// `x - x` is deliberate: 0 for a finite x, NaN for NaN and ±inf.
+#[allow(clippy::eq_op)]
 fn min_max_finite(xs: &[f64]) -> (f64, f64, bool) {
     const L: usize = 8;
     let mut lo = [f64::INFINITY; L];
