@@ -243,6 +243,12 @@ fn compare_key_of(q: &QuantSettings) -> QuantSettings {
     }
 }
 
+/// How many rows `Session.csv()` writes at most, for the page to say so.
+#[wasm_bindgen(js_name = csvMaxRows)]
+pub fn csv_max_rows() -> usize {
+    CSV_MAX_ROWS
+}
+
 /// Installs a panic hook that reports panics to the console (there should be none).
 #[wasm_bindgen(start)]
 pub fn start() {

@@ -1,6 +1,6 @@
 // quantviz page glue: read the controls, keep the URL in step, call wasm, show its numbers.
 // Every number, formula and chart comes from the Rust side; nothing here quantizes anything.
-import init, { Session } from '../pkg/quantviz.js';
+import init, { Session, csvMaxRows } from '../pkg/quantviz.js';
 
 /** The charts, by the name `Session.draw` knows them; each has a `<canvas id="chart-NAME">`. */
 const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
@@ -539,6 +539,10 @@ function downloadCsv() {
   try {
     const blob = new Blob([session.csv()], { type: 'text/csv' });
     save(blob, 'quantviz.csv');
+    const cap = csvMaxRows();
+    if (summary && summary.data.n > cap) {
+      flash(ui.downloadCsv, `First ${cap.toLocaleString('en')} of ${summary.data.n.toLocaleString('en')} rows saved`);
+    }
   } catch (e) {
     showError(message(e));
   }
