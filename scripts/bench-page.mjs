@@ -10,22 +10,8 @@
 // `data-ms`; the bit-width control's label starts with "Bits".
 //
 // Usage: node scripts/bench-page.mjs [--reps 5] [--json]
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { startPage } from './browser.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const PAGES = [
   { url: '/', label: 'default', firstRenderTarget: 500 },
   { url: '/?n=100000', label: 'n = 100,000', bitsTarget: 8 },
@@ -47,32 +33,6 @@ function median(xs) {
   const k = s.length;
   if (k === 0) return NaN;
   return k % 2 ? s[(k - 1) / 2] : (s[k / 2 - 1] + s[k / 2]) / 2;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForServer(url) {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const r = await fetch(url);
-      if (r.ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`the dev server did not answer at ${url}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 // Runs in the page before its own scripts: notes when `data-state` first becomes "ready",
@@ -181,13 +141,8 @@ function verdict(value, target) {
 }
 
 async function main() {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const server = spawn('python3', ['scripts/serve.py', String(port)], { cwd: ROOT, stdio: 'ignore' });
-  let browser;
+  const { origin, browser, stop } = await startPage();
   try {
-    await waitForServer(`${origin}/index.html`);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
     const version = browser.version();
     const rows = [];
     for (const spec of PAGES) rows.push(await measure(browser, origin, spec));
@@ -207,8 +162,7 @@ async function main() {
     const errors = rows.flatMap((r) => r.errors);
     if (errors.length) console.log(`\nPage errors: ${errors.join('; ')}`);
   } finally {
-    await browser?.close();
-    server.kill();
+    await stop();
   }
 }
 

@@ -6,25 +6,12 @@
 // docs/screenshot.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { ROOT, startPage } from '../../scripts/browser.mjs';
 import { toPalettePng } from './palette-png.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ARTIFACTS = path.join(ROOT, 'artifacts');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 /** The notebook's first example (asymmetric and symmetric 8-bit min-max of its 20 values). */
 const NOTEBOOK_SCALE = '0.7617254901960785';
 const NOTEBOOK_ZERO_POINT = '62';
@@ -32,22 +19,17 @@ const NOTEBOOK_SYMMETRIC_SCALE = '1.1569291338582677';
 const METRICS = ['scale', 'zero-point', 'mse', 'sqnr', 'max-error', 'clipped'];
 const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
 
-let server;
 let browser;
 let origin;
+let stop;
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  server = spawn('python3', ['scripts/serve.py', String(port)], { cwd: ROOT, stdio: 'ignore' });
-  await waitForServer(`${origin}/index.html`);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  ({ origin, browser, stop } = await startPage());
 });
 
 after(async () => {
-  await browser?.close();
-  server?.kill();
+  await stop?.();
 });
 
 test('the page loads, every chart is drawn crisp, and every number is shown', async () => {
@@ -497,30 +479,4 @@ function luminance([r, g, b]) {
     return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
   };
   return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForServer(url) {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const r = await fetch(url);
-      if (r.ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`the dev server did not answer at ${url}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
