@@ -9,7 +9,7 @@
 use crate::error::{check_finite, Result};
 use crate::quantize::QuantParams;
 use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint};
-use crate::sum::pairwise_sum_map;
+use crate::sum::{leaf_sum, pairwise_tree};
 
 /// Facts about the data that every calibration needs, computed once per data set.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,13 +28,26 @@ pub struct DataStats {
 
 impl DataStats {
     /// Computes the stats, after checking that the data is non-empty and finite.
+    ///
+    /// One read of the data: each pairwise leaf block of 128 values updates the running min
+    /// and max and adds its squares in numpy's order; large data runs on several threads, cut
+    /// where the pairwise tree cuts ([`crate::par`]), so the bits are the same.
     pub fn of(xs: &[f64]) -> Result<DataStats> {
-        let (min, max, finite) = min_max_finite(xs);
+        let (sum_sq, lanes) =
+            crate::par::pairwise_map(xs, &stats_part, &|(sa, mut la), (sb, lb)| {
+                la.merge(&lb);
+                (sa + sb, la)
+            });
+        DataStats::from_pass(xs, sum_sq, &lanes)
+    }
+
+    /// The stats from a pass's sum of squares and lanes (an error if any value was not finite).
+    fn from_pass(xs: &[f64], sum_sq: f64, lanes: &MinMaxLanes) -> Result<DataStats> {
+        let (min, max, finite) = lanes.finish();
         if !finite || xs.is_empty() {
             // Only now walk the data again, for the message's count and first index.
             check_finite(xs)?;
         }
-        let sum_sq = pairwise_sum_map(xs, &mut |x| x * x);
         Ok(DataStats {
             n: xs.len(),
             min,
@@ -50,35 +63,147 @@ impl DataStats {
     }
 }
 
-/// Min, max and whether every value is finite, in one pass: eight independent lanes of
-/// compare-and-select, which the compiler turns into vector min/max.
-// `x - x` is deliberate: 0 for a finite x, NaN for NaN and ±inf.
-#[allow(clippy::eq_op)]
-fn min_max_finite(xs: &[f64]) -> (f64, f64, bool) {
-    const L: usize = 8;
-    let mut lo = [f64::INFINITY; L];
-    let mut hi = [f64::NEG_INFINITY; L];
-    // x - x is 0 for finite x and NaN for NaN or ±inf: their sum is NaN iff any is not finite.
-    let mut poison = [0.0f64; L];
-    let chunks = xs.chunks_exact(L);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for j in 0..L {
-            let x = c[j];
+/// Running min, max and finiteness in eight lanes: lane `j` sees the values whose index is `j`
+/// modulo 8 (every pairwise block starts at a multiple of 8), in order, so the result does not
+/// depend on how the data was cut.
+#[derive(Debug, Clone, Copy)]
+struct MinMaxLanes {
+    lo: [f64; 8],
+    hi: [f64; 8],
+    /// `Σ (x - x)`: 0 while every value is finite, NaN from the first NaN or ±inf on.
+    poison: [f64; 8],
+}
+
+impl MinMaxLanes {
+    fn new() -> MinMaxLanes {
+        MinMaxLanes {
+            lo: [f64::INFINITY; 8],
+            hi: [f64::NEG_INFINITY; 8],
+            poison: [0.0; 8],
+        }
+    }
+
+    /// Takes in one block that starts at a multiple of 8: compare-and-select in eight
+    /// independent lanes, which the compiler turns into vector min/max.
+    // `x - x` is deliberate: 0 for a finite x, NaN for NaN and ±inf.
+    #[allow(clippy::eq_op)]
+    #[inline(always)]
+    fn update(&mut self, xs: &[f64]) {
+        let chunks = xs.chunks_exact(8);
+        let rest = chunks.remainder();
+        let (mut lo, mut hi, mut poison) = (self.lo, self.hi, self.poison);
+        for c in chunks {
+            for j in 0..8 {
+                let x = c[j];
+                lo[j] = if x < lo[j] { x } else { lo[j] };
+                hi[j] = if x > hi[j] { x } else { hi[j] };
+                poison[j] += x - x;
+            }
+        }
+        for (j, &x) in rest.iter().enumerate() {
             lo[j] = if x < lo[j] { x } else { lo[j] };
             hi[j] = if x > hi[j] { x } else { hi[j] };
             poison[j] += x - x;
         }
+        (self.lo, self.hi, self.poison) = (lo, hi, poison);
     }
-    for (j, &x) in rest.iter().enumerate() {
-        lo[j] = if x < lo[j] { x } else { lo[j] };
-        hi[j] = if x > hi[j] { x } else { hi[j] };
-        poison[j] += x - x;
+
+    /// Takes in the lanes of the data that follows (as `update` would have, value by value).
+    fn merge(&mut self, later: &MinMaxLanes) {
+        for j in 0..8 {
+            let (l, h) = (later.lo[j], later.hi[j]);
+            self.lo[j] = if l < self.lo[j] { l } else { self.lo[j] };
+            self.hi[j] = if h > self.hi[j] { h } else { self.hi[j] };
+            self.poison[j] += later.poison[j];
+        }
     }
-    let min = lo.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = hi.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let finite = poison.iter().all(|p| *p == 0.0);
-    (min, max, finite)
+
+    /// Min, max and whether every value was finite.
+    fn finish(&self) -> (f64, f64, bool) {
+        let min = self.lo.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = self.hi.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let finite = self.poison.iter().all(|p| *p == 0.0);
+        (min, max, finite)
+    }
+}
+
+/// One part of [`DataStats::of`]'s pass: the pairwise sum of squares and the min/max lanes.
+fn stats_part(xs: &[f64]) -> (f64, MinMaxLanes) {
+    let mut lanes = MinMaxLanes::new();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        let sum = pairwise_tree(xs, &mut |b| unsafe { stats_leaf_avx2(b, &mut lanes) });
+        return (sum, lanes);
+    }
+    let sum = pairwise_tree(xs, &mut |b| stats_leaf(b, &mut lanes));
+    (sum, lanes)
+}
+
+/// One leaf block: min/max lanes, and the sum of squares in numpy's leaf order.
+#[inline(always)]
+fn stats_leaf(b: &[f64], lanes: &mut MinMaxLanes) -> f64 {
+    lanes.update(b);
+    leaf_sum(b, &mut |x| x * x)
+}
+
+/// [`stats_leaf`] in AVX2 intrinsics: the eight lanes are two vectors of four, for the min,
+/// the max, the poison and numpy's eight accumulators alike. `_mm256_min_pd(x, lo)` is
+/// `if x < lo { x } else { lo }` and `_mm256_max_pd(x, hi)` is `if x > hi { x } else { hi }`,
+/// NaN included, so every lane is [`MinMaxLanes::update`]'s.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn stats_leaf_avx2(b: &[f64], lanes: &mut MinMaxLanes) -> f64 {
+    use std::arch::x86_64::*;
+    let n = b.len();
+    if n < 8 {
+        return stats_leaf(b, lanes);
+    }
+    let whole = n - n % 8;
+    let p = b.as_ptr();
+    let mut lo0 = _mm256_loadu_pd(lanes.lo.as_ptr());
+    let mut lo1 = _mm256_loadu_pd(lanes.lo.as_ptr().add(4));
+    let mut hi0 = _mm256_loadu_pd(lanes.hi.as_ptr());
+    let mut hi1 = _mm256_loadu_pd(lanes.hi.as_ptr().add(4));
+    let mut ps0 = _mm256_loadu_pd(lanes.poison.as_ptr());
+    let mut ps1 = _mm256_loadu_pd(lanes.poison.as_ptr().add(4));
+    let mut r0 = _mm256_setzero_pd();
+    let mut r1 = _mm256_setzero_pd();
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 8 <= whole <= n.
+        let x0 = _mm256_loadu_pd(p.add(i));
+        let x1 = _mm256_loadu_pd(p.add(i + 4));
+        lo0 = _mm256_min_pd(x0, lo0);
+        lo1 = _mm256_min_pd(x1, lo1);
+        hi0 = _mm256_max_pd(x0, hi0);
+        hi1 = _mm256_max_pd(x1, hi1);
+        ps0 = _mm256_add_pd(ps0, _mm256_sub_pd(x0, x0));
+        ps1 = _mm256_add_pd(ps1, _mm256_sub_pd(x1, x1));
+        // +0.0 + x² is x² (never -0.0): the first add is numpy's first assignment.
+        r0 = _mm256_add_pd(r0, _mm256_mul_pd(x0, x0));
+        r1 = _mm256_add_pd(r1, _mm256_mul_pd(x1, x1));
+        i += 8;
+    }
+    _mm256_storeu_pd(lanes.lo.as_mut_ptr(), lo0);
+    _mm256_storeu_pd(lanes.lo.as_mut_ptr().add(4), lo1);
+    _mm256_storeu_pd(lanes.hi.as_mut_ptr(), hi0);
+    _mm256_storeu_pd(lanes.hi.as_mut_ptr().add(4), hi1);
+    _mm256_storeu_pd(lanes.poison.as_mut_ptr(), ps0);
+    _mm256_storeu_pd(lanes.poison.as_mut_ptr().add(4), ps1);
+    let mut r = [0.0f64; 8];
+    _mm256_storeu_pd(r.as_mut_ptr(), r0);
+    _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    let rest = &b[whole..];
+    lanes.update(rest);
+    for &x in rest {
+        res += x * x;
+    }
+    res
 }
 
 /// numpy's `_lerp(a, b, t)`: `a + (b - a) * t`, or `b - (b - a) * (1 - t)` when `t >= 0.5`.
@@ -261,55 +386,160 @@ fn sample_window(sample: &[f64], n: usize, k: usize) -> (f64, f64) {
     (a, b)
 }
 
-/// One pass: for each window `[a, b]`, the count of values below `a` and the values inside.
-/// Returns the order statistics when every wanted rank is inside its window, else `None`.
-fn filter_select(xs: &[f64], ks: [usize; 2], windows: [(f64, f64); 2]) -> Option<[(f64, f64); 2]> {
-    let n = xs.len();
-    let [(a0, b0), (a1, b1)] = windows;
-    let mut below = [0usize; 2];
-    let mut nan = 0usize;
-    let mut inside: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
-    const CHUNK: usize = 64;
-    for chunk in xs.chunks(CHUNK) {
-        // A loop of compares and adds that vectorizes; the rare chunk with a value inside a
-        // window is gathered by a second, scalar look.
-        let (mut lt0, mut lt1, mut nn, mut hit) = (0u32, 0u32, 0u32, false);
-        for &x in chunk {
-            lt0 += (x < a0) as u32;
-            lt1 += (x < a1) as u32;
-            nn += x.is_nan() as u32;
-            hit |= ((x >= a0) & (x <= b0)) | ((x >= a1) & (x <= b1));
+/// What the filter's pass found: for each window `[a, b]`, the count of values below `a` and
+/// the values inside; and the count of NaNs.
+#[derive(Debug, Default)]
+struct Filtered {
+    below: [usize; 2],
+    nan: usize,
+    inside: [Vec<f64>; 2],
+}
+
+impl Filtered {
+    /// Takes in another part's findings (counts add up; the values gathered are selected from
+    /// later, so their order does not matter).
+    fn merge(mut self, other: Filtered) -> Filtered {
+        for w in 0..2 {
+            self.below[w] += other.below[w];
+            self.inside[w].extend(other.inside[w].iter().copied());
         }
-        below[0] += lt0 as usize;
-        below[1] += lt1 as usize;
-        nan += nn as usize;
-        if hit {
+        self.nan += other.nan;
+        self
+    }
+
+    /// Counts and gathers one block of values (any length; chunks of 64 at a time).
+    #[inline(always)]
+    fn take(&mut self, xs: &[f64], windows: [(f64, f64); 2]) {
+        let [(a0, b0), (a1, b1)] = windows;
+        const CHUNK: usize = 64;
+        for chunk in xs.chunks(CHUNK) {
+            // A loop of compares and adds that vectorizes; the rare chunk with a value inside a
+            // window is gathered by a second, scalar look.
+            let (mut lt0, mut lt1, mut nn, mut hit) = (0u32, 0u32, 0u32, false);
             for &x in chunk {
-                if x >= a0 && x <= b0 {
-                    inside[0].push(x);
-                }
-                if x >= a1 && x <= b1 {
-                    inside[1].push(x);
+                lt0 += (x < a0) as u32;
+                lt1 += (x < a1) as u32;
+                nn += x.is_nan() as u32;
+                hit |= ((x >= a0) & (x <= b0)) | ((x >= a1) & (x <= b1));
+            }
+            self.below[0] += lt0 as usize;
+            self.below[1] += lt1 as usize;
+            self.nan += nn as usize;
+            if hit {
+                for &x in chunk {
+                    if x >= a0 && x <= b0 {
+                        self.inside[0].push(x);
+                    }
+                    if x >= a1 && x <= b1 {
+                        self.inside[1].push(x);
+                    }
                 }
             }
         }
     }
-    if nan > 0 {
-        return None;
-    }
-    let mut out = [(0.0, 0.0); 2];
-    for w in 0..2 {
-        let k = ks[w];
-        let v = &mut inside[w];
-        // Ranks k and k + 1 (k alone at the end) must lie among the gathered values.
-        let last = if k + 1 < n { k + 1 } else { k };
-        if k < below[w] || last >= below[w] + v.len() {
+
+    /// The order statistics when every wanted rank is inside its window, else `None`.
+    fn select(mut self, n: usize, ks: [usize; 2]) -> Option<[(f64, f64); 2]> {
+        if self.nan > 0 {
             return None;
         }
-        let (a, b) = order_pair(v, k - below[w]);
-        out[w] = (a, if k + 1 < n { b } else { a });
+        let mut out = [(0.0, 0.0); 2];
+        for w in 0..2 {
+            let k = ks[w];
+            let below = self.below[w];
+            let v = &mut self.inside[w];
+            // Ranks k and k + 1 (k alone at the end) must lie among the gathered values.
+            let last = if k + 1 < n { k + 1 } else { k };
+            if k < below || last >= below + v.len() {
+                return None;
+            }
+            let (a, b) = order_pair(v, k - below);
+            out[w] = (a, if k + 1 < n { b } else { a });
+        }
+        Some(out)
     }
-    Some(out)
+}
+
+/// The filter over one part of the data, in AVX2 where the CPU has it.
+fn filter_part(xs: &[f64], windows: [(f64, f64); 2]) -> Filtered {
+    let mut f = Filtered::default();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { filter_take_avx2(&mut f, xs, windows) };
+        return f;
+    }
+    f.take(xs, windows);
+    f
+}
+
+/// [`Filtered::take`] compiled for AVX2 (the same operations, four values per instruction).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn filter_take_avx2(f: &mut Filtered, xs: &[f64], windows: [(f64, f64); 2]) {
+    f.take(xs, windows)
+}
+
+/// One pass: for each window `[a, b]`, the count of values below `a` and the values inside.
+/// Returns the order statistics when every wanted rank is inside its window, else `None`.
+/// Large data runs on several threads.
+fn filter_select(xs: &[f64], ks: [usize; 2], windows: [(f64, f64); 2]) -> Option<[(f64, f64); 2]> {
+    let part = |xs: &[f64]| filter_part(xs, windows);
+    crate::par::pairwise_map(xs, &part, &Filtered::merge).select(xs.len(), ks)
+}
+
+/// [`DataStats::of`] and [`percentile_pair`] together, in one read of the data where it is
+/// large: each pairwise leaf block updates the stats and the percentile filter while it is in
+/// cache. The same results, bit for bit, as the two calls.
+pub fn stats_and_percentile_pair(xs: &[f64], p: f64) -> Result<(DataStats, (f64, f64))> {
+    let n = xs.len();
+    if n < FAST_SELECT_MIN {
+        let stats = DataStats::of(xs)?;
+        return Ok((stats, percentile_pair(xs, p)));
+    }
+    let (hi_i, _, hi_t) = rank(n, p);
+    let (lo_i, _, lo_t) = rank(n, 100.0 - p);
+    let ks = [lo_i, hi_i];
+    let sample = sorted_sample(xs);
+    let windows = ks.map(|k| sample_window(&sample, n, k));
+    let part = |part: &[f64]| stats_filter_part(part, windows);
+    let (sum_sq, lanes, filtered) = crate::par::pairwise_map(xs, &part, &|a, b| {
+        let (sa, mut la, fa) = a;
+        let (sb, lb, fb) = b;
+        la.merge(&lb);
+        (sa + sb, la, fa.merge(fb))
+    });
+    let stats = DataStats::from_pass(xs, sum_sq, &lanes)?;
+    let [(la, lb), (ha, hb)] = match filtered.select(n, ks) {
+        Some(r) => r,
+        None => order_pairs_by_copy(xs, ks),
+    };
+    Ok((stats, (numpy_lerp(la, lb, lo_t), numpy_lerp(ha, hb, hi_t))))
+}
+
+/// One part of [`stats_and_percentile_pair`]'s pass.
+fn stats_filter_part(xs: &[f64], windows: [(f64, f64); 2]) -> (f64, MinMaxLanes, Filtered) {
+    let mut lanes = MinMaxLanes::new();
+    let mut f = Filtered::default();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        let sum = pairwise_tree(xs, &mut |b| {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe {
+                filter_take_avx2(&mut f, b, windows);
+                stats_leaf_avx2(b, &mut lanes)
+            }
+        });
+        return (sum, lanes, f);
+    }
+    let sum = pairwise_tree(xs, &mut |b| {
+        f.take(b, windows);
+        stats_leaf(b, &mut lanes)
+    });
+    (sum, lanes, f)
 }
 
 /// At most this many values take part in the `mse` search; larger data is strided down to it.
@@ -610,6 +840,22 @@ mod tests {
     }
 
     #[test]
+    fn stats_of_large_data_match_the_definition() {
+        let n = 4 * crate::par::MIN_PART + 5;
+        let mut xs = uniforms(n, 3);
+        xs[n - 1] = 1000.0;
+        xs[17] = -7.5;
+        let s = DataStats::of(&xs).unwrap();
+        assert_eq!((s.min, s.max, s.absmax), (-7.5, 1000.0, 1000.0));
+        let sq: Vec<f64> = xs.iter().map(|x| x * x).collect();
+        let want = crate::sum::pairwise_sum(&sq) / n as f64;
+        assert_eq!(s.mean_sq.to_bits(), want.to_bits());
+        xs[n / 2 + 1] = f64::NAN;
+        assert!(DataStats::of(&xs).is_err());
+        check_against_sort(&xs[..n / 2], "large, threaded");
+    }
+
+    #[test]
     fn stats_in_one_pass_match_the_definition() {
         let mut xs = crate::generate::sample(
             crate::settings::Distribution::StudentT { dof: 2.0 },
@@ -637,6 +883,55 @@ mod tests {
             assert!(e.contains("index 999"), "{e}");
         }
         assert!(DataStats::of(&[]).is_err());
+    }
+
+    /// The AVX2 leaf (where the CPU has it) and the portable one agree lane by lane, bit for
+    /// bit, signed zeros and NaN included.
+    #[test]
+    fn fast_stats_leaf_is_the_portable_one() {
+        let mut xs = uniforms(5000, 11);
+        for (i, x) in xs.iter_mut().enumerate() {
+            *x = match i % 13 {
+                0 => -0.0,
+                1 => 0.0,
+                2 => -*x * 1e200,
+                _ => *x - 0.5,
+            };
+        }
+        let bits = |l: &MinMaxLanes| [l.lo, l.hi, l.poison].map(|a| a.map(f64::to_bits));
+        for n in [0, 1, 7, 8, 9, 127, 128, 129, 1000, 4999] {
+            for data in [xs[..n].to_vec(), {
+                let mut v = xs[..n].to_vec();
+                if n > 3 {
+                    v[n / 2] = f64::NAN;
+                }
+                v
+            }] {
+                let (sum, lanes) = stats_part(&data);
+                let mut portable = MinMaxLanes::new();
+                let want = pairwise_tree(&data, &mut |b| stats_leaf(b, &mut portable));
+                assert_eq!(sum.to_bits(), want.to_bits(), "n={n}");
+                assert_eq!(bits(&lanes), bits(&portable), "n={n}");
+            }
+        }
+    }
+
+    #[test]
+    fn stats_and_percentiles_in_one_pass_are_the_two_calls() {
+        for (n, seed) in [(10, 1), (70_000, 2), (4 * crate::par::MIN_PART + 9, 3)] {
+            let mut xs = uniforms(n, seed);
+            xs[n - 1] = 1000.0;
+            for p in [99.99, 99.0, 75.0, 100.0] {
+                let (stats, pair) = stats_and_percentile_pair(&xs, p).unwrap();
+                assert_eq!(stats, DataStats::of(&xs).unwrap(), "n={n}");
+                assert_eq!(pair, percentile_pair(&xs, p), "n={n} p={p}");
+            }
+            xs[n / 3] = f64::NAN;
+            let e = stats_and_percentile_pair(&xs, 99.0)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("index {}", n / 3)), "{e}");
+        }
     }
 
     #[test]

@@ -108,7 +108,7 @@ fn gamma(shape: f64, rng: &mut Xoshiro256PlusPlus, normals: &mut Normals) -> f64
 pub fn sample(dist: Distribution, n: usize, seed: u64) -> Vec<f64> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut normals = Normals { spare: None };
-    let mut out = Vec::with_capacity(n);
+    let mut out = crate::par::with_capacity(n);
     match dist {
         Distribution::Uniform { lo, hi } => {
             let w = hi - lo;

@@ -108,15 +108,20 @@ pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
         ));
     }
     let body = &body[..need];
-    Ok(if width == 8 {
-        body.chunks_exact(8)
-            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-            .collect()
+    // Room for every value at once (in huge pages where large, as numpy's arrays).
+    let mut out = crate::par::with_capacity(count as usize);
+    if width == 8 {
+        out.extend(
+            body.chunks_exact(8)
+                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])),
+        );
     } else {
-        body.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect()
-    })
+        out.extend(
+            body.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64),
+        );
+    }
+    Ok(out)
 }
 
 /// Parses text: numbers separated by commas, semicolons, whitespace or newlines. A first line

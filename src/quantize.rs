@@ -227,46 +227,145 @@ impl QuantParams {
     /// Codes and dequantized values together, in one pass.
     ///
     /// Bit for bit `quantize` then `dequantize`; the loop is written to vectorize (see
-    /// [`Kernel`]), and large outputs are allocated as huge pages where the OS allows.
+    /// [`Kernel`]), large inputs are split over threads ([`crate::par`]), and large outputs are
+    /// allocated as huge pages where the OS allows.
     pub fn quantize_dequantize(&self, xs: &[f64]) -> (Vec<i32>, Vec<f64>) {
-        let k = Kernel::new(self);
         let mut codes = fast::zeroed_vec::<i32>(xs.len());
         let mut deq = fast::zeroed_vec::<f64>(xs.len());
-        #[cfg(target_arch = "x86_64")]
-        if fast::has_avx2() {
-            // SAFETY: the CPU has AVX2 (checked at run time just above).
-            unsafe { fast::fill_avx2(&k, xs, &mut codes, &mut deq) };
-            return (codes, deq);
-        }
-        k.fill(xs, &mut codes, &mut deq);
+        self.quantize_dequantize_into(xs, &mut codes, &mut deq);
         (codes, deq)
+    }
+
+    /// [`QuantParams::quantize_dequantize`] into buffers the caller keeps (`codes` and `deq`
+    /// as long as `xs`; where shorter, only that many values are written).
+    pub fn quantize_dequantize_into(&self, xs: &[f64], codes: &mut [i32], deq: &mut [f64]) {
+        let n = xs.len().min(codes.len()).min(deq.len());
+        let k = Kernel::new(self);
+        if n < 2 * crate::par::MIN_PART || crate::par::threads() == 1 {
+            fill(&k, &xs[..n], &mut codes[..n], &mut deq[..n]);
+            return;
+        }
+        // Two threads, one half each (no sum here, so any cut keeps the results).
+        let (xa, xb) = xs[..n].split_at(n / 2);
+        let (ca, cb) = codes[..n].split_at_mut(n / 2);
+        let (da, db) = deq[..n].split_at_mut(n / 2);
+        let right = std::sync::Mutex::new(Some((cb, db)));
+        let take = || match right.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        std::thread::scope(|s| {
+            let spawned = std::thread::Builder::new().spawn_scoped(s, || {
+                if let Some((cb, db)) = take() {
+                    fill(&k, xb, cb, db);
+                }
+            });
+            fill(&k, xa, ca, da);
+            match spawned.map(|h| h.join()) {
+                Ok(Ok(())) => {}
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                Err(_) => {
+                    if let Some((cb, db)) = take() {
+                        fill(&k, xb, cb, db);
+                    }
+                }
+            }
+        });
     }
 
     /// The error of quantizing `xs`, fused: codes are never stored, one pass over the data.
     ///
     /// The squared errors are summed in numpy's pairwise order, so `sum_sq / n` is bit for bit
     /// `np.mean((x - x̂) ** 2)`; each leaf block of 128 values is one vectorized loop
-    /// ([`Kernel::error_leaf`]).
+    /// ([`Kernel::error_leaf`]), and large inputs run on several threads, cut where the
+    /// pairwise tree cuts ([`crate::par`]).
     pub fn error_stats(&self, xs: &[f64]) -> ErrorStats {
+        let mut none: [i32; 0] = [];
+        error_pass::<false>(&Kernel::new(self), xs, &mut none)
+    }
+
+    /// Codes into `codes` (as long as `xs`) and the error, in one pass: the dequantized values
+    /// are streamed into the error instead of stored. The codes are [`QuantParams::quantize`]'s
+    /// and the error is [`QuantParams::error_stats`]'s, bit for bit. If `codes` is shorter than
+    /// `xs`, only the error is computed and `codes` is left as it was.
+    pub fn quantize_into(&self, xs: &[f64], codes: &mut [i32]) -> ErrorStats {
         let k = Kernel::new(self);
-        let mut acc = ErrorLanes::default();
-        #[cfg(target_arch = "x86_64")]
-        let sum_sq = if fast::has_avx2() {
-            // SAFETY: the CPU has AVX2 (checked at run time just above).
-            pairwise_tree(xs, &mut |b| unsafe {
-                fast::error_leaf_avx2(&k, b, &mut acc)
-            })
-        } else {
-            pairwise_tree(xs, &mut |b| k.error_leaf(b, &mut acc))
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let sum_sq = pairwise_tree(xs, &mut |b| k.error_leaf(b, &mut acc));
-        ErrorStats {
-            n: xs.len(),
-            sum_sq,
-            max_abs: acc.max.iter().fold(0.0f64, |m, &a| m.max(a)),
-            clipped: acc.clipped.iter().sum::<u64>() as usize,
+        if codes.len() < xs.len() {
+            let mut none: [i32; 0] = [];
+            return error_pass::<false>(&k, xs, &mut none);
         }
+        error_pass::<true>(&k, xs, &mut codes[..xs.len()])
+    }
+
+    /// The errors of several parameter sets over the same data in one read of it (each leaf
+    /// block of 128 values is quantized by every set while it is in cache): element `i` is
+    /// `params[i].error_stats(xs)`, bit for bit.
+    pub fn error_stats_many(params: &[QuantParams], xs: &[f64]) -> Vec<ErrorStats> {
+        let mut out = Vec::with_capacity(params.len());
+        for group in params.chunks(MANY) {
+            let mut kernels = [Kernel::new(&group[0]); MANY];
+            for (k, p) in kernels.iter_mut().zip(group) {
+                *k = Kernel::new(p);
+            }
+            let m = group.len();
+            let part = |part: &[f64]| -> ([f64; MANY], [ErrorLanes; MANY]) {
+                let mut accs: [ErrorLanes; MANY] = Default::default();
+                let sums = crate::sum::pairwise_tree_with(
+                    part,
+                    &mut |b: &[f64]| {
+                        let mut r = [0.0; MANY];
+                        for j in 0..m {
+                            r[j] = error_leaf::<false>(&kernels[j], b, &mut [], &mut accs[j]);
+                        }
+                        r
+                    },
+                    &|a: [f64; MANY], b: [f64; MANY]| std::array::from_fn(|j| a[j] + b[j]),
+                );
+                (sums, accs)
+            };
+            let (sums, accs) = crate::par::pairwise_map(xs, &part, &|(sa, la), (sb, lb)| {
+                let sums = std::array::from_fn(|j| sa[j] + sb[j]);
+                let mut lanes = la;
+                for (l, r) in lanes.iter_mut().zip(lb) {
+                    l.merge(&r);
+                }
+                (sums, lanes)
+            });
+            out.extend((0..m).map(|j| accs[j].stats(xs.len(), sums[j])));
+        }
+        out
+    }
+
+    /// `Σ (x - x̂)²` of several parameter sets over the same data in one read of it, and
+    /// nothing else (no max, no clipped count: a leaner loop than
+    /// [`QuantParams::error_stats_many`]). Element `i` is `params[i].error_stats(xs).sum_sq`,
+    /// bit for bit: `clamp(round(v), lo, hi)` is `round(clamp(v, lo, hi))` for integer bounds.
+    pub fn sum_sq_many(params: &[QuantParams], xs: &[f64]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(params.len());
+        for group in params.chunks(MANY) {
+            let mut kernels = [Kernel::new(&group[0]); MANY];
+            for (k, p) in kernels.iter_mut().zip(group) {
+                *k = Kernel::new(p);
+            }
+            let m = group.len();
+            let part = |part: &[f64]| -> [f64; MANY] {
+                crate::sum::pairwise_tree_with(
+                    part,
+                    &mut |b: &[f64]| {
+                        let mut r = [0.0; MANY];
+                        for j in 0..m {
+                            r[j] = sum_sq_leaf(&kernels[j], b);
+                        }
+                        r
+                    },
+                    &|a: [f64; MANY], b: [f64; MANY]| std::array::from_fn(|j| a[j] + b[j]),
+                )
+            };
+            let sums =
+                crate::par::pairwise_map(xs, &part, &|a, b| std::array::from_fn(|j| a[j] + b[j]));
+            out.extend_from_slice(&sums[..m]);
+        }
+        out
     }
 
     /// `error_stats` as plainly as it can be written (the definition the fast path is tested
@@ -344,10 +443,104 @@ struct Kernel {
 }
 
 /// Running `max |e|` and clipped counts in 8 lanes (combined once at the end).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct ErrorLanes {
     max: [f64; 8],
     clipped: [u64; 8],
+}
+
+/// Parameter sets that [`QuantParams::error_stats_many`] runs over one block at a time.
+const MANY: usize = 8;
+
+impl ErrorLanes {
+    /// Adds another part's lanes (the parts' max and clipped counts; sums are kept apart).
+    fn merge(&mut self, other: &ErrorLanes) {
+        for j in 0..8 {
+            self.max[j] = if other.max[j] > self.max[j] {
+                other.max[j]
+            } else {
+                self.max[j]
+            };
+            self.clipped[j] += other.clipped[j];
+        }
+    }
+
+    /// The stats of `n` values whose squared errors summed to `sum_sq`.
+    fn stats(&self, n: usize, sum_sq: f64) -> ErrorStats {
+        ErrorStats {
+            n,
+            sum_sq,
+            max_abs: self.max.iter().fold(0.0f64, |m, &a| m.max(a)),
+            clipped: self.clipped.iter().sum::<u64>() as usize,
+        }
+    }
+}
+
+/// One leaf block's error (and codes, with `STORE`), in AVX2 where the CPU has it.
+#[inline(always)]
+fn error_leaf<const STORE: bool>(
+    k: &Kernel,
+    block: &[f64],
+    codes: &mut [i32],
+    acc: &mut ErrorLanes,
+) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if fast::has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked at run time just above).
+        return unsafe { fast::error_leaf_avx2::<STORE>(k, block, codes, acc) };
+    }
+    k.error_leaf::<STORE>(block, codes, acc)
+}
+
+/// One leaf block's sum of squared errors alone, in AVX2 where the CPU has it.
+#[inline(always)]
+fn sum_sq_leaf(k: &Kernel, block: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if fast::has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked at run time just above).
+        return unsafe { fast::sum_sq_leaf_avx2(k, block) };
+    }
+    crate::sum::leaf_sum(block, &mut |x| k.error(x).1)
+}
+
+/// The whole error pass: numpy's pairwise tree of leaf sums, the top of the tree on threads.
+/// With `STORE`, `codes` is as long as `xs` and receives every code.
+fn error_pass<const STORE: bool>(k: &Kernel, xs: &[f64], codes: &mut [i32]) -> ErrorStats {
+    let part = |part: &[f64], codes: &mut [i32]| -> (f64, ErrorLanes) {
+        let mut acc = ErrorLanes::default();
+        let base = part.as_ptr() as usize;
+        let sum = pairwise_tree(part, &mut |b| {
+            let cs: &mut [i32] = if STORE {
+                let offset = (b.as_ptr() as usize - base) / std::mem::size_of::<f64>();
+                &mut codes[offset..offset + b.len()]
+            } else {
+                &mut []
+            };
+            error_leaf::<STORE>(k, b, cs, &mut acc)
+        });
+        (sum, acc)
+    };
+    let combine = |(sa, mut la): (f64, ErrorLanes), (sb, lb): (f64, ErrorLanes)| {
+        la.merge(&lb);
+        (sa + sb, la)
+    };
+    let (sum_sq, acc) = if STORE {
+        crate::par::pairwise_map_mut(xs, codes, &part, &combine)
+    } else {
+        crate::par::pairwise_map(xs, &|x| part(x, &mut []), &combine)
+    };
+    acc.stats(xs.len(), sum_sq)
+}
+
+/// Codes and dequantized values of `xs` into `codes` and `deq`, in AVX2 where the CPU has it.
+fn fill(k: &Kernel, xs: &[f64], codes: &mut [i32], deq: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if fast::has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked at run time just above).
+        unsafe { fast::fill_avx2(k, xs, codes, deq) };
+        return;
+    }
+    k.fill(xs, codes, deq);
 }
 
 impl Kernel {
@@ -383,12 +576,12 @@ impl Kernel {
         (q, clipped)
     }
 
-    /// One value's squared error, `|error|` and clipped flag: `e = x - (q - zero_point) * scale`.
+    /// One value's code (as a float), squared error, `|error|` and clipped flag: `e = x - (q - zero_point) * scale`.
     #[inline(always)]
-    fn error(&self, x: f64) -> (f64, f64, u64) {
+    fn error(&self, x: f64) -> (f64, f64, f64, u64) {
         let (q, clipped) = self.code(x);
         let e = x - (q - self.zero_point) * self.scale;
-        (e * e, e.abs(), clipped as u64)
+        (q, e * e, e.abs(), clipped as u64)
     }
 
     /// Codes and dequantized values of `xs` into `codes` and `deq` (all the same length).
@@ -418,12 +611,23 @@ impl Kernel {
     }
 
     /// The sum of one pairwise leaf block's squared errors in numpy's order
-    /// ([`crate::sum::block_sum`]), with `max |e|` and the clipped count into `acc`.
+    /// ([`crate::sum::pairwise_tree`]'s leaf), with `max |e|` and the clipped count into `acc`;
+    /// with `STORE`, each value's code also goes into `codes` (as long as `block`).
     #[inline(always)]
-    fn error_leaf(&self, block: &[f64], acc: &mut ErrorLanes) -> f64 {
+    fn error_leaf<const STORE: bool>(
+        &self,
+        block: &[f64],
+        codes: &mut [i32],
+        acc: &mut ErrorLanes,
+    ) -> f64 {
         let n = block.len();
-        let one = |x: f64, acc: &mut ErrorLanes| {
-            let (e2, a, c) = self.error(x);
+        let codes = if STORE { &mut codes[..n] } else { codes };
+        let one = |i: usize, acc: &mut ErrorLanes, codes: &mut [i32]| {
+            let x = block[i];
+            let (q, e2, a, c) = self.error(x);
+            if STORE {
+                codes[i] = q as i32;
+            }
             if a > acc.max[0] {
                 acc.max[0] = a;
             }
@@ -432,8 +636,8 @@ impl Kernel {
         };
         if n < 8 {
             let mut res = 0.0;
-            for &x in block {
-                res += one(x, acc);
+            for i in 0..n {
+                res += one(i, acc, codes);
             }
             return res;
         }
@@ -441,15 +645,13 @@ impl Kernel {
         let mut r = [0.0f64; 8];
         let mut max = acc.max;
         let mut clipped = acc.clipped;
-        for j in 0..8 {
-            let (e2, a, cl) = self.error(block[j]);
-            r[j] = e2;
-            max[j] = if a > max[j] { a } else { max[j] };
-            clipped[j] += cl;
-        }
-        for c in block[8..whole].chunks_exact(8) {
+        for i in (0..whole).step_by(8) {
             for j in 0..8 {
-                let (e2, a, cl) = self.error(c[j]);
+                let (q, e2, a, cl) = self.error(block[i + j]);
+                if STORE {
+                    codes[i + j] = q as i32;
+                }
+                // r starts at +0.0 and e2 is never -0.0: the first sum is e2 itself.
                 r[j] += e2;
                 max[j] = if a > max[j] { a } else { max[j] };
                 clipped[j] += cl;
@@ -458,8 +660,8 @@ impl Kernel {
         acc.max = max;
         acc.clipped = clipped;
         let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &x in &block[whole..] {
-            res += one(x, acc);
+        for i in whole..n {
+            res += one(i, acc, codes);
         }
         res
     }
@@ -494,9 +696,7 @@ mod fast {
             // SAFETY: i + 4 <= n for all three slices.
             let x = _mm256_loadu_pd(xs.as_ptr().add(i));
             let (q, _) = v.code(x);
-            // `NaN as i32` is 0 in Rust; cvttpd2dq would give i32::MIN.
-            let q = _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_UNORD_Q>(q, q), q);
-            let qi = _mm256_cvttpd_epi32(q);
+            let qi = v.to_i32(q);
             _mm_storeu_si128(codes.as_mut_ptr().add(i) as *mut __m128i, qi);
             let d = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtepi32_pd(qi), v.zp), v.scale);
             _mm256_storeu_pd(deq.as_mut_ptr().add(i), d);
@@ -505,38 +705,44 @@ mod fast {
         k.fill(&xs[whole..n], &mut codes[whole..n], &mut deq[whole..n]);
     }
 
-    /// [`Kernel::error_leaf`] in AVX2: the 8 accumulators are two vectors of 4.
+    /// [`Kernel::error_leaf`] in AVX2: the 8 accumulators are two vectors of 4; with `STORE`
+    /// the codes go into `codes` (as long as `block`).
     ///
     /// # Safety
     /// The CPU must have AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn error_leaf_avx2(k: &Kernel, block: &[f64], acc: &mut ErrorLanes) -> f64 {
+    pub(super) unsafe fn error_leaf_avx2<const STORE: bool>(
+        k: &Kernel,
+        block: &[f64],
+        codes: &mut [i32],
+        acc: &mut ErrorLanes,
+    ) -> f64 {
         use std::arch::x86_64::*;
         let n = block.len();
-        if n < 8 {
-            return k.error_leaf(block, acc);
+        if n < 8 || (STORE && codes.len() < n) {
+            return k.error_leaf::<STORE>(block, codes, acc);
         }
         let whole = n - n % 8;
         let v = Vectors::new(k);
         let p = block.as_ptr();
+        let cp = codes.as_mut_ptr();
         let mut m0 = _mm256_loadu_pd(acc.max.as_ptr());
         let mut m1 = _mm256_loadu_pd(acc.max.as_ptr().add(4));
         let mut c0 = _mm256_loadu_si256(acc.clipped.as_ptr() as *const __m256i);
         let mut c1 = _mm256_loadu_si256(acc.clipped.as_ptr().add(4) as *const __m256i);
-        // SAFETY (all loads): i + 8 <= whole <= n.
-        let (e0, a0, k0) = v.error(_mm256_loadu_pd(p));
-        let (e1, a1, k1) = v.error(_mm256_loadu_pd(p.add(4)));
-        let mut r0 = e0;
-        let mut r1 = e1;
-        m0 = _mm256_max_pd(a0, m0);
-        m1 = _mm256_max_pd(a1, m1);
-        c0 = _mm256_sub_epi64(c0, k0);
-        c1 = _mm256_sub_epi64(c1, k1);
-        let mut i = 8;
+        let mut r0 = _mm256_setzero_pd();
+        let mut r1 = _mm256_setzero_pd();
+        let mut i = 0;
         while i < whole {
-            let (e0, a0, k0) = v.error(_mm256_loadu_pd(p.add(i)));
-            let (e1, a1, k1) = v.error(_mm256_loadu_pd(p.add(i + 4)));
+            // SAFETY (loads and stores): i + 8 <= whole <= n <= codes.len() when STORE.
+            let (q0, e0, a0, k0) = v.error(_mm256_loadu_pd(p.add(i)));
+            let (q1, e1, a1, k1) = v.error(_mm256_loadu_pd(p.add(i + 4)));
+            if STORE {
+                _mm_storeu_si128(cp.add(i) as *mut __m128i, v.to_i32(q0));
+                _mm_storeu_si128(cp.add(i + 4) as *mut __m128i, v.to_i32(q1));
+            }
+            // +0.0 + e = e (e is never -0.0): the first add is numpy's first assignment.
             r0 = _mm256_add_pd(r0, e0);
             r1 = _mm256_add_pd(r1, e1);
             m0 = _mm256_max_pd(a0, m0);
@@ -553,13 +759,62 @@ mod fast {
         _mm256_storeu_pd(r.as_mut_ptr(), r0);
         _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
         let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &x in &block[whole..] {
-            let (e2, a, c) = k.error(x);
+        for (i, &x) in block.iter().enumerate().skip(whole) {
+            let (q, e2, a, c) = k.error(x);
+            if STORE {
+                codes[i] = q as i32;
+            }
             if a > acc.max[0] {
                 acc.max[0] = a;
             }
             acc.clipped[0] += c;
             res += e2;
+        }
+        res
+    }
+
+    /// The leaf sum of squared errors alone in AVX2: `q = round(clamp(v, lo, hi))`, which is
+    /// `clamp(round(v), lo, hi)` (rounding is monotone and keeps the integer bounds; NaN stays
+    /// NaN), in numpy's eight-accumulator order.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn sum_sq_leaf_avx2(k: &Kernel, block: &[f64]) -> f64 {
+        use std::arch::x86_64::*;
+        let n = block.len();
+        if n < 8 {
+            return crate::sum::leaf_sum(block, &mut |x| k.error(x).1);
+        }
+        let whole = n - n % 8;
+        let (scale, zp) = (_mm256_set1_pd(k.scale), _mm256_set1_pd(k.zero_point));
+        let (lo, hi) = (_mm256_set1_pd(k.lo), _mm256_set1_pd(k.hi));
+        let magic = _mm256_set1_pd(super::ROUND_MAGIC);
+        let e2 = |x: __m256d| {
+            let v = _mm256_add_pd(_mm256_div_pd(x, scale), zp);
+            // max_pd(lo, v) is v when v is NaN, as min_pd(hi, v): NaN goes through.
+            let v = _mm256_min_pd(hi, _mm256_max_pd(lo, v));
+            let q = _mm256_sub_pd(_mm256_add_pd(v, magic), magic);
+            let e = _mm256_sub_pd(x, _mm256_mul_pd(_mm256_sub_pd(q, zp), scale));
+            _mm256_mul_pd(e, e)
+        };
+        let p = block.as_ptr();
+        let mut r0 = _mm256_setzero_pd();
+        let mut r1 = _mm256_setzero_pd();
+        let mut i = 0;
+        while i < whole {
+            // SAFETY: i + 8 <= whole <= n.
+            r0 = _mm256_add_pd(r0, e2(_mm256_loadu_pd(p.add(i))));
+            r1 = _mm256_add_pd(r1, e2(_mm256_loadu_pd(p.add(i + 4))));
+            i += 8;
+        }
+        let mut r = [0.0f64; 8];
+        _mm256_storeu_pd(r.as_mut_ptr(), r0);
+        _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &x in &block[whole..] {
+            res += k.error(x).1;
         }
         res
     }
@@ -616,7 +871,8 @@ mod fast {
             (q, clipped)
         }
 
-        /// [`Kernel::error`]: squared error, `|error|` and the clipped mask (as -1 per lane).
+        /// [`Kernel::error`]: the code (as floats), squared error, `|error|` and the clipped
+        /// mask (as -1 per lane).
         #[inline]
         #[target_feature(enable = "avx2")]
         fn error(
@@ -625,59 +881,34 @@ mod fast {
         ) -> (
             std::arch::x86_64::__m256d,
             std::arch::x86_64::__m256d,
+            std::arch::x86_64::__m256d,
             std::arch::x86_64::__m256i,
         ) {
             use std::arch::x86_64::*;
             let (q, clipped) = self.code(x);
             let e = _mm256_sub_pd(x, _mm256_mul_pd(_mm256_sub_pd(q, self.zp), self.scale));
             (
+                q,
                 _mm256_mul_pd(e, e),
                 _mm256_and_pd(e, self.abs),
                 _mm256_castpd_si256(clipped),
             )
         }
+
+        /// Codes as floats to `i32`, as `q as i32` does: NaN becomes 0 (`cvttpd2dq` alone
+        /// would give `i32::MIN`).
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn to_i32(&self, q: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m128i {
+            use std::arch::x86_64::*;
+            let q = _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_UNORD_Q>(q, q), q);
+            _mm256_cvttpd_epi32(q)
+        }
     }
 
-    /// A zeroed vector of `n` values. Large ones (4 MiB and up) come straight from the OS, and
-    /// on Linux are advised to use transparent huge pages before their first touch, as numpy
-    /// does for its arrays: writing 80 MB into fresh 4 KiB pages costs ~20,000 page faults.
+    /// A zeroed vector of `n` values; large ones in huge pages ([`crate::par::zeroed_vec`]).
     pub(super) fn zeroed_vec<T: Copy + Default>(n: usize) -> Vec<T> {
-        let v = vec![T::default(); n];
-        #[cfg(all(
-            target_os = "linux",
-            any(target_arch = "x86_64", target_arch = "aarch64")
-        ))]
-        advise_huge_pages(v.as_ptr() as usize, n * std::mem::size_of::<T>());
-        v
-    }
-
-    #[cfg(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    fn advise_huge_pages(addr: usize, bytes: usize) {
-        const HUGE: usize = 1 << 21;
-        const MADV_HUGEPAGE: std::ffi::c_int = 14;
-        extern "C" {
-            fn madvise(
-                addr: *mut std::ffi::c_void,
-                len: usize,
-                advice: std::ffi::c_int,
-            ) -> std::ffi::c_int;
-        }
-        if bytes < (4 << 20) {
-            return;
-        }
-        // Only whole 2 MiB pages inside the buffer can be huge.
-        let start = (addr + HUGE - 1) & !(HUGE - 1);
-        let end = (addr + bytes) & !(HUGE - 1);
-        if end > start {
-            // SAFETY: the range lies inside one live allocation of ours; MADV_HUGEPAGE is a
-            // hint that changes no contents (it fails harmlessly where THP is off).
-            unsafe {
-                madvise(start as *mut std::ffi::c_void, end - start, MADV_HUGEPAGE);
-            }
-        }
+        crate::par::zeroed_vec(n)
     }
 }
 
@@ -833,8 +1064,24 @@ mod tests {
                     let want = p.error_stats_simple(xs);
                     let got = p.error_stats(xs);
                     let mut acc = ErrorLanes::default();
-                    let portable = pairwise_tree(xs, &mut |b| k.error_leaf(b, &mut acc));
+                    let portable =
+                        pairwise_tree(xs, &mut |b| k.error_leaf::<false>(b, &mut [], &mut acc));
                     let what = format!("{p:?} n={n}");
+                    // Codes stored on the way, by the fast and the portable leaf.
+                    let mut codes = vec![7; n];
+                    let fused = p.quantize_into(xs, &mut codes);
+                    assert_eq!(fused, got, "{what}");
+                    let want_codes: Vec<i32> = xs.iter().map(|&x| p.quantize_value(x)).collect();
+                    assert_eq!(codes, want_codes, "{what}");
+                    let (mut acc2, mut off, mut portable_codes) =
+                        (ErrorLanes::default(), 0, vec![7; n]);
+                    let portable2 = pairwise_tree(xs, &mut |b| {
+                        let cs = &mut portable_codes[off..off + b.len()];
+                        off += b.len();
+                        k.error_leaf::<true>(b, cs, &mut acc2)
+                    });
+                    assert_eq!(portable2.to_bits(), want.sum_sq.to_bits(), "{what}");
+                    assert_eq!(portable_codes, want_codes, "portable {what}");
                     assert_eq!(got.sum_sq.to_bits(), want.sum_sq.to_bits(), "{what}");
                     assert_eq!(portable.to_bits(), want.sum_sq.to_bits(), "portable {what}");
                     assert_eq!(got.max_abs.to_bits(), want.max_abs.to_bits(), "{what}");
@@ -842,6 +1089,59 @@ mod tests {
                     assert_eq!(got.n, n);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn many_at_once_is_each_alone() {
+        let sets = param_sets();
+        for xs in data_sets() {
+            for n in LENGTHS {
+                let xs = &xs[..n];
+                // More sets than one group of MANY, to cross a group boundary.
+                let many: Vec<QuantParams> = sets.iter().chain(&sets).copied().collect();
+                let got = QuantParams::error_stats_many(&many, xs);
+                assert_eq!(got.len(), many.len());
+                let sums = QuantParams::sum_sq_many(&many, xs);
+                for (p, g) in many.iter().zip(&sums) {
+                    let want = p.error_stats_simple(xs).sum_sq;
+                    assert_eq!(g.to_bits(), want.to_bits(), "sum_sq_many {p:?} n={n}");
+                }
+                for (p, g) in many.iter().zip(&got) {
+                    let want = p.error_stats_simple(xs);
+                    assert_eq!(g.sum_sq.to_bits(), want.sum_sq.to_bits(), "{p:?} n={n}");
+                    assert_eq!(g.max_abs.to_bits(), want.max_abs.to_bits(), "{p:?} n={n}");
+                    assert_eq!((g.clipped, g.n), (want.clipped, want.n), "{p:?} n={n}");
+                }
+            }
+        }
+    }
+
+    /// Large enough to run on threads (where the machine has more than one core): the parts
+    /// are cut where numpy's pairwise tree cuts, so every result is still the simple one.
+    #[test]
+    fn threaded_passes_are_the_simple_definition() {
+        let n = 4 * crate::par::MIN_PART + 13;
+        let mut xs = uniforms(n, 77);
+        xs[n - 1] = 1000.0;
+        xs[5] = -0.0;
+        for p in param_sets().into_iter().take(6) {
+            let want = p.error_stats_simple(&xs);
+            let got = p.error_stats(&xs);
+            assert_eq!(got.sum_sq.to_bits(), want.sum_sq.to_bits(), "{p:?}");
+            assert_eq!((got.max_abs, got.clipped), (want.max_abs, want.clipped));
+            let mut codes = vec![0; n];
+            assert_eq!(p.quantize_into(&xs, &mut codes), got);
+            let (c, d) = p.quantize_dequantize(&xs);
+            assert_eq!(c, codes);
+            for i in (0..n).step_by(997).chain([n / 2 - 1, n / 2, n - 1]) {
+                assert_eq!(codes[i], p.quantize_value(xs[i]), "{p:?} {i}");
+                assert_eq!(d[i].to_bits(), p.fake_quantize(xs[i]).to_bits(), "{i}");
+            }
+            assert_eq!(QuantParams::error_stats_many(&[p, p], &xs), vec![got, got]);
+            let sums = QuantParams::sum_sq_many(&[p, p], &xs);
+            let bits: Vec<u64> = sums.iter().map(|s| s.to_bits()).collect();
+            assert_eq!(bits, vec![got.sum_sq.to_bits(); 2]);
         }
     }
 

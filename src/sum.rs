@@ -50,11 +50,31 @@ pub(crate) fn pairwise_tree(xs: &[f64], leaf: &mut impl FnMut(&[f64]) -> f64) ->
     }
 }
 
+/// [`pairwise_tree`] for leaf results of any type (several sums at once, say): `add(left,
+/// right)` on the way up, in the same tree.
+#[inline]
+pub(crate) fn pairwise_tree_with<T>(
+    xs: &[f64],
+    leaf: &mut impl FnMut(&[f64]) -> T,
+    add: &impl Fn(T, T) -> T,
+) -> T {
+    let n = xs.len();
+    if n <= BLOCK {
+        leaf(xs)
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        let (a, b) = xs.split_at(n2);
+        let left = pairwise_tree_with(a, leaf, add);
+        add(left, pairwise_tree_with(b, leaf, add))
+    }
+}
+
 /// numpy's sum of `f` over one leaf block (at most [`BLOCK`] values): fewer than 8 left to
 /// right; otherwise 8 interleaved accumulators over the whole groups of 8, combined as
 /// `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, then the rest one by one.
 #[inline(always)]
-fn leaf_sum(xs: &[f64], f: &mut impl FnMut(f64) -> f64) -> f64 {
+pub(crate) fn leaf_sum(xs: &[f64], f: &mut impl FnMut(f64) -> f64) -> f64 {
     let n = xs.len();
     if n < 8 {
         let mut res = 0.0;
