@@ -22,6 +22,8 @@ pub mod sum;
 
 pub use error::{Error, Result};
 pub mod bench;
+#[cfg(target_arch = "wasm32")]
+pub mod canvas;
 pub mod charts;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

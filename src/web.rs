@@ -3,11 +3,11 @@
 //! No numerics here.
 
 use crate::analysis::{Analysis, Run, Sweep, View};
+use crate::canvas::PageCanvas;
 use crate::charts::{self, Theme};
 use crate::generate::{dataset_for, Dataset};
 use crate::settings::{Calibration, Preset, QuantSettings, Settings, ZeroPoint};
 use plotters::prelude::IntoDrawingArea;
-use plotters_canvas::CanvasBackend;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
@@ -106,8 +106,8 @@ impl Session {
         dpr: f64,
         dark: bool,
     ) -> Result<(), JsError> {
-        let backend = CanvasBackend::with_canvas_object(canvas)
-            .ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
+        let backend =
+            PageCanvas::new(canvas).ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
         let area = backend.into_drawing_area();
         let theme = Theme {
             dark,
