@@ -15,6 +15,7 @@ pub mod load;
 pub mod metrics;
 pub mod notebook;
 pub mod nprint;
+pub mod pagecore;
 pub mod quantize;
 pub mod report;
 pub mod settings;
