@@ -8,8 +8,11 @@ const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
 const TYPING_DEBOUNCE_MS = 150;
 /** Pause after a resize before redrawing. */
 const RESIZE_DEBOUNCE_MS = 120;
-/** From this many values on, say "Working…" and let it paint before the (long) call. */
+/** From this many values on, say "Working…" and let it paint before a (long) call that makes
+ * new data. */
 const LARGE_N = 1_000_000;
+/** The same for a change of the quantization only (no new data), about 15 ms a million values. */
+const LARGE_N_QUANT = 4_000_000;
 
 const $ = (sel) => document.querySelector(sel);
 const ui = {
@@ -158,18 +161,25 @@ function setupUI() {
 
 let pendingTimer = null;
 let pendingControl = null;
+let scheduled = 0;
 let queue = Promise.resolve();
 let queued = 0;
 
-/** Updates from the controls after `delay` ms, replacing any update not yet started. */
+/** Updates from the controls after `delay` ms, replacing any update not yet started; with no
+ * delay, at once (a timer would wait for the next frame to be rendered first). */
 function schedule(control, delay) {
   clearTimeout(pendingTimer);
+  pendingTimer = null;
   pendingControl = control;
-  pendingTimer = setTimeout(() => {
+  const go = () => {
     pendingTimer = null;
     const changed = pendingControl;
-    enqueue(() => updateFromControls(changed));
-  }, delay);
+    const generation = ++scheduled;
+    // Only the newest of the updates queued behind a running one runs.
+    enqueue(() => (generation === scheduled ? updateFromControls(changed) : undefined));
+  };
+  if (delay > 0) pendingTimer = setTimeout(go, delay);
+  else go();
 }
 
 /** Runs `task` after every task before it; the page is busy until the last one is done. */
@@ -205,7 +215,8 @@ async function updateFromControls(changed) {
     setStatus(`Updated in ${lastMs} ms`, lastMs);
     return;
   }
-  await run(q, { large: largeInQuery(q), syncControls: distOnly, changed });
+  const large = changed && changed.dataset.kind === 'quant' ? largeInQuery(q, LARGE_N_QUANT) : largeInQuery(q);
+  await run(q, { large, syncControls: distOnly, changed });
 }
 
 /** The query string the controls describe, in the URL's own spelling. */
@@ -232,10 +243,10 @@ function queryFromControls({ distOnly = false } = {}) {
   return parts.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
 }
 
-/** Whether a query asks for a million values or more (it will take a moment). */
-function largeInQuery(q) {
+/** Whether a query asks for `large` values or more (a million by default: it will take a moment). */
+function largeInQuery(q, large = LARGE_N) {
   const n = new URLSearchParams(q).get('n');
-  return n !== null && Number(n) >= LARGE_N;
+  return n !== null && Number(n) >= large;
 }
 
 /**
@@ -293,10 +304,12 @@ function show(next, t0, syncControls) {
     failed(e, null);
     return false;
   }
+  // The URL first: after the text below changed, replaceState would wait for a style and
+  // layout of the whole page (about 9 ms), which the next frame does anyway.
+  history.replaceState(null, '', `?${next.query}`);
   render(next);
   if (syncControls) applySettings(next.settings);
   else reflectSettings(next.settings);
-  history.replaceState(null, '', `?${next.query}`);
   lastMs = Math.round(performance.now() - t0);
   setStatus(`Updated in ${lastMs} ms`, lastMs);
   clearError();
