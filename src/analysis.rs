@@ -109,7 +109,15 @@ pub struct Analysis {
     percentiles: RefCell<Vec<PercentileEntry>>,
     mse_ranges: RefCell<Vec<MseEntry>>,
     search: OnceCell<calibrate::SearchData>,
+    /// The values sorted ascending, made on the first view that uses them.
+    sorted: OnceCell<Vec<f64>>,
 }
+
+/// From this many values to [`SORTED_VIEW_MAX`], the view counts over the sorted values
+/// (sorted once) when the levels are few enough for long runs.
+pub const SORTED_VIEW_MIN: usize = 4096;
+/// Above this many values the view counts in one plain pass (no sorted copy is kept).
+pub const SORTED_VIEW_MAX: usize = 4_000_000;
 
 impl Analysis {
     /// Prepares a data set; fails on empty or non-finite data.
@@ -151,6 +159,7 @@ impl Analysis {
             percentiles: RefCell::new(Vec::new()),
             mse_ranges: RefCell::new(Vec::new()),
             search: OnceCell::new(),
+            sorted: OnceCell::new(),
         })
     }
 
@@ -346,14 +355,36 @@ impl Analysis {
         let e = run.metrics.max_abs_error;
         let e = if e > 0.0 { e } else { p.scale / 2.0 };
         let mut errors = Histogram::new(-e, e, HISTOGRAM_BINS);
-        // One pass for the values, codes and errors; the dequantized values from the codes.
-        crate::pagecore::view_counts(
-            self.values(),
-            &p,
-            &mut values,
-            &mut code_counts,
-            &mut errors,
-        );
+        // The values, codes and errors counted in one pass, or run by run over the sorted
+        // values where the runs are long (on average 16 values a level or more); the
+        // dequantized values from the codes. The same counts either way.
+        let n = self.values().len();
+        let spanned = (p.quantize_value(self.stats.max) as i64
+            - p.quantize_value(self.stats.min) as i64)
+            .unsigned_abs()
+            + 1;
+        if (SORTED_VIEW_MIN..=SORTED_VIEW_MAX).contains(&n) && n as u64 / spanned >= 16 {
+            let sorted = self.sorted.get_or_init(|| {
+                let mut v = self.values().to_vec();
+                v.sort_unstable_by(f64::total_cmp);
+                v
+            });
+            crate::pagecore::view_counts_sorted(
+                sorted,
+                &p,
+                &mut values,
+                &mut code_counts,
+                &mut errors,
+            );
+        } else {
+            crate::pagecore::view_counts(
+                self.values(),
+                &p,
+                &mut values,
+                &mut code_counts,
+                &mut errors,
+            );
+        }
         crate::pagecore::dequantized_from_codes(&p, &code_counts, &mut dequantized);
         View {
             run,

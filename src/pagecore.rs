@@ -268,6 +268,101 @@ pub fn view_counts(
     }
 }
 
+/// [`view_counts`] over the values sorted ascending (any order of the same values gives the
+/// same counts): the code, the value's bin and, for one code, the error's bin are
+/// non-decreasing functions of the value, so each is counted run by run, every run's end found
+/// by galloping, instead of value by value. Bit for bit the same counts; about as many
+/// evaluations as runs times a logarithm, which at the page's 120 bins and few levels is a
+/// small fraction of a pass. Many levels make runs short: then `view_counts` is the faster.
+pub fn view_counts_sorted(
+    sorted: &[f64],
+    p: &QuantParams,
+    values: &mut Histogram,
+    code_counts: &mut [u64],
+    errors: &mut Histogram,
+) {
+    let k = Quantizer::new(p);
+    let vkey = bin_key(values);
+    let ekey = bin_key(errors);
+    runs(sorted, &vkey, |b, run| {
+        if let Some(c) = usize::try_from(b)
+            .ok()
+            .and_then(|b| values.counts.get_mut(b))
+        {
+            *c += run.len() as u64;
+        }
+    });
+    let qmin = p.qmin;
+    runs(sorted, &|x| k.code(x).0 as i64, |q, run| {
+        let q = q as i32;
+        if let Some(c) = code_counts.get_mut((q - qmin) as usize) {
+            *c += run.len() as u64;
+        }
+        let dq = p.dequantize_value(q);
+        if run.len() <= SHORT_RUN {
+            for &x in run {
+                if let Some(b) = errors.bin_of(x - dq) {
+                    errors.counts[b] += 1;
+                }
+            }
+        } else {
+            runs(run, &|x| ekey(x - dq), |b, r| {
+                if let Some(c) = usize::try_from(b)
+                    .ok()
+                    .and_then(|b| errors.counts.get_mut(b))
+                {
+                    *c += r.len() as u64;
+                }
+            });
+        }
+    });
+}
+
+/// Runs this short are binned value by value.
+const SHORT_RUN: usize = 24;
+
+/// A histogram's bin as a non-decreasing key: -1 below the range, the bin count above it.
+fn bin_key(h: &Histogram) -> impl Fn(f64) -> i64 {
+    let h = Histogram {
+        lo: h.lo,
+        hi: h.hi,
+        counts: vec![0; h.counts.len()],
+    };
+    move |x| match h.bin_of(x) {
+        Some(b) => b as i64,
+        None if x < h.lo => -1,
+        None => h.counts.len() as i64,
+    }
+}
+
+/// Calls `add(key, run)` for each run of equal `key` in `xs`, where `key` is non-decreasing
+/// over `xs`; a run's end is found by doubling steps, then bisection.
+fn runs(xs: &[f64], key: &impl Fn(f64) -> i64, mut add: impl FnMut(i64, &[f64])) {
+    let n = xs.len();
+    let mut i = 0;
+    while i < n {
+        let k = key(xs[i]);
+        // key(xs[lo]) <= k; hi == n or key(xs[hi]) > k.
+        let (mut lo, mut hi) = (i, i + 1);
+        let mut step = 1;
+        while hi < n && key(xs[hi]) <= k {
+            lo = hi;
+            step *= 2;
+            hi = (i + step).min(n);
+        }
+        while hi - lo > 1 {
+            let m = lo + (hi - lo) / 2;
+            if key(xs[m]) <= k {
+                lo = m;
+            } else {
+                hi = m;
+            }
+        }
+        add(k, &xs[i..hi]);
+        i = hi;
+    }
+}
+
 /// The dequantized values' histogram from the code counts: every value with code `q` has the
 /// value `dequantize_value(q)`, so its bin is found once per code instead of once per value.
 pub fn dequantized_from_codes(p: &QuantParams, code_counts: &[u64], h: &mut Histogram) {
@@ -388,6 +483,15 @@ mod tests {
                 assert_eq!(errors, e2);
                 assert_eq!(dq, d2);
                 assert_eq!(codes, c2);
+                let mut sorted = xs.clone();
+                sorted.sort_unstable_by(f64::total_cmp);
+                let mut v3 = Histogram::new(lo, hi, 120);
+                let mut e3 = Histogram::new(-e, e, 120);
+                let mut c3 = vec![0u64; levels];
+                view_counts_sorted(&sorted, &p, &mut v3, &mut c3, &mut e3);
+                assert_eq!(v3, v2);
+                assert_eq!(e3, e2);
+                assert_eq!(c3, c2);
             }
         }
     }

@@ -157,9 +157,9 @@ fn fused_page_kernels_equal_the_one_by_one_functions() {
         })
         .unwrap(),
     ];
-    // Values exactly halfway between codes of scale 0.5 (min-max over [-375, 374.75] at many
-    // widths puts some of them on ties).
-    let ties: Vec<f64> = (0..3000).map(|i| (i as f64 - 1500.0) * 0.25).collect();
+    // Values exactly halfway between codes (symmetric over [-1500, 1500] at low widths puts
+    // some on ties); 12,000 of them, so that the view also counts over the sorted values.
+    let ties: Vec<f64> = (0..12_000).map(|i| (i as f64 - 6000.0) * 0.25).collect();
     sets.push(Dataset::from_values(ties, "ties").unwrap());
     sets.push(Dataset::from_values(vec![2.5; 77], "constant").unwrap());
     for data in sets {
