@@ -410,17 +410,10 @@ function render(s) {
     m.inliers.textContent = '';
   }
   ui.conclusion.textContent = s.conclusion;
-  ui.formulas.replaceChildren(
-    ...s.formulas.map((f) => {
-      const li = document.createElement('li');
-      li.textContent = f;
-      return li;
-    }),
-  );
-  ui.valuesBody.replaceChildren(
-    ...s.table.map((row) =>
-      tr([row.index, String(row.original), String(row.code), short(row.dequantized), short(row.error)]),
-    ),
+  fillList(ui.formulas, s.formulas);
+  fillRows(
+    ui.valuesBody,
+    s.table.map((row) => [row.index, String(row.original), String(row.code), short(row.dequantized), short(row.error)]),
   );
   renderCompare(s.compare);
   const d = s.data;
@@ -437,28 +430,71 @@ function render(s) {
 function renderCompare(rows) {
   const withInliers = rows.some((c) => c.inliers_mse !== null && c.inliers_mse !== undefined);
   ui.compareTable.classList.toggle('with-inliers', withInliers);
-  ui.compareTable.tBodies[0].replaceChildren(
-    ...rows.map((c) => {
-      const row = tr([
-        c.label,
-        num(c.mse),
-        sqnr(c.sqnr_db),
-        num(c.max_abs_error),
-        String(c.clipped),
-        c.inliers_mse === null || c.inliers_mse === undefined ? '–' : num(c.inliers_mse),
-        c.inliers_mse === null || c.inliers_mse === undefined ? '–' : sqnr(c.inliers_sqnr_db),
-      ]);
-      row.dataset.scheme = c.scheme;
-      row.dataset.calibration = c.calibration;
-      row.cells[0].scope = 'row';
-      for (const cell of [...row.cells].slice(5)) cell.classList.add('inl');
-      if (c.current) {
-        row.classList.add('current');
-        row.setAttribute('aria-current', 'true');
-      }
-      return row;
-    }),
+  const body = ui.compareTable.tBodies[0];
+  fillRows(
+    body,
+    rows.map((c) => [
+      c.label,
+      num(c.mse),
+      sqnr(c.sqnr_db),
+      num(c.max_abs_error),
+      String(c.clipped),
+      c.inliers_mse === null || c.inliers_mse === undefined ? '–' : num(c.inliers_mse),
+      c.inliers_mse === null || c.inliers_mse === undefined ? '–' : sqnr(c.inliers_sqnr_db),
+    ]),
   );
+  rows.forEach((c, i) => {
+    const row = body.rows[i];
+    setData(row, 'scheme', c.scheme);
+    setData(row, 'calibration', c.calibration);
+    if (row.cells[0].scope !== 'row') row.cells[0].scope = 'row';
+    for (const cell of [...row.cells].slice(5)) if (!cell.classList.contains('inl')) cell.classList.add('inl');
+    if (row.classList.contains('current') !== Boolean(c.current)) row.classList.toggle('current', Boolean(c.current));
+    if (c.current) {
+      if (row.getAttribute('aria-current') !== 'true') row.setAttribute('aria-current', 'true');
+    } else if (row.hasAttribute('aria-current')) row.removeAttribute('aria-current');
+  });
+}
+
+/** Shows `rows` (arrays of cell texts, the first a header cell) in a table body. Rows of the
+ * same shape are kept and only the text that changed is set: far less for the browser to
+ * redo than new elements (the page updates these tables on every change). */
+function fillRows(body, rows) {
+  const same =
+    body.rows.length === rows.length && rows.every((cells, i) => body.rows[i].cells.length === cells.length);
+  if (!same) {
+    body.replaceChildren(...rows.map((cells) => tr(cells)));
+    return;
+  }
+  rows.forEach((cells, i) => {
+    const row = body.rows[i].cells;
+    cells.forEach((text, j) => setText(row[j], String(text)));
+  });
+}
+
+/** Shows `items` as the `<li>`s of a list, keeping the items there are. */
+function fillList(list, items) {
+  if (list.children.length !== items.length) {
+    list.replaceChildren(
+      ...items.map((text) => {
+        const li = document.createElement('li');
+        li.textContent = text;
+        return li;
+      }),
+    );
+    return;
+  }
+  items.forEach((text, i) => setText(list.children[i], text));
+}
+
+/** Sets an element's text only when it differs. */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/** Sets a data attribute only when it differs. */
+function setData(el, key, value) {
+  if (el.dataset[key] !== value) el.dataset[key] = value;
 }
 
 /** A table row of text cells, the first a header cell. */
