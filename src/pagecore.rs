@@ -183,9 +183,8 @@ fn lanes(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
 }
 
 /// The 8-accumulator part of a leaf in wasm simd128: accumulators `(r0, r1)`, `(r2, r3)`, ...
-/// as four `f64x2`, each lane the scalar's operations (`pmax(v, lo1)` is
-/// `if v < lo1 { lo1 } else { v }`, `pmin(v, hi1)` is `if v > hi1 { hi1 } else { v }`, `nearest`
-/// rounds half to even).
+/// as four `f64x2`, each lane the scalar's result (`nearest` rounds half to even, `pmax(r, lo)`
+/// is `if r < lo { lo } else { r }`, `pmin(q, hi)` is `if q > hi { hi } else { q }`).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn lanes(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
@@ -193,13 +192,14 @@ fn lanes(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
     let scale = f64x2_splat(k.scale);
     let zp = f64x2_splat(k.zero_point);
     let (lo, hi) = (f64x2_splat(k.lo), f64x2_splat(k.hi));
-    let (lo1, hi1) = (f64x2_splat(k.lo1), f64x2_splat(k.hi1));
+    // `nearest` rounds any float, so the scalar's limit to [lo - 1, hi + 1] (there for the
+    // add-and-subtract rounding) is left out: limiting, then rounding, is rounding, then
+    // limiting (integer bounds), and neither the code nor the clip test can tell. A value is
+    // clipped where its rounded code had to be clamped (v is never NaN: the data is finite).
     let error = |x: v128| {
-        let v = f64x2_add(f64x2_div(x, scale), zp);
-        let v = f64x2_pmin(f64x2_pmax(v, lo1), hi1);
-        let r = f64x2_nearest(v);
-        let clipped = v128_or(f64x2_lt(r, lo), f64x2_gt(r, hi));
+        let r = f64x2_nearest(f64x2_add(f64x2_div(x, scale), zp));
         let q = f64x2_pmin(f64x2_pmax(r, lo), hi);
+        let clipped = f64x2_ne(r, q);
         let e = f64x2_sub(x, f64x2_mul(f64x2_sub(q, zp), scale));
         (f64x2_mul(e, e), f64x2_abs(e), clipped)
     };
