@@ -102,11 +102,22 @@ pub struct Analysis {
     /// Its min, max, absmax and signal power.
     pub stats: DataStats,
     keep: Option<Vec<bool>>,
+    /// The values that are not injected outliers, in order (where there are outliers): their
+    /// error summed over this slice is the masked sum, the same pairwise tree over the same terms.
+    inliers: Option<Vec<f64>>,
     inlier_power: f64,
     percentiles: RefCell<Vec<PercentileEntry>>,
     mse_ranges: RefCell<Vec<MseEntry>>,
     search: OnceCell<calibrate::SearchData>,
+    /// The values sorted ascending, made on the first view that uses them.
+    sorted: OnceCell<Vec<f64>>,
 }
+
+/// From this many values to [`SORTED_VIEW_MAX`], the view counts over the sorted values
+/// (sorted once) when the levels are few enough for long runs.
+pub const SORTED_VIEW_MIN: usize = 4096;
+/// Above this many values the view counts in one plain pass (no sorted copy is kept).
+pub const SORTED_VIEW_MAX: usize = 4_000_000;
 
 impl Analysis {
     /// Prepares a data set; fails on empty or non-finite data.
@@ -131,14 +142,24 @@ impl Analysis {
             }
             None => stats.mean_sq,
         };
+        let inliers = keep.as_ref().map(|keep| {
+            data.values
+                .iter()
+                .zip(keep)
+                .filter(|(_, &k)| k)
+                .map(|(&x, _)| x)
+                .collect()
+        });
         Ok(Analysis {
             data,
             stats,
             keep,
+            inliers,
             inlier_power,
             percentiles: RefCell::new(Vec::new()),
             mse_ranges: RefCell::new(Vec::new()),
             search: OnceCell::new(),
+            sorted: OnceCell::new(),
         })
     }
 
@@ -223,11 +244,33 @@ impl Analysis {
 
     /// Every scheme and calibration at the current bits and zero-point policy: min-max, the
     /// percentile (the current P, or 99.99) and mse, asymmetric then symmetric.
+    ///
+    /// Bit for bit six [`Analysis::run`]s, measured together in one pass over the data (and one
+    /// over the inliers) by [`crate::pagecore::error_stats_many`].
     pub fn compare(&self, q: &QuantSettings) -> Result<Vec<Run>> {
-        compare_settings(q)
+        let settings = compare_settings(q);
+        let params = settings
             .iter()
-            .map(|s| self.run(s))
-            .collect::<Result<Vec<_>>>()
+            .map(|s| self.params(s))
+            .collect::<Result<Vec<_>>>()?;
+        let all = crate::pagecore::error_stats_many(self.values(), &params);
+        let kept = self
+            .inliers
+            .as_ref()
+            .map(|xs| crate::pagecore::error_stats_many(xs, &params));
+        Ok(settings
+            .iter()
+            .zip(params)
+            .enumerate()
+            .map(|(i, (s, params))| Run {
+                settings: *s,
+                params,
+                metrics: Metrics::new(&all[i], self.stats.mean_sq),
+                inliers: kept
+                    .as_ref()
+                    .map(|k| Metrics::new(&k[i], self.inlier_power)),
+            })
+            .collect())
     }
 
     /// MSE and SQNR against bit width (2..=16) for every scheme and calibration. Data larger
@@ -312,14 +355,37 @@ impl Analysis {
         let e = run.metrics.max_abs_error;
         let e = if e > 0.0 { e } else { p.scale / 2.0 };
         let mut errors = Histogram::new(-e, e, HISTOGRAM_BINS);
-        for &x in self.values() {
-            let q = p.quantize_value(x);
-            let dq = p.dequantize_value(q);
-            values.add(x);
-            dequantized.add(dq);
-            code_counts[(q - p.qmin) as usize] += 1;
-            errors.add(x - dq);
+        // The values, codes and errors counted in one pass, or run by run over the sorted
+        // values where the runs are long (on average 16 values a level or more); the
+        // dequantized values from the codes. The same counts either way.
+        let n = self.values().len();
+        let spanned = (p.quantize_value(self.stats.max) as i64
+            - p.quantize_value(self.stats.min) as i64)
+            .unsigned_abs()
+            + 1;
+        if (SORTED_VIEW_MIN..=SORTED_VIEW_MAX).contains(&n) && n as u64 / spanned >= 16 {
+            let sorted = self.sorted.get_or_init(|| {
+                let mut v = self.values().to_vec();
+                v.sort_unstable_by(f64::total_cmp);
+                v
+            });
+            crate::pagecore::view_counts_sorted(
+                sorted,
+                &p,
+                &mut values,
+                &mut code_counts,
+                &mut errors,
+            );
+        } else {
+            crate::pagecore::view_counts(
+                self.values(),
+                &p,
+                &mut values,
+                &mut code_counts,
+                &mut errors,
+            );
         }
+        crate::pagecore::dequantized_from_codes(&p, &code_counts, &mut dequantized);
         View {
             run,
             mapping: mapping(&p, values.lo, values.hi),

@@ -15,6 +15,7 @@ pub mod load;
 pub mod metrics;
 pub mod notebook;
 pub mod nprint;
+pub mod pagecore;
 pub mod par;
 pub mod quantize;
 pub mod report;
@@ -23,6 +24,8 @@ pub mod sum;
 
 pub use error::{Error, Result};
 pub mod bench;
+#[cfg(target_arch = "wasm32")]
+pub mod canvas;
 pub mod charts;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -3,11 +3,11 @@
 //! No numerics here.
 
 use crate::analysis::{Analysis, Run, Sweep, View};
+use crate::canvas::PageCanvas;
 use crate::charts::{self, Theme};
 use crate::generate::{dataset_for, Dataset};
 use crate::settings::{Calibration, Preset, QuantSettings, Settings, ZeroPoint};
 use plotters::prelude::IntoDrawingArea;
-use plotters_canvas::CanvasBackend;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
@@ -106,8 +106,8 @@ impl Session {
         dpr: f64,
         dark: bool,
     ) -> Result<(), JsError> {
-        let backend = CanvasBackend::with_canvas_object(canvas)
-            .ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
+        let backend =
+            PageCanvas::new(canvas).ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
         let area = backend.into_drawing_area();
         let theme = Theme {
             dark,
@@ -199,8 +199,6 @@ impl Session {
             .or(self.analysis.as_ref())
             .ok_or(crate::Error::EmptyData)?;
         let q = settings.quant;
-        let run = analysis.run(&q)?;
-        let view = analysis.view_of(run);
         let compare_key = QuantSettings {
             scheme: crate::settings::Scheme::Asymmetric,
             calibration: Calibration::Percentile(f64::from_bits(percentile_key(&q))),
@@ -210,6 +208,12 @@ impl Session {
             Some((k, runs)) if !fresh && compare_key_of(k) == compare_key => runs.clone(),
             _ => analysis.compare(&q)?,
         };
+        // The current settings are one of the six compared (the same run, bit for bit).
+        let run = match compare.iter().find(|r| r.settings == q) {
+            Some(r) => *r,
+            None => analysis.run(&q)?,
+        };
+        let view = analysis.view_of(run);
         let sweep_key = (q.zero_point, percentile_key(&q));
         let sweep = match &self.sweep {
             Some((k, s)) if !fresh && *k == sweep_key => s.clone(),

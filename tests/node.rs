@@ -135,3 +135,70 @@ mod session {
         assert!(gen.contains("\"source\":\"generated\""), "{gen}");
     }
 }
+
+/// The page's fused kernels (`quantviz::pagecore`, simd128 on wasm32) against the one-by-one
+/// functions, bit for bit, on every target: all six compared runs (with outliers, so also the
+/// inliers' error) and the view's counts, at several bit widths, on data with exact ties.
+#[test]
+fn fused_page_kernels_equal_the_one_by_one_functions() {
+    use quantviz::analysis::{compare_settings, Analysis};
+    use quantviz::generate::{generate, Dataset};
+    use quantviz::settings::{Calibration, DataSpec, QuantSettings, ZeroPoint};
+    let mut sets = vec![
+        generate(&DataSpec {
+            n: 20_011,
+            outliers: 3,
+            ..DataSpec::default()
+        })
+        .unwrap(),
+        generate(&DataSpec {
+            n: 1_003,
+            ..DataSpec::default()
+        })
+        .unwrap(),
+    ];
+    // Values exactly halfway between codes (symmetric over [-1500, 1500] at low widths puts
+    // some on ties); 12,000 of them, so that the view also counts over the sorted values.
+    let ties: Vec<f64> = (0..12_000).map(|i| (i as f64 - 6000.0) * 0.25).collect();
+    sets.push(Dataset::from_values(ties, "ties").unwrap());
+    sets.push(Dataset::from_values(vec![2.5; 77], "constant").unwrap());
+    for data in sets {
+        let a = Analysis::new(data).unwrap();
+        for bits in [2, 3, 4, 7, 8, 12, 16] {
+            for zero_point in [ZeroPoint::Raw, ZeroPoint::IncludeZero] {
+                let q = QuantSettings {
+                    bits,
+                    zero_point,
+                    calibration: Calibration::Percentile(99.9),
+                    ..QuantSettings::default()
+                };
+                let fused = a.compare(&q).unwrap();
+                for (s, r) in compare_settings(&q).iter().zip(&fused) {
+                    let one = a.run(s).unwrap();
+                    assert_eq!(one, *r, "{bits} bits {s:?}");
+                    assert_eq!(one.metrics.mse.to_bits(), r.metrics.mse.to_bits());
+                    let p = one.params;
+                    let view = a.view_of(one);
+                    let (mut codes, mut dq) =
+                        (vec![0u64; view.code_counts.len()], view.dequantized.clone());
+                    let (mut vals, mut errs) = (view.values.clone(), view.errors.clone());
+                    dq.counts.iter_mut().for_each(|c| *c = 0);
+                    vals.counts.iter_mut().for_each(|c| *c = 0);
+                    errs.counts.iter_mut().for_each(|c| *c = 0);
+                    for &x in a.values() {
+                        let c = p.quantize_value(x);
+                        let d = p.dequantize_value(c);
+                        codes[(c - p.qmin) as usize] += 1;
+                        vals.add(x);
+                        dq.add(d);
+                        errs.add(x - d);
+                    }
+                    assert_eq!(view.code_counts, codes);
+                    assert_eq!(view.values, vals);
+                    assert_eq!(view.dequantized, dq);
+                    assert_eq!(view.errors, errs);
+                }
+            }
+        }
+    }
+}

@@ -1,11 +1,11 @@
 #![cfg(target_arch = "wasm32")]
 //! The chart functions in a real browser: each draws into a fresh `<canvas>` through
-//! plotters-canvas, and the test reads the pixels back to see that the data was drawn inside
+//! the page's backend (`quantviz::canvas`), and the test reads the pixels back to see that the data was drawn inside
 //! the plot area (a data URL would exist even for a blank canvas).
 
 use plotters::prelude::*;
-use plotters_canvas::CanvasBackend;
 use quantviz::analysis::Analysis;
+use quantviz::canvas::PageCanvas;
 use quantviz::charts::{draw_chart, ChartKind, Theme};
 use quantviz::generate::{generate, Dataset};
 use quantviz::notebook::minmax_dataset;
@@ -74,7 +74,7 @@ fn draw(
     h: u32,
 ) -> Vec<u8> {
     let c = canvas(w, h);
-    let backend = CanvasBackend::with_canvas_object(c.clone()).expect("a canvas backend");
+    let backend = PageCanvas::new(c.clone()).expect("a canvas backend");
     let root = backend.into_drawing_area();
     draw_chart(kind, &root, a, q, theme).unwrap_or_else(|e| panic!("{kind}: {e}"));
     root.present().expect("present");
@@ -149,7 +149,7 @@ fn every_chart_draws_its_data_on_a_dark_hidpi_canvas() {
 fn a_blank_canvas_has_no_coloured_pixels() {
     // The check above can fail: a canvas filled with the background alone has none.
     let c = canvas(600, 400);
-    let root = CanvasBackend::with_canvas_object(c.clone())
+    let root = PageCanvas::new(c.clone())
         .expect("a canvas backend")
         .into_drawing_area();
     root.fill(&Theme::default().background()).unwrap();

@@ -8,8 +8,11 @@ const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
 const TYPING_DEBOUNCE_MS = 150;
 /** Pause after a resize before redrawing. */
 const RESIZE_DEBOUNCE_MS = 120;
-/** From this many values on, say "Working…" and let it paint before the (long) call. */
+/** From this many values on, say "Working…" and let it paint before a (long) call that makes
+ * new data. */
 const LARGE_N = 1_000_000;
+/** The same for a change of the quantization only (no new data), about 15 ms a million values. */
+const LARGE_N_QUANT = 4_000_000;
 
 const $ = (sel) => document.querySelector(sel);
 const ui = {
@@ -158,18 +161,25 @@ function setupUI() {
 
 let pendingTimer = null;
 let pendingControl = null;
+let scheduled = 0;
 let queue = Promise.resolve();
 let queued = 0;
 
-/** Updates from the controls after `delay` ms, replacing any update not yet started. */
+/** Updates from the controls after `delay` ms, replacing any update not yet started; with no
+ * delay, at once (a timer would wait for the next frame to be rendered first). */
 function schedule(control, delay) {
   clearTimeout(pendingTimer);
+  pendingTimer = null;
   pendingControl = control;
-  pendingTimer = setTimeout(() => {
+  const go = () => {
     pendingTimer = null;
     const changed = pendingControl;
-    enqueue(() => updateFromControls(changed));
-  }, delay);
+    const generation = ++scheduled;
+    // Only the newest of the updates queued behind a running one runs.
+    enqueue(() => (generation === scheduled ? updateFromControls(changed) : undefined));
+  };
+  if (delay > 0) pendingTimer = setTimeout(go, delay);
+  else go();
 }
 
 /** Runs `task` after every task before it; the page is busy until the last one is done. */
@@ -205,7 +215,8 @@ async function updateFromControls(changed) {
     setStatus(`Updated in ${lastMs} ms`, lastMs);
     return;
   }
-  await run(q, { large: largeInQuery(q), syncControls: distOnly, changed });
+  const large = changed && changed.dataset.kind === 'quant' ? largeInQuery(q, LARGE_N_QUANT) : largeInQuery(q);
+  await run(q, { large, syncControls: distOnly, changed });
 }
 
 /** The query string the controls describe, in the URL's own spelling. */
@@ -232,10 +243,10 @@ function queryFromControls({ distOnly = false } = {}) {
   return parts.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
 }
 
-/** Whether a query asks for a million values or more (it will take a moment). */
-function largeInQuery(q) {
+/** Whether a query asks for `large` values or more (a million by default: it will take a moment). */
+function largeInQuery(q, large = LARGE_N) {
   const n = new URLSearchParams(q).get('n');
-  return n !== null && Number(n) >= LARGE_N;
+  return n !== null && Number(n) >= large;
 }
 
 /**
@@ -293,10 +304,12 @@ function show(next, t0, syncControls) {
     failed(e, null);
     return false;
   }
+  // The URL first: after the text below changed, replaceState would wait for a style and
+  // layout of the whole page (about 9 ms), which the next frame does anyway.
+  history.replaceState(null, '', `?${next.query}`);
   render(next);
   if (syncControls) applySettings(next.settings);
   else reflectSettings(next.settings);
-  history.replaceState(null, '', `?${next.query}`);
   lastMs = Math.round(performance.now() - t0);
   setStatus(`Updated in ${lastMs} ms`, lastMs);
   clearError();
@@ -397,17 +410,10 @@ function render(s) {
     m.inliers.textContent = '';
   }
   ui.conclusion.textContent = s.conclusion;
-  ui.formulas.replaceChildren(
-    ...s.formulas.map((f) => {
-      const li = document.createElement('li');
-      li.textContent = f;
-      return li;
-    }),
-  );
-  ui.valuesBody.replaceChildren(
-    ...s.table.map((row) =>
-      tr([row.index, String(row.original), String(row.code), short(row.dequantized), short(row.error)]),
-    ),
+  fillList(ui.formulas, s.formulas);
+  fillRows(
+    ui.valuesBody,
+    s.table.map((row) => [row.index, String(row.original), String(row.code), short(row.dequantized), short(row.error)]),
   );
   renderCompare(s.compare);
   const d = s.data;
@@ -424,28 +430,71 @@ function render(s) {
 function renderCompare(rows) {
   const withInliers = rows.some((c) => c.inliers_mse !== null && c.inliers_mse !== undefined);
   ui.compareTable.classList.toggle('with-inliers', withInliers);
-  ui.compareTable.tBodies[0].replaceChildren(
-    ...rows.map((c) => {
-      const row = tr([
-        c.label,
-        num(c.mse),
-        sqnr(c.sqnr_db),
-        num(c.max_abs_error),
-        String(c.clipped),
-        c.inliers_mse === null || c.inliers_mse === undefined ? '–' : num(c.inliers_mse),
-        c.inliers_mse === null || c.inliers_mse === undefined ? '–' : sqnr(c.inliers_sqnr_db),
-      ]);
-      row.dataset.scheme = c.scheme;
-      row.dataset.calibration = c.calibration;
-      row.cells[0].scope = 'row';
-      for (const cell of [...row.cells].slice(5)) cell.classList.add('inl');
-      if (c.current) {
-        row.classList.add('current');
-        row.setAttribute('aria-current', 'true');
-      }
-      return row;
-    }),
+  const body = ui.compareTable.tBodies[0];
+  fillRows(
+    body,
+    rows.map((c) => [
+      c.label,
+      num(c.mse),
+      sqnr(c.sqnr_db),
+      num(c.max_abs_error),
+      String(c.clipped),
+      c.inliers_mse === null || c.inliers_mse === undefined ? '–' : num(c.inliers_mse),
+      c.inliers_mse === null || c.inliers_mse === undefined ? '–' : sqnr(c.inliers_sqnr_db),
+    ]),
   );
+  rows.forEach((c, i) => {
+    const row = body.rows[i];
+    setData(row, 'scheme', c.scheme);
+    setData(row, 'calibration', c.calibration);
+    if (row.cells[0].scope !== 'row') row.cells[0].scope = 'row';
+    for (const cell of [...row.cells].slice(5)) if (!cell.classList.contains('inl')) cell.classList.add('inl');
+    if (row.classList.contains('current') !== Boolean(c.current)) row.classList.toggle('current', Boolean(c.current));
+    if (c.current) {
+      if (row.getAttribute('aria-current') !== 'true') row.setAttribute('aria-current', 'true');
+    } else if (row.hasAttribute('aria-current')) row.removeAttribute('aria-current');
+  });
+}
+
+/** Shows `rows` (arrays of cell texts, the first a header cell) in a table body. Rows of the
+ * same shape are kept and only the text that changed is set: far less for the browser to
+ * redo than new elements (the page updates these tables on every change). */
+function fillRows(body, rows) {
+  const same =
+    body.rows.length === rows.length && rows.every((cells, i) => body.rows[i].cells.length === cells.length);
+  if (!same) {
+    body.replaceChildren(...rows.map((cells) => tr(cells)));
+    return;
+  }
+  rows.forEach((cells, i) => {
+    const row = body.rows[i].cells;
+    cells.forEach((text, j) => setText(row[j], String(text)));
+  });
+}
+
+/** Shows `items` as the `<li>`s of a list, keeping the items there are. */
+function fillList(list, items) {
+  if (list.children.length !== items.length) {
+    list.replaceChildren(
+      ...items.map((text) => {
+        const li = document.createElement('li');
+        li.textContent = text;
+        return li;
+      }),
+    );
+    return;
+  }
+  items.forEach((text, i) => setText(list.children[i], text));
+}
+
+/** Sets an element's text only when it differs. */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/** Sets a data attribute only when it differs. */
+function setData(el, key, value) {
+  if (el.dataset[key] !== value) el.dataset[key] = value;
 }
 
 /** A table row of text cells, the first a header cell. */

@@ -27,12 +27,14 @@ pub use sweep::draw_sweep;
 
 use crate::analysis::Analysis;
 use crate::settings::{Calibration, QuantSettings, Scheme};
-use plotters::chart::{MeshStyle, SeriesLabelPosition, SeriesLabelStyle};
+use plotters::chart::{MeshStyle, SeriesLabelPosition};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
-use plotters::coord::{CoordTranslate, Shift};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+/// A point in backend pixels.
+type BackendCoord = (i32, i32);
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -331,20 +333,91 @@ fn style_mesh<'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
         .y_desc(y_desc);
 }
 
-/// The legend box: theme colours, placed where the chart leaves room.
-fn style_legend<'a, 'b, DB: DrawingBackend + 'a, CT: CoordTranslate>(
-    legend: &mut SeriesLabelStyle<'a, 'b, DB, CT>,
-    theme: &Theme,
-    position: SeriesLabelPosition,
-) {
-    let pal = theme.palette();
-    legend
-        .position(position)
-        .margin(theme.px(6.0))
-        .legend_area_size(theme.px(22.0))
-        .label_font(theme.font(10.5, pal.ink))
-        .background_style(pal.bg.mix(0.88))
-        .border_style(pal.muted.stroke_width(theme.px(1.0)));
+/// A legend mark: draws the swatch or line of one entry at a point.
+type Mark<'a, DB> = Box<dyn Fn(BackendCoord) -> DynElement<'a, DB, BackendCoord> + 'a>;
+
+/// A chart's legend: a box of entries (a mark and a label), theme colours, placed where the
+/// chart leaves room. plotters' own legend lays out the same way but measures each label
+/// through the font directly, which on the page means a DOM layout per label (a quarter of a
+/// millisecond each); this one measures through the drawing backend, which the page's canvas
+/// answers without a layout (`crate::canvas`), and is otherwise plotters' layout, pixel for pixel.
+struct Legend<'a, DB: DrawingBackend> {
+    items: Vec<(String, Mark<'a, DB>)>,
+}
+
+impl<'a, DB: DrawingBackend + 'a> Legend<'a, DB> {
+    fn new() -> Self {
+        Legend { items: Vec::new() }
+    }
+
+    /// Adds an entry: `label`, with `mark` drawn at the left of its line.
+    fn add<E, F>(&mut self, label: impl Into<String>, mark: F)
+    where
+        E: IntoDynElement<'a, DB, BackendCoord>,
+        F: Fn(BackendCoord) -> E + 'a,
+    {
+        self.items
+            .push((label.into(), Box::new(move |p| mark(p).into_dyn())));
+    }
+
+    /// Draws the legend in the plotting area `area` at `position`.
+    fn draw(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+        position: SeriesLabelPosition,
+    ) -> ChartResult {
+        use SeriesLabelPosition::*;
+        let pal = theme.palette();
+        let font = theme.font(10.5, pal.ink);
+        let margin = theme.px(6.0) as i32;
+        let mark_area = theme.px(22.0) as i32;
+        // plotters' MultiLineText: lines 1.25 font sizes apart, each as tall as it measures.
+        let line = font.font.get_size() * 1.25;
+        let at = |y0: i32, i: usize| (f64::from(y0) + i as f64 * line).round() as i32;
+        let mut heights = Vec::with_capacity(self.items.len());
+        let (mut w, mut h) = (0i32, 0i32);
+        for (i, (label, _)) in self.items.iter().enumerate() {
+            let (dx, dy) = area.estimate_text_size(label, &font).map_err(drawing)?;
+            w = w.max(dx as i32);
+            h = h.max(at(0, i) + dy as i32);
+            heights.push(dy as i32);
+        }
+        w += mark_area + margin * 2;
+        h += margin * 2;
+        let (aw, ah) = area.dim_in_pixel();
+        let (aw, ah) = (aw as i32, ah as i32);
+        let x = match position {
+            UpperLeft | MiddleLeft | LowerLeft => 5,
+            UpperMiddle | MiddleMiddle | LowerMiddle => (aw - w) / 2,
+            UpperRight | MiddleRight | LowerRight => aw - w - 5,
+            Coordinate(x, _) => x,
+        };
+        let y = match position {
+            UpperLeft | UpperMiddle | UpperRight => 5,
+            MiddleLeft | MiddleMiddle | MiddleRight => (ah - h) / 2,
+            LowerLeft | LowerMiddle | LowerRight => ah - h - 5,
+            Coordinate(_, y) => y,
+        };
+        let corners = [(x, y), (x + w, y + h)];
+        area.draw(&Rectangle::new(corners, pal.bg.mix(0.88).filled()))
+            .map_err(drawing)?;
+        area.draw(&Rectangle::new(
+            corners,
+            pal.muted.stroke_width(theme.px(1.0)),
+        ))
+        .map_err(drawing)?;
+        for (i, (label, _)) in self.items.iter().enumerate() {
+            area.draw_text(label, &font, (x + mark_area + margin, at(y + margin, i)))
+                .map_err(drawing)?;
+        }
+        for (i, ((_, mark), dy)) in self.items.iter().zip(heights).enumerate() {
+            let y0 = at(y + margin, i);
+            area.draw(&mark((x + margin, (y0 + y0 + dy) / 2)))
+                .map_err(drawing)?;
+        }
+        Ok(())
+    }
 }
 
 /// A legend swatch: a filled square of `color`.

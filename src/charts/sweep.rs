@@ -1,8 +1,8 @@
 //! The error against bit width for every scheme and calibration.
 
 use super::{
-    begin, builder, drawing, setting_label, settings_line, style_legend, style_mesh, titles,
-    ChartResult, LogAxis, Theme, Ticked,
+    begin, builder, drawing, setting_label, settings_line, style_mesh, titles, ChartResult, Legend,
+    LogAxis, Theme, Ticked,
 };
 use crate::analysis::Sweep;
 use crate::settings::{QuantSettings, Scheme};
@@ -57,6 +57,7 @@ pub fn draw_sweep<DB: DrawingBackend>(
             Ticked::new(axis.range(), axis.decades(7)),
         )
         .map_err(drawing)?;
+    let mut legend = Legend::new();
     let fx = |v: &f64| format!("{}", v.round());
     let has_zero = sweep.series.iter().any(|s| s.mse.contains(&0.0));
     let fy = |v: &f64| axis.label(*v, has_zero);
@@ -126,7 +127,7 @@ pub fn draw_sweep<DB: DrawingBackend>(
             if now { " (current)" } else { "" }
         );
         let dashed = s.scheme == Scheme::Symmetric;
-        let anno = if dashed {
+        if dashed {
             chart.draw_series(DashedLineSeries::new(
                 pts.clone(),
                 theme.px(7.0),
@@ -139,7 +140,7 @@ pub fn draw_sweep<DB: DrawingBackend>(
         .map_err(drawing)?;
         let l = theme.off(18.0);
         let (dash, gap) = (theme.px(5.0), theme.px(3.0));
-        anno.label(label).legend(move |(x, y)| {
+        legend.add(label, move |(x, y)| {
             if dashed {
                 DashedPathElement::new(vec![(x, y), (x + l, y)], dash, gap, style).into_dyn()
             } else {
@@ -159,7 +160,9 @@ pub fn draw_sweep<DB: DrawingBackend>(
             .map_err(drawing)?;
     }
 
-    let mut legend = chart.configure_series_labels();
-    style_legend(&mut legend, theme, SeriesLabelPosition::LowerLeft);
-    legend.draw().map_err(drawing)
+    legend.draw(
+        &chart.plotting_area().strip_coord_spec(),
+        theme,
+        SeriesLabelPosition::LowerLeft,
+    )
 }

@@ -209,6 +209,37 @@ test('a control change updates numbers and URL without a reload, and a reload re
   assertClean(problems);
 });
 
+test('Bits changes redraw every chart and every number, the same as a fresh load of that width', async () => {
+  // 100,000 values: the view counts over the sorted values, the comparison in one fused pass.
+  const { page, problems, close } = await open('/?n=100000');
+  let previous = await snapshot(page);
+  for (const bits of [5, 12, 3]) {
+    await page.getByLabel('Bits').evaluate((el, v) => {
+      el.value = String(v);
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }, bits);
+    await waitState(page, 'ready');
+    await expectNoError(page);
+    const now = await snapshot(page);
+    assert.equal(now.codes, `codes 0 … ${2 ** bits - 1}`);
+    assert.match(now.formulas, new RegExp(`2\\^${bits} − 1`), `the formulas are for ${bits} bits`);
+    for (const name of CHARTS) {
+      assert.notEqual(now.charts[name], previous.charts[name], `${name}: redrawn for ${bits} bits`);
+    }
+    for (const id of ['scale', 'mse', 'sqnr']) assert.notEqual(now.metrics[id], previous.metrics[id], `${id} follows the bits`);
+    assert.notEqual(now.compare, previous.compare, 'the comparison follows the bits');
+    previous = now;
+  }
+  // Nothing stale: the page after its changes is the page loaded at the last width.
+  const fresh = await open('/?n=100000&bits=3');
+  const loaded = await snapshot(fresh.page);
+  assert.deepEqual(previous, loaded, 'after Bits changes, the page equals a fresh load of the same settings');
+  await fresh.close();
+  assertClean(fresh.problems);
+  await close();
+  assertClean(problems);
+});
+
 test('bad input shows a message, keeps the last good view, and clears when fixed', async () => {
   const { page, problems, close } = await open('/?n=2000');
   const good = await metrics(page);
@@ -403,6 +434,37 @@ function assertClean(problems) {
 async function metrics(page) {
   const out = {};
   for (const id of METRICS) out[id] = await page.textContent(`#metric-${id}`);
+  return out;
+}
+
+/** Everything a Bits change must update: numbers, texts, tables, and a digest of each chart's
+ * pixels. */
+async function snapshot(page) {
+  const out = await page.evaluate((names) => {
+    const digest = (canvas) => {
+      // Read a copy, so that the test's readbacks do not make the page's canvas warn.
+      const copy = document.createElement('canvas');
+      copy.width = canvas.width;
+      copy.height = canvas.height;
+      const g = copy.getContext('2d', { willReadFrequently: true });
+      g.drawImage(canvas, 0, 0);
+      const data = g.getImageData(0, 0, canvas.width, canvas.height).data;
+      let h = 0x811c9dc5;
+      for (let i = 0; i < data.length; i += 1) h = Math.imul(h ^ data[i], 0x01000193) >>> 0;
+      return `${canvas.width}x${canvas.height}:${h.toString(16)}`;
+    };
+    const text = (sel) => document.querySelector(sel).textContent;
+    return {
+      charts: Object.fromEntries(names.map((n) => [n, digest(document.getElementById(`chart-${n}`))])),
+      codes: text('#bits-codes'),
+      formulas: text('#formulas'),
+      table: text('#values-table tbody'),
+      compare: text('#compare-table tbody'),
+      conclusion: text('#conclusion'),
+      current: document.querySelector('#compare-table tbody tr.current')?.dataset.calibration ?? null,
+    };
+  }, CHARTS);
+  out.metrics = await metrics(page);
   return out;
 }
 

@@ -1,0 +1,510 @@
+//! Fused kernels for the page: the error of several quantizations of the same data in one pass,
+//! and the current view's histograms and code counts in another.
+//!
+//! A Bits change on the page measures six quantizations (the comparison) and bins the current
+//! one; done one by one that is seven passes over the data, plus seven over the inliers when
+//! there are outliers. Here the data is read once for all six (each leaf block of 128 values is
+//! quantized six ways while it sits in cache) and once for the view. Every result is bit for bit
+//! what [`QuantParams::error_stats`] and [`crate::analysis::Analysis::view_of`]'s plain loop give:
+//! the same operations in the same order, each error summed in numpy's pairwise order (tested
+//! below and in `tests/node.rs` for the wasm build). On wasm32 with simd128 the leaf loop runs
+//! two values per instruction (`f64x2`), the same operations lane by lane.
+
+use crate::histogram::Histogram;
+use crate::quantize::{round_half_even, ErrorStats, QuantParams};
+
+/// numpy's pairwise block size (as [`crate::sum`]).
+const BLOCK: usize = 128;
+
+/// The per-value arithmetic of one quantization, as `quantize.rs`'s kernel does it:
+/// `v = x / scale + zero_point`, limited to `[qmin - 1, qmax + 1]`, rounded half to even; the
+/// code is that clamped to `[qmin, qmax]` (clipped when it had to be), the error
+/// `x - (q - zero_point) * scale`.
+#[derive(Debug, Clone, Copy)]
+struct Quantizer {
+    scale: f64,
+    zero_point: f64,
+    lo: f64,
+    hi: f64,
+    lo1: f64,
+    hi1: f64,
+}
+
+impl Quantizer {
+    fn new(p: &QuantParams) -> Quantizer {
+        let (lo, hi) = (p.qmin as f64, p.qmax as f64);
+        Quantizer {
+            scale: p.scale,
+            zero_point: p.zero_point,
+            lo,
+            hi,
+            lo1: lo - 1.0,
+            hi1: hi + 1.0,
+        }
+    }
+
+    /// The code (as a float) and whether it was clipped.
+    #[inline(always)]
+    fn code(&self, x: f64) -> (f64, bool) {
+        let v = x / self.scale + self.zero_point;
+        let v = if v < self.lo1 { self.lo1 } else { v };
+        let v = if v > self.hi1 { self.hi1 } else { v };
+        // `round_ties_even` natively is a libm call on baseline x86-64; this is the same
+        // rounding in two instructions (and `f64.nearest` on wasm32).
+        let r = round_half_even(v);
+        let clipped = (r < self.lo) | (r > self.hi);
+        let q = if r < self.lo { self.lo } else { r };
+        let q = if q > self.hi { self.hi } else { q };
+        (q, clipped)
+    }
+
+    /// Squared error, `|error|`, clipped (0 or 1).
+    #[inline(always)]
+    fn error(&self, x: f64) -> (f64, f64, u64) {
+        let (q, clipped) = self.code(x);
+        let e = x - (q - self.zero_point) * self.scale;
+        (e * e, e.abs(), clipped as u64)
+    }
+}
+
+/// Running `max |e|` and clipped count of one quantization.
+#[derive(Debug, Default, Clone, Copy)]
+struct Acc {
+    max: f64,
+    clipped: u64,
+}
+
+impl Acc {
+    #[inline(always)]
+    fn add(&mut self, a: f64, c: u64) {
+        if a > self.max {
+            self.max = a;
+        }
+        self.clipped += c;
+    }
+}
+
+/// At most this many quantizations share a pass (their accumulators stay in registers).
+const MANY: usize = 8;
+
+/// The error of quantizing `xs` with each of `params`: `error_stats_many(xs, ps)[k]` is bit for
+/// bit `ps[k].error_stats(xs)`. On wasm32, in one pass over `xs` for every 8 of `params`
+/// ([`error_stats_fused`]); natively one by one, where `error_stats`' AVX2 loop is faster.
+pub fn error_stats_many(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> {
+    if cfg!(target_arch = "wasm32") {
+        error_stats_fused(xs, params)
+    } else {
+        params.iter().map(|p| p.error_stats(xs)).collect()
+    }
+}
+
+/// [`error_stats_many`] in one pass over `xs` for every 8 of `params`.
+pub fn error_stats_fused(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> {
+    let mut out = Vec::with_capacity(params.len());
+    for group in params.chunks(MANY) {
+        let ks: Vec<Quantizer> = group.iter().map(Quantizer::new).collect();
+        let mut acc = [Acc::default(); MANY];
+        let mut sums = [0.0; MANY];
+        tree(xs, &ks, &mut acc, &mut sums);
+        out.extend(
+            sums.iter()
+                .zip(&acc)
+                .take(ks.len())
+                .map(|(&sum_sq, a)| ErrorStats {
+                    n: xs.len(),
+                    sum_sq,
+                    max_abs: a.max,
+                    clipped: a.clipped as usize,
+                }),
+        );
+    }
+    out
+}
+
+/// numpy's pairwise tree (as [`crate::sum`]): halves, the first rounded down to a multiple of
+/// 8, down to leaves of at most [`BLOCK`] values; `out[k]` gets quantization `k`'s sum.
+fn tree(xs: &[f64], ks: &[Quantizer], acc: &mut [Acc; MANY], out: &mut [f64; MANY]) {
+    let n = xs.len();
+    if n <= BLOCK {
+        for ((k, a), o) in ks.iter().zip(acc.iter_mut()).zip(out.iter_mut()) {
+            *o = leaf(k, xs, a);
+        }
+        return;
+    }
+    let mut n2 = n / 2;
+    n2 -= n2 % 8;
+    let (left, right) = xs.split_at(n2);
+    let mut r = [0.0; MANY];
+    tree(left, ks, acc, out);
+    tree(right, ks, acc, &mut r);
+    for (o, r) in out.iter_mut().zip(r) {
+        *o += r;
+    }
+}
+
+/// One leaf's sum of squared errors in numpy's order: fewer than 8 values left to right;
+/// otherwise 8 accumulators over the whole groups of 8, combined as
+/// `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, then the rest one by one.
+#[inline]
+fn leaf(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
+    let n = xs.len();
+    if n < 8 {
+        let mut res = 0.0;
+        for &x in xs {
+            let (e2, a, c) = k.error(x);
+            acc.add(a, c);
+            res += e2;
+        }
+        return res;
+    }
+    let whole = n - n % 8;
+    let mut res = lanes(k, &xs[..whole], acc);
+    for &x in &xs[whole..] {
+        let (e2, a, c) = k.error(x);
+        acc.add(a, c);
+        res += e2;
+    }
+    res
+}
+
+/// The 8-accumulator part of a leaf (`xs.len()` a multiple of 8, at least 8).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn lanes(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
+    let mut r = [0.0f64; 8];
+    let mut max = [acc.max; 8];
+    let mut clipped = [0u64; 8];
+    for (j, &x) in xs[..8].iter().enumerate() {
+        let (e2, a, c) = k.error(x);
+        r[j] = e2;
+        max[j] = if a > max[j] { a } else { max[j] };
+        clipped[j] += c;
+    }
+    for chunk in xs[8..].chunks_exact(8) {
+        for j in 0..8 {
+            let (e2, a, c) = k.error(chunk[j]);
+            r[j] += e2;
+            max[j] = if a > max[j] { a } else { max[j] };
+            clipped[j] += c;
+        }
+    }
+    for j in 0..8 {
+        acc.add(max[j], clipped[j]);
+    }
+    ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+}
+
+/// The 8-accumulator part of a leaf in wasm simd128: accumulators `(r0, r1)`, `(r2, r3)`, ...
+/// as four `f64x2`, each lane the scalar's result (`nearest` rounds half to even, `pmax(r, lo)`
+/// is `if r < lo { lo } else { r }`, `pmin(q, hi)` is `if q > hi { hi } else { q }`).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn lanes(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
+    use core::arch::wasm32::*;
+    let scale = f64x2_splat(k.scale);
+    let zp = f64x2_splat(k.zero_point);
+    let (lo, hi) = (f64x2_splat(k.lo), f64x2_splat(k.hi));
+    // `nearest` rounds any float, so the scalar's limit to [lo - 1, hi + 1] (there for the
+    // add-and-subtract rounding) is left out: limiting, then rounding, is rounding, then
+    // limiting (integer bounds), and neither the code nor the clip test can tell. A value is
+    // clipped where its rounded code had to be clamped (v is never NaN: the data is finite).
+    let error = |x: v128| {
+        let r = f64x2_nearest(f64x2_add(f64x2_div(x, scale), zp));
+        let q = f64x2_pmin(f64x2_pmax(r, lo), hi);
+        let clipped = f64x2_ne(r, q);
+        let e = f64x2_sub(x, f64x2_mul(f64x2_sub(q, zp), scale));
+        (f64x2_mul(e, e), f64x2_abs(e), clipped)
+    };
+    assert!(xs.len() % 8 == 0 && xs.len() >= 8);
+    // SAFETY: called with i + 2 <= xs.len() (checked just above and by the loops below);
+    // v128_load reads 16 unaligned bytes.
+    let load = |i: usize| unsafe { v128_load(xs.as_ptr().add(i) as *const v128) };
+    let mut r = [f64x2_splat(0.0); 4];
+    let mut max = [f64x2_splat(acc.max); 4];
+    let mut clipped = [i64x2_splat(0); 4];
+    for (j, r) in r.iter_mut().enumerate() {
+        let (e2, a, c) = error(load(2 * j));
+        *r = e2;
+        max[j] = f64x2_pmax(max[j], a);
+        // A clipped lane's mask is -1.
+        clipped[j] = i64x2_sub(clipped[j], c);
+    }
+    let mut i = 8;
+    while i + 8 <= xs.len() {
+        for j in 0..4 {
+            let (e2, a, c) = error(load(i + 2 * j));
+            r[j] = f64x2_add(r[j], e2);
+            max[j] = f64x2_pmax(max[j], a);
+            clipped[j] = i64x2_sub(clipped[j], c);
+        }
+        i += 8;
+    }
+    for j in 0..4 {
+        acc.add(
+            f64x2_extract_lane::<0>(max[j]),
+            i64x2_extract_lane::<0>(clipped[j]) as u64,
+        );
+        acc.add(
+            f64x2_extract_lane::<1>(max[j]),
+            i64x2_extract_lane::<1>(clipped[j]) as u64,
+        );
+    }
+    let s = |j: usize| (f64x2_extract_lane::<0>(r[j]), f64x2_extract_lane::<1>(r[j]));
+    let ((r0, r1), (r2, r3), (r4, r5), (r6, r7)) = (s(0), s(1), s(2), s(3));
+    ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+}
+
+/// The current view's counts, in one pass: the original values and the errors binned, and how
+/// many values got each code. `values` and `errors` are empty histograms over their ranges;
+/// `code_counts` has `qmax - qmin + 1` zeros. Bit for bit the plain loop of
+/// `quantize_value`, `dequantize_value`, `Histogram::add`.
+pub fn view_counts(
+    xs: &[f64],
+    p: &QuantParams,
+    values: &mut Histogram,
+    code_counts: &mut [u64],
+    errors: &mut Histogram,
+) {
+    let k = Quantizer::new(p);
+    // The dequantized value of each code, as `dequantize_value` computes it.
+    let qmin = p.qmin;
+    for &x in xs {
+        let (q, _) = k.code(x);
+        let q = q as i32;
+        let dq = p.dequantize_value(q);
+        values.add(x);
+        if let Some(c) = code_counts.get_mut((q - qmin) as usize) {
+            *c += 1;
+        }
+        errors.add(x - dq);
+    }
+}
+
+/// [`view_counts`] over the values sorted ascending (any order of the same values gives the
+/// same counts): the code, the value's bin and, for one code, the error's bin are
+/// non-decreasing functions of the value, so each is counted run by run, every run's end found
+/// by galloping, instead of value by value. Bit for bit the same counts; about as many
+/// evaluations as runs times a logarithm, which at the page's 120 bins and few levels is a
+/// small fraction of a pass. Many levels make runs short: then `view_counts` is the faster.
+pub fn view_counts_sorted(
+    sorted: &[f64],
+    p: &QuantParams,
+    values: &mut Histogram,
+    code_counts: &mut [u64],
+    errors: &mut Histogram,
+) {
+    let k = Quantizer::new(p);
+    let vkey = bin_key(values);
+    let ekey = bin_key(errors);
+    runs(sorted, &vkey, |b, run| {
+        if let Some(c) = usize::try_from(b)
+            .ok()
+            .and_then(|b| values.counts.get_mut(b))
+        {
+            *c += run.len() as u64;
+        }
+    });
+    let qmin = p.qmin;
+    runs(sorted, &|x| k.code(x).0 as i64, |q, run| {
+        let q = q as i32;
+        if let Some(c) = code_counts.get_mut((q - qmin) as usize) {
+            *c += run.len() as u64;
+        }
+        let dq = p.dequantize_value(q);
+        if run.len() <= SHORT_RUN {
+            for &x in run {
+                if let Some(b) = errors.bin_of(x - dq) {
+                    errors.counts[b] += 1;
+                }
+            }
+        } else {
+            runs(run, &|x| ekey(x - dq), |b, r| {
+                if let Some(c) = usize::try_from(b)
+                    .ok()
+                    .and_then(|b| errors.counts.get_mut(b))
+                {
+                    *c += r.len() as u64;
+                }
+            });
+        }
+    });
+}
+
+/// Runs this short are binned value by value.
+const SHORT_RUN: usize = 24;
+
+/// A histogram's bin as a non-decreasing key: -1 below the range, the bin count above it.
+fn bin_key(h: &Histogram) -> impl Fn(f64) -> i64 {
+    let h = Histogram {
+        lo: h.lo,
+        hi: h.hi,
+        counts: vec![0; h.counts.len()],
+    };
+    move |x| match h.bin_of(x) {
+        Some(b) => b as i64,
+        None if x < h.lo => -1,
+        None => h.counts.len() as i64,
+    }
+}
+
+/// Calls `add(key, run)` for each run of equal `key` in `xs`, where `key` is non-decreasing
+/// over `xs`; a run's end is found by doubling steps, then bisection.
+fn runs(xs: &[f64], key: &impl Fn(f64) -> i64, mut add: impl FnMut(i64, &[f64])) {
+    let n = xs.len();
+    let mut i = 0;
+    while i < n {
+        let k = key(xs[i]);
+        // key(xs[lo]) <= k; hi == n or key(xs[hi]) > k.
+        let (mut lo, mut hi) = (i, i + 1);
+        let mut step = 1;
+        while hi < n && key(xs[hi]) <= k {
+            lo = hi;
+            step *= 2;
+            hi = (i + step).min(n);
+        }
+        while hi - lo > 1 {
+            let m = lo + (hi - lo) / 2;
+            if key(xs[m]) <= k {
+                lo = m;
+            } else {
+                hi = m;
+            }
+        }
+        add(k, &xs[i..hi]);
+        i = hi;
+    }
+}
+
+/// The dequantized values' histogram from the code counts: every value with code `q` has the
+/// value `dequantize_value(q)`, so its bin is found once per code instead of once per value.
+pub fn dequantized_from_codes(p: &QuantParams, code_counts: &[u64], h: &mut Histogram) {
+    for (i, &c) in code_counts.iter().enumerate() {
+        if c > 0 {
+            if let Some(b) = h.bin_of(p.dequantize_value(p.qmin + i as i32)) {
+                h.counts[b] += c;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Scheme, ZeroPoint};
+
+    /// Data that exercises every path: ties exactly halfway between codes, clipping on both
+    /// sides, a constant, lengths around the block edges.
+    fn data_sets() -> Vec<Vec<f64>> {
+        let mut sets = Vec::new();
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for n in [
+            1usize, 7, 8, 9, 127, 128, 129, 255, 256, 1000, 4097, 100_003,
+        ] {
+            sets.push((0..n).map(|_| next() * 6.0 - 3.0).collect());
+        }
+        // Halfway values for scale 0.5 and zero point 0: k * 0.25.
+        sets.push((0..3000).map(|i| (i as f64 - 1500.0) * 0.25).collect());
+        sets.push(vec![2.5; 300]);
+        let mut outl: Vec<f64> = (0..5000).map(|_| next() * 2.0 - 1.0).collect();
+        outl[17] = 1000.0;
+        outl[4000] = -250.0;
+        sets.push(outl);
+        sets
+    }
+
+    fn params_for(xs: &[f64]) -> Vec<QuantParams> {
+        let (mn, mx) = xs
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
+        let mut ps = Vec::new();
+        for bits in [2, 3, 4, 8, 16] {
+            ps.push(QuantParams::asymmetric(mn, mx, bits, ZeroPoint::Raw).unwrap());
+            ps.push(
+                QuantParams::asymmetric(mn * 0.5, mx * 0.3, bits, ZeroPoint::IncludeZero).unwrap(),
+            );
+            ps.push(QuantParams::symmetric(mx.abs().max(mn.abs()) * 0.4, bits, false).unwrap());
+            ps.push(QuantParams::symmetric(1.0, bits, false).unwrap());
+        }
+        ps.push(QuantParams {
+            scheme: Scheme::Symmetric,
+            bits: 3,
+            scale: 0.5,
+            zero_point: 0.0,
+            qmin: -4,
+            qmax: 3,
+            range_min: -1.5,
+            range_max: 1.5,
+        });
+        ps
+    }
+
+    #[test]
+    fn many_at_once_equals_one_by_one() {
+        for xs in data_sets() {
+            let ps = params_for(&xs);
+            let many = error_stats_fused(&xs, &ps);
+            for (p, m) in ps.iter().zip(&many) {
+                let one = p.error_stats(&xs);
+                assert_eq!(
+                    one.sum_sq.to_bits(),
+                    m.sum_sq.to_bits(),
+                    "n={} {p:?}",
+                    xs.len()
+                );
+                assert_eq!(one.max_abs.to_bits(), m.max_abs.to_bits());
+                assert_eq!(one.clipped, m.clipped);
+                assert_eq!(one.n, m.n);
+            }
+        }
+    }
+
+    #[test]
+    fn view_counts_equal_the_plain_loop() {
+        for xs in data_sets() {
+            for p in params_for(&xs) {
+                let levels = (p.qmax - p.qmin + 1) as usize;
+                let (lo, hi) = (-4.0, 4.0);
+                let e = p.scale;
+                let mut values = Histogram::new(lo, hi, 120);
+                let mut errors = Histogram::new(-e, e, 120);
+                let mut codes = vec![0u64; levels];
+                view_counts(&xs, &p, &mut values, &mut codes, &mut errors);
+                let mut dq = Histogram::new(lo, hi, 120);
+                dequantized_from_codes(&p, &codes, &mut dq);
+                let mut v2 = Histogram::new(lo, hi, 120);
+                let mut e2 = Histogram::new(-e, e, 120);
+                let mut d2 = Histogram::new(lo, hi, 120);
+                let mut c2 = vec![0u64; levels];
+                for &x in &xs {
+                    let q = p.quantize_value(x);
+                    let d = p.dequantize_value(q);
+                    v2.add(x);
+                    d2.add(d);
+                    c2[(q - p.qmin) as usize] += 1;
+                    e2.add(x - d);
+                }
+                assert_eq!(values, v2);
+                assert_eq!(errors, e2);
+                assert_eq!(dq, d2);
+                assert_eq!(codes, c2);
+                let mut sorted = xs.clone();
+                sorted.sort_unstable_by(f64::total_cmp);
+                let mut v3 = Histogram::new(lo, hi, 120);
+                let mut e3 = Histogram::new(-e, e, 120);
+                let mut c3 = vec![0u64; levels];
+                view_counts_sorted(&sorted, &p, &mut v3, &mut c3, &mut e3);
+                assert_eq!(v3, v2);
+                assert_eq!(e3, e2);
+                assert_eq!(c3, c2);
+            }
+        }
+    }
+}
