@@ -28,6 +28,17 @@ mod native {
         g.bench_function("error_stats", |b| {
             b.iter(|| black_box(&p).error_stats(black_box(xs)))
         });
+        let mut codes = quantviz::par::zeroed_vec::<i32>(N);
+        g.bench_function("quantize_into", |b| {
+            b.iter(|| black_box(&p).quantize_into(black_box(xs), &mut codes))
+        });
+        let sym = QuantParams::symmetric(stats.absmax, 8, false).unwrap();
+        g.bench_function("sum_sq_many_x3", |b| {
+            b.iter(|| QuantParams::sum_sq_many(black_box(&[p, sym, p]), black_box(xs)))
+        });
+        g.bench_function("stats_and_percentile_pair", |b| {
+            b.iter(|| calibrate::stats_and_percentile_pair(black_box(xs), DEFAULT_PERCENTILE))
+        });
         g.bench_function("quantize_dequantize", |b| {
             b.iter(|| black_box(&p).quantize_dequantize(black_box(xs)))
         });
