@@ -48,7 +48,7 @@ pub fn draw_error<DB: DrawingBackend>(
 
     let y = Ticked::new(0.0..y_max, count_ticks(h.max_count() as f64, 7));
     let mut chart = builder(&plot, theme, 12.0)
-        .build_cartesian_2d(x.clone(), y)
+        .build_cartesian_2d(Ticked::auto(x.clone()), y)
         .map_err(drawing)?;
     let fx = |v: &f64| tick(*v, &x);
     let fy = |v: &f64| count(*v);

@@ -7,7 +7,6 @@ use super::{
 use crate::analysis::View;
 use crate::histogram::Histogram;
 use plotters::chart::SeriesLabelPosition;
-use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -64,7 +63,9 @@ pub fn draw_histogram<DB: DrawingBackend>(
     if levels.is_some() {
         b.right_y_label_area_size(theme.px(58.0));
     }
-    let chart = b.build_cartesian_2d(x.clone(), y).map_err(drawing)?;
+    let chart = b
+        .build_cartesian_2d(Ticked::auto(x.clone()), y)
+        .map_err(drawing)?;
     let x_desc = "value (original and dequantized)";
     let y_desc = "original values per bin";
     let Some(levels) = levels else {
@@ -86,7 +87,7 @@ pub fn draw_histogram<DB: DrawingBackend>(
     let per_level = levels.iter().map(|&(_, c)| c).max().unwrap_or(0);
     let y2_max = (per_level as f64 * 1.4).max(1.0);
     let y2 = Ticked::new(0.0..y2_max, count_ticks(per_level as f64, 7));
-    let mut dual = chart.set_secondary_coord(x.clone(), y2);
+    let mut dual = chart.set_secondary_coord(Ticked::auto(x.clone()), y2);
     draw_common(&mut dual, view, theme, &x, x_desc, y_desc)?;
     let fy2 = |v: &f64| count(*v);
     dual.configure_secondary_axes()
@@ -135,7 +136,7 @@ pub fn draw_histogram<DB: DrawingBackend>(
 
 /// What both layouts draw on the left axis: mesh, the original values' bars, the clip range.
 fn draw_common<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Ticked>>,
+    chart: &mut ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>,
     view: &View,
     theme: &Theme,
     x: &Range<f64>,

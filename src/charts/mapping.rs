@@ -2,7 +2,7 @@
 
 use super::{
     begin, builder, drawing, hull, num, pad, settings_line, stroke, style_legend, style_mesh, tick,
-    titles, ChartResult, Theme,
+    titles, ChartResult, Theme, Ticked,
 };
 use crate::analysis::View;
 use plotters::chart::SeriesLabelPosition;
@@ -59,7 +59,7 @@ pub fn draw_mapping<DB: DrawingBackend>(
     let y = y.start..y.end + (y.end - y.start) * 0.45;
 
     let mut chart = builder(&plot, theme, 14.0)
-        .build_cartesian_2d(x.clone(), y.clone())
+        .build_cartesian_2d(Ticked::auto(x.clone()), Ticked::auto(y.clone()))
         .map_err(drawing)?;
     let fx = |v: &f64| tick(*v, &x);
     let fy = |v: &f64| tick(*v, &y);

@@ -28,7 +28,7 @@ pub use sweep::draw_sweep;
 use crate::analysis::Analysis;
 use crate::settings::{Calibration, QuantSettings, Scheme};
 use plotters::chart::{MeshStyle, SeriesLabelPosition, SeriesLabelStyle};
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
@@ -365,11 +365,14 @@ fn stroke<DB: DrawingBackend>(
     move |(x, y)| PathElement::new(vec![(x, y), (x + l, y)], style).into_dyn()
 }
 
-/// A linear axis whose ticks (and grid lines) are exactly the given values.
+/// A linear axis whose ticks (and grid lines) are exactly the given values, or, made with
+/// [`Ticked::auto`], plotters' own key points. Every chart uses this one axis type for both
+/// axes, so that plotters' generic chart code (builder, mesh, legend, drawing) is compiled once
+/// instead of once per coordinate combination: that keeps the wasm small.
 #[derive(Clone)]
 struct Ticked {
     inner: RangedCoordf64,
-    ticks: Vec<f64>,
+    ticks: Option<Vec<f64>>,
 }
 
 impl Ticked {
@@ -377,26 +380,43 @@ impl Ticked {
     fn new(range: Range<f64>, ticks: Vec<f64>) -> Ticked {
         Ticked {
             inner: range.into(),
-            ticks,
+            ticks: Some(ticks),
+        }
+    }
+
+    /// The axis over `range` with plotters' key points (as a plain `Range<f64>` axis has).
+    fn auto(range: Range<f64>) -> Ticked {
+        Ticked {
+            inner: range.into(),
+            ticks: None,
         }
     }
 }
 
 impl Ranged for Ticked {
-    type FormatOption = DefaultFormatting;
+    type FormatOption = NoDefaultFormatting;
     type ValueType = f64;
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
         self.inner.map(v, limit)
     }
     fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            Vec::new()
-        } else {
-            self.ticks.clone()
+        match &self.ticks {
+            None => self.inner.key_points(hint),
+            Some(_) if hint.weight().allow_light_points() => Vec::new(),
+            Some(ticks) => ticks.clone(),
         }
     }
     fn range(&self) -> Range<f64> {
         self.inner.range()
+    }
+}
+
+/// The labels of an axis that has no formatter of its own. Every drawn axis sets one; plotters
+/// still formats the key points of the secondary x axis (which has no label area, so nothing
+/// is drawn).
+impl ValueFormatter<f64> for Ticked {
+    fn format(v: &f64) -> String {
+        num(*v)
     }
 }
 
