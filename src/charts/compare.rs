@@ -1,8 +1,8 @@
 //! The error of every scheme and calibration on the same data, side by side.
 
 use super::{
-    begin, builder, drawing, fitted, min_bar, setting_label, sqnr_label, style_legend, style_mesh,
-    swatch, titles, ChartResult, LogAxis, Theme, Ticked,
+    begin, builder, drawing, fitted, min_bar, setting_label, sqnr_label, style_mesh, swatch,
+    titles, ChartResult, Key, Legend, LogAxis, Theme, Ticked,
 };
 use crate::analysis::Run;
 use crate::settings::{QuantSettings, Scheme};
@@ -62,6 +62,7 @@ pub fn draw_compare<DB: DrawingBackend>(
     let mut b = builder(&plot, theme, 12.0);
     // Two lines of labels under each bar: calibration, then scheme.
     b.x_label_area_size(theme.px(58.0));
+    let mut legend = Legend::default();
     let mut chart = b.build_cartesian_2d(x, y).map_err(drawing)?;
     let fx = |_: &f64| String::new();
     let has_zero = runs
@@ -154,9 +155,8 @@ pub fn draw_compare<DB: DrawingBackend>(
                 .filter(|b| !b.inliers)
                 .map(|b| Rectangle::new(corners(b), b.color.mix(b.alpha).filled())),
         )
-        .map_err(drawing)?
-        .label("MSE over all values")
-        .legend(swatch(theme, pal.muted.mix(0.9)));
+        .map_err(drawing)?;
+    legend.add("MSE over all values", swatch(theme, pal.muted.mix(0.9)));
     if with_inliers {
         let edge = theme.px(1.0);
         chart
@@ -166,9 +166,11 @@ pub fn draw_compare<DB: DrawingBackend>(
                     Rectangle::new(corners(b), b.color.stroke_width(edge)),
                 ]
             }))
-            .map_err(drawing)?
-            .label("MSE without the outliers")
-            .legend(swatch(theme, pal.muted.mix(0.3)));
+            .map_err(drawing)?;
+        legend.add(
+            "MSE without the outliers",
+            swatch(theme, pal.muted.mix(0.3)),
+        );
     }
 
     // SQNR labels: upright when they fit over a bar, else turned to read upwards.
@@ -216,14 +218,12 @@ pub fn draw_compare<DB: DrawingBackend>(
                 [(i as f64 - reach, floor), (i as f64 + reach, highest)],
                 ring,
             )))
-            .map_err(drawing)?
-            .label("current settings")
-            .legend(move |(x, y)| Rectangle::new([(x, y - s), (x + 2 * s, y + s)], ring));
+            .map_err(drawing)?;
+        legend.add("current settings", Key::Square(ring, s));
     }
 
-    let mut legend = chart.configure_series_labels();
-    style_legend(&mut legend, theme, SeriesLabelPosition::UpperLeft);
-    legend.draw().map_err(drawing)
+    let area = chart.plotting_area().strip_coord_spec();
+    legend.draw(&area, theme, SeriesLabelPosition::UpperLeft)
 }
 
 /// One bar: which run, where, how tall, its label and colour.

@@ -2,7 +2,7 @@
 
 use super::{
     begin, builder, count, count_ticks, drawing, min_bar, num, pad, span, sqnr_label, stroke,
-    style_legend, style_mesh, swatch, tick, titles, ChartResult, Theme, Ticked,
+    style_mesh, swatch, tick, titles, ChartResult, Legend, Theme, Ticked,
 };
 use crate::analysis::View;
 use plotters::chart::SeriesLabelPosition;
@@ -47,6 +47,7 @@ pub fn draw_error<DB: DrawingBackend>(
     let y_max = (h.max_count() as f64 * 1.4).max(1.0);
 
     let y = Ticked::new(0.0..y_max, count_ticks(h.max_count() as f64, 7));
+    let mut legend = Legend::default();
     let mut chart = builder(&plot, theme, 12.0)
         .build_cartesian_2d(Ticked::auto(x.clone()), y)
         .map_err(drawing)?;
@@ -78,9 +79,8 @@ pub fn draw_error<DB: DrawingBackend>(
                     Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], bar.filled())
                 }),
         )
-        .map_err(drawing)?
-        .label("error (values per bin)")
-        .legend(swatch(theme, bar));
+        .map_err(drawing)?;
+    legend.add("error (values per bin)", swatch(theme, bar));
 
     let vertical = |v: f64| vec![(v, 0.0), (v, y_max)];
     let max = pal.clip.stroke_width(theme.px(1.5));
@@ -88,9 +88,11 @@ pub fn draw_error<DB: DrawingBackend>(
         let e = m.max_abs_error;
         chart
             .draw_series([-e, e].map(|v| PathElement::new(vertical(v), max)))
-            .map_err(drawing)?
-            .label(format!("\u{b1}max |error| = \u{b1}{}", num(e)))
-            .legend(stroke(theme, max));
+            .map_err(drawing)?;
+        legend.add(
+            format!("\u{b1}max |error| = \u{b1}{}", num(e)),
+            stroke(theme, max),
+        );
     }
 
     // Drawn after max |error|, dashed, so that both show where they coincide.
@@ -102,11 +104,12 @@ pub fn draw_error<DB: DrawingBackend>(
                     DashedPathElement::new(vertical(v), theme.px(6.0), theme.px(4.0), half)
                 }),
             )
-            .map_err(drawing)?
-            .label(format!("\u{b1}scale/2 = \u{b1}{}", num(half_step)))
-            .legend(stroke(theme, half));
+            .map_err(drawing)?;
+        legend.add(
+            format!("\u{b1}scale/2 = \u{b1}{}", num(half_step)),
+            stroke(theme, half),
+        );
     }
-    let mut legend = chart.configure_series_labels();
-    style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
-    legend.draw().map_err(drawing)
+    let area = chart.plotting_area().strip_coord_spec();
+    legend.draw(&area, theme, SeriesLabelPosition::UpperRight)
 }

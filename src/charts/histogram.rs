@@ -2,7 +2,7 @@
 
 use super::{
     begin, builder, count, count_ticks, drawing, hull, min_bar, num, pad, settings_line, stroke,
-    style_legend, style_mesh, swatch, tick, titles, ChartResult, Theme, Ticked,
+    style_mesh, swatch, tick, titles, ChartResult, Legend, Theme, Ticked,
 };
 use crate::analysis::View;
 use crate::histogram::Histogram;
@@ -66,20 +66,19 @@ pub fn draw_histogram<DB: DrawingBackend>(
     let chart = b
         .build_cartesian_2d(Ticked::auto(x.clone()), y)
         .map_err(drawing)?;
+    let mut legend = Legend::default();
     let x_desc = "value (original and dequantized)";
     let y_desc = "original values per bin";
     let Some(levels) = levels else {
         let mut chart = chart;
-        draw_common(&mut chart, view, theme, &x, x_desc, y_desc)?;
+        draw_common(&mut chart, &mut legend, view, theme, &x, x_desc, y_desc)?;
         let line = pal.dequantized.stroke_width(theme.px(1.6));
         chart
             .draw_series(LineSeries::new(outline(d), line))
-            .map_err(drawing)?
-            .label("dequantized values (same bins)")
-            .legend(stroke(theme, line));
-        let mut legend = chart.configure_series_labels();
-        style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
-        return legend.draw().map_err(drawing);
+            .map_err(drawing)?;
+        legend.add("dequantized values (same bins)", stroke(theme, line));
+        let area = chart.plotting_area().strip_coord_spec();
+        return legend.draw(&area, theme, SeriesLabelPosition::UpperRight);
     };
 
     // Few levels: the dequantized values are spikes at the levels, counted on a right axis
@@ -88,7 +87,7 @@ pub fn draw_histogram<DB: DrawingBackend>(
     let y2_max = (per_level as f64 * 1.4).max(1.0);
     let y2 = Ticked::new(0.0..y2_max, count_ticks(per_level as f64, 7));
     let mut dual = chart.set_secondary_coord(Ticked::auto(x.clone()), y2);
-    draw_common(&mut dual, view, theme, &x, x_desc, y_desc)?;
+    draw_common(&mut dual, &mut legend, view, theme, &x, x_desc, y_desc)?;
     let fy2 = |v: &f64| count(*v);
     dual.configure_secondary_axes()
         .axis_style(pal.muted.stroke_width(theme.px(1.0)))
@@ -105,9 +104,11 @@ pub fn draw_histogram<DB: DrawingBackend>(
     dual.draw_series(levels.iter().map(|&(v, _)| {
         EmptyElement::at((v, 0.0)) + PathElement::new(vec![(0, 0), (0, tick_len)], tick_style)
     }))
-    .map_err(drawing)?
-    .label(format!("quantization levels ({} in view)", levels.len()))
-    .legend(stroke(theme, tick_style));
+    .map_err(drawing)?;
+    legend.add(
+        format!("quantization levels ({} in view)", levels.len()),
+        stroke(theme, tick_style),
+    );
 
     // Spikes a few pixels wide, narrower than the gap between levels.
     let (plot_w, plot_h) = dual.plotting_area().dim_in_pixel();
@@ -126,17 +127,19 @@ pub fn draw_histogram<DB: DrawingBackend>(
             spike.filled(),
         )
     }))
-    .map_err(drawing)?
-    .label("dequantized values (per level, right axis)")
-    .legend(swatch(theme, spike));
-    let mut legend = dual.configure_series_labels();
-    style_legend(&mut legend, theme, SeriesLabelPosition::UpperRight);
-    legend.draw().map_err(drawing)
+    .map_err(drawing)?;
+    legend.add(
+        "dequantized values (per level, right axis)",
+        swatch(theme, spike),
+    );
+    let area = dual.plotting_area().strip_coord_spec();
+    legend.draw(&area, theme, SeriesLabelPosition::UpperRight)
 }
 
 /// What both layouts draw on the left axis: mesh, the original values' bars, the clip range.
 fn draw_common<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>,
+    legend: &mut Legend,
     view: &View,
     theme: &Theme,
     x: &Range<f64>,
@@ -170,9 +173,8 @@ fn draw_common<'a, DB: DrawingBackend + 'a>(
                     Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], bar.filled())
                 }),
         )
-        .map_err(drawing)?
-        .label("original values")
-        .legend(swatch(theme, bar));
+        .map_err(drawing)?;
+    legend.add("original values", swatch(theme, bar));
 
     let clip = pal.clip.stroke_width(theme.px(1.5));
     chart
@@ -189,13 +191,11 @@ fn draw_common<'a, DB: DrawingBackend + 'a>(
                     )
                 }),
         )
-        .map_err(drawing)?
-        .label(format!(
-            "clip range [{}, {}]",
-            num(p.range_min),
-            num(p.range_max)
-        ))
-        .legend(stroke(theme, clip));
+        .map_err(drawing)?;
+    legend.add(
+        format!("clip range [{}, {}]", num(p.range_min), num(p.range_max)),
+        stroke(theme, clip),
+    );
     Ok(())
 }
 

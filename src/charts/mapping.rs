@@ -1,8 +1,8 @@
 //! The quantize-dequantize function `x -> x̂` as a staircase.
 
 use super::{
-    begin, builder, drawing, hull, num, pad, settings_line, stroke, style_legend, style_mesh, tick,
-    titles, ChartResult, Theme, Ticked,
+    begin, builder, drawing, hull, num, pad, settings_line, stroke, style_mesh, tick, titles,
+    ChartResult, Legend, Theme, Ticked,
 };
 use crate::analysis::View;
 use plotters::chart::SeriesLabelPosition;
@@ -58,6 +58,7 @@ pub fn draw_mapping<DB: DrawingBackend>(
     );
     let y = y.start..y.end + (y.end - y.start) * 0.45;
 
+    let mut legend = Legend::default();
     let mut chart = builder(&plot, theme, 14.0)
         .build_cartesian_2d(Ticked::auto(x.clone()), Ticked::auto(y.clone()))
         .map_err(drawing)?;
@@ -80,9 +81,8 @@ pub fn draw_mapping<DB: DrawingBackend>(
             theme.px(4.0),
             identity,
         ))
-        .map_err(drawing)?
-        .label("identity (no error)")
-        .legend(stroke(theme, identity));
+        .map_err(drawing)?;
+    legend.add("identity (no error)", stroke(theme, identity));
 
     let zero = pal.zero.stroke_width(theme.px(1.2));
     let zero_in_x = x.start <= 0.0 && 0.0 <= x.end;
@@ -111,9 +111,8 @@ pub fn draw_mapping<DB: DrawingBackend>(
                 .into_iter()
                 .map(|l| DashedPathElement::new(l, theme.px(2.0), theme.px(3.0), zero)),
         )
-        .map_err(drawing)?
-        .label(zero_label)
-        .legend(stroke(theme, zero));
+        .map_err(drawing)?;
+    legend.add(zero_label, stroke(theme, zero));
 
     let clip = pal.clip.stroke_width(theme.px(1.5));
     chart
@@ -130,22 +129,21 @@ pub fn draw_mapping<DB: DrawingBackend>(
                     )
                 }),
         )
-        .map_err(drawing)?
-        .label(format!(
-            "clip range [{}, {}]",
-            num(p.range_min),
-            num(p.range_max)
-        ))
-        .legend(stroke(theme, clip));
+        .map_err(drawing)?;
+    legend.add(
+        format!("clip range [{}, {}]", num(p.range_min), num(p.range_max)),
+        stroke(theme, clip),
+    );
 
     let stairs = pal.dequantized.stroke_width(theme.px(2.0));
     chart
         .draw_series(LineSeries::new(pts, stairs))
-        .map_err(drawing)?
-        .label("dequantized (q - zero point) * scale")
-        .legend(stroke(theme, stairs));
+        .map_err(drawing)?;
+    legend.add(
+        "dequantized (q - zero point) * scale",
+        stroke(theme, stairs),
+    );
 
-    let mut legend = chart.configure_series_labels();
-    style_legend(&mut legend, theme, SeriesLabelPosition::UpperLeft);
-    legend.draw().map_err(drawing)
+    let area = chart.plotting_area().strip_coord_spec();
+    legend.draw(&area, theme, SeriesLabelPosition::UpperLeft)
 }

@@ -27,10 +27,11 @@ pub use sweep::draw_sweep;
 
 use crate::analysis::Analysis;
 use crate::settings::{Calibration, QuantSettings, Scheme};
-use plotters::chart::{MeshStyle, SeriesLabelPosition, SeriesLabelStyle};
+use plotters::chart::{MeshStyle, SeriesLabelPosition};
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
-use plotters::coord::{CoordTranslate, Shift};
+use plotters::coord::Shift;
+use plotters::element::{DashedPathElement, MultiLineText};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::fmt;
@@ -331,38 +332,101 @@ fn style_mesh<'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
         .y_desc(y_desc);
 }
 
-/// The legend box: theme colours, placed where the chart leaves room.
-fn style_legend<'a, 'b, DB: DrawingBackend + 'a, CT: CoordTranslate>(
-    legend: &mut SeriesLabelStyle<'a, 'b, DB, CT>,
-    theme: &Theme,
-    position: SeriesLabelPosition,
-) {
-    let pal = theme.palette();
-    legend
-        .position(position)
-        .margin(theme.px(6.0))
-        .legend_area_size(theme.px(22.0))
-        .label_font(theme.font(10.5, pal.ink))
-        .background_style(pal.bg.mix(0.88))
-        .border_style(pal.muted.stroke_width(theme.px(1.0)));
+/// A chart's legend: one label and key per entry, in the order added, drawn in one box.
+///
+/// Ours rather than plotters' series labels: plotters' legend code turns the name
+/// "sans-serif" into a font with `str::to_lowercase`, which links Unicode case tables (about
+/// 17 KB) into the wasm. [`Legend::draw`] lays the box out exactly as plotters' does.
+#[derive(Default)]
+struct Legend {
+    entries: Vec<(String, Key)>,
+}
+
+/// What a legend entry shows left of its label, at the entry's middle-left point.
+#[derive(Clone, Copy)]
+enum Key {
+    /// A square of side `2 * s`: filled with the style's colour, or outlined.
+    Square(ShapeStyle, i32),
+    /// A line of length `l`.
+    Line(ShapeStyle, i32),
+    /// A dashed line of length `l`, dashes `dash` long with `gap` between them.
+    Dashed(ShapeStyle, i32, u32, u32),
+}
+
+impl Legend {
+    /// Adds an entry.
+    fn add(&mut self, label: impl Into<String>, key: Key) {
+        self.entries.push((label.into(), key));
+    }
+
+    /// Draws the box at `position` in `area` (the chart's plotting area) in the theme's
+    /// colours: plotters' layout (`SeriesLabelStyle::draw`) with our margins and font.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+        position: SeriesLabelPosition,
+    ) -> ChartResult {
+        let pal = theme.palette();
+        let margin = theme.px(6.0) as i32;
+        let key_size = theme.px(22.0) as i32;
+        let font = theme.font(10.5, pal.ink);
+        let mut text = MultiLineText::<_, &str>::new((0, 0), &font);
+        for (label, _) in &self.entries {
+            text.push_line(label.as_str());
+        }
+        let (w, h) = text.estimate_dimension().map_err(drawing)?;
+        let (w, h) = (w + key_size + 2 * margin, h + 2 * margin);
+        let (area_w, area_h) = area.dim_in_pixel();
+        let (area_w, area_h) = (area_w as i32, area_h as i32);
+        let x = match position {
+            SeriesLabelPosition::UpperRight => area_w - w - 5,
+            _ => 5,
+        };
+        let y = match position {
+            SeriesLabelPosition::LowerLeft => area_h - h - 5,
+            _ => 5,
+        };
+        text.relocate((x + key_size + margin, y + margin));
+        let corners = [(x, y), (x + w, y + h)];
+        let background = ShapeStyle::from(pal.bg.mix(0.88)).filled();
+        area.draw(&Rectangle::new(corners, background))
+            .map_err(drawing)?;
+        let border = pal.muted.stroke_width(theme.px(1.0));
+        area.draw(&Rectangle::new(corners, border))
+            .map_err(drawing)?;
+        area.draw(&text).map_err(drawing)?;
+        let lines = text.compute_line_layout().map_err(drawing)?;
+        for (((_, y0), (_, y1)), (_, key)) in lines.into_iter().zip(&self.entries) {
+            let (kx, ky) = (x + margin, (y0 + y1) / 2);
+            match *key {
+                Key::Square(style, s) => {
+                    area.draw(&Rectangle::new([(kx, ky - s), (kx + 2 * s, ky + s)], style))
+                }
+                Key::Line(style, l) => {
+                    area.draw(&PathElement::new(vec![(kx, ky), (kx + l, ky)], style))
+                }
+                Key::Dashed(style, l, dash, gap) => area.draw(&DashedPathElement::new(
+                    vec![(kx, ky), (kx + l, ky)],
+                    dash,
+                    gap,
+                    style,
+                )),
+            }
+            .map_err(drawing)?;
+        }
+        Ok(())
+    }
 }
 
 /// A legend swatch: a filled square of `color`.
-fn swatch<DB: DrawingBackend>(
-    theme: &Theme,
-    color: RGBAColor,
-) -> impl Fn((i32, i32)) -> DynElement<'static, DB, (i32, i32)> {
-    let s = theme.off(5.0);
-    move |(x, y)| Rectangle::new([(x, y - s), (x + 2 * s, y + s)], color.filled()).into_dyn()
+fn swatch(theme: &Theme, color: RGBAColor) -> Key {
+    Key::Square(color.filled(), theme.off(5.0))
 }
 
 /// A legend line of `style`.
-fn stroke<DB: DrawingBackend>(
-    theme: &Theme,
-    style: ShapeStyle,
-) -> impl Fn((i32, i32)) -> DynElement<'static, DB, (i32, i32)> {
-    let l = theme.off(16.0);
-    move |(x, y)| PathElement::new(vec![(x, y), (x + l, y)], style).into_dyn()
+fn stroke(theme: &Theme, style: ShapeStyle) -> Key {
+    Key::Line(style, theme.off(16.0))
 }
 
 /// A linear axis whose ticks (and grid lines) are exactly the given values, or, made with
