@@ -2,6 +2,7 @@
 //! and text (numbers separated by commas, whitespace or newlines, an optional header line).
 
 use crate::error::{Error, Result, MAX_VALUES};
+use crate::float::parse_f64;
 
 fn load_err(source: &str, message: impl Into<String>) -> Error {
     Error::Load {
@@ -126,13 +127,13 @@ pub fn parse_text(text: &str, source: &str) -> Result<Vec<f64>> {
     let is_sep = |c: char| c == ',' || c == ';' || c.is_whitespace();
     for (li, line) in text.lines().enumerate() {
         let words: Vec<&str> = line.split(is_sep).filter(|w| !w.is_empty()).collect();
-        if li == 0 && !words.is_empty() && words.iter().all(|w| w.parse::<f64>().is_err()) {
+        if li == 0 && !words.is_empty() && words.iter().all(|w| parse_f64(w).is_none()) {
             continue;
         }
         for (wi, w) in words.iter().enumerate() {
-            match w.parse::<f64>() {
-                Ok(v) => out.push(v),
-                Err(_) => {
+            match parse_f64(w) {
+                Some(v) => out.push(v),
+                None => {
                     return Err(load_err(
                         source,
                         format!(

@@ -172,8 +172,8 @@ fn setting_err(name: &'static str, given: &str, expected: &str) -> Error {
 }
 
 fn parse_f64(name: &'static str, s: &str, expected: &str) -> Result<f64> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
+    match crate::float::parse_f64(s.trim()) {
+        Some(v) if v.is_finite() => Ok(v),
         _ => Err(setting_err(name, s, expected)),
     }
 }
@@ -432,8 +432,8 @@ pub fn parse_n(s: &str) -> Result<usize> {
         Ok(0) => Err(setting_err("n", s, &expected)),
         Ok(n) if n > MAX_VALUES as u64 => Err(Error::TooMany(n)),
         Ok(n) => Ok(n as usize),
-        Err(_) => match t.parse::<f64>() {
-            Ok(f) if f > MAX_VALUES as f64 && f.is_finite() => Err(Error::TooMany(f as u64)),
+        Err(_) => match crate::float::parse_f64(&t) {
+            Some(f) if f > MAX_VALUES as f64 && f.is_finite() => Err(Error::TooMany(f as u64)),
             _ => Err(setting_err("n", s, &expected)),
         },
     }
