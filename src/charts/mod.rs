@@ -6,6 +6,9 @@
 //! background, scales text, strokes and margins by [`Theme::scale`] (the canvas's
 //! devicePixelRatio) and returns `Err` rather than panicking on odd input: constant data, one
 //! value, an MSE of 0, non-finite numbers.
+//!
+//! Helpers that several charts call are `#[inline(never)]`: drawing is cold, and a copy of each
+//! helper inlined into every chart only makes the wasm bigger.
 
 mod compare;
 mod errors;
@@ -249,6 +252,7 @@ const MIN_WIDTH: u32 = 120;
 const MIN_HEIGHT: u32 = 90;
 
 /// Fills the background; `false` when the area is too small for anything else.
+#[inline(never)]
 fn begin<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, theme: &Theme) -> Result<bool, String> {
     area.fill(&theme.background()).map_err(drawing)?;
     let (w, h) = area.dim_in_pixel();
@@ -256,6 +260,7 @@ fn begin<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, theme: &Theme) -> Re
 }
 
 /// The largest font size (up to `size`, down to 60% of it) at which `text` fits in `width`.
+#[inline(never)]
 fn fitted<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     theme: &Theme,
@@ -275,6 +280,7 @@ fn fitted<DB: DrawingBackend>(
 }
 
 /// Draws a title and a muted subtitle at the top and returns the area below them.
+#[inline(never)]
 fn titles<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     theme: &Theme,
@@ -298,6 +304,7 @@ fn titles<DB: DrawingBackend>(
 }
 
 /// The chart builder every chart starts from: margins and label areas in device pixels.
+#[inline(never)]
 fn builder<'a, 'b, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     theme: &Theme,
@@ -314,6 +321,7 @@ fn builder<'a, 'b, DB: DrawingBackend>(
 }
 
 /// Grid, axes, tick labels and axis descriptions in the theme's colours and sizes.
+#[inline(never)]
 fn style_mesh<'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
     mesh: &mut MeshStyle<'a, 'b, X, Y, DB>,
     theme: &Theme,
@@ -361,6 +369,7 @@ impl Legend {
 
     /// Draws the box at `position` in `area` (the chart's plotting area) in the theme's
     /// colours: plotters' layout (`SeriesLabelStyle::draw`) with our margins and font.
+    #[inline(never)]
     fn draw<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
@@ -488,6 +497,7 @@ impl ValueFormatter<f64> for Ticked {
 ///
 /// A range narrower than about 1e-9 of its magnitude is widened, so that tick labels stay
 /// distinct and plotters' key-point search has something to work with.
+#[inline(never)]
 fn span(lo: f64, hi: f64) -> Range<f64> {
     let (lo, hi) = match (lo.is_finite(), hi.is_finite()) {
         (true, true) => (lo.min(hi), lo.max(hi)),
@@ -511,6 +521,7 @@ fn span(lo: f64, hi: f64) -> Range<f64> {
 }
 
 /// `r` widened by `frac` of its width on each side.
+#[inline(never)]
 fn pad(r: Range<f64>, frac: f64) -> Range<f64> {
     let w = r.end - r.start;
     let p = if (w * frac).is_finite() {
@@ -522,6 +533,7 @@ fn pad(r: Range<f64>, frac: f64) -> Range<f64> {
 }
 
 /// The smallest range holding all finite `xs` (`[-1, 1]` if there are none).
+#[inline(never)]
 fn hull(xs: impl IntoIterator<Item = f64>) -> Range<f64> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for x in xs.into_iter().filter(|x| x.is_finite()) {
@@ -533,6 +545,7 @@ fn hull(xs: impl IntoIterator<Item = f64>) -> Range<f64> {
 
 /// Ticks for a count axis `[0, max]`: about `n` of them, whole numbers, steps of 1, 2 or 5
 /// times a power of ten.
+#[inline(never)]
 fn count_ticks(max: f64, n: usize) -> Vec<f64> {
     if !(max.is_finite() && max > 0.0) {
         return vec![0.0];
@@ -557,6 +570,7 @@ fn min_bar(span: f64, height: u32, theme: &Theme, px: f64) -> f64 {
 }
 
 /// A number for a label or legend: 4 significant digits, exponent form when very large or small.
+#[inline(never)]
 fn num(v: f64) -> String {
     if !v.is_finite() {
         return if v.is_nan() {
@@ -593,6 +607,7 @@ fn num(v: f64) -> String {
 }
 
 /// A tick label for a linear axis over `r`: as many decimals as the tick spacing needs.
+#[inline(never)]
 fn tick(v: f64, r: &Range<f64>) -> String {
     let w = r.end - r.start;
     let mag = r.start.abs().max(r.end.abs());
@@ -609,6 +624,7 @@ fn tick(v: f64, r: &Range<f64>) -> String {
 }
 
 /// A count for an axis: `950`, `12k`, `1.2M`.
+#[inline(never)]
 fn count(v: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
@@ -621,6 +637,7 @@ fn count(v: f64) -> String {
 }
 
 /// A short name for a scheme and calibration, as legends and axis labels show it.
+#[inline(never)]
 fn setting_label(scheme: Scheme, calibration: &Calibration) -> String {
     let s = match scheme {
         Scheme::Asymmetric => "asym",
@@ -630,6 +647,7 @@ fn setting_label(scheme: Scheme, calibration: &Calibration) -> String {
 }
 
 /// The settings in one line: `8-bit asymmetric min-max`.
+#[inline(never)]
 fn settings_line(q: &QuantSettings) -> String {
     format!("{}-bit {} {}", q.bits, q.scheme, q.calibration.label())
 }
@@ -644,6 +662,7 @@ struct LogAxis {
 
 impl LogAxis {
     /// The axis for the positive finite values among `vs` (a default decade span if none).
+    #[inline(never)]
     fn of(vs: impl IntoIterator<Item = f64>) -> LogAxis {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for v in vs.into_iter().filter(|v| v.is_finite() && *v > 0.0) {
@@ -698,6 +717,7 @@ impl LogAxis {
 }
 
 /// A decade as a tick label: `1e-4`, `0.01`, `1`, `100`, `1e4`.
+#[inline(never)]
 fn decade(v: f64) -> String {
     let k = v.round() as i32;
     match k {
@@ -707,6 +727,7 @@ fn decade(v: f64) -> String {
 }
 
 /// SQNR as a bar label: `48.2 dB`, or `exact` for an infinite SQNR.
+#[inline(never)]
 fn sqnr_label(db: f64) -> String {
     if db == f64::INFINITY {
         "exact".to_string()
