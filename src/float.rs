@@ -166,7 +166,10 @@ mod tests {
         assert_eq!(exact(7617254901960785, -16), Some(0.7617254901960785));
         assert_eq!(exact(14693, -2), Some(146.93));
         assert_eq!(exact(1, -5), Some(1e-5));
-        assert_eq!(exact(12345678901234567890, -19), Some(1.234567890123456789));
+        assert_eq!(
+            exact(12345678901234567890, -19),
+            "1.234567890123456789".parse().ok()
+        );
         assert_eq!(exact(15, 15), Some(1.5e16));
         assert_eq!(exact(9007199254740993, 0), Some(9007199254740992.0));
         assert_eq!(exact(1, 39), None);

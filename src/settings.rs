@@ -166,7 +166,6 @@ pub fn check_percentile(p: f64) -> Result<f64> {
 }
 
 #[inline(never)]
-
 fn setting_err(name: &'static str, given: &str, expected: &str) -> Error {
     Error::Setting {
         name,
@@ -176,7 +175,6 @@ fn setting_err(name: &'static str, given: &str, expected: &str) -> Error {
 }
 
 #[inline(never)]
-
 fn parse_f64(name: &'static str, s: &str, expected: &str) -> Result<f64> {
     match crate::float::parse_f64(s.trim()) {
         Some(v) if v.is_finite() => Ok(v),
@@ -472,7 +470,6 @@ pub fn parse_outliers(s: &str) -> Result<usize> {
 }
 
 #[inline(never)]
-
 fn decode_component(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
