@@ -6,6 +6,7 @@ use crate::calibrate::DataStats;
 use crate::report::{py_float, run_label, short};
 use crate::settings::{Calibration, Scheme, ZeroPoint};
 
+#[inline(never)]
 fn g(x: f64) -> String {
     // Shortest round-trip form, with negative numbers in parentheses inside expressions.
     let s = format!("{x}");

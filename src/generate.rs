@@ -9,7 +9,6 @@ use crate::notebook;
 use crate::settings::{DataSpec, Distribution, Preset, Settings};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
-use std::collections::HashSet;
 
 /// A data set to quantize: the values, which of them are outliers, and where they came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,16 +151,33 @@ pub fn sample(dist: Distribution, n: usize, seed: u64) -> Vec<f64> {
 pub fn outlier_positions(n: usize, k: usize, seed: u64) -> Vec<usize> {
     let k = k.min(n);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
-    let mut chosen: HashSet<usize> = HashSet::with_capacity(k);
+    if k == 0 {
+        return Vec::new();
+    }
+    // The chosen positions as one bit each (a bitset rather than a HashSet: no hashing code in
+    // the wasm, and reading the bits in order gives the positions sorted).
+    let mut chosen = vec![0u64; n.div_ceil(64)];
+    let mut choose = |i: usize| {
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        let new = chosen[word] & bit == 0;
+        chosen[word] |= bit;
+        new
+    };
     for j in (n - k)..n {
         // uniform in 0..=j without modulo bias worth caring about at these sizes (j < 2^24)
         let t = (((rng.next_u64() >> 11) as u128 * (j as u128 + 1)) >> 53) as usize;
-        if !chosen.insert(t) {
-            chosen.insert(j);
+        if !choose(t) {
+            choose(j);
         }
     }
-    let mut v: Vec<usize> = chosen.into_iter().collect();
-    v.sort_unstable();
+    let mut v = Vec::with_capacity(k);
+    for (w, &bits) in chosen.iter().enumerate() {
+        let mut b = bits;
+        while b != 0 {
+            v.push(w * 64 + b.trailing_zeros() as usize);
+            b &= b - 1;
+        }
+    }
     v
 }
 
@@ -223,6 +239,36 @@ pub fn notebook_touches(values: &mut [f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outlier_positions_are_floyds_with_a_set() {
+        // The HashSet version this replaced, as the reference.
+        fn with_set(n: usize, k: usize, seed: u64) -> Vec<usize> {
+            let k = k.min(n);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
+            let mut chosen = std::collections::HashSet::new();
+            for j in (n - k)..n {
+                let t = (((rng.next_u64() >> 11) as u128 * (j as u128 + 1)) >> 53) as usize;
+                if !chosen.insert(t) {
+                    chosen.insert(j);
+                }
+            }
+            let mut v: Vec<usize> = chosen.into_iter().collect();
+            v.sort_unstable();
+            v
+        }
+        for n in [0, 1, 2, 63, 64, 65, 100, 1000, 12_345] {
+            for k in [0, 1, 2, 3, 10, 64, 500, 20_000] {
+                for seed in [0, 1, 42, u64::MAX] {
+                    assert_eq!(
+                        outlier_positions(n, k, seed),
+                        with_set(n, k, seed),
+                        "{n} {k} {seed}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn same_seed_same_numbers() {

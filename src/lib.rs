@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod calibrate;
 pub mod error;
 pub mod explain;
+pub mod float;
 pub mod generate;
 pub mod histogram;
 pub mod load;

@@ -1,8 +1,11 @@
 //! Loading numbers: `.npy` (float32 or float64, little-endian, C order, any shape, flattened)
 //! and text (numbers separated by commas, whitespace or newlines, an optional header line).
+//! Its functions are `#[inline(never)]`: called once per file, one copy each in the wasm.
 
 use crate::error::{Error, Result, MAX_VALUES};
+use crate::float::parse_f64;
 
+#[inline(never)]
 fn load_err(source: &str, message: impl Into<String>) -> Error {
     Error::Load {
         source: source.to_string(),
@@ -11,6 +14,7 @@ fn load_err(source: &str, message: impl Into<String>) -> Error {
 }
 
 /// The value of `key` in a `.npy` header dict, as its raw text (`'<f8'`, `False`, `(3, 4)`).
+#[inline(never)]
 fn header_field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     let start = header.find(&format!("'{key}'"))? + key.len() + 2;
     let rest = header[start..].trim_start().strip_prefix(':')?.trim_start();
@@ -23,6 +27,7 @@ fn header_field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Parses a `.npy` file's bytes into f64 values (float32 is widened exactly).
+#[inline(never)]
 pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(load_err(
@@ -126,18 +131,19 @@ pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
 
 /// Parses text: numbers separated by commas, semicolons, whitespace or newlines. A first line
 /// with no number in it (a CSV header) is skipped; any other word is an error naming its place.
+#[inline(never)]
 pub fn parse_text(text: &str, source: &str) -> Result<Vec<f64>> {
     let mut out = Vec::new();
     let is_sep = |c: char| c == ',' || c == ';' || c.is_whitespace();
     for (li, line) in text.lines().enumerate() {
         let words: Vec<&str> = line.split(is_sep).filter(|w| !w.is_empty()).collect();
-        if li == 0 && !words.is_empty() && words.iter().all(|w| w.parse::<f64>().is_err()) {
+        if li == 0 && !words.is_empty() && words.iter().all(|w| parse_f64(w).is_none()) {
             continue;
         }
         for (wi, w) in words.iter().enumerate() {
-            match w.parse::<f64>() {
-                Ok(v) => out.push(v),
-                Err(_) => {
+            match parse_f64(w) {
+                Some(v) => out.push(v),
+                None => {
                     return Err(load_err(
                         source,
                         format!(

@@ -3,6 +3,9 @@
 //! JSON is written by hand (no serde): numbers use Rust's shortest round-trip form, so a scale
 //! prints as `0.7617254901960785`, exactly as Python prints it; non-finite numbers (an exact
 //! reconstruction's infinite SQNR) are written as `null`.
+//!
+//! Helpers called from many places are `#[inline(never)]`: this is cold code, and inlined copies
+//! only make the wasm bigger (issue 4).
 
 use crate::analysis::{Row, Run};
 use crate::calibrate::DataStats;
@@ -30,11 +33,13 @@ pub enum Json {
 
 impl Json {
     /// An object from `(key, value)` pairs.
+    #[inline(never)]
     pub fn obj(pairs: Vec<(&str, Json)>) -> Json {
         Json::Obj(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
     }
 
     /// A string value.
+    #[inline(never)]
     pub fn str(s: impl Into<String>) -> Json {
         Json::Str(s.into())
     }
@@ -112,6 +117,7 @@ pub fn num(x: f64) -> Json {
 }
 
 /// The metrics as a JSON object: `n`, `mse`, `sqnr_db`, `max_abs_error`, `clipped`.
+#[inline(never)]
 pub fn metrics_json(m: &Metrics) -> Json {
     Json::obj(vec![
         ("n", Json::Int(m.n as i64)),
@@ -127,6 +133,7 @@ pub fn metrics_json(m: &Metrics) -> Json {
 /// `clip_min`/`clip_max` are the calibrated range `[beta, alpha]`; `level_min`/`level_max` are
 /// the values of the smallest and largest codes, `(qmin - zero_point) * scale` and
 /// `(qmax - zero_point) * scale`.
+#[inline(never)]
 pub fn run_json(run: &Run) -> Vec<(&'static str, Json)> {
     let p = &run.params;
     let m = &run.metrics;
@@ -162,6 +169,7 @@ pub fn run_json(run: &Run) -> Vec<(&'static str, Json)> {
 }
 
 /// The comparison of every scheme and calibration as a JSON array, `current` marked.
+#[inline(never)]
 pub fn compare_json(runs: &[Run], current: Option<&Run>) -> Json {
     Json::Arr(
         runs.iter()
@@ -197,11 +205,13 @@ pub fn compare_json(runs: &[Run], current: Option<&Run>) -> Json {
 }
 
 /// `asymmetric min-max`, `symmetric p99.99`, ...
+#[inline(never)]
 pub fn run_label(r: &Run) -> String {
     format!("{} {}", r.settings.scheme, r.settings.calibration.label())
 }
 
 /// Table rows as JSON objects.
+#[inline(never)]
 pub fn table_json(rows: &[Row]) -> Json {
     Json::Arr(
         rows.iter()
@@ -219,6 +229,7 @@ pub fn table_json(rows: &[Row]) -> Json {
 }
 
 /// The data's stats as JSON.
+#[inline(never)]
 pub fn data_json(label: &str, source: &str, stats: &DataStats, outliers: usize) -> Json {
     Json::obj(vec![
         ("label", Json::str(label)),
@@ -232,6 +243,7 @@ pub fn data_json(label: &str, source: &str, stats: &DataStats, outliers: usize) 
 }
 
 /// A number the way Python's `repr(float)` writes it: `62.0`, `0.7617254901960785`, `1e-05`.
+#[inline(never)]
 pub fn py_float(x: f64) -> String {
     if x.is_nan() {
         return "nan".into();
@@ -262,6 +274,7 @@ pub fn round2(x: f64) -> f64 {
 }
 
 /// A number for people: 4 significant digits, or scientific when very small or large.
+#[inline(never)]
 pub fn short(x: f64) -> String {
     if !x.is_finite() {
         return if x > 0.0 { "∞".into() } else { x.to_string() };
@@ -283,6 +296,7 @@ pub fn short(x: f64) -> String {
 }
 
 /// The settings as a JSON object, with the names the URL uses.
+#[inline(never)]
 pub fn settings_json(s: &crate::settings::Settings) -> Json {
     Json::obj(vec![
         ("dist", Json::str(s.data.dist.to_string())),

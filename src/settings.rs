@@ -3,6 +3,8 @@
 //! One spelling for each idea across the CLI, the URL's query string and the page's controls:
 //! `dist`, `n`, `seed`, `outliers`, `outlier_value`, `bits`, `scheme`, `calibration`,
 //! `zero_point`, `preset`.
+//!
+//! The parsers are `#[inline(never)]`: cold code, one copy each in the wasm (issue 4).
 
 use crate::error::{Error, Result, MAX_VALUES};
 use std::fmt;
@@ -163,6 +165,7 @@ pub fn check_percentile(p: f64) -> Result<f64> {
     }
 }
 
+#[inline(never)]
 fn setting_err(name: &'static str, given: &str, expected: &str) -> Error {
     Error::Setting {
         name,
@@ -171,9 +174,10 @@ fn setting_err(name: &'static str, given: &str, expected: &str) -> Error {
     }
 }
 
+#[inline(never)]
 fn parse_f64(name: &'static str, s: &str, expected: &str) -> Result<f64> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
+    match crate::float::parse_f64(s.trim()) {
+        Some(v) if v.is_finite() => Ok(v),
         _ => Err(setting_err(name, s, expected)),
     }
 }
@@ -425,6 +429,7 @@ impl fmt::Display for Preset {
 }
 
 /// Parses a whole number of values, 1..=10,000,000, with a message for anything else.
+#[inline(never)]
 pub fn parse_n(s: &str) -> Result<usize> {
     let expected = format!("a whole number of values from 1 to {MAX_VALUES}");
     let t = s.trim().replace('_', "");
@@ -432,14 +437,15 @@ pub fn parse_n(s: &str) -> Result<usize> {
         Ok(0) => Err(setting_err("n", s, &expected)),
         Ok(n) if n > MAX_VALUES as u64 => Err(Error::TooMany(n)),
         Ok(n) => Ok(n as usize),
-        Err(_) => match t.parse::<f64>() {
-            Ok(f) if f > MAX_VALUES as f64 && f.is_finite() => Err(Error::TooMany(f as u64)),
+        Err(_) => match crate::float::parse_f64(&t) {
+            Some(f) if f > MAX_VALUES as f64 && f.is_finite() => Err(Error::TooMany(f as u64)),
             _ => Err(setting_err("n", s, &expected)),
         },
     }
 }
 
 /// Parses a seed: a whole number from 0 to 2^64 - 1.
+#[inline(never)]
 pub fn parse_seed(s: &str) -> Result<u64> {
     s.trim()
         .parse::<u64>()
@@ -447,6 +453,7 @@ pub fn parse_seed(s: &str) -> Result<u64> {
 }
 
 /// Parses a bit width: a whole number 2..=16.
+#[inline(never)]
 pub fn parse_bits(s: &str) -> Result<u32> {
     match s.trim().parse::<i64>() {
         Ok(b) => check_bits(b),
@@ -455,12 +462,14 @@ pub fn parse_bits(s: &str) -> Result<u32> {
 }
 
 /// Parses a count of outliers (at most n, checked later).
+#[inline(never)]
 pub fn parse_outliers(s: &str) -> Result<usize> {
     s.trim()
         .parse::<usize>()
         .map_err(|_| setting_err("outliers", s, "a whole number of outliers, 0 or more"))
 }
 
+#[inline(never)]
 fn decode_component(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

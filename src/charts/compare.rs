@@ -2,7 +2,7 @@
 
 use super::{
     begin, builder, drawing, fitted, min_bar, setting_label, sqnr_label, style_mesh, swatch,
-    titles, ChartResult, Legend, LogAxis, Theme, Ticked,
+    titles, ChartResult, Key, Legend, LogAxis, Theme, Ticked,
 };
 use crate::analysis::Run;
 use crate::settings::{QuantSettings, Scheme};
@@ -62,8 +62,8 @@ pub fn draw_compare<DB: DrawingBackend>(
     let mut b = builder(&plot, theme, 12.0);
     // Two lines of labels under each bar: calibration, then scheme.
     b.x_label_area_size(theme.px(58.0));
+    let mut legend = Legend::default();
     let mut chart = b.build_cartesian_2d(x, y).map_err(drawing)?;
-    let mut legend = Legend::new();
     let fx = |_: &f64| String::new();
     let has_zero = runs
         .iter()
@@ -219,16 +219,11 @@ pub fn draw_compare<DB: DrawingBackend>(
                 ring,
             )))
             .map_err(drawing)?;
-        legend.add("current settings", move |(x, y)| {
-            Rectangle::new([(x, y - s), (x + 2 * s, y + s)], ring)
-        });
+        legend.add("current settings", Key::Square(ring, s));
     }
 
-    legend.draw(
-        &chart.plotting_area().strip_coord_spec(),
-        theme,
-        SeriesLabelPosition::UpperLeft,
-    )
+    let area = chart.plotting_area().strip_coord_spec();
+    legend.draw(&area, theme, SeriesLabelPosition::UpperLeft)
 }
 
 /// One bar: which run, where, how tall, its label and colour.

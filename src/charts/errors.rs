@@ -47,10 +47,10 @@ pub fn draw_error<DB: DrawingBackend>(
     let y_max = (h.max_count() as f64 * 1.4).max(1.0);
 
     let y = Ticked::new(0.0..y_max, count_ticks(h.max_count() as f64, 7));
+    let mut legend = Legend::default();
     let mut chart = builder(&plot, theme, 12.0)
-        .build_cartesian_2d(x.clone(), y)
+        .build_cartesian_2d(Ticked::auto(x.clone()), y)
         .map_err(drawing)?;
-    let mut legend = Legend::new();
     let fx = |v: &f64| tick(*v, &x);
     let fy = |v: &f64| count(*v);
     let mut mesh = chart.configure_mesh();
@@ -110,9 +110,6 @@ pub fn draw_error<DB: DrawingBackend>(
             stroke(theme, half),
         );
     }
-    legend.draw(
-        &chart.plotting_area().strip_coord_spec(),
-        theme,
-        SeriesLabelPosition::UpperRight,
-    )
+    let area = chart.plotting_area().strip_coord_spec();
+    legend.draw(&area, theme, SeriesLabelPosition::UpperRight)
 }

@@ -7,7 +7,6 @@ use super::{
 use crate::analysis::View;
 use crate::histogram::Histogram;
 use plotters::chart::SeriesLabelPosition;
-use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -64,8 +63,10 @@ pub fn draw_histogram<DB: DrawingBackend>(
     if levels.is_some() {
         b.right_y_label_area_size(theme.px(58.0));
     }
-    let chart = b.build_cartesian_2d(x.clone(), y).map_err(drawing)?;
-    let mut legend = Legend::new();
+    let chart = b
+        .build_cartesian_2d(Ticked::auto(x.clone()), y)
+        .map_err(drawing)?;
+    let mut legend = Legend::default();
     let x_desc = "value (original and dequantized)";
     let y_desc = "original values per bin";
     let Some(levels) = levels else {
@@ -76,11 +77,8 @@ pub fn draw_histogram<DB: DrawingBackend>(
             .draw_series(LineSeries::new(outline(d), line))
             .map_err(drawing)?;
         legend.add("dequantized values (same bins)", stroke(theme, line));
-        return legend.draw(
-            &chart.plotting_area().strip_coord_spec(),
-            theme,
-            SeriesLabelPosition::UpperRight,
-        );
+        let area = chart.plotting_area().strip_coord_spec();
+        return legend.draw(&area, theme, SeriesLabelPosition::UpperRight);
     };
 
     // Few levels: the dequantized values are spikes at the levels, counted on a right axis
@@ -88,7 +86,7 @@ pub fn draw_histogram<DB: DrawingBackend>(
     let per_level = levels.iter().map(|&(_, c)| c).max().unwrap_or(0);
     let y2_max = (per_level as f64 * 1.4).max(1.0);
     let y2 = Ticked::new(0.0..y2_max, count_ticks(per_level as f64, 7));
-    let mut dual = chart.set_secondary_coord(x.clone(), y2);
+    let mut dual = chart.set_secondary_coord(Ticked::auto(x.clone()), y2);
     draw_common(&mut dual, &mut legend, view, theme, &x, x_desc, y_desc)?;
     let fy2 = |v: &f64| count(*v);
     dual.configure_secondary_axes()
@@ -134,17 +132,14 @@ pub fn draw_histogram<DB: DrawingBackend>(
         "dequantized values (per level, right axis)",
         swatch(theme, spike),
     );
-    legend.draw(
-        &dual.plotting_area().strip_coord_spec(),
-        theme,
-        SeriesLabelPosition::UpperRight,
-    )
+    let area = dual.plotting_area().strip_coord_spec();
+    legend.draw(&area, theme, SeriesLabelPosition::UpperRight)
 }
 
 /// What both layouts draw on the left axis: mesh, the original values' bars, the clip range.
 fn draw_common<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Ticked>>,
-    legend: &mut Legend<'a, DB>,
+    chart: &mut ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>,
+    legend: &mut Legend,
     view: &View,
     theme: &Theme,
     x: &Range<f64>,

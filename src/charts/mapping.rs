@@ -2,7 +2,7 @@
 
 use super::{
     begin, builder, drawing, hull, num, pad, settings_line, stroke, style_mesh, tick, titles,
-    ChartResult, Legend, Theme,
+    ChartResult, Legend, Theme, Ticked,
 };
 use crate::analysis::View;
 use plotters::chart::SeriesLabelPosition;
@@ -58,10 +58,10 @@ pub fn draw_mapping<DB: DrawingBackend>(
     );
     let y = y.start..y.end + (y.end - y.start) * 0.45;
 
+    let mut legend = Legend::default();
     let mut chart = builder(&plot, theme, 14.0)
-        .build_cartesian_2d(x.clone(), y.clone())
+        .build_cartesian_2d(Ticked::auto(x.clone()), Ticked::auto(y.clone()))
         .map_err(drawing)?;
-    let mut legend = Legend::new();
     let fx = |v: &f64| tick(*v, &x);
     let fy = |v: &f64| tick(*v, &y);
     let mut mesh = chart.configure_mesh();
@@ -144,9 +144,6 @@ pub fn draw_mapping<DB: DrawingBackend>(
         stroke(theme, stairs),
     );
 
-    legend.draw(
-        &chart.plotting_area().strip_coord_spec(),
-        theme,
-        SeriesLabelPosition::UpperLeft,
-    )
+    let area = chart.plotting_area().strip_coord_spec();
+    legend.draw(&area, theme, SeriesLabelPosition::UpperLeft)
 }

@@ -6,6 +6,9 @@
 //! background, scales text, strokes and margins by [`Theme::scale`] (the canvas's
 //! devicePixelRatio) and returns `Err` rather than panicking on odd input: constant data, one
 //! value, an MSE of 0, non-finite numbers.
+//!
+//! Helpers that several charts call are `#[inline(never)]`: drawing is cold, and a copy of each
+//! helper inlined into every chart only makes the wasm bigger.
 
 mod compare;
 mod errors;
@@ -28,13 +31,12 @@ pub use sweep::draw_sweep;
 use crate::analysis::Analysis;
 use crate::settings::{Calibration, QuantSettings, Scheme};
 use plotters::chart::{MeshStyle, SeriesLabelPosition};
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-/// A point in backend pixels.
-type BackendCoord = (i32, i32);
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -250,6 +252,7 @@ const MIN_WIDTH: u32 = 120;
 const MIN_HEIGHT: u32 = 90;
 
 /// Fills the background; `false` when the area is too small for anything else.
+#[inline(never)]
 fn begin<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, theme: &Theme) -> Result<bool, String> {
     area.fill(&theme.background()).map_err(drawing)?;
     let (w, h) = area.dim_in_pixel();
@@ -257,6 +260,7 @@ fn begin<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, theme: &Theme) -> Re
 }
 
 /// The largest font size (up to `size`, down to 60% of it) at which `text` fits in `width`.
+#[inline(never)]
 fn fitted<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     theme: &Theme,
@@ -276,6 +280,7 @@ fn fitted<DB: DrawingBackend>(
 }
 
 /// Draws a title and a muted subtitle at the top and returns the area below them.
+#[inline(never)]
 fn titles<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     theme: &Theme,
@@ -299,6 +304,7 @@ fn titles<DB: DrawingBackend>(
 }
 
 /// The chart builder every chart starts from: margins and label areas in device pixels.
+#[inline(never)]
 fn builder<'a, 'b, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     theme: &Theme,
@@ -315,6 +321,7 @@ fn builder<'a, 'b, DB: DrawingBackend>(
 }
 
 /// Grid, axes, tick labels and axis descriptions in the theme's colours and sizes.
+#[inline(never)]
 fn style_mesh<'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
     mesh: &mut MeshStyle<'a, 'b, X, Y, DB>,
     theme: &Theme,
@@ -333,116 +340,122 @@ fn style_mesh<'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
         .y_desc(y_desc);
 }
 
-/// A legend mark: draws the swatch or line of one entry at a point.
-type Mark<'a, DB> = Box<dyn Fn(BackendCoord) -> DynElement<'a, DB, BackendCoord> + 'a>;
-
-/// A chart's legend: a box of entries (a mark and a label), theme colours, placed where the
-/// chart leaves room. plotters' own legend lays out the same way but measures each label
-/// through the font directly, which on the page means a DOM layout per label (a quarter of a
-/// millisecond each); this one measures through the drawing backend, which the page's canvas
-/// answers without a layout (`crate::canvas`), and is otherwise plotters' layout, pixel for pixel.
-struct Legend<'a, DB: DrawingBackend> {
-    items: Vec<(String, Mark<'a, DB>)>,
+/// A chart's legend: one label and key per entry, in the order added, drawn in one box.
+///
+/// Ours rather than plotters' series labels: plotters' legend code turns the name
+/// "sans-serif" into a font with `str::to_lowercase`, which links Unicode case tables (about
+/// 17 KB) into the wasm. [`Legend::draw`] lays the box out exactly as plotters' does.
+#[derive(Default)]
+struct Legend {
+    entries: Vec<(String, Key)>,
 }
 
-impl<'a, DB: DrawingBackend + 'a> Legend<'a, DB> {
-    fn new() -> Self {
-        Legend { items: Vec::new() }
+/// What a legend entry shows left of its label, at the entry's middle-left point.
+#[derive(Clone, Copy)]
+enum Key {
+    /// A square of side `2 * s`: filled with the style's colour, or outlined.
+    Square(ShapeStyle, i32),
+    /// A line of length `l`.
+    Line(ShapeStyle, i32),
+    /// A dashed line of length `l`, dashes `dash` long with `gap` between them.
+    Dashed(ShapeStyle, i32, u32, u32),
+}
+
+impl Legend {
+    /// Adds an entry.
+    fn add(&mut self, label: impl Into<String>, key: Key) {
+        self.entries.push((label.into(), key));
     }
 
-    /// Adds an entry: `label`, with `mark` drawn at the left of its line.
-    fn add<E, F>(&mut self, label: impl Into<String>, mark: F)
-    where
-        E: IntoDynElement<'a, DB, BackendCoord>,
-        F: Fn(BackendCoord) -> E + 'a,
-    {
-        self.items
-            .push((label.into(), Box::new(move |p| mark(p).into_dyn())));
-    }
-
-    /// Draws the legend in the plotting area `area` at `position`.
-    fn draw(
+    /// Draws the box at `position` in `area` (the chart's plotting area) in the theme's
+    /// colours: plotters' layout (`SeriesLabelStyle::draw`) with our margins and font.
+    #[inline(never)]
+    fn draw<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
         theme: &Theme,
         position: SeriesLabelPosition,
     ) -> ChartResult {
-        use SeriesLabelPosition::*;
         let pal = theme.palette();
-        let font = theme.font(10.5, pal.ink);
         let margin = theme.px(6.0) as i32;
-        let mark_area = theme.px(22.0) as i32;
-        // plotters' MultiLineText: lines 1.25 font sizes apart, each as tall as it measures.
+        let key_size = theme.px(22.0) as i32;
+        let font = theme.font(10.5, pal.ink);
+        // plotters' MultiLineText layout (lines 1.25 font sizes apart, each as tall as it
+        // measures), but measured through the drawing backend: the page's canvas answers with
+        // measureText (`crate::canvas`), where plotters' own font code lays out the page.
         let line = font.font.get_size() * 1.25;
         let at = |y0: i32, i: usize| (f64::from(y0) + i as f64 * line).round() as i32;
-        let mut heights = Vec::with_capacity(self.items.len());
+        let mut heights = Vec::with_capacity(self.entries.len());
         let (mut w, mut h) = (0i32, 0i32);
-        for (i, (label, _)) in self.items.iter().enumerate() {
+        for (i, (label, _)) in self.entries.iter().enumerate() {
             let (dx, dy) = area.estimate_text_size(label, &font).map_err(drawing)?;
             w = w.max(dx as i32);
             h = h.max(at(0, i) + dy as i32);
             heights.push(dy as i32);
         }
-        w += mark_area + margin * 2;
-        h += margin * 2;
-        let (aw, ah) = area.dim_in_pixel();
-        let (aw, ah) = (aw as i32, ah as i32);
+        let (w, h) = (w + key_size + 2 * margin, h + 2 * margin);
+        let (area_w, area_h) = area.dim_in_pixel();
+        let (area_w, area_h) = (area_w as i32, area_h as i32);
         let x = match position {
-            UpperLeft | MiddleLeft | LowerLeft => 5,
-            UpperMiddle | MiddleMiddle | LowerMiddle => (aw - w) / 2,
-            UpperRight | MiddleRight | LowerRight => aw - w - 5,
-            Coordinate(x, _) => x,
+            SeriesLabelPosition::UpperRight => area_w - w - 5,
+            _ => 5,
         };
         let y = match position {
-            UpperLeft | UpperMiddle | UpperRight => 5,
-            MiddleLeft | MiddleMiddle | MiddleRight => (ah - h) / 2,
-            LowerLeft | LowerMiddle | LowerRight => ah - h - 5,
-            Coordinate(_, y) => y,
+            SeriesLabelPosition::LowerLeft => area_h - h - 5,
+            _ => 5,
         };
         let corners = [(x, y), (x + w, y + h)];
-        area.draw(&Rectangle::new(corners, pal.bg.mix(0.88).filled()))
+        let background = ShapeStyle::from(pal.bg.mix(0.88)).filled();
+        area.draw(&Rectangle::new(corners, background))
             .map_err(drawing)?;
-        area.draw(&Rectangle::new(
-            corners,
-            pal.muted.stroke_width(theme.px(1.0)),
-        ))
-        .map_err(drawing)?;
-        for (i, (label, _)) in self.items.iter().enumerate() {
-            area.draw_text(label, &font, (x + mark_area + margin, at(y + margin, i)))
-                .map_err(drawing)?;
+        let border = pal.muted.stroke_width(theme.px(1.0));
+        area.draw(&Rectangle::new(corners, border))
+            .map_err(drawing)?;
+        for (i, (label, _)) in self.entries.iter().enumerate() {
+            let at_line = (x + key_size + margin, at(y + margin, i));
+            area.draw_text(label, &font, at_line).map_err(drawing)?;
         }
-        for (i, ((_, mark), dy)) in self.items.iter().zip(heights).enumerate() {
+        for (i, ((_, key), dy)) in self.entries.iter().zip(heights).enumerate() {
             let y0 = at(y + margin, i);
-            area.draw(&mark((x + margin, (y0 + y0 + dy) / 2)))
-                .map_err(drawing)?;
+            let (kx, ky) = (x + margin, (y0 + y0 + dy) / 2);
+            match *key {
+                Key::Square(style, s) => {
+                    area.draw(&Rectangle::new([(kx, ky - s), (kx + 2 * s, ky + s)], style))
+                }
+                Key::Line(style, l) => {
+                    area.draw(&PathElement::new(vec![(kx, ky), (kx + l, ky)], style))
+                }
+                Key::Dashed(style, l, dash, gap) => area.draw(&DashedPathElement::new(
+                    vec![(kx, ky), (kx + l, ky)],
+                    dash,
+                    gap,
+                    style,
+                )),
+            }
+            .map_err(drawing)?;
         }
         Ok(())
     }
 }
 
 /// A legend swatch: a filled square of `color`.
-fn swatch<DB: DrawingBackend>(
-    theme: &Theme,
-    color: RGBAColor,
-) -> impl Fn((i32, i32)) -> DynElement<'static, DB, (i32, i32)> {
-    let s = theme.off(5.0);
-    move |(x, y)| Rectangle::new([(x, y - s), (x + 2 * s, y + s)], color.filled()).into_dyn()
+fn swatch(theme: &Theme, color: RGBAColor) -> Key {
+    Key::Square(color.filled(), theme.off(5.0))
 }
 
 /// A legend line of `style`.
-fn stroke<DB: DrawingBackend>(
-    theme: &Theme,
-    style: ShapeStyle,
-) -> impl Fn((i32, i32)) -> DynElement<'static, DB, (i32, i32)> {
-    let l = theme.off(16.0);
-    move |(x, y)| PathElement::new(vec![(x, y), (x + l, y)], style).into_dyn()
+fn stroke(theme: &Theme, style: ShapeStyle) -> Key {
+    Key::Line(style, theme.off(16.0))
 }
 
-/// A linear axis whose ticks (and grid lines) are exactly the given values.
+/// A linear axis whose ticks (and grid lines) are exactly the given values, or, made with
+/// [`Ticked::auto`], plotters' own key points. Every chart uses this one axis type for both
+/// axes, so that plotters' generic chart code (builder, mesh, legend, drawing) is compiled once
+/// instead of once per coordinate combination: that keeps the wasm small.
 #[derive(Clone)]
 struct Ticked {
     inner: RangedCoordf64,
-    ticks: Vec<f64>,
+    ticks: Option<Vec<f64>>,
 }
 
 impl Ticked {
@@ -450,22 +463,30 @@ impl Ticked {
     fn new(range: Range<f64>, ticks: Vec<f64>) -> Ticked {
         Ticked {
             inner: range.into(),
-            ticks,
+            ticks: Some(ticks),
+        }
+    }
+
+    /// The axis over `range` with plotters' key points (as a plain `Range<f64>` axis has).
+    fn auto(range: Range<f64>) -> Ticked {
+        Ticked {
+            inner: range.into(),
+            ticks: None,
         }
     }
 }
 
 impl Ranged for Ticked {
-    type FormatOption = DefaultFormatting;
+    type FormatOption = NoDefaultFormatting;
     type ValueType = f64;
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
         self.inner.map(v, limit)
     }
     fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            Vec::new()
-        } else {
-            self.ticks.clone()
+        match &self.ticks {
+            None => self.inner.key_points(hint),
+            Some(_) if hint.weight().allow_light_points() => Vec::new(),
+            Some(ticks) => ticks.clone(),
         }
     }
     fn range(&self) -> Range<f64> {
@@ -473,10 +494,20 @@ impl Ranged for Ticked {
     }
 }
 
+/// The labels of an axis that has no formatter of its own. Every drawn axis sets one; plotters
+/// still formats the key points of the secondary x axis (which has no label area, so nothing
+/// is drawn).
+impl ValueFormatter<f64> for Ticked {
+    fn format(v: &f64) -> String {
+        num(*v)
+    }
+}
+
 /// A finite, non-empty range: `[lo, hi]` when sensible, else padded or `[-1, 1]`.
 ///
 /// A range narrower than about 1e-9 of its magnitude is widened, so that tick labels stay
 /// distinct and plotters' key-point search has something to work with.
+#[inline(never)]
 fn span(lo: f64, hi: f64) -> Range<f64> {
     let (lo, hi) = match (lo.is_finite(), hi.is_finite()) {
         (true, true) => (lo.min(hi), lo.max(hi)),
@@ -500,6 +531,7 @@ fn span(lo: f64, hi: f64) -> Range<f64> {
 }
 
 /// `r` widened by `frac` of its width on each side.
+#[inline(never)]
 fn pad(r: Range<f64>, frac: f64) -> Range<f64> {
     let w = r.end - r.start;
     let p = if (w * frac).is_finite() {
@@ -511,6 +543,7 @@ fn pad(r: Range<f64>, frac: f64) -> Range<f64> {
 }
 
 /// The smallest range holding all finite `xs` (`[-1, 1]` if there are none).
+#[inline(never)]
 fn hull(xs: impl IntoIterator<Item = f64>) -> Range<f64> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for x in xs.into_iter().filter(|x| x.is_finite()) {
@@ -522,6 +555,7 @@ fn hull(xs: impl IntoIterator<Item = f64>) -> Range<f64> {
 
 /// Ticks for a count axis `[0, max]`: about `n` of them, whole numbers, steps of 1, 2 or 5
 /// times a power of ten.
+#[inline(never)]
 fn count_ticks(max: f64, n: usize) -> Vec<f64> {
     if !(max.is_finite() && max > 0.0) {
         return vec![0.0];
@@ -546,6 +580,7 @@ fn min_bar(span: f64, height: u32, theme: &Theme, px: f64) -> f64 {
 }
 
 /// A number for a label or legend: 4 significant digits, exponent form when very large or small.
+#[inline(never)]
 fn num(v: f64) -> String {
     if !v.is_finite() {
         return if v.is_nan() {
@@ -582,6 +617,7 @@ fn num(v: f64) -> String {
 }
 
 /// A tick label for a linear axis over `r`: as many decimals as the tick spacing needs.
+#[inline(never)]
 fn tick(v: f64, r: &Range<f64>) -> String {
     let w = r.end - r.start;
     let mag = r.start.abs().max(r.end.abs());
@@ -598,6 +634,7 @@ fn tick(v: f64, r: &Range<f64>) -> String {
 }
 
 /// A count for an axis: `950`, `12k`, `1.2M`.
+#[inline(never)]
 fn count(v: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
@@ -610,6 +647,7 @@ fn count(v: f64) -> String {
 }
 
 /// A short name for a scheme and calibration, as legends and axis labels show it.
+#[inline(never)]
 fn setting_label(scheme: Scheme, calibration: &Calibration) -> String {
     let s = match scheme {
         Scheme::Asymmetric => "asym",
@@ -619,6 +657,7 @@ fn setting_label(scheme: Scheme, calibration: &Calibration) -> String {
 }
 
 /// The settings in one line: `8-bit asymmetric min-max`.
+#[inline(never)]
 fn settings_line(q: &QuantSettings) -> String {
     format!("{}-bit {} {}", q.bits, q.scheme, q.calibration.label())
 }
@@ -633,6 +672,7 @@ struct LogAxis {
 
 impl LogAxis {
     /// The axis for the positive finite values among `vs` (a default decade span if none).
+    #[inline(never)]
     fn of(vs: impl IntoIterator<Item = f64>) -> LogAxis {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for v in vs.into_iter().filter(|v| v.is_finite() && *v > 0.0) {
@@ -687,6 +727,7 @@ impl LogAxis {
 }
 
 /// A decade as a tick label: `1e-4`, `0.01`, `1`, `100`, `1e4`.
+#[inline(never)]
 fn decade(v: f64) -> String {
     let k = v.round() as i32;
     match k {
@@ -696,6 +737,7 @@ fn decade(v: f64) -> String {
 }
 
 /// SQNR as a bar label: `48.2 dB`, or `exact` for an infinite SQNR.
+#[inline(never)]
 fn sqnr_label(db: f64) -> String {
     if db == f64::INFINITY {
         "exact".to_string()

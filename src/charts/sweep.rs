@@ -1,14 +1,13 @@
 //! The error against bit width for every scheme and calibration.
 
 use super::{
-    begin, builder, drawing, setting_label, settings_line, style_mesh, titles, ChartResult, Legend,
-    LogAxis, Theme, Ticked,
+    begin, builder, drawing, setting_label, settings_line, style_mesh, titles, ChartResult, Key,
+    Legend, LogAxis, Theme, Ticked,
 };
 use crate::analysis::Sweep;
 use crate::settings::{QuantSettings, Scheme};
 use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -51,13 +50,13 @@ pub fn draw_sweep<DB: DrawingBackend>(
     let ticks: Vec<f64> = (b_lo..=b_hi).step_by(step).map(f64::from).collect();
     let x = (b_lo as f64 - 0.5)..(b_hi as f64 + 0.5);
 
+    let mut legend = Legend::default();
     let mut chart = builder(&plot, theme, 12.0)
         .build_cartesian_2d(
             Ticked::new(x.clone(), ticks),
             Ticked::new(axis.range(), axis.decades(7)),
         )
         .map_err(drawing)?;
-    let mut legend = Legend::new();
     let fx = |v: &f64| format!("{}", v.round());
     let has_zero = sweep.series.iter().any(|s| s.mse.contains(&0.0));
     let fy = |v: &f64| axis.label(*v, has_zero);
@@ -140,13 +139,14 @@ pub fn draw_sweep<DB: DrawingBackend>(
         .map_err(drawing)?;
         let l = theme.off(18.0);
         let (dash, gap) = (theme.px(5.0), theme.px(3.0));
-        legend.add(label, move |(x, y)| {
+        legend.add(
+            label,
             if dashed {
-                DashedPathElement::new(vec![(x, y), (x + l, y)], dash, gap, style).into_dyn()
+                Key::Dashed(style, l, dash, gap)
             } else {
-                PathElement::new(vec![(x, y), (x + l, y)], style).into_dyn()
-            }
-        });
+                Key::Line(style, l)
+            },
+        );
         let r = theme.px(if now { 3.5 } else { 2.2 });
         let marker = color.mix(if now { 1.0 } else { 0.85 }).filled();
         chart
@@ -160,9 +160,6 @@ pub fn draw_sweep<DB: DrawingBackend>(
             .map_err(drawing)?;
     }
 
-    legend.draw(
-        &chart.plotting_area().strip_coord_spec(),
-        theme,
-        SeriesLabelPosition::LowerLeft,
-    )
+    let area = chart.plotting_area().strip_coord_spec();
+    legend.draw(&area, theme, SeriesLabelPosition::LowerLeft)
 }
