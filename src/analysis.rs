@@ -11,7 +11,7 @@ use crate::histogram::Histogram;
 use crate::metrics::Metrics;
 use crate::quantize::QuantParams;
 use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PERCENTILE};
-use crate::sum::pairwise_sum_seq;
+use crate::sum::pairwise_sum_map;
 use std::cell::{OnceCell, RefCell};
 
 /// One quantization of the data: its settings, parameters and error.
@@ -101,7 +101,6 @@ pub struct Analysis {
     pub data: Dataset,
     /// Its min, max, absmax and signal power.
     pub stats: DataStats,
-    keep: Option<Vec<bool>>,
     /// The values that are not injected outliers, in order (where there are outliers): their
     /// error summed over this slice is the masked sum, the same pairwise tree over the same terms.
     inliers: Option<Vec<f64>>,
@@ -124,25 +123,7 @@ impl Analysis {
     pub fn new(data: Dataset) -> Result<Analysis> {
         let stats = DataStats::of(&data.values)?;
         let keep = data.inlier_mask();
-        let inlier_power = match &keep {
-            Some(keep) => {
-                let n = keep.iter().filter(|&&k| k).count();
-                let mut it = data
-                    .values
-                    .iter()
-                    .zip(keep)
-                    .filter(|(_, &k)| k)
-                    .map(|(&x, _)| x * x);
-                let s = pairwise_sum_seq(n, &mut || it.next().unwrap_or(0.0));
-                if n == 0 {
-                    0.0
-                } else {
-                    s / n as f64
-                }
-            }
-            None => stats.mean_sq,
-        };
-        let inliers = keep.as_ref().map(|keep| {
+        let inliers: Option<Vec<f64>> = keep.as_ref().map(|keep| {
             data.values
                 .iter()
                 .zip(keep)
@@ -150,10 +131,15 @@ impl Analysis {
                 .map(|(&x, _)| x)
                 .collect()
         });
+        // `np.mean(inliers ** 2)`: the kept values are one contiguous array, summed pairwise.
+        let inlier_power = match &inliers {
+            Some(v) if v.is_empty() => 0.0,
+            Some(v) => pairwise_sum_map(v, &mut |x| x * x) / v.len() as f64,
+            None => stats.mean_sq,
+        };
         Ok(Analysis {
             data,
             stats,
-            keep,
             inliers,
             inlier_power,
             percentiles: RefCell::new(Vec::new()),
@@ -228,12 +214,11 @@ impl Analysis {
 
     fn run_with(&self, q: &QuantSettings, params: QuantParams) -> Run {
         let metrics = Metrics::new(&params.error_stats(self.values()), self.stats.mean_sq);
-        let inliers = self.keep.as_ref().map(|keep| {
-            Metrics::new(
-                &params.error_stats_masked(self.values(), keep),
-                self.inlier_power,
-            )
-        });
+        // The kept values' own array: the same terms in the same order as a mask over the data.
+        let inliers = self
+            .inliers
+            .as_ref()
+            .map(|kept| Metrics::new(&params.error_stats(kept), self.inlier_power));
         Run {
             settings: *q,
             params,

@@ -667,7 +667,7 @@ impl SearchData {
 /// grid of [`GRID`] points, then golden-section search between the best point's neighbours.
 /// Returns the best `t` seen and its value.
 fn search_fraction(f: &mut impl FnMut(f64) -> f64) -> (f64, f64) {
-    let ratio = 2f64.powf(-12.0 / (GRID - 1) as f64);
+    let ratio = libm::pow(2.0, -12.0 / (GRID - 1) as f64);
     let ts: Vec<f64> = (0..GRID).map(|i| ratio.powi(i as i32)).collect();
     let mut best = (1.0, f64::INFINITY);
     let mut best_i = 0;

@@ -561,7 +561,7 @@ fn count_ticks(max: f64, n: usize) -> Vec<f64> {
         return vec![0.0];
     }
     let raw = (max / n.max(1) as f64).max(1.0);
-    let pow = 10f64.powf(raw.log10().floor());
+    let pow = libm::pow(10.0, raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|m| m * pow)
