@@ -160,7 +160,8 @@ function setupUI() {
 // One update at a time: a change that arrives while wasm works waits, and only the newest runs.
 
 let pendingTimer = null;
-let pendingControl = null;
+/** The controls changed since the last update from the controls ran, oldest first. */
+let unrun = [];
 let scheduled = 0;
 let queue = Promise.resolve();
 let queued = 0;
@@ -170,13 +171,18 @@ let queued = 0;
 function schedule(control, delay) {
   clearTimeout(pendingTimer);
   pendingTimer = null;
-  pendingControl = control;
+  unrun.push(control);
   const go = () => {
     pendingTimer = null;
-    const changed = pendingControl;
     const generation = ++scheduled;
-    // Only the newest of the updates queued behind a running one runs.
-    enqueue(() => (generation === scheduled ? updateFromControls(changed) : undefined));
+    // Only the newest of the updates queued behind a running one runs, and it takes in every
+    // change made since the last one ran (a new distribution, a data control, then Bits, say).
+    enqueue(() => {
+      if (generation !== scheduled) return undefined;
+      const changes = unrun;
+      unrun = [];
+      return updateFromControls(changes);
+    });
   };
   if (delay > 0) pendingTimer = setTimeout(go, delay);
   else go();
@@ -197,15 +203,23 @@ function enqueue(task) {
   return queue;
 }
 
-/** Reads the controls and updates; a change to the data leaves a notebook preset. */
-async function updateFromControls(changed) {
+/** Reads the controls and updates after `changes` (controls, oldest first); a change to the
+ * data leaves a notebook preset. */
+async function updateFromControls(changes) {
+  const isData = (c) => c.dataset.kind === 'data';
   // The percentile preset draws its values with the Seed and puts the Outlier value last.
-  if (changed && changed.dataset.kind === 'data' && changed.dataset.keepsPreset !== preset) {
+  if (changes.some((c) => isData(c) && c.dataset.keepsPreset !== preset)) {
     preset = null;
     if (summary && summary.data.source === 'file') session.useGenerated();
   }
-  // A new distribution starts from its default parameters, which the core knows.
-  const distOnly = changed === ui.dist;
+  // A new distribution starts from its default parameters, which the core knows, unless one
+  // of its parameters was edited after it was picked.
+  const isParam = (c) => Object.values(ui.params).some((list) => list.includes(c));
+  let distOnly = false;
+  for (const c of changes) {
+    if (c === ui.dist) distOnly = true;
+    else if (isParam(c)) distOnly = false;
+  }
   const q = queryFromControls({ distOnly });
   if (q === lastGoodQuery) {
     // Nothing changed since the last good view (a change event after the debounce, or a bad
@@ -215,7 +229,9 @@ async function updateFromControls(changed) {
     setStatus(`Updated in ${lastMs} ms`, lastMs);
     return;
   }
-  const large = changed && changed.dataset.kind === 'quant' ? largeInQuery(q, LARGE_N_QUANT) : largeInQuery(q);
+  const quantOnly = changes.length > 0 && changes.every((c) => c.dataset.kind === 'quant');
+  const large = quantOnly ? largeInQuery(q, LARGE_N_QUANT) : largeInQuery(q);
+  const changed = changes.length ? changes[changes.length - 1] : null;
   await run(q, { large, syncControls: distOnly, changed });
 }
 

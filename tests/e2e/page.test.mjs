@@ -209,6 +209,30 @@ test('a control change updates numbers and URL without a reload, and a reload re
   assertClean(problems);
 });
 
+test('changes made together all apply: a new distribution and Bits in one go', async () => {
+  // The first change's update is superseded by the second's before it starts; the one that
+  // runs must still start the new distribution from its defaults and leave the preset.
+  const { page, problems, close } = await open('/?preset=notebook-percentile');
+  await page.evaluate(() => {
+    const dist = document.querySelector('#dist');
+    dist.value = 'laplace';
+    dist.dispatchEvent(new Event('input', { bubbles: true }));
+    const bits = document.querySelector('#bits');
+    bits.value = '5';
+    bits.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await waitState(page, 'ready');
+  await expectNoError(page);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('bits'), '5');
+  assert.equal(url.searchParams.get('dist'), 'laplace:0,1', 'the new distribution from its defaults');
+  assert.equal(url.searchParams.get('preset'), null, 'a data change leaves the preset');
+  assert.equal(await page.inputValue('#dist-scale'), '1');
+  assert.equal(await page.textContent('#bits-codes'), 'codes 0 … 31');
+  await close();
+  assertClean(problems);
+});
+
 test('Bits changes redraw every chart and every number, the same as a fresh load of that width', async () => {
   // 100,000 values: the view counts over the sorted values, the comparison in one fused pass.
   const { page, problems, close } = await open('/?n=100000');
