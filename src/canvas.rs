@@ -207,8 +207,8 @@ impl DrawingBackend for PageCanvas {
             return Ok(());
         }
         let (x, y) = (f64::from(upper_left.0), f64::from(upper_left.1));
-        let w = f64::from(bottom_right.0 - upper_left.0);
-        let h = f64::from(bottom_right.1 - upper_left.1);
+        let w = f64::from(bottom_right.0.saturating_sub(upper_left.0));
+        let h = f64::from(bottom_right.1.saturating_sub(upper_left.1));
         if fill {
             self.set_fill(style.color());
             self.context.fill_rect(x, y, w, h);

@@ -2,10 +2,10 @@
 //!
 //! `str::parse::<f64>` links core's Eisel-Lemire tables and big-decimal fallback, about 16 KB
 //! of the release wasm. [`parse_f64`] gives exactly the same results (same accepted syntax,
-//! same correctly rounded value, checked against `str::parse` in `tests/properties.rs` natively
+//! same correctly rounded value, checked against `str::parse` in `tests/float.rs` natively
 //! and `tests/node.rs` in wasm) with a small exact path that covers the numbers people write
 //! and files hold (up to 19 significant digits, moderate exponents); anything else goes to
-//! `str::parse` natively and to JavaScript's `Number()` (also correctly rounded) in wasm.
+//! `str::parse` natively and to JavaScript's `parseFloat` (also correctly rounded) in wasm.
 
 /// A number as Rust's `f64::from_str` reads it: `[+-]`, then `inf`, `infinity` or `nan` (any
 /// case), or digits with an optional `.` and fraction (at least one digit in all) and an

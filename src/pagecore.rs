@@ -211,11 +211,12 @@ fn lanes(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
     let error = |x: v128| {
         let r = f64x2_nearest(f64x2_add(f64x2_div(x, scale), zp));
         let q = f64x2_pmin(f64x2_pmax(r, lo), hi);
-        let clipped = f64x2_ne(r, q);
+        // `r != q`, and not NaN (a NaN is not clipped, as in the scalar definition).
+        let clipped = v128_and(f64x2_ne(r, q), f64x2_eq(r, r));
         let e = f64x2_sub(x, f64x2_mul(f64x2_sub(q, zp), scale));
         (f64x2_mul(e, e), f64x2_abs(e), clipped)
     };
-    assert!(xs.len() % 8 == 0 && xs.len() >= 8);
+    debug_assert!(xs.len() % 8 == 0 && xs.len() >= 8);
     // SAFETY: called with i + 2 <= xs.len() (checked just above and by the loops below);
     // v128_load reads 16 unaligned bytes.
     let load = |i: usize| unsafe { v128_load(xs.as_ptr().add(i) as *const v128) };

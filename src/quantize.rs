@@ -720,7 +720,11 @@ mod fast {
     ) -> f64 {
         use std::arch::x86_64::*;
         let n = block.len();
-        if n < 8 || (STORE && codes.len() < n) {
+        if STORE && codes.len() < n {
+            // No room for the codes (callers never do this): the error alone.
+            return k.error_leaf::<false>(block, &mut [], acc);
+        }
+        if n < 8 {
             return k.error_leaf::<STORE>(block, codes, acc);
         }
         let whole = n - n % 8;

@@ -234,3 +234,26 @@ fn parses_numbers_as_rust_does() {
         );
     }
 }
+
+/// NaN through the page's fused kernel (simd128 on wasm32): not clipped, not the max, and a
+/// NaN sum, as `QuantParams::error_stats` has it.
+#[test]
+fn fused_page_kernel_treats_nan_as_the_plain_path() {
+    use quantviz::quantize::QuantParams;
+    use quantviz::settings::ZeroPoint;
+    let mut xs: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin() * 3.0).collect();
+    xs[17] = f64::NAN;
+    xs[600] = f64::NAN;
+    let params = [
+        QuantParams::asymmetric(-1.0, 2.0, 4, ZeroPoint::Raw).unwrap(),
+        QuantParams::symmetric(2.5, 8, false).unwrap(),
+    ];
+    let many = quantviz::pagecore::error_stats_many(&xs, &params);
+    let fused = quantviz::pagecore::error_stats_fused(&xs, &params);
+    for (p, f) in params.iter().chain(&params).zip(many.iter().chain(&fused)) {
+        let plain = p.error_stats(&xs);
+        assert!(f.sum_sq.is_nan() && plain.sum_sq.is_nan());
+        assert_eq!(f.max_abs.to_bits(), plain.max_abs.to_bits(), "{p:?}");
+        assert_eq!((f.clipped, f.n), (plain.clipped, plain.n), "{p:?}");
+    }
+}
