@@ -11,61 +11,8 @@
 //! two values per instruction (`f64x2`), the same operations lane by lane.
 
 use crate::histogram::Histogram;
-use crate::quantize::{round_half_even, ErrorStats, QuantParams};
-
-/// numpy's pairwise block size (as [`crate::sum`]).
-const BLOCK: usize = 128;
-
-/// The per-value arithmetic of one quantization, as `quantize.rs`'s kernel does it:
-/// `v = x / scale + zero_point`, limited to `[qmin - 1, qmax + 1]`, rounded half to even; the
-/// code is that clamped to `[qmin, qmax]` (clipped when it had to be), the error
-/// `x - (q - zero_point) * scale`.
-#[derive(Debug, Clone, Copy)]
-struct Quantizer {
-    scale: f64,
-    zero_point: f64,
-    lo: f64,
-    hi: f64,
-    lo1: f64,
-    hi1: f64,
-}
-
-impl Quantizer {
-    fn new(p: &QuantParams) -> Quantizer {
-        let (lo, hi) = (p.qmin as f64, p.qmax as f64);
-        Quantizer {
-            scale: p.scale,
-            zero_point: p.zero_point,
-            lo,
-            hi,
-            lo1: lo - 1.0,
-            hi1: hi + 1.0,
-        }
-    }
-
-    /// The code (as a float) and whether it was clipped.
-    #[inline(always)]
-    fn code(&self, x: f64) -> (f64, bool) {
-        let v = x / self.scale + self.zero_point;
-        let v = if v < self.lo1 { self.lo1 } else { v };
-        let v = if v > self.hi1 { self.hi1 } else { v };
-        // `round_ties_even` natively is a libm call on baseline x86-64; this is the same
-        // rounding in two instructions (and `f64.nearest` on wasm32).
-        let r = round_half_even(v);
-        let clipped = (r < self.lo) | (r > self.hi);
-        let q = if r < self.lo { self.lo } else { r };
-        let q = if q > self.hi { self.hi } else { q };
-        (q, clipped)
-    }
-
-    /// Squared error, `|error|`, clipped (0 or 1).
-    #[inline(always)]
-    fn error(&self, x: f64) -> (f64, f64, u64) {
-        let (q, clipped) = self.code(x);
-        let e = x - (q - self.zero_point) * self.scale;
-        (e * e, e.abs(), clipped as u64)
-    }
-}
+use crate::quantize::{ErrorStats, Kernel, QuantParams};
+use crate::sum::pairwise_tree_with;
 
 /// Running `max |e|` and clipped count of one quantization.
 #[derive(Debug, Default, Clone, Copy)]
@@ -102,10 +49,20 @@ pub fn error_stats_many(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> {
 pub fn error_stats_fused(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> {
     let mut out = Vec::with_capacity(params.len());
     for group in params.chunks(MANY) {
-        let ks: Vec<Quantizer> = group.iter().map(Quantizer::new).collect();
+        let ks: Vec<Kernel> = group.iter().map(Kernel::new).collect();
         let mut acc = [Acc::default(); MANY];
-        let mut sums = [0.0; MANY];
-        tree(xs, &ks, &mut acc, &mut sums);
+        // numpy's pairwise tree, every leaf quantized by each kernel of the group in turn.
+        let sums = pairwise_tree_with(
+            xs,
+            &mut |b: &[f64]| {
+                let mut r = [0.0; MANY];
+                for ((k, a), o) in ks.iter().zip(acc.iter_mut()).zip(r.iter_mut()) {
+                    *o = leaf(k, b, a);
+                }
+                r
+            },
+            &|l: [f64; MANY], r: [f64; MANY]| std::array::from_fn(|j| l[j] + r[j]),
+        );
         out.extend(
             sums.iter()
                 .zip(&acc)
@@ -121,37 +78,16 @@ pub fn error_stats_fused(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> 
     out
 }
 
-/// numpy's pairwise tree (as [`crate::sum`]): halves, the first rounded down to a multiple of
-/// 8, down to leaves of at most [`BLOCK`] values; `out[k]` gets quantization `k`'s sum.
-fn tree(xs: &[f64], ks: &[Quantizer], acc: &mut [Acc; MANY], out: &mut [f64; MANY]) {
-    let n = xs.len();
-    if n <= BLOCK {
-        for ((k, a), o) in ks.iter().zip(acc.iter_mut()).zip(out.iter_mut()) {
-            *o = leaf(k, xs, a);
-        }
-        return;
-    }
-    let mut n2 = n / 2;
-    n2 -= n2 % 8;
-    let (left, right) = xs.split_at(n2);
-    let mut r = [0.0; MANY];
-    tree(left, ks, acc, out);
-    tree(right, ks, acc, &mut r);
-    for (o, r) in out.iter_mut().zip(r) {
-        *o += r;
-    }
-}
-
 /// One leaf's sum of squared errors in numpy's order: fewer than 8 values left to right;
 /// otherwise 8 accumulators over the whole groups of 8, combined as
 /// `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, then the rest one by one.
 #[inline]
-fn leaf(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
+fn leaf(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
     let n = xs.len();
     if n < 8 {
         let mut res = 0.0;
         for &x in xs {
-            let (e2, a, c) = k.error(x);
+            let (_, e2, a, c) = k.error(x);
             acc.add(a, c);
             res += e2;
         }
@@ -160,7 +96,7 @@ fn leaf(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
     let whole = n - n % 8;
     let mut res = lanes(k, &xs[..whole], acc);
     for &x in &xs[whole..] {
-        let (e2, a, c) = k.error(x);
+        let (_, e2, a, c) = k.error(x);
         acc.add(a, c);
         res += e2;
     }
@@ -170,19 +106,19 @@ fn leaf(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
 /// The 8-accumulator part of a leaf (`xs.len()` a multiple of 8, at least 8).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn lanes(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
+fn lanes(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
     let mut r = [0.0f64; 8];
     let mut max = [acc.max; 8];
     let mut clipped = [0u64; 8];
     for (j, &x) in xs[..8].iter().enumerate() {
-        let (e2, a, c) = k.error(x);
+        let (_, e2, a, c) = k.error(x);
         r[j] = e2;
         max[j] = if a > max[j] { a } else { max[j] };
         clipped[j] += c;
     }
     for chunk in xs[8..].chunks_exact(8) {
         for j in 0..8 {
-            let (e2, a, c) = k.error(chunk[j]);
+            let (_, e2, a, c) = k.error(chunk[j]);
             r[j] += e2;
             max[j] = if a > max[j] { a } else { max[j] };
             clipped[j] += c;
@@ -199,7 +135,7 @@ fn lanes(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
 /// is `if r < lo { lo } else { r }`, `pmin(q, hi)` is `if q > hi { hi } else { q }`).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn lanes(k: &Quantizer, xs: &[f64], acc: &mut Acc) -> f64 {
+fn lanes(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
     use core::arch::wasm32::*;
     let scale = f64x2_splat(k.scale);
     let zp = f64x2_splat(k.zero_point);
@@ -266,7 +202,7 @@ pub fn view_counts(
     code_counts: &mut [u64],
     errors: &mut Histogram,
 ) {
-    let k = Quantizer::new(p);
+    let k = Kernel::new(p);
     // The dequantized value of each code, as `dequantize_value` computes it.
     let qmin = p.qmin;
     for &x in xs {
@@ -294,7 +230,7 @@ pub fn view_counts_sorted(
     code_counts: &mut [u64],
     errors: &mut Histogram,
 ) {
-    let k = Quantizer::new(p);
+    let k = Kernel::new(p);
     let vkey = bin_key(values);
     let ekey = bin_key(errors);
     runs(sorted, &vkey, |b, run| {

@@ -297,48 +297,9 @@ impl QuantParams {
         error_pass::<true>(&k, xs, &mut codes[..xs.len()])
     }
 
-    /// The errors of several parameter sets over the same data in one read of it (each leaf
-    /// block of 128 values is quantized by every set while it is in cache): element `i` is
-    /// `params[i].error_stats(xs)`, bit for bit.
-    pub fn error_stats_many(params: &[QuantParams], xs: &[f64]) -> Vec<ErrorStats> {
-        let mut out = Vec::with_capacity(params.len());
-        for group in params.chunks(MANY) {
-            let mut kernels = [Kernel::new(&group[0]); MANY];
-            for (k, p) in kernels.iter_mut().zip(group) {
-                *k = Kernel::new(p);
-            }
-            let m = group.len();
-            let part = |part: &[f64]| -> ([f64; MANY], [ErrorLanes; MANY]) {
-                let mut accs: [ErrorLanes; MANY] = Default::default();
-                let sums = crate::sum::pairwise_tree_with(
-                    part,
-                    &mut |b: &[f64]| {
-                        let mut r = [0.0; MANY];
-                        for j in 0..m {
-                            r[j] = error_leaf::<false>(&kernels[j], b, &mut [], &mut accs[j]);
-                        }
-                        r
-                    },
-                    &|a: [f64; MANY], b: [f64; MANY]| std::array::from_fn(|j| a[j] + b[j]),
-                );
-                (sums, accs)
-            };
-            let (sums, accs) = crate::par::pairwise_map(xs, &part, &|(sa, la), (sb, lb)| {
-                let sums = std::array::from_fn(|j| sa[j] + sb[j]);
-                let mut lanes = la;
-                for (l, r) in lanes.iter_mut().zip(lb) {
-                    l.merge(&r);
-                }
-                (sums, lanes)
-            });
-            out.extend((0..m).map(|j| accs[j].stats(xs.len(), sums[j])));
-        }
-        out
-    }
-
     /// `Σ (x - x̂)²` of several parameter sets over the same data in one read of it, and
     /// nothing else (no max, no clipped count: a leaner loop than
-    /// [`QuantParams::error_stats_many`]). Element `i` is `params[i].error_stats(xs).sum_sq`,
+    /// [`crate::pagecore::error_stats_many`]). Element `i` is `params[i].error_stats(xs).sum_sq`,
     /// bit for bit: `clamp(round(v), lo, hi)` is `round(clamp(v, lo, hi))` for integer bounds.
     pub fn sum_sq_many(params: &[QuantParams], xs: &[f64]) -> Vec<f64> {
         let mut out = Vec::with_capacity(params.len());
@@ -433,11 +394,11 @@ const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 /// so that [`ROUND_MAGIC`] rounds it exactly; `r < lo || r > hi` still tells the clipped values,
 /// and NaN stays NaN through every step, as in the scalar definition.
 #[derive(Debug, Clone, Copy)]
-struct Kernel {
-    scale: f64,
-    zero_point: f64,
-    lo: f64,
-    hi: f64,
+pub(crate) struct Kernel {
+    pub(crate) scale: f64,
+    pub(crate) zero_point: f64,
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
     lo1: f64,
     hi1: f64,
 }
@@ -449,7 +410,7 @@ struct ErrorLanes {
     clipped: [u64; 8],
 }
 
-/// Parameter sets that [`QuantParams::error_stats_many`] runs over one block at a time.
+/// Parameter sets that [`QuantParams::sum_sq_many`] runs over one block at a time.
 const MANY: usize = 8;
 
 impl ErrorLanes {
@@ -544,7 +505,8 @@ fn fill(k: &Kernel, xs: &[f64], codes: &mut [i32], deq: &mut [f64]) {
 }
 
 impl Kernel {
-    fn new(p: &QuantParams) -> Kernel {
+    /// The kernel of a parameter set.
+    pub(crate) fn new(p: &QuantParams) -> Kernel {
         let (lo, hi) = (p.qmin as f64, p.qmax as f64);
         Kernel {
             scale: p.scale,
@@ -568,7 +530,7 @@ impl Kernel {
 
     /// The clamped code as a float, and whether it was clipped.
     #[inline(always)]
-    fn code(&self, x: f64) -> (f64, bool) {
+    pub(crate) fn code(&self, x: f64) -> (f64, bool) {
         let r = self.rounded(x);
         let clipped = (r < self.lo) | (r > self.hi);
         let q = if r < self.lo { self.lo } else { r };
@@ -578,7 +540,7 @@ impl Kernel {
 
     /// One value's code (as a float), squared error, `|error|` and clipped flag: `e = x - (q - zero_point) * scale`.
     #[inline(always)]
-    fn error(&self, x: f64) -> (f64, f64, f64, u64) {
+    pub(crate) fn error(&self, x: f64) -> (f64, f64, f64, u64) {
         let (q, clipped) = self.code(x);
         let e = x - (q - self.zero_point) * self.scale;
         (q, e * e, e.abs(), clipped as u64)
@@ -1104,7 +1066,8 @@ mod tests {
                 let xs = &xs[..n];
                 // More sets than one group of MANY, to cross a group boundary.
                 let many: Vec<QuantParams> = sets.iter().chain(&sets).copied().collect();
-                let got = QuantParams::error_stats_many(&many, xs);
+                // The page's fused pass over all of them (crate::pagecore).
+                let got = crate::pagecore::error_stats_fused(xs, &many);
                 assert_eq!(got.len(), many.len());
                 let sums = QuantParams::sum_sq_many(&many, xs);
                 for (p, g) in many.iter().zip(&sums) {
@@ -1142,7 +1105,10 @@ mod tests {
                 assert_eq!(codes[i], p.quantize_value(xs[i]), "{p:?} {i}");
                 assert_eq!(d[i].to_bits(), p.fake_quantize(xs[i]).to_bits(), "{i}");
             }
-            assert_eq!(QuantParams::error_stats_many(&[p, p], &xs), vec![got, got]);
+            assert_eq!(
+                crate::pagecore::error_stats_fused(&xs, &[p, p]),
+                vec![got, got]
+            );
             let sums = QuantParams::sum_sq_many(&[p, p], &xs);
             let bits: Vec<u64> = sums.iter().map(|s| s.to_bits()).collect();
             assert_eq!(bits, vec![got.sum_sq.to_bits(); 2]);
