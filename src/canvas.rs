@@ -103,6 +103,21 @@ impl PageCanvas {
         })
     }
 
+    /// Begins a new path through `path`'s points; whether it had any. The caller strokes or
+    /// fills it.
+    fn trace(&self, path: impl IntoIterator<Item = BackendCoord>) -> bool {
+        let mut path = path.into_iter();
+        self.context.begin_path();
+        let Some(start) = path.next() else {
+            return false;
+        };
+        self.context.move_to(f64::from(start.0), f64::from(start.1));
+        for next in path {
+            self.context.line_to(f64::from(next.0), f64::from(next.1));
+        }
+        true
+    }
+
     fn set_fill(&mut self, c: BackendColor) {
         let key = color_key(c);
         if self.fill != Some(key) {
@@ -227,14 +242,8 @@ impl DrawingBackend for PageCanvas {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        let mut path = path.into_iter();
-        self.context.begin_path();
-        if let Some(start) = path.next() {
+        if self.trace(path) {
             self.set_stroke(style);
-            self.context.move_to(f64::from(start.0), f64::from(start.1));
-            for next in path {
-                self.context.line_to(f64::from(next.0), f64::from(next.1));
-            }
         }
         self.context.stroke();
         Ok(())
@@ -248,14 +257,8 @@ impl DrawingBackend for PageCanvas {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        let mut path = path.into_iter();
-        self.context.begin_path();
-        if let Some(start) = path.next() {
+        if self.trace(path) {
             self.set_fill(style.color());
-            self.context.move_to(f64::from(start.0), f64::from(start.1));
-            for next in path {
-                self.context.line_to(f64::from(next.0), f64::from(next.1));
-            }
             self.context.close_path();
         }
         self.context.fill();

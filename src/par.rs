@@ -11,12 +11,7 @@
 /// Fewest values in one part: below this, starting a thread costs more than it saves.
 pub const MIN_PART: usize = 1 << 18;
 
-/// The first half's length where numpy's pairwise sum splits `n` values (`n > 128`).
-#[inline]
-pub fn pairwise_split(n: usize) -> usize {
-    let n2 = n / 2;
-    n2 - n2 % 8
-}
+use crate::sum::pairwise_split;
 
 /// How many threads to use: the machine's available parallelism (at most 8), 1 on wasm32.
 pub fn threads() -> usize {

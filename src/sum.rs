@@ -39,15 +39,15 @@ unsafe fn leaf_sum_avx2(xs: &[f64], f: &mut impl FnMut(f64) -> f64) -> f64 {
 /// [`leaf_sum`]), and the halves' sums are added `left + right` on the way up.
 #[inline]
 pub(crate) fn pairwise_tree(xs: &[f64], leaf: &mut impl FnMut(&[f64]) -> f64) -> f64 {
-    let n = xs.len();
-    if n <= BLOCK {
-        leaf(xs)
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        let (a, b) = xs.split_at(n2);
-        pairwise_tree(a, leaf) + pairwise_tree(b, leaf)
-    }
+    pairwise_tree_with(xs, leaf, &|a, b| a + b)
+}
+
+/// The first half's length where numpy's pairwise sum splits `n > 128` values: `n / 2` rounded
+/// down to a multiple of 8.
+#[inline]
+pub fn pairwise_split(n: usize) -> usize {
+    let n2 = n / 2;
+    n2 - n2 % 8
 }
 
 /// [`pairwise_tree`] for leaf results of any type (several sums at once, say): `add(left,
@@ -62,9 +62,7 @@ pub(crate) fn pairwise_tree_with<T>(
     if n <= BLOCK {
         leaf(xs)
     } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        let (a, b) = xs.split_at(n2);
+        let (a, b) = xs.split_at(pairwise_split(n));
         let left = pairwise_tree_with(a, leaf, add);
         add(left, pairwise_tree_with(b, leaf, add))
     }
@@ -133,8 +131,7 @@ pub fn pairwise_sum_seq(n: usize, next: &mut impl FnMut() -> f64) -> f64 {
         }
         res
     } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
+        let n2 = pairwise_split(n);
         let a = pairwise_sum_seq(n2, next);
         a + pairwise_sum_seq(n - n2, next)
     }
