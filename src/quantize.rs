@@ -756,12 +756,11 @@ mod fast {
         let whole = n - n % 8;
         let (scale, zp) = (_mm256_set1_pd(k.scale), _mm256_set1_pd(k.zero_point));
         let (lo, hi) = (_mm256_set1_pd(k.lo), _mm256_set1_pd(k.hi));
-        let magic = _mm256_set1_pd(super::ROUND_MAGIC);
         let e2 = |x: __m256d| {
             let v = _mm256_add_pd(_mm256_div_pd(x, scale), zp);
             // max_pd(lo, v) is v when v is NaN, as min_pd(hi, v): NaN goes through.
             let v = _mm256_min_pd(hi, _mm256_max_pd(lo, v));
-            let q = _mm256_sub_pd(_mm256_add_pd(v, magic), magic);
+            let q = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
             let e = _mm256_sub_pd(x, _mm256_mul_pd(_mm256_sub_pd(q, zp), scale));
             _mm256_mul_pd(e, e)
         };
@@ -792,9 +791,6 @@ mod fast {
         zp: std::arch::x86_64::__m256d,
         lo: std::arch::x86_64::__m256d,
         hi: std::arch::x86_64::__m256d,
-        lo1: std::arch::x86_64::__m256d,
-        hi1: std::arch::x86_64::__m256d,
-        magic: std::arch::x86_64::__m256d,
         abs: std::arch::x86_64::__m256d,
     }
 
@@ -808,9 +804,6 @@ mod fast {
                 zp: _mm256_set1_pd(k.zero_point),
                 lo: _mm256_set1_pd(k.lo),
                 hi: _mm256_set1_pd(k.hi),
-                lo1: _mm256_set1_pd(k.lo1),
-                hi1: _mm256_set1_pd(k.hi1),
-                magic: _mm256_set1_pd(super::ROUND_MAGIC),
                 abs: _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX)),
             }
         }
@@ -824,16 +817,14 @@ mod fast {
         ) -> (std::arch::x86_64::__m256d, std::arch::x86_64::__m256d) {
             use std::arch::x86_64::*;
             let v = _mm256_add_pd(_mm256_div_pd(x, self.scale), self.zp);
+            // `roundpd` to nearest, halves to even, at any magnitude. The scalar path first
+            // limits v to [lo - 1, hi + 1] so that adding and subtracting 2^52 rounds it; that
+            // gives the same integer and the same clamp, in 4 more instructions. NaN stays NaN.
+            let r = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
             // max_pd(a, b) = a > b ? a : b, min_pd(a, b) = a < b ? a : b (b when NaN).
-            let v = _mm256_max_pd(self.lo1, v);
-            let v = _mm256_min_pd(self.hi1, v);
-            let r = _mm256_sub_pd(_mm256_add_pd(v, self.magic), self.magic);
-            let clipped = _mm256_or_pd(
-                _mm256_cmp_pd::<_CMP_LT_OQ>(r, self.lo),
-                _mm256_cmp_pd::<_CMP_GT_OQ>(r, self.hi),
-            );
-            let q = _mm256_max_pd(self.lo, r);
-            let q = _mm256_min_pd(self.hi, q);
+            let q = _mm256_min_pd(self.hi, _mm256_max_pd(self.lo, r));
+            // Clipped: the clamp moved it (false for NaN, as `r < lo || r > hi` is).
+            let clipped = _mm256_cmp_pd::<_CMP_NEQ_OQ>(r, q);
             (q, clipped)
         }
 
@@ -1002,15 +993,20 @@ mod tests {
                 .collect(),
         );
         sets.push(u.iter().map(|x| (x * 6.0).floor() * 0.5 - 1.5).collect());
-        // Far outside every range (clipped both ways), tiny values, both zeros.
+        // Far outside every range (clipped both ways), tiny values, both zeros; values whose
+        // x / scale overflows to infinity, and infinities.
         sets.push(
             u.iter()
                 .enumerate()
-                .map(|(i, x)| match i % 5 {
+                .map(|(i, x)| match i % 9 {
                     0 => -1e300 * x,
                     1 => 1e300 * x,
                     2 => 1e-310 * (x - 0.5),
                     3 => -0.0,
+                    4 => f64::MAX * x,
+                    5 => -f64::MAX,
+                    6 if i % 1000 == 6 => f64::INFINITY,
+                    7 if i % 1000 == 7 => f64::NEG_INFINITY,
                     _ => 0.0,
                 })
                 .collect(),
