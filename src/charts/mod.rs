@@ -34,9 +34,11 @@ use plotters::chart::{MeshStyle, SeriesLabelPosition};
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
+use plotters::element::{DashedPathElement, Drawable, DynElement, PointCollection};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters_backend::{BackendCoord, DrawingErrorKind};
+use std::borrow::Borrow;
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -245,6 +247,73 @@ pub fn draw_chart<DB: DrawingBackend>(
 /// A plotters error as the message a chart returns.
 fn drawing<E: fmt::Display>(e: E) -> String {
     format!("drawing the chart failed: {e}")
+}
+
+/// One element of a chart in data coordinates, boxed. Every chart draws its series as a `Vec`
+/// of these through [`draw_all`], so that plotters' generic series code is compiled once rather
+/// than once per element and iterator type: that keeps the wasm small. Drawing is the same:
+/// a boxed element draws exactly what the element itself draws.
+type Element<DB> = DynElement<'static, DB, (f64, f64)>;
+
+/// The chart type every chart draws on: both axes [`Ticked`].
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>;
+
+/// Draws `elements` in order on the chart's plotting area.
+#[inline(never)]
+fn draw_all<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    elements: Vec<Element<DB>>,
+) -> ChartResult {
+    chart.draw_series(elements).map_err(drawing)?;
+    Ok(())
+}
+
+/// `inner`, laid out in pixels, placed at the data point `at`: what plotters'
+/// `EmptyElement::at(at) + inner` draws (`BoxedElement::draw`), but without the backend in its
+/// type, which a boxed [`Element`] cannot have.
+struct At<E> {
+    at: (f64, f64),
+    inner: E,
+}
+
+impl<'b, E> PointCollection<'b, (f64, f64)> for &'b At<E> {
+    type Point = &'b (f64, f64);
+    type IntoIter = std::iter::Once<&'b (f64, f64)>;
+    fn point_iter(self) -> Self::IntoIter {
+        std::iter::once(&self.at)
+    }
+}
+
+impl<DB: DrawingBackend, E: Drawable<DB>> Drawable<DB> for At<E>
+where
+    for<'a> &'a E: PointCollection<'a, BackendCoord>,
+{
+    fn draw<I: Iterator<Item = BackendCoord>>(
+        &self,
+        mut pos: I,
+        backend: &mut DB,
+        parent_dim: (u32, u32),
+    ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
+        if let Some((x0, y0)) = pos.next() {
+            let shifted = self.inner.point_iter().into_iter().map(|p| {
+                let p = p.borrow();
+                (p.0 + x0, p.1 + y0)
+            });
+            self.inner.draw(shifted, backend, parent_dim)?;
+        }
+        Ok(())
+    }
+}
+
+/// A dashed polyline through `points` in `style`: dashes `dash` long, `gap` between them.
+#[inline(never)]
+fn dashed<DB: DrawingBackend>(
+    points: Vec<(f64, f64)>,
+    dash: u32,
+    gap: u32,
+    style: ShapeStyle,
+) -> Element<DB> {
+    DashedPathElement::new(points, dash, gap, style).into_dyn()
 }
 
 /// Below this size (device pixels) a chart only fills its background: axes would not fit.
