@@ -134,6 +134,29 @@ mod session {
         let gen = s.update("n=1000").ok().unwrap();
         assert!(gen.contains("\"source\":\"generated\""), "{gen}");
     }
+
+    /// A .npy file: its header's keys are found (`load::header_field`) in the wasm too.
+    #[test]
+    fn load_reads_npy() {
+        let npy = |descr: &str, body: &[u8]| {
+            let h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (2, 2), }}\n");
+            let mut v = b"\x93NUMPY\x01\x00".to_vec();
+            v.extend_from_slice(&(h.len() as u16).to_le_bytes());
+            v.extend_from_slice(h.as_bytes());
+            v.extend_from_slice(body);
+            v
+        };
+        let body: Vec<u8> = [1.5f32, -2.0, 3.25, 4.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let mut s = Session::new();
+        let summary = s.load(&npy("<f4", &body), "w.npy", "bits=4").ok().unwrap();
+        assert!(summary.contains("\"n\":4"), "{summary}");
+        assert!(summary.contains("\"min\":-2,"), "{summary}");
+        assert!(summary.contains("\"max\":4,"), "{summary}");
+        assert!(s.load(&npy("<i4", &body), "i.npy", "bits=4").is_err());
+    }
 }
 
 /// The page's fused kernels (`quantviz::pagecore`, simd128 on wasm32) against the one-by-one
