@@ -16,14 +16,22 @@ fn load_err(source: &str, message: impl Into<String>) -> Error {
 /// The value of `key` in a `.npy` header dict, as its raw text (`'<f8'`, `False`, `(3, 4)`).
 #[inline(never)]
 fn header_field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let start = header.find(&format!("'{key}'"))? + key.len() + 2;
-    let rest = header[start..].trim_start().strip_prefix(':')?.trim_start();
+    // A byte search and `get` rather than `str::find` and indexing: the same text (the key is
+    // ASCII, so both ends are char boundaries), without core's panicking slice paths, whose
+    // message formatting (`str::slice_error_fail`, char's Debug) is ~3 KB of the wasm.
+    let quoted = format!("'{key}'");
+    let at = header
+        .as_bytes()
+        .windows(quoted.len())
+        .position(|w| w == quoted.as_bytes())?;
+    let rest = header.get(at + quoted.len()..)?;
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
     let end = if rest.starts_with('(') {
         rest.find(')')? + 1
     } else {
         rest.find([',', '}']).unwrap_or(rest.len())
     };
-    Some(rest[..end].trim())
+    Some(rest.get(..end)?.trim())
 }
 
 /// Parses a `.npy` file's bytes into f64 values (float32 is widened exactly).
@@ -230,6 +238,46 @@ mod tests {
         assert!(e.contains("needs 24 bytes"), "{e}");
         let e = parse_npy(b"hello world", "w.npy").unwrap_err().to_string();
         assert!(e.contains("not a .npy"), "{e}");
+    }
+
+    /// The header parser as it was, with `str::find` and indexing.
+    fn header_field_by_find<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+        let start = header.find(&format!("'{key}'"))? + key.len() + 2;
+        let rest = header[start..].trim_start().strip_prefix(':')?.trim_start();
+        let end = if rest.starts_with('(') {
+            rest.find(')')? + 1
+        } else {
+            rest.find([',', '}']).unwrap_or(rest.len())
+        };
+        Some(rest[..end].trim())
+    }
+
+    #[test]
+    fn header_fields_read_as_with_str_find() {
+        let headers = [
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }",
+            "{'descr':'<f4','fortran_order':True,'shape':(7,)}",
+            "{'shape': (), 'descr': '>f8'}",
+            "{'descr' : 'é<f8' , 'shape' :(2,",
+            "{'descr': '<f8', 'shape': 5",
+            "'shape'",
+            "'shape':",
+            "'shape' (1,)",
+            "{'descr': 'ü', 'x': 'ß', 'shape': (1, 2)}\n",
+            "",
+            "{}",
+            "{'sha'",
+            "'descr''descr': '<f8'",
+        ];
+        for h in headers {
+            for key in ["descr", "fortran_order", "shape", "x", "", "é"] {
+                assert_eq!(
+                    header_field(h, key),
+                    header_field_by_find(h, key),
+                    "{h} {key}"
+                );
+            }
+        }
     }
 
     #[test]

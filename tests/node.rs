@@ -134,6 +134,29 @@ mod session {
         let gen = s.update("n=1000").ok().unwrap();
         assert!(gen.contains("\"source\":\"generated\""), "{gen}");
     }
+
+    /// A .npy file: its header's keys are found (`load::header_field`) in the wasm too.
+    #[test]
+    fn load_reads_npy() {
+        let npy = |descr: &str, body: &[u8]| {
+            let h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (2, 2), }}\n");
+            let mut v = b"\x93NUMPY\x01\x00".to_vec();
+            v.extend_from_slice(&(h.len() as u16).to_le_bytes());
+            v.extend_from_slice(h.as_bytes());
+            v.extend_from_slice(body);
+            v
+        };
+        let body: Vec<u8> = [1.5f32, -2.0, 3.25, 4.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let mut s = Session::new();
+        let summary = s.load(&npy("<f4", &body), "w.npy", "bits=4").ok().unwrap();
+        assert!(summary.contains("\"n\":4"), "{summary}");
+        assert!(summary.contains("\"min\":-2,"), "{summary}");
+        assert!(summary.contains("\"max\":4,"), "{summary}");
+        assert!(s.load(&npy("<i4", &body), "i.npy", "bits=4").is_err());
+    }
 }
 
 /// The page's fused kernels (`quantviz::pagecore`, simd128 on wasm32) against the one-by-one
@@ -255,5 +278,73 @@ fn fused_page_kernel_treats_nan_as_the_plain_path() {
         assert!(f.sum_sq.is_nan() && plain.sum_sq.is_nan());
         assert_eq!(f.max_abs.to_bits(), plain.max_abs.to_bits(), "{p:?}");
         assert_eq!((f.clipped, f.n), (plain.clipped, plain.n), "{p:?}");
+    }
+}
+
+/// A small fixed generator (splitmix64) for the checks below: the same inputs on every target.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The charts' port of plotters' key points (libm in the wasm, std natively) gives the key
+/// points of plotters' own f64 axis, for ranges of every magnitude and every point count the
+/// charts ask for.
+#[test]
+fn chart_key_points_equal_plotters() {
+    use plotters::coord::ranged1d::Ranged;
+    use plotters::coord::types::RangedCoordf64;
+    let mut s = 7u64;
+    let check = |lo: f64, hi: f64| {
+        for max_points in [0, 1, 2, 3, 5, 7, 8, 10, 12, 20, 30] {
+            let want = RangedCoordf64::from(lo..hi).key_points(max_points);
+            let got = quantviz::charts::key_points(lo..hi, max_points);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{lo}..{hi} {max_points}");
+        }
+    };
+    for i in 0..20_000 {
+        // A centre and a width spread over many decades, and now and then a round width.
+        let u = |s: &mut u64| (splitmix(s) >> 11) as f64 / (1u64 << 53) as f64;
+        let c = (u(&mut s) - 0.5) * 10f64.powi((u(&mut s) * 40.0) as i32 - 20);
+        let w = if i % 5 == 0 {
+            10f64.powi((u(&mut s) * 30.0) as i32 - 15) * [1.0, 2.0, 5.0][i % 3]
+        } else {
+            u(&mut s) * 10f64.powi((u(&mut s) * 30.0) as i32 - 15)
+        };
+        check(c - w / 2.0, c + w / 2.0);
+        check(0.0, w);
+    }
+    for (lo, hi) in [
+        (0.0, 1.0),
+        (-1.0, 1.0),
+        (0.0, 0.0),
+        (1e300, 1.5e300),
+        (-3e-300, 1e-300),
+    ] {
+        check(lo, hi);
+    }
+}
+
+/// libm's `pow` and `log`, which the charts' key points use in the wasm, give exactly what std's
+/// `powf` and `ln` (plotters' calls) give there: every power of ten a key point can need, and
+/// logs of values across the whole range of f64. (Natively std's are the platform's libm, which
+/// differs in the last bit now and then: `10^-303` on glibc. The charts use std there.)
+#[cfg(target_arch = "wasm32")]
+#[test]
+fn libm_pow_and_log_equal_std() {
+    for k in -400..=400 {
+        let k = f64::from(k);
+        assert_eq!(libm::pow(10.0, k).to_bits(), 10f64.powf(k).to_bits(), "{k}");
+    }
+    let mut s = 11u64;
+    for _ in 0..1_000_000 {
+        let x = f64::from_bits(splitmix(&mut s) >> 1);
+        if x.is_finite() {
+            assert_eq!(libm::log(x).to_bits(), x.ln().to_bits(), "{x:e}");
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! The error of every scheme and calibration on the same data, side by side.
 
 use super::{
-    begin, builder, drawing, fitted, min_bar, setting_label, sqnr_label, style_mesh, swatch,
-    titles, ChartResult, Key, Legend, LogAxis, Theme, Ticked,
+    begin, builder, draw_all, drawing, fitted, min_bar, setting_label, sqnr_label, style_mesh,
+    swatch, titles, At, ChartResult, Key, Legend, LogAxis, Theme, Ticked,
 };
 use crate::analysis::Run;
 use crate::settings::{QuantSettings, Scheme};
@@ -149,24 +149,19 @@ pub fn draw_compare<DB: DrawingBackend>(
         }
     };
     let corners = |b: &Bar| [(b.x - half, floor), (b.x + half, top(b))];
-    chart
-        .draw_series(
-            bars.iter()
-                .filter(|b| !b.inliers)
-                .map(|b| Rectangle::new(corners(b), b.color.mix(b.alpha).filled())),
-        )
-        .map_err(drawing)?;
+    let all = bars.iter().filter(|b| !b.inliers);
+    let all = all.map(|b| Rectangle::new(corners(b), b.color.mix(b.alpha).filled()).into_dyn());
+    draw_all(&mut chart, all.collect())?;
     legend.add("MSE over all values", swatch(theme, pal.muted.mix(0.9)));
     if with_inliers {
         let edge = theme.px(1.0);
-        chart
-            .draw_series(bars.iter().filter(|b| b.inliers).flat_map(|b| {
-                [
-                    Rectangle::new(corners(b), b.color.mix(b.alpha).filled()),
-                    Rectangle::new(corners(b), b.color.stroke_width(edge)),
-                ]
-            }))
-            .map_err(drawing)?;
+        let kept = bars.iter().filter(|b| b.inliers).flat_map(|b| {
+            [
+                Rectangle::new(corners(b), b.color.mix(b.alpha).filled()).into_dyn(),
+                Rectangle::new(corners(b), b.color.stroke_width(edge)).into_dyn(),
+            ]
+        });
+        draw_all(&mut chart, kept.collect())?;
         legend.add(
             "MSE without the outliers",
             swatch(theme, pal.muted.mix(0.3)),
@@ -198,11 +193,15 @@ pub fn draw_compare<DB: DrawingBackend>(
             .pos(Pos::new(HPos::Left, VPos::Center))
     };
     let lift = -theme.off(4.0);
-    chart
-        .draw_series(bars.iter().map(|b| {
-            EmptyElement::at((b.x, top(b))) + Text::new(label(b), (0, lift), label_style.clone())
-        }))
-        .map_err(drawing)?;
+    let labels = bars.iter().map(|b| {
+        let inner = Text::new(label(b), (0, lift), label_style.clone());
+        At {
+            at: (b.x, top(b)),
+            inner,
+        }
+        .into_dyn()
+    });
+    draw_all(&mut chart, labels.collect())?;
 
     if let Some(i) = current_at {
         let ring = pal.ink.stroke_width(theme.px(2.0));
@@ -213,12 +212,8 @@ pub fn draw_compare<DB: DrawingBackend>(
             .fold(floor + stub, f64::max);
         let reach = half * offsets.len() as f64 + 0.05;
         let s = theme.off(5.0);
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(i as f64 - reach, floor), (i as f64 + reach, highest)],
-                ring,
-            )))
-            .map_err(drawing)?;
+        let corners = [(i as f64 - reach, floor), (i as f64 + reach, highest)];
+        draw_all(&mut chart, vec![Rectangle::new(corners, ring).into_dyn()])?;
         legend.add("current settings", Key::Square(ring, s));
     }
 

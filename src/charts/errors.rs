@@ -1,13 +1,12 @@
 //! The histogram of the quantization error `x - x̂`.
 
 use super::{
-    begin, builder, count, count_ticks, drawing, min_bar, num, pad, span, sqnr_label, stroke,
-    style_mesh, swatch, tick, titles, ChartResult, Legend, Theme, Ticked,
+    begin, builder, count, count_ticks, dashed, draw_all, drawing, min_bar, num, pad, span,
+    sqnr_label, stroke, style_mesh, swatch, tick, titles, ChartResult, Legend, Theme, Ticked,
 };
 use crate::analysis::View;
 use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 /// The error `x - x̂` as bars per bin, with `±max |error|` and `±scale/2` (the largest error
@@ -68,27 +67,24 @@ pub fn draw_error<DB: DrawingBackend>(
 
     let least = min_bar(y_max, chart.plotting_area().dim_in_pixel().1, theme, 2.0);
     let bar = pal.error.mix(if theme.dark { 0.75 } else { 0.65 });
-    chart
-        .draw_series(
-            h.counts
-                .iter()
-                .enumerate()
-                .filter(|(_, &c)| c > 0)
-                .map(|(i, &c)| {
-                    let top = (c as f64).max(least);
-                    Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], bar.filled())
-                }),
-        )
-        .map_err(drawing)?;
+    let bars = h
+        .counts
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c > 0)
+        .map(|(i, &c)| {
+            let top = (c as f64).max(least);
+            Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], bar.filled()).into_dyn()
+        });
+    draw_all(&mut chart, bars.collect())?;
     legend.add("error (values per bin)", swatch(theme, bar));
 
     let vertical = |v: f64| vec![(v, 0.0), (v, y_max)];
     let max = pal.clip.stroke_width(theme.px(1.5));
     if m.max_abs_error.is_finite() {
         let e = m.max_abs_error;
-        chart
-            .draw_series([-e, e].map(|v| PathElement::new(vertical(v), max)))
-            .map_err(drawing)?;
+        let lines = [-e, e].map(|v| PathElement::new(vertical(v), max).into_dyn());
+        draw_all(&mut chart, lines.into())?;
         legend.add(
             format!("\u{b1}max |error| = \u{b1}{}", num(e)),
             stroke(theme, max),
@@ -98,13 +94,9 @@ pub fn draw_error<DB: DrawingBackend>(
     // Drawn after max |error|, dashed, so that both show where they coincide.
     let half = pal.zero.stroke_width(theme.px(1.5));
     if half_step.is_finite() {
-        chart
-            .draw_series(
-                [-half_step, half_step].map(|v| {
-                    DashedPathElement::new(vertical(v), theme.px(6.0), theme.px(4.0), half)
-                }),
-            )
-            .map_err(drawing)?;
+        let lines = [-half_step, half_step]
+            .map(|v| dashed(vertical(v), theme.px(6.0), theme.px(4.0), half));
+        draw_all(&mut chart, lines.into())?;
         legend.add(
             format!("\u{b1}scale/2 = \u{b1}{}", num(half_step)),
             stroke(theme, half),

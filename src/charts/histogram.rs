@@ -1,14 +1,14 @@
 //! The histogram of the original values overlaid with the dequantized values.
 
 use super::{
-    begin, builder, count, count_ticks, drawing, hull, min_bar, num, pad, settings_line, stroke,
-    style_mesh, swatch, tick, titles, ChartResult, Legend, Theme, Ticked,
+    begin, builder, count, count_ticks, dashed, draw_all, drawing, hull, min_bar, num, pad,
+    settings_line, stroke, style_mesh, swatch, tick, titles, At, Chart, ChartResult, Element,
+    Legend, Theme, Ticked,
 };
 use crate::analysis::View;
 use crate::histogram::Histogram;
 use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use std::ops::Range;
 
@@ -73,9 +73,7 @@ pub fn draw_histogram<DB: DrawingBackend>(
         let mut chart = chart;
         draw_common(&mut chart, &mut legend, view, theme, &x, x_desc, y_desc)?;
         let line = pal.dequantized.stroke_width(theme.px(1.6));
-        chart
-            .draw_series(LineSeries::new(outline(d), line))
-            .map_err(drawing)?;
+        draw_all(&mut chart, LineSeries::new(outline(d), line).collect())?;
         legend.add("dequantized values (same bins)", stroke(theme, line));
         let area = chart.plotting_area().strip_coord_spec();
         return legend.draw(&area, theme, SeriesLabelPosition::UpperRight);
@@ -101,10 +99,15 @@ pub fn draw_histogram<DB: DrawingBackend>(
 
     let tick_style = pal.muted.stroke_width(theme.px(1.5));
     let tick_len = -theme.off(7.0);
-    dual.draw_series(levels.iter().map(|&(v, _)| {
-        EmptyElement::at((v, 0.0)) + PathElement::new(vec![(0, 0), (0, tick_len)], tick_style)
-    }))
-    .map_err(drawing)?;
+    let ticks = levels.iter().map(|&(v, _)| {
+        let inner = PathElement::new(vec![(0, 0), (0, tick_len)], tick_style);
+        At {
+            at: (v, 0.0),
+            inner,
+        }
+        .into_dyn()
+    });
+    draw_all(&mut dual, ticks.collect())?;
     legend.add(
         format!("quantization levels ({} in view)", levels.len()),
         stroke(theme, tick_style),
@@ -121,13 +124,15 @@ pub fn draw_histogram<DB: DrawingBackend>(
     let half = spike_px / 2.0 * (x.end - x.start) / plot_w;
     let least = min_bar(y2_max, plot_h, theme, 2.0);
     let spike = pal.dequantized.mix(0.95);
-    dual.draw_secondary_series(levels.iter().filter(|&&(_, c)| c > 0).map(|&(v, c)| {
-        Rectangle::new(
-            [(v - half, 0.0), (v + half, (c as f64).max(least))],
-            spike.filled(),
-        )
-    }))
-    .map_err(drawing)?;
+    let spikes: Vec<Element<DB>> = levels
+        .iter()
+        .filter(|&&(_, c)| c > 0)
+        .map(|&(v, c)| {
+            let corners = [(v - half, 0.0), (v + half, (c as f64).max(least))];
+            Rectangle::new(corners, spike.filled()).into_dyn()
+        })
+        .collect();
+    dual.draw_secondary_series(spikes).map_err(drawing)?;
     legend.add(
         "dequantized values (per level, right axis)",
         swatch(theme, spike),
@@ -138,7 +143,7 @@ pub fn draw_histogram<DB: DrawingBackend>(
 
 /// What both layouts draw on the left axis: mesh, the original values' bars, the clip range.
 fn draw_common<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>,
+    chart: &mut Chart<'a, DB>,
     legend: &mut Legend,
     view: &View,
     theme: &Theme,
@@ -162,36 +167,31 @@ fn draw_common<'a, DB: DrawingBackend + 'a>(
     let y_max = chart.y_range().end;
     let least = min_bar(y_max, chart.plotting_area().dim_in_pixel().1, theme, 2.0);
     let bar = pal.original.mix(if theme.dark { 0.6 } else { 0.5 });
-    chart
-        .draw_series(
-            h.counts
-                .iter()
-                .enumerate()
-                .filter(|(_, &c)| c > 0)
-                .map(|(i, &c)| {
-                    let top = (c as f64).max(least);
-                    Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], bar.filled())
-                }),
-        )
-        .map_err(drawing)?;
+    let bars = h
+        .counts
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c > 0)
+        .map(|(i, &c)| {
+            let top = (c as f64).max(least);
+            Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], bar.filled()).into_dyn()
+        });
+    draw_all(chart, bars.collect())?;
     legend.add("original values", swatch(theme, bar));
 
     let clip = pal.clip.stroke_width(theme.px(1.5));
-    chart
-        .draw_series(
-            [p.range_min, p.range_max]
-                .into_iter()
-                .filter(|r| r.is_finite())
-                .map(|r| {
-                    DashedPathElement::new(
-                        vec![(r, 0.0), (r, y_max)],
-                        theme.px(6.0),
-                        theme.px(4.0),
-                        clip,
-                    )
-                }),
-        )
-        .map_err(drawing)?;
+    let lines = [p.range_min, p.range_max]
+        .into_iter()
+        .filter(|r| r.is_finite())
+        .map(|r| {
+            dashed(
+                vec![(r, 0.0), (r, y_max)],
+                theme.px(6.0),
+                theme.px(4.0),
+                clip,
+            )
+        });
+    draw_all(chart, lines.collect())?;
     legend.add(
         format!("clip range [{}, {}]", num(p.range_min), num(p.range_max)),
         stroke(theme, clip),

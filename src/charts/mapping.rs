@@ -1,13 +1,12 @@
 //! The quantize-dequantize function `x -> x̂` as a staircase.
 
 use super::{
-    begin, builder, drawing, hull, num, pad, settings_line, stroke, style_mesh, tick, titles,
-    ChartResult, Legend, Theme, Ticked,
+    begin, builder, dashed, draw_all, drawing, hull, num, pad, settings_line, stroke, style_mesh,
+    tick, titles, ChartResult, Legend, Theme, Ticked,
 };
 use crate::analysis::View;
 use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 /// The staircase `x -> x̂` (the polyline `view.mapping`), the identity `x̂ = x` faintly, the
@@ -74,14 +73,9 @@ pub fn draw_mapping<DB: DrawingBackend>(
         .map_err(drawing)?;
 
     let identity = pal.muted.mix(0.7).stroke_width(theme.px(1.0));
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(x.start, x.start), (x.end, x.end)],
-            theme.px(4.0),
-            theme.px(4.0),
-            identity,
-        ))
-        .map_err(drawing)?;
+    let diagonal = vec![(x.start, x.start), (x.end, x.end)];
+    let px4 = theme.px(4.0);
+    draw_all(&mut chart, vec![dashed(diagonal, px4, px4, identity)])?;
     legend.add("identity (no error)", stroke(theme, identity));
 
     let zero = pal.zero.stroke_width(theme.px(1.2));
@@ -105,40 +99,32 @@ pub fn draw_mapping<DB: DrawingBackend>(
         (true, None) => format!("x = 0 (zero point {} is no code)", num(p.zero_point)),
         (false, None) => format!("zero point {} (0 is outside the range)", num(p.zero_point)),
     };
-    chart
-        .draw_series(
-            zero_lines
-                .into_iter()
-                .map(|l| DashedPathElement::new(l, theme.px(2.0), theme.px(3.0), zero)),
-        )
-        .map_err(drawing)?;
+    let zero_lines = zero_lines
+        .into_iter()
+        .map(|l| dashed(l, theme.px(2.0), theme.px(3.0), zero));
+    draw_all(&mut chart, zero_lines.collect())?;
     legend.add(zero_label, stroke(theme, zero));
 
     let clip = pal.clip.stroke_width(theme.px(1.5));
-    chart
-        .draw_series(
-            [p.range_min, p.range_max]
-                .into_iter()
-                .filter(|r| r.is_finite())
-                .map(|r| {
-                    DashedPathElement::new(
-                        vec![(r, y.start), (r, y.end)],
-                        theme.px(6.0),
-                        theme.px(4.0),
-                        clip,
-                    )
-                }),
-        )
-        .map_err(drawing)?;
+    let clip_lines = [p.range_min, p.range_max]
+        .into_iter()
+        .filter(|r| r.is_finite())
+        .map(|r| {
+            dashed(
+                vec![(r, y.start), (r, y.end)],
+                theme.px(6.0),
+                theme.px(4.0),
+                clip,
+            )
+        });
+    draw_all(&mut chart, clip_lines.collect())?;
     legend.add(
         format!("clip range [{}, {}]", num(p.range_min), num(p.range_max)),
         stroke(theme, clip),
     );
 
     let stairs = pal.dequantized.stroke_width(theme.px(2.0));
-    chart
-        .draw_series(LineSeries::new(pts, stairs))
-        .map_err(drawing)?;
+    draw_all(&mut chart, LineSeries::new(pts, stairs).collect())?;
     legend.add(
         "dequantized (q - zero point) * scale",
         stroke(theme, stairs),

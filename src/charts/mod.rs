@@ -34,9 +34,11 @@ use plotters::chart::{MeshStyle, SeriesLabelPosition};
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
+use plotters::element::{DashedPathElement, Drawable, DynElement, PointCollection};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters_backend::{BackendCoord, DrawingErrorKind};
+use std::borrow::Borrow;
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -245,6 +247,73 @@ pub fn draw_chart<DB: DrawingBackend>(
 /// A plotters error as the message a chart returns.
 fn drawing<E: fmt::Display>(e: E) -> String {
     format!("drawing the chart failed: {e}")
+}
+
+/// One element of a chart in data coordinates, boxed. Every chart draws its series as a `Vec`
+/// of these through [`draw_all`], so that plotters' generic series code is compiled once rather
+/// than once per element and iterator type: that keeps the wasm small. Drawing is the same:
+/// a boxed element draws exactly what the element itself draws.
+type Element<DB> = DynElement<'static, DB, (f64, f64)>;
+
+/// The chart type every chart draws on: both axes [`Ticked`].
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>;
+
+/// Draws `elements` in order on the chart's plotting area.
+#[inline(never)]
+fn draw_all<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    elements: Vec<Element<DB>>,
+) -> ChartResult {
+    chart.draw_series(elements).map_err(drawing)?;
+    Ok(())
+}
+
+/// `inner`, laid out in pixels, placed at the data point `at`: what plotters'
+/// `EmptyElement::at(at) + inner` draws (`BoxedElement::draw`), but without the backend in its
+/// type, which a boxed [`Element`] cannot have.
+struct At<E> {
+    at: (f64, f64),
+    inner: E,
+}
+
+impl<'b, E> PointCollection<'b, (f64, f64)> for &'b At<E> {
+    type Point = &'b (f64, f64);
+    type IntoIter = std::iter::Once<&'b (f64, f64)>;
+    fn point_iter(self) -> Self::IntoIter {
+        std::iter::once(&self.at)
+    }
+}
+
+impl<DB: DrawingBackend, E: Drawable<DB>> Drawable<DB> for At<E>
+where
+    for<'a> &'a E: PointCollection<'a, BackendCoord>,
+{
+    fn draw<I: Iterator<Item = BackendCoord>>(
+        &self,
+        mut pos: I,
+        backend: &mut DB,
+        parent_dim: (u32, u32),
+    ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
+        if let Some((x0, y0)) = pos.next() {
+            let shifted = self.inner.point_iter().into_iter().map(|p| {
+                let p = p.borrow();
+                (p.0 + x0, p.1 + y0)
+            });
+            self.inner.draw(shifted, backend, parent_dim)?;
+        }
+        Ok(())
+    }
+}
+
+/// A dashed polyline through `points` in `style`: dashes `dash` long, `gap` between them.
+#[inline(never)]
+fn dashed<DB: DrawingBackend>(
+    points: Vec<(f64, f64)>,
+    dash: u32,
+    gap: u32,
+    style: ShapeStyle,
+) -> Element<DB> {
+    DashedPathElement::new(points, dash, gap, style).into_dyn()
 }
 
 /// Below this size (device pixels) a chart only fills its background: axes would not fit.
@@ -484,13 +553,105 @@ impl Ranged for Ticked {
     }
     fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
         match &self.ticks {
-            None => self.inner.key_points(hint),
+            None => key_points(self.inner.range(), hint.max_num_points()),
             Some(_) if hint.weight().allow_light_points() => Vec::new(),
             Some(ticks) => ticks.clone(),
         }
     }
     fn range(&self) -> Range<f64> {
         self.inner.range()
+    }
+}
+
+/// The key points of a linear axis over `range`, at most `max_points` of them: plotters'
+/// own for an `f64` range (`compute_f64_key_points` in plotters 0.3.7, MIT licensed), ported
+/// line for line with two changes. Its `10f64.powf` and `f64::log` are libm's in the wasm: std's
+/// are a second copy of the same functions there (compiler_builtins'), about 2.8 KB, which
+/// nothing else needs. And a NaN end gives no key points where plotters' asserts.
+pub fn key_points(range: Range<f64>, max_points: usize) -> Vec<f64> {
+    if max_points == 0 {
+        return vec![];
+    }
+    let range = (range.start.min(range.end), range.end.max(range.start));
+    if range.0.is_nan() || range.1.is_nan() {
+        return vec![];
+    }
+    if (range.0 - range.1).abs() < f64::EPSILON {
+        return vec![range.0];
+    }
+    let mut scale = pow10_floor_log10(range.1 - range.0);
+    // The value granularity controls how values are rounded: to a multiple of it, 1/10 of
+    // the scale at first, so that no key point reads like 1.00000000001.
+    let mut value_granularity = scale / 10.0;
+    fn rem_euclid(a: f64, b: f64) -> f64 {
+        let ret = if b > 0.0 {
+            a - (a / b).floor() * b
+        } else {
+            a - (a / b).ceil() * b
+        };
+        if (ret - b).abs() < f64::EPSILON {
+            0.0
+        } else {
+            ret
+        }
+    }
+    // The loop's invariant: the scale yields no more points than requested.
+    if 1 + ((range.1 - range.0) / scale).floor() as usize > max_points {
+        scale *= 10.0;
+        value_granularity *= 10.0;
+    }
+    'outer: loop {
+        let old_scale = scale;
+        for nxt in [2.0, 5.0, 10.0] {
+            let mut new_left = range.0 - rem_euclid(range.0, old_scale / nxt);
+            if new_left < range.0 {
+                new_left += old_scale / nxt;
+            }
+            let new_right = range.1 - rem_euclid(range.1, old_scale / nxt);
+            let npoints = 1.0 + ((new_right - new_left) / old_scale * nxt);
+            if npoints.round() as usize > max_points {
+                break 'outer;
+            }
+            scale = old_scale / nxt;
+        }
+        scale = old_scale / 10.0;
+        value_granularity /= 10.0;
+    }
+    let mut ret = vec![];
+    // Left as a base plus a relative part: when left is so large that (left + scale) - left
+    // is 0, a single variable would loop forever.
+    let left = {
+        let mut value = range.0 - rem_euclid(range.0, scale);
+        if value < range.0 {
+            value += scale;
+        }
+        value
+    };
+    let left_base = (left / value_granularity).floor() * value_granularity;
+    let mut left_relative = left - left_base;
+    let right = range.1 - rem_euclid(range.1, scale);
+    while (right - left_relative - left_base) >= -f64::EPSILON {
+        let new_left_relative = (left_relative / value_granularity).round() * value_granularity;
+        if new_left_relative < 0.0 {
+            left_relative += value_granularity;
+        }
+        ret.push(left_relative + left_base);
+        left_relative += scale;
+    }
+    ret
+}
+
+/// `10^floor(log10(w))` as plotters computes it: `10f64.powf(w.log(10.0).floor())`, where
+/// `w.log(10.0)` is `w.ln() / 10f64.ln()`. In the wasm through libm, natively through std (the
+/// platform's libm, as plotters' own code), so that native charts keep every tick.
+fn pow10_floor_log10(w: f64) -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        libm::pow(10.0, (libm::log(w) / libm::log(10.0)).floor())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        10f64.powf(w.log(10.0).floor())
     }
 }
 

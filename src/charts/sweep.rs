@@ -1,8 +1,8 @@
 //! The error against bit width for every scheme and calibration.
 
 use super::{
-    begin, builder, drawing, setting_label, settings_line, style_mesh, titles, ChartResult, Key,
-    Legend, LogAxis, Theme, Ticked,
+    begin, builder, dashed, draw_all, drawing, setting_label, settings_line, style_mesh, titles,
+    At, ChartResult, Key, Legend, LogAxis, Theme, Ticked,
 };
 use crate::analysis::Sweep;
 use crate::settings::{QuantSettings, Scheme};
@@ -70,14 +70,9 @@ pub fn draw_sweep<DB: DrawingBackend>(
     let bits_line = pal.ink.mix(0.6).stroke_width(theme.px(1.2));
     let cb = f64::from(current.bits);
     if x.start <= cb && cb <= x.end {
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(cb, axis.lo), (cb, axis.hi)],
-                theme.px(5.0),
-                theme.px(4.0),
-                bits_line,
-            ))
-            .map_err(drawing)?;
+        let line = vec![(cb, axis.lo), (cb, axis.hi)];
+        let line = dashed(line, theme.px(5.0), theme.px(4.0), bits_line);
+        draw_all(&mut chart, vec![line])?;
         // Named beside the line, on the side with more room.
         let right = cb <= (x.start + x.end) / 2.0;
         let (h, dx) = if right {
@@ -86,16 +81,16 @@ pub fn draw_sweep<DB: DrawingBackend>(
             (HPos::Right, -theme.off(5.0))
         };
         let style = theme.font(11.0, pal.muted).pos(Pos::new(h, VPos::Top));
-        chart
-            .draw_series(std::iter::once(
-                EmptyElement::at((cb, axis.hi))
-                    + Text::new(
-                        format!("current: {} bits", current.bits),
-                        (dx, theme.off(4.0)),
-                        style,
-                    ),
-            ))
-            .map_err(drawing)?;
+        let text = format!("current: {} bits", current.bits);
+        let inner = Text::new(text, (dx, theme.off(4.0)), style);
+        draw_all(
+            &mut chart,
+            vec![At {
+                at: (cb, axis.hi),
+                inner,
+            }
+            .into_dyn()],
+        )?;
     }
 
     // The current series last, so that it lies on top.
@@ -125,23 +120,18 @@ pub fn draw_sweep<DB: DrawingBackend>(
             setting_label(s.scheme, &s.calibration),
             if now { " (current)" } else { "" }
         );
-        let dashed = s.scheme == Scheme::Symmetric;
-        if dashed {
-            chart.draw_series(DashedLineSeries::new(
-                pts.clone(),
-                theme.px(7.0),
-                theme.px(4.0),
-                style,
-            ))
+        let is_dashed = s.scheme == Scheme::Symmetric;
+        let line = if is_dashed {
+            vec![dashed(pts.clone(), theme.px(7.0), theme.px(4.0), style)]
         } else {
-            chart.draw_series(LineSeries::new(pts.clone(), style))
-        }
-        .map_err(drawing)?;
+            LineSeries::new(pts.clone(), style).collect()
+        };
+        draw_all(&mut chart, line)?;
         let l = theme.off(18.0);
         let (dash, gap) = (theme.px(5.0), theme.px(3.0));
         legend.add(
             label,
-            if dashed {
+            if is_dashed {
                 Key::Dashed(style, l, dash, gap)
             } else {
                 Key::Line(style, l)
@@ -149,15 +139,14 @@ pub fn draw_sweep<DB: DrawingBackend>(
         );
         let r = theme.px(if now { 3.5 } else { 2.2 });
         let marker = color.mix(if now { 1.0 } else { 0.85 }).filled();
-        chart
-            .draw_series(pts.into_iter().map(|p| {
-                if dashed {
-                    TriangleMarker::new(p, r + 1, marker).into_dyn()
-                } else {
-                    Circle::new(p, r, marker).into_dyn()
-                }
-            }))
-            .map_err(drawing)?;
+        let markers = pts.into_iter().map(|p| {
+            if is_dashed {
+                TriangleMarker::new(p, r + 1, marker).into_dyn()
+            } else {
+                Circle::new(p, r, marker).into_dyn()
+            }
+        });
+        draw_all(&mut chart, markers.collect())?;
     }
 
     let area = chart.plotting_area().strip_coord_spec();
