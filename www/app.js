@@ -150,7 +150,14 @@ function setupUI() {
   }
   // Redraw (no recompute) when the canvases change size or the colour scheme flips.
   const resized = debounce(() => enqueue(redrawIfResized), RESIZE_DEBOUNCE_MS);
-  const ro = new ResizeObserver(resized);
+  const ro = new ResizeObserver((entries) => {
+    for (const e of entries) {
+      const box = e.borderBoxSize && e.borderBoxSize[0];
+      if (box) cssSizes.set(e.target, [box.inlineSize, box.blockSize]);
+      else cssSizes.delete(e.target);
+    }
+    resized();
+  });
   for (const name of CHARTS) ro.observe(canvasOf(name));
   window.addEventListener('resize', resized);
   darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
@@ -347,15 +354,24 @@ function canvasOf(name) {
   return document.getElementById(`chart-${name}`);
 }
 
+/** Each canvas's CSS size [width, height] as the ResizeObserver last reported it: reading it
+ * needs no layout, where getBoundingClientRect after a control changed makes the browser lay
+ * out the page first (about 1 ms). A size change it reports later redraws (`redrawIfResized`). */
+const cssSizes = new Map();
+
 /** Sizes one canvas's backing store to its CSS size × devicePixelRatio; returns the dpr. */
 function fitCanvas(canvas) {
   const dpr = window.devicePixelRatio || 1;
-  const rect = canvas.getBoundingClientRect();
-  const w = Math.max(1, Math.round(rect.width * dpr));
-  const h = Math.max(1, Math.round(rect.height * dpr));
+  let size = cssSizes.get(canvas);
+  if (!size) {
+    const rect = canvas.getBoundingClientRect();
+    size = [rect.width, rect.height];
+  }
+  const w = Math.max(1, Math.round(size[0] * dpr));
+  const h = Math.max(1, Math.round(size[1] * dpr));
   if (canvas.width !== w) canvas.width = w;
   if (canvas.height !== h) canvas.height = h;
-  canvas.dataset.drawnAt = `${w}x${h}:${dpr}`;
+  setData(canvas, 'drawnAt', `${w}x${h}:${dpr}`);
   return dpr;
 }
 
@@ -366,7 +382,7 @@ function drawAll() {
     const canvas = canvasOf(name);
     const dpr = fitCanvas(canvas);
     session.draw(name, canvas, dpr, dark);
-    canvas.dataset.dark = String(dark);
+    setData(canvas, 'dark', String(dark));
   }
 }
 
