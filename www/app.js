@@ -42,6 +42,7 @@ const ui = {
   dataSource: $('#data-source'),
   dataGroup: $('#data-group'),
   presets: [...document.querySelectorAll('[data-preset]')],
+  paramBoxes: [...document.querySelectorAll('.params[data-dist]')],
   copyLink: $('#copy-link'),
   downloadCsv: $('#download-csv'),
   status: $('#status'),
@@ -103,7 +104,7 @@ function setupUI() {
   for (const el of ui.form.querySelectorAll('[data-kind]')) {
     const typing = el.tagName === 'INPUT' && el.type !== 'range';
     el.addEventListener('input', () => {
-      if (el === ui.bits) ui.bitsOut.textContent = el.value;
+      if (el === ui.bits) setText(ui.bitsOut, el.value);
       setState('busy');
       schedule(el, typing ? TYPING_DEBOUNCE_MS : 0);
     });
@@ -435,25 +436,27 @@ async function redraw(force) {
 function render(s) {
   const r = s.result;
   const m = ui.metric;
-  m.scale.textContent = String(r.scale);
-  m.zeroPoint.textContent = String(r.zero_point);
-  m.mse.textContent = num(r.mse);
-  m.sqnr.textContent = sqnr(r.sqnr_db);
-  m.maxError.textContent = num(r.max_abs_error);
-  m.clipped.textContent = String(r.clipped);
-  m.clippedOf.textContent = `of ${s.data.n}`;
+  setText(m.scale, String(r.scale));
+  setText(m.zeroPoint, String(r.zero_point));
+  setText(m.mse, num(r.mse));
+  setText(m.sqnr, sqnr(r.sqnr_db));
+  setText(m.maxError, num(r.max_abs_error));
+  setText(m.clipped, String(r.clipped));
+  setText(m.clippedOf, `of ${s.data.n}`);
   if (r.inliers) {
     const i = r.inliers;
     m.inliers.hidden = false;
-    m.inliers.textContent =
+    setText(
+      m.inliers,
       `Without the ${s.data.outliers === 1 ? 'outlier' : s.data.outliers > 1 ? `${s.data.outliers} outliers` : 'outliers'} ` +
       `(${i.n} values): MSE ${num(i.mse)}, SQNR ${sqnr(i.sqnr_db)} dB, ` +
-      `max error ${num(i.max_abs_error)}, clipped ${i.clipped}.`;
+        `max error ${num(i.max_abs_error)}, clipped ${i.clipped}.`,
+    );
   } else {
     m.inliers.hidden = true;
-    m.inliers.textContent = '';
+    setText(m.inliers, '');
   }
-  ui.conclusion.textContent = s.conclusion;
+  setText(ui.conclusion, s.conclusion);
   fillList(ui.formulas, s.formulas);
   fillRows(
     ui.valuesBody,
@@ -462,12 +465,15 @@ function render(s) {
   renderCompare(s.compare);
   const d = s.data;
   const from = d.source === 'file' ? 'Your file' : d.source === 'preset' ? 'Notebook preset' : 'Generated';
-  ui.dataSource.textContent = `${from}: ${d.label}. ${d.n} values from ${String(d.min)} to ${String(d.max)}.`;
-  ui.dataGroup.dataset.source = d.source;
-  ui.dataGroup.dataset.preset = preset ?? '';
+  setText(ui.dataSource, `${from}: ${d.label}. ${d.n} values from ${String(d.min)} to ${String(d.max)}.`);
+  setData(ui.dataGroup, 'source', d.source);
+  setData(ui.dataGroup, 'preset', preset ?? '');
   ui.useGenerated.hidden = d.source === 'file' ? false : d.source !== 'preset';
-  ui.bitsCodes.textContent = `codes ${r.qmin} … ${r.qmax}`;
-  for (const b of ui.presets) b.setAttribute('aria-pressed', String(b.dataset.preset === preset));
+  setText(ui.bitsCodes, `codes ${r.qmin} … ${r.qmax}`);
+  for (const b of ui.presets) {
+    const pressed = String(b.dataset.preset === preset);
+    if (b.getAttribute('aria-pressed') !== pressed) b.setAttribute('aria-pressed', pressed);
+  }
 }
 
 /** Fills the comparison table; the inlier columns appear only when there are outliers. */
@@ -531,9 +537,20 @@ function fillList(list, items) {
   items.forEach((text, i) => setText(list.children[i], text));
 }
 
-/** Sets an element's text only when it differs. */
+/** Sets an element's text only when it differs; an element that holds one text node keeps it
+ * and only its data changes (no new node, less for the browser to redo). */
 function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text;
+  const node = el.firstChild;
+  if (node !== null && node === el.lastChild && node.nodeType === Node.TEXT_NODE) {
+    if (node.data !== text) node.data = text;
+  } else if (el.textContent !== text) {
+    el.textContent = text;
+  }
+}
+
+/** Sets a (boolean) property only when it differs. */
+function setProp(el, key, value) {
+  if (el[key] !== value) el[key] = value;
 }
 
 /** Sets a data attribute only when it differs. */
@@ -596,14 +613,14 @@ function applySettings(s) {
 
 /** Updates what depends on settings without touching what the user typed. */
 function reflectSettings(s) {
-  ui.bitsOut.textContent = String(s.bits);
+  setText(ui.bitsOut, String(s.bits));
   for (const el of ui.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
   const name = ui.dist.value;
-  for (const box of document.querySelectorAll('.params[data-dist]')) box.hidden = box.dataset.dist !== name;
+  for (const box of ui.paramBoxes) setProp(box, 'hidden', box.dataset.dist !== name);
   const percentile = ui.calibration.value === 'percentile';
   ui.percentileField.classList.toggle('off', !percentile);
-  ui.percentile.disabled = !percentile;
-  ui.zeroPoint.disabled = ui.scheme.value === 'symmetric';
+  setProp(ui.percentile, 'disabled', !percentile);
+  setProp(ui.zeroPoint, 'disabled', ui.scheme.value === 'symmetric');
 }
 
 /** `normal:0,1` → ['normal', ['0', '1']]: the core's spelling, split for the inputs. */
@@ -679,9 +696,9 @@ function setState(state) {
 
 /** Shows a status line; `ms` also goes to `data-ms`. */
 function setStatus(text, ms) {
-  ui.status.textContent = text;
+  setText(ui.status, text);
   if (ms === undefined) delete ui.status.dataset.ms;
-  else ui.status.dataset.ms = String(ms);
+  else setData(ui.status, 'ms', String(ms));
 }
 
 function showError(text) {
@@ -690,8 +707,8 @@ function showError(text) {
 }
 
 function clearError() {
-  ui.error.textContent = '';
-  ui.error.hidden = true;
+  setText(ui.error, '');
+  setProp(ui.error, 'hidden', true);
 }
 
 /** The message of anything thrown (wasm throws `Error`s, sometimes strings). */
