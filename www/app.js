@@ -367,13 +367,38 @@ function canvasOf(name) {
   return document.getElementById(`chart-${name}`);
 }
 
+/** What each chart is drawn on, by name: the `OffscreenCanvas` its canvas handed control to
+ * (drawing there needs no style or layout of the page, which a control change has just made
+ * stale: text on a page canvas waits for them, and is about twice as slow), or the canvas
+ * itself where a browser cannot hand it over. Either shows on the page at the next frame. */
+const surfaces = new Map();
+
+/** The drawing surface of a chart (see `surfaces`). */
+function surfaceOf(name) {
+  let surface = surfaces.get(name);
+  if (!surface) {
+    const canvas = canvasOf(name);
+    surface = canvas;
+    if (typeof canvas.transferControlToOffscreen === 'function') {
+      try {
+        surface = canvas.transferControlToOffscreen();
+      } catch {
+        surface = canvas;
+      }
+    }
+    surfaces.set(name, surface);
+  }
+  return surface;
+}
+
 /** Each canvas's CSS size [width, height] as the ResizeObserver last reported it: reading it
  * needs no layout, where getBoundingClientRect after a control changed makes the browser lay
  * out the page first (about 1 ms). A size change it reports later redraws (`redrawIfResized`). */
 const cssSizes = new Map();
 
-/** Sizes one canvas's backing store to its CSS size × devicePixelRatio; returns the dpr. */
-function fitCanvas(canvas) {
+/** Sizes a chart's backing store (`surface`, see `surfaces`) to its canvas's CSS size ×
+ * devicePixelRatio; returns the dpr. */
+function fitCanvas(canvas, surface) {
   const dpr = window.devicePixelRatio || 1;
   let size = cssSizes.get(canvas);
   if (!size) {
@@ -382,8 +407,8 @@ function fitCanvas(canvas) {
   }
   const w = Math.max(1, Math.round(size[0] * dpr));
   const h = Math.max(1, Math.round(size[1] * dpr));
-  if (canvas.width !== w) canvas.width = w;
-  if (canvas.height !== h) canvas.height = h;
+  if (surface.width !== w) surface.width = w;
+  if (surface.height !== h) surface.height = h;
   setData(canvas, 'drawnAt', `${w}x${h}:${dpr}`);
   return dpr;
 }
@@ -393,8 +418,9 @@ function drawAll() {
   const dark = darkQuery.matches;
   for (const name of CHARTS) {
     const canvas = canvasOf(name);
-    const dpr = fitCanvas(canvas);
-    session.draw(name, canvas, dpr, dark);
+    const surface = surfaceOf(name);
+    const dpr = fitCanvas(canvas, surface);
+    session.draw(name, surface, dpr, dark);
     setData(canvas, 'dark', String(dark));
   }
 }
@@ -661,10 +687,16 @@ function downloadCsv() {
 
 /** Downloads one chart as PNG at its drawn resolution. */
 function downloadPng(name) {
-  canvasOf(name).toBlob((blob) => {
+  const done = (blob) => {
     if (blob) save(blob, `quantviz-${name}.png`);
     else showError(`Could not make a PNG of the ${name} chart`);
-  }, 'image/png');
+  };
+  const surface = surfaceOf(name);
+  if (typeof surface.convertToBlob === 'function') {
+    surface.convertToBlob({ type: 'image/png' }).then(done, () => done(null));
+  } else {
+    surface.toBlob(done, 'image/png');
+  }
 }
 
 /** Hands a blob to the browser as a download. */
