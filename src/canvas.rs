@@ -1,13 +1,17 @@
-//! The page's plotters backend: draws on an HTML `<canvas>` like plotters-canvas, but measures
-//! text with the canvas's own `measureText` (cached) and sets a style only when it changes.
+//! The page's plotters backend: draws on an HTML `<canvas>` what plotters-canvas would draw,
+//! call for call, but hands the calls to the browser in one batch per chart.
 //!
-//! plotters measures text, by default, by appending a `<span>` to the document and reading its
-//! size, which forces the browser to lay out the page: about 0.25 ms a label, 70 labels a Bits
-//! change. `measureText` needs no layout and gives the same width (rounded as the span's
-//! `offsetWidth`); the height, the span's line box, is the same for every one-line text of a
-//! font, so it is measured the old way once per font.
-//! Every `set_*` on a 2D context parses its string again; the drawing itself is what
-//! plotters-canvas does, call for call.
+//! Each primitive is written to a list of numbers (an opcode, then its arguments) and each text
+//! or font to one string; `present` hands both to a small JS function ([`replay`]) that makes
+//! the canvas calls. Before, every call crossed from wasm to JS on its own and every string was
+//! decoded on its own: about 1,700 crossings and 300 decodes a Bits change.
+//! Styles are set only when they change (every `set_*` on a 2D context parses its string).
+//!
+//! Text is measured at once, while plotters lays out the chart, with the canvas's own
+//! `measureText` (cached). plotters measures text, by default, by appending a `<span>` to the
+//! document and reading its size, which forces the browser to lay out the page; `measureText`
+//! gives the same width (rounded as the span's `offsetWidth`); the height, the span's line box,
+//! is the same for every one-line text of a font, so it is measured the old way once per font.
 
 use plotters_backend::text_anchor::{HPos, VPos};
 use plotters_backend::{
@@ -16,8 +20,139 @@ use plotters_backend::{
 };
 use std::cell::RefCell;
 use std::collections::HashMap;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+use std::fmt::Write;
+use wasm_bindgen::prelude::*;
+use web_sys::CanvasRenderingContext2d;
+
+#[wasm_bindgen(inline_js = r#"
+const ALIGN = ['start', 'end', 'center'];
+const BASELINE = ['top', 'middle', 'bottom'];
+const rgba = (o, i) => `rgba(${o[i]},${o[i + 1]},${o[i + 2]},${o[i + 3]})`;
+// Makes the canvas calls that `ops` (see canvas.rs: Op) and `texts` (NUL-separated) describe.
+export function replay(ctx, ops, texts) {
+  const strs = texts.split('\0');
+  let s = 0;
+  for (let i = 0; i < ops.length; ) {
+    switch (ops[i]) {
+      case 0:
+        ctx.fillStyle = rgba(ops, i + 1);
+        i += 5;
+        break;
+      case 1:
+        ctx.strokeStyle = rgba(ops, i + 1);
+        ctx.lineWidth = ops[i + 5];
+        i += 6;
+        break;
+      case 2:
+        ctx.font = strs[s++];
+        i += 1;
+        break;
+      case 3:
+        ctx.textAlign = ALIGN[ops[i + 1]];
+        i += 2;
+        break;
+      case 4:
+        ctx.textBaseline = BASELINE[ops[i + 1]];
+        i += 2;
+        break;
+      case 5:
+        ctx.fillRect(ops[i + 1], ops[i + 2], ops[i + 3], ops[i + 4]);
+        i += 5;
+        break;
+      case 6:
+        ctx.strokeRect(ops[i + 1], ops[i + 2], ops[i + 3], ops[i + 4]);
+        i += 5;
+        break;
+      case 7:
+      case 8: {
+        const n = ops[i + 1];
+        ctx.beginPath();
+        ctx.moveTo(ops[i + 2], ops[i + 3]);
+        for (let k = 1; k < n; k++) ctx.lineTo(ops[i + 2 + 2 * k], ops[i + 3 + 2 * k]);
+        if (ops[i] === 7) {
+          ctx.stroke();
+        } else {
+          ctx.closePath();
+          ctx.fill();
+        }
+        i += 2 + 2 * n;
+        break;
+      }
+      case 9:
+      case 10:
+        ctx.beginPath();
+        ctx.arc(ops[i + 1], ops[i + 2], ops[i + 3], 0, Math.PI * 2);
+        if (ops[i] === 9) ctx.fill();
+        else ctx.stroke();
+        i += 4;
+        break;
+      case 11:
+        ctx.fillText(strs[s++], ops[i + 1], ops[i + 2]);
+        i += 3;
+        break;
+      case 12:
+        ctx.save();
+        ctx.translate(ops[i + 1], ops[i + 2]);
+        ctx.rotate(ops[i + 3]);
+        ctx.fillText(strs[s++], 0, 0);
+        ctx.restore();
+        i += 4;
+        break;
+      default:
+        throw new Error(`canvas replay: unknown op ${ops[i]}`);
+    }
+  }
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn replay(ctx: &CanvasRenderingContext2d, ops: &[f64], texts: &str) -> Result<(), JsValue>;
+
+    /// What the backend draws on: an HTML `<canvas>`, or an `OffscreenCanvas` (the page hands
+    /// over its canvases' control: drawing there needs no style or layout of the document, and
+    /// its text is about twice as fast). Both have these members, and 2D contexts with the
+    /// same methods.
+    #[wasm_bindgen(typescript_type = "HTMLCanvasElement | OffscreenCanvas")]
+    pub type Surface;
+    #[wasm_bindgen(method, getter)]
+    fn width(this: &Surface) -> u32;
+    #[wasm_bindgen(method, getter)]
+    fn height(this: &Surface) -> u32;
+    #[wasm_bindgen(method, catch, js_name = getContext)]
+    fn get_context(this: &Surface, kind: &str) -> Result<JsValue, JsValue>;
+}
+
+/// The operations `replay` knows, each followed by its arguments.
+#[derive(Clone, Copy)]
+enum Op {
+    /// `r g b a`: the fill style `rgba(r,g,b,a)`.
+    FillStyle = 0,
+    /// `r g b a width`: the stroke style and the line width.
+    StrokeStyle = 1,
+    /// The font (the next string).
+    Font = 2,
+    /// `i`: textAlign `start`, `end`, `center`.
+    Align = 3,
+    /// `i`: textBaseline `top`, `middle`, `bottom`.
+    Baseline = 4,
+    /// `x y w h`.
+    FillRect = 5,
+    /// `x y w h`.
+    StrokeRect = 6,
+    /// `n x0 y0 ... x(n-1) y(n-1)`: a new path through the points, stroked (n >= 1).
+    StrokePath = 7,
+    /// `n x0 y0 ...`: a new closed path through the points, filled (n >= 1).
+    FillPath = 8,
+    /// `x y r`: a full circle, filled.
+    FillCircle = 9,
+    /// `x y r`: a full circle, stroked.
+    StrokeCircle = 10,
+    /// `x y`: the next string, filled at the point.
+    Text = 11,
+    /// `x y angle`: the next string, filled at the origin of a frame moved to the point and
+    /// turned by the angle (radians).
+    RotatedText = 12,
+}
 
 /// A drawing error: the message of what the canvas threw.
 #[derive(Debug)]
@@ -42,9 +177,9 @@ fn error_cast(e: JsValue) -> DrawingErrorKind<CanvasError> {
     ))
 }
 
-/// Text sizes measured so far, by CSS font and text (labels repeat from one draw to the next).
-/// Cleared when it grows past [`TEXT_CACHE_MAX`] entries.
-type TextSizes = HashMap<(String, String), (u32, u32)>;
+/// Text sizes measured so far, by font and text (see `estimate_text_size`; labels repeat from
+/// one draw to the next). Cleared when it grows past [`TEXT_CACHE_MAX`] entries.
+type TextSizes = HashMap<String, (u32, u32)>;
 
 thread_local! {
     static TEXT_SIZES: RefCell<TextSizes> = RefCell::new(HashMap::new());
@@ -53,14 +188,19 @@ thread_local! {
 /// The most text sizes kept.
 const TEXT_CACHE_MAX: usize = 4096;
 
+/// The size kept for `key`, if any.
+fn remembered(key: &str) -> Option<(u32, u32)> {
+    TEXT_SIZES.with(|c| c.borrow().get(key).copied())
+}
+
 /// Keeps one measured size (forgetting all when there are too many).
-fn remember(key: (String, String), size: (u32, u32)) {
+fn remember(key: &str, size: (u32, u32)) {
     TEXT_SIZES.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= TEXT_CACHE_MAX {
             c.clear();
         }
-        c.insert(key, size);
+        c.insert(key.to_string(), size);
     });
 }
 
@@ -71,30 +211,43 @@ fn color_key(c: BackendColor) -> ColorKey {
     (c.rgb.0, c.rgb.1, c.rgb.2, c.alpha.to_bits())
 }
 
-fn css_color(c: BackendColor) -> String {
-    let (r, g, b) = c.rgb;
-    format!("rgba({},{},{},{})", r, g, b, c.alpha)
-}
+/// A font as plotters-canvas writes it: `style size family` (see [`css_font`]).
+type FontKey = (u64, String, String);
 
 /// A plotters backend drawing on one canvas; make a new one for each drawing (it remembers
-/// the context's styles as it set them).
+/// the styles it set). What it draws reaches the canvas at `present` (plotters'
+/// `DrawingArea::present`), or when it is dropped.
 pub struct PageCanvas {
-    canvas: HtmlCanvasElement,
+    canvas: Surface,
+    /// The canvas's 2D context (an `OffscreenCanvasRenderingContext2D` for an
+    /// `OffscreenCanvas`: used only through the methods both have).
     context: CanvasRenderingContext2d,
+    /// The operations not yet made ([`Op`] and arguments).
+    ops: Vec<f64>,
+    /// The strings they use, each ended by a NUL.
+    texts: String,
     fill: Option<ColorKey>,
     stroke: Option<(ColorKey, u32)>,
-    font: Option<String>,
-    align: Option<&'static str>,
-    baseline: Option<&'static str>,
+    font: Option<FontKey>,
+    align: Option<u8>,
+    baseline: Option<u8>,
 }
 
 impl PageCanvas {
-    /// A backend for `canvas`, or `None` when it has no 2D context.
-    pub fn new(canvas: HtmlCanvasElement) -> Option<PageCanvas> {
-        let context: CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
+    /// A backend for `canvas` (an `HtmlCanvasElement` or an `OffscreenCanvas`), or `None` when
+    /// it has no 2D context.
+    pub fn new(canvas: impl JsCast) -> Option<PageCanvas> {
+        let canvas: Surface = canvas.unchecked_into();
+        let context = canvas.get_context("2d").ok()?;
+        if context.is_null() || context.is_undefined() {
+            return None;
+        }
+        let context: CanvasRenderingContext2d = context.unchecked_into();
         Some(PageCanvas {
             canvas,
             context,
+            ops: Vec::with_capacity(4096),
+            texts: String::with_capacity(1024),
             fill: None,
             stroke: None,
             font: None,
@@ -103,65 +256,260 @@ impl PageCanvas {
         })
     }
 
-    /// Begins a new path through `path`'s points; whether it had any. The caller strokes or
-    /// fills it.
-    fn trace(&self, path: impl IntoIterator<Item = BackendCoord>) -> bool {
-        let mut path = path.into_iter();
-        self.context.begin_path();
-        let Some(start) = path.next() else {
-            return false;
-        };
-        self.context.move_to(f64::from(start.0), f64::from(start.1));
-        for next in path {
-            self.context.line_to(f64::from(next.0), f64::from(next.1));
-        }
-        true
+    #[inline(never)]
+    fn op(&mut self, op: Op, args: &[f64]) {
+        self.ops.push(op as u8 as f64);
+        self.ops.extend_from_slice(args);
     }
 
+    #[inline(never)]
+    fn text(&mut self, text: &str) {
+        self.texts.push_str(text);
+        self.texts.push('\0');
+    }
+
+    /// A path through `path`'s points, stroked (`Op::StrokePath`, in `style`'s colour and
+    /// width) or filled (`Op::FillPath`, in its colour); nothing for no points.
+    fn path(
+        &mut self,
+        op: Op,
+        path: impl IntoIterator<Item = BackendCoord>,
+        style: &impl BackendStyle,
+    ) {
+        let (color, width) = (style.color(), style.stroke_width());
+        let at = self.begin_path(op, color, width);
+        for (x, y) in path {
+            self.point(x, y);
+        }
+        self.end_path(at);
+    }
+
+    /// Starts a path: its style, then the op and a place for the number of points. Returns
+    /// where it starts, and what the styles were before it, for [`PageCanvas::end_path`].
+    #[inline(never)]
+    fn begin_path(&mut self, op: Op, color: BackendColor, width: u32) -> PathStart {
+        let (style_at, fill, stroke) = (self.ops.len(), self.fill, self.stroke);
+        match op {
+            Op::FillPath => self.set_fill(color),
+            _ => self.set_stroke(color, width),
+        }
+        let at = self.ops.len();
+        self.op(op, &[0.0]);
+        PathStart {
+            style_at,
+            at,
+            fill,
+            stroke,
+        }
+    }
+
+    #[inline(never)]
+    fn point(&mut self, x: i32, y: i32) {
+        self.ops.extend_from_slice(&[f64::from(x), f64::from(y)]);
+    }
+
+    /// Ends a path begun at `start`: writes its number of points, or, with none, takes the
+    /// path and its style back out (an empty path draws nothing, and set no style before).
+    #[inline(never)]
+    fn end_path(&mut self, start: PathStart) {
+        let n = (self.ops.len() - start.at - 2) / 2;
+        if n == 0 {
+            self.ops.truncate(start.style_at);
+            self.fill = start.fill;
+            self.stroke = start.stroke;
+        } else {
+            self.ops[start.at + 1] = n as f64;
+        }
+    }
+
+    #[inline(never)]
     fn set_fill(&mut self, c: BackendColor) {
         let key = color_key(c);
         if self.fill != Some(key) {
-            self.context.set_fill_style_str(&css_color(c));
+            let (r, g, b) = c.rgb;
+            self.op(
+                Op::FillStyle,
+                &[f64::from(r), f64::from(g), f64::from(b), c.alpha],
+            );
             self.fill = Some(key);
         }
     }
 
-    fn set_stroke(&mut self, style: &impl BackendStyle) {
-        let key = (color_key(style.color()), style.stroke_width());
+    #[inline(never)]
+    fn set_stroke(&mut self, c: BackendColor, width: u32) {
+        let key = (color_key(c), width);
         if self.stroke != Some(key) {
-            self.context.set_stroke_style_str(&css_color(style.color()));
-            self.context.set_line_width(style.stroke_width() as f64);
+            let (r, g, b) = c.rgb;
+            self.op(
+                Op::StrokeStyle,
+                &[
+                    f64::from(r),
+                    f64::from(g),
+                    f64::from(b),
+                    c.alpha,
+                    f64::from(width),
+                ],
+            );
             self.stroke = Some(key);
         }
     }
 
-    fn set_font(&mut self, font: String) {
-        if self.font.as_deref() != Some(font.as_str()) {
-            self.context.set_font(&font);
-            self.font = Some(font);
+    /// Sets the font `style size family` (as [`css_font`] writes it) unless it is set.
+    #[inline(never)]
+    fn set_font(&mut self, size: f64, style: &str, family: &str) {
+        let same = matches!(&self.font, Some((z, s, f))
+            if *z == size.to_bits() && s == style && f == family);
+        if !same {
+            let mut css = String::new();
+            let _ = write!(css, "{style} {size}px {family}");
+            self.op(Op::Font, &[]);
+            self.text(&css);
+            self.font = Some((size.to_bits(), style.to_string(), family.to_string()));
         }
     }
 
-    fn set_anchor(&mut self, align: &'static str, baseline: &'static str) {
+    #[inline(never)]
+    fn set_anchor(&mut self, align: u8, baseline: u8) {
         if self.align != Some(align) {
-            self.context.set_text_align(align);
+            self.op(Op::Align, &[f64::from(align)]);
             self.align = Some(align);
         }
         if self.baseline != Some(baseline) {
-            self.context.set_text_baseline(baseline);
+            self.op(Op::Baseline, &[f64::from(baseline)]);
             self.baseline = Some(baseline);
         }
     }
+
+    #[inline(never)]
+    fn line(&mut self, from: BackendCoord, to: BackendCoord, color: BackendColor, width: u32) {
+        let (from, to) = fine_hor_ver_lines(from, to);
+        self.set_stroke(color, width);
+        self.op(Op::StrokePath, &[2.0, from.0, from.1, to.0, to.1]);
+    }
+
+    #[inline(never)]
+    fn rect(
+        &mut self,
+        upper_left: BackendCoord,
+        bottom_right: BackendCoord,
+        color: BackendColor,
+        width: u32,
+        fill: bool,
+    ) {
+        let (x, y) = (f64::from(upper_left.0), f64::from(upper_left.1));
+        let w = f64::from(bottom_right.0.saturating_sub(upper_left.0));
+        let h = f64::from(bottom_right.1.saturating_sub(upper_left.1));
+        if fill {
+            self.set_fill(color);
+            self.op(Op::FillRect, &[x, y, w, h]);
+        } else {
+            self.set_stroke(color, width);
+            self.op(Op::StrokeRect, &[x, y, w, h]);
+        }
+    }
+
+    #[inline(never)]
+    fn circle(
+        &mut self,
+        center: BackendCoord,
+        radius: u32,
+        color: BackendColor,
+        width: u32,
+        fill: bool,
+    ) {
+        let op = if fill {
+            self.set_fill(color);
+            Op::FillCircle
+        } else {
+            self.set_stroke(color, width);
+            Op::StrokeCircle
+        };
+        self.op(
+            op,
+            &[f64::from(center.0), f64::from(center.1), f64::from(radius)],
+        );
+    }
+
+    /// Fills `text` at `pos` in `color` and `font` (size, style, family), anchored and turned
+    /// as given.
+    #[inline(never)]
+    fn fill_text(
+        &mut self,
+        text: &str,
+        pos: BackendCoord,
+        color: BackendColor,
+        font: (f64, &str, &str),
+        anchor: plotters_backend::text_anchor::Pos,
+        transform: FontTransform,
+    ) {
+        let baseline = match anchor.v_pos {
+            VPos::Top => 0,
+            VPos::Center => 1,
+            VPos::Bottom => 2,
+        };
+        let align = match anchor.h_pos {
+            HPos::Left => 0,
+            HPos::Right => 1,
+            HPos::Center => 2,
+        };
+        // Styles in the order plotters-canvas set them.
+        self.set_anchor(align, baseline);
+        self.set_fill(color);
+        self.set_font(font.0, font.1, font.2);
+        let degree = match transform {
+            FontTransform::None => 0.0,
+            FontTransform::Rotate90 => 90.0,
+            FontTransform::Rotate180 => 180.0,
+            FontTransform::Rotate270 => 270.0,
+        } / 180.0
+            * std::f64::consts::PI;
+        let (x, y) = (f64::from(pos.0), f64::from(pos.1));
+        if degree != 0.0 {
+            self.op(Op::RotatedText, &[x, y, degree]);
+        } else {
+            self.op(Op::Text, &[x, y]);
+        }
+        self.text(text);
+    }
+
+    /// Makes the canvas calls recorded so far.
+    fn flush(&mut self) -> Result<(), DrawingErrorKind<CanvasError>> {
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        let done = replay(&self.context, &self.ops, &self.texts).map_err(error_cast);
+        self.ops.clear();
+        self.texts.clear();
+        done
+    }
 }
 
-/// The CSS font of a text style, as plotters-canvas writes it.
-fn css_font<S: BackendTextStyle>(style: &S) -> String {
-    format!(
+impl Drop for PageCanvas {
+    fn drop(&mut self) {
+        // A drawing that stopped early (an error) still shows what it drew, as before.
+        let _ = self.flush();
+    }
+}
+
+/// Where a path's ops start, and the styles before it (see [`PageCanvas::begin_path`]).
+struct PathStart {
+    /// Where its style ops (if any) start.
+    style_at: usize,
+    /// Where its op starts.
+    at: usize,
+    fill: Option<ColorKey>,
+    stroke: Option<(ColorKey, u32)>,
+}
+
+/// Writes the CSS font of a text style, as plotters-canvas writes it, to `out`.
+fn css_font<S: BackendTextStyle>(out: &mut String, style: &S) {
+    let _ = write!(
+        out,
         "{} {}px {}",
         style.style().as_str(),
         style.size(),
         style.family().as_str()
-    )
+    );
 }
 
 impl DrawingBackend for PageCanvas {
@@ -176,7 +524,7 @@ impl DrawingBackend for PageCanvas {
     }
 
     fn present(&mut self) -> Result<(), DrawingErrorKind<CanvasError>> {
-        Ok(())
+        self.flush()
     }
 
     fn draw_pixel(
@@ -188,8 +536,10 @@ impl DrawingBackend for PageCanvas {
             return Ok(());
         }
         self.set_fill(color);
-        self.context
-            .fill_rect(f64::from(point.0), f64::from(point.1), 1.0, 1.0);
+        self.op(
+            Op::FillRect,
+            &[f64::from(point.0), f64::from(point.1), 1.0, 1.0],
+        );
         Ok(())
     }
 
@@ -202,12 +552,7 @@ impl DrawingBackend for PageCanvas {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        let (from, to) = fine_hor_ver_lines(from, to);
-        self.set_stroke(style);
-        self.context.begin_path();
-        self.context.move_to(from.0, from.1);
-        self.context.line_to(to.0, to.1);
-        self.context.stroke();
+        self.line(from, to, style.color(), style.stroke_width());
         Ok(())
     }
 
@@ -221,16 +566,13 @@ impl DrawingBackend for PageCanvas {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        let (x, y) = (f64::from(upper_left.0), f64::from(upper_left.1));
-        let w = f64::from(bottom_right.0.saturating_sub(upper_left.0));
-        let h = f64::from(bottom_right.1.saturating_sub(upper_left.1));
-        if fill {
-            self.set_fill(style.color());
-            self.context.fill_rect(x, y, w, h);
-        } else {
-            self.set_stroke(style);
-            self.context.stroke_rect(x, y, w, h);
-        }
+        self.rect(
+            upper_left,
+            bottom_right,
+            style.color(),
+            style.stroke_width(),
+            fill,
+        );
         Ok(())
     }
 
@@ -242,10 +584,7 @@ impl DrawingBackend for PageCanvas {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        if self.trace(path) {
-            self.set_stroke(style);
-        }
-        self.context.stroke();
+        self.path(Op::StrokePath, path, style);
         Ok(())
     }
 
@@ -257,11 +596,7 @@ impl DrawingBackend for PageCanvas {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        if self.trace(path) {
-            self.set_fill(style.color());
-            self.context.close_path();
-        }
-        self.context.fill();
+        self.path(Op::FillPath, path, style);
         Ok(())
     }
 
@@ -275,26 +610,7 @@ impl DrawingBackend for PageCanvas {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        if fill {
-            self.set_fill(style.color());
-        } else {
-            self.set_stroke(style);
-        }
-        self.context.begin_path();
-        self.context
-            .arc(
-                f64::from(center.0),
-                f64::from(center.1),
-                f64::from(radius),
-                0.0,
-                std::f64::consts::PI * 2.0,
-            )
-            .map_err(error_cast)?;
-        if fill {
-            self.context.fill();
-        } else {
-            self.context.stroke();
-        }
+        self.circle(center, radius, style.color(), style.stroke_width(), fill);
         Ok(())
     }
 
@@ -303,35 +619,41 @@ impl DrawingBackend for PageCanvas {
         text: &str,
         style: &S,
     ) -> Result<(u32, u32), DrawingErrorKind<CanvasError>> {
-        let font = css_font(style);
-        let key = (font, text.to_string());
-        if let Some(size) = TEXT_SIZES.with(|c| c.borrow().get(&key).copied()) {
-            return Ok(size);
-        }
+        // The key: the font (its size as the float's bits: formatting the float, for every label
+        // plotters lays out, cost more than the lookup), a NUL, the text.
+        let mut key = String::with_capacity(48 + text.len());
+        let _ = write!(
+            key,
+            "{} {} {}\0",
+            style.size().to_bits(),
+            style.style().as_str(),
+            style.family().as_str()
+        );
         // The height of a line in this font (the span's box; the same for any one-line text)
-        // is measured the old way once per font; the width, the text's advance, by the canvas.
-        let height_key = (key.0.clone(), String::new());
-        let height = match TEXT_SIZES.with(|c| c.borrow().get(&height_key).copied()) {
+        // is measured the old way once per font, kept under the font with no text.
+        let height = match remembered(&key) {
             Some((_, h)) => h,
             None => {
                 let ((_, y0), (_, y1)) = style
                     .layout_box("0")
                     .map_err(|e| DrawingErrorKind::FontError(Box::new(e)))?;
                 let h = (y1 - y0).max(0) as u32;
-                remember(height_key, (0, h));
+                remember(&key, (0, h));
                 h
             }
         };
-        // Measured with the font set, then the context's font put back as this backend left it.
-        self.context.set_font(&key.0);
-        let m = self.context.measure_text(text).map_err(error_cast)?;
-        if let Some(f) = &self.font {
-            if *f != key.0 {
-                self.context.set_font(f);
-            }
+        key.push_str(text);
+        if let Some(size) = remembered(&key) {
+            return Ok(size);
         }
+        // The width, the text's advance, by the canvas (its font is set again before any text
+        // is drawn: see `set_font`, whose first call in a drawing always sets it).
+        let mut font = String::new();
+        css_font(&mut font, style);
+        self.context.set_font(&font);
+        let m = self.context.measure_text(text).map_err(error_cast)?;
         let width = m.width().round().max(0.0) as u32;
-        remember(key, (width, height));
+        remember(&key, (width, height));
         Ok((width, height))
     }
 
@@ -345,40 +667,16 @@ impl DrawingBackend for PageCanvas {
         if color.alpha == 0.0 {
             return Ok(());
         }
-        let baseline = match style.anchor().v_pos {
-            VPos::Top => "top",
-            VPos::Center => "middle",
-            VPos::Bottom => "bottom",
-        };
-        let align = match style.anchor().h_pos {
-            HPos::Left => "start",
-            HPos::Right => "end",
-            HPos::Center => "center",
-        };
-        // Styles first, outside save/restore, so that what this backend remembers stays true.
-        self.set_anchor(align, baseline);
-        self.set_fill(color);
-        self.set_font(css_font(style));
-        let degree = match style.transform() {
-            FontTransform::None => 0.0,
-            FontTransform::Rotate90 => 90.0,
-            FontTransform::Rotate180 => 180.0,
-            FontTransform::Rotate270 => 270.0,
-        } / 180.0
-            * std::f64::consts::PI;
-        let (mut x, mut y) = (f64::from(pos.0), f64::from(pos.1));
-        if degree != 0.0 {
-            self.context.save();
-            self.context.translate(x, y).map_err(error_cast)?;
-            self.context.rotate(degree).map_err(error_cast)?;
-            x = 0.0;
-            y = 0.0;
-        }
-        let drawn = self.context.fill_text(text, x, y).map_err(error_cast);
-        if degree != 0.0 {
-            self.context.restore();
-        }
-        drawn
+        let (size, st, family) = (style.size(), style.style(), style.family());
+        self.fill_text(
+            text,
+            pos,
+            color,
+            (size, st.as_str(), family.as_str()),
+            style.anchor(),
+            style.transform(),
+        );
+        Ok(())
     }
 }
 

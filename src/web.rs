@@ -3,13 +3,12 @@
 //! No numerics here.
 
 use crate::analysis::{Analysis, Run, Sweep, View};
-use crate::canvas::PageCanvas;
+use crate::canvas::{PageCanvas, Surface};
 use crate::charts::{self, Theme};
 use crate::generate::{dataset_for, Dataset};
 use crate::settings::{Calibration, Preset, QuantSettings, Settings, ZeroPoint};
 use plotters::prelude::IntoDrawingArea;
 use wasm_bindgen::prelude::*;
-use web_sys::HtmlCanvasElement;
 
 /// Rows the CSV export writes at most (a 10M-value CSV would not fit in a JS string).
 pub const CSV_MAX_ROWS: usize = 1_000_000;
@@ -98,14 +97,9 @@ impl Session {
     }
 
     /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`) of the current
-    /// state onto a canvas whose width and height attributes are already `css size * dpr`.
-    pub fn draw(
-        &self,
-        chart: &str,
-        canvas: HtmlCanvasElement,
-        dpr: f64,
-        dark: bool,
-    ) -> Result<(), JsError> {
+    /// state onto a canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and
+    /// height are already `css size * dpr`.
+    pub fn draw(&self, chart: &str, canvas: Surface, dpr: f64, dark: bool) -> Result<(), JsError> {
         let backend =
             PageCanvas::new(canvas).ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
         let area = backend.into_drawing_area();

@@ -42,6 +42,7 @@ const ui = {
   dataSource: $('#data-source'),
   dataGroup: $('#data-group'),
   presets: [...document.querySelectorAll('[data-preset]')],
+  paramBoxes: [...document.querySelectorAll('.params[data-dist]')],
   copyLink: $('#copy-link'),
   downloadCsv: $('#download-csv'),
   status: $('#status'),
@@ -103,7 +104,7 @@ function setupUI() {
   for (const el of ui.form.querySelectorAll('[data-kind]')) {
     const typing = el.tagName === 'INPUT' && el.type !== 'range';
     el.addEventListener('input', () => {
-      if (el === ui.bits) ui.bitsOut.textContent = el.value;
+      if (el === ui.bits) setText(ui.bitsOut, el.value);
       setState('busy');
       schedule(el, typing ? TYPING_DEBOUNCE_MS : 0);
     });
@@ -150,7 +151,14 @@ function setupUI() {
   }
   // Redraw (no recompute) when the canvases change size or the colour scheme flips.
   const resized = debounce(() => enqueue(redrawIfResized), RESIZE_DEBOUNCE_MS);
-  const ro = new ResizeObserver(resized);
+  const ro = new ResizeObserver((entries) => {
+    for (const e of entries) {
+      const box = e.borderBoxSize && e.borderBoxSize[0];
+      if (box) cssSizes.set(e.target, [box.inlineSize, box.blockSize]);
+      else cssSizes.delete(e.target);
+    }
+    resized();
+  });
   for (const name of CHARTS) ro.observe(canvasOf(name));
   window.addEventListener('resize', resized);
   darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
@@ -199,6 +207,8 @@ function enqueue(task) {
       if (queued === 0 && pendingTimer === null) {
         setState(ui.error.hidden ? 'ready' : 'error');
       }
+      // The address bar is no part of what the update shows: it follows in the same task.
+      if (pendingUrl !== null) queueMicrotask(flushUrl);
     });
   return queue;
 }
@@ -320,9 +330,8 @@ function show(next, t0, syncControls) {
     failed(e, null);
     return false;
   }
-  // The URL first: after the text below changed, replaceState would wait for a style and
-  // layout of the whole page (about 9 ms), which the next frame does anyway.
-  history.replaceState(null, '', `?${next.query}`);
+  // The URL after the state is "ready" (see `enqueue`): replaceState takes about 1 ms.
+  pendingUrl = `?${next.query}`;
   render(next);
   if (syncControls) applySettings(next.settings);
   else reflectSettings(next.settings);
@@ -330,6 +339,17 @@ function show(next, t0, syncControls) {
   setStatus(`Updated in ${lastMs} ms`, lastMs);
   clearError();
   return true;
+}
+
+/** The URL of the view on screen, not yet in the address bar (null when it is). */
+let pendingUrl = null;
+
+/** Puts the view's URL in the address bar (history.replaceState), if it is not there yet. */
+function flushUrl() {
+  if (pendingUrl === null) return;
+  const url = pendingUrl;
+  pendingUrl = null;
+  history.replaceState(null, '', url);
 }
 
 /** Shows a failure's message and marks the control that caused it; the view stays. */
@@ -347,15 +367,49 @@ function canvasOf(name) {
   return document.getElementById(`chart-${name}`);
 }
 
-/** Sizes one canvas's backing store to its CSS size × devicePixelRatio; returns the dpr. */
-function fitCanvas(canvas) {
+/** What each chart is drawn on, by name: the `OffscreenCanvas` its canvas handed control to
+ * (drawing there needs no style or layout of the page, which a control change has just made
+ * stale: text on a page canvas waits for them, and is about twice as slow), or the canvas
+ * itself where a browser cannot hand it over. Either shows on the page at the next frame. */
+const surfaces = new Map();
+
+/** The drawing surface of a chart (see `surfaces`). */
+function surfaceOf(name) {
+  let surface = surfaces.get(name);
+  if (!surface) {
+    const canvas = canvasOf(name);
+    surface = canvas;
+    if (typeof canvas.transferControlToOffscreen === 'function') {
+      try {
+        surface = canvas.transferControlToOffscreen();
+      } catch {
+        surface = canvas;
+      }
+    }
+    surfaces.set(name, surface);
+  }
+  return surface;
+}
+
+/** Each canvas's CSS size [width, height] as the ResizeObserver last reported it: reading it
+ * needs no layout, where getBoundingClientRect after a control changed makes the browser lay
+ * out the page first (about 1 ms). A size change it reports later redraws (`redrawIfResized`). */
+const cssSizes = new Map();
+
+/** Sizes a chart's backing store (`surface`, see `surfaces`) to its canvas's CSS size ×
+ * devicePixelRatio; returns the dpr. */
+function fitCanvas(canvas, surface) {
   const dpr = window.devicePixelRatio || 1;
-  const rect = canvas.getBoundingClientRect();
-  const w = Math.max(1, Math.round(rect.width * dpr));
-  const h = Math.max(1, Math.round(rect.height * dpr));
-  if (canvas.width !== w) canvas.width = w;
-  if (canvas.height !== h) canvas.height = h;
-  canvas.dataset.drawnAt = `${w}x${h}:${dpr}`;
+  let size = cssSizes.get(canvas);
+  if (!size) {
+    const rect = canvas.getBoundingClientRect();
+    size = [rect.width, rect.height];
+  }
+  const w = Math.max(1, Math.round(size[0] * dpr));
+  const h = Math.max(1, Math.round(size[1] * dpr));
+  if (surface.width !== w) surface.width = w;
+  if (surface.height !== h) surface.height = h;
+  setData(canvas, 'drawnAt', `${w}x${h}:${dpr}`);
   return dpr;
 }
 
@@ -364,9 +418,10 @@ function drawAll() {
   const dark = darkQuery.matches;
   for (const name of CHARTS) {
     const canvas = canvasOf(name);
-    const dpr = fitCanvas(canvas);
-    session.draw(name, canvas, dpr, dark);
-    canvas.dataset.dark = String(dark);
+    const surface = surfaceOf(name);
+    const dpr = fitCanvas(canvas, surface);
+    session.draw(name, surface, dpr, dark);
+    setData(canvas, 'dark', String(dark));
   }
 }
 
@@ -407,25 +462,27 @@ async function redraw(force) {
 function render(s) {
   const r = s.result;
   const m = ui.metric;
-  m.scale.textContent = String(r.scale);
-  m.zeroPoint.textContent = String(r.zero_point);
-  m.mse.textContent = num(r.mse);
-  m.sqnr.textContent = sqnr(r.sqnr_db);
-  m.maxError.textContent = num(r.max_abs_error);
-  m.clipped.textContent = String(r.clipped);
-  m.clippedOf.textContent = `of ${s.data.n}`;
+  setText(m.scale, String(r.scale));
+  setText(m.zeroPoint, String(r.zero_point));
+  setText(m.mse, num(r.mse));
+  setText(m.sqnr, sqnr(r.sqnr_db));
+  setText(m.maxError, num(r.max_abs_error));
+  setText(m.clipped, String(r.clipped));
+  setText(m.clippedOf, `of ${s.data.n}`);
   if (r.inliers) {
     const i = r.inliers;
     m.inliers.hidden = false;
-    m.inliers.textContent =
+    setText(
+      m.inliers,
       `Without the ${s.data.outliers === 1 ? 'outlier' : s.data.outliers > 1 ? `${s.data.outliers} outliers` : 'outliers'} ` +
       `(${i.n} values): MSE ${num(i.mse)}, SQNR ${sqnr(i.sqnr_db)} dB, ` +
-      `max error ${num(i.max_abs_error)}, clipped ${i.clipped}.`;
+        `max error ${num(i.max_abs_error)}, clipped ${i.clipped}.`,
+    );
   } else {
     m.inliers.hidden = true;
-    m.inliers.textContent = '';
+    setText(m.inliers, '');
   }
-  ui.conclusion.textContent = s.conclusion;
+  setText(ui.conclusion, s.conclusion);
   fillList(ui.formulas, s.formulas);
   fillRows(
     ui.valuesBody,
@@ -434,12 +491,15 @@ function render(s) {
   renderCompare(s.compare);
   const d = s.data;
   const from = d.source === 'file' ? 'Your file' : d.source === 'preset' ? 'Notebook preset' : 'Generated';
-  ui.dataSource.textContent = `${from}: ${d.label}. ${d.n} values from ${String(d.min)} to ${String(d.max)}.`;
-  ui.dataGroup.dataset.source = d.source;
-  ui.dataGroup.dataset.preset = preset ?? '';
+  setText(ui.dataSource, `${from}: ${d.label}. ${d.n} values from ${String(d.min)} to ${String(d.max)}.`);
+  setData(ui.dataGroup, 'source', d.source);
+  setData(ui.dataGroup, 'preset', preset ?? '');
   ui.useGenerated.hidden = d.source === 'file' ? false : d.source !== 'preset';
-  ui.bitsCodes.textContent = `codes ${r.qmin} … ${r.qmax}`;
-  for (const b of ui.presets) b.setAttribute('aria-pressed', String(b.dataset.preset === preset));
+  setText(ui.bitsCodes, `codes ${r.qmin} … ${r.qmax}`);
+  for (const b of ui.presets) {
+    const pressed = String(b.dataset.preset === preset);
+    if (b.getAttribute('aria-pressed') !== pressed) b.setAttribute('aria-pressed', pressed);
+  }
 }
 
 /** Fills the comparison table; the inlier columns appear only when there are outliers. */
@@ -503,9 +563,20 @@ function fillList(list, items) {
   items.forEach((text, i) => setText(list.children[i], text));
 }
 
-/** Sets an element's text only when it differs. */
+/** Sets an element's text only when it differs; an element that holds one text node keeps it
+ * and only its data changes (no new node, less for the browser to redo). */
 function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text;
+  const node = el.firstChild;
+  if (node !== null && node === el.lastChild && node.nodeType === Node.TEXT_NODE) {
+    if (node.data !== text) node.data = text;
+  } else if (el.textContent !== text) {
+    el.textContent = text;
+  }
+}
+
+/** Sets a (boolean) property only when it differs. */
+function setProp(el, key, value) {
+  if (el[key] !== value) el[key] = value;
 }
 
 /** Sets a data attribute only when it differs. */
@@ -568,14 +639,14 @@ function applySettings(s) {
 
 /** Updates what depends on settings without touching what the user typed. */
 function reflectSettings(s) {
-  ui.bitsOut.textContent = String(s.bits);
+  setText(ui.bitsOut, String(s.bits));
   for (const el of ui.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
   const name = ui.dist.value;
-  for (const box of document.querySelectorAll('.params[data-dist]')) box.hidden = box.dataset.dist !== name;
+  for (const box of ui.paramBoxes) setProp(box, 'hidden', box.dataset.dist !== name);
   const percentile = ui.calibration.value === 'percentile';
   ui.percentileField.classList.toggle('off', !percentile);
-  ui.percentile.disabled = !percentile;
-  ui.zeroPoint.disabled = ui.scheme.value === 'symmetric';
+  setProp(ui.percentile, 'disabled', !percentile);
+  setProp(ui.zeroPoint, 'disabled', ui.scheme.value === 'symmetric');
 }
 
 /** `normal:0,1` → ['normal', ['0', '1']]: the core's spelling, split for the inputs. */
@@ -590,6 +661,7 @@ function splitDist(dist) {
 
 /** Copies the link of this view; falls back to selecting it for the user. */
 async function copyLink() {
+  flushUrl();
   const url = location.href;
   try {
     await navigator.clipboard.writeText(url);
@@ -615,10 +687,16 @@ function downloadCsv() {
 
 /** Downloads one chart as PNG at its drawn resolution. */
 function downloadPng(name) {
-  canvasOf(name).toBlob((blob) => {
+  const done = (blob) => {
     if (blob) save(blob, `quantviz-${name}.png`);
     else showError(`Could not make a PNG of the ${name} chart`);
-  }, 'image/png');
+  };
+  const surface = surfaceOf(name);
+  if (typeof surface.convertToBlob === 'function') {
+    surface.convertToBlob({ type: 'image/png' }).then(done, () => done(null));
+  } else {
+    surface.toBlob(done, 'image/png');
+  }
 }
 
 /** Hands a blob to the browser as a download. */
@@ -650,9 +728,9 @@ function setState(state) {
 
 /** Shows a status line; `ms` also goes to `data-ms`. */
 function setStatus(text, ms) {
-  ui.status.textContent = text;
+  setText(ui.status, text);
   if (ms === undefined) delete ui.status.dataset.ms;
-  else ui.status.dataset.ms = String(ms);
+  else setData(ui.status, 'ms', String(ms));
 }
 
 function showError(text) {
@@ -661,8 +739,8 @@ function showError(text) {
 }
 
 function clearError() {
-  ui.error.textContent = '';
-  ui.error.hidden = true;
+  setText(ui.error, '');
+  setProp(ui.error, 'hidden', true);
 }
 
 /** The message of anything thrown (wasm throws `Error`s, sometimes strings). */
