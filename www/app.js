@@ -207,8 +207,6 @@ function enqueue(task) {
       if (queued === 0 && pendingTimer === null) {
         setState(ui.error.hidden ? 'ready' : 'error');
       }
-      // The address bar is no part of what the update shows: it follows in the same task.
-      if (pendingUrl !== null) queueMicrotask(flushUrl);
     });
   return queue;
 }
@@ -330,8 +328,9 @@ function show(next, t0, syncControls) {
     failed(e, null);
     return false;
   }
-  // The URL after the state is "ready" (see `enqueue`): replaceState takes about 1 ms.
-  pendingUrl = `?${next.query}`;
+  // The URL first: after the text below changed, replaceState would wait for a style and
+  // layout of the whole page (about 9 ms), which the next frame does anyway.
+  history.replaceState(null, '', `?${next.query}`);
   render(next);
   if (syncControls) applySettings(next.settings);
   else reflectSettings(next.settings);
@@ -339,17 +338,6 @@ function show(next, t0, syncControls) {
   setStatus(`Updated in ${lastMs} ms`, lastMs);
   clearError();
   return true;
-}
-
-/** The URL of the view on screen, not yet in the address bar (null when it is). */
-let pendingUrl = null;
-
-/** Puts the view's URL in the address bar (history.replaceState), if it is not there yet. */
-function flushUrl() {
-  if (pendingUrl === null) return;
-  const url = pendingUrl;
-  pendingUrl = null;
-  history.replaceState(null, '', url);
 }
 
 /** Shows a failure's message and marks the control that caused it; the view stays. */
@@ -661,7 +649,6 @@ function splitDist(dist) {
 
 /** Copies the link of this view; falls back to selecting it for the user. */
 async function copyLink() {
-  flushUrl();
   const url = location.href;
   try {
     await navigator.clipboard.writeText(url);
