@@ -298,7 +298,13 @@ pub fn view_counts_sorted(
             *c += run.len() as u64;
         }
         let dq = p.dequantize_value(q);
-        if run.len() <= SHORT_RUN {
+        // Galloping pays where the error's bins hold long runs; where the run's values spread
+        // over many bins (many levels: a run spans all of them) one by one is cheaper.
+        let spread = match (run.first(), run.last()) {
+            (Some(&a), Some(&b)) => (ekey(b - dq) - ekey(a - dq)).unsigned_abs() as usize + 1,
+            _ => 1,
+        };
+        if run.len() <= SHORT_RUN || run.len() < 8 * spread {
             for &x in run {
                 if let Some(b) = errors.bin_of(x - dq) {
                     errors.counts[b] += 1;
