@@ -104,11 +104,13 @@ pub struct Analysis {
     /// The values that are not injected outliers, in order (where there are outliers): their
     /// error summed over this slice is the masked sum, the same pairwise tree over the same terms.
     inliers: Option<Vec<f64>>,
+    /// The positions of the values left out of `inliers` (the outliers), ascending.
+    excluded: Vec<usize>,
     inlier_power: f64,
     percentiles: RefCell<Vec<PercentileEntry>>,
     mse_ranges: RefCell<Vec<MseEntry>>,
     search: OnceCell<calibrate::SearchData>,
-    /// The values sorted ascending, made on the first view that uses them.
+    /// The values sorted ascending, made on the first view or comparison that uses them.
     sorted: OnceCell<Vec<f64>>,
 }
 
@@ -123,6 +125,13 @@ impl Analysis {
     pub fn new(data: Dataset) -> Result<Analysis> {
         let stats = DataStats::of(&data.values)?;
         let keep = data.inlier_mask();
+        let excluded: Vec<usize> = keep.as_ref().map_or_else(Vec::new, |keep| {
+            keep.iter()
+                .enumerate()
+                .filter(|(_, &k)| !k)
+                .map(|(i, _)| i)
+                .collect()
+        });
         let inliers: Option<Vec<f64>> = keep.as_ref().map(|keep| {
             data.values
                 .iter()
@@ -141,6 +150,7 @@ impl Analysis {
             data,
             stats,
             inliers,
+            excluded,
             inlier_power,
             percentiles: RefCell::new(Vec::new()),
             mse_ranges: RefCell::new(Vec::new()),
@@ -152,6 +162,21 @@ impl Analysis {
     /// The values.
     pub fn values(&self) -> &[f64] {
         &self.data.values
+    }
+
+    /// The values sorted ascending, sorted on first use, where there are from
+    /// [`SORTED_VIEW_MIN`] to [`SORTED_VIEW_MAX`] of them (`None` otherwise).
+    fn sorted_values(&self) -> Option<&[f64]> {
+        let n = self.values().len();
+        (SORTED_VIEW_MIN..=SORTED_VIEW_MAX).contains(&n).then(|| {
+            self.sorted
+                .get_or_init(|| {
+                    let mut v = self.values().to_vec();
+                    v.sort_unstable_by(f64::total_cmp);
+                    v
+                })
+                .as_slice()
+        })
     }
 
     /// The clip range `[beta, alpha]` for these settings, from the caches where possible.
@@ -238,11 +263,39 @@ impl Analysis {
             .iter()
             .map(|s| self.params(s))
             .collect::<Result<Vec<_>>>()?;
-        let all = crate::pagecore::error_stats_many(self.values(), &params);
-        let kept = self
-            .inliers
-            .as_ref()
-            .map(|xs| crate::pagecore::error_stats_many(xs, &params));
+        // Where the values are sorted, each clipped count is two binary searches there, and
+        // the inliers' count is the total less the outliers' own: the passes skip the test.
+        // Natively `error_stats` counts them in its own pass anyway (unit tests check the counts).
+        let sorted = if cfg!(any(target_arch = "wasm32", test)) {
+            self.sorted_values()
+        } else {
+            None
+        };
+        let clipped: Option<Vec<usize>> = sorted.map(|sorted| {
+            params
+                .iter()
+                .map(|p| crate::pagecore::clipped_sorted(sorted, p))
+                .collect()
+        });
+        let all =
+            crate::pagecore::error_stats_many_clipped(self.values(), &params, clipped.as_deref());
+        let kept = self.inliers.as_ref().map(|xs| {
+            let kept_clipped: Option<Vec<usize>> = clipped.as_ref().map(|c| {
+                c.iter()
+                    .zip(&params)
+                    .map(|(&c, p)| {
+                        let out = self
+                            .excluded
+                            .iter()
+                            .filter_map(|&i| self.values().get(i))
+                            .filter(|&&x| crate::pagecore::clips(p, x))
+                            .count();
+                        c.saturating_sub(out)
+                    })
+                    .collect()
+            });
+            crate::pagecore::error_stats_many_clipped(xs, &params, kept_clipped.as_deref())
+        });
         Ok(settings
             .iter()
             .zip(params)
@@ -348,27 +401,26 @@ impl Analysis {
             - p.quantize_value(self.stats.min) as i64)
             .unsigned_abs()
             + 1;
-        if (SORTED_VIEW_MIN..=SORTED_VIEW_MAX).contains(&n) && n as u64 / spanned >= 16 {
-            let sorted = self.sorted.get_or_init(|| {
-                let mut v = self.values().to_vec();
-                v.sort_unstable_by(f64::total_cmp);
-                v
-            });
-            crate::pagecore::view_counts_sorted(
+        let sorted = if n as u64 / spanned >= 16 {
+            self.sorted_values()
+        } else {
+            None
+        };
+        match sorted {
+            Some(sorted) => crate::pagecore::view_counts_sorted(
                 sorted,
                 &p,
                 &mut values,
                 &mut code_counts,
                 &mut errors,
-            );
-        } else {
-            crate::pagecore::view_counts(
+            ),
+            _ => crate::pagecore::view_counts(
                 self.values(),
                 &p,
                 &mut values,
                 &mut code_counts,
                 &mut errors,
-            );
+            ),
         }
         crate::pagecore::dequantized_from_codes(&p, &code_counts, &mut dequantized);
         View {
@@ -498,6 +550,33 @@ mod tests {
             "{:?}",
             (v.values.lo, v.values.hi)
         );
+    }
+
+    #[test]
+    fn compare_with_clipped_counts_from_the_sorted_values_is_six_runs() {
+        // Enough values for the sorted copy: the clipped counts come from binary searches there
+        // (the inliers' as the total less the outliers'); debug builds check them in the pass.
+        let data = crate::generate::generate(&DataSpec {
+            n: 5003,
+            outliers: 3,
+            ..DataSpec::default()
+        })
+        .unwrap();
+        let a = Analysis::new(data).unwrap();
+        for bits in [2, 4, 8, 16] {
+            let q = QuantSettings {
+                bits,
+                calibration: Calibration::Percentile(99.0),
+                ..QuantSettings::default()
+            };
+            for (s, r) in compare_settings(&q).iter().zip(a.compare(&q).unwrap()) {
+                assert_eq!(a.run(s).unwrap(), r, "{bits} bits {s:?}");
+                let kept = r.inliers.unwrap();
+                let keep = a.data.inlier_mask().unwrap();
+                let e = r.params.error_stats_masked(a.values(), &keep);
+                assert_eq!(kept.clipped, e.clipped);
+            }
+        }
     }
 
     #[test]

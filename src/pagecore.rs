@@ -45,8 +45,70 @@ pub fn error_stats_many(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> {
     }
 }
 
+/// [`error_stats_many`] where the clipped counts are already known (`clipped[k]` is how many of
+/// `xs` `params[k]` clips, from [`clipped_sorted`], say): on wasm32 the pass then leaves the
+/// clipped test out ([`error_stats_fused_unclipped`]), a fifth of its work. The same results
+/// when the counts are right; natively `error_stats` counts them anyway (and debug builds check
+/// the given counts against it).
+pub fn error_stats_many_clipped(
+    xs: &[f64],
+    params: &[QuantParams],
+    clipped: Option<&[usize]>,
+) -> Vec<ErrorStats> {
+    match clipped {
+        Some(c) if c.len() == params.len() && cfg!(target_arch = "wasm32") => {
+            let mut out = error_stats_fused_unclipped(xs, params);
+            for (o, &c) in out.iter_mut().zip(c) {
+                o.clipped = c;
+            }
+            out
+        }
+        _ => {
+            let out = error_stats_many(xs, params);
+            if let Some(c) = clipped {
+                debug_assert!(out.iter().map(|o| o.clipped).eq(c.iter().copied()));
+            }
+            out
+        }
+    }
+}
+
+/// How many of `sorted` (ascending, no NaN) `p` clips, that is, whose rounded code
+/// `round(x / scale + zero_point)` lies outside `[qmin, qmax]` ([`QuantParams::error_stats`]'
+/// count), by two binary searches: with a positive scale the rounded code is a non-decreasing
+/// function of the value (division by a positive number, addition and rounding are all
+/// monotone in IEEE arithmetic), so the values below `qmin` are a prefix and those above `qmax`
+/// a suffix. Any other scale is counted value by value.
+pub fn clipped_sorted(sorted: &[f64], p: &QuantParams) -> usize {
+    let (lo, hi) = (p.qmin as f64, p.qmax as f64);
+    if p.scale.is_nan() || p.scale <= 0.0 {
+        return sorted.iter().filter(|&&x| clips(p, x)).count();
+    }
+    let above = |x: f64| p.unclamped(x) > hi;
+    let below = sorted.partition_point(|&x| p.unclamped(x) < lo);
+    let not_above = sorted.partition_point(|&x| !above(x));
+    below + (sorted.len() - not_above.max(below))
+}
+
+/// Whether `p` clips `x` (its rounded code is outside `[qmin, qmax]`; NaN is not clipped).
+pub fn clips(p: &QuantParams, x: f64) -> bool {
+    let r = p.unclamped(x);
+    r < p.qmin as f64 || r > p.qmax as f64
+}
+
 /// [`error_stats_many`] in one pass over `xs` for every 8 of `params`.
 pub fn error_stats_fused(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> {
+    fused(xs, params, true)
+}
+
+/// [`error_stats_fused`] without the clipped counts (every `clipped` is 0): the rest bit for bit.
+pub fn error_stats_fused_unclipped(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> {
+    fused(xs, params, false)
+}
+
+/// The fused pass; with `clip` it also counts the clipped values. (One tree walk for both;
+/// only the leaf is compiled twice.)
+fn fused(xs: &[f64], params: &[QuantParams], clip: bool) -> Vec<ErrorStats> {
     let mut out = Vec::with_capacity(params.len());
     for group in params.chunks(MANY) {
         let ks: Vec<Kernel> = group.iter().map(Kernel::new).collect();
@@ -57,7 +119,11 @@ pub fn error_stats_fused(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> 
             &mut |b: &[f64]| {
                 let mut r = [0.0; MANY];
                 for ((k, a), o) in ks.iter().zip(acc.iter_mut()).zip(r.iter_mut()) {
-                    *o = leaf(k, b, a);
+                    *o = if clip {
+                        leaf::<true>(k, b, a)
+                    } else {
+                        leaf::<false>(k, b, a)
+                    };
                 }
                 r
             },
@@ -81,47 +147,39 @@ pub fn error_stats_fused(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> 
 /// One leaf's sum of squared errors in numpy's order: fewer than 8 values left to right;
 /// otherwise 8 accumulators over the whole groups of 8, combined as
 /// `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, then the rest one by one.
-#[inline]
-fn leaf(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
+#[inline(never)]
+fn leaf<const CLIP: bool>(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
     let n = xs.len();
-    if n < 8 {
-        let mut res = 0.0;
-        for &x in xs {
-            let (_, e2, a, c) = k.error(x);
-            acc.add(a, c);
-            res += e2;
-        }
-        return res;
-    }
-    let whole = n - n % 8;
-    let mut res = lanes(k, &xs[..whole], acc);
+    let whole = if n < 8 { 0 } else { n - n % 8 };
+    let mut res = if whole == 0 {
+        0.0
+    } else {
+        lanes::<CLIP>(k, &xs[..whole], acc)
+    };
     for &x in &xs[whole..] {
         let (_, e2, a, c) = k.error(x);
-        acc.add(a, c);
+        acc.add(a, if CLIP { c } else { 0 });
         res += e2;
     }
     res
 }
 
-/// The 8-accumulator part of a leaf (`xs.len()` a multiple of 8, at least 8).
+/// The 8-accumulator part of a leaf (`xs.len()` a multiple of 8, at least 8). Each accumulator
+/// starts at +0.0, and `+0.0 + e2` is `e2` (a square is never -0.0): numpy's first terms.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn lanes(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
+fn lanes<const CLIP: bool>(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
     let mut r = [0.0f64; 8];
     let mut max = [acc.max; 8];
     let mut clipped = [0u64; 8];
-    for (j, &x) in xs[..8].iter().enumerate() {
-        let (_, e2, a, c) = k.error(x);
-        r[j] = e2;
-        max[j] = if a > max[j] { a } else { max[j] };
-        clipped[j] += c;
-    }
-    for chunk in xs[8..].chunks_exact(8) {
+    for chunk in xs.chunks_exact(8) {
         for j in 0..8 {
             let (_, e2, a, c) = k.error(chunk[j]);
             r[j] += e2;
             max[j] = if a > max[j] { a } else { max[j] };
-            clipped[j] += c;
+            if CLIP {
+                clipped[j] += c;
+            }
         }
     }
     for j in 0..8 {
@@ -132,60 +190,52 @@ fn lanes(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
 
 /// The 8-accumulator part of a leaf in wasm simd128: accumulators `(r0, r1)`, `(r2, r3)`, ...
 /// as four `f64x2`, each lane the scalar's result (`nearest` rounds half to even, `pmax(r, lo)`
-/// is `if r < lo { lo } else { r }`, `pmin(q, hi)` is `if q > hi { hi } else { q }`).
+/// is `if r < lo { lo } else { r }`, `pmin(q, hi)` is `if q > hi { hi } else { q }`). The max
+/// and the clipped count do not depend on order, so one `f64x2` each holds them (fewer live
+/// registers than one per sum: no spills).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn lanes(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
+fn lanes<const CLIP: bool>(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
     use core::arch::wasm32::*;
     let scale = f64x2_splat(k.scale);
     let zp = f64x2_splat(k.zero_point);
     let (lo, hi) = (f64x2_splat(k.lo), f64x2_splat(k.hi));
-    // `nearest` rounds any float, so the scalar's limit to [lo - 1, hi + 1] (there for the
-    // add-and-subtract rounding) is left out: limiting, then rounding, is rounding, then
-    // limiting (integer bounds), and neither the code nor the clip test can tell. A value is
-    // clipped where its rounded code had to be clamped (v is never NaN: the data is finite).
-    let error = |x: v128| {
-        let r = f64x2_nearest(f64x2_add(f64x2_div(x, scale), zp));
-        let q = f64x2_pmin(f64x2_pmax(r, lo), hi);
-        // `r != q`, and not NaN (a NaN is not clipped, as in the scalar definition).
-        let clipped = v128_and(f64x2_ne(r, q), f64x2_eq(r, r));
-        let e = f64x2_sub(x, f64x2_mul(f64x2_sub(q, zp), scale));
-        (f64x2_mul(e, e), f64x2_abs(e), clipped)
-    };
     debug_assert!(xs.len() % 8 == 0 && xs.len() >= 8);
-    // SAFETY: called with i + 2 <= xs.len() (checked just above and by the loops below);
-    // v128_load reads 16 unaligned bytes.
+    // SAFETY: called with i + 2 <= xs.len() (the loop below reads xs[i..i + 8] only while
+    // i + 8 <= xs.len()); v128_load reads 16 unaligned bytes.
     let load = |i: usize| unsafe { v128_load(xs.as_ptr().add(i) as *const v128) };
     let mut r = [f64x2_splat(0.0); 4];
-    let mut max = [f64x2_splat(acc.max); 4];
-    let mut clipped = [i64x2_splat(0); 4];
-    for (j, r) in r.iter_mut().enumerate() {
-        let (e2, a, c) = error(load(2 * j));
-        *r = e2;
-        max[j] = f64x2_pmax(max[j], a);
-        // A clipped lane's mask is -1.
-        clipped[j] = i64x2_sub(clipped[j], c);
-    }
-    let mut i = 8;
+    let mut max = f64x2_splat(acc.max);
+    let mut clipped = i64x2_splat(0);
+    let mut i = 0;
     while i + 8 <= xs.len() {
-        for j in 0..4 {
-            let (e2, a, c) = error(load(i + 2 * j));
-            r[j] = f64x2_add(r[j], e2);
-            max[j] = f64x2_pmax(max[j], a);
-            clipped[j] = i64x2_sub(clipped[j], c);
+        for (j, r) in r.iter_mut().enumerate() {
+            let x = load(i + 2 * j);
+            // `nearest` rounds any float, so the scalar's limit to [lo - 1, hi + 1] (there for
+            // the add-and-subtract rounding) is left out: limiting, then rounding, is rounding,
+            // then limiting (integer bounds), and neither the code nor the clip test can tell.
+            let v = f64x2_nearest(f64x2_add(f64x2_div(x, scale), zp));
+            let q = f64x2_pmin(f64x2_pmax(v, lo), hi);
+            if CLIP {
+                // Clipped where the clamp moved the code (`v != q`), and not NaN (a NaN is
+                // not clipped, as in the scalar definition); a clipped lane's mask is -1.
+                let c = v128_and(f64x2_ne(v, q), f64x2_eq(v, v));
+                clipped = i64x2_sub(clipped, c);
+            }
+            let e = f64x2_sub(x, f64x2_mul(f64x2_sub(q, zp), scale));
+            *r = f64x2_add(*r, f64x2_mul(e, e));
+            max = f64x2_pmax(max, f64x2_abs(e));
         }
         i += 8;
     }
-    for j in 0..4 {
-        acc.add(
-            f64x2_extract_lane::<0>(max[j]),
-            i64x2_extract_lane::<0>(clipped[j]) as u64,
-        );
-        acc.add(
-            f64x2_extract_lane::<1>(max[j]),
-            i64x2_extract_lane::<1>(clipped[j]) as u64,
-        );
-    }
+    acc.add(
+        f64x2_extract_lane::<0>(max),
+        i64x2_extract_lane::<0>(clipped) as u64,
+    );
+    acc.add(
+        f64x2_extract_lane::<1>(max),
+        i64x2_extract_lane::<1>(clipped) as u64,
+    );
     let s = |j: usize| (f64x2_extract_lane::<0>(r[j]), f64x2_extract_lane::<1>(r[j]));
     let ((r0, r1), (r2, r3), (r4, r5), (r6, r7)) = (s(0), s(1), s(2), s(3));
     ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
@@ -248,7 +298,13 @@ pub fn view_counts_sorted(
             *c += run.len() as u64;
         }
         let dq = p.dequantize_value(q);
-        if run.len() <= SHORT_RUN {
+        // Galloping pays where the error's bins hold long runs; where the run's values spread
+        // over many bins (many levels: a run spans all of them) one by one is cheaper.
+        let spread = match (run.first(), run.last()) {
+            (Some(&a), Some(&b)) => (ekey(b - dq) - ekey(a - dq)).unsigned_abs() as usize + 1,
+            _ => 1,
+        };
+        if run.len() <= SHORT_RUN || run.len() < 8 * spread {
             for &x in run {
                 if let Some(b) = errors.bin_of(x - dq) {
                     errors.counts[b] += 1;
@@ -348,6 +404,17 @@ mod tests {
         // Halfway values for scale 0.5 and zero point 0: k * 0.25.
         sets.push((0..3000).map(|i| (i as f64 - 1500.0) * 0.25).collect());
         sets.push(vec![2.5; 300]);
+        // Signed zeros among ties, an odd length.
+        sets.push(
+            (0..1001)
+                .map(|i| match i % 4 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => (i as f64 - 500.0) * 0.125,
+                    _ => next() - 0.5,
+                })
+                .collect(),
+        );
         let mut outl: Vec<f64> = (0..5000).map(|_| next() * 2.0 - 1.0).collect();
         outl[17] = 1000.0;
         outl[4000] = -250.0;
@@ -370,16 +437,22 @@ mod tests {
             ps.push(QuantParams::symmetric(mx.abs().max(mn.abs()) * 0.4, bits, false).unwrap());
             ps.push(QuantParams::symmetric(1.0, bits, false).unwrap());
         }
-        ps.push(QuantParams {
+        let raw = |scale: f64, zero_point: f64, qmin: i32, qmax: i32| QuantParams {
             scheme: Scheme::Symmetric,
             bits: 3,
-            scale: 0.5,
-            zero_point: 0.0,
-            qmin: -4,
-            qmax: 3,
+            scale,
+            zero_point,
+            qmin,
+            qmax,
             range_min: -1.5,
             range_max: 1.5,
-        });
+        };
+        ps.push(raw(0.5, 0.0, -4, 3));
+        // Ties at odd and even codes (zero point 0.5), tiny and huge scales.
+        ps.push(raw(0.25, 0.5, -8, 7));
+        ps.push(raw(1e-300, 3.0, 0, 255));
+        ps.push(raw(1e300, 0.0, -128, 127));
+        ps.push(raw(f64::MIN_POSITIVE, 0.0, -128, 127));
         ps
     }
 
@@ -388,8 +461,24 @@ mod tests {
         for xs in data_sets() {
             let ps = params_for(&xs);
             let many = error_stats_fused(&xs, &ps);
-            for (p, m) in ps.iter().zip(&many) {
+            let unclipped = error_stats_fused_unclipped(&xs, &ps);
+            let mut sorted = xs.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            let counts: Vec<usize> = ps.iter().map(|p| clipped_sorted(&sorted, p)).collect();
+            let given = error_stats_many_clipped(&xs, &ps, Some(&counts));
+            for (k, (p, m)) in ps.iter().zip(&many).enumerate() {
                 let one = p.error_stats(&xs);
+                let simple = p.error_stats_simple(&xs);
+                assert_eq!(one.sum_sq.to_bits(), simple.sum_sq.to_bits());
+                assert_eq!(one.max_abs.to_bits(), simple.max_abs.to_bits());
+                assert_eq!(one.clipped, simple.clipped);
+                let u = unclipped[k];
+                assert_eq!(u.sum_sq.to_bits(), one.sum_sq.to_bits(), "{p:?}");
+                assert_eq!(u.max_abs.to_bits(), one.max_abs.to_bits());
+                assert_eq!((u.n, u.clipped), (one.n, 0));
+                assert_eq!(counts[k], one.clipped, "n={} {p:?}", xs.len());
+                assert_eq!(xs.iter().filter(|&&x| clips(p, x)).count(), one.clipped);
+                assert_eq!(given[k], one);
                 assert_eq!(
                     one.sum_sq.to_bits(),
                     m.sum_sq.to_bits(),

@@ -332,7 +332,7 @@ impl QuantParams {
     /// `error_stats` as plainly as it can be written (the definition the fast path is tested
     /// against).
     #[cfg(test)]
-    fn error_stats_simple(&self, xs: &[f64]) -> ErrorStats {
+    pub(crate) fn error_stats_simple(&self, xs: &[f64]) -> ErrorStats {
         let (lo, hi) = (self.qmin as f64, self.qmax as f64);
         let mut max_abs = 0.0f64;
         let mut clipped = 0usize;

@@ -348,3 +348,78 @@ fn libm_pow_and_log_equal_std() {
         }
     }
 }
+
+/// The page's passes (simd128 on wasm32) with and without the clipped test, and the clipped
+/// count over the sorted values, against `QuantParams::error_stats`, bit for bit: values on
+/// the rounding ties and a few ulps either side, signed zeros, odd lengths, tiny and huge scales.
+#[test]
+fn page_passes_on_ties_equal_error_stats() {
+    use quantviz::pagecore::{
+        clipped_sorted, error_stats_fused, error_stats_fused_unclipped, error_stats_many_clipped,
+    };
+    use quantviz::quantize::QuantParams;
+    use quantviz::settings::{code_range, Scheme};
+    let mut params = Vec::new();
+    for (scale, zero_point) in [
+        (0.5, 0.0),
+        (0.25, 0.5),
+        (0.1, 7.0),
+        (0.013, 3.3),
+        (1e-300, 12.0),
+        (1e300, 0.0),
+        (f64::MIN_POSITIVE, 0.0),
+        (3.0, -1e6),
+    ] {
+        for (scheme, bits) in [
+            (Scheme::Asymmetric, 4),
+            (Scheme::Symmetric, 3),
+            (Scheme::Symmetric, 12),
+        ] {
+            let (qmin, qmax) = code_range(scheme, bits);
+            params.push(QuantParams {
+                scheme,
+                bits,
+                scale,
+                zero_point,
+                qmin,
+                qmax,
+                range_min: -1.0,
+                range_max: 1.0,
+            });
+        }
+    }
+    for p in &params {
+        let mut xs = vec![0.0, -0.0];
+        for k in -2100..2100 {
+            let t = (k as f64 + 0.5 - p.zero_point) * p.scale;
+            for d in [-2i64, -1, 0, 1, 2] {
+                let y = f64::from_bits((t.to_bits() as i64 + d) as u64);
+                if y.is_finite() {
+                    xs.push(y);
+                }
+            }
+            xs.push(-0.0);
+        }
+        for n in [xs.len(), 4097, 129, 9, 7] {
+            let xs = &xs[..n.min(xs.len())];
+            let mut sorted = xs.to_vec();
+            sorted.sort_unstable_by(f64::total_cmp);
+            let one = p.error_stats(xs);
+            let fused = error_stats_fused(xs, &[*p])[0];
+            let unclipped = error_stats_fused_unclipped(xs, &[*p])[0];
+            let counted = clipped_sorted(&sorted, p);
+            let given = error_stats_many_clipped(xs, &[*p], Some(&[counted]))[0];
+            for r in [fused, unclipped, given] {
+                assert_eq!(r.sum_sq.to_bits(), one.sum_sq.to_bits(), "n={n} {p:?}");
+                assert_eq!(r.max_abs.to_bits(), one.max_abs.to_bits(), "n={n} {p:?}");
+                assert_eq!(r.n, one.n);
+            }
+            assert_eq!(
+                (fused.clipped, counted),
+                (one.clipped, one.clipped),
+                "{p:?}"
+            );
+            assert_eq!(given, one);
+        }
+    }
+}

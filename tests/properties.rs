@@ -235,13 +235,87 @@ fn check(xs: &[f64], s: &QuantSettings) -> Result<(), TestCaseError> {
             );
         }
     }
+    check_page_kernels(xs, &p)?;
     let masked = p.error_stats_masked(xs, &vec![true; xs.len()]);
     prop_assert_eq!(masked.sum_sq.to_bits(), e.sum_sq.to_bits());
     prop_assert!(!e.mse().is_nan() && e.mse() >= 0.0);
     Ok(())
 }
 
+/// The page's fused passes (`quantviz::pagecore`, run here in their portable form) and the
+/// clipped count over the sorted values are `error_stats`, bit for bit.
+fn check_page_kernels(xs: &[f64], p: &QuantParams) -> Result<(), TestCaseError> {
+    use quantviz::pagecore::{
+        clipped_sorted, clips, error_stats_fused, error_stats_fused_unclipped,
+    };
+    let e = p.error_stats(xs);
+    let fused = error_stats_fused(xs, &[*p, *p])[1];
+    prop_assert_eq!(fused.sum_sq.to_bits(), e.sum_sq.to_bits(), "{:?}", p);
+    prop_assert_eq!(fused.max_abs.to_bits(), e.max_abs.to_bits());
+    prop_assert_eq!((fused.n, fused.clipped), (e.n, e.clipped));
+    let u = error_stats_fused_unclipped(xs, &[*p])[0];
+    prop_assert_eq!(u.sum_sq.to_bits(), e.sum_sq.to_bits());
+    prop_assert_eq!(u.max_abs.to_bits(), e.max_abs.to_bits());
+    let mut sorted = xs.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    prop_assert_eq!(clipped_sorted(&sorted, p), e.clipped, "{:?}", p);
+    prop_assert_eq!(xs.iter().filter(|&&x| clips(p, x)).count(), e.clipped);
+    Ok(())
+}
+
+/// Values exactly on the ties between codes `k + 1/2` of `p` (as `(k + 1/2 - z) * s` rounds),
+/// and a few ulps either side of them, with `-0.0` and `+0.0`.
+fn near_ties(p: &QuantParams, ks: &[i32], ulps: &[i64]) -> Vec<f64> {
+    let mut xs = vec![0.0, -0.0];
+    for (i, &k) in ks.iter().enumerate() {
+        let t = (k as f64 + 0.5 - p.zero_point) * p.scale;
+        let d = ulps.get(i).copied().unwrap_or(0);
+        xs.push(t);
+        let b = t.to_bits() as i64 + d;
+        let y = f64::from_bits(b as u64);
+        if y.is_finite() {
+            xs.push(y);
+        }
+    }
+    xs
+}
+
 // ---- Properties -------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// The page kernels on data built to sit on and next to the rounding ties, for any scale
+    /// (tiny to huge), zero point (integer or not, inside the codes or far off) and width.
+    #[test]
+    fn page_kernels_on_ties(
+        m in 0.5f64..1.0,
+        e in -300i32..=300,
+        zp in prop_oneof![(-70000i32..70000).prop_map(f64::from), -1e6f64..1e6, Just(0.0), Just(0.5)],
+        bits in 2u32..=16,
+        sym in any::<bool>(),
+        ks in vec(-70000i32..70000, 0..300),
+        ulps in vec(-3i64..=3, 0..300),
+        extra in vec(finite(), 0..20),
+    ) {
+        let scheme = if sym { Scheme::Symmetric } else { Scheme::Asymmetric };
+        let (qmin, qmax) = quantviz::settings::code_range(scheme, bits);
+        let scale = m * 10f64.powi(e);
+        prop_assume!(scale.is_finite() && scale > 0.0);
+        let p = QuantParams {
+            scheme, bits, scale, zero_point: zp, qmin, qmax, range_min: -1.0, range_max: 1.0,
+        };
+        // Ties at codes inside the range and around its ends.
+        let ks: Vec<i32> = ks
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| match i % 3 { 0 => k, 1 => qmin - 1 + k.rem_euclid(3), _ => qmax - 1 + k.rem_euclid(3) })
+            .collect();
+        let mut xs = near_ties(&p, &ks, &ulps);
+        xs.extend(extra);
+        check_page_kernels(&xs, &p)?;
+    }
+}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
