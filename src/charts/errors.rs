@@ -1,8 +1,9 @@
 //! The histogram of the quantization error `x - x̂`.
 
 use super::{
-    begin, builder, count, count_ticks, dashed, draw_all, drawing, min_bar, num, pad, span,
-    sqnr_label, stroke, style_mesh, swatch, tick, titles, ChartResult, Legend, Theme, Ticked,
+    begin, builder, count, count_ticks, dashed, draw_all, drawing, histogram_bars, min_bar, num,
+    pad, span, sqnr_label, stroke, style_mesh, swatch, tick, titles, ChartResult, Legend, Theme,
+    Ticked,
 };
 use crate::analysis::View;
 use plotters::chart::SeriesLabelPosition;
@@ -67,16 +68,7 @@ pub fn draw_error<DB: DrawingBackend>(
 
     let least = min_bar(y_max, chart.plotting_area().dim_in_pixel().1, theme, 2.0);
     let bar = pal.error.mix(if theme.dark { 0.75 } else { 0.65 });
-    let bars = h
-        .counts
-        .iter()
-        .enumerate()
-        .filter(|(_, &c)| c > 0)
-        .map(|(i, &c)| {
-            let top = (c as f64).max(least);
-            Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], bar.filled()).into_dyn()
-        });
-    draw_all(&mut chart, bars.collect())?;
+    draw_all(&mut chart, histogram_bars(h, least, bar))?;
     legend.add("error (values per bin)", swatch(theme, bar));
 
     let vertical = |v: f64| vec![(v, 0.0), (v, y_max)];

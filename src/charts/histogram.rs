@@ -1,9 +1,9 @@
 //! The histogram of the original values overlaid with the dequantized values.
 
 use super::{
-    begin, builder, count, count_ticks, dashed, draw_all, drawing, hull, min_bar, num, pad,
-    settings_line, stroke, style_mesh, swatch, tick, titles, At, Chart, ChartResult, Element,
-    Legend, Theme, Ticked,
+    begin, builder, count, count_ticks, dashed, draw_all, drawing, histogram_bars, hull, min_bar,
+    num, pad, settings_line, stroke, style_mesh, swatch, tick, titles, At, Chart, ChartResult,
+    Element, Legend, Theme, Ticked,
 };
 use crate::analysis::View;
 use crate::histogram::Histogram;
@@ -167,16 +167,7 @@ fn draw_common<'a, DB: DrawingBackend + 'a>(
     let y_max = chart.y_range().end;
     let least = min_bar(y_max, chart.plotting_area().dim_in_pixel().1, theme, 2.0);
     let bar = pal.original.mix(if theme.dark { 0.6 } else { 0.5 });
-    let bars = h
-        .counts
-        .iter()
-        .enumerate()
-        .filter(|(_, &c)| c > 0)
-        .map(|(i, &c)| {
-            let top = (c as f64).max(least);
-            Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], bar.filled()).into_dyn()
-        });
-    draw_all(chart, bars.collect())?;
+    draw_all(chart, histogram_bars(h, least, bar))?;
     legend.add("original values", swatch(theme, bar));
 
     let clip = pal.clip.stroke_width(theme.px(1.5));

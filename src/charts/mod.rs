@@ -258,6 +258,24 @@ type Element<DB> = DynElement<'static, DB, (f64, f64)>;
 /// The chart type every chart draws on: both axes [`Ticked`].
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>;
 
+/// A histogram's non-empty bins as filled bars from 0, each at least `least` tall so that a bin
+/// of a few values still shows.
+fn histogram_bars<DB: DrawingBackend>(
+    h: &crate::histogram::Histogram,
+    least: f64,
+    color: RGBAColor,
+) -> Vec<Element<DB>> {
+    h.counts
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c > 0)
+        .map(|(i, &c)| {
+            let top = (c as f64).max(least);
+            Rectangle::new([(h.edge(i), 0.0), (h.edge(i + 1), top)], color.filled()).into_dyn()
+        })
+        .collect()
+}
+
 /// Draws `elements` in order on the chart's plotting area.
 #[inline(never)]
 fn draw_all<DB: DrawingBackend>(
