@@ -90,10 +90,10 @@ pub fn clipped_sorted(sorted: &[f64], p: &QuantParams) -> usize {
     below + (sorted.len() - not_above.max(below))
 }
 
-/// Whether `p` clips `x` (its rounded code is outside `[qmin, qmax]`; NaN is not clipped).
+/// Whether `p` clips `x` (its rounded code is outside `[qmin, qmax]`; NaN is not clipped): the
+/// clipped flag of the kernel every pass uses.
 pub fn clips(p: &QuantParams, x: f64) -> bool {
-    let r = p.unclamped(x);
-    r < p.qmin as f64 || r > p.qmax as f64
+    Kernel::new(p).code(x).1
 }
 
 /// [`error_stats_many`] in one pass over `xs` for every 8 of `params`.
