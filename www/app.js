@@ -8,6 +8,8 @@ const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
 const TYPING_DEBOUNCE_MS = 150;
 /** Pause after a resize before redrawing. */
 const RESIZE_DEBOUNCE_MS = 120;
+/** How long the page waits, after the last update, before it writes the URL (see `saveUrl`). */
+const URL_IDLE_MS = 250;
 /** From this many values on, say "Working…" and let it paint before a (long) call that makes
  * new data. */
 const LARGE_N = 1_000_000;
@@ -161,6 +163,9 @@ function setupUI() {
   });
   for (const name of CHARTS) ro.observe(canvasOf(name));
   window.addEventListener('resize', resized);
+  // Leaving or hiding the page keeps the view's URL (for reload, history and tab restore).
+  window.addEventListener('pagehide', flushUrl);
+  document.addEventListener('visibilitychange', () => document.hidden && flushUrl());
   darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
 }
 
@@ -328,9 +333,7 @@ function show(next, t0, syncControls) {
     failed(e, null);
     return false;
   }
-  // The URL first: after the text below changed, replaceState would wait for a style and
-  // layout of the whole page (about 9 ms), which the next frame does anyway.
-  history.replaceState(null, '', `?${next.query}`);
+  saveUrl(next.query);
   render(next);
   if (syncControls) applySettings(next.settings);
   else reflectSettings(next.settings);
@@ -647,8 +650,41 @@ function splitDist(dist) {
 // ---------------------------------------------------------------------------------------------
 // Sharing and downloads
 
+/** The query the address bar is to show, not yet written there (or null). */
+let unsavedQuery = null;
+let urlTimer = null;
+
+/**
+ * Puts `query` in the address bar once updates pause ({@link URL_IDLE_MS} after the last
+ * update), not during the update: `history.replaceState` took 1.6 to 3 ms of a 100,000-value
+ * Bits change (it serializes state and tells the browser process), the page looks the same
+ * without it, and while a slider is dragged only the last of its values needs the URL (Chromium
+ * also throttles pages that call it hundreds of times). Whatever reads the URL (copying the
+ * link, leaving or hiding the page) writes it first. `data-url` on the body is "pending" until
+ * it is written, "saved" after.
+ */
+function saveUrl(query) {
+  unsavedQuery = query;
+  setData(document.body, 'url', 'pending');
+  clearTimeout(urlTimer);
+  urlTimer = setTimeout(flushUrl, URL_IDLE_MS);
+}
+
+/** Writes the pending query (see `saveUrl`) to the address bar now. */
+function flushUrl() {
+  clearTimeout(urlTimer);
+  urlTimer = null;
+  if (unsavedQuery !== null) {
+    const search = `?${unsavedQuery}`;
+    if (location.search !== search) history.replaceState(null, '', search);
+    unsavedQuery = null;
+  }
+  setData(document.body, 'url', 'saved');
+}
+
 /** Copies the link of this view; falls back to selecting it for the user. */
 async function copyLink() {
+  flushUrl();
   const url = location.href;
   try {
     await navigator.clipboard.writeText(url);

@@ -71,7 +71,7 @@ test('the notebook min-max preset shows the notebook numbers, asymmetric and sym
   await waitState(page, 'ready');
   assert.equal(await page.textContent('#metric-scale'), NOTEBOOK_SYMMETRIC_SCALE);
   assert.equal(await page.textContent('#metric-zero-point'), '0');
-  const q = new URL(page.url()).searchParams;
+  const q = new URL(await savedUrl(page)).searchParams;
   assert.equal(q.get('scheme'), 'symmetric');
   assert.equal(q.get('preset'), 'notebook-minmax');
   await close();
@@ -102,7 +102,7 @@ test('downloads and the link: CSV of the values, PNG of a chart, the URL on the 
   const bytes = await readAll(await png.createReadStream());
   assert.deepEqual([...bytes.subarray(1, 4)], [0x50, 0x4e, 0x47], 'a PNG file');
   await page.getByRole('button', { name: 'Copy link' }).click();
-  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), page.url());
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), await savedUrl(page));
   await close();
   assertClean(problems);
 });
@@ -112,11 +112,11 @@ test('the preset buttons load the notebook experiments', async () => {
   await page.getByRole('button', { name: 'Notebook: min-max' }).click();
   await waitState(page, 'ready');
   assert.equal(await page.textContent('#metric-scale'), NOTEBOOK_SCALE);
-  assert.equal(new URL(page.url()).searchParams.get('preset'), 'notebook-minmax');
+  assert.equal(new URL(await savedUrl(page)).searchParams.get('preset'), 'notebook-minmax');
   assert.equal(await page.inputValue('#bits'), '8', 'a preset starts from its own settings');
   await page.getByRole('button', { name: 'Notebook: percentile' }).click();
   await waitState(page, 'ready');
-  assert.equal(new URL(page.url()).searchParams.get('preset'), 'notebook-percentile');
+  assert.equal(new URL(await savedUrl(page)).searchParams.get('preset'), 'notebook-percentile');
   assert.equal(await page.inputValue('#calibration'), 'percentile');
   await close();
   assertClean(problems);
@@ -145,11 +145,11 @@ test('the notebook percentile preset compares min-max and percentile without the
   // The experiment's own knobs (its seed, the outlier's value) keep the preset; others leave it.
   await page.getByLabel('Seed', { exact: true }).fill('7');
   await waitState(page, 'ready');
-  assert.equal(new URL(page.url()).searchParams.get('preset'), 'notebook-percentile');
+  assert.equal(new URL(await savedUrl(page)).searchParams.get('preset'), 'notebook-percentile');
   assert.match(await page.textContent('#data-source'), /seed=7/);
   await page.getByLabel('Values', { exact: true }).fill('3000');
   await waitState(page, 'ready');
-  assert.equal(new URL(page.url()).searchParams.get('preset'), null);
+  assert.equal(new URL(await savedUrl(page)).searchParams.get('preset'), null);
   assert.equal(await page.textContent('#metric-clipped-of'), 'of 3000');
   await close();
   assertClean(problems);
@@ -159,7 +159,7 @@ test('a control change updates numbers and URL without a reload, and a reload re
   const { page, problems, close } = await open('/?n=3000');
   await page.evaluate(() => (window.__sameDocument = true));
   const before = await metrics(page);
-  assert.equal(new URL(page.url()).searchParams.get('bits'), '8');
+  assert.equal(new URL(await savedUrl(page)).searchParams.get('bits'), '8');
 
   // Bits by keyboard: two steps down.
   await page.getByLabel('Bits').focus();
@@ -167,7 +167,7 @@ test('a control change updates numbers and URL without a reload, and a reload re
   await page.keyboard.press('ArrowLeft');
   await waitState(page, 'ready');
   assert.equal(await page.textContent('#bits-out'), '6');
-  assert.equal(new URL(page.url()).searchParams.get('bits'), '6');
+  assert.equal(new URL(await savedUrl(page)).searchParams.get('bits'), '6');
   const six = await metrics(page);
   assert.notEqual(six.scale, before.scale, 'the scale follows the bits');
   assert.notEqual(six.mse, before.mse, 'the error follows the bits');
@@ -175,20 +175,20 @@ test('a control change updates numbers and URL without a reload, and a reload re
   // A new distribution starts from the core's default parameters, shown in its own inputs.
   await page.getByLabel('Distribution').selectOption('uniform');
   await waitState(page, 'ready');
-  assert.equal(new URL(page.url()).searchParams.get('dist'), 'uniform:-1,1');
+  assert.equal(new URL(await savedUrl(page)).searchParams.get('dist'), 'uniform:-1,1');
   assert.equal(await page.inputValue('#dist-lo'), '-1');
   assert.ok(await page.locator('#dist-hi').isVisible());
   assert.ok(await page.locator('#dist-std').isHidden());
   await page.locator('#dist-hi').fill('3');
   await waitState(page, 'ready');
-  assert.equal(new URL(page.url()).searchParams.get('dist'), 'uniform:-1,3');
+  assert.equal(new URL(await savedUrl(page)).searchParams.get('dist'), 'uniform:-1,3');
 
   // Typing: Values and the Calibration menu.
   await page.getByLabel('Values', { exact: true }).fill('5000');
   await waitState(page, 'ready');
   await page.getByLabel('Calibration').selectOption('mse');
   await waitState(page, 'ready');
-  const url = new URL(page.url());
+  const url = new URL(await savedUrl(page));
   assert.equal(url.searchParams.get('n'), '5000');
   assert.equal(url.searchParams.get('calibration'), 'mse');
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload happened');
@@ -197,7 +197,7 @@ test('a control change updates numbers and URL without a reload, and a reload re
 
   await page.reload();
   await waitState(page, 'ready');
-  assert.equal(page.url(), url.href, 'the URL survives the reload');
+  assert.equal(await savedUrl(page), url.href, 'the URL survives the reload');
   assert.deepEqual(await metrics(page), shown, 'the same numbers after the reload');
   assert.deepEqual(await codes(page), table, 'the same table after the reload');
   assert.equal(await page.inputValue('#bits'), '6');
@@ -223,7 +223,7 @@ test('changes made together all apply: a new distribution and Bits in one go', a
   });
   await waitState(page, 'ready');
   await expectNoError(page);
-  const url = new URL(page.url());
+  const url = new URL(await savedUrl(page));
   assert.equal(url.searchParams.get('bits'), '5');
   assert.equal(url.searchParams.get('dist'), 'laplace:0,1', 'the new distribution from its defaults');
   assert.equal(url.searchParams.get('preset'), null, 'a data change leaves the preset');
@@ -267,7 +267,7 @@ test('Bits changes redraw every chart and every number, the same as a fresh load
 test('bad input shows a message, keeps the last good view, and clears when fixed', async () => {
   const { page, problems, close } = await open('/?n=2000');
   const good = await metrics(page);
-  const goodUrl = page.url();
+  const goodUrl = await savedUrl(page);
   const cases = [
     ['Values', '0', /\bn\b.*1 to 10000000|values/i],
     ['Values', '-5', /-5/],
@@ -284,7 +284,7 @@ test('bad input shows a message, keeps the last good view, and clears when fixed
     assert.match(await error.textContent(), message, `${label}=${bad}: the message says what is wrong`);
     assert.equal(await input.getAttribute('aria-invalid'), 'true');
     assert.deepEqual(await metrics(page), good, `${label}=${bad}: the last good numbers stay`);
-    assert.equal(page.url(), goodUrl, `${label}=${bad}: the URL keeps the last good state`);
+    assert.equal(await savedUrl(page), goodUrl, `${label}=${bad}: the URL keeps the last good state`);
     await input.fill(was);
     await waitState(page, 'ready');
     assert.ok(await error.isHidden(), `fixing ${label} clears #error`);
@@ -295,7 +295,7 @@ test('bad input shows a message, keeps the last good view, and clears when fixed
   await waitState(page, 'error');
   await page.getByLabel('Seed', { exact: true }).fill('7');
   await waitState(page, 'ready');
-  assert.equal(new URL(page.url()).searchParams.get('seed'), '7');
+  assert.equal(new URL(await savedUrl(page)).searchParams.get('seed'), '7');
   assert.notEqual((await metrics(page)).mse, good.mse);
   await close();
   assertClean(problems);
@@ -437,6 +437,13 @@ async function open(pathname, { state = 'ready', ...contextOptions } = {}) {
   await page.goto(origin + pathname);
   await waitState(page, state, 30_000);
   return { page, problems, close: () => context.close() };
+}
+
+/** The page's URL once the page has written the view's query there: it does so when updates
+ * pause (`data-url` goes from "pending" to "saved", see `saveUrl` in app.js). */
+async function savedUrl(page) {
+  await page.waitForFunction(() => document.body.dataset.url !== 'pending');
+  return page.url();
 }
 
 /** Waits until `document.body.dataset.state` is `state` (the page's test contract). */
