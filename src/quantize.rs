@@ -444,15 +444,12 @@ fn error_leaf<const STORE: bool>(
     block: &[f64],
     codes: &mut [i32],
     acc: &mut ErrorLanes,
-    stream: bool,
 ) -> f64 {
     #[cfg(target_arch = "x86_64")]
     if fast::has_avx2() {
-        // SAFETY: the CPU has AVX2 (checked at run time just above); the caller fences after
-        // the last streamed block ([`error_pass`]).
-        return unsafe { fast::error_leaf_avx2::<STORE>(k, block, codes, acc, stream) };
+        // SAFETY: the CPU has AVX2 (checked at run time just above).
+        return unsafe { fast::error_leaf_avx2::<STORE>(k, block, codes, acc) };
     }
-    let _ = stream;
     k.error_leaf::<STORE>(block, codes, acc)
 }
 
@@ -467,16 +464,9 @@ fn sum_sq_leaf(k: &Kernel, block: &[f64]) -> f64 {
     crate::sum::leaf_sum(block, &mut |x| k.error(x).1)
 }
 
-/// Fewest values for which [`error_pass`] streams the codes past the cache (non-temporal
-/// stores): from 2M values (8 MB of codes, next to 16 MB of data) they would only evict data
-/// and cost a read of every line they fill; below that, the caller may well read them next.
-const STREAM_MIN: usize = 1 << 21;
-
 /// The whole error pass: numpy's pairwise tree of leaf sums, the top of the tree on threads.
 /// With `STORE`, `codes` is as long as `xs` and receives every code.
 fn error_pass<const STORE: bool>(k: &Kernel, xs: &[f64], codes: &mut [i32]) -> ErrorStats {
-    // Codes too many to stay in the cache go around it (see [`STREAM_MIN`]).
-    let stream = STORE && xs.len() >= STREAM_MIN;
     let part = |part: &[f64], codes: &mut [i32]| -> (f64, ErrorLanes) {
         let mut acc = ErrorLanes::default();
         let base = part.as_ptr() as usize;
@@ -487,14 +477,8 @@ fn error_pass<const STORE: bool>(k: &Kernel, xs: &[f64], codes: &mut [i32]) -> E
             } else {
                 &mut []
             };
-            error_leaf::<STORE>(k, b, cs, &mut acc, stream)
+            error_leaf::<STORE>(k, b, cs, &mut acc)
         });
-        #[cfg(target_arch = "x86_64")]
-        if stream {
-            // SAFETY: SSE is part of x86_64. Streamed stores are weakly ordered: the fence
-            // makes them visible before this thread's part is handed back.
-            unsafe { std::arch::x86_64::_mm_sfence() };
-        }
         (sum, acc)
     };
     let combine = |(sa, mut la): (f64, ErrorLanes), (sb, lb): (f64, ErrorLanes)| {
@@ -686,8 +670,9 @@ mod fast {
     /// How many values ahead the AVX2 error pass asks for the data (8 KiB). The pass is bound
     /// by memory; with this hint on top of the hardware prefetcher, the bench's `asym` at 10M
     /// went from a median of 13.1 to 11.2 ms (6 interleaved rounds; 128 and 512 values ahead
-    /// did less, 2048 no better). A prefetch never faults, and `wrapping_add` keeps the address
-    /// arithmetic defined past the end of the data.
+    /// did less, 2048 no better). Non-temporal stores of the codes, tried with it, made no
+    /// measurable difference and were taken out. A prefetch never faults, and `wrapping_add`
+    /// keeps the address arithmetic defined past the end of the data.
     #[cfg(target_arch = "x86_64")]
     const AHEAD: usize = 1024;
 
@@ -703,7 +688,6 @@ mod fast {
         block: &[f64],
         codes: &mut [i32],
         acc: &mut ErrorLanes,
-        stream: bool,
     ) -> f64 {
         use std::arch::x86_64::*;
         let n = block.len();
@@ -724,21 +708,14 @@ mod fast {
         let mut c1 = _mm256_loadu_si256(acc.clipped.as_ptr().add(4) as *const __m256i);
         let mut r0 = _mm256_setzero_pd();
         let mut r1 = _mm256_setzero_pd();
-        // Streamed stores need 16-byte alignment; i steps by 8 codes (32 bytes), so checking
-        // the start is enough.
-        let stream = STORE && stream && (cp as usize) % 16 == 0;
         let mut i = 0;
         while i < whole {
             // A hint 8 KiB ahead (see [`AHEAD`]).
             _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD) as *const i8);
-            // SAFETY (loads and stores): i + 8 <= whole <= n <= codes.len() when STORE, and
-            // cp + i is 16-byte aligned when streaming.
+            // SAFETY (loads and stores): i + 8 <= whole <= n <= codes.len() when STORE.
             let (q0, e0, a0, k0) = v.error(_mm256_loadu_pd(p.add(i)));
             let (q1, e1, a1, k1) = v.error(_mm256_loadu_pd(p.add(i + 4)));
-            if stream {
-                _mm_stream_si128(cp.add(i) as *mut __m128i, v.to_i32(q0));
-                _mm_stream_si128(cp.add(i + 4) as *mut __m128i, v.to_i32(q1));
-            } else if STORE {
+            if STORE {
                 _mm_storeu_si128(cp.add(i) as *mut __m128i, v.to_i32(q0));
                 _mm_storeu_si128(cp.add(i + 4) as *mut __m128i, v.to_i32(q1));
             }
@@ -1142,34 +1119,6 @@ mod tests {
             let sums = QuantParams::sum_sq_many(&[p, p], &xs);
             let bits: Vec<u64> = sums.iter().map(|s| s.to_bits()).collect();
             assert_eq!(bits, vec![got.sum_sq.to_bits(); 2]);
-        }
-    }
-
-    /// From [`STREAM_MIN`] values on, the codes bypass the cache (where the buffer is 16-byte
-    /// aligned): every code is still the scalar one, aligned or not, and the error the same.
-    #[test]
-    fn streamed_codes_are_the_scalar_codes() {
-        let n = STREAM_MIN + 13;
-        let mut xs = uniforms(n, 5);
-        xs[n - 1] = 1000.0;
-        for p in param_sets().into_iter().take(3) {
-            let want = p.error_stats(&xs[..STREAM_MIN - 1]);
-            let mut short = vec![0; STREAM_MIN - 1];
-            assert_eq!(p.quantize_into(&xs[..STREAM_MIN - 1], &mut short), want);
-            let want = p.error_stats(&xs);
-            // One offset where the codes start 16-byte aligned (streamed) and one where not
-            // (plain stores).
-            let mut buf = vec![7; n + 4];
-            let aligned = (0..4)
-                .find(|&o| (buf.as_ptr() as usize + 4 * o) % 16 == 0)
-                .unwrap();
-            for offset in [aligned, aligned + 1] {
-                let codes = &mut buf[offset..offset + n];
-                assert_eq!(p.quantize_into(&xs, codes), want, "{p:?} offset {offset}");
-                for (i, (&c, &x)) in codes.iter().zip(&xs).enumerate() {
-                    assert_eq!(c, p.quantize_value(x), "{p:?} offset {offset} i {i}");
-                }
-            }
         }
     }
 
