@@ -5,13 +5,13 @@
 //! each the minimum (and the median) of `runs` runs in milliseconds; generating the data is not
 //! timed:
 //!
-//! - `asym`: asymmetric min-max: the data's stats (min, max), the parameters, then every value's
-//!   code and dequantized value ([`QuantParams::quantize_dequantize`]).
+//! - `asym`: asymmetric min-max: the data's min and max ([`calibrate::min_max`]), the
+//!   parameters, then every value's code into a buffer with its dequantized value streamed into
+//!   the error ([`QuantParams::quantize_into`]).
 //! - `sym`: symmetric min-max (absmax), the same.
-//! - `pct`: asymmetric percentile 99.99: the two percentiles, the parameters, codes and
-//!   dequantized values.
-//! - `all3+mse`: the three calibrations, each one's MSE over every value; the dequantized values
-//!   are streamed into the error ([`QuantParams::error_stats`]) rather than stored.
+//! - `pct`: asymmetric percentile 99.99: the two percentiles, the parameters, then the same.
+//! - `all3+mse`: the stats and percentiles in one read, then the three calibrations' MSEs over
+//!   every value in another ([`QuantParams::sum_sq_many`]).
 //!
 //! `scripts/numpy_baseline.py` does the same with the notebook's numpy code.
 //!
@@ -395,6 +395,9 @@ mod tests {
             vec![-2.5; 9],
             vec![0.0; 5],
             vec![1e-300, 3e300, -7.0],
+            // Ties of -0.0 and +0.0 (the sign of the min decides the zero point's).
+            [vec![-0.0; 8], vec![0.0; 7], vec![1.0]].concat(),
+            [vec![0.0; 8], vec![-0.0; 7], vec![-1.0]].concat(),
         ];
         for xs in &data {
             let stats = DataStats::of(xs).unwrap();
