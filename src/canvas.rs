@@ -28,117 +28,130 @@ use web_sys::CanvasRenderingContext2d;
 const ALIGN = ['start', 'end', 'center'];
 const BASELINE = ['top', 'middle', 'bottom'];
 // The CSS colour of the four numbers at o[i..i + 4], made once per colour (a chart uses a few
-// dozen; building the string each time was about 0.4 ms of a Bits change). With alpha in
-// [0, 1], `rgb * 2 + alpha` tells every colour apart; any other alpha is not kept.
+// dozen; building the string each time was about 0.4 ms of a Bits change), by alpha, then rgb.
 const colours = new Map();
 const rgba = (o, i) => {
   const a = o[i + 3];
-  const key = ((o[i] * 256 + o[i + 1]) * 256 + o[i + 2]) * 2 + a;
-  let css = colours.get(key);
-  if (css === undefined) {
-    css = `rgba(${o[i]},${o[i + 1]},${o[i + 2]},${a})`;
-    if (a >= 0 && a <= 1) colours.set(key, css);
-  }
+  const rgb = (o[i] * 256 + o[i + 1]) * 256 + o[i + 2];
+  let byRgb = colours.get(a);
+  if (byRgb === undefined) colours.set(a, (byRgb = new Map()));
+  let css = byRgb.get(rgb);
+  if (css === undefined) byRgb.set(rgb, (css = `rgba(${o[i]},${o[i + 1]},${o[i + 2]},${a})`));
   return css;
 };
 // Makes the canvas calls that `ops` (see canvas.rs: Op) and `texts` (NUL-separated) describe.
-// Runs of stroked paths, and runs of filled rectangles, with no other op between them (so the
-// same style) become one path each, stroked or filled once: a Bits change drew about 675
-// paths and 280 rectangles one call each. Only where translucent lines cross does that change
-// a pixel (they are blended once, not twice); plotters' rectangles lie on whole pixels.
+// A Bits change drew about 675 stroked paths and 280 rectangles, one call each; now:
+// - a run of stroked paths with no other op between them (so one style) is one path, stroked
+//   once. Where its lines overlap or cross, their anti-aliased edges and translucent colours
+//   are blended once instead of twice: a few pixels' shade at grid crossings.
+// - a run of filled rectangles is one path, filled once, while each starts right of the one
+//   before (histogram bars, left to right): they cannot overlap, and plotters' rectangles lie
+//   on whole pixels, so the pixels are the same as one fillRect each.
 export function replay(ctx, ops, texts) {
   const strs = texts.split('\0');
   let s = 0;
-  // The kind of the path being gathered: 0 none, 7 stroked lines, 5 filled rectangles.
+  // The kind of the path being gathered: 0 none, 7 stroked lines, 5 filled rectangles; and
+  // the right edge of the last rectangle gathered.
   let open = 0;
+  let right = 0;
   const flush = () => {
     if (open === 7) ctx.stroke();
     else if (open === 5) ctx.fill();
     open = 0;
   };
-  for (let i = 0; i < ops.length; ) {
-    const op = ops[i];
-    if (op !== open) flush();
-    switch (op) {
-      case 0:
-        ctx.fillStyle = rgba(ops, i + 1);
-        i += 5;
-        break;
-      case 1:
-        ctx.strokeStyle = rgba(ops, i + 1);
-        ctx.lineWidth = ops[i + 5];
-        i += 6;
-        break;
-      case 2:
-        ctx.font = strs[s++];
-        i += 1;
-        break;
-      case 3:
-        ctx.textAlign = ALIGN[ops[i + 1]];
-        i += 2;
-        break;
-      case 4:
-        ctx.textBaseline = BASELINE[ops[i + 1]];
-        i += 2;
-        break;
-      case 5:
-        if (open !== 5) {
-          ctx.beginPath();
-          open = 5;
+  try {
+    play();
+  } finally {
+    // What was gathered is drawn even if an op threw (the drawing shows what it got to).
+    flush();
+  }
+  function play() {
+    for (let i = 0; i < ops.length; ) {
+      const op = ops[i];
+      if (op !== open) flush();
+      switch (op) {
+        case 0:
+          ctx.fillStyle = rgba(ops, i + 1);
+          i += 5;
+          break;
+        case 1:
+          ctx.strokeStyle = rgba(ops, i + 1);
+          ctx.lineWidth = ops[i + 5];
+          i += 6;
+          break;
+        case 2:
+          ctx.font = strs[s++];
+          i += 1;
+          break;
+        case 3:
+          ctx.textAlign = ALIGN[ops[i + 1]];
+          i += 2;
+          break;
+        case 4:
+          ctx.textBaseline = BASELINE[ops[i + 1]];
+          i += 2;
+          break;
+        case 5:
+          // A rectangle that starts left of the last one's right edge could overlap it.
+          if (open === 5 && ops[i + 1] < right) flush();
+          if (open !== 5) {
+            ctx.beginPath();
+            open = 5;
+          }
+          ctx.rect(ops[i + 1], ops[i + 2], ops[i + 3], ops[i + 4]);
+          right = ops[i + 1] + ops[i + 3];
+          i += 5;
+          break;
+        case 6:
+          ctx.strokeRect(ops[i + 1], ops[i + 2], ops[i + 3], ops[i + 4]);
+          i += 5;
+          break;
+        case 7: {
+          const n = ops[i + 1];
+          if (open !== 7) {
+            ctx.beginPath();
+            open = 7;
+          }
+          ctx.moveTo(ops[i + 2], ops[i + 3]);
+          for (let k = 1; k < n; k++) ctx.lineTo(ops[i + 2 + 2 * k], ops[i + 3 + 2 * k]);
+          i += 2 + 2 * n;
+          break;
         }
-        ctx.rect(ops[i + 1], ops[i + 2], ops[i + 3], ops[i + 4]);
-        i += 5;
-        break;
-      case 6:
-        ctx.strokeRect(ops[i + 1], ops[i + 2], ops[i + 3], ops[i + 4]);
-        i += 5;
-        break;
-      case 7: {
-        const n = ops[i + 1];
-        if (open !== 7) {
+        case 8: {
+          const n = ops[i + 1];
           ctx.beginPath();
-          open = 7;
+          ctx.moveTo(ops[i + 2], ops[i + 3]);
+          for (let k = 1; k < n; k++) ctx.lineTo(ops[i + 2 + 2 * k], ops[i + 3 + 2 * k]);
+          ctx.closePath();
+          ctx.fill();
+          i += 2 + 2 * n;
+          break;
         }
-        ctx.moveTo(ops[i + 2], ops[i + 3]);
-        for (let k = 1; k < n; k++) ctx.lineTo(ops[i + 2 + 2 * k], ops[i + 3 + 2 * k]);
-        i += 2 + 2 * n;
-        break;
+        case 9:
+        case 10:
+          ctx.beginPath();
+          ctx.arc(ops[i + 1], ops[i + 2], ops[i + 3], 0, Math.PI * 2);
+          if (ops[i] === 9) ctx.fill();
+          else ctx.stroke();
+          i += 4;
+          break;
+        case 11:
+          ctx.fillText(strs[s++], ops[i + 1], ops[i + 2]);
+          i += 3;
+          break;
+        case 12:
+          ctx.save();
+          ctx.translate(ops[i + 1], ops[i + 2]);
+          ctx.rotate(ops[i + 3]);
+          ctx.fillText(strs[s++], 0, 0);
+          ctx.restore();
+          i += 4;
+          break;
+        default:
+          throw new Error(`canvas replay: unknown op ${ops[i]}`);
       }
-      case 8: {
-        const n = ops[i + 1];
-        ctx.beginPath();
-        ctx.moveTo(ops[i + 2], ops[i + 3]);
-        for (let k = 1; k < n; k++) ctx.lineTo(ops[i + 2 + 2 * k], ops[i + 3 + 2 * k]);
-        ctx.closePath();
-        ctx.fill();
-        i += 2 + 2 * n;
-        break;
-      }
-      case 9:
-      case 10:
-        ctx.beginPath();
-        ctx.arc(ops[i + 1], ops[i + 2], ops[i + 3], 0, Math.PI * 2);
-        if (ops[i] === 9) ctx.fill();
-        else ctx.stroke();
-        i += 4;
-        break;
-      case 11:
-        ctx.fillText(strs[s++], ops[i + 1], ops[i + 2]);
-        i += 3;
-        break;
-      case 12:
-        ctx.save();
-        ctx.translate(ops[i + 1], ops[i + 2]);
-        ctx.rotate(ops[i + 3]);
-        ctx.fillText(strs[s++], 0, 0);
-        ctx.restore();
-        i += 4;
-        break;
-      default:
-        throw new Error(`canvas replay: unknown op ${ops[i]}`);
     }
   }
-  flush();
 }
 "#)]
 extern "C" {
@@ -433,9 +446,19 @@ impl PageCanvas {
         width: u32,
         fill: bool,
     ) {
-        let (x, y) = (f64::from(upper_left.0), f64::from(upper_left.1));
-        let w = f64::from(bottom_right.0.saturating_sub(upper_left.0));
-        let h = f64::from(bottom_right.1.saturating_sub(upper_left.1));
+        // Corners in either order: the rectangle from its least corner, with a size >= 0 (the
+        // replay's merged fills count on it).
+        let (x0, x1) = (
+            upper_left.0.min(bottom_right.0),
+            upper_left.0.max(bottom_right.0),
+        );
+        let (y0, y1) = (
+            upper_left.1.min(bottom_right.1),
+            upper_left.1.max(bottom_right.1),
+        );
+        let (x, y) = (f64::from(x0), f64::from(y0));
+        let w = f64::from(x1) - x;
+        let h = f64::from(y1) - y;
         if fill {
             self.set_fill(color);
             self.op(Op::FillRect, &[x, y, w, h]);
