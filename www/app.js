@@ -8,7 +8,7 @@ const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
 const TYPING_DEBOUNCE_MS = 150;
 /** Pause after a resize before redrawing. */
 const RESIZE_DEBOUNCE_MS = 120;
-/** How long the page waits, after the last update, before it writes the URL (see `saveUrl`). */
+/** How long the page waits after a slider's last step before it writes the URL (`saveUrl`). */
 const URL_IDLE_MS = 250;
 /** From this many values on, say "Working…" and let it paint before a (long) call that makes
  * new data. */
@@ -163,7 +163,7 @@ function setupUI() {
   });
   for (const name of CHARTS) ro.observe(canvasOf(name));
   window.addEventListener('resize', resized);
-  // Leaving or hiding the page keeps the view's URL (for reload, history and tab restore).
+  // Leaving or hiding the page keeps the view's URL (for history and tab restore).
   window.addEventListener('pagehide', flushUrl);
   document.addEventListener('visibilitychange', () => document.hidden && flushUrl());
   darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
@@ -291,7 +291,7 @@ async function run(query, { large = false, syncControls = false, changed = null 
     failed(e, changed);
     return false;
   }
-  const ok = show(next, t0, syncControls);
+  const ok = show(next, t0, syncControls, Boolean(changed && changed.type === 'range'));
   if (ok) lastGoodQuery = changed ? query : null;
   return ok;
 }
@@ -324,7 +324,7 @@ async function beforeCompute(large) {
 }
 
 /** Shows a successful summary: numbers, charts, URL. */
-function show(next, t0, syncControls) {
+function show(next, t0, syncControls, sliding = false) {
   summary = next;
   preset = next.settings.preset ?? null;
   try {
@@ -333,7 +333,7 @@ function show(next, t0, syncControls) {
     failed(e, null);
     return false;
   }
-  saveUrl(next.query);
+  saveUrl(next.query, sliding);
   render(next);
   if (syncControls) applySettings(next.settings);
   else reflectSettings(next.settings);
@@ -655,19 +655,22 @@ let unsavedQuery = null;
 let urlTimer = null;
 
 /**
- * Puts `query` in the address bar once updates pause ({@link URL_IDLE_MS} after the last
- * update), not during the update: `history.replaceState` took 1.6 to 3 ms of a 100,000-value
- * Bits change (it serializes state and tells the browser process), the page looks the same
- * without it, and while a slider is dragged only the last of its values needs the URL (Chromium
- * also throttles pages that call it hundreds of times). Whatever reads the URL (copying the
- * link, leaving or hiding the page) writes it first. `data-url` on the body is "pending" until
- * it is written, "saved" after.
+ * Puts `query` in the address bar after the update, not during it: `history.replaceState` took
+ * 1.6 to 3 ms of a 100,000-value Bits change (it serializes state and tells the browser
+ * process), and the page looks the same without it. After a slider step (`sliding`) it waits
+ * until the slider rests ({@link URL_IDLE_MS} after its last step: a dragged slider needs only
+ * its last value there, and Chromium throttles pages that call it hundreds of times); after any
+ * other change, just after the next frame. Copying the link writes it first, as do leaving and
+ * hiding the page; a reload within that wait still loads the URL before it. `data-url` on the
+ * body is "pending" until it is written, "saved" after.
  */
-function saveUrl(query) {
+function saveUrl(query, sliding = false) {
   unsavedQuery = query;
   setData(document.body, 'url', 'pending');
   clearTimeout(urlTimer);
+  // At the latest then, also where no frame comes (a hidden tab).
   urlTimer = setTimeout(flushUrl, URL_IDLE_MS);
+  if (!sliding) requestAnimationFrame(() => setTimeout(flushUrl, 0));
 }
 
 /** Writes the pending query (see `saveUrl`) to the address bar now. */

@@ -439,11 +439,11 @@ async function open(pathname, { state = 'ready', ...contextOptions } = {}) {
   return { page, problems, close: () => context.close() };
 }
 
-/** The page's URL once the page has written the view's query there: it does so when updates
- * pause (`data-url` goes from "pending" to "saved", see `saveUrl` in app.js). */
+/** The page's URL once the page has written the view's query there: it does so after the
+ * update (`data-url` goes from "pending" to "saved", see `saveUrl` in app.js). */
 async function savedUrl(page) {
   await page.waitForFunction(() => document.body.dataset.url !== 'pending');
-  return page.url();
+  return page.evaluate(() => location.href);
 }
 
 /** Waits until `document.body.dataset.state` is `state` (the page's test contract). */
