@@ -108,35 +108,78 @@ unsafe fn min_max_avx2(xs: &[f64], lanes: &mut MinMaxLanes) {
     let n = xs.len();
     let whole = n - n % 8;
     let p = xs.as_ptr();
-    let mut lo0 = _mm256_loadu_pd(lanes.lo.as_ptr());
-    let mut lo1 = _mm256_loadu_pd(lanes.lo.as_ptr().add(4));
-    let mut hi0 = _mm256_loadu_pd(lanes.hi.as_ptr());
-    let mut hi1 = _mm256_loadu_pd(lanes.hi.as_ptr().add(4));
-    let mut ps0 = _mm256_loadu_pd(lanes.poison.as_ptr());
-    let mut ps1 = _mm256_loadu_pd(lanes.poison.as_ptr().add(4));
+    let mut v = MinMaxVectors::load(lanes);
     let mut i = 0;
     while i < whole {
         // A prefetch is only a hint (it never faults), and wrapping_add keeps the address
         // arithmetic defined past the end.
         _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD) as *const i8);
         // SAFETY: i + 8 <= whole <= n.
-        let x0 = _mm256_loadu_pd(p.add(i));
-        let x1 = _mm256_loadu_pd(p.add(i + 4));
-        lo0 = _mm256_min_pd(x0, lo0);
-        lo1 = _mm256_min_pd(x1, lo1);
-        hi0 = _mm256_max_pd(x0, hi0);
-        hi1 = _mm256_max_pd(x1, hi1);
-        ps0 = _mm256_add_pd(ps0, _mm256_sub_pd(x0, x0));
-        ps1 = _mm256_add_pd(ps1, _mm256_sub_pd(x1, x1));
+        v.take(_mm256_loadu_pd(p.add(i)), _mm256_loadu_pd(p.add(i + 4)));
         i += 8;
     }
-    _mm256_storeu_pd(lanes.lo.as_mut_ptr(), lo0);
-    _mm256_storeu_pd(lanes.lo.as_mut_ptr().add(4), lo1);
-    _mm256_storeu_pd(lanes.hi.as_mut_ptr(), hi0);
-    _mm256_storeu_pd(lanes.hi.as_mut_ptr().add(4), hi1);
-    _mm256_storeu_pd(lanes.poison.as_mut_ptr(), ps0);
-    _mm256_storeu_pd(lanes.poison.as_mut_ptr().add(4), ps1);
+    v.store(lanes);
     lanes.update(&xs[whole..]);
+}
+
+/// [`MinMaxLanes`] in two AVX vectors of four lanes each (lanes 0-3 and 4-7): the AVX2 passes'
+/// min, max and poison. `_mm256_min_pd(x, lo)` is `if x < lo { x } else { lo }` and
+/// `_mm256_max_pd(x, hi)` is `if x > hi { x } else { hi }`, NaN and ties included, so every
+/// lane is [`MinMaxLanes::update`]'s.
+#[cfg(target_arch = "x86_64")]
+struct MinMaxVectors {
+    lo: [std::arch::x86_64::__m256d; 2],
+    hi: [std::arch::x86_64::__m256d; 2],
+    poison: [std::arch::x86_64::__m256d; 2],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl MinMaxVectors {
+    /// The lanes as vectors.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load(l: &MinMaxLanes) -> MinMaxVectors {
+        use std::arch::x86_64::*;
+        // SAFETY: each array has 8 values; the loads read 4 from index 0 and 4 from index 4.
+        let two = |a: &[f64; 8]| unsafe {
+            [
+                _mm256_loadu_pd(a.as_ptr()),
+                _mm256_loadu_pd(a.as_ptr().add(4)),
+            ]
+        };
+        MinMaxVectors {
+            lo: two(&l.lo),
+            hi: two(&l.hi),
+            poison: two(&l.poison),
+        }
+    }
+
+    /// Takes in the next 8 values, lanes 0-3 then 4-7.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn take(&mut self, x0: std::arch::x86_64::__m256d, x1: std::arch::x86_64::__m256d) {
+        use std::arch::x86_64::*;
+        for (j, x) in [x0, x1].into_iter().enumerate() {
+            self.lo[j] = _mm256_min_pd(x, self.lo[j]);
+            self.hi[j] = _mm256_max_pd(x, self.hi[j]);
+            self.poison[j] = _mm256_add_pd(self.poison[j], _mm256_sub_pd(x, x));
+        }
+    }
+
+    /// Writes the vectors back to the lanes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn store(&self, l: &mut MinMaxLanes) {
+        use std::arch::x86_64::*;
+        // SAFETY: as in `load`, 4 values at index 0 and 4 at index 4 of arrays of 8.
+        let two = |a: &mut [f64; 8], v: &[__m256d; 2]| unsafe {
+            _mm256_storeu_pd(a.as_mut_ptr(), v[0]);
+            _mm256_storeu_pd(a.as_mut_ptr().add(4), v[1]);
+        };
+        two(&mut l.lo, &self.lo);
+        two(&mut l.hi, &self.hi);
+        two(&mut l.poison, &self.poison);
+    }
 }
 
 /// Running min, max and finiteness in eight lanes: lane `j` sees the values whose index is `j`
@@ -224,9 +267,7 @@ fn stats_leaf(b: &[f64], lanes: &mut MinMaxLanes) -> f64 {
 }
 
 /// [`stats_leaf`] in AVX2 intrinsics: the eight lanes are two vectors of four, for the min,
-/// the max, the poison and numpy's eight accumulators alike. `_mm256_min_pd(x, lo)` is
-/// `if x < lo { x } else { lo }` and `_mm256_max_pd(x, hi)` is `if x > hi { x } else { hi }`,
-/// NaN included, so every lane is [`MinMaxLanes::update`]'s.
+/// the max and the poison ([`MinMaxVectors`]) and numpy's eight accumulators alike.
 ///
 /// # Safety
 /// The CPU must have AVX2.
@@ -240,12 +281,7 @@ unsafe fn stats_leaf_avx2(b: &[f64], lanes: &mut MinMaxLanes) -> f64 {
     }
     let whole = n - n % 8;
     let p = b.as_ptr();
-    let mut lo0 = _mm256_loadu_pd(lanes.lo.as_ptr());
-    let mut lo1 = _mm256_loadu_pd(lanes.lo.as_ptr().add(4));
-    let mut hi0 = _mm256_loadu_pd(lanes.hi.as_ptr());
-    let mut hi1 = _mm256_loadu_pd(lanes.hi.as_ptr().add(4));
-    let mut ps0 = _mm256_loadu_pd(lanes.poison.as_ptr());
-    let mut ps1 = _mm256_loadu_pd(lanes.poison.as_ptr().add(4));
+    let mut v = MinMaxVectors::load(lanes);
     let mut r0 = _mm256_setzero_pd();
     let mut r1 = _mm256_setzero_pd();
     let mut i = 0;
@@ -253,23 +289,13 @@ unsafe fn stats_leaf_avx2(b: &[f64], lanes: &mut MinMaxLanes) -> f64 {
         // SAFETY: i + 8 <= whole <= n.
         let x0 = _mm256_loadu_pd(p.add(i));
         let x1 = _mm256_loadu_pd(p.add(i + 4));
-        lo0 = _mm256_min_pd(x0, lo0);
-        lo1 = _mm256_min_pd(x1, lo1);
-        hi0 = _mm256_max_pd(x0, hi0);
-        hi1 = _mm256_max_pd(x1, hi1);
-        ps0 = _mm256_add_pd(ps0, _mm256_sub_pd(x0, x0));
-        ps1 = _mm256_add_pd(ps1, _mm256_sub_pd(x1, x1));
+        v.take(x0, x1);
         // +0.0 + x² is x² (never -0.0): the first add is numpy's first assignment.
         r0 = _mm256_add_pd(r0, _mm256_mul_pd(x0, x0));
         r1 = _mm256_add_pd(r1, _mm256_mul_pd(x1, x1));
         i += 8;
     }
-    _mm256_storeu_pd(lanes.lo.as_mut_ptr(), lo0);
-    _mm256_storeu_pd(lanes.lo.as_mut_ptr().add(4), lo1);
-    _mm256_storeu_pd(lanes.hi.as_mut_ptr(), hi0);
-    _mm256_storeu_pd(lanes.hi.as_mut_ptr().add(4), hi1);
-    _mm256_storeu_pd(lanes.poison.as_mut_ptr(), ps0);
-    _mm256_storeu_pd(lanes.poison.as_mut_ptr().add(4), ps1);
+    v.store(lanes);
     let mut r = [0.0f64; 8];
     _mm256_storeu_pd(r.as_mut_ptr(), r0);
     _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
