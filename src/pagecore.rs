@@ -269,10 +269,10 @@ pub fn view_counts(
 
 /// [`view_counts`] over the values sorted ascending (any order of the same values gives the
 /// same counts): the code, the value's bin and, for one code, the error's bin are
-/// non-decreasing functions of the value, so each is counted run by run, every run's end found
-/// by galloping, instead of value by value. Bit for bit the same counts; about as many
-/// evaluations as runs times a logarithm, which at the page's 120 bins and few levels is a
-/// small fraction of a pass. Many levels make runs short: then `view_counts` is the faster.
+/// non-decreasing functions of the value, so each is counted run by run instead of value by
+/// value ([`runs`]). Bit for bit the same counts; about two evaluations a run, which at the
+/// page's 120 bins and few levels is a small fraction of a pass. Many levels make runs short:
+/// then `view_counts` is the faster.
 pub fn view_counts_sorted(
     sorted: &[f64],
     p: &QuantParams,
@@ -281,9 +281,9 @@ pub fn view_counts_sorted(
     errors: &mut Histogram,
 ) {
     let k = Kernel::new(p);
-    let vkey = bin_key(values);
-    let ekey = bin_key(errors);
-    runs(sorted, &vkey, |b, run| {
+    let (vkey, vnext) = bin_key(values);
+    let (ekey, enext) = bin_key(errors);
+    runs(sorted, &vkey, &vnext, |b, run| {
         if let Some(c) = usize::try_from(b)
             .ok()
             .and_then(|b| values.counts.get_mut(b))
@@ -291,27 +291,35 @@ pub fn view_counts_sorted(
             *c += run.len() as u64;
         }
     });
-    let qmin = p.qmin;
-    runs(sorted, &|x| k.code(x).0 as i64, |q, run| {
+    let (qmin, qmax) = (p.qmin, p.qmax);
+    // Code q ends where x / scale + zero_point reaches q + 1/2.
+    let code_next = |q: i64| {
+        if q >= qmax as i64 {
+            f64::INFINITY
+        } else {
+            (q as f64 + 0.5 - p.zero_point) * p.scale
+        }
+    };
+    runs(sorted, &|x| k.code(x).0 as i64, &code_next, |q, run| {
         let q = q as i32;
         if let Some(c) = code_counts.get_mut((q - qmin) as usize) {
             *c += run.len() as u64;
         }
         let dq = p.dequantize_value(q);
-        // Galloping pays where the error's bins hold long runs; where the run's values spread
+        // Runs pay where the error's bins hold many values each; where the run's values spread
         // over many bins (many levels: a run spans all of them) one by one is cheaper.
         let spread = match (run.first(), run.last()) {
             (Some(&a), Some(&b)) => (ekey(b - dq) - ekey(a - dq)).unsigned_abs() as usize + 1,
             _ => 1,
         };
-        if run.len() <= SHORT_RUN || run.len() < 8 * spread {
+        if run.len() <= SHORT_RUN || run.len() < RUN_FACTOR * spread {
             for &x in run {
                 if let Some(b) = errors.bin_of(x - dq) {
                     errors.counts[b] += 1;
                 }
             }
         } else {
-            runs(run, &|x| ekey(x - dq), |b, r| {
+            runs(run, &|x| ekey(x - dq), &|b| dq + enext(b), |b, r| {
                 if let Some(c) = usize::try_from(b)
                     .ok()
                     .and_then(|b| errors.counts.get_mut(b))
@@ -325,47 +333,108 @@ pub fn view_counts_sorted(
 
 /// Runs this short are binned value by value.
 const SHORT_RUN: usize = 24;
+/// A code's run is binned bin by bin when it holds at least this many values per bin it spans.
+const RUN_FACTOR: usize = 8;
 
-/// A histogram's bin as a non-decreasing key: -1 below the range, the bin count above it.
-fn bin_key(h: &Histogram) -> impl Fn(f64) -> i64 {
+/// A histogram's bin as a non-decreasing key (-1 below the range, the bin count above it),
+/// and where each key's values end, about: the next bin's left edge (a hint for [`runs`]).
+fn bin_key(h: &Histogram) -> (impl Fn(f64) -> i64, impl Fn(i64) -> f64) {
     let h = Histogram {
         lo: h.lo,
         hi: h.hi,
         counts: vec![0; h.counts.len()],
     };
-    move |x| match h.bin_of(x) {
+    let (lo, hi, bins) = (h.lo, h.hi, h.counts.len() as i64);
+    let key = move |x| match h.bin_of(x) {
         Some(b) => b as i64,
         None if x < h.lo => -1,
         None => h.counts.len() as i64,
-    }
+    };
+    let next = move |b: i64| {
+        if b >= bins - 1 {
+            if b >= bins {
+                f64::INFINITY
+            } else {
+                hi
+            }
+        } else {
+            lo + (hi - lo) * ((b + 1) as f64 / bins as f64)
+        }
+    };
+    (key, next)
 }
 
 /// Calls `add(key, run)` for each run of equal `key` in `xs`, where `key` is non-decreasing
-/// over `xs`; a run's end is found by doubling steps, then bisection.
-fn runs(xs: &[f64], key: &impl Fn(f64) -> i64, mut add: impl FnMut(i64, &[f64])) {
+/// over `xs`. `next(k)` estimates the least value whose key exceeds `k`; it only guides the
+/// search. Each run's end is looked for by comparisons with that estimate (doubling steps from
+/// where the previous run's length puts it, then bisection), then settled by `key` itself from
+/// there (about two evaluations when the estimate is close, a few more the further it is off).
+fn runs(
+    xs: &[f64],
+    key: &impl Fn(f64) -> i64,
+    next: &impl Fn(i64) -> f64,
+    mut add: impl FnMut(i64, &[f64]),
+) {
     let n = xs.len();
     let mut i = 0;
+    let mut guess = 1;
     while i < n {
         let k = key(xs[i]);
-        // key(xs[lo]) <= k; hi == n or key(xs[hi]) > k.
-        let (mut lo, mut hi) = (i, i + 1);
-        let mut step = 1;
-        while hi < n && key(xs[hi]) <= k {
-            lo = hi;
-            step *= 2;
-            hi = (i + step).min(n);
-        }
-        while hi - lo > 1 {
-            let m = lo + (hi - lo) / 2;
-            if key(xs[m]) <= k {
-                lo = m;
-            } else {
-                hi = m;
-            }
-        }
-        add(k, &xs[i..hi]);
-        i = hi;
+        let t = next(k);
+        let near = first_false(xs, i + 1, i + guess, &|x| x < t);
+        let end = first_false(xs, i + 1, near, &|x| key(x) <= k);
+        add(k, &xs[i..end]);
+        guess = end - i;
+        i = end;
     }
+}
+
+/// The least `j` in `from..=xs.len()` with `j == xs.len()` or `!pred(xs[j])`, where `pred` holds
+/// on a prefix of `xs[from..]` and nowhere after it. Searched by doubling steps away from
+/// `hint` (in either direction), then bisection: `2 log2 |answer - hint|` evaluations or so.
+fn first_false(xs: &[f64], from: usize, hint: usize, pred: &impl Fn(f64) -> bool) -> usize {
+    let n = xs.len();
+    let from = from.min(n);
+    let h = hint.clamp(from, n);
+    // The answer stays in [lo, hi].
+    let (mut lo, mut hi);
+    if h < n && pred(xs[h]) {
+        (lo, hi) = (h + 1, n);
+        let mut step = 1;
+        loop {
+            let m = lo + step - 1;
+            if m >= n {
+                break;
+            }
+            if !pred(xs[m]) {
+                hi = m;
+                break;
+            }
+            lo = m + 1;
+            step *= 2;
+        }
+    } else {
+        (lo, hi) = (from, h);
+        let mut step = 1;
+        while hi - lo > step {
+            let m = hi - step;
+            if pred(xs[m]) {
+                lo = m + 1;
+                break;
+            }
+            hi = m;
+            step *= 2;
+        }
+    }
+    while lo < hi {
+        let m = lo + (hi - lo) / 2;
+        if pred(xs[m]) {
+            lo = m + 1;
+        } else {
+            hi = m;
+        }
+    }
+    lo
 }
 
 /// The dequantized values' histogram from the code counts: every value with code `q` has the
@@ -488,6 +557,54 @@ mod tests {
                 assert_eq!(one.max_abs.to_bits(), m.max_abs.to_bits());
                 assert_eq!(one.clipped, m.clipped);
                 assert_eq!(one.n, m.n);
+            }
+        }
+    }
+
+    /// `runs` finds exactly the runs of equal keys, whatever its estimates: right, off by a
+    /// little or a lot, NaN or infinite; runs of one value, of all of them, and every length
+    /// between, next to each other.
+    #[test]
+    fn runs_are_exact_whatever_the_estimate() {
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s % m
+        };
+        for case in 0..200 {
+            // Sorted values with repeats; the key is floor(x / w) for a width w.
+            let n = 1 + next(3000) as usize;
+            let spread = 1 << next(20);
+            let mut xs: Vec<f64> = (0..n).map(|_| next(spread) as f64 * 0.37).collect();
+            xs.sort_unstable_by(f64::total_cmp);
+            let w = [0.5, 1.0, 7.3, 1000.0, 1e9][case % 5];
+            let key = |x: f64| (x / w).floor() as i64;
+            let mut want: Vec<(i64, usize)> = Vec::new();
+            for &x in &xs {
+                match want.last_mut() {
+                    Some((k, c)) if *k == key(x) => *c += 1,
+                    _ => want.push((key(x), 1)),
+                }
+            }
+            let estimates: [&dyn Fn(i64) -> f64; 6] = [
+                &|k| (k + 1) as f64 * w,
+                &|k| (k + 1) as f64 * w * 1.01,
+                &|k| (k + 1) as f64 * w * 0.9 - 3.0,
+                &|_| f64::NAN,
+                &|_| f64::INFINITY,
+                &|_| f64::NEG_INFINITY,
+            ];
+            for est in estimates {
+                let mut got: Vec<(i64, usize)> = Vec::new();
+                let mut seen = 0;
+                runs(&xs, &key, &|k| est(k), |k, run| {
+                    assert!(std::ptr::eq(run.as_ptr(), xs[seen..].as_ptr()));
+                    seen += run.len();
+                    got.push((k, run.len()));
+                });
+                assert_eq!(got, want, "case {case}");
             }
         }
     }
