@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::generate::Dataset;
 use crate::histogram::Histogram;
 use crate::metrics::Metrics;
+use crate::pagecore::Known;
 use crate::quantize::QuantParams;
 use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PERCENTILE};
 use crate::sum::pairwise_sum_map;
@@ -263,38 +264,41 @@ impl Analysis {
             .iter()
             .map(|s| self.params(s))
             .collect::<Result<Vec<_>>>()?;
-        // Where the values are sorted, each clipped count is two binary searches there, and
-        // the inliers' count is the total less the outliers' own: the passes skip the test.
-        // Natively `error_stats` counts them in its own pass anyway (unit tests check the counts).
+        // Where the values are sorted, each clipped count is two binary searches there, each
+        // `max |e|` (with few codes) two evaluations a code, and the inliers' count is the
+        // total less the outliers' own: the passes leave those out. Natively `error_stats`
+        // finds them in its own pass anyway (unit tests check them).
         let sorted = if cfg!(any(target_arch = "wasm32", test)) {
             self.sorted_values()
         } else {
             None
         };
-        let clipped: Option<Vec<usize>> = sorted.map(|sorted| {
+        let known: Option<Vec<Known>> = sorted.map(|sorted| {
             params
                 .iter()
-                .map(|p| crate::pagecore::clipped_sorted(sorted, p))
+                .map(|p| crate::pagecore::known_sorted(sorted, p))
                 .collect()
         });
-        let all =
-            crate::pagecore::error_stats_many_clipped(self.values(), &params, clipped.as_deref());
+        let all = crate::pagecore::error_stats_many_known(self.values(), &params, known.as_deref());
         let kept = self.inliers.as_ref().map(|xs| {
-            let kept_clipped: Option<Vec<usize>> = clipped.as_ref().map(|c| {
-                c.iter()
+            let kept_known: Option<Vec<Known>> = known.as_ref().map(|kn| {
+                kn.iter()
                     .zip(&params)
-                    .map(|(&c, p)| {
+                    .map(|(k, p)| {
                         let out = self
                             .excluded
                             .iter()
                             .filter_map(|&i| self.values().get(i))
                             .filter(|&&x| crate::pagecore::clips(p, x))
                             .count();
-                        c.saturating_sub(out)
+                        Known {
+                            clipped: k.clipped.saturating_sub(out),
+                            max_abs: None,
+                        }
                     })
                     .collect()
             });
-            crate::pagecore::error_stats_many_clipped(xs, &params, kept_clipped.as_deref())
+            crate::pagecore::error_stats_many_known(xs, &params, kept_known.as_deref())
         });
         Ok(settings
             .iter()

@@ -45,30 +45,98 @@ pub fn error_stats_many(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> {
     }
 }
 
-/// [`error_stats_many`] where the clipped counts are already known (`clipped[k]` is how many of
-/// `xs` `params[k]` clips, from [`clipped_sorted`], say): on wasm32 the pass then leaves the
-/// clipped test out ([`error_stats_fused_unclipped`]), a fifth of its work. The same results
-/// when the counts are right; natively `error_stats` counts them anyway (and debug builds check
-/// the given counts against it).
-pub fn error_stats_many_clipped(
+/// What is already known of one quantization's error over some data, from the same values
+/// sorted ([`known_sorted`]): the pass then leaves out what it would find again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Known {
+    /// How many values it clips ([`clipped_sorted`]).
+    pub clipped: usize,
+    /// `max |x - x̂|` ([`max_abs_sorted`]), where it was worth finding that way.
+    pub max_abs: Option<f64>,
+}
+
+/// [`error_stats_many`] where some of the results are already known (`known[k]` for
+/// `params[k]`): on wasm32 the pass then leaves out the clipped test, the clamp where nothing
+/// is clipped, and `max |e|` where it is known; and the zero point where it is zero. The same
+/// results when the given ones are right; natively `error_stats` finds them anyway (and debug
+/// builds check the given ones against it).
+pub fn error_stats_many_known(
     xs: &[f64],
     params: &[QuantParams],
-    clipped: Option<&[usize]>,
+    known: Option<&[Known]>,
 ) -> Vec<ErrorStats> {
-    match clipped {
-        Some(c) if c.len() == params.len() && cfg!(target_arch = "wasm32") => {
-            let mut out = error_stats_fused_unclipped(xs, params);
-            for (o, &c) in out.iter_mut().zip(c) {
-                o.clipped = c;
+    match known {
+        Some(kn) if kn.len() == params.len() && cfg!(target_arch = "wasm32") => {
+            let mut out = fused(xs, params, Some(kn));
+            for (o, k) in out.iter_mut().zip(kn) {
+                o.clipped = k.clipped;
+                if let Some(m) = k.max_abs {
+                    o.max_abs = m;
+                }
             }
             out
         }
         _ => {
             let out = error_stats_many(xs, params);
-            if let Some(c) = clipped {
-                debug_assert!(out.iter().map(|o| o.clipped).eq(c.iter().copied()));
+            if let Some(kn) = known {
+                debug_assert!(out.iter().zip(kn).all(|(o, k)| o.clipped == k.clipped
+                    && k.max_abs.is_none_or(|m| m.to_bits() == o.max_abs.to_bits())));
             }
             out
+        }
+    }
+}
+
+/// What the sorted values tell of `p`'s error without a pass over them: the clipped count, and
+/// `max |e|` where the codes in use are few enough (at most one per [`MAX_BY_RUNS`] values)
+/// for [`max_abs_sorted`] to be cheaper than finding it in the pass.
+pub fn known_sorted(sorted: &[f64], p: &QuantParams) -> Known {
+    let k = Kernel::new(p);
+    let spanned = match (sorted.first(), sorted.last()) {
+        (Some(&a), Some(&b)) => (k.code(b).0 - k.code(a).0).abs() + 1.0,
+        _ => 1.0,
+    };
+    Known {
+        clipped: clipped_sorted(sorted, p),
+        max_abs: (spanned * MAX_BY_RUNS as f64 <= sorted.len() as f64)
+            .then(|| max_abs_sorted(sorted, p)),
+    }
+}
+
+/// [`known_sorted`] finds `max |e|` by runs where there are at least this many values a code.
+pub const MAX_BY_RUNS: usize = 2048;
+
+/// `max |x - x̂|` of `p` over `sorted` (ascending, no NaN), as the passes find it (0 when
+/// empty): within one code's run the error `x - x̂` is a non-decreasing function of `x`, so
+/// its largest magnitude is at one of the run's two ends. About two evaluations a code.
+pub fn max_abs_sorted(sorted: &[f64], p: &QuantParams) -> f64 {
+    let k = Kernel::new(p);
+    let mut max = 0.0f64;
+    runs(
+        sorted,
+        &|x| k.code(x).0 as i64,
+        &code_end(p),
+        &mut |q, run| {
+            let dq = p.dequantize_value(q as i32);
+            for x in [run.first(), run.last()].into_iter().flatten() {
+                let a = (x - dq).abs();
+                if a > max {
+                    max = a;
+                }
+            }
+        },
+    );
+    max
+}
+
+/// About where code `q`'s values end: where `x / scale + zero_point` reaches `q + 1/2` (a
+/// hint for [`runs`]; infinite for the top code).
+fn code_end(p: &QuantParams) -> impl Fn(i64) -> f64 + '_ {
+    move |q: i64| {
+        if q >= p.qmax as i64 {
+            f64::INFINITY
+        } else {
+            (q as f64 + 0.5 - p.zero_point) * p.scale
         }
     }
 }
@@ -98,31 +166,54 @@ pub fn clips(p: &QuantParams, x: f64) -> bool {
 
 /// [`error_stats_many`] in one pass over `xs` for every 8 of `params`.
 pub fn error_stats_fused(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> {
-    fused(xs, params, true)
+    fused(xs, params, None)
 }
 
-/// [`error_stats_fused`] without the clipped counts (every `clipped` is 0): the rest bit for bit.
-pub fn error_stats_fused_unclipped(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> {
-    fused(xs, params, false)
-}
-
-/// The fused pass; with `clip` it also counts the clipped values. (One tree walk for both;
-/// only the leaf is compiled twice.)
-fn fused(xs: &[f64], params: &[QuantParams], clip: bool) -> Vec<ErrorStats> {
+/// The fused pass. Without `known` it finds everything; with it, where `max |e|` is known,
+/// only the sum (skipping the clamp where `clipped` is 0; the max and count it gives are then
+/// not the real ones). (One tree walk for all; only the leaf is compiled several ways.)
+fn fused(xs: &[f64], params: &[QuantParams], known: Option<&[Known]>) -> Vec<ErrorStats> {
     let mut out = Vec::with_capacity(params.len());
-    for group in params.chunks(MANY) {
+    for (g, group) in params.chunks(MANY).enumerate() {
         let ks: Vec<Kernel> = group.iter().map(Kernel::new).collect();
+        let forms: Vec<Form> = group
+            .iter()
+            .enumerate()
+            .map(|(j, p)| match known.and_then(|kn| kn.get(g * MANY + j)) {
+                None => Form::All,
+                Some(k) => match (k.max_abs.is_some(), k.clipped > 0, p.zero_point != 0.0) {
+                    (false, _, _) => Form::NoCount,
+                    (true, clamp, zp) => Form::SumOnly { clamp, zp },
+                },
+            })
+            .collect();
         let mut acc = [Acc::default(); MANY];
         // numpy's pairwise tree, every leaf quantized by each kernel of the group in turn.
         let sums = pairwise_tree_with(
             xs,
             &mut |b: &[f64]| {
                 let mut r = [0.0; MANY];
-                for ((k, a), o) in ks.iter().zip(acc.iter_mut()).zip(r.iter_mut()) {
-                    *o = if clip {
-                        leaf::<true>(k, b, a)
-                    } else {
-                        leaf::<false>(k, b, a)
+                for (((k, f), a), o) in ks.iter().zip(&forms).zip(acc.iter_mut()).zip(r.iter_mut())
+                {
+                    *o = match *f {
+                        Form::All => leaf::<true, true, true, true>(k, b, a),
+                        Form::NoCount => leaf::<false, true, true, true>(k, b, a),
+                        Form::SumOnly {
+                            clamp: true,
+                            zp: true,
+                        } => leaf::<false, true, false, true>(k, b, a),
+                        Form::SumOnly {
+                            clamp: true,
+                            zp: false,
+                        } => leaf::<false, true, false, false>(k, b, a),
+                        Form::SumOnly {
+                            clamp: false,
+                            zp: true,
+                        } => leaf::<false, false, false, true>(k, b, a),
+                        Form::SumOnly {
+                            clamp: false,
+                            zp: false,
+                        } => leaf::<false, false, false, false>(k, b, a),
                     };
                 }
                 r
@@ -144,21 +235,47 @@ fn fused(xs: &[f64], params: &[QuantParams], clip: bool) -> Vec<ErrorStats> {
     out
 }
 
+/// Which leaf one quantization's pass runs.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    /// Sum, `max |e|` and clipped count.
+    All,
+    /// Sum and `max |e|` (the count is known; the one given is 0).
+    NoCount,
+    /// The sum alone; the clamp only where something is clipped, the zero point only where it
+    /// is not zero (`x / s + 0` and `q - 0` change at most a zero's sign, which neither `e²`
+    /// nor `|e|` shows).
+    SumOnly { clamp: bool, zp: bool },
+}
+
 /// One leaf's sum of squared errors in numpy's order: fewer than 8 values left to right;
 /// otherwise 8 accumulators over the whole groups of 8, combined as
-/// `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, then the rest one by one.
+/// `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, then the rest one by one. `CLIP`:
+/// count the clipped values; `MAX`: track `max |e|`; `CLAMP`, `ZP`: see [`Form::SumOnly`] (the
+/// rest of fewer than 8 always does everything, to the same results).
 #[inline(never)]
-fn leaf<const CLIP: bool>(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
+fn leaf<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
+    k: &Kernel,
+    xs: &[f64],
+    acc: &mut Acc,
+) -> f64 {
     let n = xs.len();
     let whole = if n < 8 { 0 } else { n - n % 8 };
-    let mut res = if whole == 0 {
+    let res = if whole == 0 {
         0.0
     } else {
-        lanes::<CLIP>(k, &xs[..whole], acc)
+        lanes::<CLIP, CLAMP, MAX, ZP>(k, &xs[..whole], acc)
     };
-    for &x in &xs[whole..] {
+    rest(k, &xs[whole..], acc, CLIP, res)
+}
+
+/// The values after a leaf's whole groups of 8, one by one, added to `res`. (Not inlined:
+/// one copy for every form of the leaf keeps the wasm smaller.)
+#[inline(never)]
+fn rest(k: &Kernel, xs: &[f64], acc: &mut Acc, clip: bool, mut res: f64) -> f64 {
+    for &x in xs {
         let (_, e2, a, c) = k.error(x);
-        acc.add(a, if CLIP { c } else { 0 });
+        acc.add(a, if clip { c } else { 0 });
         res += e2;
     }
     res
@@ -166,9 +283,14 @@ fn leaf<const CLIP: bool>(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
 
 /// The 8-accumulator part of a leaf (`xs.len()` a multiple of 8, at least 8). Each accumulator
 /// starts at +0.0, and `+0.0 + e2` is `e2` (a square is never -0.0): numpy's first terms.
+/// (Natively everything is always done: the results are the same.)
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn lanes<const CLIP: bool>(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
+fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
+    k: &Kernel,
+    xs: &[f64],
+    acc: &mut Acc,
+) -> f64 {
     let mut r = [0.0f64; 8];
     let mut max = [acc.max; 8];
     let mut clipped = [0u64; 8];
@@ -195,7 +317,11 @@ fn lanes<const CLIP: bool>(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
 /// registers than one per sum: no spills).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn lanes<const CLIP: bool>(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
+fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
+    k: &Kernel,
+    xs: &[f64],
+    acc: &mut Acc,
+) -> f64 {
     use core::arch::wasm32::*;
     let scale = f64x2_splat(k.scale);
     let zp = f64x2_splat(k.zero_point);
@@ -214,17 +340,25 @@ fn lanes<const CLIP: bool>(k: &Kernel, xs: &[f64], acc: &mut Acc) -> f64 {
             // `nearest` rounds any float, so the scalar's limit to [lo - 1, hi + 1] (there for
             // the add-and-subtract rounding) is left out: limiting, then rounding, is rounding,
             // then limiting (integer bounds), and neither the code nor the clip test can tell.
-            let v = f64x2_nearest(f64x2_add(f64x2_div(x, scale), zp));
-            let q = f64x2_pmin(f64x2_pmax(v, lo), hi);
+            let u = f64x2_div(x, scale);
+            let v = f64x2_nearest(if ZP { f64x2_add(u, zp) } else { u });
+            let q = if CLAMP {
+                f64x2_pmin(f64x2_pmax(v, lo), hi)
+            } else {
+                v
+            };
             if CLIP {
                 // Clipped where the clamp moved the code (`v != q`), and not NaN (a NaN is
                 // not clipped, as in the scalar definition); a clipped lane's mask is -1.
                 let c = v128_and(f64x2_ne(v, q), f64x2_eq(v, v));
                 clipped = i64x2_sub(clipped, c);
             }
-            let e = f64x2_sub(x, f64x2_mul(f64x2_sub(q, zp), scale));
+            let d = if ZP { f64x2_sub(q, zp) } else { q };
+            let e = f64x2_sub(x, f64x2_mul(d, scale));
             *r = f64x2_add(*r, f64x2_mul(e, e));
-            max = f64x2_pmax(max, f64x2_abs(e));
+            if MAX {
+                max = f64x2_pmax(max, f64x2_abs(e));
+            }
         }
         i += 8;
     }
@@ -283,7 +417,7 @@ pub fn view_counts_sorted(
     let k = Kernel::new(p);
     let (vkey, vnext) = bin_key(values);
     let (ekey, enext) = bin_key(errors);
-    runs(sorted, &vkey, &vnext, |b, run| {
+    runs(sorted, &vkey, &vnext, &mut |b, run| {
         if let Some(c) = usize::try_from(b)
             .ok()
             .and_then(|b| values.counts.get_mut(b))
@@ -291,44 +425,48 @@ pub fn view_counts_sorted(
             *c += run.len() as u64;
         }
     });
-    let (qmin, qmax) = (p.qmin, p.qmax);
-    // Code q ends where x / scale + zero_point reaches q + 1/2.
-    let code_next = |q: i64| {
-        if q >= qmax as i64 {
-            f64::INFINITY
-        } else {
-            (q as f64 + 0.5 - p.zero_point) * p.scale
-        }
-    };
-    runs(sorted, &|x| k.code(x).0 as i64, &code_next, |q, run| {
-        let q = q as i32;
-        if let Some(c) = code_counts.get_mut((q - qmin) as usize) {
-            *c += run.len() as u64;
-        }
-        let dq = p.dequantize_value(q);
-        // Runs pay where the error's bins hold many values each; where the run's values spread
-        // over many bins (many levels: a run spans all of them) one by one is cheaper.
-        let spread = match (run.first(), run.last()) {
-            (Some(&a), Some(&b)) => (ekey(b - dq) - ekey(a - dq)).unsigned_abs() as usize + 1,
-            _ => 1,
-        };
-        if run.len() <= SHORT_RUN || run.len() < RUN_FACTOR * spread {
-            for &x in run {
-                if let Some(b) = errors.bin_of(x - dq) {
-                    errors.counts[b] += 1;
-                }
+    let qmin = p.qmin;
+    runs(
+        sorted,
+        &|x| k.code(x).0 as i64,
+        &code_end(p),
+        &mut |q, run| {
+            let q = q as i32;
+            if let Some(c) = code_counts.get_mut((q - qmin) as usize) {
+                *c += run.len() as u64;
             }
-        } else {
-            runs(run, &|x| ekey(x - dq), &|b| dq + enext(b), |b, r| {
-                if let Some(c) = usize::try_from(b)
-                    .ok()
-                    .and_then(|b| errors.counts.get_mut(b))
-                {
-                    *c += r.len() as u64;
-                }
-            });
+            let dq = p.dequantize_value(q);
+            // Runs pay where the error's bins hold many values each; where the run's values spread
+            // over many bins (many levels: a run spans all of them) one by one is cheaper.
+            let spread = match (run.first(), run.last()) {
+                (Some(&a), Some(&b)) => (ekey(b - dq) - ekey(a - dq)).unsigned_abs() as usize + 1,
+                _ => 1,
+            };
+            if run.len() <= SHORT_RUN || run.len() < RUN_FACTOR * spread {
+                bin_errors(run, dq, errors);
+            } else {
+                runs(run, &|x| ekey(x - dq), &|b| dq + enext(b), &mut |b, r| {
+                    if let Some(c) = usize::try_from(b)
+                        .ok()
+                        .and_then(|b| errors.counts.get_mut(b))
+                    {
+                        *c += r.len() as u64;
+                    }
+                });
+            }
+        },
+    );
+}
+
+/// Bins the errors `x - dq` of `xs` one by one. (A function of its own: inside the closure
+/// that `runs` calls through `dyn` the loop ran half as fast.)
+#[inline(never)]
+fn bin_errors(xs: &[f64], dq: f64, errors: &mut Histogram) {
+    for &x in xs {
+        if let Some(b) = errors.bin_of(x - dq) {
+            errors.counts[b] += 1;
         }
-    });
+    }
 }
 
 /// Runs this short are binned value by value.
@@ -369,11 +507,12 @@ fn bin_key(h: &Histogram) -> (impl Fn(f64) -> i64, impl Fn(i64) -> f64) {
 /// search. Each run's end is looked for by comparisons with that estimate (doubling steps from
 /// where the previous run's length puts it, then bisection), then settled by `key` itself from
 /// there (about two evaluations when the estimate is close, a few more the further it is off).
+/// (Called through `dyn`: a few calls a run, and one copy of it in the wasm.)
 fn runs(
     xs: &[f64],
     key: &impl Fn(f64) -> i64,
     next: &impl Fn(i64) -> f64,
-    mut add: impl FnMut(i64, &[f64]),
+    add: &mut impl FnMut(i64, &[f64]),
 ) {
     let n = xs.len();
     let mut i = 0;
@@ -381,12 +520,18 @@ fn runs(
     while i < n {
         let k = key(xs[i]);
         let t = next(k);
-        let near = first_false(xs, i + 1, i + guess, &|x| x < t);
+        let near = first_at_least(xs, i + 1, i + guess, t);
         let end = first_false(xs, i + 1, near, &|x| key(x) <= k);
         add(k, &xs[i..end]);
         guess = end - i;
         i = end;
     }
+}
+
+/// [`first_false`] with `x < t`: where the values reach `t` (one copy for every `runs`).
+#[inline(never)]
+fn first_at_least(xs: &[f64], from: usize, hint: usize, t: f64) -> usize {
+    first_false(xs, from, hint, &|x| x < t)
 }
 
 /// The least `j` in `from..=xs.len()` with `j == xs.len()` or `!pred(xs[j])`, where `pred` holds
@@ -530,24 +675,34 @@ mod tests {
         for xs in data_sets() {
             let ps = params_for(&xs);
             let many = error_stats_fused(&xs, &ps);
-            let unclipped = error_stats_fused_unclipped(&xs, &ps);
             let mut sorted = xs.clone();
             sorted.sort_unstable_by(f64::total_cmp);
             let counts: Vec<usize> = ps.iter().map(|p| clipped_sorted(&sorted, p)).collect();
-            let given = error_stats_many_clipped(&xs, &ps, Some(&counts));
+            let known: Vec<Known> = ps.iter().map(|p| known_sorted(&sorted, p)).collect();
+            let given = error_stats_many_known(&xs, &ps, Some(&known));
+            // Every max found by runs, whatever the number of codes.
+            let all_max: Vec<Known> = ps
+                .iter()
+                .zip(&counts)
+                .map(|(p, &clipped)| Known {
+                    clipped,
+                    max_abs: Some(max_abs_sorted(&sorted, p)),
+                })
+                .collect();
+            let given_max = error_stats_many_known(&xs, &ps, Some(&all_max));
             for (k, (p, m)) in ps.iter().zip(&many).enumerate() {
                 let one = p.error_stats(&xs);
                 let simple = p.error_stats_simple(&xs);
                 assert_eq!(one.sum_sq.to_bits(), simple.sum_sq.to_bits());
                 assert_eq!(one.max_abs.to_bits(), simple.max_abs.to_bits());
                 assert_eq!(one.clipped, simple.clipped);
-                let u = unclipped[k];
-                assert_eq!(u.sum_sq.to_bits(), one.sum_sq.to_bits(), "{p:?}");
-                assert_eq!(u.max_abs.to_bits(), one.max_abs.to_bits());
-                assert_eq!((u.n, u.clipped), (one.n, 0));
                 assert_eq!(counts[k], one.clipped, "n={} {p:?}", xs.len());
                 assert_eq!(xs.iter().filter(|&&x| clips(p, x)).count(), one.clipped);
                 assert_eq!(given[k], one);
+                assert_eq!(given_max[k], one);
+                assert_eq!(known[k].clipped, one.clipped);
+                let by_runs = all_max[k].max_abs.map(f64::to_bits);
+                assert_eq!(by_runs, Some(one.max_abs.to_bits()), "n={} {p:?}", xs.len());
                 assert_eq!(
                     one.sum_sq.to_bits(),
                     m.sum_sq.to_bits(),
@@ -599,7 +754,7 @@ mod tests {
             for est in estimates {
                 let mut got: Vec<(i64, usize)> = Vec::new();
                 let mut seen = 0;
-                runs(&xs, &key, &|k| est(k), |k, run| {
+                runs(&xs, &key, &|k| est(k), &mut |k, run| {
                     assert!(std::ptr::eq(run.as_ptr(), xs[seen..].as_ptr()));
                     seen += run.len();
                     got.push((k, run.len()));

@@ -349,13 +349,15 @@ fn libm_pow_and_log_equal_std() {
     }
 }
 
-/// The page's passes (simd128 on wasm32) with and without the clipped test, and the clipped
-/// count over the sorted values, against `QuantParams::error_stats`, bit for bit: values on
+/// The page's passes (simd128 on wasm32) in every form (finding everything; the sum alone,
+/// with and without the clamp and the zero point), and the clipped count and `max |e|` over the
+/// sorted values, against `QuantParams::error_stats`, bit for bit: values on
 /// the rounding ties and a few ulps either side, signed zeros, odd lengths, tiny and huge scales.
 #[test]
 fn page_passes_on_ties_equal_error_stats() {
     use quantviz::pagecore::{
-        clipped_sorted, error_stats_fused, error_stats_fused_unclipped, error_stats_many_clipped,
+        clipped_sorted, clips, error_stats_fused, error_stats_many_known, known_sorted,
+        max_abs_sorted, Known,
     };
     use quantviz::quantize::QuantParams;
     use quantviz::settings::{code_range, Scheme};
@@ -406,10 +408,19 @@ fn page_passes_on_ties_equal_error_stats() {
             sorted.sort_unstable_by(f64::total_cmp);
             let one = p.error_stats(xs);
             let fused = error_stats_fused(xs, &[*p])[0];
-            let unclipped = error_stats_fused_unclipped(xs, &[*p])[0];
             let counted = clipped_sorted(&sorted, p);
-            let given = error_stats_many_clipped(xs, &[*p], Some(&[counted]))[0];
-            for r in [fused, unclipped, given] {
+            let known = known_sorted(&sorted, p);
+            let given = error_stats_many_known(xs, &[*p], Some(&[known]))[0];
+            // The leaf without the count, clamp (where nothing is clipped), max and zero point.
+            let max = max_abs_sorted(&sorted, p);
+            let with_max = Known {
+                clipped: counted,
+                max_abs: Some(max),
+            };
+            let sum_only = error_stats_many_known(xs, &[*p], Some(&[with_max]))[0];
+            assert_eq!(max.to_bits(), one.max_abs.to_bits(), "n={n} {p:?}");
+            assert_eq!(known.clipped, one.clipped);
+            for r in [fused, given, sum_only] {
                 assert_eq!(r.sum_sq.to_bits(), one.sum_sq.to_bits(), "n={n} {p:?}");
                 assert_eq!(r.max_abs.to_bits(), one.max_abs.to_bits(), "n={n} {p:?}");
                 assert_eq!(r.n, one.n);
@@ -420,6 +431,23 @@ fn page_passes_on_ties_equal_error_stats() {
                 "{p:?}"
             );
             assert_eq!(given, one);
+            assert_eq!(sum_only, one);
+            // The values it does not clip: the sum-only leaf without the clamp.
+            let inside: Vec<f64> = xs.iter().copied().filter(|&x| !clips(p, x)).collect();
+            let mut sorted = inside.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            let one = p.error_stats(&inside);
+            let known = Known {
+                clipped: 0,
+                max_abs: Some(max_abs_sorted(&sorted, p)),
+            };
+            assert_eq!(one.clipped, 0);
+            assert_eq!(
+                error_stats_many_known(&inside, &[*p], Some(&[known]))[0],
+                one,
+                "n={} {p:?}",
+                inside.len()
+            );
         }
     }
 }

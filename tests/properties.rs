@@ -242,23 +242,31 @@ fn check(xs: &[f64], s: &QuantSettings) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// The page's fused passes (`quantviz::pagecore`, run here in their portable form) and the
-/// clipped count over the sorted values are `error_stats`, bit for bit.
+/// The page's fused passes (`quantviz::pagecore`, run here in their portable form), and the
+/// clipped count and `max |e|` over the sorted values, are `error_stats`, bit for bit.
 fn check_page_kernels(xs: &[f64], p: &QuantParams) -> Result<(), TestCaseError> {
     use quantviz::pagecore::{
-        clipped_sorted, clips, error_stats_fused, error_stats_fused_unclipped,
+        clipped_sorted, clips, error_stats_fused, error_stats_many_known, known_sorted,
+        max_abs_sorted, Known,
     };
     let e = p.error_stats(xs);
     let fused = error_stats_fused(xs, &[*p, *p])[1];
     prop_assert_eq!(fused.sum_sq.to_bits(), e.sum_sq.to_bits(), "{:?}", p);
     prop_assert_eq!(fused.max_abs.to_bits(), e.max_abs.to_bits());
     prop_assert_eq!((fused.n, fused.clipped), (e.n, e.clipped));
-    let u = error_stats_fused_unclipped(xs, &[*p])[0];
-    prop_assert_eq!(u.sum_sq.to_bits(), e.sum_sq.to_bits());
-    prop_assert_eq!(u.max_abs.to_bits(), e.max_abs.to_bits());
     let mut sorted = xs.to_vec();
     sorted.sort_unstable_by(f64::total_cmp);
     prop_assert_eq!(clipped_sorted(&sorted, p), e.clipped, "{:?}", p);
+    let max = max_abs_sorted(&sorted, p);
+    prop_assert_eq!(max.to_bits(), e.max_abs.to_bits(), "{:?}", p);
+    let known = known_sorted(&sorted, p);
+    prop_assert_eq!(known.clipped, e.clipped);
+    prop_assert!(known.max_abs.is_none_or(|m| m.to_bits() == max.to_bits()));
+    let given = Known {
+        clipped: e.clipped,
+        max_abs: Some(max),
+    };
+    prop_assert_eq!(error_stats_many_known(xs, &[*p], Some(&[given]))[0], e);
     prop_assert_eq!(xs.iter().filter(|&&x| clips(p, x)).count(), e.clipped);
     Ok(())
 }
