@@ -8,7 +8,9 @@
 //! what [`QuantParams::error_stats`] and [`crate::analysis::Analysis::view_of`]'s plain loop give:
 //! the same operations in the same order, each error summed in numpy's pairwise order (tested
 //! below and in `tests/node.rs` for the wasm build). On wasm32 with simd128 the leaf loop runs
-//! two values per instruction (`f64x2`), the same operations lane by lane.
+//! two values per instruction (`f64x2`), the same operations lane by lane. Where the values are
+//! also sorted, what they tell directly ([`known_sorted`]: the clipped counts and, with few
+//! codes, `max |e|`) is left out of the pass, which then mostly only sums.
 
 use crate::histogram::Histogram;
 use crate::quantize::{ErrorStats, Kernel, QuantParams};
