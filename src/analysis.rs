@@ -257,7 +257,8 @@ impl Analysis {
     /// percentile (the current P, or 99.99) and mse, asymmetric then symmetric.
     ///
     /// Bit for bit six [`Analysis::run`]s, measured together in one pass over the data (and one
-    /// over the inliers) by [`crate::pagecore::error_stats_many`].
+    /// over the inliers) by [`crate::pagecore::error_stats_many_known`], with what the sorted
+    /// values tell ([`crate::pagecore::known_sorted`]) left out of the pass.
     pub fn compare(&self, q: &QuantSettings) -> Result<Vec<Run>> {
         let settings = compare_settings(q);
         let params = settings

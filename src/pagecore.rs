@@ -58,10 +58,10 @@ pub struct Known {
 }
 
 /// [`error_stats_many`] where some of the results are already known (`known[k]` for
-/// `params[k]`): on wasm32 the pass then leaves out the clipped test, the clamp where nothing
-/// is clipped, and `max |e|` where it is known; and the zero point where it is zero. The same
-/// results when the given ones are right; natively `error_stats` finds them anyway (and debug
-/// builds check the given ones against it).
+/// `params[k]`): on wasm32 the pass then leaves out the clipped test; where `max |e|` is known
+/// too, it also leaves out the max, the clamp where nothing is clipped and the zero point where
+/// it is zero ([`Form::SumOnly`]). The same results when the given ones are right; natively
+/// `error_stats` finds them anyway (and debug builds check the given ones against it).
 pub fn error_stats_many_known(
     xs: &[f64],
     params: &[QuantParams],
@@ -93,6 +93,13 @@ pub fn error_stats_many_known(
 /// `max |e|` where the codes in use are few enough (at most one per [`MAX_BY_RUNS`] values)
 /// for [`max_abs_sorted`] to be cheaper than finding it in the pass.
 pub fn known_sorted(sorted: &[f64], p: &QuantParams) -> Known {
+    if p.scale.is_nan() || p.scale <= 0.0 {
+        // Not a valid scale (the codes need not grow with x): nothing is known that way.
+        return Known {
+            clipped: clipped_sorted(sorted, p),
+            max_abs: None,
+        };
+    }
     let k = Kernel::new(p);
     let spanned = match (sorted.first(), sorted.last()) {
         (Some(&a), Some(&b)) => (k.code(b).0 - k.code(a).0).abs() + 1.0,
@@ -109,11 +116,21 @@ pub fn known_sorted(sorted: &[f64], p: &QuantParams) -> Known {
 pub const MAX_BY_RUNS: usize = 2048;
 
 /// `max |x - x̂|` of `p` over `sorted` (ascending, no NaN), as the passes find it (0 when
-/// empty): within one code's run the error `x - x̂` is a non-decreasing function of `x`, so
-/// its largest magnitude is at one of the run's two ends. About two evaluations a code.
+/// empty): with a positive scale the code is a non-decreasing function of `x`, and within one
+/// code's run so is the error `x - x̂`, so its largest magnitude is at one of the run's two
+/// ends. About two evaluations a code. Any other scale is measured value by value.
 pub fn max_abs_sorted(sorted: &[f64], p: &QuantParams) -> f64 {
     let k = Kernel::new(p);
     let mut max = 0.0f64;
+    if p.scale.is_nan() || p.scale <= 0.0 {
+        for &x in sorted {
+            let (_, _, a, _) = k.error(x);
+            if a > max {
+                max = a;
+            }
+        }
+        return max;
+    }
     runs(
         sorted,
         &|x| k.code(x).0 as i64,
@@ -261,6 +278,7 @@ fn leaf<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
     xs: &[f64],
     acc: &mut Acc,
 ) -> f64 {
+    debug_assert!(CLAMP || !CLIP, "a clipped count needs the clamp");
     let n = xs.len();
     let whole = if n < 8 { 0 } else { n - n % 8 };
     let res = if whole == 0 {
@@ -507,7 +525,6 @@ fn bin_key(h: &Histogram) -> (impl Fn(f64) -> i64, impl Fn(i64) -> f64) {
 /// search. Each run's end is looked for by comparisons with that estimate (doubling steps from
 /// where the previous run's length puts it, then bisection), then settled by `key` itself from
 /// there (about two evaluations when the estimate is close, a few more the further it is off).
-/// (Called through `dyn`: a few calls a run, and one copy of it in the wasm.)
 fn runs(
     xs: &[f64],
     key: &impl Fn(f64) -> i64,
@@ -761,6 +778,30 @@ mod tests {
                 });
                 assert_eq!(got, want, "case {case}");
             }
+        }
+    }
+
+    /// A scale that is not positive (never made by the calibrations, but the functions are
+    /// public): the sorted shortcuts measure value by value and still agree with the pass.
+    #[test]
+    fn sorted_shortcuts_with_a_scale_that_is_not_positive() {
+        let xs = [-3.0, 0.0, 3.0];
+        for scale in [-1.0, 0.0, f64::NAN] {
+            let p = QuantParams {
+                scheme: Scheme::Asymmetric,
+                bits: 4,
+                scale,
+                zero_point: 0.0,
+                qmin: 0,
+                qmax: 15,
+                range_min: -3.0,
+                range_max: 3.0,
+            };
+            let one = p.error_stats(&xs);
+            let m = max_abs_sorted(&xs, &p);
+            assert!(m.to_bits() == one.max_abs.to_bits() || (m.is_nan() && one.max_abs.is_nan()));
+            let k = known_sorted(&xs, &p);
+            assert_eq!((k.clipped, k.max_abs), (one.clipped, None), "{scale}");
         }
     }
 

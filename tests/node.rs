@@ -371,6 +371,9 @@ fn page_passes_on_ties_equal_error_stats() {
         (1e300, 0.0),
         (f64::MIN_POSITIVE, 0.0),
         (3.0, -1e6),
+        // A zero point of -0.0 (`ZeroPoint::Raw` where round(beta / scale) is 0).
+        (0.5, -0.0),
+        (1e300, -0.0),
     ] {
         for (scheme, bits) in [
             (Scheme::Asymmetric, 4),
@@ -391,7 +394,8 @@ fn page_passes_on_ties_equal_error_stats() {
         }
     }
     for p in &params {
-        let mut xs = vec![0.0, -0.0];
+        // Signed zeros, and subnormals whose x / scale underflows to a signed zero at large scales.
+        let mut xs = vec![0.0, -0.0, -5e-324, 5e-324, -1e-310, 1e-310];
         for k in -2100..2100 {
             let t = (k as f64 + 0.5 - p.zero_point) * p.scale;
             for d in [-2i64, -1, 0, 1, 2] {

@@ -242,8 +242,10 @@ fn check(xs: &[f64], s: &QuantSettings) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// The page's fused passes (`quantviz::pagecore`, run here in their portable form), and the
-/// clipped count and `max |e|` over the sorted values, are `error_stats`, bit for bit.
+/// The page's fused pass (`quantviz::pagecore`, run here in its portable form), and the
+/// clipped count and `max |e|` over the sorted values, are `error_stats`, bit for bit. (The
+/// pass's wasm forms that use what the sorted values tell run in `tests/node.rs`; natively
+/// `error_stats_many_known` is `error_stats`, checking the given counts and max in debug.)
 fn check_page_kernels(xs: &[f64], p: &QuantParams) -> Result<(), TestCaseError> {
     use quantviz::pagecore::{
         clipped_sorted, clips, error_stats_fused, error_stats_many_known, known_sorted,
