@@ -60,7 +60,7 @@ pub struct Known {
 /// [`error_stats_many`] where some of the results are already known (`known[k]` for
 /// `params[k]`): on wasm32 the pass then leaves out the clipped test; where `max |e|` is known
 /// too, it also leaves out the max, the clamp where nothing is clipped and the zero point where
-/// it is zero ([`Form::SumOnly`]). The same results when the given ones are right; natively
+/// it is zero ([`leaf_for`]). The same results when the given ones are right; natively
 /// `error_stats` finds them anyway (and debug builds check the given ones against it).
 pub fn error_stats_many_known(
     xs: &[f64],
@@ -195,16 +195,10 @@ fn fused(xs: &[f64], params: &[QuantParams], known: Option<&[Known]>) -> Vec<Err
     let mut out = Vec::with_capacity(params.len());
     for (g, group) in params.chunks(MANY).enumerate() {
         let ks: Vec<Kernel> = group.iter().map(Kernel::new).collect();
-        let forms: Vec<Form> = group
+        let leaves: Vec<Leaf> = group
             .iter()
             .enumerate()
-            .map(|(j, p)| match known.and_then(|kn| kn.get(g * MANY + j)) {
-                None => Form::All,
-                Some(k) => match (k.max_abs.is_some(), k.clipped > 0, p.zero_point != 0.0) {
-                    (false, _, _) => Form::NoCount,
-                    (true, clamp, zp) => Form::SumOnly { clamp, zp },
-                },
-            })
+            .map(|(j, p)| leaf_for(known.and_then(|kn| kn.get(g * MANY + j)), p))
             .collect();
         let mut acc = [Acc::default(); MANY];
         // numpy's pairwise tree, every leaf quantized by each kernel of the group in turn.
@@ -212,28 +206,10 @@ fn fused(xs: &[f64], params: &[QuantParams], known: Option<&[Known]>) -> Vec<Err
             xs,
             &mut |b: &[f64]| {
                 let mut r = [0.0; MANY];
-                for (((k, f), a), o) in ks.iter().zip(&forms).zip(acc.iter_mut()).zip(r.iter_mut())
+                for (((k, leaf), a), o) in
+                    ks.iter().zip(&leaves).zip(acc.iter_mut()).zip(r.iter_mut())
                 {
-                    *o = match *f {
-                        Form::All => leaf::<true, true, true, true>(k, b, a),
-                        Form::NoCount => leaf::<false, true, true, true>(k, b, a),
-                        Form::SumOnly {
-                            clamp: true,
-                            zp: true,
-                        } => leaf::<false, true, false, true>(k, b, a),
-                        Form::SumOnly {
-                            clamp: true,
-                            zp: false,
-                        } => leaf::<false, true, false, false>(k, b, a),
-                        Form::SumOnly {
-                            clamp: false,
-                            zp: true,
-                        } => leaf::<false, false, false, true>(k, b, a),
-                        Form::SumOnly {
-                            clamp: false,
-                            zp: false,
-                        } => leaf::<false, false, false, false>(k, b, a),
-                    };
+                    *o = leaf(k, b, a);
                 }
                 r
             },
@@ -254,23 +230,31 @@ fn fused(xs: &[f64], params: &[QuantParams], known: Option<&[Known]>) -> Vec<Err
     out
 }
 
-/// Which leaf one quantization's pass runs.
-#[derive(Debug, Clone, Copy)]
-enum Form {
-    /// Sum, `max |e|` and clipped count.
-    All,
-    /// Sum and `max |e|` (the count is known; the one given is 0).
-    NoCount,
-    /// The sum alone; the clamp only where something is clipped, the zero point only where it
-    /// is not zero (`x / s + 0` and `q - 0` change at most a zero's sign, which neither `e²`
-    /// nor `|e|` shows).
-    SumOnly { clamp: bool, zp: bool },
+/// One form of [`leaf`].
+type Leaf = fn(&Kernel, &[f64], &mut Acc) -> f64;
+
+/// The leaf that one quantization's pass runs: without `known`, everything (sum, `max |e|`,
+/// clipped count); with the count known, the sum and the max; with the max known too, the sum
+/// alone, with the clamp only where something is clipped and the zero point only where it is
+/// not zero (`x / s + 0` and `q - 0` change at most a zero's sign, which neither `e²` nor `|e|`
+/// shows). (Chosen once a pass: the leaf is then called through the pointer.)
+fn leaf_for(known: Option<&Known>, p: &QuantParams) -> Leaf {
+    match known {
+        None => leaf::<true, true, true, true>,
+        Some(k) if k.max_abs.is_none() => leaf::<false, true, true, true>,
+        Some(k) => match (k.clipped > 0, p.zero_point != 0.0) {
+            (true, true) => leaf::<false, true, false, true>,
+            (true, false) => leaf::<false, true, false, false>,
+            (false, true) => leaf::<false, false, false, true>,
+            (false, false) => leaf::<false, false, false, false>,
+        },
+    }
 }
 
 /// One leaf's sum of squared errors in numpy's order: fewer than 8 values left to right;
 /// otherwise 8 accumulators over the whole groups of 8, combined as
 /// `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, then the rest one by one. `CLIP`:
-/// count the clipped values; `MAX`: track `max |e|`; `CLAMP`, `ZP`: see [`Form::SumOnly`] (the
+/// count the clipped values; `MAX`: track `max |e|`; `CLAMP`, `ZP`: see [`leaf_for`] (the
 /// rest of fewer than 8 always does everything, to the same results).
 #[inline(never)]
 fn leaf<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
