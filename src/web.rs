@@ -33,6 +33,8 @@ pub struct Session {
     view: Option<View>,
     compare: Option<(QuantSettings, Vec<Run>)>,
     sweep: Option<((ZeroPoint, u64), Sweep)>,
+    /// How many sweeps were computed: a new one means the sweep chart's base changed.
+    sweeps: u32,
 }
 
 fn js_err(e: impl std::fmt::Display) -> JsError {
@@ -61,6 +63,7 @@ impl Session {
             view: None,
             compare: None,
             sweep: None,
+            sweeps: 0,
         }
     }
 
@@ -122,13 +125,19 @@ impl Session {
                 let (q, runs) = self.compare.as_ref().ok_or_else(none)?;
                 charts::draw_compare(&area, runs, q, &theme)
             }
-            "sweep" => {
+            "sweep" | "sweep-base" | "sweep-marker" => {
                 let (_, sweep) = self.sweep.as_ref().ok_or_else(none)?;
-                charts::draw_sweep(&area, sweep, &self.settings.quant, &theme)
+                let part = match chart {
+                    "sweep-base" => charts::SweepPart::Base,
+                    "sweep-marker" => charts::SweepPart::Marker,
+                    _ => charts::SweepPart::Full,
+                };
+                charts::draw_sweep_part(&area, sweep, &self.settings.quant, &theme, part)
             }
             other => {
                 return Err(JsError::new(&format!(
-                    "unknown chart '{other}': expected histogram, error, compare, mapping or sweep"
+                    "unknown chart '{other}': expected histogram, error, compare, mapping, sweep, \
+                     sweep-base or sweep-marker"
                 )))
             }
         };
@@ -153,6 +162,15 @@ impl Session {
             ));
         }
         Ok(out)
+    }
+
+    /// How many sweeps (the error at every bit width) this session has computed. The sweep
+    /// chart's base (`draw("sweep-base", ...)`) depends only on the sweep, the scheme and
+    /// calibration, the zero point and the canvas: a page that keeps it while these stay the
+    /// same (a Bits change) draws only `sweep-marker` over it.
+    #[wasm_bindgen(js_name = sweepCount)]
+    pub fn sweep_count(&self) -> u32 {
+        self.sweeps
     }
 
     /// The canonical query string of the current state.
@@ -209,9 +227,9 @@ impl Session {
         };
         let view = analysis.view_of(run);
         let sweep_key = (q.zero_point, percentile_key(&q));
-        let sweep = match &self.sweep {
-            Some((k, s)) if !fresh && *k == sweep_key => s.clone(),
-            _ => analysis.sweep(&q)?,
+        let (sweep, new_sweep) = match &self.sweep {
+            Some((k, s)) if !fresh && *k == sweep_key => (s.clone(), false),
+            _ => (analysis.sweep(&q)?, true),
         };
         let kind = match source {
             Source::File(_) => "file",
@@ -228,6 +246,7 @@ impl Session {
         self.view = Some(view);
         self.compare = Some((q, compare));
         self.sweep = Some((sweep_key, sweep));
+        self.sweeps = self.sweeps.wrapping_add(u32::from(new_sweep));
         Ok(summary)
     }
 }

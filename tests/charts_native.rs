@@ -6,7 +6,8 @@ use plotters::prelude::*;
 use quantviz::analysis::{Analysis, Sweep};
 use quantviz::charts::{
     draw_chart, draw_compare, draw_error, draw_histogram, draw_mapping, draw_sweep,
-    register_native_font, render_png_themed, render_svg, ChartKind, Theme,
+    draw_sweep_part, register_native_font, render_png_themed, render_svg, ChartKind, SweepPart,
+    Theme,
 };
 use quantviz::generate::{generate, Dataset};
 use quantviz::notebook::minmax_dataset;
@@ -228,6 +229,53 @@ fn sweep_says_when_it_ran_on_a_sample() {
         root.present().unwrap();
     }
     assert!(svg.contains("(on a 131072-value sample)"));
+}
+
+/// The sweep chart drawn as the page draws it on a Bits change (the base kept, the marker over
+/// it) is the chart drawn whole, pixel for pixel; the base does not depend on the width, and the
+/// marker names it.
+#[test]
+fn sweep_in_two_parts_is_the_whole_chart() {
+    register_native_font().unwrap();
+    let a = analysis(generate(&DataSpec::default()).unwrap());
+    let q = QuantSettings::default();
+    let sweep = a.sweep(&q).unwrap();
+    let bitmap = |parts: &[(SweepPart, u32)], theme: &Theme| {
+        let mut buf = vec![0u8; (W * H * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
+            for &(part, bits) in parts {
+                let q = QuantSettings { bits, ..q };
+                draw_sweep_part(&root, &sweep, &q, theme, part).unwrap();
+            }
+            root.present().unwrap();
+        }
+        buf
+    };
+    for theme in [Theme::default(), Theme { dark: true, scale: 2.0 }] {
+        let base = bitmap(&[(SweepPart::Base, 8)], &theme);
+        for bits in [2, 3, 8, 12, 16] {
+            let whole = bitmap(&[(SweepPart::Full, bits)], &theme);
+            // The base, drawn at another width, then the marker for this one.
+            let parts = bitmap(&[(SweepPart::Base, 4), (SweepPart::Marker, bits)], &theme);
+            assert!(whole == parts, "{bits} bits: base + marker differ from the whole chart");
+            assert_eq!(bitmap(&[(SweepPart::Base, bits)], &theme), base, "{bits} bits: base");
+            assert!(whole != base, "{bits} bits: the marker draws something");
+        }
+    }
+    let svg = |part: SweepPart| {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+            let q = QuantSettings { bits: 5, ..q };
+            draw_sweep_part(&root, &sweep, &q, &Theme::default(), part).unwrap();
+            root.present().unwrap();
+        }
+        svg
+    };
+    assert!(svg(SweepPart::Marker).contains("current: 5 bits"));
+    assert!(!svg(SweepPart::Base).contains("5 bits"));
+    assert!(!svg(SweepPart::Marker).contains("MSE against bit width"));
 }
 
 /// How many strongly coloured pixels (not grey ink, grid or background) lie in the lower middle

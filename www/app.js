@@ -404,6 +404,11 @@ function fitCanvas(canvas, surface) {
   return dpr;
 }
 
+/** The sweep chart's base as last drawn (everything but the current width's marker, which is
+ * all a Bits change changes there): `{ key, image }`, where `key` says what it was drawn from
+ * (`Session.sweepCount`, the settings it shows, the canvas size, dpr, colour scheme). */
+let sweepBase = null;
+
 /** Draws every chart of the current state, crisp at the screen's pixel ratio. */
 function drawAll() {
   const dark = darkQuery.matches;
@@ -411,9 +416,32 @@ function drawAll() {
     const canvas = canvasOf(name);
     const surface = surfaceOf(name);
     const dpr = fitCanvas(canvas, surface);
-    session.draw(name, surface, dpr, dark);
+    if (name === 'sweep') drawSweep(surface, dpr, dark);
+    else session.draw(name, surface, dpr, dark);
     setData(canvas, 'dark', String(dark));
   }
+}
+
+/** Draws the sweep chart: its base, kept from the last time while nothing it shows changed
+ * (a Bits change), then the current width's marker over it. The same pixels as drawing it
+ * whole; where a browser has no `OffscreenCanvas`, it is drawn whole. */
+function drawSweep(surface, dpr, dark) {
+  if (typeof OffscreenCanvas !== 'function') {
+    session.draw('sweep', surface, dpr, dark);
+    return;
+  }
+  const q = summary.settings;
+  const key = [session.sweepCount(), q.scheme, q.calibration, q.zero_point, surface.width, surface.height, dpr, dark].join(' ');
+  if (!sweepBase || sweepBase.key !== key) {
+    sweepBase?.image.close();
+    sweepBase = null;
+    const base = new OffscreenCanvas(surface.width, surface.height);
+    session.draw('sweep-base', base, dpr, dark);
+    sweepBase = { key, image: base.transferToImageBitmap() };
+  }
+  const ctx = surface.getContext('2d');
+  ctx.drawImage(sweepBase.image, 0, 0);
+  session.draw('sweep-marker', surface, dpr, dark);
 }
 
 /** Whether any canvas's CSS size or pixel ratio differs from when it was drawn. */

@@ -26,7 +26,7 @@ pub use export::{
 };
 pub use histogram::draw_histogram;
 pub use mapping::draw_mapping;
-pub use sweep::draw_sweep;
+pub use sweep::{draw_sweep, draw_sweep_part, SweepPart};
 
 use crate::analysis::Analysis;
 use crate::settings::{Calibration, QuantSettings, Scheme};
@@ -377,8 +377,7 @@ fn titles<DB: DrawingBackend>(
     let pal = theme.palette();
     let (w, _) = area.dim_in_pixel();
     let room = w.saturating_sub(theme.px(16.0));
-    let head = theme.px(44.0);
-    let (top, rest) = area.split_vertically(head);
+    let (top, rest) = area.split_vertically(title_height(theme));
     let centre = (w / 2) as i32;
     let t = fitted(&top, theme, title, 15.0, pal.ink, room).pos(Pos::new(HPos::Center, VPos::Top));
     top.draw_text(title, &t, (centre, theme.off(6.0)))
@@ -388,6 +387,11 @@ fn titles<DB: DrawingBackend>(
     top.draw_text(subtitle, &s, (centre, theme.off(26.0)))
         .map_err(drawing)?;
     Ok(rest)
+}
+
+/// The height of the title and subtitle above every chart, in device pixels.
+fn title_height(theme: &Theme) -> u32 {
+    theme.px(44.0)
 }
 
 /// The chart builder every chart starts from: margins and label areas in device pixels.
@@ -454,30 +458,29 @@ impl Legend {
         self.entries.push((label.into(), key));
     }
 
-    /// Draws the box at `position` in `area` (the chart's plotting area) in the theme's
-    /// colours: plotters' layout (`SeriesLabelStyle::draw`) with our margins and font.
+    /// Where the box goes at `position` in `area` (the chart's plotting area): its corners
+    /// `[x, y, w, h]` in the area's pixels, and each label's measured height. plotters' layout
+    /// (`SeriesLabelStyle::draw`) with our margins and font.
     #[inline(never)]
-    fn draw<DB: DrawingBackend>(
+    fn layout<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
         theme: &Theme,
         position: SeriesLabelPosition,
-    ) -> ChartResult {
-        let pal = theme.palette();
+    ) -> Result<([i32; 4], Vec<i32>), String> {
         let margin = theme.px(6.0) as i32;
         let key_size = theme.px(22.0) as i32;
-        let font = theme.font(10.5, pal.ink);
+        let font = theme.font(10.5, theme.palette().ink);
         // plotters' MultiLineText layout (lines 1.25 font sizes apart, each as tall as it
         // measures), but measured through the drawing backend: the page's canvas answers with
         // measureText (`crate::canvas`), where plotters' own font code lays out the page.
         let line = font.font.get_size() * 1.25;
-        let at = |y0: i32, i: usize| (f64::from(y0) + i as f64 * line).round() as i32;
         let mut heights = Vec::with_capacity(self.entries.len());
         let (mut w, mut h) = (0i32, 0i32);
         for (i, (label, _)) in self.entries.iter().enumerate() {
             let (dx, dy) = area.estimate_text_size(label, &font).map_err(drawing)?;
             w = w.max(dx as i32);
-            h = h.max(at(0, i) + dy as i32);
+            h = h.max(legend_line(0, i, line) + dy as i32);
             heights.push(dy as i32);
         }
         let (w, h) = (w + key_size + 2 * margin, h + 2 * margin);
@@ -491,6 +494,25 @@ impl Legend {
             SeriesLabelPosition::LowerLeft => area_h - h - 5,
             _ => 5,
         };
+        Ok(([x, y, w, h], heights))
+    }
+
+    /// Draws the box at `position` in `area` (the chart's plotting area) in the theme's
+    /// colours, where [`Legend::layout`] puts it.
+    #[inline(never)]
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+        position: SeriesLabelPosition,
+    ) -> ChartResult {
+        let pal = theme.palette();
+        let margin = theme.px(6.0) as i32;
+        let key_size = theme.px(22.0) as i32;
+        let font = theme.font(10.5, pal.ink);
+        let line = font.font.get_size() * 1.25;
+        let at = |y0: i32, i: usize| legend_line(y0, i, line);
+        let ([x, y, w, h], heights) = self.layout(area, theme, position)?;
         let corners = [(x, y), (x + w, y + h)];
         let background = ShapeStyle::from(pal.bg.mix(0.88)).filled();
         area.draw(&Rectangle::new(corners, background))
@@ -523,6 +545,11 @@ impl Legend {
         }
         Ok(())
     }
+}
+
+/// The top of a legend's entry `i` below `y0`, entries `line` apart (plotters' layout).
+fn legend_line(y0: i32, i: usize, line: f64) -> i32 {
+    (f64::from(y0) + i as f64 * line).round() as i32
 }
 
 /// A legend swatch: a filled square of `color`.

@@ -1,8 +1,8 @@
 //! The error against bit width for every scheme and calibration.
 
 use super::{
-    begin, builder, dashed, draw_all, drawing, setting_label, settings_line, style_mesh, titles,
-    At, ChartResult, Key, Legend, LogAxis, Theme, Ticked,
+    begin, builder, dashed, draw_all, drawing, setting_label, style_mesh, title_height, titles, At,
+    ChartResult, Key, Legend, LogAxis, Theme, Ticked, MIN_HEIGHT, MIN_WIDTH,
 };
 use crate::analysis::Sweep;
 use crate::settings::{QuantSettings, Scheme};
@@ -10,6 +10,18 @@ use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// What of the sweep chart to draw: the page keeps the part that a Bits change leaves as it
+/// is ([`SweepPart::Base`]) and draws only the current width's marker over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepPart {
+    /// The whole chart: the base, then the marker.
+    Full,
+    /// Everything but the current width's marker (it does not depend on the bit width).
+    Base,
+    /// The current width's marker alone, over a base already there (no background).
+    Marker,
+}
 
 /// MSE (log axis) against bits, one line per scheme and calibration (colour: calibration;
 /// dashed: symmetric), the current series thick and the current bits as a vertical line. An
@@ -20,19 +32,44 @@ pub fn draw_sweep<DB: DrawingBackend>(
     current: &QuantSettings,
     theme: &Theme,
 ) -> ChartResult {
-    if !begin(area, theme)? {
+    draw_sweep_part(area, sweep, current, theme, SweepPart::Full)
+}
+
+/// `part` of [`draw_sweep`]'s chart: the base and then the marker over it draw exactly the
+/// whole chart. The marker is a dashed line at the current width, over the lines and stopping
+/// short of the legend, with its label at the top.
+pub fn draw_sweep_part<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    sweep: &Sweep,
+    current: &QuantSettings,
+    theme: &Theme,
+    part: SweepPart,
+) -> ChartResult {
+    let fits = if part == SweepPart::Marker {
+        let (w, h) = area.dim_in_pixel();
+        w >= MIN_WIDTH && h >= MIN_HEIGHT
+    } else {
+        begin(area, theme)?
+    };
+    if !fits {
         return Ok(());
     }
     let pal = theme.palette();
-    let mut subtitle = format!(
-        "current: {} (thick), zero point {}",
-        settings_line(current),
-        current.zero_point
-    );
-    if let Some(m) = sweep.sample {
-        subtitle.push_str(&format!(" (on a {m}-value sample)"));
-    }
-    let plot = titles(area, theme, "MSE against bit width", &subtitle)?;
+    let plot = if part == SweepPart::Marker {
+        area.split_vertically(title_height(theme)).1
+    } else {
+        // The width is the marker's to name: the rest of the chart stays as it is when it changes.
+        let mut subtitle = format!(
+            "current: {} {} (thick), zero point {}",
+            current.scheme,
+            current.calibration.label(),
+            current.zero_point
+        );
+        if let Some(m) = sweep.sample {
+            subtitle.push_str(&format!(" (on a {m}-value sample)"));
+        }
+        titles(area, theme, "MSE against bit width", &subtitle)?
+    };
 
     let axis = {
         let mut a = LogAxis::of(sweep.series.iter().flat_map(|s| s.mse.iter().copied()));
@@ -57,40 +94,16 @@ pub fn draw_sweep<DB: DrawingBackend>(
             Ticked::new(axis.range(), axis.decades(7)),
         )
         .map_err(drawing)?;
-    let fx = |v: &f64| format!("{}", v.round());
-    let has_zero = sweep.series.iter().any(|s| s.mse.contains(&0.0));
-    let fy = |v: &f64| axis.label(*v, has_zero);
-    let mut mesh = chart.configure_mesh();
-    style_mesh(&mut mesh, theme, "bits", "MSE (log scale)");
-    mesh.x_label_formatter(&fx)
-        .y_label_formatter(&fy)
-        .draw()
-        .map_err(drawing)?;
-
-    let bits_line = pal.ink.mix(0.6).stroke_width(theme.px(1.2));
-    let cb = f64::from(current.bits);
-    if x.start <= cb && cb <= x.end {
-        let line = vec![(cb, axis.lo), (cb, axis.hi)];
-        let line = dashed(line, theme.px(5.0), theme.px(4.0), bits_line);
-        draw_all(&mut chart, vec![line])?;
-        // Named beside the line, on the side with more room.
-        let right = cb <= (x.start + x.end) / 2.0;
-        let (h, dx) = if right {
-            (HPos::Left, theme.off(5.0))
-        } else {
-            (HPos::Right, -theme.off(5.0))
-        };
-        let style = theme.font(11.0, pal.muted).pos(Pos::new(h, VPos::Top));
-        let text = format!("current: {} bits", current.bits);
-        let inner = Text::new(text, (dx, theme.off(4.0)), style);
-        draw_all(
-            &mut chart,
-            vec![At {
-                at: (cb, axis.hi),
-                inner,
-            }
-            .into_dyn()],
-        )?;
+    if part != SweepPart::Marker {
+        let fx = |v: &f64| format!("{}", v.round());
+        let has_zero = sweep.series.iter().any(|s| s.mse.contains(&0.0));
+        let fy = |v: &f64| axis.label(*v, has_zero);
+        let mut mesh = chart.configure_mesh();
+        style_mesh(&mut mesh, theme, "bits", "MSE (log scale)");
+        mesh.x_label_formatter(&fx)
+            .y_label_formatter(&fy)
+            .draw()
+            .map_err(drawing)?;
     }
 
     // The current series last, so that it lies on top.
@@ -108,25 +121,12 @@ pub fn draw_sweep<DB: DrawingBackend>(
         let style = color
             .mix(if now { 1.0 } else { 0.8 })
             .stroke_width(theme.px(if now { 3.5 } else { 1.6 }));
-        let pts: Vec<(f64, f64)> = sweep
-            .bits
-            .iter()
-            .zip(&s.mse)
-            .filter(|(_, m)| !m.is_nan())
-            .map(|(&b, &m)| (f64::from(b), axis.y(m)))
-            .collect();
         let label = format!(
             "{}{}",
             setting_label(s.scheme, &s.calibration),
             if now { " (current)" } else { "" }
         );
         let is_dashed = s.scheme == Scheme::Symmetric;
-        let line = if is_dashed {
-            vec![dashed(pts.clone(), theme.px(7.0), theme.px(4.0), style)]
-        } else {
-            LineSeries::new(pts.clone(), style).collect()
-        };
-        draw_all(&mut chart, line)?;
         let l = theme.off(18.0);
         let (dash, gap) = (theme.px(5.0), theme.px(3.0));
         legend.add(
@@ -137,6 +137,22 @@ pub fn draw_sweep<DB: DrawingBackend>(
                 Key::Line(style, l)
             },
         );
+        if part == SweepPart::Marker {
+            continue;
+        }
+        let pts: Vec<(f64, f64)> = sweep
+            .bits
+            .iter()
+            .zip(&s.mse)
+            .filter(|(_, m)| !m.is_nan())
+            .map(|(&b, &m)| (f64::from(b), axis.y(m)))
+            .collect();
+        let line = if is_dashed {
+            vec![dashed(pts.clone(), theme.px(7.0), theme.px(4.0), style)]
+        } else {
+            LineSeries::new(pts.clone(), style).collect()
+        };
+        draw_all(&mut chart, line)?;
         let r = theme.px(if now { 3.5 } else { 2.2 });
         let marker = color.mix(if now { 1.0 } else { 0.85 }).filled();
         let markers = pts.into_iter().map(|p| {
@@ -149,6 +165,55 @@ pub fn draw_sweep<DB: DrawingBackend>(
         draw_all(&mut chart, markers.collect())?;
     }
 
-    let area = chart.plotting_area().strip_coord_spec();
-    legend.draw(&area, theme, SeriesLabelPosition::LowerLeft)
+    let inner = chart.plotting_area().strip_coord_spec();
+    if part != SweepPart::Marker {
+        legend.draw(&inner, theme, SeriesLabelPosition::LowerLeft)?;
+    }
+    if part == SweepPart::Base {
+        return Ok(());
+    }
+
+    // The current width: a dashed line from the top of the plot down to its floor, or to just
+    // above the legend where it would cross it, named at the top on the side with more room.
+    let cb = f64::from(current.bits);
+    if !(x.start <= cb && cb <= x.end) {
+        return Ok(());
+    }
+    let (_, y0) = inner.get_base_pixel();
+    let (px, top) = chart.backend_coord(&(cb, axis.hi));
+    let (_, floor) = chart.backend_coord(&(cb, axis.lo));
+    let ([lx, ly, lw, _], _) = legend.layout(&inner, theme, SeriesLabelPosition::LowerLeft)?;
+    let (gap, px) = (theme.off(3.0), px - inner.get_base_pixel().0);
+    // Where it would cross the legend, the line ends `gap` above it (the axis is linear in
+    // pixels: the value at that height).
+    let end = if lx - gap <= px && px <= lx + lw + gap && floor > top {
+        let stop = (y0 + ly - gap).clamp(top, floor);
+        axis.hi - f64::from(stop - top) / f64::from(floor - top) * (axis.hi - axis.lo)
+    } else {
+        axis.lo
+    };
+    let bits_line = pal.ink.mix(0.6).stroke_width(theme.px(1.2));
+    let line = vec![(cb, axis.hi), (cb, end)];
+    draw_all(
+        &mut chart,
+        vec![dashed(line, theme.px(5.0), theme.px(4.0), bits_line)],
+    )?;
+    let right = cb <= (x.start + x.end) / 2.0;
+    let (h, dx) = if right {
+        (HPos::Left, theme.off(5.0))
+    } else {
+        (HPos::Right, -theme.off(5.0))
+    };
+    let style = theme.font(11.0, pal.muted).pos(Pos::new(h, VPos::Top));
+    let text = format!("current: {} bits", current.bits);
+    let inner = Text::new(text, (dx, theme.off(4.0)), style);
+    draw_all(
+        &mut chart,
+        vec![At {
+            at: (cb, axis.hi),
+            inner,
+        }
+        .into_dyn()],
+    )?;
+    Ok(())
 }

@@ -250,6 +250,9 @@ test('Bits changes redraw every chart and every number, the same as a fresh load
     for (const name of CHARTS) {
       assert.notEqual(now.charts[name], previous.charts[name], `${name}: redrawn for ${bits} bits`);
     }
+    // The page keeps the sweep chart's base across Bits changes and draws only the marker.
+    const sweep = await sweepAgainstWhole(page);
+    assert.equal(sweep.differing, 0, `sweep at ${bits} bits: the base kept plus the marker is the chart drawn whole (${sweep.size})`);
     for (const id of ['scale', 'mse', 'sqnr']) assert.notEqual(now.metrics[id], previous.metrics[id], `${id} follows the bits`);
     assert.notEqual(now.compare, previous.compare, 'the comparison follows the bits');
     previous = now;
@@ -497,6 +500,36 @@ async function snapshot(page) {
   }, CHARTS);
   out.metrics = await metrics(page);
   return out;
+}
+
+/** Compares the page's sweep chart, pixel by pixel, with the whole chart (`draw("sweep")`)
+ * drawn by a second session of the same settings (the URL's, with the Bits control's width,
+ * which the URL may not show yet) on a canvas of the same size. */
+async function sweepAgainstWhole(page) {
+  return page.evaluate(async () => {
+    const { Session } = await import('/pkg/quantviz.js');
+    const canvas = document.getElementById('chart-sweep');
+    const q = new URLSearchParams(location.search);
+    q.set('bits', document.getElementById('bits').value);
+    const session = new Session();
+    session.update(q.toString());
+    const whole = new OffscreenCanvas(canvas.width, canvas.height);
+    session.draw('sweep', whole, window.devicePixelRatio || 1, matchMedia('(prefers-color-scheme: dark)').matches);
+    session.free();
+    const pixels = (source) => {
+      const copy = document.createElement('canvas');
+      copy.width = canvas.width;
+      copy.height = canvas.height;
+      const g = copy.getContext('2d', { willReadFrequently: true });
+      g.drawImage(source, 0, 0);
+      return g.getImageData(0, 0, canvas.width, canvas.height).data;
+    };
+    const a = pixels(canvas);
+    const b = pixels(whole);
+    let differing = 0;
+    for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) differing += 1;
+    return { differing, size: `${canvas.width}x${canvas.height}` };
+  });
 }
 
 /** The code column of the table of first values. */
