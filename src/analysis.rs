@@ -332,23 +332,29 @@ impl Analysis {
             Some(s) => crate::sum::pairwise_sum_map(s, &mut |x| x * x) / s.len() as f64,
             None => self.stats.mean_sq,
         };
-        let mut series = Vec::new();
-        for base in compare_settings(q) {
-            let mut mse = Vec::with_capacity(bits.len());
-            let mut sqnr = Vec::with_capacity(bits.len());
-            for &b in &bits {
-                let s = QuantSettings { bits: b, ..base };
-                let params = self.params(&s)?;
-                let m = Metrics::new(&params.error_stats(xs), power);
-                mse.push(m.mse);
-                sqnr.push(m.sqnr_db);
-            }
-            series.push(SweepSeries {
+        let bases = compare_settings(q);
+        let mut series: Vec<SweepSeries> = bases
+            .iter()
+            .map(|base| SweepSeries {
                 scheme: base.scheme,
                 calibration: base.calibration,
-                mse,
-                sqnr_db: sqnr,
-            });
+                mse: Vec::with_capacity(bits.len()),
+                sqnr_db: Vec::with_capacity(bits.len()),
+            })
+            .collect();
+        // Each width's six quantizations in one pass over the values (bit for bit each one's
+        // `error_stats`, see `pagecore`).
+        for &b in &bits {
+            let mut params = Vec::with_capacity(bases.len());
+            for base in &bases {
+                params.push(self.params(&QuantSettings { bits: b, ..*base })?);
+            }
+            let stats = crate::pagecore::error_stats_many(xs, &params);
+            for (s, e) in series.iter_mut().zip(&stats) {
+                let m = Metrics::new(e, power);
+                s.mse.push(m.mse);
+                s.sqnr_db.push(m.sqnr_db);
+            }
         }
         Ok(Sweep {
             bits,
