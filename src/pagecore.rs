@@ -529,9 +529,10 @@ fn runs(
     }
 }
 
-/// [`first_false`] with `x < t`: where the values reach `t` (one copy for every `runs`).
+/// [`first_false`] with `x < t`: where the values reach `t` (one copy for every `runs`, and
+/// for the `mse` search's level sums).
 #[inline(never)]
-fn first_at_least(xs: &[f64], from: usize, hint: usize, t: f64) -> usize {
+pub(crate) fn first_at_least(xs: &[f64], from: usize, hint: usize, t: f64) -> usize {
     first_false(xs, from, hint, &|x| x < t)
 }
 
