@@ -794,8 +794,9 @@ impl SearchData {
 
 /// Minimises `f` over `t` in `(0, 1]` where the candidate is `t` of the full width: a geometric
 /// grid of [`GRID`] points, then golden-section search between the best point's neighbours.
-/// Returns the best `t` seen and its value.
-fn search_fraction(f: &mut impl FnMut(f64) -> f64) -> (f64, f64) {
+/// Returns the best `t` seen and its value. (`dyn`: one copy for the three searches; a call
+/// costs nothing beside the error sum it makes.)
+fn search_fraction(f: &mut dyn FnMut(f64) -> f64) -> (f64, f64) {
     let ratio = libm::pow(2.0, -12.0 / (GRID - 1) as f64);
     let ts: Vec<f64> = (0..GRID).map(|i| ratio.powi(i as i32)).collect();
     let mut best = (1.0, f64::INFINITY);

@@ -252,14 +252,27 @@ fn sweep_in_two_parts_is_the_whole_chart() {
         }
         buf
     };
-    for theme in [Theme::default(), Theme { dark: true, scale: 2.0 }] {
+    for theme in [
+        Theme::default(),
+        Theme {
+            dark: true,
+            scale: 2.0,
+        },
+    ] {
         let base = bitmap(&[(SweepPart::Base, 8)], &theme);
         for bits in [2, 3, 8, 12, 16] {
             let whole = bitmap(&[(SweepPart::Full, bits)], &theme);
             // The base, drawn at another width, then the marker for this one.
             let parts = bitmap(&[(SweepPart::Base, 4), (SweepPart::Marker, bits)], &theme);
-            assert!(whole == parts, "{bits} bits: base + marker differ from the whole chart");
-            assert_eq!(bitmap(&[(SweepPart::Base, bits)], &theme), base, "{bits} bits: base");
+            assert!(
+                whole == parts,
+                "{bits} bits: base + marker differ from the whole chart"
+            );
+            assert_eq!(
+                bitmap(&[(SweepPart::Base, bits)], &theme),
+                base,
+                "{bits} bits: base"
+            );
             assert!(whole != base, "{bits} bits: the marker draws something");
         }
     }
