@@ -765,30 +765,24 @@ impl SearchData {
         }
         err
     }
-}
 
-impl SearchData {
     /// The end of code `q`'s run of the sorted values that starts at `i0`: the first index from
-    /// `i0` on whose code exceeds `q` (what a bisection on the codes finds). Found by comparing
+    /// `i0` on whose code exceeds `q`, what a bisection on the codes finds. Found by comparing
     /// values with where the code should end, `(q + ½ − zero point) · scale` (no division; from
     /// `hint`, about where the last run's length puts it), then settled by the codes themselves,
-    /// a step at a time: only values within rounding of that edge lie between it and the
-    /// answer, so that is a step or two (each value is stepped over at most twice a sum).
+    /// in doubling steps out from there: two evaluations when the edge is right, as it is but
+    /// for values within rounding of it, and a logarithmic number where many equal values sit
+    /// on the edge (ties, say). With a scale that is not positive the codes do not rise with
+    /// the values: the bisection itself, as before.
     fn run_end(&self, p: &QuantParams, q: i32, i0: usize, hint: usize) -> usize {
         let xs = &self.sorted;
-        let n = xs.len();
         let within = |x: f64| p.quantize_value(x) <= q;
+        if p.scale.is_nan() || p.scale <= 0.0 {
+            return i0 + xs[i0..].partition_point(|&x| within(x));
+        }
         let edge = (f64::from(q) + 0.5 - p.zero_point) * p.scale;
-        // With a scale that is not positive (never made here) the estimate is meaningless but
-        // the steps still settle on the answer.
-        let mut j = crate::pagecore::first_at_least(xs, i0, hint, edge);
-        while j < n && within(xs[j]) {
-            j += 1;
-        }
-        while j > i0 && !within(xs[j - 1]) {
-            j -= 1;
-        }
-        j
+        let near = crate::pagecore::first_at_least(xs, i0, hint, edge);
+        crate::pagecore::first_false(xs, i0, near, &within)
     }
 }
 
@@ -1042,6 +1036,19 @@ mod tests {
                 i0 = truth;
             }
             assert!(stepped_back || bits != 3, "the estimate overshot somewhere");
+            // A scale that is not positive (never made here): the bisection's answer, as before.
+            let flipped = QuantParams {
+                scale: -p.scale,
+                ..p
+            };
+            for q in p.qmin..=p.qmax {
+                let truth = xs.partition_point(|&x| flipped.quantize_value(x) <= q);
+                assert_eq!(
+                    data.run_end(&flipped, q, 0, 3),
+                    truth,
+                    "negative scale, q {q}"
+                );
+            }
         }
     }
 

@@ -539,7 +539,12 @@ pub(crate) fn first_at_least(xs: &[f64], from: usize, hint: usize, t: f64) -> us
 /// The least `j` in `from..=xs.len()` with `j == xs.len()` or `!pred(xs[j])`, where `pred` holds
 /// on a prefix of `xs[from..]` and nowhere after it. Searched by doubling steps away from
 /// `hint` (in either direction), then bisection: `2 log2 |answer - hint|` evaluations or so.
-fn first_false(xs: &[f64], from: usize, hint: usize, pred: &impl Fn(f64) -> bool) -> usize {
+pub(crate) fn first_false(
+    xs: &[f64],
+    from: usize,
+    hint: usize,
+    pred: &impl Fn(f64) -> bool,
+) -> usize {
     let n = xs.len();
     let from = from.min(n);
     let h = hint.clamp(from, n);
