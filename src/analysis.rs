@@ -342,8 +342,8 @@ impl Analysis {
                 sqnr_db: Vec::with_capacity(bits.len()),
             })
             .collect();
-        // Each width's six quantizations in one pass over the values (bit for bit each one's
-        // `error_stats`, see `pagecore`).
+        // Each width's six quantizations together (bit for bit each one's `error_stats`): on
+        // wasm32 in one pass over the values, natively one by one (see `error_stats_many`).
         for &b in &bits {
             let mut params = Vec::with_capacity(bases.len());
             for base in &bases {

@@ -99,8 +99,8 @@ impl Session {
         self.source = None;
     }
 
-    /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`) of the current
-    /// state onto a canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and
+    /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, or the sweep's two
+    /// parts `sweep-base` and `sweep-marker`, see `sweepCount`) of the current state onto a canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and
     /// height are already `css size * dpr`.
     pub fn draw(&self, chart: &str, canvas: Surface, dpr: f64, dark: bool) -> Result<(), JsError> {
         let backend =
@@ -166,8 +166,8 @@ impl Session {
 
     /// How many sweeps (the error at every bit width) this session has computed. The sweep
     /// chart's base (`draw("sweep-base", ...)`) depends only on the sweep, the scheme and
-    /// calibration, the zero point and the canvas: a page that keeps it while these stay the
-    /// same (a Bits change) draws only `sweep-marker` over it.
+    /// calibration, the zero point, and the canvas's size, dpr and colours: a page that keeps
+    /// it while these stay the same (a Bits change) draws only `sweep-marker` over it.
     #[wasm_bindgen(js_name = sweepCount)]
     pub fn sweep_count(&self) -> u32 {
         self.sweeps

@@ -226,6 +226,62 @@ fn fused_page_kernels_equal_the_one_by_one_functions() {
     }
 }
 
+/// The sweep (every width's six quantizations together, one fused pass each on wasm32) equals
+/// each run measured on its own with `error_stats`, bit for bit, below and above the size at
+/// which it strides the values down to a sample.
+#[test]
+fn sweep_equals_each_run_measured_alone() {
+    use quantviz::analysis::{compare_settings, Analysis, SWEEP_SAMPLE};
+    use quantviz::generate::generate;
+    use quantviz::metrics::Metrics;
+    use quantviz::settings::{DataSpec, QuantSettings};
+    for n in [5_003, SWEEP_SAMPLE + 1_001] {
+        let a = Analysis::new(
+            generate(&DataSpec {
+                n,
+                outliers: 2,
+                ..DataSpec::default()
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        let q = QuantSettings::default();
+        let sweep = a.sweep(&q).unwrap();
+        let values = a.values();
+        let sample: Vec<f64> = if n > SWEEP_SAMPLE {
+            let m = SWEEP_SAMPLE as u64;
+            (0..m)
+                .map(|i| values[((i * n as u64) / m) as usize])
+                .collect()
+        } else {
+            values.to_vec()
+        };
+        let power = if n > SWEEP_SAMPLE {
+            sample.iter().map(|x| x * x).sum::<f64>() / sample.len() as f64
+        } else {
+            a.stats.mean_sq
+        };
+        for (base, series) in compare_settings(&q).iter().zip(&sweep.series) {
+            assert_eq!(
+                (base.scheme, base.calibration),
+                (series.scheme, series.calibration)
+            );
+            for (i, &bits) in sweep.bits.iter().enumerate() {
+                let p = a.run(&QuantSettings { bits, ..*base }).unwrap().params;
+                let m = Metrics::new(&p.error_stats(&sample), power);
+                assert_eq!(
+                    series.mse[i].to_bits(),
+                    m.mse.to_bits(),
+                    "n {n}, {bits} bits {base:?}"
+                );
+                if n <= SWEEP_SAMPLE {
+                    assert_eq!(series.sqnr_db[i].to_bits(), m.sqnr_db.to_bits());
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn parses_numbers_as_rust_does() {
     // In wasm, numbers beyond quantviz::float's exact path go to JavaScript's parseFloat.

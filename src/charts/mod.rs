@@ -342,8 +342,13 @@ const MIN_HEIGHT: u32 = 90;
 #[inline(never)]
 fn begin<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, theme: &Theme) -> Result<bool, String> {
     area.fill(&theme.background()).map_err(drawing)?;
+    Ok(fits(area))
+}
+
+/// Whether `area` is large enough for a chart's axes (see [`MIN_WIDTH`], [`MIN_HEIGHT`]).
+fn fits<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> bool {
     let (w, h) = area.dim_in_pixel();
-    Ok(w >= MIN_WIDTH && h >= MIN_HEIGHT)
+    w >= MIN_WIDTH && h >= MIN_HEIGHT
 }
 
 /// The largest font size (up to `size`, down to 60% of it) at which `text` fits in `width`.
@@ -458,8 +463,9 @@ impl Legend {
         self.entries.push((label.into(), key));
     }
 
-    /// Where the box goes at `position` in `area` (the chart's plotting area): its corners
-    /// `[x, y, w, h]` in the area's pixels, and each label's measured height. plotters' layout
+    /// Where the box goes at `position` in `area` (the chart's plotting area): `[x, y, w, h]`,
+    /// its top-left corner, width and height in the area's pixels, and each label's measured
+    /// height. plotters' layout
     /// (`SeriesLabelStyle::draw`) with our margins and font.
     #[inline(never)]
     fn layout<DB: DrawingBackend>(
@@ -865,7 +871,12 @@ fn setting_label(scheme: Scheme, calibration: &Calibration) -> String {
 /// The settings in one line: `8-bit asymmetric min-max`.
 #[inline(never)]
 fn settings_line(q: &QuantSettings) -> String {
-    format!("{}-bit {} {}", q.bits, q.scheme, q.calibration.label())
+    format!("{}-bit {}", q.bits, method_line(q))
+}
+
+/// The scheme and calibration: `asymmetric min-max`.
+fn method_line(q: &QuantSettings) -> String {
+    format!("{} {}", q.scheme, q.calibration.label())
 }
 
 /// A log10 axis for MSE: whole decades from below the smallest positive value to above the

@@ -1,8 +1,8 @@
 //! The error against bit width for every scheme and calibration.
 
 use super::{
-    begin, builder, dashed, draw_all, drawing, setting_label, style_mesh, title_height, titles, At,
-    ChartResult, Key, Legend, LogAxis, Theme, Ticked, MIN_HEIGHT, MIN_WIDTH,
+    begin, builder, dashed, draw_all, drawing, fits, method_line, setting_label, style_mesh,
+    title_height, titles, At, ChartResult, Key, Legend, LogAxis, Theme, Ticked,
 };
 use crate::analysis::Sweep;
 use crate::settings::{QuantSettings, Scheme};
@@ -45,13 +45,12 @@ pub fn draw_sweep_part<DB: DrawingBackend>(
     theme: &Theme,
     part: SweepPart,
 ) -> ChartResult {
-    let fits = if part == SweepPart::Marker {
-        let (w, h) = area.dim_in_pixel();
-        w >= MIN_WIDTH && h >= MIN_HEIGHT
+    let room = if part == SweepPart::Marker {
+        fits(area)
     } else {
         begin(area, theme)?
     };
-    if !fits {
+    if !room {
         return Ok(());
     }
     let pal = theme.palette();
@@ -60,9 +59,8 @@ pub fn draw_sweep_part<DB: DrawingBackend>(
     } else {
         // The width is the marker's to name: the rest of the chart stays as it is when it changes.
         let mut subtitle = format!(
-            "current: {} {} (thick), zero point {}",
-            current.scheme,
-            current.calibration.label(),
+            "current: {} (thick), zero point {}",
+            method_line(current),
             current.zero_point
         );
         if let Some(m) = sweep.sample {
@@ -179,11 +177,11 @@ pub fn draw_sweep_part<DB: DrawingBackend>(
     if !(x.start <= cb && cb <= x.end) {
         return Ok(());
     }
-    let (_, y0) = inner.get_base_pixel();
+    let (x0, y0) = inner.get_base_pixel();
     let (px, top) = chart.backend_coord(&(cb, axis.hi));
     let (_, floor) = chart.backend_coord(&(cb, axis.lo));
     let ([lx, ly, lw, _], _) = legend.layout(&inner, theme, SeriesLabelPosition::LowerLeft)?;
-    let (gap, px) = (theme.off(3.0), px - inner.get_base_pixel().0);
+    let (gap, px) = (theme.off(3.0), px - x0);
     // Where it would cross the legend, the line ends `gap` above it (the axis is linear in
     // pixels: the value at that height).
     let end = if lx - gap <= px && px <= lx + lw + gap && floor > top {

@@ -263,6 +263,22 @@ test('Bits changes redraw every chart and every number, the same as a fresh load
   assert.deepEqual(previous, loaded, 'after Bits changes, the page equals a fresh load of the same settings');
   await fresh.close();
   assertClean(fresh.problems);
+  // What the kept sweep base shows changes with the scheme and calibration: it is drawn anew.
+  for (const [label, value] of [
+    ['Scheme', 'symmetric'],
+    ['Calibration', 'mse'],
+  ]) {
+    await page.getByLabel(label).selectOption(value);
+    await waitState(page, 'ready');
+    const sweep = await sweepAgainstWhole(page);
+    assert.equal(sweep.differing, 0, `sweep after ${label} → ${value}: the chart drawn whole`);
+  }
+  await page.getByLabel('Bits').evaluate((el) => {
+    el.value = '6';
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await waitState(page, 'ready');
+  assert.equal((await sweepAgainstWhole(page)).differing, 0, 'sweep at 6 bits after both changes');
   await close();
   assertClean(problems);
 });
@@ -388,6 +404,12 @@ test('dark colour scheme: dark page and dark charts', async () => {
     assert.ok(luminance(c.background) < 0.25, `${name}: dark chart background (${c.background})`);
     assert.ok(c.inkFraction > 0.01, `${name}: drawn in dark mode`);
   }
+  await page.getByLabel('Bits').evaluate((el) => {
+    el.value = '5';
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await waitState(page, 'ready');
+  assert.equal((await sweepAgainstWhole(page)).differing, 0, 'dark sweep: base kept + marker = whole');
   await page.screenshot({ path: path.join(ARTIFACTS, 'page-dark.png'), fullPage: true });
   await close();
   assertClean(problems);
@@ -503,9 +525,12 @@ async function snapshot(page) {
 }
 
 /** Compares the page's sweep chart, pixel by pixel, with the whole chart (`draw("sweep")`)
- * drawn by a second session of the same settings (the URL's, with the Bits control's width,
- * which the URL may not show yet) on a canvas of the same size. */
+ * drawn by a second session of the same settings (the URL's, with the Bits control's width)
+ * on a canvas of the same size, dpr and colours. Generated data or a preset only: a second
+ * session cannot have a file the page loaded. */
 async function sweepAgainstWhole(page) {
+  // The URL holds the settings once the page has written it (see `savedUrl`).
+  await page.waitForFunction(() => document.body.dataset.url !== 'pending');
   return page.evaluate(async () => {
     const { Session } = await import('/pkg/quantviz.js');
     const canvas = document.getElementById('chart-sweep');
