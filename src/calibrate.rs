@@ -768,7 +768,7 @@ impl SearchData {
 
     /// The end of code `q`'s run of the sorted values that starts at `i0`: the first index from
     /// `i0` on whose code exceeds `q`, what a bisection on the codes finds. Found by comparing
-    /// values with where the code should end, `(q + ½ − zero point) · scale` (no division; from
+    /// values with where the code should end ([`crate::pagecore::code_end`], no division; from
     /// `hint`, about where the last run's length puts it), then settled by the codes themselves,
     /// in doubling steps out from there: two evaluations when the edge is right, as it is but
     /// for values within rounding of it, and a logarithmic number where many equal values sit
@@ -780,7 +780,7 @@ impl SearchData {
         if p.scale.is_nan() || p.scale <= 0.0 {
             return i0 + xs[i0..].partition_point(|&x| within(x));
         }
-        let edge = (f64::from(q) + 0.5 - p.zero_point) * p.scale;
+        let edge = crate::pagecore::code_end(p)(i64::from(q));
         let near = crate::pagecore::first_at_least(xs, i0, hint, edge);
         crate::pagecore::first_false(xs, i0, near, &within)
     }
@@ -1016,8 +1016,9 @@ mod tests {
         ] {
             let p = QuantParams::asymmetric(lo, hi, bits, ZeroPoint::Raw).unwrap();
             let mut xs = vec![lo, hi];
+            let end = crate::pagecore::code_end(&p);
             for q in p.qmin..p.qmax {
-                let edge = (f64::from(q) + 0.5 - p.zero_point) * p.scale;
+                let edge = end(i64::from(q));
                 for k in -3..=3 {
                     for _ in 0..3 {
                         xs.push(up(edge, k * edge.signum() as i64));
@@ -1030,8 +1031,8 @@ mod tests {
             let mut stepped_back = false;
             for q in p.qmin..=p.qmax {
                 let truth = i0 + xs[i0..].partition_point(|&x| p.quantize_value(x) <= q);
-                let edge = (f64::from(q) + 0.5 - p.zero_point) * p.scale;
-                stepped_back |= crate::pagecore::first_at_least(xs, i0, i0, edge) > truth;
+                stepped_back |=
+                    crate::pagecore::first_at_least(xs, i0, i0, end(i64::from(q))) > truth;
                 assert_eq!(data.run_end(&p, q, i0, i0), truth, "{bits} bits, q {q}");
                 i0 = truth;
             }

@@ -149,8 +149,8 @@ pub fn max_abs_sorted(sorted: &[f64], p: &QuantParams) -> f64 {
 }
 
 /// About where code `q`'s values end: where `x / scale + zero_point` reaches `q + 1/2` (a
-/// hint for [`runs`]; infinite for the top code).
-fn code_end(p: &QuantParams) -> impl Fn(i64) -> f64 + '_ {
+/// hint for [`runs`] and the `mse` search's level sums; infinite for the top code).
+pub(crate) fn code_end(p: &QuantParams) -> impl Fn(i64) -> f64 + '_ {
     move |q: i64| {
         if q >= p.qmax as i64 {
             f64::INFINITY
