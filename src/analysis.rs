@@ -295,6 +295,7 @@ impl Analysis {
                         Known {
                             clipped: k.clipped.saturating_sub(out),
                             max_abs: None,
+                            by_reciprocal: false,
                         }
                     })
                     .collect()

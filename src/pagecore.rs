@@ -10,7 +10,9 @@
 //! below and in `tests/node.rs` for the wasm build). On wasm32 with simd128 the leaf loop runs
 //! two values per instruction (`f64x2`), the same operations lane by lane. Where the values are
 //! also sorted, what they tell directly ([`known_sorted`]: the clipped counts and, with few
-//! codes, `max |e|`) is left out of the pass, which then mostly only sums.
+//! codes, `max |e|`) is left out of the pass, which then mostly only sums, and multiplies by
+//! `1 / scale` instead of dividing where the sorted values show that no code changes by it
+//! ([`by_reciprocal`]).
 
 use crate::histogram::Histogram;
 use crate::quantize::{ErrorStats, Kernel, QuantParams};
@@ -55,6 +57,10 @@ pub struct Known {
     pub clipped: usize,
     /// `max |x - x̂|` ([`max_abs_sorted`]), where it was worth finding that way.
     pub max_abs: Option<f64>,
+    /// Whether every value's code comes out the same with `x · (1 / scale)` in place of
+    /// `x / scale` ([`by_reciprocal`]): the pass that only sums may then multiply. Only
+    /// looked at where `max_abs` is known.
+    pub by_reciprocal: bool,
 }
 
 /// [`error_stats_many`] where some of the results are already known (`known[k]` for
@@ -98,6 +104,7 @@ pub fn known_sorted(sorted: &[f64], p: &QuantParams) -> Known {
         return Known {
             clipped: clipped_sorted(sorted, p),
             max_abs: None,
+            by_reciprocal: false,
         };
     }
     let k = Kernel::new(p);
@@ -105,10 +112,17 @@ pub fn known_sorted(sorted: &[f64], p: &QuantParams) -> Known {
         (Some(&a), Some(&b)) => (k.code(b).0 - k.code(a).0).abs() + 1.0,
         _ => 1.0,
     };
+    let clipped = clipped_sorted(sorted, p);
+    let (max_abs, by_reciprocal) = if spanned * MAX_BY_RUNS as f64 <= sorted.len() as f64 {
+        let (m, r) = max_abs_runs(sorted, p, clipped > 0);
+        (Some(m), r)
+    } else {
+        (None, false)
+    };
     Known {
-        clipped: clipped_sorted(sorted, p),
-        max_abs: (spanned * MAX_BY_RUNS as f64 <= sorted.len() as f64)
-            .then(|| max_abs_sorted(sorted, p)),
+        clipped,
+        max_abs,
+        by_reciprocal,
     }
 }
 
@@ -120,6 +134,24 @@ pub const MAX_BY_RUNS: usize = 2048;
 /// code's run so is the error `x - x̂`, so its largest magnitude is at one of the run's two
 /// ends. About two evaluations a code. Any other scale is measured value by value.
 pub fn max_abs_sorted(sorted: &[f64], p: &QuantParams) -> f64 {
+    max_abs_runs(sorted, p, true).0
+}
+
+/// Whether, for every value of `sorted` (ascending, no NaN), its code by `x · (1 / scale)`
+/// ([`code_by_reciprocal`], clamped to the codes with `clamp`, otherwise not) is its clamped
+/// code by `x / scale`, the one every pass finds. Where it is, the pass that only sums may
+/// multiply: the same codes, so the same errors and sums, bit for bit. (A division is the
+/// slowest step of the pass; the two differ by an ulp at most, which changes a code only for a
+/// value within about an ulp of a tie.) Checked at both ends of each code's run: both codes are
+/// non-decreasing in `x` (a product or quotient by a positive number, a sum, rounding and
+/// clamping are all monotone in IEEE arithmetic), so where they agree at a run's two ends they
+/// agree on every value between.
+pub fn by_reciprocal(sorted: &[f64], p: &QuantParams, clamp: bool) -> bool {
+    max_abs_runs(sorted, p, clamp).1
+}
+
+/// [`max_abs_sorted`] and [`by_reciprocal`] in one walk over the runs.
+fn max_abs_runs(sorted: &[f64], p: &QuantParams, clamp: bool) -> (f64, bool) {
     let k = Kernel::new(p);
     let mut max = 0.0f64;
     if p.scale.is_nan() || p.scale <= 0.0 {
@@ -129,23 +161,38 @@ pub fn max_abs_sorted(sorted: &[f64], p: &QuantParams) -> f64 {
                 max = a;
             }
         }
-        return max;
+        return (max, false);
     }
+    let inv = 1.0 / p.scale;
+    let mut agree = true;
     runs(
         sorted,
         &|x| k.code(x).0 as i64,
         &code_end(p),
         &mut |q, run| {
             let dq = p.dequantize_value(q as i32);
-            for x in [run.first(), run.last()].into_iter().flatten() {
+            for &x in [run.first(), run.last()].into_iter().flatten() {
                 let a = (x - dq).abs();
                 if a > max {
                     max = a;
                 }
+                agree &= code_by_reciprocal(&k, inv, x, clamp) == q as f64;
             }
         },
     );
-    max
+    (max, agree)
+}
+
+/// `round(x · inv + zero_point)` (half to even), clamped to the codes with `clamp`: the code
+/// the pass that only sums finds by multiplying ([`by_reciprocal`]; `inv` is `1 / scale`).
+#[inline(always)]
+pub(crate) fn code_by_reciprocal(k: &Kernel, inv: f64, x: f64, clamp: bool) -> f64 {
+    let v = (x * inv + k.zero_point).round_ties_even();
+    if clamp {
+        v.max(k.lo).min(k.hi)
+    } else {
+        v
+    }
 }
 
 /// About where code `q`'s values end: where `x / scale + zero_point` reaches `q + 1/2` (a
@@ -234,14 +281,15 @@ fn fused(xs: &[f64], params: &[QuantParams], known: Option<&[Known]>) -> Vec<Err
 type Leaf = fn(&Kernel, &[f64], &mut Acc) -> f64;
 
 /// The leaf that one quantization's pass runs: without `known`, everything (sum, `max |e|`,
-/// clipped count); with the count known, the sum and the max; with the max known too, the sum
-/// alone, with the clamp only where something is clipped and the zero point only where it is
-/// not zero (`x / s + 0` and `q - 0` change at most a zero's sign, which neither `e²` nor `|e|`
-/// shows). (Chosen once a pass: the leaf is then called through the pointer.)
+/// clipped count); with the count known, the sum and the max; with the max known too and the
+/// codes the same by a multiplication ([`Known::by_reciprocal`]), the sum alone, by `x · (1/s)`
+/// instead of `x / s`, with the clamp only where something is clipped and the zero point only
+/// where it is not zero (`x / s + 0` and `q - 0` change at most a zero's sign, which neither
+/// `e²` nor `|e|` shows). (Chosen once a pass: the leaf is then called through the pointer.)
 fn leaf_for(known: Option<&Known>, p: &QuantParams) -> Leaf {
     match known {
         None => leaf::<true, true, true, true>,
-        Some(k) if k.max_abs.is_none() => leaf::<false, true, true, true>,
+        Some(k) if k.max_abs.is_none() || !k.by_reciprocal => leaf::<false, true, true, true>,
         Some(k) => match (k.clipped > 0, p.zero_point != 0.0) {
             (true, true) => leaf::<false, true, false, true>,
             (true, false) => leaf::<false, true, false, false>,
@@ -287,7 +335,8 @@ fn rest(k: &Kernel, xs: &[f64], acc: &mut Acc, clip: bool, mut res: f64) -> f64 
 
 /// The 8-accumulator part of a leaf (`xs.len()` a multiple of 8, at least 8). Each accumulator
 /// starts at +0.0, and `+0.0 + e2` is `e2` (a square is never -0.0): numpy's first terms.
-/// (Natively everything is always done: the results are the same.)
+/// (Natively the max and count are always found, which changes nothing; the sum-only forms
+/// multiply by `1 / s` as on wasm32, so that native tests check that path too.)
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
@@ -298,9 +347,17 @@ fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
     let mut r = [0.0f64; 8];
     let mut max = [acc.max; 8];
     let mut clipped = [0u64; 8];
+    let inv = 1.0 / k.scale;
     for chunk in xs.chunks_exact(8) {
         for j in 0..8 {
-            let (_, e2, a, c) = k.error(chunk[j]);
+            let (_, mut e2, a, c) = k.error(chunk[j]);
+            if !MAX && !CLIP {
+                // The sum-only forms multiply, as on wasm32 (see `leaf_for`).
+                let q = code_by_reciprocal(k, inv, chunk[j], CLAMP);
+                let d = if ZP { q - k.zero_point } else { q };
+                let e = chunk[j] - d * k.scale;
+                e2 = e * e;
+            }
             r[j] += e2;
             max[j] = if a > max[j] { a } else { max[j] };
             if CLIP {
@@ -328,6 +385,8 @@ fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
 ) -> f64 {
     use core::arch::wasm32::*;
     let scale = f64x2_splat(k.scale);
+    // The sum-only forms multiply by `1 / s` (the same codes: `Known::by_reciprocal`).
+    let inv = f64x2_splat(1.0 / k.scale);
     let zp = f64x2_splat(k.zero_point);
     let (lo, hi) = (f64x2_splat(k.lo), f64x2_splat(k.hi));
     debug_assert!(xs.len() % 8 == 0 && xs.len() >= 8);
@@ -344,7 +403,11 @@ fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
             // `nearest` rounds any float, so the scalar's limit to [lo - 1, hi + 1] (there for
             // the add-and-subtract rounding) is left out: limiting, then rounding, is rounding,
             // then limiting (integer bounds), and neither the code nor the clip test can tell.
-            let u = f64x2_div(x, scale);
+            let u = if MAX || CLIP {
+                f64x2_div(x, scale)
+            } else {
+                f64x2_mul(x, inv)
+            };
             let v = f64x2_nearest(if ZP { f64x2_add(u, zp) } else { u });
             let q = if CLAMP {
                 f64x2_pmin(f64x2_pmax(v, lo), hi)
@@ -694,6 +757,7 @@ mod tests {
                 .map(|(p, &clipped)| Known {
                     clipped,
                     max_abs: Some(max_abs_sorted(&sorted, p)),
+                    by_reciprocal: by_reciprocal(&sorted, p, clipped > 0),
                 })
                 .collect();
             let given_max = error_stats_many_known(&xs, &ps, Some(&all_max));
@@ -721,6 +785,88 @@ mod tests {
                 assert_eq!(one.n, m.n);
             }
         }
+    }
+
+    /// The pass that only sums multiplies by `1 / s` where [`by_reciprocal`] says every code
+    /// comes out the same: then its sums are the division's, bit for bit, on every data set
+    /// and parameter set here (ties included, where it must say no). Where it says no, the
+    /// product would indeed have changed a sum.
+    #[test]
+    fn sums_by_reciprocal_are_the_division_s() {
+        let (mut agreed, mut refused) = (0, 0);
+        for base in data_sets() {
+            for (p, ties) in params_for(&base)
+                .into_iter()
+                .flat_map(|p| [(p, false), (p, true)])
+            {
+                // The data set, then (`ties`) values on the ties `(k + 1/2 - z) * s` and 1 or 2
+                // ulps off.
+                let mut xs = base.clone();
+                for k in if ties { -300..300 } else { 0..0 } {
+                    let t = (k as f64 + 0.5 - p.zero_point) * p.scale;
+                    for d in [-2i64, -1, 0, 1, 2] {
+                        let y = f64::from_bits((t.to_bits() as i64 + d) as u64);
+                        if y.is_finite() {
+                            xs.push(y);
+                        }
+                    }
+                }
+                let mut sorted = xs.clone();
+                sorted.sort_unstable_by(f64::total_cmp);
+                let one = p.error_stats(&xs);
+                let clipped = clipped_sorted(&sorted, &p);
+                let agree = by_reciprocal(&sorted, &p, clipped > 0);
+                let known = Known {
+                    clipped,
+                    max_abs: Some(max_abs_sorted(&sorted, &p)),
+                    by_reciprocal: agree,
+                };
+                let got = fused(&xs, &[p], Some(&[known]))[0];
+                assert_eq!(got.sum_sq.to_bits(), one.sum_sq.to_bits(), "{p:?}");
+                // What it claims, value by value: each code by the product is the division's.
+                let (k, inv) = (Kernel::new(&p), 1.0 / p.scale);
+                let same = xs
+                    .iter()
+                    .all(|&x| code_by_reciprocal(&k, inv, x, clipped > 0) == k.code(x).0);
+                assert!(same || !agree, "{p:?}");
+                if agree {
+                    agreed += 1;
+                } else {
+                    refused += 1;
+                }
+            }
+        }
+        assert!(
+            agreed > 50 && refused > 5,
+            "{agreed} agreed, {refused} refused"
+        );
+        // 0.35 / 0.1 is 3.4999999999999996 (code 3), 0.35 * (1 / 0.1) is 3.5 (code 4).
+        let p = QuantParams {
+            scheme: Scheme::Symmetric,
+            bits: 4,
+            scale: 0.1,
+            zero_point: 0.0,
+            qmin: -8,
+            qmax: 7,
+            range_min: -0.8,
+            range_max: 0.7,
+        };
+        let mut xs = vec![0.35; 40];
+        xs[3] = -0.2;
+        let one = p.error_stats(&xs);
+        let mut sorted = xs.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        for clamp in [false, true] {
+            assert!(!by_reciprocal(&sorted, &p, clamp));
+            let forced = Known {
+                clipped: 0,
+                max_abs: Some(max_abs_sorted(&sorted, &p)),
+                by_reciprocal: true,
+            };
+            let wrong = fused(&xs, &[p], Some(&[forced]))[0];
+            assert_ne!(wrong.sum_sq.to_bits(), one.sum_sq.to_bits());
+        }
+        assert!(by_reciprocal(&[0.34, 0.36], &p, true));
     }
 
     /// `runs` finds exactly the runs of equal keys, whatever its estimates: right, off by a

@@ -412,8 +412,8 @@ fn libm_pow_and_log_equal_std() {
 #[test]
 fn page_passes_on_ties_equal_error_stats() {
     use quantviz::pagecore::{
-        clipped_sorted, clips, error_stats_fused, error_stats_many_known, known_sorted,
-        max_abs_sorted, Known,
+        by_reciprocal, clipped_sorted, clips, error_stats_fused, error_stats_many_known,
+        known_sorted, max_abs_sorted, Known,
     };
     use quantviz::quantize::QuantParams;
     use quantviz::settings::{code_range, Scheme};
@@ -449,6 +449,8 @@ fn page_passes_on_ties_equal_error_stats() {
             });
         }
     }
+    // How often the sum-only pass multiplied (`by_reciprocal`), and how often it divided.
+    let (mut multiplied, mut divided) = (0, 0);
     for p in &params {
         // Signed zeros, and subnormals whose x / scale underflows to a signed zero at large scales.
         let mut xs = vec![0.0, -0.0, -5e-324, 5e-324, -1e-310, 1e-310];
@@ -476,7 +478,13 @@ fn page_passes_on_ties_equal_error_stats() {
             let with_max = Known {
                 clipped: counted,
                 max_abs: Some(max),
+                by_reciprocal: by_reciprocal(&sorted, p, counted > 0),
             };
+            if with_max.by_reciprocal {
+                multiplied += 1;
+            } else {
+                divided += 1;
+            }
             let sum_only = error_stats_many_known(xs, &[*p], Some(&[with_max]))[0];
             assert_eq!(max.to_bits(), one.max_abs.to_bits(), "n={n} {p:?}");
             assert_eq!(known.clipped, one.clipped);
@@ -500,6 +508,7 @@ fn page_passes_on_ties_equal_error_stats() {
             let known = Known {
                 clipped: 0,
                 max_abs: Some(max_abs_sorted(&sorted, p)),
+                by_reciprocal: by_reciprocal(&sorted, p, false),
             };
             assert_eq!(one.clipped, 0);
             assert_eq!(
@@ -510,4 +519,9 @@ fn page_passes_on_ties_equal_error_stats() {
             );
         }
     }
+    // Both forms ran: scales whose reciprocal is exact (0.5, 0.25) multiply even on the ties.
+    assert!(
+        multiplied > 20 && divided > 10,
+        "{multiplied} multiplied, {divided} divided"
+    );
 }

@@ -248,8 +248,8 @@ fn check(xs: &[f64], s: &QuantSettings) -> Result<(), TestCaseError> {
 /// `error_stats_many_known` is `error_stats`, checking the given counts and max in debug.)
 fn check_page_kernels(xs: &[f64], p: &QuantParams) -> Result<(), TestCaseError> {
     use quantviz::pagecore::{
-        clipped_sorted, clips, error_stats_fused, error_stats_many_known, known_sorted,
-        max_abs_sorted, Known,
+        by_reciprocal, clipped_sorted, clips, error_stats_fused, error_stats_many_known,
+        known_sorted, max_abs_sorted, Known,
     };
     let e = p.error_stats(xs);
     let fused = error_stats_fused(xs, &[*p, *p])[1];
@@ -267,6 +267,7 @@ fn check_page_kernels(xs: &[f64], p: &QuantParams) -> Result<(), TestCaseError> 
     let given = Known {
         clipped: e.clipped,
         max_abs: Some(max),
+        by_reciprocal: by_reciprocal(&sorted, p, e.clipped > 0),
     };
     prop_assert_eq!(error_stats_many_known(xs, &[*p], Some(&[given]))[0], e);
     prop_assert_eq!(xs.iter().filter(|&&x| clips(p, x)).count(), e.clipped);
