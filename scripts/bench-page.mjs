@@ -40,19 +40,23 @@ function median(xs) {
 }
 
 // Runs in the page before its own scripts: notes when `data-state` first becomes "ready",
-// in ms since navigation start (performance.now()'s origin).
+// in ms since navigation start (performance.now()'s origin). It then stops observing, so that
+// the timed Bits changes after it do not make mutation records for it.
 function recordFirstReady() {
   window.__qvFirstReady = undefined;
   const check = () => {
     const b = document.body;
     if (window.__qvFirstReady === undefined && b && b.dataset.state === 'ready') {
       window.__qvFirstReady = performance.now();
+      observer.disconnect();
     }
     if (b && b.dataset.state === 'error' && window.__qvError === undefined) {
       window.__qvError = document.querySelector('#error')?.textContent || 'data-state="error"';
+      observer.disconnect();
     }
   };
-  new MutationObserver(check).observe(document, {
+  const observer = new MutationObserver(check);
+  observer.observe(document, {
     subtree: true,
     childList: true,
     attributes: true,
