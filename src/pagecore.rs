@@ -58,15 +58,16 @@ pub struct Known {
     /// `max |x - x̂|` ([`max_abs_sorted`]), where it was worth finding that way.
     pub max_abs: Option<f64>,
     /// Whether every value's code comes out the same with `x · (1 / scale)` in place of
-    /// `x / scale` ([`by_reciprocal`]): the pass that only sums may then multiply. Only
-    /// looked at where `max_abs` is known.
+    /// `x / scale`, clamped where `clipped > 0` ([`by_reciprocal`]): the pass that only sums
+    /// may then multiply. Only looked at where `max_abs` is known.
     pub by_reciprocal: bool,
 }
 
 /// [`error_stats_many`] where some of the results are already known (`known[k]` for
 /// `params[k]`): on wasm32 the pass then leaves out the clipped test; where `max |e|` is known
-/// too, it also leaves out the max, the clamp where nothing is clipped and the zero point where
-/// it is zero ([`leaf_for`]). The same results when the given ones are right; natively
+/// too and the codes are the same by a multiplication ([`Known::by_reciprocal`]), it only sums:
+/// by `x · (1/s)`, without the max, without the clamp where nothing is clipped and without the
+/// zero point where it is zero ([`leaf_for`]). The same results when the given ones are right; natively
 /// `error_stats` finds them anyway (and debug builds check the given ones against it).
 pub fn error_stats_many_known(
     xs: &[f64],
@@ -140,16 +141,18 @@ pub fn max_abs_sorted(sorted: &[f64], p: &QuantParams) -> f64 {
 }
 
 /// Whether, for every value of `sorted` (ascending, no NaN), its code by `x · (1 / scale)`
-/// ([`code_by_reciprocal`], clamped to the codes with `clamp`, otherwise not) is its clamped
-/// code by `x / scale`, the one every pass finds. Where it is, the pass that only sums may
+/// ([`code_by_reciprocal`]; clamped to the codes where `p` clips some value, as the pass that
+/// only sums clamps then, otherwise not) is its clamped code by `x / scale`, the one every pass
+/// finds ([`known_sorted`]'s `by_reciprocal`). Where it is, the pass that only sums may
 /// multiply: the same codes, so the same errors and sums, bit for bit. (A division is the
 /// slowest step of the pass; the two differ by an ulp at most, which changes a code only for a
 /// value within about an ulp of a tie.) Checked at both ends of each code's run: both codes are
 /// non-decreasing in `x` (a product or quotient by a positive number, a sum, rounding and
 /// clamping are all monotone in IEEE arithmetic), so where they agree at a run's two ends they
-/// agree on every value between.
-pub fn by_reciprocal(sorted: &[f64], p: &QuantParams, clamp: bool) -> bool {
-    max_abs_runs(sorted, p, clamp).1
+/// agree on every value between. (Where `1 / scale` is infinite, `0 · inf` is NaN, which is
+/// not monotone, but a NaN code never agrees: the check then fails, as it should.)
+pub fn by_reciprocal(sorted: &[f64], p: &QuantParams) -> bool {
+    max_abs_runs(sorted, p, clipped_sorted(sorted, p) > 0).1
 }
 
 /// [`max_abs_sorted`] and [`by_reciprocal`] in one walk over the runs.
@@ -187,11 +190,18 @@ fn max_abs_runs(sorted: &[f64], p: &QuantParams, clamp: bool) -> (f64, bool) {
 
 /// `round(x · inv + zero_point)` (half to even), clamped to the codes with `clamp`: the code
 /// the pass that only sums finds by multiplying ([`by_reciprocal`]; `inv` is `1 / scale`).
+/// Clamped as wasm's `pmax` and `pmin` do, so a NaN stays NaN and fails the check (`0 · inf`
+/// where the scale is subnormal and `1 / scale` infinite; `f64::max` would make it `lo`).
 #[inline(always)]
 pub(crate) fn code_by_reciprocal(k: &Kernel, inv: f64, x: f64, clamp: bool) -> f64 {
     let v = (x * inv + k.zero_point).round_ties_even();
     if clamp {
-        v.max(k.lo).min(k.hi)
+        let v = if v < k.lo { k.lo } else { v };
+        if v > k.hi {
+            k.hi
+        } else {
+            v
+        }
     } else {
         v
     }
@@ -237,9 +247,9 @@ pub fn error_stats_fused(xs: &[f64], params: &[QuantParams]) -> Vec<ErrorStats> 
     fused(xs, params, None)
 }
 
-/// The fused pass. Without `known` it finds everything; with it, where `max |e|` is known,
-/// only the sum (skipping the clamp where `clipped` is 0; the max and count it gives are then
-/// not the real ones). (One tree walk for all; only the leaf is compiled several ways.)
+/// The fused pass. Without `known` it finds everything; with it, where `max |e|` is known and
+/// [`Known::by_reciprocal`] holds, only the sum (see [`leaf_for`]; the max and count it gives
+/// are then not the real ones). (One tree walk for all; only the leaf is compiled several ways.)
 fn fused(xs: &[f64], params: &[QuantParams], known: Option<&[Known]>) -> Vec<ErrorStats> {
     let mut out = Vec::with_capacity(params.len());
     for (g, group) in params.chunks(MANY).enumerate() {
@@ -286,8 +296,8 @@ type Leaf = fn(&Kernel, &[f64], &mut Acc) -> f64;
 /// clipped count); with the count known, the sum and the max; with the max known too and the
 /// codes the same by a multiplication ([`Known::by_reciprocal`]), the sum alone, by `x · (1/s)`
 /// instead of `x / s`, with the clamp only where something is clipped and the zero point only
-/// where it is not zero (`x / s + 0` and `q - 0` change at most a zero's sign, which neither
-/// `e²` nor `|e|` shows). (Chosen once a pass: the leaf is then called through the pointer.)
+/// where it is not zero (`x · (1/s) + 0` and `q - 0` change at most a zero's sign, which
+/// neither `e²` nor `|e|` shows). (Chosen once a pass: the leaf is then called through the pointer.)
 fn leaf_for(known: Option<&Known>, p: &QuantParams) -> Leaf {
     match known {
         None => leaf::<true, true, true, true>,
@@ -759,7 +769,7 @@ mod tests {
                 .map(|(p, &clipped)| Known {
                     clipped,
                     max_abs: Some(max_abs_sorted(&sorted, p)),
-                    by_reciprocal: by_reciprocal(&sorted, p, clipped > 0),
+                    by_reciprocal: by_reciprocal(&sorted, p),
                 })
                 .collect();
             let given_max = error_stats_many_known(&xs, &ps, Some(&all_max));
@@ -817,7 +827,9 @@ mod tests {
                 sorted.sort_unstable_by(f64::total_cmp);
                 let one = p.error_stats(&xs);
                 let clipped = clipped_sorted(&sorted, &p);
-                let agree = by_reciprocal(&sorted, &p, clipped > 0);
+                let agree = by_reciprocal(&sorted, &p);
+                let known = known_sorted(&sorted, &p);
+                assert_eq!(known.by_reciprocal, agree && known.max_abs.is_some());
                 let known = Known {
                     clipped,
                     max_abs: Some(max_abs_sorted(&sorted, &p)),
@@ -842,33 +854,45 @@ mod tests {
             agreed > 50 && refused > 5,
             "{agreed} agreed, {refused} refused"
         );
-        // 0.35 / 0.1 is 3.4999999999999996 (code 3), 0.35 * (1 / 0.1) is 3.5 (code 4).
-        let p = QuantParams {
+        // 0.35 / 0.1 is 3.4999999999999996 (code 3), 0.35 * (1 / 0.1) is 3.5 (code 4): refused,
+        // the division's sum, and the product's would indeed differ. With the top code 3 and
+        // nothing clipped, the clamp (which would hide the 4) must not be part of the check.
+        // A subnormal scale makes `1 / scale` infinite and `0 · inf` NaN: refused too.
+        let raw = |scale: f64, zero_point: f64, qmin: i32, qmax: i32| QuantParams {
             scheme: Scheme::Symmetric,
             bits: 4,
-            scale: 0.1,
-            zero_point: 0.0,
-            qmin: -8,
-            qmax: 7,
+            scale,
+            zero_point,
+            qmin,
+            qmax,
             range_min: -0.8,
             range_max: 0.7,
         };
-        let mut xs = vec![0.35; 40];
-        xs[3] = -0.2;
-        let one = p.error_stats(&xs);
-        let mut sorted = xs.clone();
-        sorted.sort_unstable_by(f64::total_cmp);
-        for clamp in [false, true] {
-            assert!(!by_reciprocal(&sorted, &p, clamp));
+        let mut point_35 = vec![0.35; 4000];
+        point_35[3] = -0.2;
+        let mut zeros = vec![0.0; 2047];
+        zeros.push(1e-310);
+        for (p, xs) in [
+            (raw(0.1, 0.0, -8, 7), point_35.clone()),
+            (raw(0.1, 0.0, -4, 3), point_35),
+            (raw(1e-314, -0.0, 0, 3), zeros),
+        ] {
+            let one = p.error_stats(&xs);
+            let mut sorted = xs.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            let known = known_sorted(&sorted, &p);
+            assert!(known.max_abs.is_some() && !known.by_reciprocal, "{p:?}");
+            assert!(!by_reciprocal(&sorted, &p));
+            let got = fused(&xs, &[p], Some(&[known]))[0];
+            assert_eq!(got.sum_sq.to_bits(), one.sum_sq.to_bits(), "{p:?}");
             let forced = Known {
-                clipped: 0,
-                max_abs: Some(max_abs_sorted(&sorted, &p)),
                 by_reciprocal: true,
+                ..known
             };
             let wrong = fused(&xs, &[p], Some(&[forced]))[0];
-            assert_ne!(wrong.sum_sq.to_bits(), one.sum_sq.to_bits());
+            assert_ne!(wrong.sum_sq.to_bits(), one.sum_sq.to_bits(), "{p:?}");
         }
-        assert!(by_reciprocal(&[0.34, 0.36], &p, true));
+        assert!(by_reciprocal(&[0.34, 0.36], &raw(0.1, 0.0, -8, 7)));
     }
 
     /// `runs` finds exactly the runs of equal keys, whatever its estimates: right, off by a

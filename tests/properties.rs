@@ -267,7 +267,7 @@ fn check_page_kernels(xs: &[f64], p: &QuantParams) -> Result<(), TestCaseError> 
     let given = Known {
         clipped: e.clipped,
         max_abs: Some(max),
-        by_reciprocal: by_reciprocal(&sorted, p, e.clipped > 0),
+        by_reciprocal: by_reciprocal(&sorted, p),
     };
     prop_assert_eq!(error_stats_many_known(xs, &[*p], Some(&[given]))[0], e);
     prop_assert_eq!(xs.iter().filter(|&&x| clips(p, x)).count(), e.clipped);
