@@ -152,7 +152,7 @@ def main(argv=None):
     page_ok = True
     if not args.skip_page:
         print("\n## The page in headless Chromium\n", flush=True)
-        r = subprocess.run(["node", PAGE], cwd=ROOT)
+        r = subprocess.run(["node", PAGE, "--warm", "8"], cwd=ROOT)
         page_ok = r.returncode == 0
         if not page_ok:
             print(f"(bench-page.mjs exited with {r.returncode})")
