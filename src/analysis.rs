@@ -292,10 +292,12 @@ impl Analysis {
                             .filter_map(|&i| self.values().get(i))
                             .filter(|&&x| crate::pagecore::clips(p, x))
                             .count();
+                        // Codes that agree on every value agree on the inliers, clamped
+                        // (unclamped agreement where nothing is clipped implies it too).
                         Known {
                             clipped: k.clipped.saturating_sub(out),
                             max_abs: None,
-                            by_reciprocal: false,
+                            by_reciprocal: k.by_reciprocal,
                         }
                     })
                     .collect()

@@ -58,8 +58,9 @@ pub struct Known {
     /// `max |x - x̂|` ([`max_abs_sorted`]), where it was worth finding that way.
     pub max_abs: Option<f64>,
     /// Whether every value's code comes out the same with `x · (1 / scale)` in place of
-    /// `x / scale`, clamped where `clipped > 0` ([`by_reciprocal`]): the pass that only sums
-    /// may then multiply. Only looked at where `max_abs` is known.
+    /// `x / scale`, clamped where `clipped > 0` ([`by_reciprocal`]): the pass may then
+    /// multiply. [`known_sorted`] finds it where it finds `max_abs`; it also holds for any
+    /// part of those values, with the clamp (the inliers' pass: `max_abs` unknown, clamped).
     pub by_reciprocal: bool,
 }
 
@@ -293,20 +294,22 @@ fn fused(xs: &[f64], params: &[QuantParams], known: Option<&[Known]>) -> Vec<Err
 type Leaf = fn(&Kernel, &[f64], &mut Acc) -> f64;
 
 /// The leaf that one quantization's pass runs: without `known`, everything (sum, `max |e|`,
-/// clipped count); with the count known, the sum and the max; with the max known too and the
-/// codes the same by a multiplication ([`Known::by_reciprocal`]), the sum alone, by `x · (1/s)`
-/// instead of `x / s`, with the clamp only where something is clipped and the zero point only
-/// where it is not zero (`x · (1/s) + 0` and `q - 0` change at most a zero's sign, which
-/// neither `e²` nor `|e|` shows). (Chosen once a pass: the leaf is then called through the pointer.)
+/// clipped count); with the count known, the sum and the max, by `x · (1/s)` instead of `x / s`
+/// where the codes are the same that way ([`Known::by_reciprocal`]); with the max known too
+/// and the codes the same, the sum alone, by `x · (1/s)`, with the clamp only where something
+/// is clipped and the zero point only where it is not zero (`x · (1/s) + 0` and `q - 0` change
+/// at most a zero's sign, which neither `e²` nor `|e|` shows). (Chosen once a pass: the leaf
+/// is then called through the pointer.)
 fn leaf_for(known: Option<&Known>, p: &QuantParams) -> Leaf {
     match known {
-        None => leaf::<true, true, true, true>,
-        Some(k) if k.max_abs.is_none() || !k.by_reciprocal => leaf::<false, true, true, true>,
+        None => leaf::<true, true, true, true, false>,
+        Some(k) if !k.by_reciprocal => leaf::<false, true, true, true, false>,
+        Some(k) if k.max_abs.is_none() => leaf::<false, true, true, true, true>,
         Some(k) => match (k.clipped > 0, p.zero_point != 0.0) {
-            (true, true) => leaf::<false, true, false, true>,
-            (true, false) => leaf::<false, true, false, false>,
-            (false, true) => leaf::<false, false, false, true>,
-            (false, false) => leaf::<false, false, false, false>,
+            (true, true) => leaf::<false, true, false, true, true>,
+            (true, false) => leaf::<false, true, false, false, true>,
+            (false, true) => leaf::<false, false, false, true, true>,
+            (false, false) => leaf::<false, false, false, false, true>,
         },
     }
 }
@@ -314,21 +317,23 @@ fn leaf_for(known: Option<&Known>, p: &QuantParams) -> Leaf {
 /// One leaf's sum of squared errors in numpy's order: fewer than 8 values left to right;
 /// otherwise 8 accumulators over the whole groups of 8, combined as
 /// `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, then the rest one by one. `CLIP`:
-/// count the clipped values; `MAX`: track `max |e|`; `CLAMP`, `ZP`: see [`leaf_for`] (the
-/// rest of fewer than 8 always does everything, to the same results).
+/// count the clipped values; `MAX`: track `max |e|`; `RECIP`: multiply by `1 / s`; `CLAMP`,
+/// `ZP`: see [`leaf_for`] (the rest of fewer than 8 always does everything by division, to
+/// the same results).
 #[inline(never)]
-fn leaf<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
+fn leaf<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool, const RECIP: bool>(
     k: &Kernel,
     xs: &[f64],
     acc: &mut Acc,
 ) -> f64 {
     debug_assert!(CLAMP || !CLIP, "a clipped count needs the clamp");
+    debug_assert!(!(RECIP && CLIP), "the clipped count is the division's");
     let n = xs.len();
     let whole = if n < 8 { 0 } else { n - n % 8 };
     let res = if whole == 0 {
         0.0
     } else {
-        lanes::<CLIP, CLAMP, MAX, ZP>(k, &xs[..whole], acc)
+        lanes::<CLIP, CLAMP, MAX, ZP, RECIP>(k, &xs[..whole], acc)
     };
     rest(k, &xs[whole..], acc, CLIP, res)
 }
@@ -347,11 +352,17 @@ fn rest(k: &Kernel, xs: &[f64], acc: &mut Acc, clip: bool, mut res: f64) -> f64 
 
 /// The 8-accumulator part of a leaf (`xs.len()` a multiple of 8, at least 8). Each accumulator
 /// starts at +0.0, and `+0.0 + e2` is `e2` (a square is never -0.0): numpy's first terms.
-/// (Natively the max and count are always found, which changes nothing; the sum-only forms
-/// multiply by `1 / s` as on wasm32, so that native tests check that path too.)
+/// (Natively the count is always found, which changes nothing; the `RECIP` forms multiply by
+/// `1 / s` as on wasm32, so that native tests check that path too.)
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
+fn lanes<
+    const CLIP: bool,
+    const CLAMP: bool,
+    const MAX: bool,
+    const ZP: bool,
+    const RECIP: bool,
+>(
     k: &Kernel,
     xs: &[f64],
     acc: &mut Acc,
@@ -362,13 +373,14 @@ fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
     let inv = 1.0 / k.scale;
     for chunk in xs.chunks_exact(8) {
         for j in 0..8 {
-            let (_, mut e2, a, c) = k.error(chunk[j]);
-            if !MAX && !CLIP {
-                // The sum-only forms multiply, as on wasm32 (see `leaf_for`).
+            let (_, mut e2, mut a, c) = k.error(chunk[j]);
+            if RECIP {
+                // The multiplying forms, as on wasm32 (see `leaf_for`).
                 let q = code_by_reciprocal(k, inv, chunk[j], CLAMP);
                 let d = if ZP { q - k.zero_point } else { q };
                 let e = chunk[j] - d * k.scale;
                 e2 = e * e;
+                a = e.abs();
             }
             r[j] += e2;
             max[j] = if a > max[j] { a } else { max[j] };
@@ -390,14 +402,20 @@ fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
 /// registers than one per sum: no spills).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
+fn lanes<
+    const CLIP: bool,
+    const CLAMP: bool,
+    const MAX: bool,
+    const ZP: bool,
+    const RECIP: bool,
+>(
     k: &Kernel,
     xs: &[f64],
     acc: &mut Acc,
 ) -> f64 {
     use core::arch::wasm32::*;
     let scale = f64x2_splat(k.scale);
-    // The sum-only forms multiply by `1 / s` (the same codes: `Known::by_reciprocal`).
+    // The `RECIP` forms multiply by `1 / s` (the same codes: `Known::by_reciprocal`).
     let inv = f64x2_splat(1.0 / k.scale);
     let zp = f64x2_splat(k.zero_point);
     let (lo, hi) = (f64x2_splat(k.lo), f64x2_splat(k.hi));
@@ -415,10 +433,10 @@ fn lanes<const CLIP: bool, const CLAMP: bool, const MAX: bool, const ZP: bool>(
             // `nearest` rounds any float, so the scalar's limit to [lo - 1, hi + 1] (there for
             // the add-and-subtract rounding) is left out: limiting, then rounding, is rounding,
             // then limiting (integer bounds), and neither the code nor the clip test can tell.
-            let u = if MAX || CLIP {
-                f64x2_div(x, scale)
-            } else {
+            let u = if RECIP {
                 f64x2_mul(x, inv)
+            } else {
+                f64x2_div(x, scale)
             };
             let v = f64x2_nearest(if ZP { f64x2_add(u, zp) } else { u });
             let q = if CLAMP {
@@ -837,6 +855,18 @@ mod tests {
                 };
                 let got = fused(&xs, &[p], Some(&[known]))[0];
                 assert_eq!(got.sum_sq.to_bits(), one.sum_sq.to_bits(), "{p:?}");
+                // A part of the values (as the inliers' pass): the pass that also finds the max,
+                // multiplying where the whole agreed.
+                let part: Vec<f64> = xs.iter().copied().step_by(3).collect();
+                let part_one = p.error_stats(&part);
+                let part_known = Known {
+                    clipped: part_one.clipped,
+                    max_abs: None,
+                    by_reciprocal: agree,
+                };
+                let got = fused(&part, &[p], Some(&[part_known]))[0];
+                assert_eq!(got.sum_sq.to_bits(), part_one.sum_sq.to_bits(), "{p:?}");
+                assert_eq!(got.max_abs.to_bits(), part_one.max_abs.to_bits(), "{p:?}");
                 // What it claims, value by value: each code by the product is the division's.
                 let (k, inv) = (Kernel::new(&p), 1.0 / p.scale);
                 let same = xs
