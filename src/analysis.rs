@@ -293,7 +293,9 @@ impl Analysis {
                             .filter(|&&x| crate::pagecore::clips(p, x))
                             .count();
                         // Codes that agree on every value agree on the inliers, clamped
-                        // (unclamped agreement where nothing is clipped implies it too).
+                        // (unclamped agreement where nothing is clipped implies it too). Only
+                        // with `max_abs: None`: the pass that finds the max always clamps, where
+                        // the one that only sums would not clamp with `clipped` 0.
                         Known {
                             clipped: k.clipped.saturating_sub(out),
                             max_abs: None,

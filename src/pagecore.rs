@@ -58,17 +58,19 @@ pub struct Known {
     /// `max |x - x̂|` ([`max_abs_sorted`]), where it was worth finding that way.
     pub max_abs: Option<f64>,
     /// Whether every value's code comes out the same with `x · (1 / scale)` in place of
-    /// `x / scale`, clamped where `clipped > 0` ([`by_reciprocal`]): the pass may then
-    /// multiply. [`known_sorted`] finds it where it finds `max_abs`; it also holds for any
-    /// part of those values, with the clamp (the inliers' pass: `max_abs` unknown, clamped).
+    /// `x / scale` ([`by_reciprocal`]): the pass may then multiply. With `max_abs` known (the
+    /// pass that only sums, [`known_sorted`]) it must hold clamped where `clipped > 0` and
+    /// unclamped otherwise; with `max_abs` unknown (the pass that also finds the max, which
+    /// always clamps) clamped is enough. Agreement on some values, either way, is clamped
+    /// agreement on any part of them: the inliers' pass takes the whole set's.
     pub by_reciprocal: bool,
 }
 
 /// [`error_stats_many`] where some of the results are already known (`known[k]` for
-/// `params[k]`): on wasm32 the pass then leaves out the clipped test; where `max |e|` is known
-/// too and the codes are the same by a multiplication ([`Known::by_reciprocal`]), it only sums:
-/// by `x · (1/s)`, without the max, without the clamp where nothing is clipped and without the
-/// zero point where it is zero ([`leaf_for`]). The same results when the given ones are right; natively
+/// `params[k]`): on wasm32 the pass then leaves out the clipped test, and multiplies by `1/s`
+/// instead of dividing where the codes are the same that way ([`Known::by_reciprocal`]); where
+/// `max |e|` is known too, it only sums: without the max, without the clamp where nothing is
+/// clipped and without the zero point where it is zero ([`leaf_for`]). The same results when the given ones are right; natively
 /// `error_stats` finds them anyway (and debug builds check the given ones against it).
 pub fn error_stats_many_known(
     xs: &[f64],
@@ -144,8 +146,8 @@ pub fn max_abs_sorted(sorted: &[f64], p: &QuantParams) -> f64 {
 /// Whether, for every value of `sorted` (ascending, no NaN), its code by `x · (1 / scale)`
 /// ([`code_by_reciprocal`]; clamped to the codes where `p` clips some value, as the pass that
 /// only sums clamps then, otherwise not) is its clamped code by `x / scale`, the one every pass
-/// finds ([`known_sorted`]'s `by_reciprocal`). Where it is, the pass that only sums may
-/// multiply: the same codes, so the same errors and sums, bit for bit. (A division is the
+/// finds ([`known_sorted`]'s `by_reciprocal`). Where it is, the pass may multiply: the same
+/// codes, so the same errors, maxima and sums, bit for bit. (A division is the
 /// slowest step of the pass; the two differ by an ulp at most, which changes a code only for a
 /// value within about an ulp of a tie.) Checked at both ends of each code's run: both codes are
 /// non-decreasing in `x` (a product or quotient by a positive number, a sum, rounding and
@@ -190,7 +192,7 @@ fn max_abs_runs(sorted: &[f64], p: &QuantParams, clamp: bool) -> (f64, bool) {
 }
 
 /// `round(x · inv + zero_point)` (half to even), clamped to the codes with `clamp`: the code
-/// the pass that only sums finds by multiplying ([`by_reciprocal`]; `inv` is `1 / scale`).
+/// the pass's multiplying forms find ([`by_reciprocal`]; `inv` is `1 / scale`).
 /// Clamped as wasm's `pmax` and `pmin` do, so a NaN stays NaN and fails the check (`0 · inf`
 /// where the scale is subnormal and `1 / scale` infinite; `f64::max` would make it `lo`).
 #[inline(always)]
@@ -352,7 +354,7 @@ fn rest(k: &Kernel, xs: &[f64], acc: &mut Acc, clip: bool, mut res: f64) -> f64 
 
 /// The 8-accumulator part of a leaf (`xs.len()` a multiple of 8, at least 8). Each accumulator
 /// starts at +0.0, and `+0.0 + e2` is `e2` (a square is never -0.0): numpy's first terms.
-/// (Natively the count is always found, which changes nothing; the `RECIP` forms multiply by
+/// (Natively the max is always tracked, which changes nothing; the `RECIP` forms multiply by
 /// `1 / s` as on wasm32, so that native tests check that path too.)
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]

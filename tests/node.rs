@@ -411,8 +411,9 @@ fn libm_pow_and_log_equal_std() {
     }
 }
 
-/// The page's passes (simd128 on wasm32) in every form (finding everything; the sum alone,
-/// with and without the clamp and the zero point), and the clipped count and `max |e|` over the
+/// The page's passes (simd128 on wasm32) in every form (finding everything; the sum and the
+/// max, dividing and multiplying; the sum alone, with and without the clamp and the zero
+/// point), and the clipped count and `max |e|` over the
 /// sorted values, against `QuantParams::error_stats`, bit for bit: values on
 /// the rounding ties and a few ulps either side, signed zeros, odd lengths, tiny and huge scales.
 #[test]
@@ -492,9 +493,15 @@ fn page_passes_on_ties_equal_error_stats() {
                 divided += 1;
             }
             let sum_only = error_stats_many_known(xs, &[*p], Some(&[with_max]))[0];
+            // The leaf that finds the max too, multiplying where the codes agree (the inliers').
+            let max_too = Known {
+                max_abs: None,
+                ..with_max
+            };
+            let max_too = error_stats_many_known(xs, &[*p], Some(&[max_too]))[0];
             assert_eq!(max.to_bits(), one.max_abs.to_bits(), "n={n} {p:?}");
             assert_eq!(known.clipped, one.clipped);
-            for r in [fused, given, sum_only] {
+            for r in [fused, given, sum_only, max_too] {
                 assert_eq!(r.sum_sq.to_bits(), one.sum_sq.to_bits(), "n={n} {p:?}");
                 assert_eq!(r.max_abs.to_bits(), one.max_abs.to_bits(), "n={n} {p:?}");
                 assert_eq!(r.n, one.n);
