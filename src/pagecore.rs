@@ -375,15 +375,16 @@ fn lanes<
     let inv = 1.0 / k.scale;
     for chunk in xs.chunks_exact(8) {
         for j in 0..8 {
-            let (_, mut e2, mut a, c) = k.error(chunk[j]);
-            if RECIP {
-                // The multiplying forms, as on wasm32 (see `leaf_for`).
+            let (e2, a, c) = if RECIP {
+                // The multiplying forms, as on wasm32 (see `leaf_for`; no clipped count).
                 let q = code_by_reciprocal(k, inv, chunk[j], CLAMP);
                 let d = if ZP { q - k.zero_point } else { q };
                 let e = chunk[j] - d * k.scale;
-                e2 = e * e;
-                a = e.abs();
-            }
+                (e * e, e.abs(), 0)
+            } else {
+                let (_, e2, a, c) = k.error(chunk[j]);
+                (e2, a, c)
+            };
             r[j] += e2;
             max[j] = if a > max[j] { a } else { max[j] };
             if CLIP {
