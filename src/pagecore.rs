@@ -70,8 +70,9 @@ pub struct Known {
 /// `params[k]`): on wasm32 the pass then leaves out the clipped test, and multiplies by `1/s`
 /// instead of dividing where the codes are the same that way ([`Known::by_reciprocal`]); where
 /// `max |e|` is known too, it only sums: without the max, without the clamp where nothing is
-/// clipped and without the zero point where it is zero ([`leaf_for`]). The same results when the given ones are right; natively
-/// `error_stats` finds them anyway (and debug builds check the given ones against it).
+/// clipped and without the zero point where it is zero ([`leaf_for`]). The same results when
+/// the given ones are right; natively `error_stats` finds them anyway (and debug builds check
+/// the given ones against it).
 pub fn error_stats_many_known(
     xs: &[f64],
     params: &[QuantParams],
