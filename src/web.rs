@@ -100,8 +100,9 @@ impl Session {
     }
 
     /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, or the sweep's two
-    /// parts `sweep-base` and `sweep-marker`, see `sweepCount`) of the current state onto a canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and
-    /// height are already `css size * dpr`.
+    /// parts `sweep-base` and `sweep-marker`, see `sweepCount`) of the current state onto a
+    /// canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and height are
+    /// already `css size * dpr`.
     pub fn draw(&self, chart: &str, canvas: Surface, dpr: f64, dark: bool) -> Result<(), JsError> {
         let backend =
             PageCanvas::new(canvas).ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
