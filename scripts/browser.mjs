@@ -21,6 +21,12 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
+/** More Chromium flags for an experiment, space-separated in QUANTVIZ_CHROMIUM_FLAGS (say
+ * `--js-flags=--no-wasm-dynamic-tiering`, to see what V8's baseline code costs); none by default. */
+function extraFlags() {
+  return (process.env.QUANTVIZ_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean);
+}
+
 /** A free TCP port on 127.0.0.1. */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -61,7 +67,7 @@ export async function startPage() {
   };
   try {
     await waitForServer(`${origin}/index.html`);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraFlags()] });
   } catch (e) {
     await stop();
     throw e;

@@ -2,16 +2,27 @@
 // methods (`update`, and `draw` per chart) with performance.now() and times the rest (the
 // page's own DOM work, the event to the first call, the last call to `data-state="ready"`).
 // A development tool: `make wasm` first, then
-//   node scripts/profile-page.mjs [--reps 7] [--url '/?n=100000'] ...
+//   node scripts/profile-page.mjs [--reps 7] [--url '/?n=100000'] [--cold [--rounds 6]] ...
 // Prints, per page, the median of each phase over Bits changes through distinct widths.
+//
+// With `--cold` it follows bench-page's order instead: five loads of the page, an untimed change
+// to 7 bits, then the five changes bench-page times (5, 10, 4, 12, 6 bits: each width's first
+// visit), then `--rounds` rounds of an untimed change to 7 or 8 bits and the same five widths
+// again; it prints the phases of the first five beside those of the rounds ("warm"). The rounds
+// revisit widths, so they also find those widths' label sizes measured (canvas.rs) where the
+// first five measure them. Chromium flags for an experiment: QUANTVIZ_CHROMIUM_FLAGS (browser.mjs).
 import { startPage } from './browser.mjs';
 
 const args = process.argv.slice(2);
 const REPS = Number(argValue('--reps') ?? 7);
+const COLD = args.includes('--cold');
+const ROUNDS = Number(argValue('--rounds') ?? 6);
 const urls = args.flatMap((a, i) => (args[i - 1] === '--url' ? [a] : []));
 const URLS = urls.length ? urls : ['/?n=100000', '/?n=1000000'];
 /** Distinct widths in turn, never back to the one before (no cache can answer). */
 const WIDTHS = [5, 10, 4, 12, 6, 11, 3, 9, 13, 2];
+/** bench-page's timed widths, in its order. */
+const BENCH_WIDTHS = WIDTHS.slice(0, 5);
 
 function argValue(name) {
   const i = args.indexOf(name);
@@ -29,8 +40,10 @@ async function profile(browser, origin, url) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  await page.goto(origin + url);
-  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 60_000 });
+  for (let i = 0; i < (COLD ? 5 : 1); i++) {
+    await page.goto(origin + url);
+    await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 60_000 });
+  }
   await page.evaluate(async () => {
     const { Session } = await import('/pkg/quantviz.js');
     const log = (window.__qvLog = []);
@@ -50,9 +63,8 @@ async function profile(browser, origin, url) {
       };
     }
   });
-  const rows = [];
-  for (let i = 0; i < REPS; i++) {
-    const bits = WIDTHS[i % WIDTHS.length];
+  /** Changes Bits to `bits` and returns the change's phases (ms). */
+  const change = async (bits) => {
     const r = await page.getByLabel(/^Bits/).evaluate(
       (el, value) =>
         new Promise((resolve) => {
@@ -88,12 +100,34 @@ async function profile(browser, origin, url) {
     }
     phases['between calls (JS)'] = last - first - inWasm;
     phases['last call -> ready (DOM)'] = r.t1 - last;
-    rows.push(phases);
+    return phases;
+  };
+  // [label, widths timed]: the plain mode's one set, or --cold's first visits and rounds.
+  const sets = [];
+  if (COLD) {
+    await change(7);
+    const first = [];
+    for (const bits of BENCH_WIDTHS) first.push(await change(bits));
+    const warm = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await change(round % 2 ? 8 : 7);
+      for (const bits of BENCH_WIDTHS) warm.push(await change(bits));
+    }
+    sets.push(['first five', first], [`warm (${ROUNDS} rounds)`, warm]);
+  } else {
+    const rows = [];
+    for (let i = 0; i < REPS; i++) rows.push(await change(WIDTHS[i % WIDTHS.length]));
+    sets.push([`median of ${REPS}`, rows]);
   }
   await context.close();
-  const keys = Object.keys(rows[0]);
-  console.log(`\n${url}: median of ${REPS} Bits changes (ms)`);
-  for (const k of keys) console.log(`  ${k.padEnd(26)} ${median(rows.map((r) => r[k] ?? 0)).toFixed(2)}`);
+  // Every phase any change had, in the order they first appear (a phase a change lacks is 0).
+  const keys = [...new Set(sets.flatMap(([, rows]) => rows.flatMap((r) => Object.keys(r))))];
+  console.log(`\n${url}: median of each phase over the Bits changes (ms)`);
+  console.log(`  ${''.padEnd(26)} ${sets.map(([label]) => label.padStart(16)).join(' ')}`);
+  for (const k of keys) {
+    const cells = sets.map(([, rows]) => median(rows.map((r) => r[k] ?? 0)).toFixed(2).padStart(16));
+    console.log(`  ${k.padEnd(26)} ${cells.join(' ')}`);
+  }
   if (errors.length) console.log(`  errors: ${errors.join('; ')}`);
 }
 
