@@ -12,11 +12,12 @@
 //
 // With `--warm R` it also times R more rounds of the first five widths on the same page, each
 // round after an untimed change to 7 or 8 bits, and prints their median ("warm"): the page as
-// it runs once everything has been compiled and the first loads' work is done, where the five
-// changes right after the loads can take twice their usual time on a busy machine.
+// it runs once its code has been optimized and those widths' labels measured. The five timed
+// changes are each width's first visit on a page just loaded, and take 2 to 5 ms more (V8's
+// baseline code, mostly: README, Benchmarks), more still on a busy machine.
 //
 // Usage: node scripts/bench-page.mjs [--reps 5] [--warm 0] [--json]
-import { startPage } from './browser.mjs';
+import { extraFlags, startPage } from './browser.mjs';
 
 const PAGES = [
   { url: '/', label: 'default', firstRenderTarget: 500 },
@@ -172,10 +173,12 @@ async function main() {
     const rows = [];
     for (const spec of PAGES) rows.push(await measure(browser, origin, spec));
     if (JSON_OUT) {
-      console.log(JSON.stringify({ chromium: version, reps: REPS, rows }));
+      console.log(JSON.stringify({ chromium: version, extraFlags: extraFlags(), reps: REPS, rows }));
       return;
     }
-    console.log(`Headless Chromium ${version}, median of ${REPS}; times in ms.\n`);
+    const flags = extraFlags();
+    const extra = flags.length ? `, with the extra flags ${flags.join(' ')}` : '';
+    console.log(`Headless Chromium ${version}${extra}, median of ${REPS}; times in ms.\n`);
     console.log(
       '| page | first render | target | Bits change → ready | the changes, in order | `#status` data-ms | target |' +
         (WARM ? ` warm: median of ${WARM} × ${Math.min(REPS, BIT_STEPS.length)} |` : ''),

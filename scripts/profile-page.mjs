@@ -5,18 +5,25 @@
 //   node scripts/profile-page.mjs [--reps 7] [--url '/?n=100000'] [--cold [--rounds 6]] ...
 // Prints, per page, the median of each phase over Bits changes through distinct widths.
 //
-// With `--cold` it follows bench-page's order instead: five loads of the page, an untimed change
-// to 7 bits, then the five changes bench-page times (5, 10, 4, 12, 6 bits: each width's first
-// visit), then `--rounds` rounds of an untimed change to 7 or 8 bits and the same five widths
-// again; it prints the phases of the first five beside those of the rounds ("warm"). The rounds
-// revisit widths, so they also find those widths' label sizes measured (canvas.rs) where the
-// first five measure them. Chromium flags for an experiment: QUANTVIZ_CHROMIUM_FLAGS (browser.mjs).
-import { startPage } from './browser.mjs';
+// With `--cold` it follows about bench-page's order instead (`--reps` then does not apply): five
+// loads of the page, an untimed change to 7 bits, then the five changes bench-page times (5, 10,
+// 4, 12, 6 bits: each width's first visit), then `--rounds` (8, as `make bench`'s `--warm`)
+// rounds of an untimed change to 7 or 8 bits and the same five widths again; it prints the phases
+// of the first five beside those of the rounds ("warm"). The rounds revisit widths, so they also
+// find those widths' label sizes measured (canvas.rs) where the first five measure them.
+// (bench-page loads `/` five times first, in the same browser, and waits for each change in a
+// few more steps.) Chromium flags for an experiment: QUANTVIZ_CHROMIUM_FLAGS (browser.mjs).
+import { extraFlags, startPage } from './browser.mjs';
 
 const args = process.argv.slice(2);
 const REPS = Number(argValue('--reps') ?? 7);
 const COLD = args.includes('--cold');
-const ROUNDS = Number(argValue('--rounds') ?? 6);
+const ROUNDS = Number(argValue('--rounds') ?? 8);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  const given = argValue('--rounds');
+  console.error(`--rounds: expected a whole number of rounds, at least 1, not ${given}`);
+  process.exit(2);
+}
 const urls = args.flatMap((a, i) => (args[i - 1] === '--url' ? [a] : []));
 const URLS = urls.length ? urls : ['/?n=100000', '/?n=1000000'];
 /** Distinct widths in turn, never back to the one before (no cache can answer). */
@@ -132,6 +139,7 @@ async function profile(browser, origin, url) {
 }
 
 const { origin, browser, stop } = await startPage();
+if (extraFlags().length) console.log(`Chromium's extra flags: ${extraFlags().join(' ')}`);
 try {
   for (const url of URLS) await profile(browser, origin, url);
 } finally {
