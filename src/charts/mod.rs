@@ -465,8 +465,7 @@ impl Legend {
 
     /// Where the box goes at `position` in `area` (the chart's plotting area): `[x, y, w, h]`,
     /// its top-left corner, width and height in the area's pixels, and each label's measured
-    /// height. plotters' layout
-    /// (`SeriesLabelStyle::draw`) with our margins and font.
+    /// height. plotters' layout (`SeriesLabelStyle::draw`) with our margins and font.
     #[inline(never)]
     fn layout<DB: DrawingBackend>(
         &self,
