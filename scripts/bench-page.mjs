@@ -17,7 +17,7 @@
 // baseline code, mostly: README, Benchmarks), more still on a busy machine.
 //
 // Usage: node scripts/bench-page.mjs [--reps 5] [--warm 0] [--json]
-import { extraFlags, startPage } from './browser.mjs';
+import { bitsChange, extraFlags, startPage } from './browser.mjs';
 
 const PAGES = [
   { url: '/', label: 'default', firstRenderTarget: 500 },
@@ -84,40 +84,10 @@ async function firstRender(page, url) {
   return v;
 }
 
-/** Sets the Bits control to `bits` as a user would (input, then change) and returns ms from
- * the events to `data-state="ready"`, and `#status`'s `data-ms` afterwards. */
-async function bitsChange(page, bits) {
-  const control = page.getByLabel(/^Bits/);
-  const ms = await control.evaluate(
-    (el, value) =>
-      new Promise((resolve, reject) => {
-        const body = document.body;
-        let t0;
-        const done = () => {
-          if (body.dataset.state === 'ready') {
-            obs.disconnect();
-            resolve(performance.now() - t0);
-          } else if (body.dataset.state === 'error') {
-            obs.disconnect();
-            reject(new Error('data-state="error" after a Bits change'));
-          }
-        };
-        const obs = new MutationObserver(done);
-        obs.observe(body, { attributes: true, attributeFilter: ['data-state'] });
-        t0 = performance.now();
-        el.value = String(value);
-        el.dispatchEvent(new Event('input', { bubbles: true }));
-        el.dispatchEvent(new Event('change', { bubbles: true }));
-        // An update that finished inside the handlers leaves no mutation after this point.
-        Promise.resolve().then(() => {
-          if (body.dataset.state !== 'busy') done();
-        });
-      }),
-    bits,
-  );
-  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, {
-    timeout: TIMEOUT_MS,
-  });
+/** Changes Bits to `bits` (browser.mjs: `bitsChange`) and returns ms from the events to
+ * `data-state="ready"`, and `#status`'s `data-ms` afterwards. */
+async function timeBitsChange(page, bits) {
+  const { ms } = await bitsChange(page, bits);
   const statusMs = Number(await page.locator('#status').getAttribute('data-ms'));
   return { ms, statusMs };
 }
@@ -132,18 +102,20 @@ async function measure(browser, origin, spec) {
   for (let i = 0; i < REPS; i++) first.push(await firstRender(page, origin + spec.url));
   const row = { page: spec.url, label: spec.label, firstRender: median(first), firstRenders: first };
   if (spec.bitsTarget !== undefined) {
-    await bitsChange(page, 7); // warm-up
+    await timeBitsChange(page, 7); // warm-up
     const changes = [];
-    for (let i = 0; i < REPS; i++) changes.push(await bitsChange(page, BIT_STEPS[i % BIT_STEPS.length]));
+    for (let i = 0; i < REPS; i++) {
+      changes.push(await timeBitsChange(page, BIT_STEPS[i % BIT_STEPS.length]));
+    }
     row.bitsChange = median(changes.map((c) => c.ms));
     row.bitsChanges = changes.map((c) => c.ms);
     row.statusMs = median(changes.map((c) => c.statusMs));
     row.bitsTarget = spec.bitsTarget;
     const warm = [];
     for (let r = 0; r < WARM; r++) {
-      await bitsChange(page, r % 2 ? 8 : 7);
+      await timeBitsChange(page, r % 2 ? 8 : 7);
       for (let i = 0; i < Math.min(REPS, BIT_STEPS.length); i++) {
-        warm.push((await bitsChange(page, BIT_STEPS[i])).ms);
+        warm.push((await timeBitsChange(page, BIT_STEPS[i])).ms);
       }
     }
     if (warm.length) {

@@ -76,3 +76,46 @@ export async function startPage() {
   }
   return { origin, browser, stop };
 }
+
+/** Sets the page's Bits control to `bits` as a user would (input, then change) and returns
+ * `{ t0, t1, ms, log, timing }`: the page's clock at the events and at `data-state="ready"`, ms
+ * between them, and copies of what a profiler's wrappers record in the page (`window.__qvLog`,
+ * `window.__qvTiming`, emptied first; empty without). Rejects when the page says
+ * `data-state="error"`. (The control is found by its label before each change, as the benchmarks
+ * always have: finding it once, or leaving the page two frames and 100 ms before each change,
+ * measured no different, within the machine's noise, on 2026-11-28.) */
+export async function bitsChange(page, bits) {
+  const control = page.getByLabel(/^Bits/);
+  return control.evaluate(
+    (el, value) =>
+      new Promise((resolve, reject) => {
+        const body = document.body;
+        const log = window.__qvLog ?? [];
+        const timing = window.__qvTiming ?? [];
+        log.length = 0;
+        timing.length = 0;
+        let t0;
+        const done = () => {
+          if (body.dataset.state === 'ready') {
+            obs.disconnect();
+            const t1 = performance.now();
+            resolve({ t0, t1, ms: t1 - t0, log: log.slice(), timing: timing.slice() });
+          } else if (body.dataset.state === 'error') {
+            obs.disconnect();
+            reject(new Error(`data-state="error" after a Bits change to ${value}`));
+          }
+        };
+        const obs = new MutationObserver(done);
+        obs.observe(body, { attributes: true, attributeFilter: ['data-state'] });
+        t0 = performance.now();
+        el.value = String(value);
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+        // An update that finished inside the handlers leaves no mutation after this point.
+        Promise.resolve().then(() => {
+          if (body.dataset.state !== 'busy') done();
+        });
+      }),
+    bits,
+  );
+}

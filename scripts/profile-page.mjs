@@ -11,9 +11,9 @@
 // rounds of an untimed change to 7 or 8 bits and the same five widths again; it prints the phases
 // of the first five beside those of the rounds ("warm"). The rounds revisit widths, so they also
 // find those widths' label sizes measured (canvas.rs) where the first five measure them.
-// (bench-page loads `/` five times first, in the same browser, and waits for each change in a
-// few more steps.) Chromium flags for an experiment: QUANTVIZ_CHROMIUM_FLAGS (browser.mjs).
-import { extraFlags, startPage } from './browser.mjs';
+// (bench-page loads `/` five times first, in the same browser, and reads `#status` after each
+// change.) Each change is made as bench-page makes it (browser.mjs, `bitsChange`). Chromium flags for an experiment: QUANTVIZ_CHROMIUM_FLAGS (browser.mjs).
+import { bitsChange, extraFlags, startPage } from './browser.mjs';
 
 const args = process.argv.slice(2);
 const REPS = Number(argValue('--reps') ?? 7);
@@ -70,28 +70,10 @@ async function profile(browser, origin, url) {
       };
     }
   });
-  /** Changes Bits to `bits` and returns the change's phases (ms). */
+  /** Changes Bits to `bits` (browser.mjs: `bitsChange`, as bench-page does) and returns the
+   * change's phases (ms). */
   const change = async (bits) => {
-    const r = await page.getByLabel(/^Bits/).evaluate(
-      (el, value) =>
-        new Promise((resolve) => {
-          window.__qvLog.length = 0;
-          window.__qvTiming.length = 0;
-          const body = document.body;
-          const obs = new MutationObserver(() => {
-            if (body.dataset.state === 'ready' || body.dataset.state === 'error') {
-              obs.disconnect();
-              resolve({ t0, t1: performance.now(), log: window.__qvLog.slice(), timing: window.__qvTiming.slice() });
-            }
-          });
-          obs.observe(body, { attributes: true, attributeFilter: ['data-state'] });
-          const t0 = performance.now();
-          el.value = String(value);
-          el.dispatchEvent(new Event('input', { bubbles: true }));
-          el.dispatchEvent(new Event('change', { bubbles: true }));
-        }),
-      bits,
-    );
+    const r = await bitsChange(page, bits);
     const phases = { total: r.t1 - r.t0 };
     const first = r.log.length ? r.log[0][1] : r.t1;
     const last = r.log.length ? r.log[r.log.length - 1][2] : r.t1;
