@@ -379,6 +379,23 @@ test('a million values: says it is working, then shows them', async () => {
   assertClean(problems);
 });
 
+test('a laptop screen (1280 × 900) shows the histogram, drawn, without scrolling', async () => {
+  // The notebook's percentile preset: its conclusion and the outliers' line make the numbers card
+  // at its tallest.
+  for (const url of ['/', '/?preset=notebook-percentile']) {
+    const { page, problems, close } = await open(url);
+    const box = await page.evaluate(() => {
+      const r = document.getElementById('chart-histogram').getBoundingClientRect();
+      return { top: r.top, bottom: r.bottom, scrollY: window.scrollY, height: window.innerHeight };
+    });
+    assert.equal(box.scrollY, 0);
+    assert.ok(box.top > 0 && box.bottom <= box.height, `${url}: histogram at ${box.top}..${box.bottom} px of ${box.height}`);
+    assert.ok((await canvasReport(page, 'histogram')).inkFraction > 0.01, `${url}: histogram drawn`);
+    await close();
+    assertClean(problems);
+  }
+});
+
 test('360 px wide: no horizontal scroll, everything reachable', async () => {
   const { page, problems, close } = await open('/?preset=notebook-minmax', {
     viewport: { width: 360, height: 780 },
