@@ -777,7 +777,7 @@ impl SearchData {
     fn run_end(&self, p: &QuantParams, q: i32, i0: usize, hint: usize) -> usize {
         let xs = &self.sorted;
         let within = |x: f64| p.quantize_value(x) <= q;
-        if p.scale.is_nan() || p.scale <= 0.0 {
+        if !p.codes_rise() {
             return i0 + xs[i0..].partition_point(|&x| within(x));
         }
         let edge = crate::pagecore::code_end(p)(i64::from(q));

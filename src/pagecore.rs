@@ -104,7 +104,7 @@ pub fn error_stats_many_known(
 /// `max |e|` where the codes in use are few enough (at most one per [`MAX_BY_RUNS`] values)
 /// for [`max_abs_sorted`] to be cheaper than finding it in the pass.
 pub fn known_sorted(sorted: &[f64], p: &QuantParams) -> Known {
-    if p.scale.is_nan() || p.scale <= 0.0 {
+    if !p.codes_rise() {
         // Not a valid scale (the codes need not grow with x): nothing is known that way.
         return Known {
             clipped: clipped_sorted(sorted, p),
@@ -163,7 +163,7 @@ pub fn by_reciprocal(sorted: &[f64], p: &QuantParams) -> bool {
 fn max_abs_runs(sorted: &[f64], p: &QuantParams, clamp: bool) -> (f64, bool) {
     let k = Kernel::new(p);
     let mut max = 0.0f64;
-    if p.scale.is_nan() || p.scale <= 0.0 {
+    if !p.codes_rise() {
         for &x in sorted {
             let (_, _, a, _) = k.error(x);
             if a > max {
@@ -231,7 +231,7 @@ pub(crate) fn code_end(p: &QuantParams) -> impl Fn(i64) -> f64 + '_ {
 /// a suffix. Any other scale is counted value by value.
 pub fn clipped_sorted(sorted: &[f64], p: &QuantParams) -> usize {
     let (lo, hi) = (p.qmin as f64, p.qmax as f64);
-    if p.scale.is_nan() || p.scale <= 0.0 {
+    if !p.codes_rise() {
         return sorted.iter().filter(|&&x| clips(p, x)).count();
     }
     let above = |x: f64| p.unclamped(x) > hi;

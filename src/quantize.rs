@@ -180,6 +180,15 @@ impl QuantParams {
         }
     }
 
+    /// Whether the codes rise with the values: `scale > 0` (not NaN). Then `x / scale +
+    /// zero_point`, its rounding and its clamping are all non-decreasing in `x` (IEEE division
+    /// by a positive number, addition and rounding are monotone), so over sorted values each
+    /// code is one run: what the shortcuts over sorted values count on.
+    #[inline]
+    pub fn codes_rise(&self) -> bool {
+        self.scale > 0.0
+    }
+
     /// The rounded code before clamping: `round(x / scale + zero_point)`, halves to even.
     #[inline(always)]
     pub fn unclamped(&self, x: f64) -> f64 {
@@ -883,6 +892,20 @@ mod fast {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_rise_only_with_a_positive_scale() {
+        let p = QuantParams::asymmetric(-1.0, 3.0, 4, ZeroPoint::Raw).unwrap();
+        assert!(p.codes_rise());
+        for scale in [0.0, -0.0, -1.0, f64::NAN, f64::NEG_INFINITY] {
+            assert!(!QuantParams { scale, ..p }.codes_rise(), "{scale}");
+        }
+        assert!(QuantParams {
+            scale: f64::MIN_POSITIVE / 4.0,
+            ..p
+        }
+        .codes_rise());
+    }
 
     #[test]
     fn round_half_even_is_rint() {
