@@ -12,7 +12,8 @@
 // of the first five beside those of the rounds ("warm"). The rounds revisit widths, so they also
 // find those widths' label sizes measured (canvas.rs) where the first five measure them.
 // (bench-page loads `/` five times first, in the same browser, and reads `#status` after each
-// change.) Each change is made as bench-page makes it (browser.mjs, `bitsChange`). Chromium flags for an experiment: QUANTVIZ_CHROMIUM_FLAGS (browser.mjs).
+// change.) Each change is made as bench-page makes it (browser.mjs, `bitsChange`). Chromium
+// flags for an experiment: QUANTVIZ_CHROMIUM_FLAGS (browser.mjs).
 import { bitsChange, extraFlags, startPage } from './browser.mjs';
 
 const args = process.argv.slice(2);
@@ -93,22 +94,29 @@ async function profile(browser, origin, url) {
   };
   // [label, widths timed]: the plain mode's one set, or --cold's first visits and rounds.
   const sets = [];
-  if (COLD) {
-    await change(7);
-    const first = [];
-    for (const bits of BENCH_WIDTHS) first.push(await change(bits));
-    const warm = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      await change(round % 2 ? 8 : 7);
-      for (const bits of BENCH_WIDTHS) warm.push(await change(bits));
+  try {
+    if (COLD) {
+      await change(7);
+      const first = [];
+      for (const bits of BENCH_WIDTHS) first.push(await change(bits));
+      const warm = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        await change(round % 2 ? 8 : 7);
+        for (const bits of BENCH_WIDTHS) warm.push(await change(bits));
+      }
+      sets.push(['first five', first], [`warm (${ROUNDS} rounds)`, warm]);
+    } else {
+      const rows = [];
+      for (let i = 0; i < REPS; i++) rows.push(await change(WIDTHS[i % WIDTHS.length]));
+      sets.push([`median of ${REPS}`, rows]);
     }
-    sets.push(['first five', first], [`warm (${ROUNDS} rounds)`, warm]);
-  } else {
-    const rows = [];
-    for (let i = 0; i < REPS; i++) rows.push(await change(WIDTHS[i % WIDTHS.length]));
-    sets.push([`median of ${REPS}`, rows]);
+  } catch (e) {
+    // A change that ended in data-state="error": what the page said, then the error.
+    if (errors.length) console.error(`${url}: page errors: ${errors.join('; ')}`);
+    throw e;
+  } finally {
+    await context.close();
   }
-  await context.close();
   // Every phase any change had, in the order they first appear (a phase a change lacks is 0).
   const keys = [...new Set(sets.flatMap(([, rows]) => rows.flatMap((r) => Object.keys(r))))];
   console.log(`\n${url}: median of each phase over the Bits changes (ms)`);

@@ -349,11 +349,13 @@ impl Analysis {
             .collect();
         // Each width's six quantizations together (bit for bit each one's `error_stats`): on
         // wasm32 in one pass over the values, natively one by one (see `error_stats_many`).
-        // Where that pass is over all the values (no sample) and they are sorted, it leaves out
-        // what the sorted values tell, as the comparison's does (`compare`): at the widths with
-        // few codes it then only sums, multiplying by `1 / scale`; the same results, bit for bit
-        // (tests/node.rs). On the page this also runs, at load, the forms of the pass that a
-        // Bits change to few codes runs, so that V8 has optimized them before the first one.
+        // Where that pass is over all the values (no sample) and they are sorted (from 4,096
+        // values, `sorted_values`), it leaves out what the sorted values tell, as the
+        // comparison's does (`compare`): at the widths with few codes it then only sums,
+        // multiplying by `1 / scale`; the same results, bit for bit (tests/node.rs, in wasm;
+        // natively the pass finds everything itself and debug builds check what was given). On
+        // the page this also runs, at load, the forms of the pass that a Bits change to few
+        // codes runs, so that V8 has optimized them before the first one.
         let sorted = if sample.is_none() && cfg!(any(target_arch = "wasm32", test)) {
             self.sorted_values()
         } else {
@@ -610,6 +612,34 @@ mod tests {
                 let keep = a.data.inlier_mask().unwrap();
                 let e = r.params.error_stats_masked(a.values(), &keep);
                 assert_eq!(kept.clipped, e.clipped);
+            }
+        }
+    }
+
+    #[test]
+    fn sweep_with_the_sorted_values_is_each_run_alone() {
+        // From 4,096 values the sweep hands the pass what the sorted values tell (known_sorted:
+        // with few codes, here 2 to 5 bits, the max and the multiply test too). Natively the
+        // pass finds everything itself and a debug build checks what it was given against it.
+        let data = crate::generate::generate(&DataSpec {
+            n: 20_000,
+            outliers: 2,
+            ..DataSpec::default()
+        })
+        .unwrap();
+        let a = Analysis::new(data).unwrap();
+        let q = QuantSettings::default();
+        let sweep = a.sweep(&q).unwrap();
+        for (base, series) in compare_settings(&q).iter().zip(&sweep.series) {
+            for (i, &bits) in sweep.bits.iter().enumerate() {
+                let p = a.params(&QuantSettings { bits, ..*base }).unwrap();
+                let m = Metrics::new(&p.error_stats(a.values()), a.stats.mean_sq);
+                assert_eq!(
+                    series.mse[i].to_bits(),
+                    m.mse.to_bits(),
+                    "{bits} bits {base:?}"
+                );
+                assert_eq!(series.sqnr_db[i].to_bits(), m.sqnr_db.to_bits());
             }
         }
     }
