@@ -589,17 +589,21 @@ mod tests {
         );
     }
 
+    /// The analysis of `n` generated values (the default distribution) with `outliers`.
+    fn generated(n: usize, outliers: usize) -> Analysis {
+        let spec = DataSpec {
+            n,
+            outliers,
+            ..DataSpec::default()
+        };
+        Analysis::new(crate::generate::generate(&spec).unwrap()).unwrap()
+    }
+
     #[test]
     fn compare_with_clipped_counts_from_the_sorted_values_is_six_runs() {
         // Enough values for the sorted copy: the clipped counts come from binary searches there
         // (the inliers' as the total less the outliers'); debug builds check them in the pass.
-        let data = crate::generate::generate(&DataSpec {
-            n: 5003,
-            outliers: 3,
-            ..DataSpec::default()
-        })
-        .unwrap();
-        let a = Analysis::new(data).unwrap();
+        let a = generated(5003, 3);
         for bits in [2, 4, 8, 16] {
             let q = QuantSettings {
                 bits,
@@ -621,13 +625,7 @@ mod tests {
         // From 4,096 values the sweep hands the pass what the sorted values tell (known_sorted:
         // with few codes, here 2 to 5 bits, the max and the multiply test too). Natively the
         // pass finds everything itself and a debug build checks what it was given against it.
-        let data = crate::generate::generate(&DataSpec {
-            n: 20_000,
-            outliers: 2,
-            ..DataSpec::default()
-        })
-        .unwrap();
-        let a = Analysis::new(data).unwrap();
+        let a = generated(20_000, 2);
         let q = QuantSettings::default();
         let sweep = a.sweep(&q).unwrap();
         for (base, series) in compare_settings(&q).iter().zip(&sweep.series) {
@@ -646,13 +644,7 @@ mod tests {
 
     #[test]
     fn compare_has_six_runs_and_sweep_fifteen_bits() {
-        let data = crate::generate::generate(&DataSpec {
-            n: 2000,
-            outliers: 2,
-            ..DataSpec::default()
-        })
-        .unwrap();
-        let a = Analysis::new(data).unwrap();
+        let a = generated(2000, 2);
         let q = QuantSettings::default();
         let c = a.compare(&q).unwrap();
         assert_eq!(c.len(), 6);
