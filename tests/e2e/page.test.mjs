@@ -396,6 +396,62 @@ test('a laptop screen (1280 × 900) shows the histogram, drawn, without scrollin
   }
 });
 
+test('an update draws the charts on screen first, the others just after, and all of them', async () => {
+  const { page, problems, close } = await open('/?n=100000');
+  // What each chart shows (`data-shows`, a count of the page's states) at the moment the page
+  // says ready after a Bits change, and once it says every chart is drawn.
+  const change = (bits) =>
+    page.getByLabel('Bits').evaluate(
+      (el, value) =>
+        new Promise((resolve, reject) => {
+          const body = document.body;
+          const shows = () =>
+            Object.fromEntries([...document.querySelectorAll('canvas[id^="chart-"]')].map((c) => [c.id.slice(6), Number(c.dataset.shows)]));
+          let atReady = null;
+          const obs = new MutationObserver(() => {
+            if (body.dataset.state === 'error') reject(new Error(document.getElementById('error').textContent));
+            if (atReady === null && body.dataset.state === 'ready') atReady = { shows: shows(), charts: body.dataset.charts };
+            if (atReady !== null && body.dataset.charts === 'drawn') {
+              obs.disconnect();
+              resolve({ atReady, after: shows() });
+            }
+          });
+          obs.observe(body, { attributes: true, attributeFilter: ['data-state', 'data-charts'] });
+          el.value = String(value);
+          el.dispatchEvent(new Event('input', { bubbles: true }));
+        }),
+      bits,
+    );
+  const newest = (shows) => Math.max(...Object.values(shows));
+
+  // At the top of the page only the histogram is on screen.
+  let before = await snapshot(page);
+  let r = await change(5);
+  assert.equal(r.atReady.charts, 'pending', 'charts off screen wait for the frame');
+  assert.equal(r.atReady.shows.histogram, newest(r.atReady.shows), 'the histogram is drawn by ready');
+  for (const name of ['error', 'compare', 'mapping', 'sweep']) {
+    assert.ok(r.atReady.shows[name] < r.atReady.shows.histogram, `${name} (off screen) is drawn after ready`);
+  }
+  for (const name of CHARTS) assert.equal(r.after[name], r.atReady.shows.histogram, `${name} shows the update in the end`);
+  let now = await snapshot(page);
+  for (const name of CHARTS) assert.notEqual(now.charts[name], before.charts[name], `${name}: redrawn for 5 bits`);
+
+  // Scrolled to the comparison, it is the comparison that is drawn by ready.
+  await page.locator('#chart-compare').scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.getElementById('chart-histogram').getBoundingClientRect().bottom < 0);
+  await page.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res))));
+  before = now;
+  r = await change(3);
+  assert.equal(r.atReady.shows.compare, newest(r.atReady.shows), 'the comparison, on screen, is drawn by ready');
+  assert.ok(r.atReady.shows.histogram < r.atReady.shows.compare, 'the histogram, off screen, after ready');
+  for (const name of CHARTS) assert.equal(r.after[name], r.atReady.shows.compare, `${name} shows the update in the end`);
+  now = await snapshot(page);
+  for (const name of CHARTS) assert.notEqual(now.charts[name], before.charts[name], `${name}: redrawn for 3 bits`);
+  await expectNoError(page);
+  await close();
+  assertClean(problems);
+});
+
 test('360 px wide: no horizontal scroll, everything reachable', async () => {
   const { page, problems, close } = await open('/?preset=notebook-minmax', {
     viewport: { width: 360, height: 780 },
@@ -488,11 +544,17 @@ async function savedUrl(page) {
   return page.evaluate(() => location.href);
 }
 
-/** Waits until `document.body.dataset.state` is `state` (the page's test contract). */
+/** Waits until `document.body.dataset.state` is `state` (the page's test contract); for
+ * "ready", also until every chart shows it (`data-charts="drawn"`: the page draws the charts off
+ * screen just after the frame that shows an update). */
 async function waitState(page, state, timeout = 15_000) {
   // A change marks the page busy at once; wait one frame so a stale "ready" is not taken.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
-  await page.waitForFunction((s) => document.body.dataset.state === s, state, { timeout });
+  await page.waitForFunction(
+    (s) => document.body.dataset.state === s && (s !== 'ready' || document.body.dataset.charts === 'drawn'),
+    state,
+    { timeout },
+  );
 }
 
 async function expectNoError(page) {
