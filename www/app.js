@@ -413,7 +413,7 @@ function fitCanvas(canvas, surface) {
 let sweepBase = null;
 
 /** Which charts are on screen (their canvas meets the viewport), by name, as the
- * IntersectionObserver last said; null until it first reports, when every chart counts. */
+ * IntersectionObserver last said; null until it first reports (then `onScreenNow` asks). */
 let onScreen = null;
 /** Counts the states the charts are to show: each update or redraw makes a new one. */
 let wanted = 0;
@@ -429,7 +429,8 @@ const drawnState = new Map();
  */
 function drawOnScreen() {
   wanted += 1;
-  drawCharts(CHARTS.filter((name) => onScreen === null || onScreen.has(name)));
+  const visible = onScreen ?? onScreenNow();
+  drawCharts(CHARTS.filter((name) => visible.has(name)));
   if (CHARTS.every((name) => drawnState.get(name) === wanted)) {
     setData(ui.status, 'restMs', '0');
     setData(document.body, 'charts', 'drawn');
@@ -470,6 +471,18 @@ function watchOnScreen() {
     if ([...onScreen].some((name) => drawnState.get(name) !== wanted)) drawRest();
   });
   for (const name of CHARTS) io.observe(canvasOf(name));
+}
+
+/** The charts on screen, from the layout: for the first render, which can come before the
+ * IntersectionObserver's first report (it comes with the first frame). */
+function onScreenNow() {
+  const [w, h] = [window.innerWidth, window.innerHeight];
+  return new Set(
+    CHARTS.filter((name) => {
+      const r = canvasOf(name).getBoundingClientRect();
+      return r.bottom > 0 && r.right > 0 && r.top < h && r.left < w;
+    }),
+  );
 }
 
 /** Draws the charts `names` of the current state, crisp at the screen's pixel ratio. */
