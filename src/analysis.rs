@@ -78,8 +78,9 @@ pub struct View {
     pub dequantized: Histogram,
     /// How many values got each code (index `q - qmin`).
     pub code_counts: Vec<u64>,
-    /// Histogram of the error `x - x̂`.
-    pub errors: Histogram,
+    /// Histogram of the error `x - x̂`; `None` in a view from [`Analysis::view_without_errors`]
+    /// until [`Analysis::add_errors`].
+    pub errors: Option<Histogram>,
     /// The quantize-dequantize function `x -> x̂` over the view's range, as points of a polyline.
     pub mapping: Vec<(f64, f64)>,
 }
@@ -417,6 +418,15 @@ impl Analysis {
 
     /// The charts' data for a run already measured.
     pub fn view_of(&self, run: Run) -> View {
+        let mut view = self.view_without_errors(run);
+        self.add_errors(&mut view);
+        view
+    }
+
+    /// The charts' data for a run already measured, but for the error histogram (`errors` is
+    /// `None`): what the histogram and the staircase draw. A page that draws the error chart
+    /// later (off screen) bins the errors then, with [`Analysis::add_errors`].
+    pub fn view_without_errors(&self, run: Run) -> View {
         let p = run.params;
         // Every dequantized value lies within half a step of a value or of the clip range, so
         // the data and clip range widened by one step hold them all (with room for rounding),
@@ -427,37 +437,13 @@ impl Analysis {
         let mut dequantized = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let levels = (p.qmax - p.qmin + 1) as usize;
         let mut code_counts = vec![0u64; levels];
-        let e = run.metrics.max_abs_error;
-        let e = if e > 0.0 { e } else { p.scale / 2.0 };
-        let mut errors = Histogram::new(-e, e, HISTOGRAM_BINS);
-        // The values, codes and errors counted in one pass, or run by run over the sorted
-        // values where the runs are long (on average 16 values a level or more); the
-        // dequantized values from the codes. The same counts either way.
-        let n = self.values().len();
-        let spanned = (p.quantize_value(self.stats.max) as i64
-            - p.quantize_value(self.stats.min) as i64)
-            .unsigned_abs()
-            + 1;
-        let sorted = if n as u64 / spanned >= 16 {
-            self.sorted_values()
-        } else {
-            None
-        };
-        match sorted {
-            Some(sorted) => crate::pagecore::view_counts_sorted(
-                sorted,
-                &p,
-                &mut values,
-                &mut code_counts,
-                &mut errors,
-            ),
-            _ => crate::pagecore::view_counts(
-                self.values(),
-                &p,
-                &mut values,
-                &mut code_counts,
-                &mut errors,
-            ),
+        // The values and codes counted in one pass, or run by run over the sorted values where
+        // the runs are long; the dequantized values from the codes. The same counts either way.
+        match self.sorted_for_runs(&p) {
+            Some(sorted) => {
+                crate::pagecore::view_counts_sorted(sorted, &p, &mut values, &mut code_counts)
+            }
+            None => crate::pagecore::view_counts(self.values(), &p, &mut values, &mut code_counts),
         }
         crate::pagecore::dequantized_from_codes(&p, &code_counts, &mut dequantized);
         View {
@@ -466,7 +452,39 @@ impl Analysis {
             values,
             dequantized,
             code_counts,
-            errors,
+            errors: None,
+        }
+    }
+
+    /// Bins the errors `x - x̂` of `view`'s run into its error histogram, over
+    /// `±max |error|` (or `±scale/2` where every error is 0), if it has none yet.
+    pub fn add_errors(&self, view: &mut View) {
+        if view.errors.is_some() {
+            return;
+        }
+        let p = view.run.params;
+        let e = view.run.metrics.max_abs_error;
+        let e = if e > 0.0 { e } else { p.scale / 2.0 };
+        let mut errors = Histogram::new(-e, e, HISTOGRAM_BINS);
+        match self.sorted_for_runs(&p) {
+            Some(sorted) => crate::pagecore::error_counts_sorted(sorted, &p, &mut errors),
+            None => crate::pagecore::error_counts(self.values(), &p, &mut errors),
+        }
+        view.errors = Some(errors);
+    }
+
+    /// The sorted values where counting run by run pays: on average 16 values a level or more
+    /// between the codes of the smallest and the largest value.
+    fn sorted_for_runs(&self, p: &QuantParams) -> Option<&[f64]> {
+        let n = self.values().len();
+        let spanned = (p.quantize_value(self.stats.max) as i64
+            - p.quantize_value(self.stats.min) as i64)
+            .unsigned_abs()
+            + 1;
+        if n as u64 / spanned >= 16 {
+            self.sorted_values()
+        } else {
+            None
         }
     }
 
@@ -548,8 +566,29 @@ mod tests {
         assert_eq!(v.values.total(), 10_000);
         assert_eq!(v.dequantized.total(), 10_000);
         assert_eq!(v.code_counts.iter().sum::<u64>(), 10_000);
-        assert_eq!(v.errors.total(), 10_000);
+        assert_eq!(v.errors.as_ref().map(Histogram::total), Some(10_000));
         assert!(v.mapping.len() >= 2);
+    }
+
+    #[test]
+    fn errors_binned_later_are_the_view_of() {
+        // 100,000 values: the sorted path at few codes, the value-by-value one at many.
+        let a = generated(100_000, 3);
+        for bits in [2, 4, 8, 12, 16] {
+            let q = QuantSettings {
+                bits,
+                ..QuantSettings::default()
+            };
+            let run = a.run(&q).unwrap();
+            let mut later = a.view_without_errors(run);
+            assert_eq!(later.errors, None);
+            a.add_errors(&mut later);
+            let whole = a.view_of(run);
+            assert_eq!(later.errors, whole.errors, "{bits} bits");
+            assert_eq!(later.values, whole.values);
+            assert_eq!(later.code_counts, whole.code_counts);
+            assert_eq!(later.errors.as_ref().map(Histogram::total), Some(100_000));
+        }
     }
 
     #[test]
@@ -575,7 +614,7 @@ mod tests {
                     let v = a.view(&q).unwrap();
                     assert_eq!(v.values.total(), n);
                     assert_eq!(v.dequantized.total(), n, "{scheme} {calibration}");
-                    assert_eq!(v.errors.total(), n);
+                    assert_eq!(v.errors.as_ref().map(Histogram::total), Some(n));
                 }
             }
         }

@@ -476,48 +476,44 @@ fn lanes<
     ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
 }
 
-/// The current view's counts, in one pass: the original values and the errors binned, and how
-/// many values got each code. `values` and `errors` are empty histograms over their ranges;
-/// `code_counts` has `qmax - qmin + 1` zeros. Bit for bit the plain loop of
-/// `quantize_value`, `dequantize_value`, `Histogram::add`.
-pub fn view_counts(
-    xs: &[f64],
-    p: &QuantParams,
-    values: &mut Histogram,
-    code_counts: &mut [u64],
-    errors: &mut Histogram,
-) {
+/// The current view's counts, in one pass: the original values binned, and how many values got
+/// each code. `values` is an empty histogram over its range; `code_counts` has
+/// `qmax - qmin + 1` zeros. Bit for bit the plain loop of `quantize_value`, `Histogram::add`.
+/// (The errors' histogram is [`error_counts`]: the page bins them only when it draws them.)
+pub fn view_counts(xs: &[f64], p: &QuantParams, values: &mut Histogram, code_counts: &mut [u64]) {
     let k = Kernel::new(p);
-    // The dequantized value of each code, as `dequantize_value` computes it.
     let qmin = p.qmin;
     for &x in xs {
         let (q, _) = k.code(x);
-        let q = q as i32;
-        let dq = p.dequantize_value(q);
         values.add(x);
-        if let Some(c) = code_counts.get_mut((q - qmin) as usize) {
+        if let Some(c) = code_counts.get_mut((q as i32 - qmin) as usize) {
             *c += 1;
         }
-        errors.add(x - dq);
+    }
+}
+
+/// The errors `x - x̂` of `xs` binned into `errors` (an empty histogram over its range). Bit for
+/// bit the plain loop of `quantize_value`, `dequantize_value`, `Histogram::add`.
+pub fn error_counts(xs: &[f64], p: &QuantParams, errors: &mut Histogram) {
+    let k = Kernel::new(p);
+    for &x in xs {
+        let (q, _) = k.code(x);
+        errors.add(x - p.dequantize_value(q as i32));
     }
 }
 
 /// [`view_counts`] over the values sorted ascending (any order of the same values gives the
-/// same counts): the code, the value's bin and, for one code, the error's bin are
-/// non-decreasing functions of the value, so each is counted run by run instead of value by
-/// value ([`runs`]). Bit for bit the same counts; about two evaluations a run, which at the
-/// page's 120 bins and few levels is a small fraction of a pass. Many levels make runs short:
-/// then `view_counts` is the faster.
+/// same counts): the code and the value's bin are non-decreasing functions of the value, so
+/// each is counted run by run instead of value by value ([`runs`]). Bit for bit the same
+/// counts; about two evaluations a run, which at the page's 120 bins and few levels is a small
+/// fraction of a pass. Many levels make runs short: then `view_counts` is the faster.
 pub fn view_counts_sorted(
     sorted: &[f64],
     p: &QuantParams,
     values: &mut Histogram,
     code_counts: &mut [u64],
-    errors: &mut Histogram,
 ) {
-    let k = Kernel::new(p);
     let (vkey, vnext) = bin_key(values);
-    let (ekey, enext) = bin_key(errors);
     runs(sorted, &vkey, &vnext, &mut |b, run| {
         if let Some(c) = usize::try_from(b)
             .ok()
@@ -527,36 +523,51 @@ pub fn view_counts_sorted(
         }
     });
     let qmin = p.qmin;
+    code_runs(sorted, p, &mut |q, run| {
+        if let Some(c) = code_counts.get_mut((q - qmin) as usize) {
+            *c += run.len() as u64;
+        }
+    });
+}
+
+/// Calls `add` with each code of `sorted` (ascending) and its run of values ([`runs`]; one copy
+/// for the view's counts and the errors').
+fn code_runs(sorted: &[f64], p: &QuantParams, add: &mut dyn FnMut(i32, &[f64])) {
+    let k = Kernel::new(p);
     runs(
         sorted,
         &|x| k.code(x).0 as i64,
         &code_end(p),
-        &mut |q, run| {
-            let q = q as i32;
-            if let Some(c) = code_counts.get_mut((q - qmin) as usize) {
-                *c += run.len() as u64;
-            }
-            let dq = p.dequantize_value(q);
-            // Runs pay where the error's bins hold many values each; where the run's values spread
-            // over many bins (many levels: a run spans all of them) one by one is cheaper.
-            let spread = match (run.first(), run.last()) {
-                (Some(&a), Some(&b)) => (ekey(b - dq) - ekey(a - dq)).unsigned_abs() as usize + 1,
-                _ => 1,
-            };
-            if run.len() <= SHORT_RUN || run.len() < RUN_FACTOR * spread {
-                bin_errors(run, dq, errors);
-            } else {
-                runs(run, &|x| ekey(x - dq), &|b| dq + enext(b), &mut |b, r| {
-                    if let Some(c) = usize::try_from(b)
-                        .ok()
-                        .and_then(|b| errors.counts.get_mut(b))
-                    {
-                        *c += r.len() as u64;
-                    }
-                });
-            }
-        },
+        &mut |q, run| add(q as i32, run),
     );
+}
+
+/// [`error_counts`] over the values sorted ascending: code by code, and within a code's run
+/// (where the error `x - x̂` rises with `x`) bin by bin where the bins hold many values each.
+/// Bit for bit the same counts.
+pub fn error_counts_sorted(sorted: &[f64], p: &QuantParams, errors: &mut Histogram) {
+    let (ekey, enext) = bin_key(errors);
+    code_runs(sorted, p, &mut |q, run| {
+        let dq = p.dequantize_value(q);
+        // Runs pay where the error's bins hold many values each; where the run's values spread
+        // over many bins (many levels: a run spans all of them) one by one is cheaper.
+        let spread = match (run.first(), run.last()) {
+            (Some(&a), Some(&b)) => (ekey(b - dq) - ekey(a - dq)).unsigned_abs() as usize + 1,
+            _ => 1,
+        };
+        if run.len() <= SHORT_RUN || run.len() < RUN_FACTOR * spread {
+            bin_errors(run, dq, errors);
+        } else {
+            runs(run, &|x| ekey(x - dq), &|b| dq + enext(b), &mut |b, r| {
+                if let Some(c) = usize::try_from(b)
+                    .ok()
+                    .and_then(|b| errors.counts.get_mut(b))
+                {
+                    *c += r.len() as u64;
+                }
+            });
+        }
+    });
 }
 
 /// Bins the errors `x - dq` of `xs` one by one, as [`Histogram::add`] does. (Two at a time in
@@ -1002,7 +1013,7 @@ mod tests {
     }
 
     #[test]
-    fn view_counts_equal_the_plain_loop() {
+    fn view_and_error_counts_equal_the_plain_loop() {
         for xs in data_sets() {
             for p in params_for(&xs) {
                 let levels = (p.qmax - p.qmin + 1) as usize;
@@ -1011,7 +1022,8 @@ mod tests {
                 let mut values = Histogram::new(lo, hi, 120);
                 let mut errors = Histogram::new(-e, e, 120);
                 let mut codes = vec![0u64; levels];
-                view_counts(&xs, &p, &mut values, &mut codes, &mut errors);
+                view_counts(&xs, &p, &mut values, &mut codes);
+                error_counts(&xs, &p, &mut errors);
                 let mut dq = Histogram::new(lo, hi, 120);
                 dequantized_from_codes(&p, &codes, &mut dq);
                 let mut v2 = Histogram::new(lo, hi, 120);
@@ -1035,7 +1047,8 @@ mod tests {
                 let mut v3 = Histogram::new(lo, hi, 120);
                 let mut e3 = Histogram::new(-e, e, 120);
                 let mut c3 = vec![0u64; levels];
-                view_counts_sorted(&sorted, &p, &mut v3, &mut c3, &mut e3);
+                view_counts_sorted(&sorted, &p, &mut v3, &mut c3);
+                error_counts_sorted(&sorted, &p, &mut e3);
                 assert_eq!(v3, v2);
                 assert_eq!(e3, e2);
                 assert_eq!(c3, c2);

@@ -102,8 +102,20 @@ impl Session {
     /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, or the sweep's two
     /// parts `sweep-base` and `sweep-marker`, see `sweepCount`) of the current state onto a
     /// canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and height are
-    /// already `css size * dpr`.
-    pub fn draw(&self, chart: &str, canvas: Surface, dpr: f64, dark: bool) -> Result<(), JsError> {
+    /// already `css size * dpr`. The error chart's histogram is binned on its first draw of a
+    /// state (`update` leaves it out, for a page that draws that chart after the frame).
+    pub fn draw(
+        &mut self,
+        chart: &str,
+        canvas: Surface,
+        dpr: f64,
+        dark: bool,
+    ) -> Result<(), JsError> {
+        if chart == "error" {
+            if let (Some(a), Some(v)) = (&self.analysis, &mut self.view) {
+                a.add_errors(v);
+            }
+        }
         let backend =
             PageCanvas::new(canvas).ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
         let area = backend.into_drawing_area();
@@ -226,7 +238,8 @@ impl Session {
             Some(r) => *r,
             None => analysis.run(&q)?,
         };
-        let view = analysis.view_of(run);
+        // The errors' histogram only when the error chart is drawn (`draw`).
+        let view = analysis.view_without_errors(run);
         let sweep_key = (q.zero_point, percentile_key(&q));
         let (sweep, new_sweep) = match &self.sweep {
             Some((k, s)) if !fresh && *k == sweep_key => (s.clone(), false),

@@ -3,7 +3,7 @@
 //! bitmap, checked for what was drawn inside the plot area.
 
 use plotters::prelude::*;
-use quantviz::analysis::{Analysis, Sweep};
+use quantviz::analysis::{Analysis, Sweep, View};
 use quantviz::charts::{
     draw_chart, draw_compare, draw_error, draw_histogram, draw_mapping, draw_sweep,
     draw_sweep_part, register_native_font, render_png_themed, render_svg, ChartKind, SweepPart,
@@ -450,6 +450,16 @@ fn odd_inputs_draw_without_panicking() {
             draw_sweep(&root, &empty, &q, &theme).unwrap();
         }
     }
+    // A view whose errors are not binned yet (the page bins them when it draws that chart):
+    // a message, nothing drawn.
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+    let later = View {
+        errors: None,
+        ..view.clone()
+    };
+    let e = draw_error(&root, &later, &Theme::default());
+    assert!(e.is_err_and(|m| m.contains("add_errors")));
 }
 
 #[test]

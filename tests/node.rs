@@ -210,7 +210,8 @@ fn fused_page_kernels_equal_the_one_by_one_functions() {
                     let view = a.view_of(one);
                     let (mut codes, mut dq) =
                         (vec![0u64; view.code_counts.len()], view.dequantized.clone());
-                    let (mut vals, mut errs) = (view.values.clone(), view.errors.clone());
+                    let mut vals = view.values.clone();
+                    let mut errs = view.errors.clone().expect("view_of bins the errors");
                     dq.counts.iter_mut().for_each(|c| *c = 0);
                     vals.counts.iter_mut().for_each(|c| *c = 0);
                     errs.counts.iter_mut().for_each(|c| *c = 0);
@@ -225,7 +226,7 @@ fn fused_page_kernels_equal_the_one_by_one_functions() {
                     assert_eq!(view.code_counts, codes);
                     assert_eq!(view.values, vals);
                     assert_eq!(view.dequantized, dq);
-                    assert_eq!(view.errors, errs);
+                    assert_eq!(view.errors, Some(errs));
                 }
             }
         }

@@ -11,12 +11,15 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// The error `x - x̂` as bars per bin, with `±max |error|` and `±scale/2` (the largest error
-/// of a value inside the clip range) marked.
+/// of a value inside the clip range) marked; the view must have its errors binned.
 pub fn draw_error<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     view: &View,
     theme: &Theme,
 ) -> ChartResult {
+    let Some(h) = view.errors.as_ref() else {
+        return Err("errors not binned: call Analysis::add_errors".to_string());
+    };
     if !begin(area, theme)? {
         return Ok(());
     }
@@ -37,7 +40,6 @@ pub fn draw_error<DB: DrawingBackend>(
         &subtitle,
     )?;
 
-    let h = &view.errors;
     let half_step = p.scale / 2.0;
     let reach = [h.lo.abs(), h.hi.abs(), half_step, m.max_abs_error]
         .into_iter()
