@@ -55,8 +55,10 @@ pub fn draw_histogram<DB: DrawingBackend>(
         Some(_) => h.max_count(),
         None => h.max_count().max(d.max_count()),
     };
-    // Headroom above the tallest bar for the legend.
-    let y_max = (bins_max as f64 * 1.4).max(1.0);
+    // Headroom above the tallest bar for the legend: its top third or so, with four entries
+    // (few levels) about two fifths (at 1.4 it covered the central spikes' tops at 4 bits).
+    let headroom = if levels.is_some() { 1.75 } else { 1.5 };
+    let y_max = (bins_max as f64 * headroom).max(1.0);
     let y = Ticked::new(0.0..y_max, count_ticks(bins_max as f64, 7));
 
     let mut b = builder(&plot, theme, 12.0);
@@ -82,7 +84,7 @@ pub fn draw_histogram<DB: DrawingBackend>(
     // Few levels: the dequantized values are spikes at the levels, counted on a right axis
     // (a level holds many bins' worth of values, so on the left axis they would dwarf the bars).
     let per_level = levels.iter().map(|&(_, c)| c).max().unwrap_or(0);
-    let y2_max = (per_level as f64 * 1.4).max(1.0);
+    let y2_max = (per_level as f64 * headroom).max(1.0);
     let y2 = Ticked::new(0.0..y2_max, count_ticks(per_level as f64, 7));
     let mut dual = chart.set_secondary_coord(Ticked::auto(x.clone()), y2);
     draw_common(&mut dual, &mut legend, view, theme, &x, x_desc, y_desc)?;
