@@ -9,11 +9,11 @@
 // The page's test contract: `document.body.dataset.state` is "busy" while it updates and
 // "ready" when what is on screen shows it ("error" on bad input); `data-charts` is "pending"
 // while charts off screen still show the state before, "drawn" once the page has drawn them too
-// (just after the frame); `#status` carries the last update's time in `data-ms` and that later
-// drawing's in `data-rest-ms`; the bit-width control's label starts with "Bits". Besides the time
-// to ready, the table gives the later drawing's median ("then off screen") and that of the two
-// added ("ready + off screen"): the whole work of a change, as ready measured it before the page
-// put off the charts no one sees.
+// (after a Bits step, once the slider rests); `#status` carries the last update's time in
+// `data-ms` and that later drawing's in `data-rest-ms`; the bit-width control's label starts
+// with "Bits". Besides the time to ready, the table gives the later drawing's median ("then off
+// screen") and that of the two added ("ready + off screen"): the whole work of a change, as
+// ready measured it before the page put off the charts no one sees.
 //
 // With `--warm R` it also times R more rounds of the first five widths on the same page, each
 // round after an untimed change to 7 or 8 bits, and prints their median ("warm"): the page as
@@ -91,7 +91,7 @@ async function firstRender(page, url) {
 
 /** Changes Bits to `bits` (browser.mjs: `bitsChange`) and returns ms from the events to
  * `data-state="ready"`, `#status`'s `data-ms` afterwards, and the ms the page then took to draw
- * the charts that were off screen (`restMs`, after the frame). */
+ * the charts that were off screen (`restMs`, once the slider rests). */
 async function timeBitsChange(page, bits) {
   const { ms, restMs } = await bitsChange(page, bits);
   const statusMs = Number(await page.locator('#status').getAttribute('data-ms'));
@@ -117,7 +117,7 @@ async function measure(browser, origin, spec) {
     row.bitsChanges = changes.map((c) => c.ms);
     row.statusMs = median(changes.map((c) => c.statusMs));
     row.restMs = median(changes.map((c) => c.restMs));
-    // What a change costs in all, as before the page drew off-screen charts after the frame.
+    // What a change costs in all, as before the page put off the charts off screen.
     row.withRest = median(changes.map((c) => c.ms + c.restMs));
     row.bitsTarget = spec.bitsTarget;
     const warm = [];

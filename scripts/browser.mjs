@@ -80,13 +80,14 @@ export async function startPage() {
 /** Sets the page's Bits control to `bits` as a user would (input, then change) and returns
  * `{ t0, t1, ms, log, timing, t2, restMs }`: the page's clock at the events and at
  * `data-state="ready"`, ms between them, copies of what a profiler's wrappers record in the page
- * (`window.__qvLog`, `window.__qvTiming`, emptied first; empty without) up to ready, and, once the
- * page has also drawn the charts that were off screen (`data-charts="drawn"`, just after the frame
- * that shows the update), the clock then and `#status`'s `data-rest-ms`, the time that drawing
- * took. It resolves only then, so that each change starts with every chart drawn. Rejects when
- * the page says `data-state="error"`. (The control is found by its label before each change, as the benchmarks
- * always have: finding it once, or leaving the page two frames and 100 ms before each change,
- * measured no different, within the machine's noise, on 2026-11-28.) */
+ * (`window.__qvLog`, `window.__qvTiming`, emptied first; empty without) up to ready, and, once
+ * the page has also drawn the charts that were off screen (`data-charts="drawn"`: after a
+ * slider step, 250 ms after it), the clock then and `#status`'s `data-rest-ms`, the time that
+ * drawing took. It resolves only then, so that each change starts with every chart drawn.
+ * Rejects when the page says `data-state="error"` or `data-charts="error"`. (The control is found
+ * by its label before each change, as the benchmarks always have: finding it once, or leaving
+ * the page two frames and 100 ms before each change, measured no different, within the
+ * machine's noise, on 2026-11-28.) */
 export async function bitsChange(page, bits) {
   const control = page.getByLabel(/^Bits/);
   return control.evaluate(
@@ -103,9 +104,9 @@ export async function bitsChange(page, bits) {
           if (ready === null && body.dataset.state === 'ready') {
             const t1 = performance.now();
             ready = { t0, t1, ms: t1 - t0, log: log.slice(), timing: timing.slice() };
-          } else if (body.dataset.state === 'error') {
+          } else if (body.dataset.state === 'error' || body.dataset.charts === 'error') {
             obs.disconnect();
-            reject(new Error(`data-state="error" after a Bits change to ${value}`));
+            reject(new Error(`data-state or data-charts "error" after a Bits change to ${value}`));
             return;
           }
           if (ready !== null && body.dataset.charts !== 'pending') {

@@ -1,5 +1,6 @@
 //! Fused kernels for the page: the error of several quantizations of the same data in one pass,
-//! and the current view's histograms and code counts in another.
+//! the current view's value histogram and code counts in another, and its error histogram in a
+//! third, which the page runs only when it draws the error chart.
 //!
 //! A Bits change on the page measures six quantizations (the comparison) and bins the current
 //! one; done one by one that is seven passes over the data, plus seven over the inliers when

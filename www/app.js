@@ -8,7 +8,8 @@ const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
 const TYPING_DEBOUNCE_MS = 150;
 /** Pause after a resize before redrawing. */
 const RESIZE_DEBOUNCE_MS = 120;
-/** How long the page waits after a slider's last step before it writes the URL (`saveUrl`). */
+/** How long the page waits after a slider's last step before it writes the URL (`saveUrl`) and
+ * draws the charts off screen (`drawOnScreen`). */
 const URL_IDLE_MS = 250;
 /** From this many values on, say "Working…" and let it paint before a (long) call that makes
  * new data. */
@@ -282,7 +283,8 @@ function largeInQuery(q, large = LARGE_N) {
 }
 
 /**
- * Computes `query`, draws every chart and shows the numbers. On failure shows the message and
+ * Computes `query`, draws the charts (those off screen just after, see `drawOnScreen`) and
+ * shows the numbers. On failure shows the message and
  * keeps the last good view (the session keeps its previous state too). Returns success.
  */
 async function run(query, { large = false, syncControls = false, changed = null } = {}) {
@@ -331,7 +333,7 @@ function show(next, t0, syncControls, sliding = false) {
   summary = next;
   preset = next.settings.preset ?? null;
   try {
-    drawOnScreen();
+    drawOnScreen(sliding);
   } catch (e) {
     failed(e, null);
     return false;
@@ -425,42 +427,52 @@ const drawnState = new Map();
  * is on screen when what is visible shows it (`data-state="ready"`), and drawing charts no one
  * sees before that only makes the visible ones wait (about 3 ms of a 100,000-value Bits change:
  * README, Benchmarks). A chart scrolled into view before then is drawn at once (`watchOnScreen`).
- * `data-charts` on the body is "pending" while some chart shows an older state, "drawn" after.
+ * After a slider step (`sliding`) the others wait until the slider rests, as the URL does
+ * (`saveUrl`): a drag then spends its frames on what is seen. `data-charts` on the body is
+ * "pending" while some chart shows an older state, "drawn" after ("error" if drawing failed).
  */
-function drawOnScreen() {
+function drawOnScreen(sliding = false) {
   wanted += 1;
+  const state = wanted;
+  setData(document.body, 'charts', 'pending');
+  // A newer state draws its own. The timer is also the fallback where no frame comes (a hidden
+  // tab); after the frame's draw it finds nothing left to draw.
+  const later = () => state === wanted && drawRest();
+  setTimeout(later, URL_IDLE_MS);
+  if (!sliding) requestAnimationFrame(() => setTimeout(later, 0));
   const visible = onScreen ?? onScreenNow();
   drawCharts(CHARTS.filter((name) => visible.has(name)));
   if (CHARTS.every((name) => drawnState.get(name) === wanted)) {
     setData(ui.status, 'restMs', '0');
     setData(document.body, 'charts', 'drawn');
-    return;
   }
-  setData(document.body, 'charts', 'pending');
-  const state = wanted;
-  // After the frame that shows the update, as `saveUrl` does; a newer state draws its own.
-  requestAnimationFrame(() => setTimeout(() => state === wanted && drawRest(), 0));
 }
 
 /** Draws every chart that shows an older state than the current one (see `drawOnScreen`), and
- * notes the time it took in `#status`'s `data-rest-ms`. */
+ * notes the time it took in `#status`'s `data-rest-ms`. Returns false if drawing failed (the
+ * page then shows the message and says `data-charts="error"`). */
 function drawRest() {
   const stale = CHARTS.filter((name) => drawnState.get(name) !== wanted);
-  if (!summary || stale.length === 0) return;
+  if (!summary || stale.length === 0) return true;
   const t0 = performance.now();
   try {
     drawCharts(stale);
   } catch (e) {
     showError(message(e));
-    return;
+    setData(document.body, 'charts', 'error');
+    if (queued === 0) setState('error');
+    return false;
   }
   setData(ui.status, 'restMs', String(Math.round((performance.now() - t0) * 10) / 10));
   setData(document.body, 'charts', 'drawn');
+  return true;
 }
 
 /** Watches which charts are on screen (`onScreen`); one scrolled into view that shows an older
  * state than the current one is drawn at once. */
 function watchOnScreen() {
+  // Without one (no browser this page runs in lacks it), `onScreenNow` asks at every update.
+  if (typeof IntersectionObserver !== 'function') return;
   const io = new IntersectionObserver((entries) => {
     onScreen ??= new Set();
     for (const e of entries) {
@@ -819,7 +831,8 @@ function downloadCsv() {
 
 /** Downloads one chart as PNG at its drawn resolution. */
 function downloadPng(name) {
-  if (drawnState.get(name) !== wanted) drawRest();
+  // A chart off screen may not show the current state yet.
+  if (drawnState.get(name) !== wanted && !drawRest()) return;
   const done = (blob) => {
     if (blob) save(blob, `quantviz-${name}.png`);
     else showError(`Could not make a PNG of the ${name} chart`);

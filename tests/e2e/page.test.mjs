@@ -397,7 +397,7 @@ test('a laptop screen (1280 × 900) shows the histogram, drawn, without scrollin
 });
 
 test('an update draws the charts on screen first, the others just after, and all of them', async () => {
-  const { page, problems, close } = await open('/?n=100000');
+  const { page, problems, close } = await open('/?n=100000', { acceptDownloads: true });
   // What each chart shows (`data-shows`, a count of the page's states) at the moment the page
   // says ready after a Bits change, and once it says every chart is drawn.
   const change = (bits) =>
@@ -451,6 +451,42 @@ test('an update draws the charts on screen first, the others just after, and all
   await frames();
   now = await snapshot(page);
   for (const name of CHARTS) assert.notEqual(now.charts[name], before.charts[name], `${name}: redrawn for 3 bits`);
+
+  // A PNG of the histogram asked for while it is off screen and not yet drawn is of the update.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByLabel('Bits').evaluate(
+      (el) =>
+        new Promise((resolve) => {
+          const obs = new MutationObserver(() => {
+            if (document.body.dataset.state !== 'ready') return;
+            obs.disconnect();
+            const stale = document.body.dataset.charts === 'pending';
+            document.querySelector('button.png[data-chart="histogram"]').click();
+            resolve(stale);
+          });
+          obs.observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
+          el.value = '6';
+          el.dispatchEvent(new Event('input', { bubbles: true }));
+        }),
+    ).then((stale) => assert.ok(stale, 'the histogram was still to be drawn')),
+  ]);
+  const png = await readAll(await download.createReadStream());
+  await waitState(page, 'ready');
+  const same = await page.evaluate(async (bytes) => {
+    const canvas = document.getElementById('chart-histogram');
+    const pixels = (source) => {
+      const c = document.createElement('canvas');
+      [c.width, c.height] = [canvas.width, canvas.height];
+      const g = c.getContext('2d', { willReadFrequently: true });
+      g.drawImage(source, 0, 0);
+      return g.getImageData(0, 0, c.width, c.height).data;
+    };
+    const image = await createImageBitmap(new Blob([new Uint8Array(bytes)], { type: 'image/png' }));
+    const [a, b] = [pixels(image), pixels(canvas)];
+    return image.width === canvas.width && a.every((v, i) => v === b[i]);
+  }, [...png]);
+  assert.ok(same, 'the PNG is the histogram as drawn for 6 bits');
   await expectNoError(page);
   await close();
   assertClean(problems);
@@ -550,15 +586,21 @@ async function savedUrl(page) {
 
 /** Waits until `document.body.dataset.state` is `state` (the page's test contract); for
  * "ready", also until every chart shows it (`data-charts="drawn"`: the page draws the charts off
- * screen just after the frame that shows an update), then two frames. */
+ * screen just after the frame that shows an update, or once the Bits slider rests), then two
+ * frames. Throws if drawing a chart failed (`data-charts="error"`). */
 async function waitState(page, state, timeout = 15_000) {
   // A change marks the page busy at once; wait one frame so a stale "ready" is not taken.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
   await page.waitForFunction(
-    (s) => document.body.dataset.state === s && (s !== 'ready' || document.body.dataset.charts === 'drawn'),
+    (s) => {
+      const b = document.body.dataset;
+      return (b.state === s && (s !== 'ready' || b.charts !== 'pending')) || b.charts === 'error';
+    },
     state,
     { timeout },
   );
+  const charts = await page.evaluate(() => document.body.dataset.charts);
+  if (charts === 'error') throw new Error(`drawing a chart failed: ${await page.textContent('#error')}`);
   // A chart drawn after the frame reaches its canvas (which the tests read) with a later one.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
