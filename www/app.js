@@ -168,7 +168,7 @@ function setupUI() {
   // Leaving or hiding the page keeps the view's URL (for history and tab restore).
   window.addEventListener('pagehide', flushUrl);
   // A printed page shows every chart as it is now.
-  window.addEventListener('beforeprint', drawRest);
+  window.addEventListener('beforeprint', () => drawRest());
   document.addEventListener('visibilitychange', () => document.hidden && flushUrl());
   darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
 }
@@ -441,18 +441,26 @@ function drawOnScreen(sliding = false) {
   setTimeout(later, URL_IDLE_MS);
   if (!sliding) requestAnimationFrame(() => setTimeout(later, 0));
   const visible = onScreen ?? onScreenNow();
-  drawCharts(CHARTS.filter((name) => visible.has(name)));
+  try {
+    drawCharts(CHARTS.filter((name) => visible.has(name)));
+  } catch (e) {
+    // The later drawing is of a state the page does not show: called off.
+    wanted += 1;
+    setData(document.body, 'charts', 'error');
+    throw e;
+  }
   if (CHARTS.every((name) => drawnState.get(name) === wanted)) {
     setData(ui.status, 'restMs', '0');
     setData(document.body, 'charts', 'drawn');
   }
 }
 
-/** Draws every chart that shows an older state than the current one (see `drawOnScreen`), and
- * notes the time it took in `#status`'s `data-rest-ms`. Returns false if drawing failed (the
- * page then shows the message and says `data-charts="error"`). */
-function drawRest() {
-  const stale = CHARTS.filter((name) => drawnState.get(name) !== wanted);
+/** Draws the charts of `names` that show an older state than the current one (see
+ * `drawOnScreen`); once none is left, says `data-charts="drawn"`, and notes the time a drawing
+ * of all of them took in `#status`'s `data-rest-ms`. Returns false if drawing failed (the page
+ * then shows the message and says `data-charts="error"`). */
+function drawRest(names = CHARTS) {
+  const stale = names.filter((name) => drawnState.get(name) !== wanted);
   if (!summary || stale.length === 0) return true;
   const t0 = performance.now();
   try {
@@ -460,11 +468,11 @@ function drawRest() {
   } catch (e) {
     showError(message(e));
     setData(document.body, 'charts', 'error');
-    if (queued === 0) setState('error');
+    if (queued === 0 && pendingTimer === null) setState('error');
     return false;
   }
-  setData(ui.status, 'restMs', String(Math.round((performance.now() - t0) * 10) / 10));
-  setData(document.body, 'charts', 'drawn');
+  if (names === CHARTS) setData(ui.status, 'restMs', String(Math.round((performance.now() - t0) * 10) / 10));
+  if (CHARTS.every((name) => drawnState.get(name) === wanted)) setData(document.body, 'charts', 'drawn');
   return true;
 }
 
@@ -480,7 +488,7 @@ function watchOnScreen() {
       if (e.isIntersecting) onScreen.add(name);
       else onScreen.delete(name);
     }
-    if ([...onScreen].some((name) => drawnState.get(name) !== wanted)) drawRest();
+    drawRest([...onScreen]);
   });
   for (const name of CHARTS) io.observe(canvasOf(name));
 }
@@ -832,7 +840,7 @@ function downloadCsv() {
 /** Downloads one chart as PNG at its drawn resolution. */
 function downloadPng(name) {
   // A chart off screen may not show the current state yet.
-  if (drawnState.get(name) !== wanted && !drawRest()) return;
+  if (!drawRest([name])) return;
   const done = (blob) => {
     if (blob) save(blob, `quantviz-${name}.png`);
     else showError(`Could not make a PNG of the ${name} chart`);
