@@ -32,8 +32,10 @@ pub struct Session {
     run: Option<Run>,
     view: Option<View>,
     compare: Option<(QuantSettings, Vec<Run>)>,
+    /// The sweep of the current data for a zero point and percentile, computed when the sweep
+    /// chart is first drawn (`None` until then, and again when the data or that key changes).
     sweep: Option<((ZeroPoint, u64), Sweep)>,
-    /// How many sweeps were computed: a new one means the sweep chart's base changed.
+    /// How many times the sweep changed: a new one means the sweep chart's base changed.
     sweeps: u32,
 }
 
@@ -116,6 +118,13 @@ impl Session {
                 a.add_errors(v);
             }
         }
+        if matches!(chart, "sweep" | "sweep-base" | "sweep-marker") && self.sweep.is_none() {
+            if let Some(a) = &self.analysis {
+                let q = self.settings.quant;
+                let sweep = a.sweep(&q).map_err(js_err)?;
+                self.sweep = Some((sweep_key(&q), sweep));
+            }
+        }
         let backend =
             PageCanvas::new(canvas).ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
         let area = backend.into_drawing_area();
@@ -177,7 +186,8 @@ impl Session {
         Ok(out)
     }
 
-    /// How many sweeps (the error at every bit width) this session has computed. The sweep
+    /// How many times the sweep (the error at every bit width, computed on the sweep chart's
+    /// first draw after new data or a new zero point or percentile) has changed. The sweep
     /// chart's base (`draw("sweep-base", ...)`) depends only on the sweep, the scheme and
     /// calibration, the zero point, and the canvas's size, dpr and colours: a page that keeps
     /// it while these stay the same (a Bits change) draws only `sweep-marker` over it.
@@ -240,11 +250,9 @@ impl Session {
         };
         // The errors' histogram only when the error chart is drawn (`draw`).
         let view = analysis.view_without_errors(run);
-        let sweep_key = (q.zero_point, percentile_key(&q));
-        let (sweep, new_sweep) = match &self.sweep {
-            Some((k, s)) if !fresh && *k == sweep_key => (s.clone(), false),
-            _ => (analysis.sweep(&q)?, true),
-        };
+        // The sweep only for the sweep chart, when it is drawn (`draw`): a page that draws that
+        // chart after the frame (off screen) does not wait for its 90 runs and 30 searches.
+        let same_sweep = !fresh && self.sweep.as_ref().map(|(k, _)| *k) == Some(sweep_key(&q));
         let kind = match source {
             Source::File(_) => "file",
             Source::Preset(..) => "preset",
@@ -259,10 +267,17 @@ impl Session {
         self.run = Some(run);
         self.view = Some(view);
         self.compare = Some((q, compare));
-        self.sweep = Some((sweep_key, sweep));
-        self.sweeps = self.sweeps.wrapping_add(u32::from(new_sweep));
+        if !same_sweep {
+            self.sweep = None;
+            self.sweeps = self.sweeps.wrapping_add(1);
+        }
         Ok(summary)
     }
+}
+
+/// What the sweep depends on besides the data: the zero point and the percentile.
+fn sweep_key(q: &QuantSettings) -> (ZeroPoint, u64) {
+    (q.zero_point, percentile_key(q))
 }
 
 /// The part of the settings the comparison depends on: bits, zero point, percentile.

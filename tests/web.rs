@@ -172,3 +172,52 @@ fn a_tiny_canvas_draws_without_panicking() {
         assert_eq!(&px[0..4], &[255, 255, 255, 255], "{kind}");
     }
 }
+
+#[wasm_bindgen_test]
+fn the_session_computes_the_sweep_when_its_chart_is_drawn() {
+    use quantviz::canvas::Surface;
+    use quantviz::web::Session;
+    let (w, h) = (480, 320);
+    let mut s = Session::new();
+    assert!(s.update("n=5000&bits=4").is_ok());
+    let count = s.sweep_count();
+    // The first draw of the sweep's base computes the sweep (update leaves it out).
+    let base = canvas(w, h);
+    let drawn = s.draw(
+        "sweep-base",
+        base.clone().unchecked_into::<Surface>(),
+        1.0,
+        false,
+    );
+    assert!(drawn.is_ok(), "the sweep's base is drawn");
+    assert!(
+        coloured_in_plot(&pixels(&base), w, h) > 100,
+        "with its lines"
+    );
+    // A Bits change keeps the sweep (and its count), so the page keeps the base it drew.
+    assert!(s.update("n=5000&bits=6").is_ok());
+    assert_eq!(s.sweep_count(), count);
+    let marker = s.draw(
+        "sweep-marker",
+        base.clone().unchecked_into::<Surface>(),
+        1.0,
+        false,
+    );
+    assert!(marker.is_ok());
+    // A new zero point or new data is a new sweep, computed on the next draw.
+    assert!(s.update("n=5000&bits=6&zero_point=include-zero").is_ok());
+    assert_ne!(s.sweep_count(), count);
+    let count = s.sweep_count();
+    assert!(s.update("n=6000&bits=6&zero_point=include-zero").is_ok());
+    assert_ne!(s.sweep_count(), count);
+    let whole = canvas(w, h);
+    assert!(s
+        .draw(
+            "sweep",
+            whole.clone().unchecked_into::<Surface>(),
+            1.0,
+            false
+        )
+        .is_ok());
+    assert!(coloured_in_plot(&pixels(&whole), w, h) > 100);
+}
