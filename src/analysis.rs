@@ -607,6 +607,25 @@ mod tests {
     }
 
     #[test]
+    fn a_range_8_bits_can_scale_and_2_bits_cannot() {
+        // What the page's update checks before it leaves the sweep for later (web.rs): symmetric
+        // min-max at 2 bits clips at -2·absmax, beyond f64 for 1e308; 8 bits is fine.
+        let a =
+            Analysis::new(Dataset::from_values(vec![1e308, 1.0, -3.0], "far").unwrap()).unwrap();
+        let q = QuantSettings::default();
+        assert!(a.compare(&q).is_ok());
+        let two = |scheme| QuantSettings {
+            bits: 2,
+            scheme,
+            calibration: Calibration::MinMax,
+            ..q
+        };
+        assert!(a.params(&two(Scheme::Asymmetric)).is_ok());
+        assert!(a.params(&two(Scheme::Symmetric)).is_err());
+        assert!(a.sweep(&q).is_err(), "the sweep fails as the check says");
+    }
+
+    #[test]
     fn every_value_is_counted_for_any_data() {
         let sets: Vec<Vec<f64>> = vec![
             vec![3.0; 50],

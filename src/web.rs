@@ -6,7 +6,7 @@ use crate::analysis::{Analysis, Run, Sweep, View};
 use crate::canvas::{PageCanvas, Surface};
 use crate::charts::{self, Theme};
 use crate::generate::{dataset_for, Dataset};
-use crate::settings::{Calibration, Preset, QuantSettings, Settings, ZeroPoint};
+use crate::settings::{Calibration, Preset, QuantSettings, Scheme, Settings, ZeroPoint};
 use plotters::prelude::IntoDrawingArea;
 use wasm_bindgen::prelude::*;
 
@@ -35,7 +35,7 @@ pub struct Session {
     /// The sweep of the current data for a zero point and percentile, computed when the sweep
     /// chart is first drawn (`None` until then, and again when the data or that key changes).
     sweep: Option<((ZeroPoint, u64), Sweep)>,
-    /// How many times the sweep changed: a new one means the sweep chart's base changed.
+    /// Moves on whenever the sweep is made stale (see `sweepCount`).
     sweeps: u32,
 }
 
@@ -186,9 +186,9 @@ impl Session {
         Ok(out)
     }
 
-    /// How many times the sweep (the error at every bit width, computed on the sweep chart's
-    /// first draw after new data or a new zero point or percentile) has changed. The sweep
-    /// chart's base (`draw("sweep-base", ...)`) depends only on the sweep, the scheme and
+    /// A count that moves on whenever the sweep (the error at every bit width, computed on the
+    /// sweep chart's first draw after new data or a new zero point or percentile) is made
+    /// stale: the same count means the same sweep. The sweep chart's base (`draw("sweep-base", ...)`) depends only on the sweep, the scheme and
     /// calibration, the zero point, and the canvas's size, dpr and colours: a page that keeps
     /// it while these stay the same (a Bits change) draws only `sweep-marker` over it.
     #[wasm_bindgen(js_name = sweepCount)]
@@ -235,7 +235,7 @@ impl Session {
             .ok_or(crate::Error::EmptyData)?;
         let q = settings.quant;
         let compare_key = QuantSettings {
-            scheme: crate::settings::Scheme::Asymmetric,
+            scheme: Scheme::Asymmetric,
             calibration: Calibration::Percentile(f64::from_bits(percentile_key(&q))),
             ..q
         };
@@ -253,6 +253,19 @@ impl Session {
         // The sweep only for the sweep chart, when it is drawn (`draw`): a page that draws that
         // chart after the frame (off screen) does not wait for its 90 runs and 30 searches.
         let same_sweep = !fresh && self.sweep.as_ref().map(|(k, _)| *k) == Some(sweep_key(&q));
+        if !same_sweep {
+            // What would make the sweep fail, a range too wide to scale to 2 bits (symmetric
+            // min-max clips at -2·absmax), fails the update now, as when the sweep was made here.
+            for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+                let two = QuantSettings {
+                    bits: 2,
+                    scheme,
+                    calibration: Calibration::MinMax,
+                    ..q
+                };
+                analysis.params(&two)?;
+            }
+        }
         let kind = match source {
             Source::File(_) => "file",
             Source::Preset(..) => "preset",
@@ -283,7 +296,7 @@ fn sweep_key(q: &QuantSettings) -> (ZeroPoint, u64) {
 /// The part of the settings the comparison depends on: bits, zero point, percentile.
 fn compare_key_of(q: &QuantSettings) -> QuantSettings {
     QuantSettings {
-        scheme: crate::settings::Scheme::Asymmetric,
+        scheme: Scheme::Asymmetric,
         calibration: Calibration::Percentile(f64::from_bits(percentile_key(q))),
         ..*q
     }

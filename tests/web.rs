@@ -220,4 +220,18 @@ fn the_session_computes_the_sweep_when_its_chart_is_drawn() {
         )
         .is_ok());
     assert!(coloured_in_plot(&pixels(&whole), w, h) > 100);
+    // Values 8 bits can scale but the sweep's 2 bits cannot (symmetric clips at -2·1e308): the
+    // update fails at once, as when it made the sweep, and the session keeps its state.
+    let count = s.sweep_count();
+    assert!(s.load(b"1e308\n1\n-3\n", "far.txt", "bits=8").is_err());
+    assert_eq!(s.sweep_count(), count);
+    let kept = canvas(w, h);
+    let drawn = s.draw(
+        "sweep",
+        kept.clone().unchecked_into::<Surface>(),
+        1.0,
+        false,
+    );
+    assert!(drawn.is_ok());
+    assert!(coloured_in_plot(&pixels(&kept), w, h) > 100);
 }

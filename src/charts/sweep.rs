@@ -142,7 +142,8 @@ pub fn draw_sweep_part<DB: DrawingBackend>(
             .bits
             .iter()
             .zip(&s.mse)
-            .filter(|(_, m)| !m.is_nan())
+            // A width left out (NaN) or an error beyond f64 (inf) has no point.
+            .filter(|(_, m)| m.is_finite())
             .map(|(&b, &m)| (f64::from(b), axis.y(m)))
             .collect();
         let line = if is_dashed {
