@@ -178,18 +178,20 @@ fn the_session_computes_the_sweep_when_its_chart_is_drawn() {
     use quantviz::canvas::Surface;
     use quantviz::web::Session;
     let (w, h) = (480, 320);
+    // Draws `chart` of the session onto `c`; whether it drew.
+    let draw_on = |s: &mut Session, chart: &str, c: &HtmlCanvasElement| {
+        s.draw(chart, c.clone().unchecked_into::<Surface>(), 1.0, false)
+            .is_ok()
+    };
     let mut s = Session::new();
     assert!(s.update("n=5000&bits=4").is_ok());
     let count = s.sweep_count();
     // The first draw of the sweep's base computes the sweep (update leaves it out).
     let base = canvas(w, h);
-    let drawn = s.draw(
-        "sweep-base",
-        base.clone().unchecked_into::<Surface>(),
-        1.0,
-        false,
+    assert!(
+        draw_on(&mut s, "sweep-base", &base),
+        "the sweep's base is drawn"
     );
-    assert!(drawn.is_ok(), "the sweep's base is drawn");
     assert!(
         coloured_in_plot(&pixels(&base), w, h) > 100,
         "with its lines"
@@ -197,13 +199,7 @@ fn the_session_computes_the_sweep_when_its_chart_is_drawn() {
     // A Bits change keeps the sweep (and its count), so the page keeps the base it drew.
     assert!(s.update("n=5000&bits=6").is_ok());
     assert_eq!(s.sweep_count(), count);
-    let marker = s.draw(
-        "sweep-marker",
-        base.clone().unchecked_into::<Surface>(),
-        1.0,
-        false,
-    );
-    assert!(marker.is_ok());
+    assert!(draw_on(&mut s, "sweep-marker", &base));
     // A new zero point or new data is a new sweep, computed on the next draw.
     assert!(s.update("n=5000&bits=6&zero_point=include-zero").is_ok());
     assert_ne!(s.sweep_count(), count);
@@ -211,14 +207,7 @@ fn the_session_computes_the_sweep_when_its_chart_is_drawn() {
     assert!(s.update("n=6000&bits=6&zero_point=include-zero").is_ok());
     assert_ne!(s.sweep_count(), count);
     let whole = canvas(w, h);
-    assert!(s
-        .draw(
-            "sweep",
-            whole.clone().unchecked_into::<Surface>(),
-            1.0,
-            false
-        )
-        .is_ok());
+    assert!(draw_on(&mut s, "sweep", &whole));
     assert!(coloured_in_plot(&pixels(&whole), w, h) > 100);
     // Values 8 bits can scale but the sweep's 2 bits cannot (symmetric clips at -2·1e308): the
     // update fails at once, as when it made the sweep, and the session keeps its state.
@@ -226,12 +215,6 @@ fn the_session_computes_the_sweep_when_its_chart_is_drawn() {
     assert!(s.load(b"1e308\n1\n-3\n", "far.txt", "bits=8").is_err());
     assert_eq!(s.sweep_count(), count);
     let kept = canvas(w, h);
-    let drawn = s.draw(
-        "sweep",
-        kept.clone().unchecked_into::<Surface>(),
-        1.0,
-        false,
-    );
-    assert!(drawn.is_ok());
+    assert!(draw_on(&mut s, "sweep", &kept));
     assert!(coloured_in_plot(&pixels(&kept), w, h) > 100);
 }
