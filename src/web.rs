@@ -104,8 +104,9 @@ impl Session {
     /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, or the sweep's two
     /// parts `sweep-base` and `sweep-marker`, see `sweepCount`) of the current state onto a
     /// canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and height are
-    /// already `css size * dpr`. The error chart's histogram is binned on its first draw of a
-    /// state (`update` leaves it out, for a page that draws that chart after the frame).
+    /// already `css size * dpr`. The error chart's histogram and the sweep are computed on their
+    /// charts' first draw of a state (`update` leaves them out, for a page that draws those
+    /// charts after the frame).
     pub fn draw(
         &mut self,
         chart: &str,
@@ -113,18 +114,6 @@ impl Session {
         dpr: f64,
         dark: bool,
     ) -> Result<(), JsError> {
-        if chart == "error" {
-            if let (Some(a), Some(v)) = (&self.analysis, &mut self.view) {
-                a.add_errors(v);
-            }
-        }
-        if matches!(chart, "sweep" | "sweep-base" | "sweep-marker") && self.sweep.is_none() {
-            if let Some(a) = &self.analysis {
-                let q = self.settings.quant;
-                let sweep = a.sweep(&q).map_err(js_err)?;
-                self.sweep = Some((sweep_key(&q), sweep));
-            }
-        }
         let backend =
             PageCanvas::new(canvas).ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
         let area = backend.into_drawing_area();
@@ -141,13 +130,17 @@ impl Session {
             "histogram" => {
                 charts::draw_histogram(&area, self.view.as_ref().ok_or_else(none)?, &theme)
             }
-            "error" => charts::draw_error(&area, self.view.as_ref().ok_or_else(none)?, &theme),
+            "error" => {
+                self.bin_errors();
+                charts::draw_error(&area, self.view.as_ref().ok_or_else(none)?, &theme)
+            }
             "mapping" => charts::draw_mapping(&area, self.view.as_ref().ok_or_else(none)?, &theme),
             "compare" => {
                 let (q, runs) = self.compare.as_ref().ok_or_else(none)?;
                 charts::draw_compare(&area, runs, q, &theme)
             }
             "sweep" | "sweep-base" | "sweep-marker" => {
+                self.compute_sweep().map_err(js_err)?;
                 let (_, sweep) = self.sweep.as_ref().ok_or_else(none)?;
                 let part = match chart {
                     "sweep-base" => charts::SweepPart::Base,
@@ -188,9 +181,10 @@ impl Session {
 
     /// A count that moves on whenever the sweep (the error at every bit width, computed on the
     /// sweep chart's first draw after new data or a new zero point or percentile) is made
-    /// stale: the same count means the same sweep. The sweep chart's base (`draw("sweep-base", ...)`) depends only on the sweep, the scheme and
-    /// calibration, the zero point, and the canvas's size, dpr and colours: a page that keeps
-    /// it while these stay the same (a Bits change) draws only `sweep-marker` over it.
+    /// stale: the same count means the same sweep. The sweep chart's base
+    /// (`draw("sweep-base", ...)`) depends only on the sweep, the scheme and calibration, the
+    /// zero point, and the canvas's size, dpr and colours: a page that keeps it while these
+    /// stay the same (a Bits change) draws only `sweep-marker` over it.
     #[wasm_bindgen(js_name = sweepCount)]
     pub fn sweep_count(&self) -> u32 {
         self.sweeps
@@ -210,6 +204,22 @@ impl Default for Session {
 
 /// Rust-only helpers.
 impl Session {
+    /// Bins the current view's errors, which `update` leaves for the error chart's first draw.
+    fn bin_errors(&mut self) {
+        if let (Some(a), Some(v)) = (&self.analysis, &mut self.view) {
+            a.add_errors(v);
+        }
+    }
+
+    /// Computes the sweep where `update` left it stale, for the sweep chart's first draw.
+    fn compute_sweep(&mut self) -> crate::Result<()> {
+        if let (None, Some(a)) = (&self.sweep, &self.analysis) {
+            let q = self.settings.quant;
+            self.sweep = Some((sweep_key(&q), a.sweep(&q)?));
+        }
+        Ok(())
+    }
+
     /// Computes everything for `settings`, reusing what did not change; commits only on success.
     fn apply(&mut self, settings: Settings) -> crate::Result<String> {
         let source = match (&self.file, settings.preset) {
@@ -234,13 +244,8 @@ impl Session {
             .or(self.analysis.as_ref())
             .ok_or(crate::Error::EmptyData)?;
         let q = settings.quant;
-        let compare_key = QuantSettings {
-            scheme: Scheme::Asymmetric,
-            calibration: Calibration::Percentile(f64::from_bits(percentile_key(&q))),
-            ..q
-        };
         let compare = match &self.compare {
-            Some((k, runs)) if !fresh && compare_key_of(k) == compare_key => runs.clone(),
+            Some((k, runs)) if !fresh && compare_key_of(k) == compare_key_of(&q) => runs.clone(),
             _ => analysis.compare(&q)?,
         };
         // The current settings are one of the six compared (the same run, bit for bit).
