@@ -419,8 +419,11 @@ let sweepBase = null;
 let onScreen = null;
 /** Counts the states the charts are to show: each update or redraw makes a new one. */
 let wanted = 0;
-/** The state (a count of `wanted`) each chart shows, by name; also its canvas's `data-shows`. */
-const drawnState = new Map();
+/** Whether chart `name` shows the current state: its canvas's `data-shows` (the count of
+ * `wanted` it was drawn at) is `wanted`. */
+function current(name) {
+  return canvasOf(name).dataset.shows === String(wanted);
+}
 
 /**
  * Draws the charts on screen now and the others after the next frame (`drawRest`): an update
@@ -449,7 +452,7 @@ function drawOnScreen(sliding = false) {
     setData(document.body, 'charts', 'error');
     throw e;
   }
-  if (CHARTS.every((name) => drawnState.get(name) === wanted)) {
+  if (CHARTS.every(current)) {
     setData(ui.status, 'restMs', '0');
     setData(document.body, 'charts', 'drawn');
   }
@@ -460,7 +463,7 @@ function drawOnScreen(sliding = false) {
  * of all of them took in `#status`'s `data-rest-ms`. Returns false if drawing failed (the page
  * then shows the message and says `data-charts="error"`). */
 function drawRest(names = CHARTS) {
-  const stale = names.filter((name) => drawnState.get(name) !== wanted);
+  const stale = names.filter((name) => !current(name));
   if (!summary || stale.length === 0) return true;
   const t0 = performance.now();
   try {
@@ -472,7 +475,7 @@ function drawRest(names = CHARTS) {
     return false;
   }
   if (names === CHARTS) setData(ui.status, 'restMs', String(Math.round((performance.now() - t0) * 10) / 10));
-  if (CHARTS.every((name) => drawnState.get(name) === wanted)) setData(document.body, 'charts', 'drawn');
+  if (CHARTS.every(current)) setData(document.body, 'charts', 'drawn');
   return true;
 }
 
@@ -516,7 +519,6 @@ function drawCharts(names) {
     else session.draw(name, surface, dpr, dark);
     setData(canvas, 'dark', String(dark));
     setData(canvas, 'shows', String(wanted));
-    drawnState.set(name, wanted);
   }
 }
 
