@@ -425,8 +425,6 @@ test('an update draws the charts on screen first, the others just after, and all
       value,
     );
   const newest = (shows) => Math.max(...Object.values(shows));
-  // A chart drawn off screen reaches its canvas with a later frame.
-  const frames = () => page.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res))));
 
   // At the top of the page only the histogram is on screen.
   let before = await snapshot(page);
@@ -439,7 +437,7 @@ test('an update draws the charts on screen first, the others just after, and all
       assert.ok(r.atReady.shows[name] < r.atReady.shows.histogram, `${label}: ${name} (off screen) is drawn after ready`);
     }
     for (const name of CHARTS) assert.equal(r.after[name], r.atReady.shows.histogram, `${label}: ${name} shows the update in the end`);
-    await frames();
+    await twoFrames(page); // a chart drawn off screen reaches its canvas a frame later
     now = await snapshot(page);
     for (const name of CHARTS) assert.notEqual(now.charts[name], before.charts[name], `${label}: ${name} redrawn`);
     before = now;
@@ -448,13 +446,13 @@ test('an update draws the charts on screen first, the others just after, and all
   // Scrolled to the comparison, it is the comparison that is drawn by ready.
   await page.locator('#chart-compare').scrollIntoViewIfNeeded();
   await page.waitForFunction(() => document.getElementById('chart-histogram').getBoundingClientRect().bottom < 0);
-  await frames();
+  await twoFrames(page);
   before = now;
   const r = await change('Bits', 3);
   assert.equal(r.atReady.shows.compare, newest(r.atReady.shows), 'the comparison, on screen, is drawn by ready');
   assert.ok(r.atReady.shows.histogram < r.atReady.shows.compare, 'the histogram, off screen, after ready');
   for (const name of CHARTS) assert.equal(r.after[name], r.atReady.shows.compare, `${name} shows the update in the end`);
-  await frames();
+  await twoFrames(page);
   now = await snapshot(page);
   for (const name of CHARTS) assert.notEqual(now.charts[name], before.charts[name], `${name}: redrawn for 3 bits`);
 
@@ -612,7 +610,12 @@ async function waitState(page, state, timeout = 15_000) {
   const charts = await page.evaluate(() => document.body.dataset.charts);
   if (charts === 'error') throw new Error(`drawing a chart failed: ${await page.textContent('#error')}`);
   // A chart drawn after the frame reaches its canvas (which the tests read) with a later one.
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await twoFrames(page);
+}
+
+/** Resolves after the page has rendered two more frames. */
+function twoFrames(page) {
+  return page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
 
 async function expectNoError(page) {
