@@ -6,8 +6,8 @@
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use criterion::{Criterion, Throughput};
-    use quantviz::calibrate::{self, DataStats};
-    use quantviz::quantize::QuantParams;
+    use quantviz::quant::calibrate::{self, DataStats};
+    use quantviz::quant::params::QuantParams;
     use quantviz::settings::{Scheme, ZeroPoint, DEFAULT_PERCENTILE};
     use std::hint::black_box;
     use std::time::Duration;
@@ -55,7 +55,7 @@ mod native {
             })
         });
         g.bench_function("pairwise_sum", |b| {
-            b.iter(|| quantviz::sum::pairwise_sum(black_box(xs)))
+            b.iter(|| quantviz::quant::pairwise::pairwise_sum(black_box(xs)))
         });
         g.finish();
     }

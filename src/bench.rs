@@ -18,10 +18,10 @@
 //! Timing needs a clock: [`run`] uses `std::time::Instant` natively; [`run_with_clock`] takes
 //! any millisecond clock (on wasm32, where `Instant` is not available, `performance.now()`).
 
-use crate::calibrate;
+use crate::data::generate;
 use crate::error::{Error, Result, MAX_VALUES};
-use crate::generate;
-use crate::quantize::QuantParams;
+use crate::quant::calibrate;
+use crate::quant::params::QuantParams;
 use crate::settings::{Calibration, Distribution, QuantSettings, Scheme, DEFAULT_PERCENTILE};
 use std::fmt;
 use std::hint::black_box;
@@ -335,7 +335,7 @@ pub fn run(n: usize, runs: usize) -> Result<BenchResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calibrate::DataStats;
+    use crate::quant::calibrate::DataStats;
 
     fn fake_clock() -> impl FnMut() -> f64 {
         let mut t = 0.0;
@@ -383,7 +383,7 @@ mod tests {
             .zip(&deq)
             .map(|(x, d)| (x - d) * (x - d))
             .collect();
-        let want = crate::sum::pairwise_sum(&sq) / xs.len() as f64;
+        let want = crate::quant::pairwise::pairwise_sum(&sq) / xs.len() as f64;
         assert_eq!(r.mse[0].to_bits(), want.to_bits());
     }
 

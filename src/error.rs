@@ -41,6 +41,8 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A chart could not be drawn or exported (or there is nothing to draw yet).
+    Chart(String),
     /// The range of the data is too wide for f64 arithmetic (max - min overflows).
     RangeOverflow {
         /// Lower end of the range.
@@ -88,6 +90,7 @@ impl fmt::Display for Error {
                 expected,
             } => write!(f, "invalid {name} '{given}': expected {expected}"),
             Error::Load { source, message } => write!(f, "cannot read {source}: {message}"),
+            Error::Chart(message) => write!(f, "{message}"),
             Error::RangeOverflow { lo, hi } => write!(
                 f,
                 "the range [{lo:e}, {hi:e}] is too wide for f64 arithmetic (max - min overflows): rescale the data"

@@ -1,32 +1,29 @@
 //! quantviz: see what quantizing neural-network weights does.
 //!
-//! The shape of the crate is one way through: [`settings`] (plain data, the URL's query string)
-//! -> data ([`generate`], [`load`], [`notebook`]) -> analysis ([`calibrate`], [`quantize`],
-//! [`metrics`], [`analysis`]) -> views ([`charts`], [`report`]). The numerics know nothing of
-//! the browser; the wasm boundary is the one module `web`.
+//! The crate is one way through, and its modules are named in that order:
+//!
+//! - [`settings`]: plain data, the URL's query string and the CLI's flags;
+//! - [`data`]: the values, generated with a seed, one of the notebook's presets, or loaded;
+//! - [`quant`]: the quantization itself: parameters, calibration, the vectorized kernels;
+//! - [`analysis`]: one data set quantized every way the views need, measured;
+//! - [`present`]: the results as JSON, text and teaching text; [`charts`]: as figures.
+//!
+//! The numerics know nothing of the browser. The page's state and caches are plain Rust in
+//! [`session`], tested natively; the wasm boundary is the one module `web`, and the command line
+//! is `cli`.
 
 pub mod analysis;
-pub mod calibrate;
-pub mod error;
-pub mod explain;
-pub mod float;
-pub mod generate;
-pub mod histogram;
-pub mod load;
-pub mod metrics;
-pub mod notebook;
-pub mod nprint;
-pub mod pagecore;
-pub mod par;
-pub mod quantize;
-pub mod report;
-pub mod settings;
-pub mod sum;
-
-pub use error::{Error, Result};
 pub mod bench;
-#[cfg(target_arch = "wasm32")]
-pub mod canvas;
 pub mod charts;
+pub mod data;
+pub mod error;
+pub mod float;
+pub mod par;
+pub mod present;
+pub mod quant;
+pub mod session;
+pub mod settings;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+
+pub use error::{Error, Result};

@@ -11,7 +11,7 @@
 /// Fewest values in one part: below this, starting a thread costs more than it saves.
 pub const MIN_PART: usize = 1 << 18;
 
-use crate::sum::pairwise_split;
+use crate::quant::pairwise::pairwise_split;
 
 /// How many threads to use: the machine's available parallelism (at most 8), 1 on wasm32.
 pub fn threads() -> usize {
@@ -165,7 +165,7 @@ fn advise_huge_pages(addr: usize, bytes: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sum::pairwise_sum;
+    use crate::quant::pairwise::pairwise_sum;
 
     fn terms(n: usize) -> Vec<f64> {
         (0..n).map(|i| 0.1 + (i as f64).sqrt() * 1e-3).collect()

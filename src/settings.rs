@@ -29,7 +29,7 @@ pub enum Calibration {
     MinMax,
     /// numpy's linear percentile: `[pct(100 - P), pct(P)]`, or `pct(|x|, P)` for symmetric.
     Percentile(f64),
-    /// The clip range with the least mean squared error (see [`crate::calibrate`]).
+    /// The clip range with the least mean squared error (see [`crate::quant::calibrate`]).
     Mse,
 }
 

@@ -9,8 +9,8 @@ use quantviz::charts::{
     draw_sweep_part, register_native_font, render_png_themed, render_svg, ChartKind, SweepPart,
     Theme,
 };
-use quantviz::generate::{generate, Dataset};
-use quantviz::notebook::minmax_dataset;
+use quantviz::data::generate::{generate, Dataset};
+use quantviz::data::presets::minmax_dataset;
 use quantviz::settings::{Calibration, DataSpec, QuantSettings, Scheme, ZeroPoint};
 
 const W: u32 = 600;

@@ -1,9 +1,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! The `mse` calibration against the reference's known optimum and against brute force.
 
-use quantviz::calibrate::{mse_range, DataStats};
-use quantviz::generate::sample;
-use quantviz::quantize::QuantParams;
+use quantviz::data::generate::sample;
+use quantviz::quant::calibrate::{mse_range, DataStats};
+use quantviz::quant::params::QuantParams;
 use quantviz::settings::{Distribution, Scheme, ZeroPoint};
 
 /// MSE of the symmetric range [-alpha, alpha] (codes |q| <= 2^(b-1) - 1), the search's objective.

@@ -5,7 +5,7 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-use quantviz::generate::sample;
+use quantviz::data::generate::sample;
 use quantviz::settings::Distribution;
 
 /// FNV-1a over the bit patterns: one number that changes if any value changes in any bit.
@@ -64,7 +64,7 @@ fn same_seed_same_bits_on_every_target() {
 fn notebook_numbers_on_every_target() {
     use quantviz::analysis::Analysis;
     use quantviz::settings::{QuantSettings, Scheme};
-    let a = Analysis::new(quantviz::notebook::minmax_dataset()).unwrap();
+    let a = Analysis::new(quantviz::data::presets::minmax_dataset()).unwrap();
     let p = a.params(&QuantSettings::default()).unwrap();
     assert_eq!(p.scale, 0.7617254901960785);
     assert_eq!(p.zero_point, 62.0);
@@ -159,13 +159,13 @@ mod session {
     }
 }
 
-/// The page's fused kernels (`quantviz::pagecore`, simd128 on wasm32) against the one-by-one
+/// The page's fused kernels (`quantviz::quant::kernels::fused`, simd128 on wasm32) against the one-by-one
 /// functions, bit for bit, on every target: all six compared runs (with outliers, so also the
 /// inliers' error) and the view's counts, at several bit widths, on data with exact ties.
 #[test]
 fn fused_page_kernels_equal_the_one_by_one_functions() {
     use quantviz::analysis::{compare_settings, Analysis};
-    use quantviz::generate::{generate, Dataset};
+    use quantviz::data::generate::{generate, Dataset};
     use quantviz::settings::{Calibration, DataSpec, QuantSettings, ZeroPoint};
     let mut sets = vec![
         generate(&DataSpec {
@@ -240,9 +240,9 @@ fn fused_page_kernels_equal_the_one_by_one_functions() {
 /// at 5,003 values, 2 to 7 at 100,000); natively the pass finds everything itself.
 #[test]
 fn sweep_equals_each_run_measured_alone() {
+    use quantviz::analysis::metrics::Metrics;
     use quantviz::analysis::{compare_settings, Analysis, SWEEP_SAMPLE};
-    use quantviz::generate::generate;
-    use quantviz::metrics::Metrics;
+    use quantviz::data::generate::generate;
     use quantviz::settings::{DataSpec, QuantSettings};
     for n in [5_003, 100_000, SWEEP_SAMPLE + 1_001] {
         let a = Analysis::new(
@@ -327,7 +327,7 @@ fn parses_numbers_as_rust_does() {
 /// NaN sum, as `QuantParams::error_stats` has it.
 #[test]
 fn fused_page_kernel_treats_nan_as_the_plain_path() {
-    use quantviz::quantize::QuantParams;
+    use quantviz::quant::params::QuantParams;
     use quantviz::settings::ZeroPoint;
     let mut xs: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin() * 3.0).collect();
     xs[17] = f64::NAN;
@@ -336,8 +336,8 @@ fn fused_page_kernel_treats_nan_as_the_plain_path() {
         QuantParams::asymmetric(-1.0, 2.0, 4, ZeroPoint::Raw).unwrap(),
         QuantParams::symmetric(2.5, 8, false).unwrap(),
     ];
-    let many = quantviz::pagecore::error_stats_many(&xs, &params);
-    let fused = quantviz::pagecore::error_stats_fused(&xs, &params);
+    let many = quantviz::quant::kernels::fused::error_stats_many(&xs, &params);
+    let fused = quantviz::quant::kernels::fused::error_stats_fused(&xs, &params);
     for (p, f) in params.iter().chain(&params).zip(many.iter().chain(&fused)) {
         let plain = p.error_stats(&xs);
         assert!(f.sum_sq.is_nan() && plain.sum_sq.is_nan());
@@ -421,11 +421,11 @@ fn libm_pow_and_log_equal_std() {
 /// the rounding ties and a few ulps either side, signed zeros, odd lengths, tiny and huge scales.
 #[test]
 fn page_passes_on_ties_equal_error_stats() {
-    use quantviz::pagecore::{
-        by_reciprocal, clipped_sorted, clips, error_stats_fused, error_stats_many_known,
-        known_sorted, max_abs_sorted, Known,
+    use quantviz::quant::kernels::fused::{error_stats_fused, error_stats_many_known, Known};
+    use quantviz::quant::params::QuantParams;
+    use quantviz::quant::sorted::{
+        by_reciprocal, clipped_sorted, clips, known_sorted, max_abs_sorted,
     };
-    use quantviz::quantize::QuantParams;
     use quantviz::settings::{code_range, Scheme};
     let mut params = Vec::new();
     for (scale, zero_point) in [

@@ -3,9 +3,9 @@
 //! from the notebook's printed output (`seed/quantization-notebook.txt`, cells 22 to 24), not
 //! computed.
 
-use quantviz::calibrate::{self, DataStats};
-use quantviz::notebook::NOTEBOOK_VALUES;
-use quantviz::quantize::QuantParams;
+use quantviz::data::presets::NOTEBOOK_VALUES;
+use quantviz::quant::calibrate::{self, DataStats};
+use quantviz::quant::params::QuantParams;
 use quantviz::settings::{Calibration, QuantSettings, Scheme, ZeroPoint};
 
 /// `print(params)` in cell 14 (and "Original" in cells 22 and 23).

@@ -9,8 +9,8 @@
 //! notebook's "excluding the outlier"), and the number of exact ties `x / scale + zero = k + 0.5`
 //! (where rounding half to even decides the code).
 
-use quantviz::calibrate::{self, percentile, percentile_pair, DataStats};
-use quantviz::load::load_file;
+use quantviz::data::load::load_file;
+use quantviz::quant::calibrate::{self, percentile, percentile_pair, DataStats};
 use quantviz::settings::{Calibration, QuantSettings, Scheme, ZeroPoint};
 use std::path::{Path, PathBuf};
 

@@ -15,12 +15,12 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use quantviz::calibrate::{self, DataStats};
+use quantviz::data::load::{parse_bytes, parse_text};
 use quantviz::error::{check_finite, Error};
-use quantviz::load::{parse_bytes, parse_text};
-use quantviz::quantize::QuantParams;
+use quantviz::quant::calibrate::{self, DataStats};
+use quantviz::quant::pairwise::pairwise_sum;
+use quantviz::quant::params::QuantParams;
 use quantviz::settings::{Calibration, QuantSettings, Scheme, Settings, ZeroPoint};
-use quantviz::sum::pairwise_sum;
 
 const EPS: f64 = f64::EPSILON;
 
@@ -242,14 +242,14 @@ fn check(xs: &[f64], s: &QuantSettings) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// The page's fused pass (`quantviz::pagecore`, run here in its portable form), and the
+/// The page's fused pass (`quantviz::quant::kernels::fused`, run here in its portable form), and the
 /// clipped count and `max |e|` over the sorted values, are `error_stats`, bit for bit. (The
 /// pass's wasm forms that use what the sorted values tell run in `tests/node.rs`; natively
 /// `error_stats_many_known` is `error_stats`, checking the given counts and max in debug.)
 fn check_page_kernels(xs: &[f64], p: &QuantParams) -> Result<(), TestCaseError> {
-    use quantviz::pagecore::{
-        by_reciprocal, clipped_sorted, clips, error_stats_fused, error_stats_many_known,
-        known_sorted, max_abs_sorted, Known,
+    use quantviz::quant::kernels::fused::{error_stats_fused, error_stats_many_known, Known};
+    use quantviz::quant::sorted::{
+        by_reciprocal, clipped_sorted, clips, known_sorted, max_abs_sorted,
     };
     let e = p.error_stats(xs);
     let fused = error_stats_fused(xs, &[*p, *p])[1];

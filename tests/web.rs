@@ -1,15 +1,15 @@
 #![cfg(target_arch = "wasm32")]
 //! The chart functions in a real browser: each draws into a fresh `<canvas>` through
-//! the page's backend (`quantviz::canvas`), and the test reads the pixels back to see that the data was drawn inside
+//! the page's backend (`quantviz::web::canvas`), and the test reads the pixels back to see that the data was drawn inside
 //! the plot area (a data URL would exist even for a blank canvas).
 
 use plotters::prelude::*;
 use quantviz::analysis::Analysis;
-use quantviz::canvas::PageCanvas;
 use quantviz::charts::{draw_chart, ChartKind, Theme};
-use quantviz::generate::{generate, Dataset};
-use quantviz::notebook::minmax_dataset;
+use quantviz::data::generate::{generate, Dataset};
+use quantviz::data::presets::minmax_dataset;
 use quantviz::settings::{DataSpec, QuantSettings};
+use quantviz::web::canvas::PageCanvas;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
@@ -175,7 +175,7 @@ fn a_tiny_canvas_draws_without_panicking() {
 
 #[wasm_bindgen_test]
 fn the_session_computes_the_sweep_when_its_chart_is_drawn() {
-    use quantviz::canvas::Surface;
+    use quantviz::web::canvas::Surface;
     use quantviz::web::Session;
     let (w, h) = (480, 320);
     // Draws `chart` of the session onto `c`; whether it drew.

@@ -5,8 +5,8 @@ use super::{
     num, pad, settings_line, stroke, style_mesh, swatch, tick, titles, At, Chart, ChartResult,
     Element, Legend, Theme, Ticked,
 };
+use crate::analysis::histogram::Histogram;
 use crate::analysis::View;
-use crate::histogram::Histogram;
 use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -261,7 +261,7 @@ type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>;
 /// A histogram's non-empty bins as filled bars from 0, each at least `least` tall so that a bin
 /// of a few values still shows.
 fn histogram_bars<DB: DrawingBackend>(
-    h: &crate::histogram::Histogram,
+    h: &crate::analysis::histogram::Histogram,
     least: f64,
     color: RGBAColor,
 ) -> Vec<Element<DB>> {
@@ -478,7 +478,7 @@ impl Legend {
         let font = theme.font(10.5, theme.palette().ink);
         // plotters' MultiLineText layout (lines 1.25 font sizes apart, each as tall as it
         // measures), but measured through the drawing backend: the page's canvas answers with
-        // measureText (`crate::canvas`), where plotters' own font code lays out the page.
+        // measureText (`crate::web::canvas`), where plotters' own font code lays out the page.
         let line = font.font.get_size() * 1.25;
         let mut heights = Vec::with_capacity(self.entries.len());
         let (mut w, mut h) = (0i32, 0i32);

@@ -1,24 +1,11 @@
-// The canvas replay (the inline JS in src/canvas.rs that turns a chart's recorded ops into
+// The canvas replay (src/web/replay.js, which turns a chart's recorded ops into
 // canvas calls), on a context that records its calls: which runs become one path, where a
 // path is drawn, and that a throw still draws what was gathered. Needs no browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { ROOT } from '../../scripts/browser.mjs';
-
-/** `replay` from src/canvas.rs, imported from its own text. */
-async function loadReplay() {
-  const src = readFileSync(path.join(ROOT, 'src', 'canvas.rs'), 'utf8');
-  const start = src.indexOf('inline_js = r#"');
-  const end = src.indexOf('"#)]', start);
-  assert.ok(start >= 0 && end > start, 'the inline JS is in src/canvas.rs');
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'quantviz-replay-')), 'replay.mjs');
-  writeFileSync(file, src.slice(start + 'inline_js = r#"'.length, end));
-  return (await import(pathToFileURL(file).href)).replay;
-}
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { OP, replay } from '../../src/web/replay.js';
 
 /** A 2D context that records each call and style set as [name, ...args]. */
 function recorder() {
@@ -33,13 +20,10 @@ function recorder() {
   return { ctx, calls, names: () => calls.map((c) => c[0]) };
 }
 
-const replay = await loadReplay();
-// Ops (see canvas.rs: Op): 0 fill style r g b a, 1 stroke style r g b a width, 5 fillRect
-// x y w h, 7 stroked path n x0 y0 ..., 8 filled path n x0 y0 ..., 9 filled circle x y r.
-const fill = (r, g, b, a) => [0, r, g, b, a];
-const stroke = (r, g, b, a, w) => [1, r, g, b, a, w];
-const rect = (x, y, w, h) => [5, x, y, w, h];
-const line = (...pts) => [7, pts.length / 2, ...pts];
+const fill = (r, g, b, a) => [OP.FILL_STYLE, r, g, b, a];
+const stroke = (r, g, b, a, w) => [OP.STROKE_STYLE, r, g, b, a, w];
+const rect = (x, y, w, h) => [OP.FILL_RECT, x, y, w, h];
+const line = (...pts) => [OP.STROKE_PATH, pts.length / 2, ...pts];
 
 test('a run of lines in one style is one path, stroked once', () => {
   const r = recorder();
@@ -56,7 +40,7 @@ test('a style change or another op between lines draws what was gathered first',
   const ops = [
     ...stroke(0, 0, 0, 1, 1), ...line(0, 0, 5, 5),
     ...stroke(9, 9, 9, 0.5, 2), ...line(1, 1, 2, 2),
-    9, 3, 3, 1, ...line(4, 4, 6, 6),
+    OP.FILL_CIRCLE, 3, 3, 1, ...line(4, 4, 6, 6),
   ];
   replay(r.ctx, ops, '');
   assert.deepEqual(r.names().filter((n) => ['stroke', 'fill', 'set strokeStyle', 'arc'].includes(n)), [
@@ -73,7 +57,7 @@ test('rectangles left to right are one path; one that starts further left begins
 
 test('a filled path between rectangles is drawn on its own, after them', () => {
   const r = recorder();
-  replay(r.ctx, [...fill(0, 0, 0, 1), ...rect(0, 0, 1, 1), 8, 3, 0, 0, 1, 0, 0, 1, ...rect(4, 0, 1, 1)], '');
+  replay(r.ctx, [...fill(0, 0, 0, 1), ...rect(0, 0, 1, 1), OP.FILL_PATH, 3, 0, 0, 1, 0, 0, 1, ...rect(4, 0, 1, 1)], '');
   assert.deepEqual(r.names(), [
     'set fillStyle', 'beginPath', 'rect', 'fill', 'beginPath', 'moveTo', 'lineTo', 'lineTo',
     'closePath', 'fill', 'beginPath', 'rect', 'fill',
@@ -93,4 +77,15 @@ test('colours: the same numbers give the same string, other alphas other strings
     r.calls.map((c) => c[1]),
     ['rgba(255,255,255,0.25)', 'rgba(255,255,255,0.250000000001)', 'rgba(0,0,1,2.5)', 'rgba(0,0,2,0.5)'],
   );
+});
+
+test("the OP table names the same numbers as canvas.rs's Op", () => {
+  const rust = readFileSync(fileURLToPath(new URL('../../src/web/canvas.rs', import.meta.url)), 'utf8');
+  const body = rust.slice(rust.indexOf('enum Op {'), rust.indexOf('}', rust.indexOf('enum Op {')));
+  const ops = [...body.matchAll(/^\s+([A-Za-z]+) = (\d+),/gm)].map(([, name, n]) => [
+    name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase(),
+    Number(n),
+  ]);
+  assert.ok(ops.length >= 13, `read ${ops.length} ops from canvas.rs`);
+  assert.deepEqual(Object.fromEntries(ops), { ...OP });
 });

@@ -2,8 +2,8 @@
 //! the data.
 
 use crate::analysis::{Row, Run};
-use crate::calibrate::DataStats;
-use crate::report::{py_float, run_label, short};
+use crate::present::report::{py_float, run_label, short};
+use crate::quant::calibrate::DataStats;
 use crate::settings::{Calibration, Scheme, ZeroPoint};
 
 #[inline(never)]

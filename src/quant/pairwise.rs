@@ -17,21 +17,13 @@ pub(crate) const BLOCK: usize = 128;
 #[inline]
 pub fn pairwise_sum_map(xs: &[f64], f: &mut impl FnMut(f64) -> f64) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if crate::quant::kernels::has_avx2() {
         // SAFETY: the CPU has AVX2 (checked just above).
-        return pairwise_tree(xs, &mut |b| unsafe { leaf_sum_avx2(b, f) });
+        return pairwise_tree(xs, &mut |b| unsafe {
+            crate::quant::kernels::x86::leaf_sum_avx2(b, f)
+        });
     }
     pairwise_tree(xs, &mut |b| leaf_sum(b, f))
-}
-
-/// [`leaf_sum`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must have AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn leaf_sum_avx2(xs: &[f64], f: &mut impl FnMut(f64) -> f64) -> f64 {
-    leaf_sum(xs, f)
 }
 
 /// numpy's pairwise tree over `xs`: halves (the first rounded down to a multiple of 8) until a

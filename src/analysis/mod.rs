@@ -4,16 +4,20 @@
 //! the bit width (percentiles) or are costly (the `mse` search), so that a change of bits or
 //! scheme on the page recomputes only what changed.
 
-use crate::calibrate::{self, DataStats};
+use crate::analysis::histogram::Histogram;
+use crate::analysis::metrics::Metrics;
+use crate::data::generate::Dataset;
 use crate::error::Result;
-use crate::generate::Dataset;
-use crate::histogram::Histogram;
-use crate::metrics::Metrics;
-use crate::pagecore::Known;
-use crate::quantize::QuantParams;
+use crate::quant::calibrate::{self, DataStats};
+use crate::quant::kernels::fused::Known;
+use crate::quant::pairwise::pairwise_sum_map;
+use crate::quant::params::QuantParams;
 use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PERCENTILE};
-use crate::sum::pairwise_sum_map;
 use std::cell::{OnceCell, RefCell};
+
+pub mod histogram;
+pub mod metrics;
+pub mod view;
 
 /// One quantization of the data: its settings, parameters and error.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -258,8 +262,8 @@ impl Analysis {
     /// percentile (the current P, or 99.99) and mse, asymmetric then symmetric.
     ///
     /// Bit for bit six [`Analysis::run`]s, measured together in one pass over the data (and one
-    /// over the inliers) by [`crate::pagecore::error_stats_many_known`], with what the sorted
-    /// values tell ([`crate::pagecore::known_sorted`]) left out of the pass.
+    /// over the inliers) by [`crate::quant::kernels::fused::error_stats_many_known`], with what the sorted
+    /// values tell ([`crate::quant::sorted::known_sorted`]) left out of the pass.
     pub fn compare(&self, q: &QuantSettings) -> Result<Vec<Run>> {
         let settings = compare_settings(q);
         let params = settings
@@ -278,10 +282,14 @@ impl Analysis {
         let known: Option<Vec<Known>> = sorted.map(|sorted| {
             params
                 .iter()
-                .map(|p| crate::pagecore::known_sorted(sorted, p))
+                .map(|p| crate::quant::sorted::known_sorted(sorted, p))
                 .collect()
         });
-        let all = crate::pagecore::error_stats_many_known(self.values(), &params, known.as_deref());
+        let all = crate::quant::kernels::fused::error_stats_many_known(
+            self.values(),
+            &params,
+            known.as_deref(),
+        );
         let kept = self.inliers.as_ref().map(|xs| {
             let kept_known: Option<Vec<Known>> = known.as_ref().map(|kn| {
                 kn.iter()
@@ -291,7 +299,7 @@ impl Analysis {
                             .excluded
                             .iter()
                             .filter_map(|&i| self.values().get(i))
-                            .filter(|&&x| crate::pagecore::clips(p, x))
+                            .filter(|&&x| crate::quant::sorted::clips(p, x))
                             .count();
                         // Codes that agree on every value agree on the inliers, clamped
                         // (unclamped agreement where nothing is clipped implies it too). Only
@@ -305,7 +313,7 @@ impl Analysis {
                     })
                     .collect()
             });
-            crate::pagecore::error_stats_many_known(xs, &params, kept_known.as_deref())
+            crate::quant::kernels::fused::error_stats_many_known(xs, &params, kept_known.as_deref())
         });
         Ok(settings
             .iter()
@@ -335,7 +343,7 @@ impl Analysis {
         });
         let xs: &[f64] = sample.as_deref().unwrap_or(self.values());
         let power = match &sample {
-            Some(s) => crate::sum::pairwise_sum_map(s, &mut |x| x * x) / s.len() as f64,
+            Some(s) => crate::quant::pairwise::pairwise_sum_map(s, &mut |x| x * x) / s.len() as f64,
             None => self.stats.mean_sq,
         };
         let bases = compare_settings(q);
@@ -371,11 +379,11 @@ impl Analysis {
                 Some(sorted) => {
                     let known: Vec<Known> = params
                         .iter()
-                        .map(|p| crate::pagecore::known_sorted(sorted, p))
+                        .map(|p| crate::quant::sorted::known_sorted(sorted, p))
                         .collect();
-                    crate::pagecore::error_stats_many_known(xs, &params, Some(&known))
+                    crate::quant::kernels::fused::error_stats_many_known(xs, &params, Some(&known))
                 }
-                None => crate::pagecore::error_stats_many(xs, &params),
+                None => crate::quant::kernels::fused::error_stats_many(xs, &params),
             };
             for (s, e) in series.iter_mut().zip(&stats) {
                 let m = Metrics::new(e, power);
@@ -441,11 +449,13 @@ impl Analysis {
         // the runs are long; the dequantized values from the codes. The same counts either way.
         match self.sorted_for_runs(&p) {
             Some(sorted) => {
-                crate::pagecore::view_counts_sorted(sorted, &p, &mut values, &mut code_counts)
+                crate::analysis::view::view_counts_sorted(sorted, &p, &mut values, &mut code_counts)
             }
-            None => crate::pagecore::view_counts(self.values(), &p, &mut values, &mut code_counts),
+            None => {
+                crate::analysis::view::view_counts(self.values(), &p, &mut values, &mut code_counts)
+            }
         }
-        crate::pagecore::dequantized_from_codes(&p, &code_counts, &mut dequantized);
+        crate::analysis::view::dequantized_from_codes(&p, &code_counts, &mut dequantized);
         View {
             run,
             mapping: mapping(&p, values.lo, values.hi),
@@ -472,8 +482,8 @@ impl Analysis {
         let e = if e > 0.0 { e } else { p.scale / 2.0 };
         let mut errors = Histogram::new(-e, e, HISTOGRAM_BINS);
         match self.sorted_for_runs(&p) {
-            Some(sorted) => crate::pagecore::error_counts_sorted(sorted, &p, &mut errors),
-            None => crate::pagecore::error_counts(self.values(), &p, &mut errors),
+            Some(sorted) => crate::analysis::view::error_counts_sorted(sorted, &p, &mut errors),
+            None => crate::analysis::view::error_counts(self.values(), &p, &mut errors),
         }
         view.errors = Some(errors);
     }
@@ -560,12 +570,12 @@ pub fn mapping(p: &QuantParams, lo: f64, hi: f64) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::Dataset;
+    use crate::data::generate::Dataset;
     use crate::settings::DataSpec;
 
     #[test]
     fn view_counts_every_value() {
-        let data = crate::generate::generate(&DataSpec::default()).unwrap();
+        let data = crate::data::generate::generate(&DataSpec::default()).unwrap();
         let a = Analysis::new(data).unwrap();
         let v = a.view(&QuantSettings::default()).unwrap();
         assert_eq!(v.values.total(), 10_000);
@@ -631,7 +641,7 @@ mod tests {
             vec![3.0; 50],
             vec![0.0; 7],
             vec![-1e-9, 2e-9],
-            crate::notebook::NOTEBOOK_VALUES.to_vec(),
+            crate::data::presets::NOTEBOOK_VALUES.to_vec(),
             vec![1.0, 2.0, 1000.0],
         ];
         for values in sets {
@@ -669,7 +679,7 @@ mod tests {
             outliers,
             ..DataSpec::default()
         };
-        Analysis::new(crate::generate::generate(&spec).unwrap()).unwrap()
+        Analysis::new(crate::data::generate::generate(&spec).unwrap()).unwrap()
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Error metrics of one quantization: MSE, SQNR, max error, clipped count.
 
-use crate::quantize::ErrorStats;
+use crate::quant::params::ErrorStats;
 
 /// How far the dequantized values are from the originals.
 #[derive(Debug, Clone, Copy, PartialEq)]

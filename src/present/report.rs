@@ -7,9 +7,9 @@
 //! Helpers called from many places are `#[inline(never)]`: this is cold code, and inlined copies
 //! only make the wasm bigger (issue 4).
 
+use crate::analysis::metrics::Metrics;
 use crate::analysis::{Row, Run};
-use crate::calibrate::DataStats;
-use crate::metrics::Metrics;
+use crate::quant::calibrate::DataStats;
 use std::fmt::Write;
 
 /// A JSON value under construction.
@@ -330,9 +330,13 @@ pub fn summary_json(
     compare: &[Run],
 ) -> String {
     let table = analysis.table(&run.params, TABLE_ROWS);
-    let formulas = crate::explain::formulas(run, &analysis.stats, table.first());
-    let conclusion =
-        crate::explain::conclusion(compare, run, &analysis.stats, analysis.data.outliers.len());
+    let formulas = crate::present::explain::formulas(run, &analysis.stats, table.first());
+    let conclusion = crate::present::explain::conclusion(
+        compare,
+        run,
+        &analysis.stats,
+        analysis.data.outliers.len(),
+    );
     Json::obj(vec![
         ("query", Json::str(settings.to_query())),
         ("settings", settings_json(settings)),

@@ -5,7 +5,6 @@
 //! platform's C library natively and Rust's own port on wasm32, which may differ in the last bit.
 
 use crate::error::{check_finite, Result};
-use crate::notebook;
 use crate::settings::{DataSpec, Distribution, Preset, Settings};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
@@ -207,8 +206,8 @@ pub fn generate(spec: &DataSpec) -> Result<Dataset> {
 /// The data the settings ask for: a notebook preset's or a generated set.
 pub fn dataset_for(settings: &Settings) -> Result<Dataset> {
     match settings.preset {
-        Some(Preset::NotebookMinmax) => Ok(notebook::minmax_dataset()),
-        Some(Preset::NotebookPercentile) => Ok(notebook::percentile_dataset(
+        Some(Preset::NotebookMinmax) => Ok(crate::data::presets::minmax_dataset()),
+        Some(Preset::NotebookPercentile) => Ok(crate::data::presets::percentile_dataset(
             settings.data.seed,
             settings.data.outlier_value,
         )),

@@ -2,9 +2,10 @@
 //! call for call, but hands the calls to the browser in one batch per chart.
 //!
 //! Each primitive is written to a list of numbers (an opcode, then its arguments) and each text
-//! or font to one string; `present` hands both to a small JS function ([`replay`]) that makes
-//! the canvas calls. Before, every call crossed from wasm to JS on its own and every string was
-//! decoded on its own: about 1,700 crossings and 300 decodes a Bits change.
+//! or font to one string; `present` hands both to a small JS function (`replay` in
+//! `src/web/replay.js`, whose `OP` table names the same numbers as [`Op`]) that makes the canvas
+//! calls: one crossing from wasm to JS a chart instead of one a primitive (a chart has
+//! hundreds), and one string to decode instead of one a label.
 //! Styles are set only when they change (every `set_*` on a 2D context parses its string).
 //!
 //! Text is measured at once, while plotters lays out the chart, with the canvas's own
@@ -24,136 +25,7 @@ use std::fmt::Write;
 use wasm_bindgen::prelude::*;
 use web_sys::CanvasRenderingContext2d;
 
-#[wasm_bindgen(inline_js = r#"
-const ALIGN = ['start', 'end', 'center'];
-const BASELINE = ['top', 'middle', 'bottom'];
-// The CSS colour of the four numbers at o[i..i + 4], made once per colour (a chart uses a few
-// dozen; building the string each time was about 0.4 ms of a Bits change), by alpha, then rgb.
-const colours = new Map();
-const rgba = (o, i) => {
-  const a = o[i + 3];
-  const rgb = (o[i] * 256 + o[i + 1]) * 256 + o[i + 2];
-  let byRgb = colours.get(a);
-  if (byRgb === undefined) colours.set(a, (byRgb = new Map()));
-  let css = byRgb.get(rgb);
-  if (css === undefined) byRgb.set(rgb, (css = `rgba(${o[i]},${o[i + 1]},${o[i + 2]},${a})`));
-  return css;
-};
-// Makes the canvas calls that `ops` (see canvas.rs: Op) and `texts` (NUL-separated) describe.
-// A Bits change drew about 675 stroked paths and 280 rectangles, one call each; now:
-// - a run of stroked paths with no other op between them (so one style) is one path, stroked
-//   once. Where its lines overlap or cross, their anti-aliased edges and translucent colours
-//   are blended once instead of twice: a few pixels' shade at grid crossings.
-// - a run of filled rectangles is one path, filled once, while each starts right of the one
-//   before (histogram bars, left to right): they cannot overlap, and plotters' rectangles lie
-//   on whole pixels, so the pixels are the same as one fillRect each.
-export function replay(ctx, ops, texts) {
-  const strs = texts.split('\0');
-  let s = 0;
-  // The kind of the path being gathered: 0 none, 7 stroked lines, 5 filled rectangles; and
-  // the right edge of the last rectangle gathered.
-  let open = 0;
-  let right = 0;
-  const flush = () => {
-    if (open === 7) ctx.stroke();
-    else if (open === 5) ctx.fill();
-    open = 0;
-  };
-  try {
-    play();
-  } finally {
-    // What was gathered is drawn even if an op threw (the drawing shows what it got to).
-    flush();
-  }
-  function play() {
-    for (let i = 0; i < ops.length; ) {
-      const op = ops[i];
-      if (op !== open) flush();
-      switch (op) {
-        case 0:
-          ctx.fillStyle = rgba(ops, i + 1);
-          i += 5;
-          break;
-        case 1:
-          ctx.strokeStyle = rgba(ops, i + 1);
-          ctx.lineWidth = ops[i + 5];
-          i += 6;
-          break;
-        case 2:
-          ctx.font = strs[s++];
-          i += 1;
-          break;
-        case 3:
-          ctx.textAlign = ALIGN[ops[i + 1]];
-          i += 2;
-          break;
-        case 4:
-          ctx.textBaseline = BASELINE[ops[i + 1]];
-          i += 2;
-          break;
-        case 5:
-          // A rectangle that starts left of the last one's right edge could overlap it.
-          if (open === 5 && ops[i + 1] < right) flush();
-          if (open !== 5) {
-            ctx.beginPath();
-            open = 5;
-          }
-          ctx.rect(ops[i + 1], ops[i + 2], ops[i + 3], ops[i + 4]);
-          right = ops[i + 1] + ops[i + 3];
-          i += 5;
-          break;
-        case 6:
-          ctx.strokeRect(ops[i + 1], ops[i + 2], ops[i + 3], ops[i + 4]);
-          i += 5;
-          break;
-        case 7: {
-          const n = ops[i + 1];
-          if (open !== 7) {
-            ctx.beginPath();
-            open = 7;
-          }
-          ctx.moveTo(ops[i + 2], ops[i + 3]);
-          for (let k = 1; k < n; k++) ctx.lineTo(ops[i + 2 + 2 * k], ops[i + 3 + 2 * k]);
-          i += 2 + 2 * n;
-          break;
-        }
-        case 8: {
-          const n = ops[i + 1];
-          ctx.beginPath();
-          ctx.moveTo(ops[i + 2], ops[i + 3]);
-          for (let k = 1; k < n; k++) ctx.lineTo(ops[i + 2 + 2 * k], ops[i + 3 + 2 * k]);
-          ctx.closePath();
-          ctx.fill();
-          i += 2 + 2 * n;
-          break;
-        }
-        case 9:
-        case 10:
-          ctx.beginPath();
-          ctx.arc(ops[i + 1], ops[i + 2], ops[i + 3], 0, Math.PI * 2);
-          if (ops[i] === 9) ctx.fill();
-          else ctx.stroke();
-          i += 4;
-          break;
-        case 11:
-          ctx.fillText(strs[s++], ops[i + 1], ops[i + 2]);
-          i += 3;
-          break;
-        case 12:
-          ctx.save();
-          ctx.translate(ops[i + 1], ops[i + 2]);
-          ctx.rotate(ops[i + 3]);
-          ctx.fillText(strs[s++], 0, 0);
-          ctx.restore();
-          i += 4;
-          break;
-        default:
-          throw new Error(`canvas replay: unknown op ${ops[i]}`);
-      }
-    }
-  }
-}
-"#)]
+#[wasm_bindgen(module = "/src/web/replay.js")]
 extern "C" {
     #[wasm_bindgen(catch)]
     fn replay(ctx: &CanvasRenderingContext2d, ops: &[f64], texts: &str) -> Result<(), JsValue>;

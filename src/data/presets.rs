@@ -1,7 +1,7 @@
 //! The seed notebook's two experiments: its own 20 values, and 10,000 uniform values with an
 //! outlier at 1000.
 
-use crate::generate::{round_decimals, sample, Dataset};
+use crate::data::generate::{round_decimals, sample, Dataset};
 use crate::settings::Distribution;
 
 /// The notebook's first example, as it printed them (uniform(-50, 150) with its touches, rounded

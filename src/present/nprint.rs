@@ -88,7 +88,7 @@ pub fn format_ints(xs: &[i32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notebook::NOTEBOOK_VALUES;
+    use crate::data::presets::NOTEBOOK_VALUES;
 
     #[test]
     fn prints_the_notebook_values_as_numpy() {

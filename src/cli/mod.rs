@@ -1,14 +1,16 @@
 //! Argument parsing and the subcommands of `quantviz`. Each returns the text to print.
 
 use quantviz::analysis::{Analysis, Run};
-use quantviz::generate::{dataset_for, generate, Dataset};
-use quantviz::nprint::{format_floats, format_ints};
-use quantviz::report::{self, num, py_float, round2, short, Json};
+use quantviz::data::generate::{dataset_for, generate, Dataset};
+use quantviz::data::presets as notebook;
+use quantviz::present::explain;
+use quantviz::present::nprint::{format_floats, format_ints};
+use quantviz::present::report::{self, num, py_float, round2, short, Json};
 use quantviz::settings::{
     parse_bits, parse_n, parse_outliers, parse_seed, Calibration, DataSpec, Preset, QuantSettings,
     Scheme, Settings,
 };
-use quantviz::{explain, notebook, Error};
+use quantviz::Error;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -214,7 +216,7 @@ fn data_from(o: &Opts) -> Result<Dataset, CliError> {
                 return Err(usage_err(format!("{k} goes with --generate, not --input")));
             }
         }
-        let values = quantviz::load::load_file(&PathBuf::from(path))?;
+        let values = quantviz::data::load::load_file(&PathBuf::from(path))?;
         return Ok(Dataset::from_values(values, path)?);
     }
     let mut spec = DataSpec::default();
@@ -276,7 +278,7 @@ fn no_positional(o: &Opts) -> Result<(), CliError> {
     }
 }
 
-fn metrics_lines(out: &mut String, m: &quantviz::metrics::Metrics, indent: &str) {
+fn metrics_lines(out: &mut String, m: &quantviz::analysis::metrics::Metrics, indent: &str) {
     let _ = writeln!(out, "{indent}MSE          {}", m.mse);
     let _ = writeln!(out, "{indent}SQNR         {} dB", short(m.sqnr_db));
     let _ = writeln!(out, "{indent}max |error|  {}", m.max_abs_error);

@@ -5,8 +5,9 @@
 //! that codes match numpy bit for bit.
 
 use crate::error::{Error, Result};
+use crate::quant::kernels::{error_pass, fill, sum_sq_leaf, Kernel, MANY};
+use crate::quant::pairwise::pairwise_sum_seq;
 use crate::settings::{code_range, Scheme, ZeroPoint};
-use crate::sum::{pairwise_sum_seq, pairwise_tree};
 
 /// The smallest scale used where a range has zero width: float32's machine epsilon, as PyTorch.
 pub const SCALE_FLOOR: f64 = f32::EPSILON as f64;
@@ -239,8 +240,8 @@ impl QuantParams {
     /// [`Kernel`]), large inputs are split over threads ([`crate::par`]), and large outputs are
     /// allocated as huge pages where the OS allows.
     pub fn quantize_dequantize(&self, xs: &[f64]) -> (Vec<i32>, Vec<f64>) {
-        let mut codes = fast::zeroed_vec::<i32>(xs.len());
-        let mut deq = fast::zeroed_vec::<f64>(xs.len());
+        let mut codes = crate::par::zeroed_vec::<i32>(xs.len());
+        let mut deq = crate::par::zeroed_vec::<f64>(xs.len());
         self.quantize_dequantize_into(xs, &mut codes, &mut deq);
         (codes, deq)
     }
@@ -308,7 +309,7 @@ impl QuantParams {
 
     /// `Σ (x - x̂)²` of several parameter sets over the same data in one read of it, and
     /// nothing else (no max, no clipped count: a leaner loop than
-    /// [`crate::pagecore::error_stats_many`]). Element `i` is `params[i].error_stats(xs).sum_sq`,
+    /// [`crate::quant::kernels::fused::error_stats_many`]). Element `i` is `params[i].error_stats(xs).sum_sq`,
     /// bit for bit: `clamp(round(v), lo, hi)` is `round(clamp(v, lo, hi))` for integer bounds.
     pub fn sum_sq_many(params: &[QuantParams], xs: &[f64]) -> Vec<f64> {
         let mut out = Vec::with_capacity(params.len());
@@ -319,7 +320,7 @@ impl QuantParams {
             }
             let m = group.len();
             let part = |part: &[f64]| -> [f64; MANY] {
-                crate::sum::pairwise_tree_with(
+                crate::quant::pairwise::pairwise_tree_with(
                     part,
                     &mut |b: &[f64]| {
                         let mut r = [0.0; MANY];
@@ -355,7 +356,7 @@ impl QuantParams {
         }
         ErrorStats {
             n: xs.len(),
-            sum_sq: crate::sum::pairwise_sum_seq(terms.len(), &mut {
+            sum_sq: crate::quant::pairwise::pairwise_sum_seq(terms.len(), &mut {
                 let mut it = terms.iter().copied();
                 move || it.next().unwrap_or(0.0)
             }),
@@ -389,509 +390,11 @@ impl QuantParams {
     }
 }
 
-/// `1.5 * 2^52`: for `|v| <= 2^51`, `(v + ROUND_MAGIC) - ROUND_MAGIC` is `v` rounded to the
-/// nearest integer, halves to even (the sum lands where the float spacing is exactly 1, so the
-/// addition itself rounds, in the default round-to-nearest-even mode). Unlike `roundsd`, it
-/// needs no SSE4.1, so the baseline x86-64 build vectorizes it too. (It gives +0.0 where
-/// `round_ties_even` gives -0.0; no code, dequantized value or squared error can tell.)
-const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
-
-/// The per-value arithmetic of [`QuantParams`], laid out for loops that vectorize.
-///
-/// `round(v)` then `clamp(lo, hi)` equals `clamp(round(clamp(v, lo - 1, hi + 1)), lo, hi)` for
-/// integer `lo`, `hi` (rounding is monotone and keeps integers), and the inner clamp bounds `v`
-/// so that [`ROUND_MAGIC`] rounds it exactly; `r < lo || r > hi` still tells the clipped values,
-/// and NaN stays NaN through every step, as in the scalar definition.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Kernel {
-    pub(crate) scale: f64,
-    pub(crate) zero_point: f64,
-    pub(crate) lo: f64,
-    pub(crate) hi: f64,
-    lo1: f64,
-    hi1: f64,
-}
-
-/// Running `max |e|` and clipped counts in 8 lanes (combined once at the end).
-#[derive(Debug, Default, Clone, Copy)]
-struct ErrorLanes {
-    max: [f64; 8],
-    clipped: [u64; 8],
-}
-
-/// Parameter sets that [`QuantParams::sum_sq_many`] runs over one block at a time.
-const MANY: usize = 8;
-
-impl ErrorLanes {
-    /// Adds another part's lanes (the parts' max and clipped counts; sums are kept apart).
-    fn merge(&mut self, other: &ErrorLanes) {
-        for j in 0..8 {
-            self.max[j] = if other.max[j] > self.max[j] {
-                other.max[j]
-            } else {
-                self.max[j]
-            };
-            self.clipped[j] += other.clipped[j];
-        }
-    }
-
-    /// The stats of `n` values whose squared errors summed to `sum_sq`.
-    fn stats(&self, n: usize, sum_sq: f64) -> ErrorStats {
-        ErrorStats {
-            n,
-            sum_sq,
-            max_abs: self.max.iter().fold(0.0f64, |m, &a| m.max(a)),
-            clipped: self.clipped.iter().sum::<u64>() as usize,
-        }
-    }
-}
-
-/// One leaf block's error (and codes, with `STORE`), in AVX2 where the CPU has it.
-#[inline(always)]
-fn error_leaf<const STORE: bool>(
-    k: &Kernel,
-    block: &[f64],
-    codes: &mut [i32],
-    acc: &mut ErrorLanes,
-) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if fast::has_avx2() {
-        // SAFETY: the CPU has AVX2 (checked at run time just above).
-        return unsafe { fast::error_leaf_avx2::<STORE>(k, block, codes, acc) };
-    }
-    k.error_leaf::<STORE>(block, codes, acc)
-}
-
-/// One leaf block's sum of squared errors alone, in AVX2 where the CPU has it.
-#[inline(always)]
-fn sum_sq_leaf(k: &Kernel, block: &[f64]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if fast::has_avx2() {
-        // SAFETY: the CPU has AVX2 (checked at run time just above).
-        return unsafe { fast::sum_sq_leaf_avx2(k, block) };
-    }
-    crate::sum::leaf_sum(block, &mut |x| k.error(x).1)
-}
-
-/// The whole error pass: numpy's pairwise tree of leaf sums, the top of the tree on threads.
-/// With `STORE`, `codes` is as long as `xs` and receives every code.
-fn error_pass<const STORE: bool>(k: &Kernel, xs: &[f64], codes: &mut [i32]) -> ErrorStats {
-    let part = |part: &[f64], codes: &mut [i32]| -> (f64, ErrorLanes) {
-        let mut acc = ErrorLanes::default();
-        let base = part.as_ptr() as usize;
-        let sum = pairwise_tree(part, &mut |b| {
-            let cs: &mut [i32] = if STORE {
-                let offset = (b.as_ptr() as usize - base) / std::mem::size_of::<f64>();
-                &mut codes[offset..offset + b.len()]
-            } else {
-                &mut []
-            };
-            error_leaf::<STORE>(k, b, cs, &mut acc)
-        });
-        (sum, acc)
-    };
-    let combine = |(sa, mut la): (f64, ErrorLanes), (sb, lb): (f64, ErrorLanes)| {
-        la.merge(&lb);
-        (sa + sb, la)
-    };
-    let (sum_sq, acc) = if STORE {
-        crate::par::pairwise_map_mut(xs, codes, &part, &combine)
-    } else {
-        crate::par::pairwise_map(xs, &|x| part(x, &mut []), &combine)
-    };
-    acc.stats(xs.len(), sum_sq)
-}
-
-/// Codes and dequantized values of `xs` into `codes` and `deq`, in AVX2 where the CPU has it.
-fn fill(k: &Kernel, xs: &[f64], codes: &mut [i32], deq: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if fast::has_avx2() {
-        // SAFETY: the CPU has AVX2 (checked at run time just above).
-        unsafe { fast::fill_avx2(k, xs, codes, deq) };
-        return;
-    }
-    k.fill(xs, codes, deq);
-}
-
-impl Kernel {
-    /// The kernel of a parameter set.
-    pub(crate) fn new(p: &QuantParams) -> Kernel {
-        let (lo, hi) = (p.qmin as f64, p.qmax as f64);
-        Kernel {
-            scale: p.scale,
-            zero_point: p.zero_point,
-            lo,
-            hi,
-            lo1: lo - 1.0,
-            hi1: hi + 1.0,
-        }
-    }
-
-    /// `round(x / scale + zero_point)`, limited to `[lo - 1, hi + 1]` (see the type's doc).
-    #[inline(always)]
-    fn rounded(&self, x: f64) -> f64 {
-        let v = x / self.scale + self.zero_point;
-        // Two plain selects (not `else if`): straight-line code the compiler vectorizes.
-        let v = if v < self.lo1 { self.lo1 } else { v };
-        let v = if v > self.hi1 { self.hi1 } else { v };
-        (v + ROUND_MAGIC) - ROUND_MAGIC
-    }
-
-    /// The clamped code as a float, and whether it was clipped.
-    #[inline(always)]
-    pub(crate) fn code(&self, x: f64) -> (f64, bool) {
-        let r = self.rounded(x);
-        let clipped = (r < self.lo) | (r > self.hi);
-        let q = if r < self.lo { self.lo } else { r };
-        let q = if q > self.hi { self.hi } else { q };
-        (q, clipped)
-    }
-
-    /// One value's code (as a float), squared error, `|error|` and clipped flag: `e = x - (q - zero_point) * scale`.
-    #[inline(always)]
-    pub(crate) fn error(&self, x: f64) -> (f64, f64, f64, u64) {
-        let (q, clipped) = self.code(x);
-        let e = x - (q - self.zero_point) * self.scale;
-        (q, e * e, e.abs(), clipped as u64)
-    }
-
-    /// Codes and dequantized values of `xs` into `codes` and `deq` (all the same length).
-    #[inline(always)]
-    fn fill(&self, xs: &[f64], codes: &mut [i32], deq: &mut [f64]) {
-        const W: usize = 8;
-        let mut xc = xs.chunks_exact(W);
-        let mut cc = codes.chunks_exact_mut(W);
-        let mut dc = deq.chunks_exact_mut(W);
-        for ((x, c), d) in (&mut xc).zip(&mut cc).zip(&mut dc) {
-            for j in 0..W {
-                let q = self.code(x[j]).0 as i32;
-                c[j] = q;
-                d[j] = (q as f64 - self.zero_point) * self.scale;
-            }
-        }
-        let tail = xc
-            .remainder()
-            .iter()
-            .zip(cc.into_remainder())
-            .zip(dc.into_remainder());
-        for ((&x, c), d) in tail {
-            let q = self.code(x).0 as i32;
-            *c = q;
-            *d = (q as f64 - self.zero_point) * self.scale;
-        }
-    }
-
-    /// The sum of one pairwise leaf block's squared errors in numpy's order
-    /// ([`crate::sum::pairwise_tree`]'s leaf), with `max |e|` and the clipped count into `acc`;
-    /// with `STORE`, each value's code also goes into `codes` (as long as `block`).
-    #[inline(always)]
-    fn error_leaf<const STORE: bool>(
-        &self,
-        block: &[f64],
-        codes: &mut [i32],
-        acc: &mut ErrorLanes,
-    ) -> f64 {
-        let n = block.len();
-        let codes = if STORE { &mut codes[..n] } else { codes };
-        let one = |i: usize, acc: &mut ErrorLanes, codes: &mut [i32]| {
-            let x = block[i];
-            let (q, e2, a, c) = self.error(x);
-            if STORE {
-                codes[i] = q as i32;
-            }
-            if a > acc.max[0] {
-                acc.max[0] = a;
-            }
-            acc.clipped[0] += c;
-            e2
-        };
-        if n < 8 {
-            let mut res = 0.0;
-            for i in 0..n {
-                res += one(i, acc, codes);
-            }
-            return res;
-        }
-        let whole = n - n % 8;
-        let mut r = [0.0f64; 8];
-        let mut max = acc.max;
-        let mut clipped = acc.clipped;
-        for i in (0..whole).step_by(8) {
-            for j in 0..8 {
-                let (q, e2, a, cl) = self.error(block[i + j]);
-                if STORE {
-                    codes[i + j] = q as i32;
-                }
-                // r starts at +0.0 and e2 is never -0.0: the first sum is e2 itself.
-                r[j] += e2;
-                max[j] = if a > max[j] { a } else { max[j] };
-                clipped[j] += cl;
-            }
-        }
-        acc.max = max;
-        acc.clipped = clipped;
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for i in whole..n {
-            res += one(i, acc, codes);
-        }
-        res
-    }
-}
-
-/// Large buffers and the AVX2 builds of the hot loops (picked at run time).
-mod fast {
-    #[cfg(target_arch = "x86_64")]
-    use super::{ErrorLanes, Kernel};
-
-    /// Whether the CPU has AVX2 (std caches the answer).
-    #[cfg(target_arch = "x86_64")]
-    #[inline]
-    pub(super) fn has_avx2() -> bool {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-
-    /// [`Kernel::fill`] in AVX2, 4 values per instruction, the same operations in the same
-    /// order (`max_pd(lo, v)` is `if v < lo { lo } else { v }`, NaN included).
-    ///
-    /// # Safety
-    /// The CPU must have AVX2; `codes` and `deq` are as long as `xs`.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn fill_avx2(k: &Kernel, xs: &[f64], codes: &mut [i32], deq: &mut [f64]) {
-        use std::arch::x86_64::*;
-        let n = xs.len().min(codes.len()).min(deq.len());
-        let v = Vectors::new(k);
-        let whole = n - n % 4;
-        let mut i = 0;
-        while i < whole {
-            // SAFETY: i + 4 <= n for all three slices.
-            let x = _mm256_loadu_pd(xs.as_ptr().add(i));
-            let (q, _) = v.code(x);
-            let qi = v.to_i32(q);
-            _mm_storeu_si128(codes.as_mut_ptr().add(i) as *mut __m128i, qi);
-            let d = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtepi32_pd(qi), v.zp), v.scale);
-            _mm256_storeu_pd(deq.as_mut_ptr().add(i), d);
-            i += 4;
-        }
-        k.fill(&xs[whole..n], &mut codes[whole..n], &mut deq[whole..n]);
-    }
-
-    /// How many values ahead the AVX2 error pass asks for the data (8 KiB). The pass is bound
-    /// by memory; with this hint on top of the hardware prefetcher, the bench's `asym` at 10M
-    /// went from a median of 13.1 to 11.2 ms (6 interleaved rounds; 128 and 512 values ahead
-    /// did less, 2048 no better). Non-temporal stores of the codes, tried with it, made no
-    /// measurable difference and were taken out. A prefetch never faults, and `wrapping_add`
-    /// keeps the address arithmetic defined past the end of the data.
-    #[cfg(target_arch = "x86_64")]
-    const AHEAD: usize = 1024;
-
-    /// [`Kernel::error_leaf`] in AVX2: the 8 accumulators are two vectors of 4; with `STORE`
-    /// the codes go into `codes` (as long as `block`).
-    ///
-    /// # Safety
-    /// The CPU must have AVX2.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn error_leaf_avx2<const STORE: bool>(
-        k: &Kernel,
-        block: &[f64],
-        codes: &mut [i32],
-        acc: &mut ErrorLanes,
-    ) -> f64 {
-        use std::arch::x86_64::*;
-        let n = block.len();
-        if STORE && codes.len() < n {
-            // No room for the codes (callers never do this): the error alone.
-            return k.error_leaf::<false>(block, &mut [], acc);
-        }
-        if n < 8 {
-            return k.error_leaf::<STORE>(block, codes, acc);
-        }
-        let whole = n - n % 8;
-        let v = Vectors::new(k);
-        let p = block.as_ptr();
-        let cp = codes.as_mut_ptr();
-        let mut m0 = _mm256_loadu_pd(acc.max.as_ptr());
-        let mut m1 = _mm256_loadu_pd(acc.max.as_ptr().add(4));
-        let mut c0 = _mm256_loadu_si256(acc.clipped.as_ptr() as *const __m256i);
-        let mut c1 = _mm256_loadu_si256(acc.clipped.as_ptr().add(4) as *const __m256i);
-        let mut r0 = _mm256_setzero_pd();
-        let mut r1 = _mm256_setzero_pd();
-        let mut i = 0;
-        while i < whole {
-            // A hint 8 KiB ahead (see [`AHEAD`]).
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD) as *const i8);
-            // SAFETY (loads and stores): i + 8 <= whole <= n <= codes.len() when STORE.
-            let (q0, e0, a0, k0) = v.error(_mm256_loadu_pd(p.add(i)));
-            let (q1, e1, a1, k1) = v.error(_mm256_loadu_pd(p.add(i + 4)));
-            if STORE {
-                _mm_storeu_si128(cp.add(i) as *mut __m128i, v.to_i32(q0));
-                _mm_storeu_si128(cp.add(i + 4) as *mut __m128i, v.to_i32(q1));
-            }
-            // +0.0 + e = e (e is never -0.0): the first add is numpy's first assignment.
-            r0 = _mm256_add_pd(r0, e0);
-            r1 = _mm256_add_pd(r1, e1);
-            m0 = _mm256_max_pd(a0, m0);
-            m1 = _mm256_max_pd(a1, m1);
-            c0 = _mm256_sub_epi64(c0, k0);
-            c1 = _mm256_sub_epi64(c1, k1);
-            i += 8;
-        }
-        _mm256_storeu_pd(acc.max.as_mut_ptr(), m0);
-        _mm256_storeu_pd(acc.max.as_mut_ptr().add(4), m1);
-        _mm256_storeu_si256(acc.clipped.as_mut_ptr() as *mut __m256i, c0);
-        _mm256_storeu_si256(acc.clipped.as_mut_ptr().add(4) as *mut __m256i, c1);
-        let mut r = [0.0f64; 8];
-        _mm256_storeu_pd(r.as_mut_ptr(), r0);
-        _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (i, &x) in block.iter().enumerate().skip(whole) {
-            let (q, e2, a, c) = k.error(x);
-            if STORE {
-                codes[i] = q as i32;
-            }
-            if a > acc.max[0] {
-                acc.max[0] = a;
-            }
-            acc.clipped[0] += c;
-            res += e2;
-        }
-        res
-    }
-
-    /// The leaf sum of squared errors alone in AVX2: `q = round(clamp(v, lo, hi))`, which is
-    /// `clamp(round(v), lo, hi)` (rounding is monotone and keeps the integer bounds; NaN stays
-    /// NaN), in numpy's eight-accumulator order.
-    ///
-    /// # Safety
-    /// The CPU must have AVX2.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn sum_sq_leaf_avx2(k: &Kernel, block: &[f64]) -> f64 {
-        use std::arch::x86_64::*;
-        let n = block.len();
-        if n < 8 {
-            return crate::sum::leaf_sum(block, &mut |x| k.error(x).1);
-        }
-        let whole = n - n % 8;
-        let (scale, zp) = (_mm256_set1_pd(k.scale), _mm256_set1_pd(k.zero_point));
-        let (lo, hi) = (_mm256_set1_pd(k.lo), _mm256_set1_pd(k.hi));
-        let e2 = |x: __m256d| {
-            let v = _mm256_add_pd(_mm256_div_pd(x, scale), zp);
-            // max_pd(lo, v) is v when v is NaN, as min_pd(hi, v): NaN goes through.
-            let v = _mm256_min_pd(hi, _mm256_max_pd(lo, v));
-            let q = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
-            let e = _mm256_sub_pd(x, _mm256_mul_pd(_mm256_sub_pd(q, zp), scale));
-            _mm256_mul_pd(e, e)
-        };
-        let p = block.as_ptr();
-        let mut r0 = _mm256_setzero_pd();
-        let mut r1 = _mm256_setzero_pd();
-        let mut i = 0;
-        while i < whole {
-            // SAFETY: i + 8 <= whole <= n.
-            r0 = _mm256_add_pd(r0, e2(_mm256_loadu_pd(p.add(i))));
-            r1 = _mm256_add_pd(r1, e2(_mm256_loadu_pd(p.add(i + 4))));
-            i += 8;
-        }
-        let mut r = [0.0f64; 8];
-        _mm256_storeu_pd(r.as_mut_ptr(), r0);
-        _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &x in &block[whole..] {
-            res += k.error(x).1;
-        }
-        res
-    }
-
-    /// The kernel's constants broadcast to AVX vectors, and its steps on 4 values at a time.
-    #[cfg(target_arch = "x86_64")]
-    struct Vectors {
-        scale: std::arch::x86_64::__m256d,
-        zp: std::arch::x86_64::__m256d,
-        lo: std::arch::x86_64::__m256d,
-        hi: std::arch::x86_64::__m256d,
-        abs: std::arch::x86_64::__m256d,
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    impl Vectors {
-        #[target_feature(enable = "avx2")]
-        fn new(k: &Kernel) -> Vectors {
-            use std::arch::x86_64::*;
-            Vectors {
-                scale: _mm256_set1_pd(k.scale),
-                zp: _mm256_set1_pd(k.zero_point),
-                lo: _mm256_set1_pd(k.lo),
-                hi: _mm256_set1_pd(k.hi),
-                abs: _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX)),
-            }
-        }
-
-        /// [`Kernel::code`]: the clamped code as floats and the clipped mask (all ones).
-        #[inline]
-        #[target_feature(enable = "avx2")]
-        fn code(
-            &self,
-            x: std::arch::x86_64::__m256d,
-        ) -> (std::arch::x86_64::__m256d, std::arch::x86_64::__m256d) {
-            use std::arch::x86_64::*;
-            let v = _mm256_add_pd(_mm256_div_pd(x, self.scale), self.zp);
-            // `roundpd` to nearest, halves to even, at any magnitude. The scalar path first
-            // limits v to [lo - 1, hi + 1] so that adding and subtracting 2^52 rounds it; that
-            // gives the same integer and the same clamp, in 4 more instructions. NaN stays NaN.
-            let r = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
-            // max_pd(a, b) = a > b ? a : b, min_pd(a, b) = a < b ? a : b (b when NaN).
-            let q = _mm256_min_pd(self.hi, _mm256_max_pd(self.lo, r));
-            // Clipped: the clamp moved it (false for NaN, as `r < lo || r > hi` is).
-            let clipped = _mm256_cmp_pd::<_CMP_NEQ_OQ>(r, q);
-            (q, clipped)
-        }
-
-        /// [`Kernel::error`]: the code (as floats), squared error, `|error|` and the clipped
-        /// mask (as -1 per lane).
-        #[inline]
-        #[target_feature(enable = "avx2")]
-        fn error(
-            &self,
-            x: std::arch::x86_64::__m256d,
-        ) -> (
-            std::arch::x86_64::__m256d,
-            std::arch::x86_64::__m256d,
-            std::arch::x86_64::__m256d,
-            std::arch::x86_64::__m256i,
-        ) {
-            use std::arch::x86_64::*;
-            let (q, clipped) = self.code(x);
-            let e = _mm256_sub_pd(x, _mm256_mul_pd(_mm256_sub_pd(q, self.zp), self.scale));
-            (
-                q,
-                _mm256_mul_pd(e, e),
-                _mm256_and_pd(e, self.abs),
-                _mm256_castpd_si256(clipped),
-            )
-        }
-
-        /// Codes as floats to `i32`, as `q as i32` does: NaN becomes 0 (`cvttpd2dq` alone
-        /// would give `i32::MIN`).
-        #[inline]
-        #[target_feature(enable = "avx2")]
-        fn to_i32(&self, q: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m128i {
-            use std::arch::x86_64::*;
-            let q = _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_UNORD_Q>(q, q), q);
-            _mm256_cvttpd_epi32(q)
-        }
-    }
-
-    /// A zeroed vector of `n` values; large ones in huge pages ([`crate::par::zeroed_vec`]).
-    pub(super) fn zeroed_vec<T: Copy + Default>(n: usize) -> Vec<T> {
-        crate::par::zeroed_vec(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quant::kernels::ErrorLanes;
+    use crate::quant::pairwise::pairwise_tree;
 
     #[test]
     fn codes_rise_only_with_a_positive_scale() {
@@ -1096,8 +599,8 @@ mod tests {
                 let xs = &xs[..n];
                 // More sets than one group of MANY, to cross a group boundary.
                 let many: Vec<QuantParams> = sets.iter().chain(&sets).copied().collect();
-                // The page's fused pass over all of them (crate::pagecore).
-                let got = crate::pagecore::error_stats_fused(xs, &many);
+                // The page's fused pass over all of them (crate::quant::kernels::fused).
+                let got = crate::quant::kernels::fused::error_stats_fused(xs, &many);
                 assert_eq!(got.len(), many.len());
                 let sums = QuantParams::sum_sq_many(&many, xs);
                 for (p, g) in many.iter().zip(&sums) {
@@ -1136,7 +639,7 @@ mod tests {
                 assert_eq!(d[i].to_bits(), p.fake_quantize(xs[i]).to_bits(), "{i}");
             }
             assert_eq!(
-                crate::pagecore::error_stats_fused(&xs, &[p, p]),
+                crate::quant::kernels::fused::error_stats_fused(&xs, &[p, p]),
                 vec![got, got]
             );
             let sums = QuantParams::sum_sq_many(&[p, p], &xs);

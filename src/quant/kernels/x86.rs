@@ -1,0 +1,382 @@
+//! Every AVX2 loop of the crate, each the same operations in the same order as its portable
+//! twin, 4 values per instruction. Each is an `unsafe fn` with `#[target_feature(enable =
+//! "avx2")]`; callers check [`super::has_avx2`] first.
+
+use super::{ErrorLanes, Kernel};
+use crate::quant::calibrate::percentile::Filtered;
+use crate::quant::calibrate::stats::stats_leaf;
+use crate::quant::calibrate::stats::MinMaxLanes;
+use crate::quant::pairwise::leaf_sum;
+
+/// [`Kernel::fill`] in AVX2, 4 values per instruction, the same operations in the same
+/// order (`max_pd(lo, v)` is `if v < lo { lo } else { v }`, NaN included).
+///
+/// # Safety
+/// The CPU must have AVX2; `codes` and `deq` are as long as `xs`.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn fill_avx2(k: &Kernel, xs: &[f64], codes: &mut [i32], deq: &mut [f64]) {
+    use std::arch::x86_64::*;
+    let n = xs.len().min(codes.len()).min(deq.len());
+    let v = Vectors::new(k);
+    let whole = n - n % 4;
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 4 <= n for all three slices.
+        let x = _mm256_loadu_pd(xs.as_ptr().add(i));
+        let (q, _) = v.code(x);
+        let qi = v.to_i32(q);
+        _mm_storeu_si128(codes.as_mut_ptr().add(i) as *mut __m128i, qi);
+        let d = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtepi32_pd(qi), v.zp), v.scale);
+        _mm256_storeu_pd(deq.as_mut_ptr().add(i), d);
+        i += 4;
+    }
+    k.fill(&xs[whole..n], &mut codes[whole..n], &mut deq[whole..n]);
+}
+
+/// How many values ahead the AVX2 error pass asks for the data (8 KiB). The pass is bound
+/// by memory; with this hint on top of the hardware prefetcher, the bench's `asym` at 10M
+/// went from a median of 13.1 to 11.2 ms (6 interleaved rounds; 128 and 512 values ahead
+/// did less, 2048 no better). Non-temporal stores of the codes, tried with it, made no
+/// measurable difference and were taken out. A prefetch never faults, and `wrapping_add`
+/// keeps the address arithmetic defined past the end of the data.
+pub(crate) const AHEAD: usize = 1024;
+
+/// [`Kernel::error_leaf`] in AVX2: the 8 accumulators are two vectors of 4; with `STORE`
+/// the codes go into `codes` (as long as `block`).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn error_leaf_avx2<const STORE: bool>(
+    k: &Kernel,
+    block: &[f64],
+    codes: &mut [i32],
+    acc: &mut ErrorLanes,
+) -> f64 {
+    use std::arch::x86_64::*;
+    let n = block.len();
+    if STORE && codes.len() < n {
+        // No room for the codes (callers never do this): the error alone.
+        return k.error_leaf::<false>(block, &mut [], acc);
+    }
+    if n < 8 {
+        return k.error_leaf::<STORE>(block, codes, acc);
+    }
+    let whole = n - n % 8;
+    let v = Vectors::new(k);
+    let p = block.as_ptr();
+    let cp = codes.as_mut_ptr();
+    let mut m0 = _mm256_loadu_pd(acc.max.as_ptr());
+    let mut m1 = _mm256_loadu_pd(acc.max.as_ptr().add(4));
+    let mut c0 = _mm256_loadu_si256(acc.clipped.as_ptr() as *const __m256i);
+    let mut c1 = _mm256_loadu_si256(acc.clipped.as_ptr().add(4) as *const __m256i);
+    let mut r0 = _mm256_setzero_pd();
+    let mut r1 = _mm256_setzero_pd();
+    let mut i = 0;
+    while i < whole {
+        // A hint 8 KiB ahead (see [`AHEAD`]).
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD) as *const i8);
+        // SAFETY (loads and stores): i + 8 <= whole <= n <= codes.len() when STORE.
+        let (q0, e0, a0, k0) = v.error(_mm256_loadu_pd(p.add(i)));
+        let (q1, e1, a1, k1) = v.error(_mm256_loadu_pd(p.add(i + 4)));
+        if STORE {
+            _mm_storeu_si128(cp.add(i) as *mut __m128i, v.to_i32(q0));
+            _mm_storeu_si128(cp.add(i + 4) as *mut __m128i, v.to_i32(q1));
+        }
+        // +0.0 + e = e (e is never -0.0): the first add is numpy's first assignment.
+        r0 = _mm256_add_pd(r0, e0);
+        r1 = _mm256_add_pd(r1, e1);
+        m0 = _mm256_max_pd(a0, m0);
+        m1 = _mm256_max_pd(a1, m1);
+        c0 = _mm256_sub_epi64(c0, k0);
+        c1 = _mm256_sub_epi64(c1, k1);
+        i += 8;
+    }
+    _mm256_storeu_pd(acc.max.as_mut_ptr(), m0);
+    _mm256_storeu_pd(acc.max.as_mut_ptr().add(4), m1);
+    _mm256_storeu_si256(acc.clipped.as_mut_ptr() as *mut __m256i, c0);
+    _mm256_storeu_si256(acc.clipped.as_mut_ptr().add(4) as *mut __m256i, c1);
+    let mut r = [0.0f64; 8];
+    _mm256_storeu_pd(r.as_mut_ptr(), r0);
+    _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (i, &x) in block.iter().enumerate().skip(whole) {
+        let (q, e2, a, c) = k.error(x);
+        if STORE {
+            codes[i] = q as i32;
+        }
+        if a > acc.max[0] {
+            acc.max[0] = a;
+        }
+        acc.clipped[0] += c;
+        res += e2;
+    }
+    res
+}
+
+/// The leaf sum of squared errors alone in AVX2: `q = round(clamp(v, lo, hi))`, which is
+/// `clamp(round(v), lo, hi)` (rounding is monotone and keeps the integer bounds; NaN stays
+/// NaN), in numpy's eight-accumulator order.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn sum_sq_leaf_avx2(k: &Kernel, block: &[f64]) -> f64 {
+    use std::arch::x86_64::*;
+    let n = block.len();
+    if n < 8 {
+        return crate::quant::pairwise::leaf_sum(block, &mut |x| k.error(x).1);
+    }
+    let whole = n - n % 8;
+    let (scale, zp) = (_mm256_set1_pd(k.scale), _mm256_set1_pd(k.zero_point));
+    let (lo, hi) = (_mm256_set1_pd(k.lo), _mm256_set1_pd(k.hi));
+    let e2 = |x: __m256d| {
+        let v = _mm256_add_pd(_mm256_div_pd(x, scale), zp);
+        // max_pd(lo, v) is v when v is NaN, as min_pd(hi, v): NaN goes through.
+        let v = _mm256_min_pd(hi, _mm256_max_pd(lo, v));
+        let q = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
+        let e = _mm256_sub_pd(x, _mm256_mul_pd(_mm256_sub_pd(q, zp), scale));
+        _mm256_mul_pd(e, e)
+    };
+    let p = block.as_ptr();
+    let mut r0 = _mm256_setzero_pd();
+    let mut r1 = _mm256_setzero_pd();
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 8 <= whole <= n.
+        r0 = _mm256_add_pd(r0, e2(_mm256_loadu_pd(p.add(i))));
+        r1 = _mm256_add_pd(r1, e2(_mm256_loadu_pd(p.add(i + 4))));
+        i += 8;
+    }
+    let mut r = [0.0f64; 8];
+    _mm256_storeu_pd(r.as_mut_ptr(), r0);
+    _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for &x in &block[whole..] {
+        res += k.error(x).1;
+    }
+    res
+}
+
+/// The kernel's constants broadcast to AVX vectors, and its steps on 4 values at a time.
+pub(crate) struct Vectors {
+    scale: std::arch::x86_64::__m256d,
+    zp: std::arch::x86_64::__m256d,
+    lo: std::arch::x86_64::__m256d,
+    hi: std::arch::x86_64::__m256d,
+    abs: std::arch::x86_64::__m256d,
+}
+
+impl Vectors {
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn new(k: &Kernel) -> Vectors {
+        use std::arch::x86_64::*;
+        Vectors {
+            scale: _mm256_set1_pd(k.scale),
+            zp: _mm256_set1_pd(k.zero_point),
+            lo: _mm256_set1_pd(k.lo),
+            hi: _mm256_set1_pd(k.hi),
+            abs: _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX)),
+        }
+    }
+
+    /// [`Kernel::code`]: the clamped code as floats and the clipped mask (all ones).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn code(
+        &self,
+        x: std::arch::x86_64::__m256d,
+    ) -> (std::arch::x86_64::__m256d, std::arch::x86_64::__m256d) {
+        use std::arch::x86_64::*;
+        let v = _mm256_add_pd(_mm256_div_pd(x, self.scale), self.zp);
+        // `roundpd` to nearest, halves to even, at any magnitude. The scalar path first
+        // limits v to [lo - 1, hi + 1] so that adding and subtracting 2^52 rounds it; that
+        // gives the same integer and the same clamp, in 4 more instructions. NaN stays NaN.
+        let r = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
+        // max_pd(a, b) = a > b ? a : b, min_pd(a, b) = a < b ? a : b (b when NaN).
+        let q = _mm256_min_pd(self.hi, _mm256_max_pd(self.lo, r));
+        // Clipped: the clamp moved it (false for NaN, as `r < lo || r > hi` is).
+        let clipped = _mm256_cmp_pd::<_CMP_NEQ_OQ>(r, q);
+        (q, clipped)
+    }
+
+    /// [`Kernel::error`]: the code (as floats), squared error, `|error|` and the clipped
+    /// mask (as -1 per lane).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn error(
+        &self,
+        x: std::arch::x86_64::__m256d,
+    ) -> (
+        std::arch::x86_64::__m256d,
+        std::arch::x86_64::__m256d,
+        std::arch::x86_64::__m256d,
+        std::arch::x86_64::__m256i,
+    ) {
+        use std::arch::x86_64::*;
+        let (q, clipped) = self.code(x);
+        let e = _mm256_sub_pd(x, _mm256_mul_pd(_mm256_sub_pd(q, self.zp), self.scale));
+        (
+            q,
+            _mm256_mul_pd(e, e),
+            _mm256_and_pd(e, self.abs),
+            _mm256_castpd_si256(clipped),
+        )
+    }
+
+    /// Codes as floats to `i32`, as `q as i32` does: NaN becomes 0 (`cvttpd2dq` alone
+    /// would give `i32::MIN`).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn to_i32(&self, q: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m128i {
+        use std::arch::x86_64::*;
+        let q = _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_UNORD_Q>(q, q), q);
+        _mm256_cvttpd_epi32(q)
+    }
+}
+
+/// [`MinMaxLanes::update`] over a whole part in AVX2: the eight lanes are two vectors of four,
+/// each lane taking its values in order, as `update` does (on a tie, `_mm256_min_pd(x, lo)`
+/// keeps `lo`, the earlier value, as `if x < lo { x } else { lo }`: -0.0 and +0.0 stay apart).
+/// A software prefetch 8 KiB ahead: the pass is bound by memory, and reads 10M values in about
+/// 3.6 ms on two threads with it, 4.3 ms without.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn min_max_avx2(xs: &[f64], lanes: &mut MinMaxLanes) {
+    use std::arch::x86_64::*;
+    const AHEAD: usize = 1024;
+    let n = xs.len();
+    let whole = n - n % 8;
+    let p = xs.as_ptr();
+    let mut v = MinMaxVectors::load(lanes);
+    let mut i = 0;
+    while i < whole {
+        // A prefetch is only a hint (it never faults), and wrapping_add keeps the address
+        // arithmetic defined past the end.
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD) as *const i8);
+        // SAFETY: i + 8 <= whole <= n.
+        v.take(_mm256_loadu_pd(p.add(i)), _mm256_loadu_pd(p.add(i + 4)));
+        i += 8;
+    }
+    v.store(lanes);
+    lanes.update(&xs[whole..]);
+}
+
+/// [`MinMaxLanes`] in two AVX vectors of four lanes each (lanes 0-3 and 4-7): the AVX2 passes'
+/// min, max and poison. `_mm256_min_pd(x, lo)` is `if x < lo { x } else { lo }` and
+/// `_mm256_max_pd(x, hi)` is `if x > hi { x } else { hi }`, NaN and ties included, so every
+/// lane is [`MinMaxLanes::update`]'s.
+pub(crate) struct MinMaxVectors {
+    lo: [std::arch::x86_64::__m256d; 2],
+    hi: [std::arch::x86_64::__m256d; 2],
+    poison: [std::arch::x86_64::__m256d; 2],
+}
+
+impl MinMaxVectors {
+    /// The lanes as vectors.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn load(l: &MinMaxLanes) -> MinMaxVectors {
+        use std::arch::x86_64::*;
+        // SAFETY: each array has 8 values; the loads read 4 from index 0 and 4 from index 4.
+        let two = |a: &[f64; 8]| unsafe {
+            [
+                _mm256_loadu_pd(a.as_ptr()),
+                _mm256_loadu_pd(a.as_ptr().add(4)),
+            ]
+        };
+        MinMaxVectors {
+            lo: two(&l.lo),
+            hi: two(&l.hi),
+            poison: two(&l.poison),
+        }
+    }
+
+    /// Takes in the next 8 values, lanes 0-3 then 4-7.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn take(&mut self, x0: std::arch::x86_64::__m256d, x1: std::arch::x86_64::__m256d) {
+        use std::arch::x86_64::*;
+        for (j, x) in [x0, x1].into_iter().enumerate() {
+            self.lo[j] = _mm256_min_pd(x, self.lo[j]);
+            self.hi[j] = _mm256_max_pd(x, self.hi[j]);
+            self.poison[j] = _mm256_add_pd(self.poison[j], _mm256_sub_pd(x, x));
+        }
+    }
+
+    /// Writes the vectors back to the lanes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn store(&self, l: &mut MinMaxLanes) {
+        use std::arch::x86_64::*;
+        // SAFETY: as in `load`, 4 values at index 0 and 4 at index 4 of arrays of 8.
+        let two = |a: &mut [f64; 8], v: &[__m256d; 2]| unsafe {
+            _mm256_storeu_pd(a.as_mut_ptr(), v[0]);
+            _mm256_storeu_pd(a.as_mut_ptr().add(4), v[1]);
+        };
+        two(&mut l.lo, &self.lo);
+        two(&mut l.hi, &self.hi);
+        two(&mut l.poison, &self.poison);
+    }
+}
+
+/// [`stats_leaf`] in AVX2 intrinsics: the eight lanes are two vectors of four, for the min,
+/// the max and the poison ([`MinMaxVectors`]) and numpy's eight accumulators alike.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn stats_leaf_avx2(b: &[f64], lanes: &mut MinMaxLanes) -> f64 {
+    use std::arch::x86_64::*;
+    let n = b.len();
+    if n < 8 {
+        return stats_leaf(b, lanes);
+    }
+    let whole = n - n % 8;
+    let p = b.as_ptr();
+    let mut v = MinMaxVectors::load(lanes);
+    let mut r0 = _mm256_setzero_pd();
+    let mut r1 = _mm256_setzero_pd();
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 8 <= whole <= n.
+        let x0 = _mm256_loadu_pd(p.add(i));
+        let x1 = _mm256_loadu_pd(p.add(i + 4));
+        v.take(x0, x1);
+        // +0.0 + x² is x² (never -0.0): the first add is numpy's first assignment.
+        r0 = _mm256_add_pd(r0, _mm256_mul_pd(x0, x0));
+        r1 = _mm256_add_pd(r1, _mm256_mul_pd(x1, x1));
+        i += 8;
+    }
+    v.store(lanes);
+    let mut r = [0.0f64; 8];
+    _mm256_storeu_pd(r.as_mut_ptr(), r0);
+    _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    let rest = &b[whole..];
+    lanes.update(rest);
+    for &x in rest {
+        res += x * x;
+    }
+    res
+}
+
+/// [`Filtered::take`] compiled for AVX2 (the same operations, four values per instruction).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn filter_take_avx2(f: &mut Filtered, xs: &[f64], windows: [(f64, f64); 2]) {
+    f.take(xs, windows)
+}
+
+/// [`leaf_sum`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn leaf_sum_avx2(xs: &[f64], f: &mut impl FnMut(f64) -> f64) -> f64 {
+    leaf_sum(xs, f)
+}

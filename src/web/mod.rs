@@ -1,0 +1,110 @@
+//! The wasm-bindgen boundary, the one module that knows the browser: it hands JavaScript's
+//! strings, bytes and canvases to the [`crate::session::Session`] and its results back, errors
+//! as JS `Error`s with the same message. No numerics and no state of its own here.
+
+use crate::charts::Theme;
+use crate::session::CSV_MAX_ROWS;
+use crate::web::canvas::{PageCanvas, Surface};
+use plotters::prelude::IntoDrawingArea;
+use wasm_bindgen::prelude::*;
+
+pub mod canvas;
+
+/// The page's state (a [`crate::session::Session`]): the one type JavaScript holds.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct Session {
+    inner: crate::session::Session,
+}
+
+fn js_err(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// Public methods, exported to JavaScript.
+#[wasm_bindgen]
+impl Session {
+    /// A session with no data yet; call `update` first.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// Applies a query string (`dist=normal:0,1&bits=4...`) and returns the summary JSON.
+    /// On bad input it throws an Error with the message and keeps the previous state.
+    pub fn update(&mut self, query: &str) -> Result<String, JsError> {
+        self.inner.update(query).map_err(js_err)
+    }
+
+    /// Uses the bytes of a file (`.npy`, or text of numbers) as the data, then applies the
+    /// query's quantization settings; returns the summary JSON. Throws on a bad file and keeps
+    /// the previous state.
+    pub fn load(&mut self, bytes: &[u8], name: &str, query: &str) -> Result<String, JsError> {
+        self.inner.load(bytes, name, query).map_err(js_err)
+    }
+
+    /// Forgets a loaded file: the next `update` generates data again.
+    #[wasm_bindgen(js_name = useGenerated)]
+    pub fn use_generated(&mut self) {
+        self.inner.use_generated();
+    }
+
+    /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, or the sweep's two
+    /// parts `sweep-base` and `sweep-marker`, see `sweepCount`) of the current state onto a
+    /// canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and height are
+    /// already `css size * dpr`. The error chart's histogram and the sweep are computed on their
+    /// charts' first draw of a state (`update` leaves them out, for a page that draws those
+    /// charts after the frame).
+    pub fn draw(
+        &mut self,
+        chart: &str,
+        canvas: Surface,
+        dpr: f64,
+        dark: bool,
+    ) -> Result<(), JsError> {
+        let backend =
+            PageCanvas::new(canvas).ok_or_else(|| JsError::new("the canvas has no 2d context"))?;
+        let area = backend.into_drawing_area();
+        let theme = Theme {
+            dark,
+            scale: if dpr.is_finite() && dpr > 0.0 {
+                dpr
+            } else {
+                1.0
+            },
+        };
+        self.inner.draw(chart, &area, &theme).map_err(js_err)
+    }
+
+    /// The values of the current state as CSV: `index,original,code,dequantized,error`
+    /// (the first 1,000,000 rows).
+    pub fn csv(&self) -> Result<String, JsError> {
+        self.inner.csv().map_err(js_err)
+    }
+
+    /// A count that moves on whenever the sweep is made stale: the same count means the same
+    /// sweep, so a page may keep the sweep chart's base (`draw("sweep-base", ...)`) while the
+    /// count, the scheme, calibration, zero point and the canvas's size, dpr and colours stay
+    /// the same, and draw only `sweep-marker` over it.
+    #[wasm_bindgen(js_name = sweepCount)]
+    pub fn sweep_count(&self) -> u32 {
+        self.inner.sweep_count()
+    }
+
+    /// The canonical query string of the current state.
+    pub fn query(&self) -> String {
+        self.inner.query()
+    }
+}
+
+/// How many rows `Session.csv()` writes at most, for the page to say so.
+#[wasm_bindgen(js_name = csvMaxRows)]
+pub fn csv_max_rows() -> usize {
+    CSV_MAX_ROWS
+}
+
+/// Installs a panic hook that reports panics to the console (there should be none).
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
