@@ -9,8 +9,7 @@ fn main() {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error (a bug in quantviz, please report it): {info}");
     }));
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match cli::run(&args) {
+    match cli::run(std::env::args_os().skip(1)) {
         Ok(out) => {
             use std::io::Write;
             let mut stdout = std::io::stdout().lock();

@@ -270,8 +270,7 @@ impl Session {
             Source::Preset(..) => "preset",
             Source::Generated(_) => "generated",
         };
-        let summary =
-            crate::present::report::summary_json(&settings, kind, analysis, &run, &compare);
+        let summary = crate::present::json::summary_json(&settings, kind, analysis, &run, &compare);
         if let Some(a) = new_analysis {
             self.analysis = Some(a);
             self.computed.analyses += 1;

@@ -176,8 +176,8 @@ fn setting_err(name: &'static str, given: &str, expected: &str) -> Error {
 
 #[inline(never)]
 fn parse_f64(name: &'static str, s: &str, expected: &str) -> Result<f64> {
-    match crate::float::parse_f64(s.trim()) {
-        Some(v) if v.is_finite() => Ok(v),
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
         _ => Err(setting_err(name, s, expected)),
     }
 }
@@ -437,8 +437,10 @@ pub fn parse_n(s: &str) -> Result<usize> {
         Ok(0) => Err(setting_err("n", s, &expected)),
         Ok(n) if n > MAX_VALUES as u64 => Err(Error::TooMany(n)),
         Ok(n) => Ok(n as usize),
-        Err(_) => match crate::float::parse_f64(&t) {
-            Some(f) if f > MAX_VALUES as f64 && f.is_finite() => Err(Error::TooMany(f as u64)),
+        // A count written as a float (`1e6`) is that count when it is a whole number.
+        Err(_) => match t.parse::<f64>() {
+            Ok(f) if f > MAX_VALUES as f64 && f.is_finite() => Err(Error::TooMany(f as u64)),
+            Ok(f) if f >= 1.0 && f.fract() == 0.0 => Ok(f as usize),
             _ => Err(setting_err("n", s, &expected)),
         },
     }
@@ -587,6 +589,16 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_may_be_written_as_a_whole_float() {
+        assert_eq!(parse_n("1e6").unwrap(), 1_000_000);
+        assert_eq!(parse_n("1_000").unwrap(), 1000);
+        assert_eq!(parse_n("2e7"), Err(Error::TooMany(20_000_000)));
+        assert!(matches!(parse_n("1.5"), Err(Error::Setting { .. })));
+        assert!(matches!(parse_n("0"), Err(Error::Setting { .. })));
+        assert!(matches!(parse_n("-1e3"), Err(Error::Setting { .. })));
+    }
 
     #[test]
     fn query_round_trips() {

@@ -2,7 +2,8 @@
 //! the data.
 
 use crate::analysis::{Row, Run};
-use crate::present::report::{py_float, run_label, short};
+use crate::present::json::run_label;
+use crate::present::number::{py_float, short};
 use crate::quant::calibrate::DataStats;
 use crate::settings::{Calibration, Scheme, ZeroPoint};
 

@@ -1,6 +1,8 @@
-//! The results in words and numbers: JSON and text reports ([`report`]), the formulas with the
-//! current numbers in them ([`explain`]), and numpy's way of printing arrays ([`nprint`]).
+//! The results in words and numbers: JSON for the CLI and the page ([`json`]), the formulas with
+//! the current numbers in them ([`explain`]), numpy's way of printing arrays ([`nprint`]), and
+//! one way to print a number for people ([`number`]).
 
 pub mod explain;
+pub mod json;
 pub mod nprint;
-pub mod report;
+pub mod number;

@@ -1,0 +1,193 @@
+//! The command line's words: subcommands and their flags, as clap parses them. Values are
+//! checked by the core's own parsers (`quantviz::settings`), so a bad value gets the same
+//! message on the command line as in a URL.
+
+use clap::{Args, Parser, Subcommand};
+use quantviz::settings::{
+    parse_bits, parse_n, parse_seed, Calibration, Distribution, Preset, Scheme, ZeroPoint,
+};
+use std::path::PathBuf;
+
+/// quantviz: see what quantizing neural-network weights does.
+#[derive(Debug, Parser)]
+#[command(
+    name = "quantviz",
+    version,
+    about,
+    after_help = "Examples:
+  quantviz quantize --generate normal:0,1 --n 100000 --bits 4 --scheme symmetric --calibration mse
+  quantviz quantize --input weights.npy --bits 8 --json
+  quantviz compare --generate uniform:-50,150 --n 10000 --outliers 1:1000
+  quantviz plot histogram --preset notebook-minmax --bits 3 --out hist.svg
+
+'quantviz help COMMAND' or 'quantviz COMMAND --help' tells more of each."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Quantize once; print the parameters, the formulas with their numbers, and the error.
+    Quantize(Quantize),
+    /// Every scheme and calibration on the same data, side by side.
+    Compare(Compare),
+    /// Both experiments of the numpy notebook, printed as the notebook prints them.
+    Notebook(Notebook),
+    /// A chart as a figure for slides and handouts (SVG or PNG).
+    Plot(Plot),
+    /// Time the notebook's workload in this process.
+    Bench(Bench),
+}
+
+/// Where the values come from: one of a file, a distribution or a preset.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Data (one of --input, --generate, --preset)")]
+pub struct DataArgs {
+    /// A file of values: .npy (float32/float64, any shape, flattened), .csv or .txt numbers.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["generate", "preset"])]
+    pub input: Option<PathBuf>,
+    /// Generate values: uniform:LO,HI | normal:MEAN,STD | laplace:LOC,SCALE | student-t:DOF.
+    #[arg(long, value_name = "DIST", value_parser = parse_dist, conflicts_with = "preset")]
+    pub generate: Option<Distribution>,
+    /// How many values to generate (at most 10000000) [default: 10000].
+    #[arg(long, value_name = "N", value_parser = value(parse_n), conflicts_with = "input")]
+    pub n: Option<usize>,
+    /// The generator's seed [default: 42].
+    #[arg(long, value_name = "S", value_parser = value(parse_seed), conflicts_with = "input")]
+    pub seed: Option<u64>,
+    /// Set K values at seeded positions to VALUE (K alone keeps 1000).
+    #[arg(long, value_name = "K:VALUE", conflicts_with = "input")]
+    pub outliers: Option<String>,
+    /// notebook-minmax (the notebook's 20 values) or notebook-percentile.
+    #[arg(long, value_name = "NAME", value_parser = parse_preset)]
+    pub preset: Option<Preset>,
+}
+
+/// How to quantize.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Quantization")]
+pub struct QuantArgs {
+    /// Bit width, 2 to 16 [default: 8].
+    #[arg(long, value_name = "B", value_parser = value(parse_bits))]
+    pub bits: Option<u32>,
+    /// asymmetric | symmetric [default: asymmetric].
+    #[arg(long, value_name = "S", value_parser = parse_scheme)]
+    pub scheme: Option<Scheme>,
+    /// minmax | percentile:P (50 < P <= 100) | mse [default: minmax].
+    #[arg(long, value_name = "C", value_parser = parse_calibration)]
+    pub calibration: Option<Calibration>,
+    /// raw (the notebook) | include-zero (PyTorch) [default: raw].
+    #[arg(long = "zero-point", value_name = "Z", value_parser = parse_zero_point)]
+    pub zero_point: Option<ZeroPoint>,
+}
+
+#[derive(Debug, Args)]
+pub struct Quantize {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+    /// Print one JSON object instead of text.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    /// Also print every value's code and dequantized value.
+    #[arg(long, help_heading = "Output")]
+    pub codes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Compare {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+    /// Print one JSON object instead of a table.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Notebook {
+    /// The seed of the second experiment's values (the notebook's own are unseeded).
+    #[arg(long, value_name = "S", value_parser = value(parse_seed))]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct Plot {
+    /// histogram | error | compare | mapping | sweep.
+    #[arg(value_name = "CHART", value_parser = parse_chart)]
+    pub chart: quantviz::charts::ChartKind,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+    /// Where to write the figure: a name ending in .svg or .png.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Width in pixels, 100 to 8000.
+    #[arg(long, value_name = "W", default_value_t = 900, value_parser = pixels)]
+    pub width: u32,
+    /// Height in pixels, 100 to 8000.
+    #[arg(long, value_name = "H", default_value_t = 520, value_parser = pixels)]
+    pub height: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct Bench {
+    /// How many values [default: 1000000].
+    #[arg(long, value_name = "N", value_parser = value(parse_n))]
+    pub n: Option<usize>,
+    /// How many timed runs, 1 to 1000.
+    #[arg(long, value_name = "R", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub runs: u16,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A clap value parser from one of the core's `&str -> Result<T>` parsers: its message is
+/// the one a URL gets.
+fn value<T: 'static>(
+    parse: fn(&str) -> quantviz::Result<T>,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |s| parse(s).map_err(|e| e.to_string())
+}
+
+fn from_str<T: std::str::FromStr<Err = quantviz::Error>>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|e: quantviz::Error| e.to_string())
+}
+
+fn parse_dist(s: &str) -> Result<Distribution, String> {
+    from_str(s)
+}
+
+fn parse_preset(s: &str) -> Result<Preset, String> {
+    from_str(s)
+}
+
+fn parse_scheme(s: &str) -> Result<Scheme, String> {
+    from_str(s)
+}
+
+fn parse_calibration(s: &str) -> Result<Calibration, String> {
+    from_str(s)
+}
+
+fn parse_zero_point(s: &str) -> Result<ZeroPoint, String> {
+    from_str(s)
+}
+
+fn parse_chart(s: &str) -> Result<quantviz::charts::ChartKind, String> {
+    s.parse()
+}
+
+fn pixels(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(x) if (100..=8000).contains(&x) => Ok(x),
+        _ => Err("expected pixels from 100 to 8000".into()),
+    }
+}

@@ -1,0 +1,323 @@
+//! The results as JSON: the CLI's `--json` objects and the page's summary, written by
+//! `serde_json`. Each object is a struct here, its fields in the order they are written.
+//!
+//! Numbers are written in their shortest round-trip form, so a scale reads back as exactly the
+//! float64 computed; non-finite numbers (an exact reconstruction's infinite SQNR) are written as
+//! `null`.
+
+use crate::analysis::metrics::Metrics;
+use crate::analysis::{Analysis, Row, Run};
+use crate::quant::calibrate::DataStats;
+use crate::settings::Settings;
+use serde::Serialize;
+
+/// How many rows of values the page's summary holds.
+pub const TABLE_ROWS: usize = 20;
+
+/// The metrics of one run: `n`, `mse`, `sqnr_db`, `max_abs_error`, `clipped`.
+#[derive(Debug, Serialize)]
+pub struct MetricsJson {
+    pub n: usize,
+    pub mse: f64,
+    pub sqnr_db: f64,
+    pub max_abs_error: f64,
+    pub clipped: usize,
+}
+
+impl From<&Metrics> for MetricsJson {
+    fn from(m: &Metrics) -> Self {
+        MetricsJson {
+            n: m.n,
+            mse: m.mse,
+            sqnr_db: m.sqnr_db,
+            max_abs_error: m.max_abs_error,
+            clipped: m.clipped,
+        }
+    }
+}
+
+/// One run: settings, parameters and metrics.
+///
+/// `clip_min`/`clip_max` are the calibrated range `[beta, alpha]`; `level_min`/`level_max` are
+/// the values of the smallest and largest codes, `(qmin - zero_point) * scale` and
+/// `(qmax - zero_point) * scale`.
+#[derive(Debug, Serialize)]
+pub struct RunJson {
+    pub n: usize,
+    pub bits: u32,
+    pub scheme: String,
+    pub calibration: String,
+    pub zero_point_policy: String,
+    pub scale: f64,
+    pub zero_point: f64,
+    pub qmin: i32,
+    pub qmax: i32,
+    pub clip_min: f64,
+    pub clip_max: f64,
+    pub level_min: f64,
+    pub level_max: f64,
+    pub mse: f64,
+    pub sqnr_db: f64,
+    pub max_abs_error: f64,
+    pub clipped: usize,
+    /// The error without the injected outliers, where there are some.
+    pub inliers: Option<MetricsJson>,
+}
+
+impl From<&Run> for RunJson {
+    fn from(run: &Run) -> Self {
+        let p = &run.params;
+        let m = &run.metrics;
+        RunJson {
+            n: m.n,
+            bits: p.bits,
+            scheme: p.scheme.to_string(),
+            calibration: run.settings.calibration.to_string(),
+            zero_point_policy: run.settings.zero_point.to_string(),
+            scale: p.scale,
+            zero_point: p.zero_point,
+            qmin: p.qmin,
+            qmax: p.qmax,
+            clip_min: p.range_min,
+            clip_max: p.range_max,
+            level_min: p.clip_min(),
+            level_max: p.clip_max(),
+            mse: m.mse,
+            sqnr_db: m.sqnr_db,
+            max_abs_error: m.max_abs_error,
+            clipped: m.clipped,
+            inliers: run.inliers.as_ref().map(MetricsJson::from),
+        }
+    }
+}
+
+/// `quantviz quantize --json`: the data's name, then the run; with `--codes`, every value's
+/// code and dequantized value.
+#[derive(Debug, Serialize)]
+pub struct QuantizeJson {
+    pub data: String,
+    #[serde(flatten)]
+    pub run: RunJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codes: Option<Vec<i32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dequantized: Option<Vec<f64>>,
+}
+
+/// One row of the comparison of every scheme and calibration.
+#[derive(Debug, Serialize)]
+pub struct CompareRow {
+    pub scheme: String,
+    pub calibration: String,
+    pub label: String,
+    pub scale: f64,
+    pub zero_point: f64,
+    pub clip_min: f64,
+    pub clip_max: f64,
+    pub mse: f64,
+    pub sqnr_db: f64,
+    pub max_abs_error: f64,
+    pub clipped: usize,
+    pub inliers_mse: Option<f64>,
+    pub inliers_sqnr_db: Option<f64>,
+    /// Whether this is the run of the current settings.
+    pub current: bool,
+}
+
+/// The comparison's rows, `current` marking the run of `current` where given.
+pub fn compare_rows(runs: &[Run], current: Option<&Run>) -> Vec<CompareRow> {
+    runs.iter()
+        .map(|r| CompareRow {
+            scheme: r.settings.scheme.to_string(),
+            calibration: r.settings.calibration.to_string(),
+            label: run_label(r),
+            scale: r.params.scale,
+            zero_point: r.params.zero_point,
+            clip_min: r.params.range_min,
+            clip_max: r.params.range_max,
+            mse: r.metrics.mse,
+            sqnr_db: r.metrics.sqnr_db,
+            max_abs_error: r.metrics.max_abs_error,
+            clipped: r.metrics.clipped,
+            inliers_mse: r.inliers.map(|m| m.mse),
+            inliers_sqnr_db: r.inliers.map(|m| m.sqnr_db),
+            current: current.is_some_and(|c| c.settings == r.settings),
+        })
+        .collect()
+}
+
+/// `quantviz compare --json`.
+#[derive(Debug, Serialize)]
+pub struct CompareJson {
+    pub data: String,
+    pub n: usize,
+    pub bits: u32,
+    pub zero_point_policy: String,
+    pub runs: Vec<CompareRow>,
+}
+
+/// A run's name for people: `asymmetric min-max`, `symmetric percentile 99.99`.
+pub fn run_label(r: &Run) -> String {
+    format!("{} {}", r.settings.scheme, r.settings.calibration.label())
+}
+
+/// One value of the table: index, original, code, dequantized, error.
+#[derive(Debug, Serialize)]
+pub struct RowJson {
+    pub index: usize,
+    pub original: f64,
+    pub code: i32,
+    pub dequantized: f64,
+    pub error: f64,
+}
+
+impl From<&Row> for RowJson {
+    fn from(r: &Row) -> Self {
+        RowJson {
+            index: r.index,
+            original: r.original,
+            code: r.code,
+            dequantized: r.dequantized,
+            error: r.error,
+        }
+    }
+}
+
+/// What the data is: its name, where it came from, its size and range.
+#[derive(Debug, Serialize)]
+pub struct DataJson {
+    pub label: String,
+    /// `generated`, `preset` or `file`.
+    pub source: String,
+    pub n: usize,
+    pub min: f64,
+    pub max: f64,
+    pub absmax: f64,
+    pub outliers: usize,
+}
+
+impl DataJson {
+    fn new(label: &str, source: &str, stats: &DataStats, outliers: usize) -> DataJson {
+        DataJson {
+            label: label.into(),
+            source: source.into(),
+            n: stats.n,
+            min: stats.min,
+            max: stats.max,
+            absmax: stats.absmax,
+            outliers,
+        }
+    }
+}
+
+/// The settings, with the names the URL uses (the seed as a string: a u64 does not fit a JS
+/// number exactly).
+#[derive(Debug, Serialize)]
+pub struct SettingsJson {
+    pub dist: String,
+    pub n: usize,
+    pub seed: String,
+    pub outliers: usize,
+    pub outlier_value: f64,
+    pub bits: u32,
+    pub scheme: String,
+    pub calibration: String,
+    pub zero_point: String,
+    pub preset: Option<String>,
+}
+
+impl From<&Settings> for SettingsJson {
+    fn from(s: &Settings) -> Self {
+        SettingsJson {
+            dist: s.data.dist.to_string(),
+            n: s.data.n,
+            seed: s.data.seed.to_string(),
+            outliers: s.data.outliers,
+            outlier_value: s.data.outlier_value,
+            bits: s.quant.bits,
+            scheme: s.quant.scheme.to_string(),
+            calibration: s.quant.calibration.to_string(),
+            zero_point: s.quant.zero_point.to_string(),
+            preset: s.preset.map(|p| p.to_string()),
+        }
+    }
+}
+
+/// The page's summary of one state (`Session.update`): everything the page shows in numbers
+/// and words. The page's `www/types.js` describes the same object for JavaScript.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub query: String,
+    pub settings: SettingsJson,
+    pub data: DataJson,
+    pub result: RunJson,
+    pub formulas: Vec<String>,
+    pub table: Vec<RowJson>,
+    pub compare: Vec<CompareRow>,
+    pub conclusion: String,
+}
+
+/// The summary as JSON text.
+pub fn summary_json(
+    settings: &Settings,
+    source: &str,
+    analysis: &Analysis,
+    run: &Run,
+    compare: &[Run],
+) -> String {
+    let table = analysis.table(&run.params, TABLE_ROWS);
+    let outliers = analysis.data.outliers.len();
+    let summary = Summary {
+        query: settings.to_query(),
+        settings: settings.into(),
+        data: DataJson::new(&analysis.data.label, source, &analysis.stats, outliers),
+        result: run.into(),
+        formulas: crate::present::explain::formulas(run, &analysis.stats, table.first()),
+        table: table.iter().map(RowJson::from).collect(),
+        compare: compare_rows(compare, Some(run)),
+        conclusion: crate::present::explain::conclusion(compare, run, &analysis.stats, outliers),
+    };
+    to_json(&summary)
+}
+
+/// Compact JSON of any of these objects. Serializing plain structs of numbers and strings
+/// cannot fail; were it to, the error is said in the JSON itself rather than panicking.
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|e| format!("{{\"error\":{}}}", serde_json::Value::String(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_numbers_are_null_and_strings_escaped() {
+        let m = MetricsJson {
+            n: 3,
+            mse: 0.1,
+            sqnr_db: f64::INFINITY,
+            max_abs_error: f64::NAN,
+            clipped: 0,
+        };
+        assert_eq!(
+            to_json(&m),
+            r#"{"n":3,"mse":0.1,"sqnr_db":null,"max_abs_error":null,"clipped":0}"#
+        );
+        assert_eq!(to_json(&"q\"\n"), r#""q\"\n""#);
+    }
+
+    #[test]
+    fn floats_read_back_exactly() {
+        for x in [
+            0.7617254901960785f64,
+            62.0,
+            1e-300,
+            1.7e308,
+            -0.04447330111495594,
+        ] {
+            let back: f64 = serde_json::from_str(&to_json(&x)).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits());
+        }
+    }
+}
