@@ -7,28 +7,34 @@ WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable
   --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd
 export WASM_BINDGEN_TEST_TIMEOUT ?= 120
 
-.PHONY: serve test setup wasm lint test-native test-wasm test-e2e bench clean
+.PHONY: serve test setup wasm size lint test-native test-wasm test-e2e bench screenshot clean
 
 ## Build the wasm package and serve the page at http://localhost:$(PORT) (PORT overrides).
 serve: wasm
 	python3 scripts/serve.py $(PORT)
 
 ## Every test: lint, native, wasm in headless Chromium and node, the page end to end.
-test: setup lint test-native test-wasm wasm test-e2e
+test: setup lint test-native test-wasm wasm size test-e2e
 
 setup:
 	$(SETUP) all
 
 ## The release wasm package in pkg/, optimized by binaryen's wasm-opt from npm. -Oz rather than
-## -O3: rustc already optimized for speed (opt-level 3); binaryen's -Oz saves ~5 KB (issue 4: at
-## most 300 KB) and Session.update measured as fast as with -O3 (min of 40 runs at 100k and 1M).
-## --converge repeats -Oz until it gains nothing (~170 bytes, ~10 s); the producers and
-## target_features sections are metadata no browser reads (~270 bytes).
+## -O3: rustc already optimized the code for speed (opt-level 3), and -Oz then makes it smaller
+## without making Session.update measurably slower. The producers and target_features sections
+## are metadata no browser reads.
 wasm:
 	$(SETUP) wasm
 	wasm-pack build --release --target web --out-dir pkg --no-pack
 	$(WASM_OPT) -Oz --converge --strip-producers --strip-target-features $(WASM_FEATURES) pkg/quantviz_bg.wasm -o pkg/quantviz_bg.wasm
 	@ls -l pkg/quantviz_bg.wasm | awk '{printf "pkg/quantviz_bg.wasm: %d bytes\n", $$5}'
+
+## What users wait for: the gzip -9 size of the wasm, at most WASM_GZIP_BUDGET bytes.
+WASM_GZIP_BUDGET := 200000
+size:
+	@raw=$$(wc -c < pkg/quantviz_bg.wasm); gz=$$(gzip -9 -c pkg/quantviz_bg.wasm | wc -c); \
+	  echo "pkg/quantviz_bg.wasm: $$raw bytes, $$gz gzip -9 (budget $(WASM_GZIP_BUDGET))"; \
+	  if [ $$gz -gt $(WASM_GZIP_BUDGET) ]; then echo "over the size budget by $$((gz - $(WASM_GZIP_BUDGET))) bytes"; exit 1; fi
 
 lint:
 	cargo fmt --check
@@ -51,6 +57,10 @@ bench: wasm
 	$(SETUP) python
 	cargo build --release
 	python3 scripts/bench.py
+
+## docs/screenshot.png, the README's picture, from the page in headless Chromium.
+screenshot: wasm
+	node scripts/screenshot.mjs
 
 clean:
 	cargo clean

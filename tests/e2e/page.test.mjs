@@ -2,8 +2,7 @@
 // numbers, follows its controls and its URL, survives bad input, and stays on its own host.
 //
 // Needs pkg/ built (`make wasm`); `make test-e2e` runs it as `node --test tests/e2e/`.
-// Screenshots go to artifacts/ (gitignored); QUANTVIZ_SCREENSHOT=1 also refreshes
-// docs/screenshot.png.
+// Screenshots go to artifacts/ (gitignored); `make screenshot` makes the README's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -547,12 +546,8 @@ test('wide desktop screenshot', async () => {
   const file = path.join(ARTIFACTS, 'page-1400.png');
   await page.screenshot({ path: file, fullPage: true });
   assert.ok(statSync(file).size > 10_000);
-  if (process.env.QUANTVIZ_SCREENSHOT === '1') {
-    const small = toPalettePng(readFileSync(file));
-    assert.ok(small.length < 500_000, `docs/screenshot.png stays under 500 KB (${small.length} bytes)`);
-    mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
-    writeFileSync(path.join(ROOT, 'docs', 'screenshot.png'), small);
-  }
+  const small = toPalettePng(readFileSync(file));
+  assert.ok(small.length < 500_000, `a palette PNG of it stays under 500 KB (${small.length} bytes)`);
   await close();
   assertClean(problems);
 });
