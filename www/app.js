@@ -70,6 +70,7 @@ const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
 
 /** The wasm session, the last good summary, and the notebook preset the view is on (or null). */
 let session = null;
+/** @type {import('./types.js').Summary | null} */
 let summary = null;
 let preset = null;
 /** The query of the view on screen, as sent from the controls (null after a file or preset). */
@@ -328,7 +329,8 @@ async function beforeCompute(large) {
   return performance.now();
 }
 
-/** Shows a successful summary: numbers, charts, URL. */
+/** Shows a successful summary: numbers, charts, URL.
+ * @param {import('./types.js').Summary} next */
 function show(next, t0, syncControls, sliding = false) {
   summary = next;
   preset = next.settings.preset ?? null;
@@ -577,7 +579,8 @@ async function redraw(force) {
 // ---------------------------------------------------------------------------------------------
 // Numbers and text
 
-/** Shows the summary's numbers, formulas, table, comparison and conclusion. */
+/** Shows the summary's numbers, formulas, table, comparison and conclusion.
+ * @param {import('./types.js').Summary} s */
 function render(s) {
   const r = s.result;
   const m = ui.metric;
@@ -621,7 +624,8 @@ function render(s) {
   }
 }
 
-/** Fills the comparison table; the inlier columns appear only when there are outliers. */
+/** Fills the comparison table; the inlier columns appear only when there are outliers.
+ * @param {import('./types.js').CompareRow[]} rows */
 function renderCompare(rows) {
   const withInliers = rows.some((c) => c.inliers_mse !== null && c.inliers_mse !== undefined);
   ui.compareTable.classList.toggle('with-inliers', withInliers);
@@ -736,7 +740,8 @@ function short(x) {
 // ---------------------------------------------------------------------------------------------
 // Controls from settings
 
-/** Sets every control from the core's settings (after a preset, a link or a new distribution). */
+/** Sets every control from the core's settings (after a preset, a link or a new distribution).
+ * @param {import('./types.js').Settings} s */
 function applySettings(s) {
   const [name, args] = splitDist(s.dist);
   ui.dist.value = name;
@@ -756,7 +761,8 @@ function applySettings(s) {
   reflectSettings(s);
 }
 
-/** Updates what depends on settings without touching what the user typed. */
+/** Updates what depends on settings without touching what the user typed.
+ * @param {import('./types.js').Settings} s */
 function reflectSettings(s) {
   setText(ui.bitsOut, String(s.bits));
   for (const el of ui.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
