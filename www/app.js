@@ -1,6 +1,9 @@
 // quantviz page glue: read the controls, keep the URL in step, call wasm, show its numbers.
 // Every number, formula and chart comes from the Rust side; nothing here quantizes anything.
 import init, { Session, csvMaxRows } from '../pkg/quantviz.js';
+import { ui } from './elements.js';
+import { fillList, fillRows, flash, setData, setProp, setText } from './dom.js';
+import { clearError, message, setState, setStatus, showError } from './status.js';
 
 /** The charts, by the name `Session.draw` knows them; each has a `<canvas id="chart-NAME">`. */
 const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
@@ -16,55 +19,6 @@ const URL_IDLE_MS = 250;
 const LARGE_N = 1_000_000;
 /** The same for a change of the quantization only (no new data), about 15 ms a million values. */
 const LARGE_N_QUANT = 4_000_000;
-
-const $ = (sel) => document.querySelector(sel);
-const ui = {
-  form: $('#controls'),
-  dist: $('#dist'),
-  params: {
-    uniform: [$('#dist-lo'), $('#dist-hi')],
-    normal: [$('#dist-mean'), $('#dist-std')],
-    laplace: [$('#dist-loc'), $('#dist-scale')],
-    'student-t': [$('#dist-dof')],
-  },
-  n: $('#n'),
-  seed: $('#seed'),
-  newSeed: $('#new-seed'),
-  outliers: $('#outliers'),
-  outlierValue: $('#outlier-value'),
-  bits: $('#bits'),
-  bitsOut: $('#bits-out'),
-  bitsCodes: $('#bits-codes'),
-  scheme: $('#scheme'),
-  calibration: $('#calibration'),
-  percentile: $('#percentile'),
-  percentileField: $('#percentile-field'),
-  zeroPoint: $('#zero-point'),
-  file: $('#file'),
-  useGenerated: $('#use-generated'),
-  dataSource: $('#data-source'),
-  dataGroup: $('#data-group'),
-  presets: [...document.querySelectorAll('[data-preset]')],
-  paramBoxes: [...document.querySelectorAll('.params[data-dist]')],
-  copyLink: $('#copy-link'),
-  downloadCsv: $('#download-csv'),
-  status: $('#status'),
-  error: $('#error'),
-  conclusion: $('#conclusion'),
-  formulas: $('#formulas'),
-  valuesBody: $('#values-table tbody'),
-  compareTable: $('#compare-table'),
-  metric: {
-    scale: $('#metric-scale'),
-    zeroPoint: $('#metric-zero-point'),
-    mse: $('#metric-mse'),
-    sqnr: $('#metric-sqnr'),
-    maxError: $('#metric-max-error'),
-    clipped: $('#metric-clipped'),
-    clippedOf: $('#metric-clipped-of'),
-    inliers: $('#metric-inliers'),
-  },
-};
 
 const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
 
@@ -655,69 +609,6 @@ function renderCompare(rows) {
   });
 }
 
-/** Shows `rows` (arrays of cell texts, the first a header cell) in a table body. Rows of the
- * same shape are kept and only the text that changed is set: far less for the browser to
- * redo than new elements (the page updates these tables on every change). */
-function fillRows(body, rows) {
-  const same =
-    body.rows.length === rows.length && rows.every((cells, i) => body.rows[i].cells.length === cells.length);
-  if (!same) {
-    body.replaceChildren(...rows.map((cells) => tr(cells)));
-    return;
-  }
-  rows.forEach((cells, i) => {
-    const row = body.rows[i].cells;
-    cells.forEach((text, j) => setText(row[j], String(text)));
-  });
-}
-
-/** Shows `items` as the `<li>`s of a list, keeping the items there are. */
-function fillList(list, items) {
-  if (list.children.length !== items.length) {
-    list.replaceChildren(
-      ...items.map((text) => {
-        const li = document.createElement('li');
-        li.textContent = text;
-        return li;
-      }),
-    );
-    return;
-  }
-  items.forEach((text, i) => setText(list.children[i], text));
-}
-
-/** Sets an element's text only when it differs; an element that holds one text node keeps it
- * and only its data changes (no new node, less for the browser to redo). */
-function setText(el, text) {
-  const node = el.firstChild;
-  if (node !== null && node === el.lastChild && node.nodeType === Node.TEXT_NODE) {
-    if (node.data !== text) node.data = text;
-  } else if (el.textContent !== text) {
-    el.textContent = text;
-  }
-}
-
-/** Sets a (boolean) property only when it differs. */
-function setProp(el, key, value) {
-  if (el[key] !== value) el[key] = value;
-}
-
-/** Sets a data attribute only when it differs. */
-function setData(el, key, value) {
-  if (el.dataset[key] !== value) el.dataset[key] = value;
-}
-
-/** A table row of text cells, the first a header cell. */
-function tr(cells) {
-  const row = document.createElement('tr');
-  cells.forEach((text, i) => {
-    const cell = document.createElement(i === 0 ? 'th' : 'td');
-    cell.textContent = String(text);
-    row.append(cell);
-  });
-  return row;
-}
-
 /** About 4 significant digits, exponent form for very small or large numbers. */
 function num(x) {
   if (x === null || x === undefined) return '–';
@@ -873,43 +764,8 @@ function save(blob, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** Shows `text` on a button for a moment. */
-function flash(button, text) {
-  const before = button.textContent;
-  button.textContent = text;
-  setTimeout(() => (button.textContent = before), 1500);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-/** Sets the test contract's state: "busy", "ready" or "error". */
-function setState(state) {
-  document.body.dataset.state = state;
-}
-
-/** Shows a status line; `ms` also goes to `data-ms`. */
-function setStatus(text, ms) {
-  setText(ui.status, text);
-  if (ms === undefined) delete ui.status.dataset.ms;
-  else setData(ui.status, 'ms', String(ms));
-}
-
-function showError(text) {
-  ui.error.textContent = text;
-  ui.error.hidden = false;
-}
-
-function clearError() {
-  setText(ui.error, '');
-  setProp(ui.error, 'hidden', true);
-}
-
-/** The message of anything thrown (wasm throws `Error`s, sometimes strings). */
-function message(e) {
-  if (e instanceof Error) return e.message;
-  return String(e);
-}
 
 /** Resolves after the browser has painted the current DOM. */
 function nextPaint() {
