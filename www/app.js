@@ -4,6 +4,7 @@ import init, { Session, csvMaxRows } from '../pkg/quantviz.js';
 import { ui } from './elements.js';
 import { fillList, fillRows, flash, setData, setProp, setText } from './dom.js';
 import { clearError, message, setState, setStatus, showError } from './status.js';
+import { LARGE_N_QUANT, largeInQuery, state } from './state.js';
 
 /** The charts, by the name `Session.draw` knows them; each has a `<canvas id="chart-NAME">`. */
 const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
@@ -14,23 +15,8 @@ const RESIZE_DEBOUNCE_MS = 120;
 /** How long the page waits after a slider's last step before it writes the URL (`saveUrl`) and
  * draws the charts off screen (`drawOnScreen`). */
 const URL_IDLE_MS = 250;
-/** From this many values on, say "Working…" and let it paint before a (long) call that makes
- * new data. */
-const LARGE_N = 1_000_000;
-/** The same for a change of the quantization only (no new data), about 15 ms a million values. */
-const LARGE_N_QUANT = 4_000_000;
 
 const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
-
-/** The wasm session, the last good summary, and the notebook preset the view is on (or null). */
-let session = null;
-/** @type {import('./types.js').Summary | null} */
-let summary = null;
-let preset = null;
-/** The query of the view on screen, as sent from the controls (null after a file or preset). */
-let lastGoodQuery = null;
-/** How long the last update (or redraw) took, compute and draw together. */
-let lastMs = 0;
 
 /** Starts wasm, shows the view the URL asks for, then wires up the controls. */
 async function initialize() {
@@ -38,7 +24,7 @@ async function initialize() {
   watchOnScreen();
   try {
     await init();
-    session = new Session();
+    state.session = new Session();
   } catch (e) {
     showError(`Could not start the WebAssembly module: ${message(e)}`);
     setStatus('Not loaded');
@@ -49,7 +35,7 @@ async function initialize() {
   enqueue(async () => {
     const fromUrl = location.search;
     const ok = await run(fromUrl, { large: largeInQuery(fromUrl), syncControls: true });
-    if (!ok && summary === null) {
+    if (!ok && state.summary === null) {
       // A broken link still gets a page: keep its message, show the defaults underneath.
       const msg = ui.error.textContent;
       await run('', { syncControls: true });
@@ -83,7 +69,7 @@ function setupUI() {
       setState('busy');
       const q = `preset=${b.dataset.preset}`;
       enqueue(async () => {
-        if (summary && summary.data.source === 'file') session.useGenerated();
+        if (state.summary && state.summary.data.source === 'file') state.session.useGenerated();
         await run(q, { large: false, syncControls: true });
       });
     });
@@ -97,8 +83,8 @@ function setupUI() {
   ui.useGenerated.addEventListener('click', () => {
     setState('busy');
     enqueue(async () => {
-      session.useGenerated();
-      preset = null;
+      state.session.useGenerated();
+      state.preset = null;
       const q = queryFromControls();
       await run(q, { large: largeInQuery(q) });
     });
@@ -180,9 +166,9 @@ function enqueue(task) {
 async function updateFromControls(changes) {
   const isData = (c) => c.dataset.kind === 'data';
   // The percentile preset draws its values with the Seed and puts the Outlier value last.
-  if (changes.some((c) => isData(c) && c.dataset.keepsPreset !== preset)) {
-    preset = null;
-    if (summary && summary.data.source === 'file') session.useGenerated();
+  if (changes.some((c) => isData(c) && c.dataset.keepsPreset !== state.preset)) {
+    state.preset = null;
+    if (state.summary && state.summary.data.source === 'file') state.session.useGenerated();
   }
   // A new distribution starts from its default parameters, which the core knows, unless one
   // of its parameters was edited after it was picked.
@@ -193,12 +179,12 @@ async function updateFromControls(changes) {
     else if (isParam(c)) distOnly = false;
   }
   const q = queryFromControls({ distOnly });
-  if (q === lastGoodQuery) {
+  if (q === state.lastGoodQuery) {
     // Nothing changed since the last good view (a change event after the debounce, or a bad
     // value typed back to what it was): the session still holds that view.
     clearError();
-    reflectSettings(summary.settings);
-    setStatus(`Updated in ${lastMs} ms`, lastMs);
+    reflectSettings(state.summary.settings);
+    setStatus(`Updated in ${state.lastMs} ms`, state.lastMs);
     return;
   }
   const quantOnly = changes.length > 0 && changes.every((c) => c.dataset.kind === 'quant');
@@ -227,14 +213,8 @@ function queryFromControls({ distOnly = false } = {}) {
     ['calibration', calibration],
     ['zero_point', ui.zeroPoint.value],
   ];
-  if (preset) parts.push(['preset', preset]);
+  if (state.preset) parts.push(['preset', state.preset]);
   return parts.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
-}
-
-/** Whether a query asks for `large` values or more (a million by default: it will take a moment). */
-function largeInQuery(q, large = LARGE_N) {
-  const n = new URLSearchParams(q).get('n');
-  return n !== null && Number(n) >= large;
 }
 
 /**
@@ -246,13 +226,13 @@ async function run(query, { large = false, syncControls = false, changed = null 
   const t0 = await beforeCompute(large);
   let next;
   try {
-    next = JSON.parse(session.update(query));
+    next = JSON.parse(state.session.update(query));
   } catch (e) {
     failed(e, changed);
     return false;
   }
   const ok = show(next, t0, syncControls, Boolean(changed && changed.type === 'range'));
-  if (ok) lastGoodQuery = changed ? query : null;
+  if (ok) state.lastGoodQuery = changed ? query : null;
   return ok;
 }
 
@@ -262,14 +242,14 @@ async function loadFile(file) {
   let next;
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    next = JSON.parse(session.load(bytes, file.name, queryFromControls()));
+    next = JSON.parse(state.session.load(bytes, file.name, queryFromControls()));
   } catch (e) {
     failed(e, ui.file);
     return false;
   } finally {
     ui.file.value = '';
   }
-  lastGoodQuery = null;
+  state.lastGoodQuery = null;
   return show(next, t0, true);
 }
 
@@ -286,8 +266,8 @@ async function beforeCompute(large) {
 /** Shows a successful summary: numbers, charts, URL.
  * @param {import('./types.js').Summary} next */
 function show(next, t0, syncControls, sliding = false) {
-  summary = next;
-  preset = next.settings.preset ?? null;
+  state.summary = next;
+  state.preset = next.settings.preset ?? null;
   try {
     drawOnScreen(sliding);
   } catch (e) {
@@ -298,8 +278,8 @@ function show(next, t0, syncControls, sliding = false) {
   render(next);
   if (syncControls) applySettings(next.settings);
   else reflectSettings(next.settings);
-  lastMs = Math.round(performance.now() - t0);
-  setStatus(`Updated in ${lastMs} ms`, lastMs);
+  state.lastMs = Math.round(performance.now() - t0);
+  setStatus(`Updated in ${state.lastMs} ms`, state.lastMs);
   clearError();
   return true;
 }
@@ -308,7 +288,7 @@ function show(next, t0, syncControls, sliding = false) {
 function failed(e, control) {
   showError(message(e));
   if (control) control.setAttribute('aria-invalid', 'true');
-  if (summary) setStatus('Showing the last good settings');
+  if (state.summary) setStatus('Showing the last good settings');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,11 +372,11 @@ function current(name) {
  */
 function drawOnScreen(sliding = false) {
   wanted += 1;
-  const state = wanted;
+  const ours = wanted;
   setData(document.body, 'charts', 'pending');
   // A newer state draws its own. The timer is also the fallback where no frame comes (a hidden
   // tab); after the frame's draw it finds nothing left to draw.
-  const later = () => state === wanted && drawRest();
+  const later = () => ours === wanted && drawRest();
   setTimeout(later, URL_IDLE_MS);
   if (!sliding) requestAnimationFrame(() => setTimeout(later, 0));
   const visible = onScreen ?? onScreenNow();
@@ -420,7 +400,7 @@ function drawOnScreen(sliding = false) {
  * then shows the message and says `data-charts="error"`). */
 function drawRest(names = CHARTS) {
   const stale = names.filter((name) => !current(name));
-  if (!summary || stale.length === 0) return true;
+  if (!state.summary || stale.length === 0) return true;
   const t0 = performance.now();
   try {
     drawCharts(stale);
@@ -472,7 +452,7 @@ function drawCharts(names) {
     const surface = surfaceOf(name);
     const dpr = fitCanvas(canvas, surface);
     if (name === 'sweep') drawSweep(surface, dpr, dark);
-    else session.draw(name, surface, dpr, dark);
+    else state.session.draw(name, surface, dpr, dark);
     setData(canvas, 'dark', String(dark));
     setData(canvas, 'shows', String(wanted));
   }
@@ -483,21 +463,21 @@ function drawCharts(names) {
  * whole; where a browser has no `OffscreenCanvas`, it is drawn whole. */
 function drawSweep(surface, dpr, dark) {
   if (typeof OffscreenCanvas !== 'function') {
-    session.draw('sweep', surface, dpr, dark);
+    state.session.draw('sweep', surface, dpr, dark);
     return;
   }
-  const q = summary.settings;
-  const key = [session.sweepCount(), q.scheme, q.calibration, q.zero_point, surface.width, surface.height, dpr, dark].join(' ');
+  const q = state.summary.settings;
+  const key = [state.session.sweepCount(), q.scheme, q.calibration, q.zero_point, surface.width, surface.height, dpr, dark].join(' ');
   if (!sweepBase || sweepBase.key !== key) {
     sweepBase?.image.close();
     sweepBase = null;
     const base = new OffscreenCanvas(surface.width, surface.height);
-    session.draw('sweep-base', base, dpr, dark);
+    state.session.draw('sweep-base', base, dpr, dark);
     sweepBase = { key, image: base.transferToImageBitmap() };
   }
   const ctx = surface.getContext('2d');
   ctx.drawImage(sweepBase.image, 0, 0);
-  session.draw('sweep-marker', surface, dpr, dark);
+  state.session.draw('sweep-marker', surface, dpr, dark);
 }
 
 /** Whether any canvas's CSS size or pixel ratio differs from when it was drawn. */
@@ -512,12 +492,12 @@ function sizesChanged() {
 
 /** Redraws after a resize, only if a canvas really changed size. */
 async function redrawIfResized() {
-  if (summary && sizesChanged()) await redraw(false);
+  if (state.summary && sizesChanged()) await redraw(false);
 }
 
 /** Redraws the current state without recomputing it. */
 async function redraw(force) {
-  if (!summary || (!force && !sizesChanged())) return;
+  if (!state.summary || (!force && !sizesChanged())) return;
   setState('busy');
   const t0 = performance.now();
   try {
@@ -526,8 +506,8 @@ async function redraw(force) {
     showError(message(e));
     return;
   }
-  lastMs = Math.round(performance.now() - t0);
-  setStatus(`Updated in ${lastMs} ms`, lastMs);
+  state.lastMs = Math.round(performance.now() - t0);
+  setStatus(`Updated in ${state.lastMs} ms`, state.lastMs);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -569,11 +549,11 @@ function render(s) {
   const from = d.source === 'file' ? 'Your file' : d.source === 'preset' ? 'Notebook preset' : 'Generated';
   setText(ui.dataSource, `${from}: ${d.label}. ${d.n} values from ${String(d.min)} to ${String(d.max)}.`);
   setData(ui.dataGroup, 'source', d.source);
-  setData(ui.dataGroup, 'preset', preset ?? '');
+  setData(ui.dataGroup, 'preset', state.preset ?? '');
   ui.useGenerated.hidden = d.source === 'file' ? false : d.source !== 'preset';
   setText(ui.bitsCodes, `codes ${r.qmin} … ${r.qmax}`);
   for (const b of ui.presets) {
-    const pressed = String(b.dataset.preset === preset);
+    const pressed = String(b.dataset.preset === state.preset);
     if (b.getAttribute('aria-pressed') !== pressed) b.setAttribute('aria-pressed', pressed);
   }
 }
@@ -725,11 +705,11 @@ async function copyLink() {
 /** Downloads the current values as CSV: index, original, code, dequantized, error. */
 function downloadCsv() {
   try {
-    const blob = new Blob([session.csv()], { type: 'text/csv' });
+    const blob = new Blob([state.session.csv()], { type: 'text/csv' });
     save(blob, 'quantviz.csv');
     const cap = csvMaxRows();
-    if (summary && summary.data.n > cap) {
-      flash(ui.downloadCsv, `First ${cap.toLocaleString('en')} of ${summary.data.n.toLocaleString('en')} rows saved`);
+    if (state.summary && state.summary.data.n > cap) {
+      flash(ui.downloadCsv, `First ${cap.toLocaleString('en')} of ${state.summary.data.n.toLocaleString('en')} rows saved`);
     }
   } catch (e) {
     showError(message(e));
