@@ -2,9 +2,11 @@
 // Every number, formula and chart comes from the Rust side; nothing here quantizes anything.
 import init, { Session, csvMaxRows } from '../pkg/quantviz.js';
 import { ui } from './elements.js';
-import { fillList, fillRows, flash, setData, setProp, setText } from './dom.js';
+import { flash, setData, setText } from './dom.js';
 import { clearError, message, setState, setStatus, showError } from './status.js';
 import { LARGE_N_QUANT, largeInQuery, state } from './state.js';
+import { applySettings, queryFromControls, reflectSettings } from './controls.js';
+import { render } from './numbers.js';
 
 /** The charts, by the name `Session.draw` knows them; each has a `<canvas id="chart-NAME">`. */
 const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
@@ -191,30 +193,6 @@ async function updateFromControls(changes) {
   const large = quantOnly ? largeInQuery(q, LARGE_N_QUANT) : largeInQuery(q);
   const changed = changes.length ? changes[changes.length - 1] : null;
   await run(q, { large, syncControls: distOnly, changed });
-}
-
-/** The query string the controls describe, in the URL's own spelling. */
-function queryFromControls({ distOnly = false } = {}) {
-  const name = ui.dist.value;
-  const args = ui.params[name].map((el) => el.value.trim());
-  const dist = distOnly ? name : `${name}:${args.join(',')}`;
-  const calibration =
-    ui.calibration.value === 'percentile'
-      ? `percentile:${ui.percentile.value.trim()}`
-      : ui.calibration.value;
-  const parts = [
-    ['dist', dist],
-    ['n', ui.n.value.trim()],
-    ['seed', ui.seed.value.trim()],
-    ['outliers', ui.outliers.value.trim()],
-    ['outlier_value', ui.outlierValue.value.trim()],
-    ['bits', ui.bits.value],
-    ['scheme', ui.scheme.value],
-    ['calibration', calibration],
-    ['zero_point', ui.zeroPoint.value],
-  ];
-  if (state.preset) parts.push(['preset', state.preset]);
-  return parts.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
 }
 
 /**
@@ -508,148 +486,6 @@ async function redraw(force) {
   }
   state.lastMs = Math.round(performance.now() - t0);
   setStatus(`Updated in ${state.lastMs} ms`, state.lastMs);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Numbers and text
-
-/** Shows the summary's numbers, formulas, table, comparison and conclusion.
- * @param {import('./types.js').Summary} s */
-function render(s) {
-  const r = s.result;
-  const m = ui.metric;
-  setText(m.scale, String(r.scale));
-  setText(m.zeroPoint, String(r.zero_point));
-  setText(m.mse, num(r.mse));
-  setText(m.sqnr, sqnr(r.sqnr_db));
-  setText(m.maxError, num(r.max_abs_error));
-  setText(m.clipped, String(r.clipped));
-  setText(m.clippedOf, `of ${s.data.n}`);
-  if (r.inliers) {
-    const i = r.inliers;
-    m.inliers.hidden = false;
-    setText(
-      m.inliers,
-      `Without the ${s.data.outliers === 1 ? 'outlier' : s.data.outliers > 1 ? `${s.data.outliers} outliers` : 'outliers'} ` +
-      `(${i.n} values): MSE ${num(i.mse)}, SQNR ${sqnr(i.sqnr_db)} dB, ` +
-        `max error ${num(i.max_abs_error)}, clipped ${i.clipped}.`,
-    );
-  } else {
-    m.inliers.hidden = true;
-    setText(m.inliers, '');
-  }
-  setText(ui.conclusion, s.conclusion);
-  fillList(ui.formulas, s.formulas);
-  fillRows(
-    ui.valuesBody,
-    s.table.map((row) => [row.index, String(row.original), String(row.code), short(row.dequantized), short(row.error)]),
-  );
-  renderCompare(s.compare);
-  const d = s.data;
-  const from = d.source === 'file' ? 'Your file' : d.source === 'preset' ? 'Notebook preset' : 'Generated';
-  setText(ui.dataSource, `${from}: ${d.label}. ${d.n} values from ${String(d.min)} to ${String(d.max)}.`);
-  setData(ui.dataGroup, 'source', d.source);
-  setData(ui.dataGroup, 'preset', state.preset ?? '');
-  ui.useGenerated.hidden = d.source === 'file' ? false : d.source !== 'preset';
-  setText(ui.bitsCodes, `codes ${r.qmin} … ${r.qmax}`);
-  for (const b of ui.presets) {
-    const pressed = String(b.dataset.preset === state.preset);
-    if (b.getAttribute('aria-pressed') !== pressed) b.setAttribute('aria-pressed', pressed);
-  }
-}
-
-/** Fills the comparison table; the inlier columns appear only when there are outliers.
- * @param {import('./types.js').CompareRow[]} rows */
-function renderCompare(rows) {
-  const withInliers = rows.some((c) => c.inliers_mse !== null && c.inliers_mse !== undefined);
-  ui.compareTable.classList.toggle('with-inliers', withInliers);
-  const body = ui.compareTable.tBodies[0];
-  fillRows(
-    body,
-    rows.map((c) => [
-      c.label,
-      num(c.mse),
-      sqnr(c.sqnr_db),
-      num(c.max_abs_error),
-      String(c.clipped),
-      c.inliers_mse === null || c.inliers_mse === undefined ? '–' : num(c.inliers_mse),
-      c.inliers_mse === null || c.inliers_mse === undefined ? '–' : sqnr(c.inliers_sqnr_db),
-    ]),
-  );
-  rows.forEach((c, i) => {
-    const row = body.rows[i];
-    setData(row, 'scheme', c.scheme);
-    setData(row, 'calibration', c.calibration);
-    if (row.cells[0].scope !== 'row') row.cells[0].scope = 'row';
-    for (const cell of [...row.cells].slice(5)) if (!cell.classList.contains('inl')) cell.classList.add('inl');
-    if (row.classList.contains('current') !== Boolean(c.current)) row.classList.toggle('current', Boolean(c.current));
-    if (c.current) {
-      if (row.getAttribute('aria-current') !== 'true') row.setAttribute('aria-current', 'true');
-    } else if (row.hasAttribute('aria-current')) row.removeAttribute('aria-current');
-  });
-}
-
-/** About 4 significant digits, exponent form for very small or large numbers. */
-function num(x) {
-  if (x === null || x === undefined) return '–';
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  if (a < 1e-3 || a >= 1e6) return x.toExponential(3).replace(/\.?0+e/, 'e');
-  return String(Number(x.toPrecision(4)));
-}
-
-/** An SQNR in dB; null means the reconstruction is exact. */
-function sqnr(db) {
-  return db === null || db === undefined ? '∞' : String(Number(db.toFixed(2)));
-}
-
-/** A table value, short enough to read: 6 significant digits. */
-function short(x) {
-  return x === 0 ? '0' : String(Number(x.toPrecision(6)));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Controls from settings
-
-/** Sets every control from the core's settings (after a preset, a link or a new distribution).
- * @param {import('./types.js').Settings} s */
-function applySettings(s) {
-  const [name, args] = splitDist(s.dist);
-  ui.dist.value = name;
-  const inputs = ui.params[name] || [];
-  inputs.forEach((el, i) => (el.value = args[i] ?? ''));
-  ui.n.value = String(s.n);
-  ui.seed.value = String(s.seed);
-  ui.outliers.value = String(s.outliers);
-  ui.outlierValue.value = String(s.outlier_value);
-  ui.bits.value = String(s.bits);
-  ui.scheme.value = s.scheme;
-  const [cal, p] = s.calibration.split(':');
-  ui.calibration.value = cal;
-  if (p !== undefined) ui.percentile.value = p;
-  else if (ui.percentile.value === '') ui.percentile.value = '99.99';
-  ui.zeroPoint.value = s.zero_point;
-  reflectSettings(s);
-}
-
-/** Updates what depends on settings without touching what the user typed.
- * @param {import('./types.js').Settings} s */
-function reflectSettings(s) {
-  setText(ui.bitsOut, String(s.bits));
-  for (const el of ui.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
-  const name = ui.dist.value;
-  for (const box of ui.paramBoxes) setProp(box, 'hidden', box.dataset.dist !== name);
-  const percentile = ui.calibration.value === 'percentile';
-  ui.percentileField.classList.toggle('off', !percentile);
-  setProp(ui.percentile, 'disabled', !percentile);
-  setProp(ui.zeroPoint, 'disabled', ui.scheme.value === 'symmetric');
-}
-
-/** `normal:0,1` → ['normal', ['0', '1']]: the core's spelling, split for the inputs. */
-function splitDist(dist) {
-  const at = dist.indexOf(':');
-  if (at < 0) return [dist, []];
-  return [dist.slice(0, at), dist.slice(at + 1).split(',')];
 }
 
 // ---------------------------------------------------------------------------------------------
