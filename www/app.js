@@ -7,9 +7,8 @@ import { clearError, message, setState, setStatus, showError } from './status.js
 import { LARGE_N_QUANT, largeInQuery, state } from './state.js';
 import { applySettings, queryFromControls, reflectSettings } from './controls.js';
 import { render } from './numbers.js';
+import { CHARTS, canvasOf, darkQuery, drawCharts, sizesChanged, surfaceOf, watchSizes } from './charts.js';
 
-/** The charts, by the name `Session.draw` knows them; each has a `<canvas id="chart-NAME">`. */
-const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
 /** Pause after typing before updating, so "1000" does not compute 1, 10 and 100 first. */
 const TYPING_DEBOUNCE_MS = 150;
 /** Pause after a resize before redrawing. */
@@ -17,8 +16,6 @@ const RESIZE_DEBOUNCE_MS = 120;
 /** How long the page waits after a slider's last step before it writes the URL (`saveUrl`) and
  * draws the charts off screen (`drawOnScreen`). */
 const URL_IDLE_MS = 250;
-
-const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
 
 /** Starts wasm, shows the view the URL asks for, then wires up the controls. */
 async function initialize() {
@@ -98,15 +95,7 @@ function setupUI() {
   }
   // Redraw (no recompute) when the canvases change size or the colour scheme flips.
   const resized = debounce(() => enqueue(redrawIfResized), RESIZE_DEBOUNCE_MS);
-  const ro = new ResizeObserver((entries) => {
-    for (const e of entries) {
-      const box = e.borderBoxSize && e.borderBoxSize[0];
-      if (box) cssSizes.set(e.target, [box.inlineSize, box.blockSize]);
-      else cssSizes.delete(e.target);
-    }
-    resized();
-  });
-  for (const name of CHARTS) ro.observe(canvasOf(name));
+  watchSizes(resized);
   window.addEventListener('resize', resized);
   // Leaving or hiding the page keeps the view's URL (for history and tab restore).
   window.addEventListener('pagehide', flushUrl);
@@ -272,62 +261,6 @@ function failed(e, control) {
 // ---------------------------------------------------------------------------------------------
 // Charts
 
-/** The canvas of a chart. */
-function canvasOf(name) {
-  return document.getElementById(`chart-${name}`);
-}
-
-/** What each chart is drawn on, by name: the `OffscreenCanvas` its canvas handed control to
- * (drawing there needs no style or layout of the page, which a control change has just made
- * stale: text on a page canvas waits for them, and is about twice as slow), or the canvas
- * itself where a browser cannot hand it over. Either shows on the page at the next frame. */
-const surfaces = new Map();
-
-/** The drawing surface of a chart (see `surfaces`). */
-function surfaceOf(name) {
-  let surface = surfaces.get(name);
-  if (!surface) {
-    const canvas = canvasOf(name);
-    surface = canvas;
-    if (typeof canvas.transferControlToOffscreen === 'function') {
-      try {
-        surface = canvas.transferControlToOffscreen();
-      } catch {
-        surface = canvas;
-      }
-    }
-    surfaces.set(name, surface);
-  }
-  return surface;
-}
-
-/** Each canvas's CSS size [width, height] as the ResizeObserver last reported it: reading it
- * needs no layout, where getBoundingClientRect after a control changed makes the browser lay
- * out the page first (about 1 ms). A size change it reports later redraws (`redrawIfResized`). */
-const cssSizes = new Map();
-
-/** Sizes a chart's backing store (`surface`, see `surfaces`) to its canvas's CSS size ×
- * devicePixelRatio; returns the dpr. */
-function fitCanvas(canvas, surface) {
-  const dpr = window.devicePixelRatio || 1;
-  let size = cssSizes.get(canvas);
-  if (!size) {
-    const rect = canvas.getBoundingClientRect();
-    size = [rect.width, rect.height];
-  }
-  const w = Math.max(1, Math.round(size[0] * dpr));
-  const h = Math.max(1, Math.round(size[1] * dpr));
-  if (surface.width !== w) surface.width = w;
-  if (surface.height !== h) surface.height = h;
-  setData(canvas, 'drawnAt', `${w}x${h}:${dpr}`);
-  return dpr;
-}
-
-/** The sweep chart's base as last drawn (everything but the current width's marker, which is
- * all a Bits change changes there): `{ key, image }`, where `key` says what it was drawn from
- * (`Session.sweepCount`, the settings it shows, the canvas size, dpr, colour scheme). */
-let sweepBase = null;
-
 /** Which charts are on screen (their canvas meets the viewport), by name, as the
  * IntersectionObserver last said; null until it first reports (then `onScreenNow` asks). */
 let onScreen = null;
@@ -359,7 +292,7 @@ function drawOnScreen(sliding = false) {
   if (!sliding) requestAnimationFrame(() => setTimeout(later, 0));
   const visible = onScreen ?? onScreenNow();
   try {
-    drawCharts(CHARTS.filter((name) => visible.has(name)));
+    drawCharts(CHARTS.filter((name) => visible.has(name)), wanted);
   } catch (e) {
     // The later drawing is of a state the page does not show: called off.
     wanted += 1;
@@ -381,7 +314,7 @@ function drawRest(names = CHARTS) {
   if (!state.summary || stale.length === 0) return true;
   const t0 = performance.now();
   try {
-    drawCharts(stale);
+    drawCharts(stale, wanted);
   } catch (e) {
     showError(message(e));
     setData(document.body, 'charts', 'error');
@@ -420,52 +353,6 @@ function onScreenNow() {
       return r.bottom > 0 && r.right > 0 && r.top < h && r.left < w;
     }),
   );
-}
-
-/** Draws the charts `names` of the current state, crisp at the screen's pixel ratio. */
-function drawCharts(names) {
-  const dark = darkQuery.matches;
-  for (const name of names) {
-    const canvas = canvasOf(name);
-    const surface = surfaceOf(name);
-    const dpr = fitCanvas(canvas, surface);
-    if (name === 'sweep') drawSweep(surface, dpr, dark);
-    else state.session.draw(name, surface, dpr, dark);
-    setData(canvas, 'dark', String(dark));
-    setData(canvas, 'shows', String(wanted));
-  }
-}
-
-/** Draws the sweep chart: its base, kept from the last time while nothing it shows changed
- * (a Bits change), then the current width's marker over it. The same pixels as drawing it
- * whole; where a browser has no `OffscreenCanvas`, it is drawn whole. */
-function drawSweep(surface, dpr, dark) {
-  if (typeof OffscreenCanvas !== 'function') {
-    state.session.draw('sweep', surface, dpr, dark);
-    return;
-  }
-  const q = state.summary.settings;
-  const key = [state.session.sweepCount(), q.scheme, q.calibration, q.zero_point, surface.width, surface.height, dpr, dark].join(' ');
-  if (!sweepBase || sweepBase.key !== key) {
-    sweepBase?.image.close();
-    sweepBase = null;
-    const base = new OffscreenCanvas(surface.width, surface.height);
-    state.session.draw('sweep-base', base, dpr, dark);
-    sweepBase = { key, image: base.transferToImageBitmap() };
-  }
-  const ctx = surface.getContext('2d');
-  ctx.drawImage(sweepBase.image, 0, 0);
-  state.session.draw('sweep-marker', surface, dpr, dark);
-}
-
-/** Whether any canvas's CSS size or pixel ratio differs from when it was drawn. */
-function sizesChanged() {
-  const dpr = window.devicePixelRatio || 1;
-  return CHARTS.some((name) => {
-    const c = canvasOf(name);
-    const r = c.getBoundingClientRect();
-    return c.dataset.drawnAt !== `${Math.max(1, Math.round(r.width * dpr))}x${Math.max(1, Math.round(r.height * dpr))}:${dpr}`;
-  });
 }
 
 /** Redraws after a resize, only if a canvas really changed size. */
