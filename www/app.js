@@ -2,20 +2,19 @@
 // Every number, formula and chart comes from the Rust side; nothing here quantizes anything.
 import init, { Session, csvMaxRows } from '../pkg/quantviz.js';
 import { ui } from './elements.js';
-import { flash, setData, setText } from './dom.js';
+import { flash, setText } from './dom.js';
 import { clearError, message, setState, setStatus, showError } from './status.js';
 import { LARGE_N_QUANT, largeInQuery, state } from './state.js';
 import { applySettings, queryFromControls, reflectSettings } from './controls.js';
 import { render } from './numbers.js';
-import { CHARTS, canvasOf, darkQuery, drawCharts, sizesChanged, surfaceOf, watchSizes } from './charts.js';
+import { darkQuery, sizesChanged, surfaceOf, watchSizes } from './charts.js';
+import { drawOnScreen, drawRest, enqueue, schedule, watchOnScreen } from './schedule.js';
+import { copyLink, flushUrl, saveUrl } from './url.js';
 
 /** Pause after typing before updating, so "1000" does not compute 1, 10 and 100 first. */
 const TYPING_DEBOUNCE_MS = 150;
 /** Pause after a resize before redrawing. */
 const RESIZE_DEBOUNCE_MS = 120;
-/** How long the page waits after a slider's last step before it writes the URL (`saveUrl`) and
- * draws the charts off screen (`drawOnScreen`). */
-const URL_IDLE_MS = 250;
 
 /** Starts wasm, shows the view the URL asks for, then wires up the controls. */
 async function initialize() {
@@ -50,10 +49,10 @@ function setupUI() {
     el.addEventListener('input', () => {
       if (el === ui.bits) setText(ui.bitsOut, el.value);
       setState('busy');
-      schedule(el, typing ? TYPING_DEBOUNCE_MS : 0);
+      schedule(el, typing ? TYPING_DEBOUNCE_MS : 0, updateFromControls);
     });
     // A typed value is committed on Enter or blur: apply it at once, not after the debounce.
-    if (typing) el.addEventListener('change', () => schedule(el, 0));
+    if (typing) el.addEventListener('change', () => schedule(el, 0, updateFromControls));
   }
   ui.form.addEventListener('submit', (e) => e.preventDefault());
   ui.newSeed.addEventListener('click', () => {
@@ -61,7 +60,7 @@ function setupUI() {
     crypto.getRandomValues(r);
     ui.seed.value = String(r[0]);
     setState('busy');
-    schedule(ui.seed, 0);
+    schedule(ui.seed, 0, updateFromControls);
   });
   for (const b of ui.presets) {
     b.addEventListener('click', () => {
@@ -103,53 +102,6 @@ function setupUI() {
   window.addEventListener('beforeprint', () => drawRest());
   document.addEventListener('visibilitychange', () => document.hidden && flushUrl());
   darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
-}
-
-// ---------------------------------------------------------------------------------------------
-// One update at a time: a change that arrives while wasm works waits, and only the newest runs.
-
-let pendingTimer = null;
-/** The controls changed since the last update from the controls ran, oldest first. */
-let unrun = [];
-let scheduled = 0;
-let queue = Promise.resolve();
-let queued = 0;
-
-/** Updates from the controls after `delay` ms, replacing any update not yet started; with no
- * delay, at once (a timer would wait for the next frame to be rendered first). */
-function schedule(control, delay) {
-  clearTimeout(pendingTimer);
-  pendingTimer = null;
-  unrun.push(control);
-  const go = () => {
-    pendingTimer = null;
-    const generation = ++scheduled;
-    // Only the newest of the updates queued behind a running one runs, and it takes in every
-    // change made since the last one ran (a new distribution, a data control, then Bits, say).
-    enqueue(() => {
-      if (generation !== scheduled) return undefined;
-      const changes = unrun;
-      unrun = [];
-      return updateFromControls(changes);
-    });
-  };
-  if (delay > 0) pendingTimer = setTimeout(go, delay);
-  else go();
-}
-
-/** Runs `task` after every task before it; the page is busy until the last one is done. */
-function enqueue(task) {
-  queued += 1;
-  queue = queue
-    .then(task)
-    .catch((e) => showError(message(e)))
-    .finally(() => {
-      queued -= 1;
-      if (queued === 0 && pendingTimer === null) {
-        setState(ui.error.hidden ? 'ready' : 'error');
-      }
-    });
-  return queue;
 }
 
 /** Reads the controls and updates after `changes` (controls, oldest first); a change to the
@@ -261,100 +213,6 @@ function failed(e, control) {
 // ---------------------------------------------------------------------------------------------
 // Charts
 
-/** Which charts are on screen (their canvas meets the viewport), by name, as the
- * IntersectionObserver last said; null until it first reports (then `onScreenNow` asks). */
-let onScreen = null;
-/** Counts the states the charts are to show: each update or redraw makes a new one. */
-let wanted = 0;
-/** Whether chart `name` shows the current state: its canvas's `data-shows` (the count of
- * `wanted` it was drawn at) is `wanted`. */
-function current(name) {
-  return canvasOf(name).dataset.shows === String(wanted);
-}
-
-/**
- * Draws the charts on screen now and the others after the next frame (`drawRest`): an update
- * is on screen when what is visible shows it (`data-state="ready"`), and drawing charts no one
- * sees before that only makes the visible ones wait (about 3 ms of a 100,000-value Bits change:
- * README, Benchmarks). A chart scrolled into view before then is drawn at once (`watchOnScreen`).
- * After a slider step (`sliding`) the others wait until the slider rests, as the URL does
- * (`saveUrl`): a drag then spends its frames on what is seen. `data-charts` on the body is
- * "pending" while some chart shows an older state, "drawn" after ("error" if drawing failed).
- */
-function drawOnScreen(sliding = false) {
-  wanted += 1;
-  const ours = wanted;
-  setData(document.body, 'charts', 'pending');
-  // A newer state draws its own. The timer is also the fallback where no frame comes (a hidden
-  // tab); after the frame's draw it finds nothing left to draw.
-  const later = () => ours === wanted && drawRest();
-  setTimeout(later, URL_IDLE_MS);
-  if (!sliding) requestAnimationFrame(() => setTimeout(later, 0));
-  const visible = onScreen ?? onScreenNow();
-  try {
-    drawCharts(CHARTS.filter((name) => visible.has(name)), wanted);
-  } catch (e) {
-    // The later drawing is of a state the page does not show: called off.
-    wanted += 1;
-    setData(document.body, 'charts', 'error');
-    throw e;
-  }
-  if (CHARTS.every(current)) {
-    setData(ui.status, 'restMs', '0');
-    setData(document.body, 'charts', 'drawn');
-  }
-}
-
-/** Draws the charts of `names` that show an older state than the current one (see
- * `drawOnScreen`); once none is left, says `data-charts="drawn"`, and notes the time a drawing
- * of all of them took in `#status`'s `data-rest-ms`. Returns false if drawing failed (the page
- * then shows the message and says `data-charts="error"`). */
-function drawRest(names = CHARTS) {
-  const stale = names.filter((name) => !current(name));
-  if (!state.summary || stale.length === 0) return true;
-  const t0 = performance.now();
-  try {
-    drawCharts(stale, wanted);
-  } catch (e) {
-    showError(message(e));
-    setData(document.body, 'charts', 'error');
-    if (queued === 0 && pendingTimer === null) setState('error');
-    return false;
-  }
-  if (names === CHARTS) setData(ui.status, 'restMs', String(Math.round((performance.now() - t0) * 10) / 10));
-  if (CHARTS.every(current)) setData(document.body, 'charts', 'drawn');
-  return true;
-}
-
-/** Watches which charts are on screen (`onScreen`); one scrolled into view that shows an older
- * state than the current one is drawn at once. */
-function watchOnScreen() {
-  // Without one (no browser this page runs in lacks it), `onScreenNow` asks at every update.
-  if (typeof IntersectionObserver !== 'function') return;
-  const io = new IntersectionObserver((entries) => {
-    onScreen ??= new Set();
-    for (const e of entries) {
-      const name = e.target.id.slice('chart-'.length);
-      if (e.isIntersecting) onScreen.add(name);
-      else onScreen.delete(name);
-    }
-    drawRest([...onScreen]);
-  });
-  for (const name of CHARTS) io.observe(canvasOf(name));
-}
-
-/** The charts on screen, from the layout: for the first render, which can come before the
- * IntersectionObserver's first report (it comes with the first frame). */
-function onScreenNow() {
-  const [w, h] = [window.innerWidth, window.innerHeight];
-  return new Set(
-    CHARTS.filter((name) => {
-      const r = canvasOf(name).getBoundingClientRect();
-      return r.bottom > 0 && r.right > 0 && r.top < h && r.left < w;
-    }),
-  );
-}
-
 /** Redraws after a resize, only if a canvas really changed size. */
 async function redrawIfResized() {
   if (state.summary && sizesChanged()) await redraw(false);
@@ -377,53 +235,6 @@ async function redraw(force) {
 
 // ---------------------------------------------------------------------------------------------
 // Sharing and downloads
-
-/** The query the address bar is to show, not yet written there (or null). */
-let unsavedQuery = null;
-let urlTimer = null;
-
-/**
- * Puts `query` in the address bar after the update, not during it: `history.replaceState` took
- * 1.6 to 3 ms of a 100,000-value Bits change (it serializes state and tells the browser
- * process), and the page looks the same without it. After a slider step (`sliding`) it waits
- * until the slider rests ({@link URL_IDLE_MS} after its last step: a dragged slider needs only
- * its last value there, and Chromium throttles pages that call it hundreds of times); after any
- * other change, just after the next frame. Copying the link writes it first, as do leaving and
- * hiding the page; a reload within that wait still loads the URL before it. `data-url` on the
- * body is "pending" until it is written, "saved" after.
- */
-function saveUrl(query, sliding = false) {
-  unsavedQuery = query;
-  setData(document.body, 'url', 'pending');
-  clearTimeout(urlTimer);
-  // At the latest then, also where no frame comes (a hidden tab).
-  urlTimer = setTimeout(flushUrl, URL_IDLE_MS);
-  if (!sliding) requestAnimationFrame(() => setTimeout(flushUrl, 0));
-}
-
-/** Writes the pending query (see `saveUrl`) to the address bar now. */
-function flushUrl() {
-  clearTimeout(urlTimer);
-  urlTimer = null;
-  if (unsavedQuery !== null) {
-    const search = `?${unsavedQuery}`;
-    if (location.search !== search) history.replaceState(null, '', search);
-    unsavedQuery = null;
-  }
-  setData(document.body, 'url', 'saved');
-}
-
-/** Copies the link of this view; falls back to selecting it for the user. */
-async function copyLink() {
-  flushUrl();
-  const url = location.href;
-  try {
-    await navigator.clipboard.writeText(url);
-    flash(ui.copyLink, 'Link copied');
-  } catch {
-    window.prompt('Copy this link:', url);
-  }
-}
 
 /** Downloads the current values as CSV: index, original, code, dequantized, error. */
 function downloadCsv() {

@@ -21,7 +21,7 @@ export function setData(el, key, value) {
   if (el.dataset[key] !== value) el.dataset[key] = value;
 }
 
-/** Shows `rows` (arrays of cell texts, the first a header cell) in a table body, keeping its rows. */
+/** Shows `rows` (arrays of cell texts, the first a header cell) in a table body. */
 export function fillRows(body, rows) {
   // Rows of the same shape are kept and only the text that changed is set: far less for the
   // browser to redo than new elements.

@@ -25,7 +25,7 @@ export const state = {
   lastMs: 0,
 };
 
-/** Whether a query asks for `large` values or more (a million by default: it will take a moment). */
+/** Whether a query asks for `large` values or more (by default a million: that takes a moment). */
 export function largeInQuery(q, large = LARGE_N) {
   const n = new URLSearchParams(q).get('n');
   return n !== null && Number(n) >= large;

@@ -101,7 +101,8 @@
  * @property {number} max_abs_error The largest absolute error.
  * @property {number} clipped How many values lay outside the clip range.
  * @property {number | null} inliers_mse The MSE without the outliers; null without outliers.
- * @property {number | null} inliers_sqnr_db The SQNR without the outliers; null without outliers or when exact.
+ * @property {number | null} inliers_sqnr_db The SQNR without the outliers; null without outliers
+ *   or when exact.
  * @property {boolean} current Whether this is the current settings' run.
  */
 
