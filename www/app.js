@@ -1,15 +1,16 @@
 // quantviz page glue: read the controls, keep the URL in step, call wasm, show its numbers.
 // Every number, formula and chart comes from the Rust side; nothing here quantizes anything.
-import init, { Session, csvMaxRows } from '../pkg/quantviz.js';
+import init, { Session } from '../pkg/quantviz.js';
 import { ui } from './elements.js';
-import { flash, setText } from './dom.js';
+import { setText } from './dom.js';
 import { clearError, message, setState, setStatus, showError } from './status.js';
 import { LARGE_N_QUANT, largeInQuery, state } from './state.js';
 import { applySettings, queryFromControls, reflectSettings } from './controls.js';
 import { render } from './numbers.js';
-import { darkQuery, sizesChanged, surfaceOf, watchSizes } from './charts.js';
+import { darkQuery, sizesChanged, watchSizes } from './charts.js';
 import { drawOnScreen, drawRest, enqueue, schedule, watchOnScreen } from './schedule.js';
 import { copyLink, flushUrl, saveUrl } from './url.js';
+import { downloadCsv, downloadPng } from './downloads.js';
 
 /** Pause after typing before updating, so "1000" does not compute 1, 10 and 100 first. */
 const TYPING_DEBOUNCE_MS = 150;
@@ -231,51 +232,6 @@ async function redraw(force) {
   }
   state.lastMs = Math.round(performance.now() - t0);
   setStatus(`Updated in ${state.lastMs} ms`, state.lastMs);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sharing and downloads
-
-/** Downloads the current values as CSV: index, original, code, dequantized, error. */
-function downloadCsv() {
-  try {
-    const blob = new Blob([state.session.csv()], { type: 'text/csv' });
-    save(blob, 'quantviz.csv');
-    const cap = csvMaxRows();
-    if (state.summary && state.summary.data.n > cap) {
-      flash(ui.downloadCsv, `First ${cap.toLocaleString('en')} of ${state.summary.data.n.toLocaleString('en')} rows saved`);
-    }
-  } catch (e) {
-    showError(message(e));
-  }
-}
-
-/** Downloads one chart as PNG at its drawn resolution. */
-function downloadPng(name) {
-  // A chart off screen may not show the current state yet.
-  if (!drawRest([name])) return;
-  const done = (blob) => {
-    if (blob) save(blob, `quantviz-${name}.png`);
-    else showError(`Could not make a PNG of the ${name} chart`);
-  };
-  const surface = surfaceOf(name);
-  if (typeof surface.convertToBlob === 'function') {
-    surface.convertToBlob({ type: 'image/png' }).then(done, () => done(null));
-  } else {
-    surface.toBlob(done, 'image/png');
-  }
-}
-
-/** Hands a blob to the browser as a download. */
-function save(blob, filename) {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 // ---------------------------------------------------------------------------------------------
