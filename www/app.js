@@ -1,5 +1,5 @@
-// quantviz's page: starts wasm, wires up the page, shows the view the URL asks for. Every
-// number, formula and chart comes from the Rust side; nothing here quantizes anything.
+// Entry point of quantviz's page: start wasm, wire up the page, show the view the URL asks for.
+// Every number, formula and chart comes from the Rust side; nothing here quantizes anything.
 import init, { Session } from '../pkg/quantviz.js';
 import { ui } from './elements.js';
 import { message, setState, setStatus, showError } from './status.js';

@@ -1,5 +1,5 @@
-// The charts: drawing them through the wasm Session onto their canvases (each `data-shows` the
-// state it shows), sized to the screen's pixels, the sweep's base kept as a bitmap between draws.
+// Drawing the charts through the wasm Session onto their canvases, and the sweep's bitmap cache.
+// Each canvas's `data-shows` says which state it shows; when to draw is schedule.js's business.
 import { setData } from './dom.js';
 import { state } from './state.js';
 

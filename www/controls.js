@@ -1,5 +1,4 @@
-// The form's controls: the query string they describe, and setting them from the settings an
-// update returns (which controls show, which are greyed out).
+// The form's controls: the query they describe, and setting, showing and greying them.
 import { ui } from './elements.js';
 import { setProp, setText } from './dom.js';
 import { state } from './state.js';

@@ -1,5 +1,4 @@
-// Small DOM writers: each changes only what differs, so an update leaves the browser little to
-// redo (the page rewrites its numbers and tables on every change).
+// Small DOM writers that change only what differs, so an update leaves little to redo.
 
 /** Sets an element's text only when it differs, keeping a lone text node and changing its data. */
 export function setText(el, text) {

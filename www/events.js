@@ -1,5 +1,4 @@
-// The page's events: its controls, buttons and window events, each wired to an update, a
-// redraw, a download or the URL.
+// The page's events: each control, button and window event wired to what it sets off.
 import { ui } from './elements.js';
 import { setText } from './dom.js';
 import { setState } from './status.js';

@@ -1,6 +1,7 @@
-// When things happen: one update at a time (a change that arrives while wasm works waits, and
-// only the newest runs), the charts on screen drawn first and the rest after the frame or once
-// a slider rests, and the body's `data-state` and `data-charts` kept in step with both.
+// Scheduling: one update at a time, and the charts on screen drawn before those off it.
+// A change that arrives while wasm works waits, and only the newest runs; the charts off screen
+// are drawn after the frame, or once a slider rests; the body's `data-state` and `data-charts`
+// follow both.
 import { ui } from './elements.js';
 import { setData } from './dom.js';
 import { message, setState, showError } from './status.js';

@@ -1,5 +1,4 @@
-// The state the page keeps between updates: the wasm session, the summary on screen, the
-// notebook preset, and the query and time of the last update; and when a query is large.
+// The state kept between updates (session, summary, preset, last query and time); large queries.
 
 /** From this many values on, say "Working…" and let it paint before a (long) call that makes
  * new data. */

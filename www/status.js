@@ -1,5 +1,4 @@
-// What the page says about itself: `data-state` on the body (the test contract), the status
-// line with its `data-ms`, and the error box.
+// What the page says about itself: `data-state`, the status line's text and `data-ms`, errors.
 import { ui } from './elements.js';
 import { setData, setProp, setText } from './dom.js';
 

@@ -1,5 +1,5 @@
-// The shapes of the JSON the wasm Session returns: JSDoc types only, nothing here runs.
-// The Rust side writes them (src/report.rs, `summary_json`); a number that is not finite there
+// JSDoc types of the JSON the wasm Session returns; nothing here runs.
+// The Rust side writes it (src/report.rs, `summary_json`); a number that is not finite there
 // (an exact reconstruction's infinite SQNR) comes as null.
 
 /**

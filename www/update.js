@@ -1,5 +1,4 @@
-// Updates: a query (or the user's file) computed by the wasm Session, then shown (charts,
-// numbers, URL, controls); and redraws, which recompute nothing.
+// Updates: a query or a file computed by the wasm Session and shown; redraws, which compute none.
 import { ui } from './elements.js';
 import { clearError, message, setState, setStatus, showError } from './status.js';
 import { LARGE_N_QUANT, largeInQuery, state } from './state.js';

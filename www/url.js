@@ -1,5 +1,5 @@
-// The address bar: the view's query written there just after each update, not during it, and
-// the link copied from it. `data-url` on the body is "pending" until it is written, "saved" after.
+// The address bar: the view's query written there after each update; the link copied from it.
+// `data-url` on the body is "pending" until the query is written there, "saved" after.
 import { ui } from './elements.js';
 import { flash, setData } from './dom.js';
 import { SLIDER_REST_MS } from './schedule.js';
