@@ -581,7 +581,7 @@ async function open(pathname, { state = 'ready', ...contextOptions } = {}) {
 }
 
 /** The page's URL once the page has written the view's query there: it does so after the
- * update (`data-url` goes from "pending" to "saved", see `saveUrl` in app.js). */
+ * update (`data-url` goes from "pending" to "saved", see `saveUrl` in www/url.js). */
 async function savedUrl(page) {
   await page.waitForFunction(() => document.body.dataset.url !== 'pending');
   return page.evaluate(() => location.href);

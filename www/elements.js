@@ -1,0 +1,52 @@
+// The page's elements that the script reads and writes, looked up once.
+
+const $ = (sel) => document.querySelector(sel);
+
+/** The form, its controls, the buttons and the elements that show results, by what they are for. */
+export const ui = {
+  form: $('#controls'),
+  dist: $('#dist'),
+  params: {
+    uniform: [$('#dist-lo'), $('#dist-hi')],
+    normal: [$('#dist-mean'), $('#dist-std')],
+    laplace: [$('#dist-loc'), $('#dist-scale')],
+    'student-t': [$('#dist-dof')],
+  },
+  n: $('#n'),
+  seed: $('#seed'),
+  newSeed: $('#new-seed'),
+  outliers: $('#outliers'),
+  outlierValue: $('#outlier-value'),
+  bits: $('#bits'),
+  bitsOut: $('#bits-out'),
+  bitsCodes: $('#bits-codes'),
+  scheme: $('#scheme'),
+  calibration: $('#calibration'),
+  percentile: $('#percentile'),
+  percentileField: $('#percentile-field'),
+  zeroPoint: $('#zero-point'),
+  file: $('#file'),
+  useGenerated: $('#use-generated'),
+  dataSource: $('#data-source'),
+  dataGroup: $('#data-group'),
+  presets: [...document.querySelectorAll('[data-preset]')],
+  paramBoxes: [...document.querySelectorAll('.params[data-dist]')],
+  copyLink: $('#copy-link'),
+  downloadCsv: $('#download-csv'),
+  status: $('#status'),
+  error: $('#error'),
+  conclusion: $('#conclusion'),
+  formulas: $('#formulas'),
+  valuesBody: $('#values-table tbody'),
+  compareTable: $('#compare-table'),
+  metric: {
+    scale: $('#metric-scale'),
+    zeroPoint: $('#metric-zero-point'),
+    mse: $('#metric-mse'),
+    sqnr: $('#metric-sqnr'),
+    maxError: $('#metric-max-error'),
+    clipped: $('#metric-clipped'),
+    clippedOf: $('#metric-clipped-of'),
+    inliers: $('#metric-inliers'),
+  },
+};

@@ -1,0 +1,87 @@
+// The page's events: each control, button and window event wired to what it sets off.
+import { ui } from './elements.js';
+import { setText } from './dom.js';
+import { setState } from './status.js';
+import { largeInQuery, state } from './state.js';
+import { queryFromControls } from './controls.js';
+import { darkQuery, watchSizes } from './charts.js';
+import { drawRest, enqueue, schedule } from './schedule.js';
+import { copyLink, flushUrl } from './url.js';
+import { downloadCsv, downloadPng } from './downloads.js';
+import { loadFile, redraw, redrawIfResized, run, updateFromControls } from './update.js';
+
+/** Pause after typing before updating, so "1000" does not compute 1, 10 and 100 first. */
+const TYPING_DEBOUNCE_MS = 150;
+/** Pause after a resize before redrawing. */
+const RESIZE_DEBOUNCE_MS = 120;
+
+/** Wires every control, button and window event: typing is debounced, choices apply at once. */
+export function setupUI() {
+  for (const el of ui.form.querySelectorAll('[data-kind]')) {
+    const typing = el.tagName === 'INPUT' && el.type !== 'range';
+    el.addEventListener('input', () => {
+      if (el === ui.bits) setText(ui.bitsOut, el.value);
+      setState('busy');
+      schedule(el, typing ? TYPING_DEBOUNCE_MS : 0, updateFromControls);
+    });
+    // A typed value is committed on Enter or blur: apply it at once, not after the debounce.
+    if (typing) el.addEventListener('change', () => schedule(el, 0, updateFromControls));
+  }
+  ui.form.addEventListener('submit', (e) => e.preventDefault());
+  ui.newSeed.addEventListener('click', () => {
+    const r = new Uint32Array(1);
+    crypto.getRandomValues(r);
+    ui.seed.value = String(r[0]);
+    setState('busy');
+    schedule(ui.seed, 0, updateFromControls);
+  });
+  for (const b of ui.presets) {
+    b.addEventListener('click', () => {
+      setState('busy');
+      const q = `preset=${b.dataset.preset}`;
+      enqueue(async () => {
+        if (state.summary && state.summary.data.source === 'file') state.session.useGenerated();
+        await run(q, { large: false, syncControls: true });
+      });
+    });
+  }
+  ui.file.addEventListener('change', () => {
+    const file = ui.file.files && ui.file.files[0];
+    if (!file) return;
+    setState('busy');
+    enqueue(() => loadFile(file));
+  });
+  ui.useGenerated.addEventListener('click', () => {
+    setState('busy');
+    enqueue(async () => {
+      state.session.useGenerated();
+      state.preset = null;
+      const q = queryFromControls();
+      await run(q, { large: largeInQuery(q) });
+    });
+  });
+  ui.copyLink.addEventListener('click', copyLink);
+  ui.downloadCsv.addEventListener('click', downloadCsv);
+  for (const b of document.querySelectorAll('button.png')) {
+    b.addEventListener('click', () => downloadPng(b.dataset.chart));
+  }
+  // Redraw (no recompute) when the canvases change size or the colour scheme flips.
+  const resized = debounce(() => enqueue(redrawIfResized), RESIZE_DEBOUNCE_MS);
+  watchSizes(resized);
+  window.addEventListener('resize', resized);
+  // Leaving or hiding the page keeps the view's URL (for history and tab restore).
+  window.addEventListener('pagehide', flushUrl);
+  // A printed page shows every chart as it is now.
+  window.addEventListener('beforeprint', () => drawRest());
+  document.addEventListener('visibilitychange', () => document.hidden && flushUrl());
+  darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
+}
+
+/** `fn` called `ms` after the last of a run of calls. */
+function debounce(fn, ms) {
+  let t = null;
+  return () => {
+    clearTimeout(t);
+    t = setTimeout(fn, ms);
+  };
+}

@@ -1,0 +1,161 @@
+// Scheduling: one update at a time, and the charts on screen drawn before those off it.
+// A change that arrives while wasm works waits, and only the newest runs; the charts off screen
+// are drawn after the frame, or once a slider rests; the body's `data-state` and `data-charts`
+// follow both.
+import { ui } from './elements.js';
+import { setData } from './dom.js';
+import { message, setState, showError } from './status.js';
+import { state } from './state.js';
+import { CHARTS, canvasOf, drawCharts } from './charts.js';
+
+/** How long the page waits after a slider's last step before it draws the charts off screen
+ * (`drawOnScreen`) and writes the URL (`saveUrl` in url.js). */
+export const SLIDER_REST_MS = 250;
+
+// ---------------------------------------------------------------------------------------------
+// One update at a time
+
+/** The timer of an update from the controls that waits for its delay, or null. */
+let pendingTimer = null;
+/** The controls changed since the last update from the controls ran, oldest first. */
+let unrun = [];
+/** Counts the updates from the controls that were queued: only the newest runs. */
+let scheduled = 0;
+/** The promise of the last task queued. */
+let queue = Promise.resolve();
+/** How many tasks are queued or running. */
+let queued = 0;
+
+/** Runs `update(changes)` after `delay` ms (at once with none), replacing any not yet started. */
+export function schedule(control, delay, update) {
+  // With no delay it is queued at once: a timer would wait for the next frame to be rendered.
+  clearTimeout(pendingTimer);
+  pendingTimer = null;
+  unrun.push(control);
+  const go = () => {
+    pendingTimer = null;
+    const generation = ++scheduled;
+    // Only the newest of the updates queued behind a running one runs, and it takes in every
+    // change made since the last one ran (a new distribution, a data control, then Bits, say).
+    enqueue(() => {
+      if (generation !== scheduled) return undefined;
+      const changes = unrun;
+      unrun = [];
+      return update(changes);
+    });
+  };
+  if (delay > 0) pendingTimer = setTimeout(go, delay);
+  else go();
+}
+
+/** Runs `task` after every task before it; the page is busy until the last one is done. */
+export function enqueue(task) {
+  queued += 1;
+  queue = queue
+    .then(task)
+    .catch((e) => showError(message(e)))
+    .finally(() => {
+      queued -= 1;
+      if (queued === 0 && pendingTimer === null) {
+        setState(ui.error.hidden ? 'ready' : 'error');
+      }
+    });
+  return queue;
+}
+
+// ---------------------------------------------------------------------------------------------
+// On-screen charts first
+//
+// An update is on screen when what is visible shows it (`data-state="ready"`), and drawing
+// charts no one sees before that only makes the visible ones wait: `drawOnScreen` draws the
+// charts on screen now and the others after the next frame (`drawRest`). A chart scrolled into
+// view before then is drawn at once (`watchOnScreen`). After a slider step the others wait until
+// the slider rests, as the URL does: a drag then spends its frames on what is seen.
+// `data-charts` on the body is "pending" while some chart shows an older state, "drawn" after
+// ("error" if drawing failed); `#status`'s `data-rest-ms` is the time drawing the rest took.
+
+/** Which charts are on screen (their canvas meets the viewport), by name, as the
+ * IntersectionObserver last said; null until it first reports (then `onScreenNow` asks). */
+let onScreen = null;
+/** Counts the states the charts are to show: each update or redraw makes a new one. */
+let wanted = 0;
+
+/** Whether chart `name` shows the current state: its canvas's `data-shows` (the count of
+ * `wanted` it was drawn at) is `wanted`. */
+function current(name) {
+  return canvasOf(name).dataset.shows === String(wanted);
+}
+
+/** Draws the charts on screen now, the rest after the frame (or once a `sliding` slider rests). */
+export function drawOnScreen(sliding = false) {
+  wanted += 1;
+  const ours = wanted;
+  setData(document.body, 'charts', 'pending');
+  // A newer state draws its own. The timer is also the fallback where no frame comes (a hidden
+  // tab); after the frame's draw it finds nothing left to draw.
+  const later = () => ours === wanted && drawRest();
+  setTimeout(later, SLIDER_REST_MS);
+  if (!sliding) requestAnimationFrame(() => setTimeout(later, 0));
+  const visible = onScreen ?? onScreenNow();
+  try {
+    drawCharts(CHARTS.filter((name) => visible.has(name)), wanted);
+  } catch (e) {
+    // The later drawing is of a state the page does not show: called off.
+    wanted += 1;
+    setData(document.body, 'charts', 'error');
+    throw e;
+  }
+  if (CHARTS.every(current)) {
+    setData(ui.status, 'restMs', '0');
+    setData(document.body, 'charts', 'drawn');
+  }
+}
+
+/** Draws the charts of `names` that show an older state; returns false if drawing failed. */
+export function drawRest(names = CHARTS) {
+  // Once none is left, says `data-charts="drawn"`, and notes the time a drawing of all of them
+  // took in `#status`'s `data-rest-ms`. A failure shows its message and says
+  // `data-charts="error"`.
+  const stale = names.filter((name) => !current(name));
+  if (!state.summary || stale.length === 0) return true;
+  const t0 = performance.now();
+  try {
+    drawCharts(stale, wanted);
+  } catch (e) {
+    showError(message(e));
+    setData(document.body, 'charts', 'error');
+    if (queued === 0 && pendingTimer === null) setState('error');
+    return false;
+  }
+  if (names === CHARTS) setData(ui.status, 'restMs', String(Math.round((performance.now() - t0) * 10) / 10));
+  if (CHARTS.every(current)) setData(document.body, 'charts', 'drawn');
+  return true;
+}
+
+/** Watches which charts are on screen, and draws one scrolled into view that is out of date. */
+export function watchOnScreen() {
+  // Without one (no browser this page runs in lacks it), `onScreenNow` asks at every update.
+  if (typeof IntersectionObserver !== 'function') return;
+  const io = new IntersectionObserver((entries) => {
+    onScreen ??= new Set();
+    for (const e of entries) {
+      const name = e.target.id.slice('chart-'.length);
+      if (e.isIntersecting) onScreen.add(name);
+      else onScreen.delete(name);
+    }
+    drawRest([...onScreen]);
+  });
+  for (const name of CHARTS) io.observe(canvasOf(name));
+}
+
+/** The charts on screen, from the layout: for the first render, which can come before the
+ * IntersectionObserver's first report (it comes with the first frame). */
+function onScreenNow() {
+  const [w, h] = [window.innerWidth, window.innerHeight];
+  return new Set(
+    CHARTS.filter((name) => {
+      const r = canvasOf(name).getBoundingClientRect();
+      return r.bottom > 0 && r.right > 0 && r.top < h && r.left < w;
+    }),
+  );
+}

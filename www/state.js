@@ -1,0 +1,31 @@
+// The state kept between updates (session, summary, preset, last query and time); large queries.
+
+/** From this many values on, say "Working…" and let it paint before a (long) call that makes
+ * new data. */
+export const LARGE_N = 1_000_000;
+/** The same for a change of the quantization only (no new data), which costs less per value. */
+export const LARGE_N_QUANT = 4_000_000;
+
+/** The page's state, one object every module reads and writes. */
+export const state = {
+  /** The wasm session; null until wasm has started.
+   * @type {import('../pkg/quantviz.js').Session | null} */
+  session: null,
+  /** The last good summary; null until the first update succeeds.
+   * @type {import('./types.js').Summary | null} */
+  summary: null,
+  /** The notebook preset the view is on, or null.
+   * @type {string | null} */
+  preset: null,
+  /** The query of the view on screen, as sent from the controls (null after a file or preset).
+   * @type {string | null} */
+  lastGoodQuery: null,
+  /** How long the last update (or redraw) took, compute and draw together, in ms. */
+  lastMs: 0,
+};
+
+/** Whether a query asks for `large` values or more (by default a million: that takes a moment). */
+export function largeInQuery(q, large = LARGE_N) {
+  const n = new URLSearchParams(q).get('n');
+  return n !== null && Number(n) >= large;
+}
