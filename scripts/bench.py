@@ -25,7 +25,8 @@ FIGURES = ["asym", "sym", "pct", "all3+mse"]
 # Natively at 10M: each of asym, sym, pct at least 10x numpy, all3+mse at least 20x.
 TARGETS = {"asym": 10.0, "sym": 10.0, "pct": 10.0, "all3+mse": 20.0}
 TARGET_N = 10_000_000
-WASM_TARGET = 300 * 1024
+# The wasm download users wait for: gzip -9 of the release .wasm (`make size` checks it too).
+WASM_GZIP_TARGET = 200_000
 
 
 def machine():
@@ -129,11 +130,14 @@ def native_table(results, runs, rounds):
 
 def wasm_size():
     if not os.path.exists(WASM):
-        return f"pkg/quantviz_bg.wasm: missing (run `make wasm`); target ≤ {WASM_TARGET // 1024} KB"
-    size = os.path.getsize(WASM)
-    verdict = "met" if size <= WASM_TARGET else "NOT met"
-    return (f"pkg/quantviz_bg.wasm: {size:,} bytes ({size / 1024:.1f} KB) against the target"
-            f" ≤ {WASM_TARGET // 1024} KB: {verdict}")
+        return f"pkg/quantviz_bg.wasm: missing (run `make wasm`); gzip target ≤ {WASM_GZIP_TARGET:,} bytes"
+    import gzip
+    with open(WASM, "rb") as f:
+        raw = f.read()
+    gz = len(gzip.compress(raw, compresslevel=9))
+    verdict = "met" if gz <= WASM_GZIP_TARGET else "NOT met"
+    return (f"pkg/quantviz_bg.wasm: {len(raw):,} bytes, {gz:,} gzip -9, against the target"
+            f" ≤ {WASM_GZIP_TARGET:,} gzip: {verdict}")
 
 
 def main(argv=None):
