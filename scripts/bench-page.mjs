@@ -12,14 +12,13 @@
 // (after a Bits step, once the slider rests); `#status` carries the last update's time in
 // `data-ms` and that later drawing's in `data-rest-ms`; the bit-width control's label starts
 // with "Bits". Besides the time to ready, the table gives the later drawing's median ("then off
-// screen") and that of the two added ("ready + off screen"): the whole work of a change, as
-// ready measured it before the page put off the charts no one sees.
+// screen") and that of the two added ("ready + off screen"): the whole work of a change.
 //
 // With `--warm R` it also times R more rounds of the first five widths on the same page, each
 // round after an untimed change to 7 or 8 bits, and prints their median ("warm"): the page as
 // it runs once its code has been optimized and those widths' labels measured. The five timed
-// changes are each width's first visit on a page just loaded, and take 2 to 5 ms more (V8's
-// baseline code, mostly: README, Benchmarks), more still on a busy machine.
+// changes are each width's first visit on a page just loaded, and take a few ms more (V8's
+// baseline code, mostly), more still on a busy machine.
 //
 // Usage: node scripts/bench-page.mjs [--reps 5] [--warm 0] [--json]
 import { bitsChange, extraFlags, startPage } from './browser.mjs';

@@ -84,10 +84,8 @@ export async function startPage() {
  * the page has also drawn the charts that were off screen (`data-charts="drawn"`: after a
  * slider step, 250 ms after it), the clock then and `#status`'s `data-rest-ms`, the time that
  * drawing took. It resolves only then, so that each change starts with every chart drawn.
- * Rejects when the page says `data-state="error"` or `data-charts="error"`. (The control is found
- * by its label before each change, as the benchmarks always have: finding it once, or leaving
- * the page two frames and 100 ms before each change, measured no different, within the
- * machine's noise, on 2026-11-28.) */
+ * Rejects when the page says `data-state="error"` or `data-charts="error"`. The control is found
+ * by its label before each change. */
 export async function bitsChange(page, bits) {
   const control = page.getByLabel(/^Bits/);
   return control.evaluate(

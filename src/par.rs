@@ -112,9 +112,8 @@ fn split<T: Send, O: Send>(
 
 /// An empty vector with room for `n` values. Large ones (4 MiB and up) are, on Linux, advised to
 /// use transparent huge pages, as numpy does for its arrays (a hint: it takes effect on the
-/// pages not touched yet, which for an allocation this large from the OS is all of them): 80 MB in 4 KiB pages costs ~20,000 page faults to write and a TLB
-/// miss every 4 KiB to read (reading 10M values took 8.1 ms in 4 KiB pages, 5.8 ms in huge
-/// pages, on the benchmark machine).
+/// pages not touched yet, which for an allocation this large from the OS is all of them): 80 MB
+/// in 4 KiB pages costs about 20,000 page faults to write and a TLB miss every 4 KiB to read.
 pub fn with_capacity<T>(n: usize) -> Vec<T> {
     let v = Vec::with_capacity(n);
     advise_huge_pages(v.as_ptr() as usize, v.capacity() * std::mem::size_of::<T>());

@@ -4,7 +4,7 @@
 //! `dist`, `n`, `seed`, `outliers`, `outlier_value`, `bits`, `scheme`, `calibration`,
 //! `zero_point`, `preset`.
 //!
-//! The parsers are `#[inline(never)]`: cold code, one copy each in the wasm (issue 4).
+//! The parsers are `#[inline(never)]`: cold code, one copy each in the wasm.
 
 use crate::error::{Error, Result, MAX_VALUES};
 use std::fmt;

@@ -15,7 +15,8 @@ fn narrow_mse(xs: &[f64], alpha: f64, bits: u32) -> f64 {
 
 #[test]
 fn four_bit_symmetric_lands_on_the_known_optimum() {
-    // REFERENCE.md: for a standard normal, 4 bits, the best clip is about 2.47 sigma, MSE 0.0129.
+    // For a standard normal at 4 bits the least-error symmetric clip is about 2.47 sigma, with
+    // an MSE of about 0.0129 (the known optimum of this textbook case).
     let xs = sample(
         Distribution::Normal {
             mean: 0.0,

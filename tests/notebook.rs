@@ -1,7 +1,6 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! The seed notebook's first example, number for number: every expected value below is copied
-//! from the notebook's printed output (`seed/quantization-notebook.txt`, cells 22 to 24), not
-//! computed.
+//! from the numpy notebook's printed output (its cells 22 to 24), not computed.
 
 use quantviz::data::presets::NOTEBOOK_VALUES;
 use quantviz::quant::calibrate::{self, DataStats};

@@ -34,8 +34,8 @@ mod theme;
 
 use crate::analysis::Analysis;
 use crate::settings::{Calibration, QuantSettings, Scheme};
-use axis::*;
 pub use axis::key_points;
+use axis::*;
 use frame::*;
 use legend::*;
 use plotters::coord::Shift;
