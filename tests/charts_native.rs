@@ -2,6 +2,8 @@
 //! The chart functions drawn natively: into SVG, checked for what their text says, and into a
 //! bitmap, checked for what was drawn inside the plot area.
 
+mod common;
+use common::coloured_in_plot;
 use plotters::prelude::*;
 use quantviz::analysis::{Analysis, Sweep, View};
 use quantviz::charts::{
@@ -289,24 +291,6 @@ fn sweep_in_two_parts_is_the_whole_chart() {
     assert!(svg(SweepPart::Marker).contains("current: 5 bits"));
     assert!(!svg(SweepPart::Base).contains("5 bits"));
     assert!(!svg(SweepPart::Marker).contains("MSE against bit width"));
-}
-
-/// How many strongly coloured pixels (not grey ink, grid or background) lie in the lower middle
-/// of the plot area, where no title, legend or axis label is drawn.
-fn coloured_in_plot(rgb: &[u8], w: u32, h: u32, channels: usize) -> usize {
-    let (x0, x1) = (w as usize * 15 / 100, w as usize * 95 / 100);
-    let (y0, y1) = (h as usize * 45 / 100, h as usize * 92 / 100);
-    let mut n = 0;
-    for y in y0..y1 {
-        for x in x0..x1 {
-            let i = (y * w as usize + x) * channels;
-            let (r, g, b) = (rgb[i] as i32, rgb[i + 1] as i32, rgb[i + 2] as i32);
-            if r.max(g).max(b) - r.min(g).min(b) > 40 {
-                n += 1;
-            }
-        }
-    }
-    n
 }
 
 /// Draws a chart into an RGB buffer.

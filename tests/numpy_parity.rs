@@ -14,198 +14,46 @@ use quantviz::quant::calibrate::{self, percentile, percentile_pair, DataStats};
 use quantviz::settings::{Calibration, QuantSettings, Scheme, ZeroPoint};
 use std::path::{Path, PathBuf};
 
-// ---- A tiny JSON reader (numbers kept as text, so that floats parse exactly) -------------------
+// ---- Reading the fixtures' JSON ----------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(String),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
+/// The fixtures' JSON, read by serde_json with `float_roundtrip` (correctly rounded: Python's
+/// repr is the shortest text that reads back to the same float64, so the bits come back exactly).
+type Json = serde_json::Value;
+
+/// Typed access that names what is missing or mistyped.
+trait Field {
+    fn at(&self, key: &str) -> &Json;
+    fn f64(&self) -> f64;
+    fn i64(&self) -> i64;
+    fn str(&self) -> &str;
+    fn arr(&self) -> &[Json];
 }
 
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-            self.i += 1;
-        }
-    }
-
-    fn expect(&mut self, c: u8) {
-        self.ws();
-        assert_eq!(
-            self.s.get(self.i).copied(),
-            Some(c),
-            "JSON: expected '{}' at byte {}",
-            c as char,
-            self.i
-        );
-        self.i += 1;
-    }
-
-    fn value(&mut self) -> Json {
-        self.ws();
-        match self.s[self.i] {
-            b'{' => {
-                self.i += 1;
-                let mut fields = Vec::new();
-                self.ws();
-                if self.s[self.i] == b'}' {
-                    self.i += 1;
-                    return Json::Obj(fields);
-                }
-                loop {
-                    self.ws();
-                    let Json::Str(k) = self.value() else {
-                        panic!("JSON: object key is not a string at byte {}", self.i)
-                    };
-                    self.expect(b':');
-                    let v = self.value();
-                    fields.push((k, v));
-                    self.ws();
-                    match self.s[self.i] {
-                        b',' => self.i += 1,
-                        b'}' => {
-                            self.i += 1;
-                            return Json::Obj(fields);
-                        }
-                        c => panic!("JSON: unexpected '{}' at byte {}", c as char, self.i),
-                    }
-                }
-            }
-            b'[' => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.s[self.i] == b']' {
-                    self.i += 1;
-                    return Json::Arr(items);
-                }
-                loop {
-                    items.push(self.value());
-                    self.ws();
-                    match self.s[self.i] {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Json::Arr(items);
-                        }
-                        c => panic!("JSON: unexpected '{}' at byte {}", c as char, self.i),
-                    }
-                }
-            }
-            b'"' => {
-                self.i += 1;
-                let mut out = String::new();
-                loop {
-                    let c = self.s[self.i];
-                    self.i += 1;
-                    match c {
-                        b'"' => return Json::Str(out),
-                        b'\\' => {
-                            let e = self.s[self.i];
-                            self.i += 1;
-                            out.push(match e {
-                                b'n' => '\n',
-                                b't' => '\t',
-                                b'"' | b'\\' | b'/' => e as char,
-                                _ => panic!("JSON: unsupported escape \\{}", e as char),
-                            });
-                        }
-                        _ => out.push(c as char),
-                    }
-                }
-            }
-            b't' if self.s[self.i..].starts_with(b"true") => {
-                self.i += 4;
-                Json::Bool(true)
-            }
-            b'f' if self.s[self.i..].starts_with(b"false") => {
-                self.i += 5;
-                Json::Bool(false)
-            }
-            b'n' if self.s[self.i..].starts_with(b"null") => {
-                self.i += 4;
-                Json::Null
-            }
-            _ => {
-                let start = self.i;
-                while self.i < self.s.len()
-                    && matches!(
-                        self.s[self.i],
-                        b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
-                    )
-                {
-                    self.i += 1;
-                }
-                assert!(self.i > start, "JSON: unexpected byte at {start}");
-                Json::Num(String::from_utf8(self.s[start..self.i].to_vec()).unwrap())
-            }
-        }
-    }
-}
-
-fn parse_json(text: &str) -> Json {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        i: 0,
-    };
-    let v = p.value();
-    p.ws();
-    assert_eq!(p.i, p.s.len(), "JSON: trailing text");
-    v
-}
-
-impl Json {
-    fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
+impl Field for Json {
     fn at(&self, key: &str) -> &Json {
         self.get(key)
             .unwrap_or_else(|| panic!("JSON: no field '{key}'"))
     }
 
     fn f64(&self) -> f64 {
-        match self {
-            // Python's repr is the shortest text that reads back to the same float64, and Rust's
-            // parse is correctly rounded: the bits come back exactly.
-            Json::Num(s) => s.parse().unwrap_or_else(|_| panic!("JSON: bad number {s}")),
-            other => panic!("JSON: not a number: {other:?}"),
-        }
+        self.as_f64()
+            .unwrap_or_else(|| panic!("JSON: not a number: {self}"))
     }
 
     fn i64(&self) -> i64 {
-        match self {
-            Json::Num(s) => s
-                .parse()
-                .unwrap_or_else(|_| panic!("JSON: bad integer {s}")),
-            other => panic!("JSON: not an integer: {other:?}"),
-        }
+        self.as_i64()
+            .unwrap_or_else(|| panic!("JSON: not an integer: {self}"))
     }
 
     fn str(&self) -> &str {
-        match self {
-            Json::Str(s) => s,
-            other => panic!("JSON: not a string: {other:?}"),
-        }
+        self.as_str()
+            .unwrap_or_else(|| panic!("JSON: not a string: {self}"))
     }
 
     fn arr(&self) -> &[Json] {
-        match self {
-            Json::Arr(v) => v,
-            other => panic!("JSON: not an array: {other:?}"),
-        }
+        self.as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_else(|| panic!("JSON: not an array: {self}"))
     }
 }
 
@@ -218,7 +66,7 @@ fn fixtures() -> PathBuf {
 fn expected() -> Json {
     let text = std::fs::read_to_string(fixtures().join("expected.json"))
         .expect("tests/fixtures/expected.json (run tests/fixtures/make_fixtures.py)");
-    parse_json(&text)
+    serde_json::from_str(&text).expect("tests/fixtures/expected.json is JSON")
 }
 
 /// FNV-1a 64, as the fixture script hashes codes and dequantized values.

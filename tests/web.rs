@@ -3,6 +3,8 @@
 //! the page's backend (`quantviz::web::canvas`), and the test reads the pixels back to see that the data was drawn inside
 //! the plot area (a data URL would exist even for a blank canvas).
 
+mod common;
+use common::coloured_in_plot;
 use plotters::prelude::*;
 use quantviz::analysis::Analysis;
 use quantviz::charts::{draw_chart, ChartKind, Theme};
@@ -44,24 +46,6 @@ fn pixels(canvas: &HtmlCanvasElement) -> Vec<u8> {
         .expect("image data")
         .data()
         .0
-}
-
-/// How many strongly coloured pixels (not grey ink, grid or background) lie in the lower middle
-/// of the plot area, where no title, legend or axis label is drawn.
-fn coloured_in_plot(rgba: &[u8], w: u32, h: u32) -> usize {
-    let (x0, x1) = (w as usize * 15 / 100, w as usize * 95 / 100);
-    let (y0, y1) = (h as usize * 45 / 100, h as usize * 92 / 100);
-    let mut n = 0;
-    for y in y0..y1 {
-        for x in x0..x1 {
-            let i = (y * w as usize + x) * 4;
-            let (r, g, b) = (rgba[i] as i32, rgba[i + 1] as i32, rgba[i + 2] as i32);
-            if r.max(g).max(b) - r.min(g).min(b) > 40 {
-                n += 1;
-            }
-        }
-    }
-    n
 }
 
 /// Draws one chart into a fresh canvas and returns its pixels.
@@ -118,7 +102,7 @@ fn check_every_chart(theme: Theme, w: u32, h: u32) {
             // The chart filled its background (the top-left corner is never drawn over).
             let bg = theme.background();
             assert_eq!(&px[0..4], &[bg.0, bg.1, bg.2, 255], "{kind} on {name}");
-            let n = coloured_in_plot(&px, w, h);
+            let n = coloured_in_plot(&px, w, h, 4);
             assert!(
                 n > 150,
                 "{kind} on {name} (dark {}): only {n} coloured pixels in the plot area",
@@ -154,7 +138,7 @@ fn a_blank_canvas_has_no_coloured_pixels() {
         .into_drawing_area();
     root.fill(&Theme::default().background()).unwrap();
     root.present().unwrap();
-    assert_eq!(coloured_in_plot(&pixels(&c), 600, 400), 0);
+    assert_eq!(coloured_in_plot(&pixels(&c), 600, 400, 4), 0);
 }
 
 #[wasm_bindgen_test]
@@ -193,7 +177,7 @@ fn the_session_computes_the_sweep_when_its_chart_is_drawn() {
         "the sweep's base is drawn"
     );
     assert!(
-        coloured_in_plot(&pixels(&base), w, h) > 100,
+        coloured_in_plot(&pixels(&base), w, h, 4) > 100,
         "with its lines"
     );
     // A Bits change keeps the sweep (and its count), so the page keeps the base it drew.
@@ -208,7 +192,7 @@ fn the_session_computes_the_sweep_when_its_chart_is_drawn() {
     assert_ne!(s.sweep_count(), count);
     let whole = canvas(w, h);
     assert!(draw_on(&mut s, "sweep", &whole));
-    assert!(coloured_in_plot(&pixels(&whole), w, h) > 100);
+    assert!(coloured_in_plot(&pixels(&whole), w, h, 4) > 100);
     // Values 8 bits can scale but the sweep's 2 bits cannot (symmetric clips at -2·1e308): the
     // update fails at once, as when it made the sweep, and the session keeps its state.
     let count = s.sweep_count();
@@ -216,5 +200,5 @@ fn the_session_computes_the_sweep_when_its_chart_is_drawn() {
     assert_eq!(s.sweep_count(), count);
     let kept = canvas(w, h);
     assert!(draw_on(&mut s, "sweep", &kept));
-    assert!(coloured_in_plot(&pixels(&kept), w, h) > 100);
+    assert!(coloured_in_plot(&pixels(&kept), w, h, 4) > 100);
 }

@@ -1,0 +1,22 @@
+//! What several test suites share: reading pixels of a drawn chart.
+// Each test crate that says `mod common;` compiles this file; not every one uses every helper.
+#![allow(dead_code)]
+
+/// How many strongly coloured pixels (not grey ink, grid or background) lie in the lower middle
+/// of the plot area, where no title, legend or axis label is drawn: a chart whose data was
+/// drawn has many, an empty one none. `channels` is 3 for RGB, 4 for RGBA.
+pub fn coloured_in_plot(pixels: &[u8], w: u32, h: u32, channels: usize) -> usize {
+    let (x0, x1) = (w as usize * 15 / 100, w as usize * 95 / 100);
+    let (y0, y1) = (h as usize * 45 / 100, h as usize * 92 / 100);
+    let mut n = 0;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let i = (y * w as usize + x) * channels;
+            let (r, g, b) = (pixels[i] as i32, pixels[i + 1] as i32, pixels[i + 2] as i32);
+            if r.max(g).max(b) - r.min(g).min(b) > 40 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
