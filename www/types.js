@@ -1,5 +1,5 @@
 // JSDoc types of the JSON the wasm Session returns; nothing here runs.
-// The Rust side writes it (src/report.rs, `summary_json`); a number that is not finite there
+// The Rust side writes it (src/present/json.rs, `summary_json`); a number that is not finite there
 // (an exact reconstruction's infinite SQNR) comes as null.
 
 /**
