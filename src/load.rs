@@ -5,6 +5,13 @@
 use crate::error::{Error, Result, MAX_VALUES};
 use crate::float::parse_f64;
 
+/// The first bytes of every `.npy` file.
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// The longest `.npy` header read: numpy's own default `max_header_size`. Headers of float
+/// arrays are under 200 bytes, and numpy refuses longer ones unless told they are trusted.
+const MAX_HEADER_BYTES: usize = 10_000;
+
 #[inline(never)]
 fn load_err(source: &str, message: impl Into<String>) -> Error {
     Error::Load {
@@ -13,47 +20,265 @@ fn load_err(source: &str, message: impl Into<String>) -> Error {
     }
 }
 
-/// The value of `key` in a `.npy` header dict, as its raw text (`'<f8'`, `False`, `(3, 4)`).
+/// `s` as a message quotes it: at most `max` characters, control characters (which could
+/// move a terminal's cursor) as U+FFFD, and "..." where it was cut.
 #[inline(never)]
-fn header_field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    // A byte search and `get` rather than `str::find` and indexing: the same text (the key is
-    // ASCII, so both ends are char boundaries), without core's panicking slice paths, whose
-    // message formatting (`str::slice_error_fail`, char's Debug) is ~3 KB of the wasm.
-    let quoted = format!("'{key}'");
-    let at = header
-        .as_bytes()
-        .windows(quoted.len())
-        .position(|w| w == quoted.as_bytes())?;
-    let rest = header.get(at + quoted.len()..)?;
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
-    let end = if rest.starts_with('(') {
-        rest.find(')')? + 1
-    } else {
-        rest.find([',', '}']).unwrap_or(rest.len())
-    };
-    Some(rest.get(..end)?.trim())
+fn shown(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if s.chars().nth(max).is_some() {
+        out.push_str("...");
+    }
+    out
 }
 
-/// Parses a `.npy` file's bytes into f64 values (float32 is widened exactly).
+/// Bytes of a `.npy` header as a message quotes them (read as Latin-1, as numpy reads
+/// headers of format versions 1 and 2; every byte is a character, so nothing can fail).
+fn shown_bytes(b: &[u8], max: usize) -> String {
+    let s: String = b.iter().take(max + 1).map(|&c| char::from(c)).collect();
+    shown(&s, max)
+}
+
+/// A whole number given by its decimal digits as a message shows it: as written up to 15
+/// digits, else in exponent form with three significant digits (`1.84e19`, cut, not rounded).
 #[inline(never)]
-pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+fn shown_digits(digits: &[u8]) -> String {
+    let start = digits
+        .iter()
+        .position(|&c| c != b'0')
+        .unwrap_or(digits.len().saturating_sub(1));
+    let d = shown_bytes(&digits[start..], 15);
+    match d.as_bytes() {
+        [first, second, third, ..] if digits.len() - start > 15 => format!(
+            "{}.{}{}e{}",
+            char::from(*first),
+            char::from(*second),
+            char::from(*third),
+            digits.len() - start - 1
+        ),
+        _ => d,
+    }
+}
+
+/// `n` as a message shows it (see [`shown_digits`]).
+fn shown_count(n: u64) -> String {
+    shown_digits(n.to_string().as_bytes())
+}
+
+// ---- .npy --------------------------------------------------------------------------------------
+
+/// A value of the Python literal that a `.npy` header is: the part numpy writes and reads.
+enum Lit<'a> {
+    /// A string without escapes: its bytes between the quotes.
+    Str(&'a [u8]),
+    Bool(bool),
+    /// A whole number: whether it has a minus sign, and its digits.
+    Int(bool, &'a [u8]),
+    /// A tuple (`true`) or a list (`false`) of values.
+    Seq(bool, Vec<Lit<'a>>),
+}
+
+/// Reads a `.npy` header as a Python dict literal of string keys; on failure, the byte
+/// offset in the header where it stopped making sense.
+struct HeaderParser<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+/// How deeply tuples and lists may nest in a header (a structured dtype nests 3 deep).
+const MAX_NESTING: u8 = 16;
+
+impl<'a> HeaderParser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.at).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')) {
+            self.at += 1;
+        }
+    }
+
+    /// Skips whitespace, then `c` if it is next.
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip_space();
+        let found = self.peek() == Some(c);
+        self.at += usize::from(found);
+        found
+    }
+
+    /// The length of the run of bytes from `at` that `f` accepts.
+    fn run(&self, f: impl Fn(u8) -> bool) -> usize {
+        self.b
+            .get(self.at..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|&&c| f(c))
+            .count()
+    }
+
+    /// One value: a string, `True`, `False`, a whole number, or a tuple or list nesting at
+    /// most `depth` more levels. `(x)` is `x` itself, as in Python; `(x,)` is a tuple.
+    fn value(&mut self, depth: u8) -> Option<Lit<'a>> {
+        self.skip_space();
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+        match self.peek()? {
+            q @ (b'\'' | b'"') => {
+                let start = self.at + 1;
+                self.at = start;
+                // No escapes and no line breaks: numpy writes neither.
+                let len = self.run(|c| c != q && c != b'\\' && c != b'\n');
+                self.at += len;
+                if self.peek() != Some(q) {
+                    return None;
+                }
+                self.at += 1;
+                self.b.get(start..start + len).map(Lit::Str)
+            }
+            open @ (b'(' | b'[') => {
+                let close = if open == b'(' { b')' } else { b']' };
+                self.at += 1;
+                let mut items = Vec::new();
+                let mut comma = false;
+                while !self.eat(close) {
+                    items.push(self.value(depth.checked_sub(1)?)?);
+                    if self.eat(b',') {
+                        comma = true;
+                    } else if !self.eat(close) {
+                        return None;
+                    } else {
+                        break;
+                    }
+                }
+                if open == b'(' && items.len() == 1 && !comma {
+                    return items.pop();
+                }
+                Some(Lit::Seq(open == b'(', items))
+            }
+            c @ (b'-' | b'0'..=b'9') => {
+                let neg = c == b'-';
+                self.at += usize::from(neg);
+                let start = self.at;
+                let len = self.run(|c| c.is_ascii_digit());
+                self.at += len;
+                let digits = self.b.get(start..start + len)?;
+                // Python reads no `007` (but `0` and `00`), and no `3L`, `3.5`, `3_0`, `3e5`.
+                let leading_zero = digits.len() > 1 && digits[0] == b'0';
+                if len == 0
+                    || (leading_zero && digits.iter().any(|&c| c != b'0'))
+                    || self.peek().is_some_and(word)
+                {
+                    return None;
+                }
+                Some(Lit::Int(neg, digits))
+            }
+            _ => {
+                let len = self.run(word);
+                let name = self.b.get(self.at..self.at + len)?;
+                self.at += len;
+                match name {
+                    b"True" => Some(Lit::Bool(true)),
+                    b"False" => Some(Lit::Bool(false)),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// The whole header: `{` string `:` value pairs separated by commas (one more allowed at
+    /// the end) `}`, with whitespace anywhere between and after.
+    fn dict(mut self) -> std::result::Result<Vec<(&'a [u8], Lit<'a>)>, usize> {
+        if !self.eat(b'{') {
+            return Err(self.at);
+        }
+        let mut entries = Vec::new();
+        while !self.eat(b'}') {
+            let Some(Lit::Str(key)) = self.value(0) else {
+                return Err(self.at);
+            };
+            if !self.eat(b':') {
+                return Err(self.at);
+            }
+            let value = self.value(MAX_NESTING).ok_or(self.at)?;
+            entries.push((key, value));
+            if !self.eat(b',') {
+                if self.eat(b'}') {
+                    break;
+                }
+                return Err(self.at);
+            }
+        }
+        self.skip_space();
+        if self.at != self.b.len() {
+            return Err(self.at);
+        }
+        Ok(entries)
+    }
+}
+
+/// Where a `.npy` file's data is and what it holds.
+struct Layout {
+    /// Offset of the first data byte.
+    data_start: usize,
+    /// Number of values (the shape's product), at most [`MAX_VALUES`].
+    count: usize,
+    /// Bytes per value: 4 or 8.
+    width: usize,
+    /// The shape as Python prints it, for messages.
+    shape: String,
+}
+
+impl Layout {
+    /// The message for data shorter than the shape needs.
+    fn short(&self, source: &str, have: u64) -> Error {
+        load_err(
+            source,
+            format!(
+                "the .npy shape {} needs {} bytes of data but the file has {have}",
+                self.shape,
+                self.count * self.width
+            ),
+        )
+    }
+}
+
+/// Whether bytes are (the start of) a `.npy` file: they begin with its magic, or are cut
+/// short inside it.
+fn is_npy(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC) || (bytes.first() == Some(&MAGIC[0]) && MAGIC.starts_with(bytes))
+}
+
+/// The offset and length of a `.npy` file's header, from its first 10 (version 1) or 12
+/// (versions 2 and 3) bytes.
+#[inline(never)]
+fn npy_preamble(bytes: &[u8], source: &str) -> Result<(usize, usize)> {
+    if !is_npy(bytes) {
         return Err(load_err(
             source,
             "not a .npy file (it does not start with \\x93NUMPY)",
         ));
     }
-    let major = bytes[6];
-    let (header_len, header_start) = match major {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+    let cut = || {
+        load_err(
+            source,
+            format!(
+                "the .npy file is cut short: it ends after {} bytes, inside the magic, version and header length that start it",
+                bytes.len()
+            ),
+        )
+    };
+    let (start, len) = match *bytes.get(6).ok_or_else(cut)? {
+        1 => {
+            let b = bytes.get(8..10).ok_or_else(cut)?;
+            (10, usize::from(u16::from_le_bytes([b[0], b[1]])))
+        }
         2 | 3 => {
-            if bytes.len() < 12 {
-                return Err(load_err(source, "the .npy header is cut short"));
-            }
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            )
+            let b = bytes.get(8..12).ok_or_else(cut)?;
+            // A u32 fits in usize on every target quantviz builds for (32 and 64 bits).
+            (12, u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
         }
         v => {
             return Err(load_err(
@@ -62,68 +287,176 @@ pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
             ))
         }
     };
-    let data_start = header_start
-        .checked_add(header_len)
-        .filter(|&e| e <= bytes.len())
+    if len > MAX_HEADER_BYTES {
+        return Err(load_err(
+            source,
+            format!(
+                "the .npy header is {len} bytes long, more than numpy itself reads ({MAX_HEADER_BYTES})"
+            ),
+        ));
+    }
+    Ok((start, len))
+}
+
+/// Reads and checks a `.npy` header as numpy's `read_array_header` does: a dict of exactly
+/// `descr`, `fortran_order` and `shape`, the shape a tuple of sizes, the order a bool; then
+/// what quantviz supports of it (little-endian float32 or float64, C order, at most
+/// [`MAX_VALUES`] values).
+#[inline(never)]
+fn npy_layout(bytes: &[u8], source: &str) -> Result<Layout> {
+    let (start, len) = npy_preamble(bytes, source)?;
+    let data_start = start + len;
+    let header = bytes
+        .get(start..data_start)
         .ok_or_else(|| load_err(source, "the .npy header is cut short"))?;
-    let header = std::str::from_utf8(&bytes[header_start..data_start])
-        .map_err(|_| load_err(source, "the .npy header is not text"))?;
-    let descr = header_field(header, "descr")
-        .ok_or_else(|| load_err(source, "the .npy header has no 'descr'"))?
-        .trim_matches(|c| c == '\'' || c == '"');
-    let width = match descr {
-        "<f8" | "f8" => 8,
-        "<f4" | "f4" => 4,
-        ">f8" | ">f4" => {
+    let entries = HeaderParser { b: header, at: 0 }.dict().map_err(|at| {
+        load_err(
+            source,
+            format!(
+                "the .npy header is not a dict as numpy writes it ({{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }}): it stops making sense at byte {at}, \"{}\"",
+                shown_bytes(header.get(at..).unwrap_or(&[]), 20)
+            ),
+        )
+    })?;
+    let (mut descr, mut fortran, mut shape) = (None, None, None);
+    for (key, value) in entries {
+        let slot = match key {
+            b"descr" => &mut descr,
+            b"fortran_order" => &mut fortran,
+            b"shape" => &mut shape,
+            _ => {
+                return Err(load_err(
+                    source,
+                    format!(
+                        "the .npy header has a key '{}': numpy writes exactly 'descr', 'fortran_order' and 'shape'",
+                        shown_bytes(key, 40)
+                    ),
+                ))
+            }
+        };
+        if slot.replace(value).is_some() {
             return Err(load_err(
                 source,
-                format!("dtype '{descr}' is big-endian: save it as little-endian float32 or float64 ('<f4', '<f8')"),
+                format!("the .npy header gives '{}' twice", shown_bytes(key, 40)),
+            ));
+        }
+    }
+    let missing = |key: &str| load_err(source, format!("the .npy header has no '{key}'"));
+    let descr = descr.ok_or_else(|| missing("descr"))?;
+    let fortran = fortran.ok_or_else(|| missing("fortran_order"))?;
+    let shape = shape.ok_or_else(|| missing("shape"))?;
+
+    let not_sizes = || {
+        load_err(
+            source,
+            "the .npy shape is not a tuple of whole numbers, such as (3,) or (2, 5)",
+        )
+    };
+    let Lit::Seq(true, dims) = shape else {
+        return Err(not_sizes());
+    };
+    let mut text = String::from("(");
+    let mut negative = false;
+    // The product of the sizes; `None` once it passes u64 (unless a later size is 0).
+    let mut product = Some(1u64);
+    let mut zero = false;
+    for (i, dim) in dims.iter().enumerate() {
+        let Lit::Int(neg, digits) = *dim else {
+            return Err(not_sizes());
+        };
+        let is_zero = digits.iter().all(|&c| c == b'0');
+        negative |= neg && !is_zero;
+        zero |= is_zero;
+        let size = digits.iter().try_fold(0u64, |n, &c| {
+            n.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+        });
+        product = product.zip(size).and_then(|(p, s)| p.checked_mul(s));
+        match i {
+            0 => {}
+            8 => text.push_str(", ..."),
+            9.. => continue,
+            _ => text.push_str(", "),
+        }
+        if i < 8 {
+            if neg && !is_zero {
+                text.push('-');
+            }
+            text.push_str(&shown_digits(digits));
+        }
+    }
+    text.push_str(if dims.len() == 1 { ",)" } else { ")" });
+    if negative {
+        return Err(load_err(
+            source,
+            format!("the .npy shape {text} has a negative size"),
+        ));
+    }
+    let Lit::Bool(fortran) = fortran else {
+        return Err(load_err(
+            source,
+            "the .npy header's 'fortran_order' is not True or False",
+        ));
+    };
+    let width = match descr {
+        Lit::Str(b"<f8" | b"f8") => 8,
+        Lit::Str(b"<f4" | b"f4") => 4,
+        Lit::Str(d @ (b">f8" | b">f4")) => {
+            return Err(load_err(
+                source,
+                format!("dtype '{}' is big-endian: save it as little-endian float32 or float64 ('<f4', '<f8')", shown_bytes(d, 3)),
             ))
         }
-        other => {
+        Lit::Str(other) => {
             return Err(load_err(
                 source,
-                format!("dtype '{other}' is not supported: save the array as float32 or float64 ('<f4', '<f8')"),
+                format!("dtype '{}' is not supported: save the array as float32 or float64 ('<f4', '<f8')", shown_bytes(other, 20)),
+            ))
+        }
+        _ => {
+            return Err(load_err(
+                source,
+                "the dtype is structured, not a plain number: save the array as float32 or float64 ('<f4', '<f8')",
             ))
         }
     };
-    if header_field(header, "fortran_order") == Some("True") {
+    if fortran {
         return Err(load_err(
             source,
             "the array is in Fortran order: save it in C order (np.ascontiguousarray)",
         ));
     }
-    let shape = header_field(header, "shape")
-        .ok_or_else(|| load_err(source, "the .npy header has no 'shape'"))?;
-    let mut count: u64 = 1;
-    for dim in shape.trim_matches(|c| c == '(' || c == ')').split(',') {
-        let dim = dim.trim();
-        if dim.is_empty() {
-            continue;
+    let count = match (zero, product) {
+        (true, _) => 0,
+        (false, Some(n)) if n <= MAX_VALUES as u64 => n as usize,
+        (false, n) => {
+            let n = n.map_or_else(|| "more than 1.84e19".to_string(), shown_count);
+            return Err(load_err(
+                source,
+                format!("the .npy shape {text} holds {n} values, more than quantviz handles: use from 1 to {MAX_VALUES} values"),
+            ));
         }
-        let d: u64 = dim
-            .parse()
-            .map_err(|_| load_err(source, format!("the .npy shape {shape} is not readable")))?;
-        count = count.saturating_mul(d);
-    }
-    if count > MAX_VALUES as u64 {
-        return Err(Error::TooMany(count));
-    }
-    let body = &bytes[data_start..];
-    let need = count as usize * width;
-    if body.len() < need {
-        return Err(load_err(
-            source,
-            format!(
-                "the .npy shape {shape} needs {need} bytes of data but the file has {}",
-                body.len()
-            ),
-        ));
-    }
-    let body = &body[..need];
-    // Room for every value at once (in huge pages where large, as numpy's arrays).
-    let mut out = crate::par::with_capacity(count as usize);
-    if width == 8 {
+    };
+    Ok(Layout {
+        data_start,
+        count,
+        width,
+        shape: text,
+    })
+}
+
+/// The values of a `.npy` file's bytes (float32 is widened exactly).
+#[inline(never)]
+fn npy_values(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
+    let layout = npy_layout(bytes, source)?;
+    // `npy_layout` found the whole header in `bytes`, so `data_start <= bytes.len()`.
+    let body = bytes.get(layout.data_start..).unwrap_or(&[]);
+    let Some(body) = body.get(..layout.count * layout.width) else {
+        return Err(layout.short(source, body.len() as u64));
+    };
+    // Room for every value at once (in huge pages where large, as numpy's arrays); no more
+    // than the file's own bytes hold, as the data was found there in full.
+    let mut out = crate::par::with_capacity(layout.count);
+    if layout.width == 8 {
         out.extend(
             body.chunks_exact(8)
                 .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])),
@@ -135,6 +468,11 @@ pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
         );
     }
     Ok(out)
+}
+
+/// Parses a `.npy` file's bytes into f64 values (float32 is widened exactly).
+pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
+    npy_values(bytes, source)
 }
 
 /// Parses text: numbers separated by commas, semicolons, whitespace or newlines. A first line
@@ -176,7 +514,7 @@ pub fn parse_text(text: &str, source: &str) -> Result<Vec<f64>> {
 
 /// Parses a file's bytes: `.npy` when they start with its magic, text otherwise.
 pub fn parse_bytes(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
-    if bytes.starts_with(b"\x93NUMPY") {
+    if is_npy(bytes) {
         return parse_npy(bytes, source);
     }
     let text = std::str::from_utf8(bytes)
@@ -240,44 +578,68 @@ mod tests {
         assert!(e.contains("not a .npy"), "{e}");
     }
 
-    /// The header parser as it was, with `str::find` and indexing.
-    fn header_field_by_find<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-        let start = header.find(&format!("'{key}'"))? + key.len() + 2;
-        let rest = header[start..].trim_start().strip_prefix(':')?.trim_start();
-        let end = if rest.starts_with('(') {
-            rest.find(')')? + 1
-        } else {
-            rest.find([',', '}']).unwrap_or(rest.len())
+    /// The header parser on what numpy writes and on what Python would read differently.
+    #[test]
+    fn header_literals_read_as_python_does() {
+        fn dict(h: &str) -> std::result::Result<Vec<(&[u8], Lit<'_>)>, usize> {
+            HeaderParser {
+                b: h.as_bytes(),
+                at: 0,
+            }
+            .dict()
+        }
+        let shape_of = |h: &str| match dict(h) {
+            Ok(entries) => match entries.into_iter().next() {
+                Some((_, Lit::Seq(true, items))) => Some(items.len()),
+                _ => None,
+            },
+            Err(_) => None,
         };
-        Some(rest[..end].trim())
+        assert_eq!(shape_of("{'shape': (3, 4), }"), Some(2));
+        assert_eq!(shape_of("{'shape': (3,)}"), Some(1));
+        assert_eq!(shape_of("{'shape': ()}"), Some(0));
+        assert_eq!(shape_of("{\"shape\"\t:\n( 3 , ) ,\n}  \n"), Some(1));
+        // `(3)` is the number 3, not a tuple; a list is no tuple.
+        assert_eq!(shape_of("{'shape': (3)}"), None);
+        assert_eq!(shape_of("{'shape': [3]}"), None);
+        for bad in [
+            "",
+            "{",
+            "{'shape': (3,),,}",
+            "{'shape': (,)}",
+            "{'shape': (3 4)}",
+            "{'shape': (007,)}",
+            "{'shape': (3L,)}",
+            "{'shape': (3.0,)}",
+            "{'shape': (1e3,)}",
+            "{'shape': (1_0,)}",
+            "{'shape': (3,)} x",
+            "{'shape': (3,)}}",
+            "{shape: (3,)}",
+            "{'sh\\x61pe': (3,)}",
+            "{'shape': Truex}",
+            "{'shape': 'unterminated}",
+            "{'shape' (3,)}",
+        ] {
+            assert!(dict(bad).is_err(), "{bad}");
+        }
+        assert!(dict("{'shape': (0, 00, -0, -3)}").is_ok());
+        // Nesting is bounded, however long the header.
+        let deep = format!("{{'shape': {}{}}}", "(".repeat(5000), ")".repeat(5000));
+        assert!(dict(&deep).is_err());
+        let structured = "{'descr': [('a', '<f8'), ('b', '<i4', (2,))], 'x': True}";
+        assert!(dict(structured).is_ok());
     }
 
     #[test]
-    fn header_fields_read_as_with_str_find() {
-        let headers = [
-            "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }",
-            "{'descr':'<f4','fortran_order':True,'shape':(7,)}",
-            "{'shape': (), 'descr': '>f8'}",
-            "{'descr' : 'é<f8' , 'shape' :(2,",
-            "{'descr': '<f8', 'shape': 5",
-            "'shape'",
-            "'shape':",
-            "'shape' (1,)",
-            "{'descr': 'ü', 'x': 'ß', 'shape': (1, 2)}\n",
-            "",
-            "{}",
-            "{'sha'",
-            "'descr''descr': '<f8'",
-        ];
-        for h in headers {
-            for key in ["descr", "fortran_order", "shape", "x", "", "é"] {
-                assert_eq!(
-                    header_field(h, key),
-                    header_field_by_find(h, key),
-                    "{h} {key}"
-                );
-            }
-        }
+    fn large_numbers_are_shown_in_exponent_form() {
+        assert_eq!(shown_digits(b"0"), "0");
+        assert_eq!(shown_digits(b"000"), "0");
+        assert_eq!(shown_digits(b"0042"), "42");
+        assert_eq!(shown_digits(b"999999999999999"), "999999999999999");
+        assert_eq!(shown_digits(b"1000000000000000"), "1.00e15");
+        assert_eq!(shown_count(u64::MAX), "1.84e19");
+        assert_eq!(shown_digits(&[b'7'; 300]), "7.77e299");
     }
 
     #[test]
