@@ -1,6 +1,10 @@
 //! Loading numbers: `.npy` (float32 or float64, little-endian, C order, any shape, flattened)
 //! and text (numbers separated by commas, whitespace or newlines, an optional header line).
 //! Its functions are `#[inline(never)]`: called once per file, one copy each in the wasm.
+//!
+//! Input may be hostile: every length and count in it is checked before it is used, nothing
+//! is allocated beyond what the input holds, and a file is read only as far as the largest
+//! input quantviz accepts could need.
 
 use crate::error::{Error, Result, MAX_VALUES};
 use crate::float::parse_f64;
@@ -19,7 +23,7 @@ pub struct Loaded {
 const TEXT_BYTES_PER_VALUE: u64 = 64;
 
 /// The longest text accepted: [`TEXT_BYTES_PER_VALUE`] for each of [`MAX_VALUES`] values and
-/// 1 MiB more (a header line, trailing blank lines).
+/// 1 MiB more (a header line, trailing blank lines). Files are read no further than this.
 pub const MAX_TEXT_BYTES: u64 = MAX_VALUES as u64 * TEXT_BYTES_PER_VALUE + (1 << 20);
 
 /// The first bytes of every `.npy` file.
@@ -680,12 +684,92 @@ pub fn parse_bytes(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
 
 // ---- Files -------------------------------------------------------------------------------------
 
+/// Reads from `r` until `buf` holds `upto` bytes or the input ends; returns how many were added.
+#[cfg(not(target_arch = "wasm32"))]
+fn fill(r: &mut impl std::io::Read, buf: &mut Vec<u8>, upto: usize) -> std::io::Result<usize> {
+    use std::io::Read;
+    let want = upto.saturating_sub(buf.len()) as u64;
+    r.by_ref().take(want).read_to_end(buf)
+}
+
+/// Reads a file (`.npy`, `.csv`, `.txt`) into values, and a note on how they were read. It
+/// reads no more than the largest accepted input could need: for `.npy`, the header and
+/// then the data its shape asks for (checked against the file's length first); for text, at
+/// most [`MAX_TEXT_BYTES`], stopping at the first NUL byte.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_file(path: &std::path::Path) -> Result<Loaded> {
+    let source = path.display().to_string();
+    let io = |e: std::io::Error| load_err(&source, e.to_string());
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    // The length of a regular file; devices and pipes have none to trust.
+    let known = meta.is_file().then(|| meta.len());
+    read_from(file, known, &source, MAX_TEXT_BYTES)
+}
+
+/// [`read_file`] from any reader: `known` is its length where known, `text_limit` the most
+/// bytes of text read.
+#[cfg(not(target_arch = "wasm32"))]
+#[inline(never)]
+fn read_from(
+    mut r: impl std::io::Read,
+    known: Option<u64>,
+    source: &str,
+    text_limit: u64,
+) -> Result<Loaded> {
+    let io = |e: std::io::Error| load_err(source, e.to_string());
+    let mut bytes = Vec::new();
+    // Enough to tell a .npy file and find its header's length.
+    fill(&mut r, &mut bytes, 12).map_err(io)?;
+    if is_npy(&bytes) {
+        let (start, len) = npy_preamble(&bytes, source)?;
+        fill(&mut r, &mut bytes, start + len).map_err(io)?;
+        let layout = npy_layout(&bytes, source)?;
+        // At most 12 + MAX_HEADER_BYTES + 8 * MAX_VALUES: no overflow.
+        let total = layout.data_start + layout.count * layout.width;
+        if let Some(k) = known {
+            if k < total as u64 {
+                let have = k.saturating_sub(layout.data_start as u64);
+                return Err(layout.short(source, have));
+            }
+            // The file holds this much: room for it at once.
+            bytes.reserve_exact(total.saturating_sub(bytes.len()));
+        }
+        fill(&mut r, &mut bytes, total).map_err(io)?;
+        return read_bytes(&bytes, source);
+    }
+    if known.is_some_and(|k| k > text_limit) {
+        return Err(too_large(source, text_limit));
+    }
+    check_text_start(&bytes, source)?;
+    check_no_nul(&bytes, 0, source)?;
+    if let Some(k) = known {
+        // At most `text_limit`, checked above.
+        bytes.reserve_exact((k as usize).saturating_sub(bytes.len()));
+    }
+    // A chunk at a time, so that binary data (such as /dev/zero) is refused at its first NUL.
+    const CHUNK: usize = 1 << 20;
+    let limit = usize::try_from(text_limit).unwrap_or(usize::MAX);
+    loop {
+        if bytes.len() > limit {
+            return Err(too_large(source, text_limit));
+        }
+        let before = bytes.len();
+        // At least 1, as `before <= limit`: one byte past the limit tells that there is more.
+        let want = CHUNK.min(limit.saturating_add(1) - before);
+        let n = fill(&mut r, &mut bytes, before + want).map_err(io)?;
+        check_no_nul(&bytes[before..], before, source)?;
+        if n < want {
+            break;
+        }
+    }
+    text_bytes(&bytes, source)
+}
+
 /// Reads a file (`.npy`, `.csv`, `.txt`) into values.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load_file(path: &std::path::Path) -> Result<Vec<f64>> {
-    let source = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| load_err(&source, e.to_string()))?;
-    parse_bytes(&bytes, &source)
+    read_file(path).map(|l| l.values)
 }
 
 #[cfg(test)]
@@ -807,5 +891,62 @@ mod tests {
         let e = parse_text("1\n2 x\n", "t.csv").unwrap_err().to_string();
         assert!(e.contains("line 2, item 2: 'x' is not a number"), "{e}");
         assert_eq!(parse_text(" \n", "t"), Err(Error::EmptyData));
+    }
+
+    /// An endless reader of text: `read_from` stops one byte past its limit.
+    #[test]
+    fn endless_text_is_read_only_up_to_the_limit() {
+        struct Counting<R>(R, u64);
+        impl<R: std::io::Read> std::io::Read for Counting<R> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.read(buf)?;
+                self.1 += n as u64;
+                Ok(n)
+            }
+        }
+        let mut r = Counting(std::io::repeat(b'1'), 0);
+        let e = read_from(&mut r, None, "endless", 5000)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("larger than any file quantviz accepts: at most 5000 bytes of text"),
+            "{e}"
+        );
+        assert_eq!(r.1, 5001);
+        // Within the limit, the same reader is read as text.
+        let ok = read_from(&b"1 2 3"[..], None, "short", 5).unwrap();
+        assert_eq!(ok.values, vec![1.0, 2.0, 3.0]);
+        assert!(read_from(&b"1 2 3"[..], None, "short", 4).is_err());
+        assert!(read_from(&b"1 2 3"[..], None, "short", 3).is_err());
+        // A length known to be over the limit is refused before reading.
+        let mut r = Counting(std::io::repeat(b'1'), 0);
+        assert!(read_from(&mut r, Some(6000), "long", 5000).is_err());
+        assert_eq!(r.1, 12);
+    }
+
+    /// `.npy` data through a reader: no more than the header and the shape's data are read,
+    /// and a known length shorter than the shape needs is refused before the data is read.
+    #[test]
+    fn npy_is_read_only_as_far_as_its_shape() {
+        let body: Vec<u8> = [1.5f64, 2.5].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let file = npy("<f8", "(2,)", &body);
+        let endless = std::io::Read::chain(&file[..], std::io::repeat(7));
+        assert_eq!(
+            read_from(endless, None, "a.npy", 100).unwrap().values,
+            vec![1.5, 2.5]
+        );
+        let e = read_from(&file[..], Some(128 + 6), "a.npy", 100)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the .npy shape (2,) needs 16 bytes of data but the file has 6"),
+            "{e}"
+        );
+        let cut = &file[..file.len() - 1];
+        let e = read_from(cut, None, "a.npy", 100).unwrap_err().to_string();
+        assert!(
+            e.contains("needs 16 bytes of data but the file has 15"),
+            "{e}"
+        );
     }
 }
