@@ -177,11 +177,16 @@ fn text_utf8_bom_is_stripped() {
 fn text_hex_first_line_is_an_error_not_a_header() {
     let e = err(b"0x10\n1\n2\n");
     assert!(
-        e.contains("line 1, item 1: '0x10' is not a number: hexadecimal is not read, write it in decimal (16)"),
+        e.contains(
+            "line 1, item 1: '0x10' is not a number: hexadecimal is not read, write it in decimal"
+        ),
         "{e}"
     );
     let e = err(b"1\n-0xff\n");
-    assert!(e.contains("line 2, item 1") && e.contains("(-255)"), "{e}");
+    assert!(
+        e.contains("line 2, item 1: '-0xff' is not a number: hexadecimal"),
+        "{e}"
+    );
 }
 
 #[test]
