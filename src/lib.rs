@@ -17,7 +17,6 @@ pub mod bench;
 pub mod charts;
 pub mod data;
 pub mod error;
-pub mod float;
 pub mod par;
 pub mod present;
 pub mod quant;

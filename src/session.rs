@@ -51,6 +51,8 @@ pub struct Computed {
 pub struct Session {
     settings: Settings,
     file: Option<Dataset>,
+    /// What the file's reader noted (a skipped header line), shown with the file's summary.
+    file_note: Option<String>,
     source: Option<Source>,
     analysis: Option<Analysis>,
     run: Option<Run>,
@@ -86,15 +88,16 @@ impl Session {
     /// returns the error and keeps the previous data and state.
     pub fn load(&mut self, bytes: &[u8], name: &str, query: &str) -> Result<String> {
         let settings = Settings::from_query(query)?;
-        let values = crate::data::load::parse_bytes(bytes, name)?;
-        let data = Dataset::from_values(values, name)?;
-        let previous = (self.file.take(), self.source.clone());
+        let loaded = crate::data::load::read_bytes(bytes, name)?;
+        let data = Dataset::from_values(loaded.values, name)?;
+        let previous = (self.file.take(), self.file_note.take(), self.source.clone());
         self.file = Some(data);
+        self.file_note = loaded.note;
         self.source = None;
         match self.apply(settings) {
             Ok(s) => Ok(s),
             Err(e) => {
-                (self.file, self.source) = previous;
+                (self.file, self.file_note, self.source) = previous;
                 Err(e)
             }
         }
@@ -103,6 +106,7 @@ impl Session {
     /// Forgets a loaded file: the next `update` generates data again.
     pub fn use_generated(&mut self) {
         self.file = None;
+        self.file_note = None;
         self.source = None;
     }
 
@@ -270,7 +274,14 @@ impl Session {
             Source::Preset(..) => "preset",
             Source::Generated(_) => "generated",
         };
-        let summary = crate::present::json::summary_json(&settings, kind, analysis, &run, &compare);
+        let summary = crate::present::json::summary_json(
+            &settings,
+            kind,
+            self.file_note.as_deref(),
+            analysis,
+            &run,
+            &compare,
+        );
         if let Some(a) = new_analysis {
             self.analysis = Some(a);
             self.computed.analyses += 1;
@@ -457,6 +468,9 @@ mod tests {
         summary(&mut s, BASE);
         let loaded = s.load(b"1,2,3,4.5", "four.csv", "bits=8").unwrap();
         assert!(loaded.contains("\"n\":4"), "{loaded}");
+        assert!(loaded.contains("\"note\":null"), "{loaded}");
+        let headed = s.load(b"weight\n1\n2\n", "w.csv", "bits=8").unwrap();
+        assert!(headed.contains("skipped the header line"), "{headed}");
         let again = summary(&mut s, "bits=6");
         assert!(
             again.contains("\"n\":4"),

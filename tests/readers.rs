@@ -1,5 +1,5 @@
 #![cfg(not(target_arch = "wasm32"))]
-//! The file readers (`quantviz::load`) on hostile input: valid files mutated byte by byte,
+//! The file readers (`quantviz::data::load`) on hostile input: valid files mutated byte by byte,
 //! random bytes, and one named case for each way they went wrong before.
 //!
 //! Every outcome must be an error with a message or a correct result, and the memory a read
@@ -9,7 +9,7 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use quantviz::error::{Error, MAX_VALUES};
-use quantviz::load::{
+use quantviz::data::load::{
     load_file, parse_bytes, parse_npy, parse_text, read_bytes, read_file, Loaded, MAX_TEXT_BYTES,
 };
 use std::alloc::{GlobalAlloc, Layout, System};

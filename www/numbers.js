@@ -37,7 +37,8 @@ export function render(s) {
   renderCompare(s.compare);
   const d = s.data;
   const from = d.source === 'file' ? 'Your file' : d.source === 'preset' ? 'Notebook preset' : 'Generated';
-  setText(ui.dataSource, `${from}: ${d.label}. ${d.n} values from ${String(d.min)} to ${String(d.max)}.`);
+  const note = d.note ? ` (${d.note})` : '';
+  setText(ui.dataSource, `${from}: ${d.label}${note}. ${d.n} values from ${String(d.min)} to ${String(d.max)}.`);
   setData(ui.dataGroup, 'source', d.source);
   setData(ui.dataGroup, 'preset', state.preset ?? '');
   ui.useGenerated.hidden = d.source === 'file' ? false : d.source !== 'preset';

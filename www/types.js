@@ -41,6 +41,7 @@
  * @property {number} max The largest value.
  * @property {number} absmax The largest magnitude.
  * @property {number} outliers How many of the values are outliers.
+ * @property {string | null} note What the file's reader says the user should know (a skipped header line).
  */
 
 /**

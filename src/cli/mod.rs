@@ -108,8 +108,14 @@ fn parse_outlier_opt(s: &str, spec: &mut DataSpec) -> Result<(), CliError> {
 /// The data the options ask for: a file, a preset or generated values.
 fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
     if let Some(path) = &d.input {
-        let values = quantviz::data::load::load_file(path)?;
-        return Ok(Dataset::from_values(values, path.display().to_string())?);
+        let loaded = quantviz::data::load::read_file(path)?;
+        if let Some(note) = &loaded.note {
+            eprintln!("note: {}: {note}", path.display());
+        }
+        return Ok(Dataset::from_values(
+            loaded.values,
+            path.display().to_string(),
+        )?);
     }
     let mut spec = DataSpec::default();
     if let Some(n) = d.n {

@@ -7,7 +7,6 @@
 //! input quantviz accepts could need.
 
 use crate::error::{Error, Result, MAX_VALUES};
-use crate::float::parse_f64;
 
 /// What a reader gives: the values, and a note for the user on how they were read.
 #[derive(Debug, Clone, PartialEq)]
@@ -504,7 +503,7 @@ fn not_a_number(w: &str) -> String {
     let mut fix = String::new();
     let why = if unsigned.starts_with("0x") || unsigned.starts_with("0X") {
         ": hexadecimal is not read, write it in decimal"
-    } else if plain != w && parse_f64(&plain).is_some() {
+    } else if plain != w && plain.parse::<f64>().is_ok() {
         fix = shown(&plain, 40);
         if w.contains('_') {
             ": '_' between digits is not read, write "
@@ -535,13 +534,13 @@ fn read_text(text: &str, source: &str) -> Result<Loaded> {
             && words.clone().next().is_some()
             && words
                 .clone()
-                .all(|w| parse_f64(w).is_none() && !numeric_ish(w))
+                .all(|w| w.parse::<f64>().is_err() && !numeric_ish(w))
         {
             note = Some(shown(line.trim(), 60));
             continue;
         }
         for (wi, w) in words.enumerate() {
-            let Some(v) = parse_f64(w) else {
+            let Ok(v) = w.parse::<f64>() else {
                 return Err(load_err(
                     source,
                     &format!("line {}, item {}: {}", li + 1, wi + 1, not_a_number(w)),

@@ -7,7 +7,6 @@
 
 use crate::analysis::metrics::Metrics;
 use crate::analysis::{Analysis, Row, Run};
-use crate::quant::calibrate::DataStats;
 use crate::settings::Settings;
 use serde::Serialize;
 
@@ -194,10 +193,17 @@ pub struct DataJson {
     pub max: f64,
     pub absmax: f64,
     pub outliers: usize,
+    /// What the file's reader says the user should know (a skipped header line), if anything.
+    pub note: Option<String>,
 }
 
 impl DataJson {
-    fn new(label: &str, source: &str, stats: &DataStats, outliers: usize) -> DataJson {
+    fn new(analysis: &Analysis, source: &str, note: Option<&str>) -> DataJson {
+        let (label, stats, outliers) = (
+            &analysis.data.label,
+            &analysis.stats,
+            analysis.data.outliers.len(),
+        );
         DataJson {
             label: label.into(),
             source: source.into(),
@@ -206,6 +212,7 @@ impl DataJson {
             max: stats.max,
             absmax: stats.absmax,
             outliers,
+            note: note.map(str::to_string),
         }
     }
 }
@@ -261,6 +268,7 @@ pub struct Summary {
 pub fn summary_json(
     settings: &Settings,
     source: &str,
+    note: Option<&str>,
     analysis: &Analysis,
     run: &Run,
     compare: &[Run],
@@ -270,7 +278,7 @@ pub fn summary_json(
     let summary = Summary {
         query: settings.to_query(),
         settings: settings.into(),
-        data: DataJson::new(&analysis.data.label, source, &analysis.stats, outliers),
+        data: DataJson::new(analysis, source, note),
         result: run.into(),
         formulas: crate::present::explain::formulas(run, &analysis.stats, table.first()),
         table: table.iter().map(RowJson::from).collect(),
