@@ -473,8 +473,12 @@ mod tests {
         assert!(headed.contains("skipped the header line"), "{headed}");
         let again = summary(&mut s, "bits=6");
         assert!(
-            again.contains("\"n\":4"),
+            again.contains("\"n\":2"),
             "the file stays the data: {again}"
+        );
+        assert!(
+            again.contains("skipped the header"),
+            "and its note: {again}"
         );
         s.use_generated();
         let generated = summary(&mut s, BASE);

@@ -8,10 +8,10 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use quantviz::error::{Error, MAX_VALUES};
 use quantviz::data::load::{
     load_file, parse_bytes, parse_npy, parse_text, read_bytes, read_file, Loaded, MAX_TEXT_BYTES,
 };
+use quantviz::error::{Error, MAX_VALUES};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::PathBuf;
