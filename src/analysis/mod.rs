@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::quant::calibrate::{self, DataStats};
 use crate::quant::kernels::fused::Known;
 use crate::quant::pairwise::pairwise_sum_map;
-use crate::quant::params::QuantParams;
+use crate::quant::params::{MeanSquare, QuantParams};
 use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PERCENTILE};
 use std::cell::{OnceCell, RefCell};
 
@@ -112,9 +112,15 @@ pub struct Analysis {
     inliers: Option<Vec<f64>>,
     /// The positions of the values left out of `inliers` (the outliers), ascending.
     excluded: Vec<usize>,
-    inlier_power: f64,
+    /// The signal power `mean(x²)` of all values, scaled where numpy's overflows or underflows.
+    power: MeanSquare,
+    /// The same of the inliers.
+    inlier_power: MeanSquare,
     percentiles: RefCell<Vec<PercentileEntry>>,
+    /// The `mse` calibration's ranges: the search's pick or min-max's, whichever has less error.
     mse_ranges: RefCell<Vec<MseEntry>>,
+    /// The search's own picks (the sweep measures them on its sample).
+    mse_searched: RefCell<Vec<MseEntry>>,
     search: OnceCell<calibrate::SearchData>,
     /// The values sorted ascending, made on the first view or comparison that uses them.
     sorted: OnceCell<Vec<f64>>,
@@ -147,19 +153,24 @@ impl Analysis {
                 .collect()
         });
         // `np.mean(inliers ** 2)`: the kept values are one contiguous array, summed pairwise.
+        let power = MeanSquare::of_values(&data.values, stats.mean_sq);
         let inlier_power = match &inliers {
-            Some(v) if v.is_empty() => 0.0,
-            Some(v) => pairwise_sum_map(v, &mut |x| x * x) / v.len() as f64,
-            None => stats.mean_sq,
+            Some(v) if v.is_empty() => MeanSquare::plain(0.0),
+            Some(v) => {
+                MeanSquare::of_values(v, pairwise_sum_map(v, &mut |x| x * x) / v.len() as f64)
+            }
+            None => power,
         };
         Ok(Analysis {
             data,
             stats,
             inliers,
             excluded,
+            power,
             inlier_power,
             percentiles: RefCell::new(Vec::new()),
             mse_ranges: RefCell::new(Vec::new()),
+            mse_searched: RefCell::new(Vec::new()),
             search: OnceCell::new(),
             sorted: OnceCell::new(),
         })
@@ -208,10 +219,7 @@ impl Analysis {
                 Ok(r)
             }
             Calibration::Mse => {
-                let zp = match q.scheme {
-                    Scheme::Symmetric => ZeroPoint::Raw,
-                    Scheme::Asymmetric => q.zero_point,
-                };
+                let zp = mse_policy(q);
                 if let Some(&(_, _, _, r)) = self
                     .mse_ranges
                     .borrow()
@@ -220,15 +228,51 @@ impl Analysis {
                 {
                     return Ok(r);
                 }
-                let search = self
-                    .search
-                    .get_or_init(|| calibrate::SearchData::new(self.values()));
-                let r = calibrate::mse_range_with(search, &self.stats, q.scheme, q.bits, zp)?;
+                // The search's pick on the sample, then min-max instead wherever that has no
+                // more error over all the values (what the run reports).
+                let searched = self.mse_searched(q.scheme, q.bits, zp)?;
+                let r = calibrate::least_error(
+                    self.values(),
+                    &self.stats,
+                    q.scheme,
+                    q.bits,
+                    zp,
+                    searched,
+                )?;
                 self.mse_ranges.borrow_mut().push((q.scheme, q.bits, zp, r));
                 Ok(r)
             }
             Calibration::MinMax => calibrate::clip_range(self.values(), &self.stats, q),
         }
+    }
+
+    /// The `mse` search's own pick for a scheme, width and policy (symmetric: `Raw`), before
+    /// it is measured against min-max ([`calibrate::mse_search`]), from the cache where it is.
+    fn mse_searched(&self, scheme: Scheme, bits: u32, zp: ZeroPoint) -> Result<(f64, f64)> {
+        if let Some(&(_, _, _, r)) = self
+            .mse_searched
+            .borrow()
+            .iter()
+            .find(|(s, b, z, _)| *s == scheme && *b == bits && *z == zp)
+        {
+            return Ok(r);
+        }
+        let search = self
+            .search
+            .get_or_init(|| calibrate::SearchData::new(self.values()));
+        let r = calibrate::mse_search(search, &self.stats, scheme, bits, zp)?;
+        self.mse_searched.borrow_mut().push((scheme, bits, zp, r));
+        Ok(r)
+    }
+
+    /// The parameters of the `mse` search's own pick for `q` (min-max's where the pick has
+    /// none), before it is measured against min-max.
+    fn searched_params(&self, q: &QuantSettings) -> Result<QuantParams> {
+        let (lo, hi) = self.mse_searched(q.scheme, q.bits, mse_policy(q))?;
+        calibrate::params_for_range(lo, hi, &self.stats, q).or_else(|_| {
+            let (lo, hi) = calibrate::min_max_range(&self.stats, q.scheme);
+            calibrate::params_for_range(lo, hi, &self.stats, q)
+        })
     }
 
     /// The quantization parameters for these settings.
@@ -238,24 +282,28 @@ impl Analysis {
     }
 
     /// Calibrates and measures the error, in one pass over the data (two with outliers).
+    ///
+    /// `Err(MseOverflow)` where the mean squared error is beyond f64 (see [`Metrics::measure`]).
     pub fn run(&self, q: &QuantSettings) -> Result<Run> {
         let params = self.params(q)?;
-        Ok(self.run_with(q, params))
-    }
-
-    fn run_with(&self, q: &QuantSettings, params: QuantParams) -> Run {
-        let metrics = Metrics::new(&params.error_stats(self.values()), self.stats.mean_sq);
+        let xs = self.values();
+        let metrics = Metrics::measure(xs, &params, &params.error_stats(xs), &self.power)?;
         // The kept values' own array: the same terms in the same order as a mask over the data.
-        let inliers = self
-            .inliers
-            .as_ref()
-            .map(|kept| Metrics::new(&params.error_stats(kept), self.inlier_power));
-        Run {
+        let inliers = match &self.inliers {
+            Some(kept) => Some(Metrics::measure(
+                kept,
+                &params,
+                &params.error_stats(kept),
+                &self.inlier_power,
+            )?),
+            None => None,
+        };
+        Ok(Run {
             settings: *q,
             params,
             metrics,
             inliers,
-        }
+        })
     }
 
     /// Every scheme and calibration at the current bits and zero-point policy: min-max, the
@@ -315,19 +363,26 @@ impl Analysis {
             });
             crate::quant::kernels::fused::error_stats_many_known(xs, &params, kept_known.as_deref())
         });
-        Ok(settings
+        settings
             .iter()
             .zip(params)
             .enumerate()
-            .map(|(i, (s, params))| Run {
-                settings: *s,
-                params,
-                metrics: Metrics::new(&all[i], self.stats.mean_sq),
-                inliers: kept
-                    .as_ref()
-                    .map(|k| Metrics::new(&k[i], self.inlier_power)),
+            .map(|(i, (s, params))| {
+                let metrics = Metrics::measure(self.values(), &params, &all[i], &self.power)?;
+                let inliers = match (&kept, &self.inliers) {
+                    (Some(k), Some(xs)) => {
+                        Some(Metrics::measure(xs, &params, &k[i], &self.inlier_power)?)
+                    }
+                    _ => None,
+                };
+                Ok(Run {
+                    settings: *s,
+                    params,
+                    metrics,
+                    inliers,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// MSE and SQNR against bit width (2..=16) for every scheme and calibration. Data larger
@@ -343,8 +398,11 @@ impl Analysis {
         });
         let xs: &[f64] = sample.as_deref().unwrap_or(self.values());
         let power = match &sample {
-            Some(s) => crate::quant::pairwise::pairwise_sum_map(s, &mut |x| x * x) / s.len() as f64,
-            None => self.stats.mean_sq,
+            Some(s) => MeanSquare::of_values(
+                s,
+                crate::quant::pairwise::pairwise_sum_map(s, &mut |x| x * x) / s.len() as f64,
+            ),
+            None => self.power,
         };
         let bases = compare_settings(q);
         let mut series: Vec<SweepSeries> = bases
@@ -371,9 +429,15 @@ impl Analysis {
             None
         };
         for &b in &bits {
+            // The `mse` series start from the search's own pick: it is measured against
+            // min-max below, on the values the sweep measures (the sample, where there is one).
             let mut params = Vec::with_capacity(bases.len());
             for base in &bases {
-                params.push(self.params(&QuantSettings { bits: b, ..*base })?);
+                let q = QuantSettings { bits: b, ..*base };
+                params.push(match q.calibration {
+                    Calibration::Mse => self.searched_params(&q)?,
+                    _ => self.params(&q)?,
+                });
             }
             let stats = match sorted {
                 Some(sorted) => {
@@ -385,8 +449,27 @@ impl Analysis {
                 }
                 None => crate::quant::kernels::fused::error_stats_many(xs, &params),
             };
-            for (s, e) in series.iter_mut().zip(&stats) {
-                let m = Metrics::new(e, power);
+            // An MSE beyond f64 stays +inf here: the curve leaves that width out.
+            for (i, s) in series.iter_mut().enumerate() {
+                let (mut p, mut e) = (&params[i], &stats[i]);
+                if bases[i].calibration == Calibration::Mse {
+                    // The least-error calibration is never worse than min-max, one of its
+                    // candidates: the same choice as `calibrate::least_error`, on these values
+                    // (all of them, or the sample the sweep reports).
+                    let mm = bases.iter().position(|m| {
+                        m.calibration == Calibration::MinMax && m.scheme == bases[i].scheme
+                    });
+                    if let Some(j) = mm {
+                        if !calibrate::search::searched_wins(
+                            xs,
+                            (p, e.sum_sq),
+                            (&params[j], stats[j].sum_sq),
+                        ) {
+                            (p, e) = (&params[j], &stats[j]);
+                        }
+                    }
+                }
+                let m = Metrics::measure_unchecked(xs, p, e, &power);
                 s.mse.push(m.mse);
                 s.sqnr_db.push(m.sqnr_db);
             }
@@ -439,8 +522,17 @@ impl Analysis {
         // Every dequantized value lies within half a step of a value or of the clip range, so
         // the data and clip range widened by one step hold them all (with room for rounding),
         // and a constant's lone bar stays narrow instead of spanning 256 empty levels.
-        let lo = self.stats.min.min(p.range_min) - p.scale;
-        let hi = self.stats.max.max(p.range_max) + p.scale;
+        // Near f64::MAX the step reaches past f64 (a constant c has scale |c|): the bounds
+        // stop at ±f64::MAX, and where the clip range makes the window wider than f64 can
+        // measure (a symmetric constant, [-c, c]), it shrinks to the data's own range.
+        let within = |lo: f64, hi: f64| (lo.max(-f64::MAX), hi.min(f64::MAX));
+        let (mut lo, mut hi) = within(
+            self.stats.min.min(p.range_min) - p.scale,
+            self.stats.max.max(p.range_max) + p.scale,
+        );
+        if !(hi - lo).is_finite() {
+            (lo, hi) = within(self.stats.min - p.scale, self.stats.max + p.scale);
+        }
         let mut values = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let mut dequantized = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let levels = (p.qmax - p.qmin + 1) as usize;
@@ -506,6 +598,15 @@ impl Analysis {
     /// Codes and dequantized values of all data (for export).
     pub fn quantize_all(&self, params: &QuantParams) -> (Vec<i32>, Vec<f64>) {
         params.quantize_dequantize(self.values())
+    }
+}
+
+/// The zero-point policy an `mse` range depends on: symmetric ranges have none (`Raw`), so
+/// that both policies share one search.
+fn mse_policy(q: &QuantSettings) -> ZeroPoint {
+    match q.scheme {
+        Scheme::Symmetric => ZeroPoint::Raw,
+        Scheme::Asymmetric => q.zero_point,
     }
 }
 
@@ -619,11 +720,19 @@ mod tests {
     #[test]
     fn a_range_8_bits_can_scale_and_2_bits_cannot() {
         // What the page's update checks before it leaves the sweep for later (web.rs): symmetric
-        // min-max at 2 bits clips at -2·absmax, beyond f64 for 1e308; 8 bits is fine.
-        let a =
-            Analysis::new(Dataset::from_values(vec![1e308, 1.0, -3.0], "far").unwrap()).unwrap();
+        // min-max at 2 bits clips at -2·absmax, beyond f64 for 1.8e308; 8 bits is fine. The
+        // values sit on every 8-bit grid's levels (c = 255 · 127 · 2^1009: c / 255 and c / 127
+        // are exact), so that their errors, and the MSE, are finite (0).
+        let c = 32385.0 * 2f64.powi(1009);
+        let values: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 0.0 } else { c }).collect();
+        let a = Analysis::new(Dataset::from_values(values, "far").unwrap()).unwrap();
         let q = QuantSettings::default();
         assert!(a.compare(&q).is_ok());
+        // Values off the levels have errors of about 1e305 there, whose mean square no f64
+        // holds: the comparison says so rather than leave the MSE out.
+        let off = Analysis::new(Dataset::from_values(vec![1e308, 1.0, -3.0], "far").unwrap());
+        let e = off.unwrap().compare(&q).unwrap_err();
+        assert!(matches!(e, crate::error::Error::MseOverflow { .. }), "{e}");
         let two = |scheme| QuantSettings {
             bits: 2,
             scheme,
