@@ -52,96 +52,13 @@ impl Ranged for Ticked {
     }
 }
 
-/// The key points of a linear axis over `range`, at most `max_points` of them: plotters'
-/// own for an `f64` range (`compute_f64_key_points` in plotters 0.3.7, MIT licensed), ported
-/// line for line with two changes. Its `10f64.powf` and `f64::log` are libm's in the wasm: std's
-/// are a second copy of the same functions there (compiler_builtins'), about 2.8 KB, which
-/// nothing else needs. And a NaN end gives no key points where plotters' asserts.
+/// The key points of a linear axis over `range`, at most `max_points` of them: plotters' own
+/// for an `f64` range, except that a NaN end gives none (plotters' would assert).
 pub fn key_points(range: Range<f64>, max_points: usize) -> Vec<f64> {
-    if max_points == 0 {
+    if range.start.is_nan() || range.end.is_nan() {
         return vec![];
     }
-    let range = (range.start.min(range.end), range.end.max(range.start));
-    if range.0.is_nan() || range.1.is_nan() {
-        return vec![];
-    }
-    if (range.0 - range.1).abs() < f64::EPSILON {
-        return vec![range.0];
-    }
-    let mut scale = pow10_floor_log10(range.1 - range.0);
-    // The value granularity controls how values are rounded: to a multiple of it, 1/10 of
-    // the scale at first, so that no key point reads like 1.00000000001.
-    let mut value_granularity = scale / 10.0;
-    pub(crate) fn rem_euclid(a: f64, b: f64) -> f64 {
-        let ret = if b > 0.0 {
-            a - (a / b).floor() * b
-        } else {
-            a - (a / b).ceil() * b
-        };
-        if (ret - b).abs() < f64::EPSILON {
-            0.0
-        } else {
-            ret
-        }
-    }
-    // The loop's invariant: the scale yields no more points than requested.
-    if 1 + ((range.1 - range.0) / scale).floor() as usize > max_points {
-        scale *= 10.0;
-        value_granularity *= 10.0;
-    }
-    'outer: loop {
-        let old_scale = scale;
-        for nxt in [2.0, 5.0, 10.0] {
-            let mut new_left = range.0 - rem_euclid(range.0, old_scale / nxt);
-            if new_left < range.0 {
-                new_left += old_scale / nxt;
-            }
-            let new_right = range.1 - rem_euclid(range.1, old_scale / nxt);
-            let npoints = 1.0 + ((new_right - new_left) / old_scale * nxt);
-            if npoints.round() as usize > max_points {
-                break 'outer;
-            }
-            scale = old_scale / nxt;
-        }
-        scale = old_scale / 10.0;
-        value_granularity /= 10.0;
-    }
-    let mut ret = vec![];
-    // Left as a base plus a relative part: when left is so large that (left + scale) - left
-    // is 0, a single variable would loop forever.
-    let left = {
-        let mut value = range.0 - rem_euclid(range.0, scale);
-        if value < range.0 {
-            value += scale;
-        }
-        value
-    };
-    let left_base = (left / value_granularity).floor() * value_granularity;
-    let mut left_relative = left - left_base;
-    let right = range.1 - rem_euclid(range.1, scale);
-    while (right - left_relative - left_base) >= -f64::EPSILON {
-        let new_left_relative = (left_relative / value_granularity).round() * value_granularity;
-        if new_left_relative < 0.0 {
-            left_relative += value_granularity;
-        }
-        ret.push(left_relative + left_base);
-        left_relative += scale;
-    }
-    ret
-}
-
-/// `10^floor(log10(w))` as plotters computes it: `10f64.powf(w.log(10.0).floor())`, where
-/// `w.log(10.0)` is `w.ln() / 10f64.ln()`. In the wasm through libm, natively through std (the
-/// platform's libm, as plotters' own code), so that native charts keep every tick.
-pub(crate) fn pow10_floor_log10(w: f64) -> f64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        libm::pow(10.0, (libm::log(w) / libm::log(10.0)).floor())
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        10f64.powf(w.log(10.0).floor())
-    }
+    RangedCoordf64::from(range).key_points(max_points)
 }
 
 /// The labels of an axis that has no formatter of its own. Every drawn axis sets one; plotters
