@@ -316,7 +316,6 @@ fn fused_page_kernel_treats_nan_as_the_plain_path() {
     }
 }
 
-
 /// The page's passes (simd128 on wasm32) in every form (finding everything; the sum and the
 /// max, dividing and multiplying; the sum alone, with and without the clamp and the zero
 /// point), and the clipped count and `max |e|` over the
