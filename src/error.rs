@@ -41,6 +41,26 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A value count that a format's block does not divide.
+    BlockCount {
+        /// The format's name.
+        format: &'static str,
+        /// How many values were given.
+        n: usize,
+        /// The format's block.
+        block: usize,
+    },
+    /// A block whose scale does not fit the type the format stores it in.
+    ScaleOverflow {
+        /// The format's name.
+        format: &'static str,
+        /// The block's index (from 0).
+        block: usize,
+        /// The scale the block needs.
+        scale: f64,
+        /// The largest the stored type holds.
+        limit: f64,
+    },
     /// A chart could not be drawn or exported (or there is nothing to draw yet).
     Chart(String),
     /// A clip range that float64 cannot quantize: its width `hi - lo` overflows, or its
@@ -104,6 +124,28 @@ impl fmt::Display for Error {
                 expected,
             } => write!(f, "invalid {name} '{given}': expected {expected}"),
             Error::Load { source, message } => write!(f, "cannot read {source}: {message}"),
+            Error::BlockCount { format, n, block } => {
+                let below = n / block * block;
+                let above = below + block;
+                let nearest = if below == 0 {
+                    format!("{above}")
+                } else {
+                    format!("{below} or {above}")
+                };
+                write!(
+                    f,
+                    "{format} quantizes blocks of {block} values, and {n} values is not a whole number of blocks: give a multiple of {block}, such as {nearest}"
+                )
+            }
+            Error::ScaleOverflow {
+                format,
+                block,
+                scale,
+                limit,
+            } => write!(
+                f,
+                "block {block} needs a scale of {scale:e}, more than the {limit} that {format} stores its scales in: rescale the data"
+            ),
             Error::Chart(message) => write!(f, "{message}"),
             Error::RangeOverflow { lo, hi } => {
                 if !lo.is_finite() || !hi.is_finite() {

@@ -3,6 +3,7 @@
 //! [`pairwise`] order), with what sorted values tell without a pass ([`sorted`]).
 
 pub mod calibrate;
+pub mod formats;
 pub mod kernels;
 pub mod pairwise;
 pub mod params;
