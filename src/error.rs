@@ -43,12 +43,21 @@ pub enum Error {
     },
     /// A chart could not be drawn or exported (or there is nothing to draw yet).
     Chart(String),
-    /// The range of the data is too wide for f64 arithmetic (max - min overflows).
+    /// A clip range that float64 cannot quantize: its width `hi - lo` overflows, or its
+    /// outermost levels `(q - zero_point) * scale` do at this bit width.
     RangeOverflow {
         /// Lower end of the range.
         lo: f64,
         /// Upper end of the range.
         hi: f64,
+    },
+    /// The mean squared error of a quantization is beyond float64 (the errors are finite but
+    /// their mean square is not): no number can report it.
+    MseOverflow {
+        /// `max |x|` of the data.
+        absmax: f64,
+        /// `max |x - x̂|` (infinite where `x - x̂` itself overflows).
+        max_abs_error: f64,
     },
 }
 
@@ -69,7 +78,11 @@ impl fmt::Display for Error {
                 } else {
                     format!("{first_value}")
                 };
-                let noun = if *count == 1 { "value is" } else { "values are" };
+                let noun = if *count == 1 {
+                    "value is"
+                } else {
+                    "values are"
+                };
                 write!(
                     f,
                     "{count} {noun} not a finite number (NaN or infinite); the first is {what} at index {first_index}: remove or replace them"
@@ -78,7 +91,8 @@ impl fmt::Display for Error {
             Error::Bits(b) => write!(f, "bits must be a whole number from 2 to 16, got {b}"),
             Error::Percentile(p) => write!(
                 f,
-                "the percentile must be above 50 and at most 100 (for example 99.99), got {p}"
+                "the percentile must be above 50 and at most 100 (for example 99.99), got {}",
+                short_number(*p)
             ),
             Error::TooMany(n) => write!(
                 f,
@@ -91,15 +105,60 @@ impl fmt::Display for Error {
             } => write!(f, "invalid {name} '{given}': expected {expected}"),
             Error::Load { source, message } => write!(f, "cannot read {source}: {message}"),
             Error::Chart(message) => write!(f, "{message}"),
-            Error::RangeOverflow { lo, hi } => write!(
-                f,
-                "the range [{lo:e}, {hi:e}] is too wide for f64 arithmetic (max - min overflows): rescale the data"
-            ),
+            Error::RangeOverflow { lo, hi } => {
+                if !lo.is_finite() || !hi.is_finite() {
+                    // Not a range at all: say what it came from instead of printing NaN or inf.
+                    write!(
+                        f,
+                        "the data's range is too wide for float64 arithmetic: the clip range computed from it is not a finite number: rescale the data (keep max - min below about 1.8e308)"
+                    )
+                } else if !(hi - lo).is_finite() {
+                    write!(
+                        f,
+                        "the range [{}, {}] is too wide for float64 arithmetic (max - min exceeds about 1.8e308): rescale the data",
+                        short_number(*lo),
+                        short_number(*hi)
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the quantization levels of the range [{}, {}] at this bit width reach beyond float64's largest number (about 1.8e308): rescale the data",
+                        short_number(*lo),
+                        short_number(*hi)
+                    )
+                }
+            }
+            Error::MseOverflow {
+                absmax,
+                max_abs_error,
+            } => {
+                let errors = if max_abs_error.is_finite() {
+                    format!("errors up to {}", short_number(*max_abs_error))
+                } else {
+                    "errors that themselves exceed float64".to_string()
+                };
+                write!(
+                    f,
+                    "the squared error of quantizing this data overflows float64 (values up to {}, {errors}), so the MSE has no float64 value: rescale the data (keep |x| below about 1e150)",
+                    short_number(*absmax)
+                )
+            }
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+/// A number for a message: as Rust prints it (the shortest text that reads back the same) when
+/// that is short, otherwise in exponent form, so that 1e300 is not printed as 301 digits.
+pub fn short_number(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || !a.is_finite() || (1e-4..1e16).contains(&a) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
 
 /// Checks that data is non-empty and every value finite; the error names the count and first index.
 pub fn check_finite(values: &[f64]) -> Result<()> {
@@ -136,6 +195,51 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("2 values are not a finite number"), "{msg}");
         assert!(msg.contains("NaN at index 1"), "{msg}");
+    }
+
+    #[test]
+    fn numbers_in_messages_are_short() {
+        assert_eq!(short_number(1e300), "1e300");
+        assert_eq!(
+            short_number(-1.7976931348623157e308),
+            "-1.7976931348623157e308"
+        );
+        assert_eq!(short_number(99.5), "99.5");
+        assert_eq!(short_number(1e-300), "1e-300");
+        assert_eq!(short_number(0.0), "0");
+        assert!(!Error::Percentile(1e300).to_string().contains("000000"));
+    }
+
+    #[test]
+    fn range_messages_say_what_is_wrong() {
+        let wide = Error::RangeOverflow {
+            lo: -1e308,
+            hi: 1e308,
+        }
+        .to_string();
+        assert!(
+            wide.contains("[-1e308, 1e308]") && wide.contains("max - min"),
+            "{wide}"
+        );
+        let levels = Error::RangeOverflow {
+            lo: 1e306,
+            hi: 1.5e308,
+        }
+        .to_string();
+        assert!(
+            levels.contains("levels") && !levels.contains("max - min"),
+            "{levels}"
+        );
+        for (lo, hi) in [(f64::NAN, f64::NAN), (f64::INFINITY, f64::NEG_INFINITY)] {
+            let m = Error::RangeOverflow { lo, hi }.to_string();
+            assert!(!m.contains("NaN") && !m.contains("inf"), "{m}");
+        }
+        let m = Error::MseOverflow {
+            absmax: 1.7e308,
+            max_abs_error: 1.37e305,
+        }
+        .to_string();
+        assert!(m.contains("1.7e308") && m.contains("rescale"), "{m}");
     }
 
     #[test]
