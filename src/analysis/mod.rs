@@ -439,8 +439,17 @@ impl Analysis {
         // Every dequantized value lies within half a step of a value or of the clip range, so
         // the data and clip range widened by one step hold them all (with room for rounding),
         // and a constant's lone bar stays narrow instead of spanning 256 empty levels.
-        let lo = self.stats.min.min(p.range_min) - p.scale;
-        let hi = self.stats.max.max(p.range_max) + p.scale;
+        // Near f64::MAX the step reaches past f64 (a constant c has scale |c|): the bounds
+        // stop at ±f64::MAX, and where the clip range makes the window wider than f64 can
+        // measure (a symmetric constant, [-c, c]), it shrinks to the data's own range.
+        let within = |lo: f64, hi: f64| (lo.max(-f64::MAX), hi.min(f64::MAX));
+        let (mut lo, mut hi) = within(
+            self.stats.min.min(p.range_min) - p.scale,
+            self.stats.max.max(p.range_max) + p.scale,
+        );
+        if !(hi - lo).is_finite() {
+            (lo, hi) = within(self.stats.min - p.scale, self.stats.max + p.scale);
+        }
         let mut values = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let mut dequantized = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let levels = (p.qmax - p.qmin + 1) as usize;

@@ -87,7 +87,9 @@ impl QuantParams {
     /// notebook), or PyTorch's `include-zero`: range widened to contain 0,
     /// `scale = max((alpha' - beta') / (qmax - qmin), eps)`,
     /// `zero_point = clamp(qmin - round(beta' / scale), qmin, qmax)`.
-    /// A zero-width range `[c, c]` gets `scale = |c|` (eps for 0) so that `c` is exact.
+    /// A zero-width range `[c, c]` gets `scale = |c|` (eps for 0) so that `c` is exact; its
+    /// outer levels may then lie beyond f64 (`256 · c` for c near f64::MAX), which no value of
+    /// the range reaches (see [`QuantParams::levels_finite`]).
     pub fn asymmetric(beta: f64, alpha: f64, bits: u32, policy: ZeroPoint) -> Result<Self> {
         crate::settings::check_bits(bits as i64)?;
         if !beta.is_finite() || !alpha.is_finite() {
@@ -135,12 +137,13 @@ impl QuantParams {
             range_min: beta,
             range_max: alpha,
         }
-        .checked()
+        .checked((beta == alpha).then_some(alpha))
     }
 
     /// Symmetric parameters for `[-alpha, alpha]`: `scale = alpha / (2^(b-1) - 1)`, zero point 0
     /// (the notebook; PyTorch divides by 127.5 at 8 bits instead). With `constant`, the data is
-    /// one value c and the scale is `|c|` (eps for 0), so that c is exact.
+    /// one value c and the scale is `|c|` (eps for 0), so that c is exact (`alpha = |c|`; its
+    /// outer levels may lie beyond f64, as for an asymmetric constant).
     pub fn symmetric(alpha: f64, bits: u32, constant: bool) -> Result<Self> {
         crate::settings::check_bits(bits as i64)?;
         let (qmin, qmax) = code_range(Scheme::Symmetric, bits);
@@ -165,13 +168,24 @@ impl QuantParams {
             range_min: -alpha,
             range_max: alpha,
         }
-        .checked()
+        .checked(constant.then_some(alpha))
     }
 
-    /// The parameters, or `RangeOverflow` when a level would not be a finite number (ranges
-    /// near f64::MAX, where `(q - zero_point) * scale` overflows).
-    fn checked(self) -> Result<Self> {
-        if self.scale.is_finite() && self.clip_min().is_finite() && self.clip_max().is_finite() {
+    /// The parameters, or `RangeOverflow` when a level that values can reach would not be a
+    /// finite number (ranges near f64::MAX, where `(q - zero_point) * scale` overflows).
+    ///
+    /// With `point`, the range is the one value c (constant data): only c's own level must be
+    /// finite. The rule `scale = |c|` puts c one level from zero, so the outer levels are up to
+    /// `2^b · |c|`, beyond f64 for |c| above f64::MAX / 2^b, yet c itself is exact; any other
+    /// scale would give up exactness. Otherwise every level must be finite.
+    fn checked(self, point: Option<f64>) -> Result<Self> {
+        let ok = self.scale.is_finite()
+            && self.scale > 0.0
+            && match point {
+                Some(c) => self.fake_quantize(c).is_finite(),
+                None => self.levels_finite(),
+            };
+        if ok {
             Ok(self)
         } else {
             Err(Error::RangeOverflow {
@@ -179,6 +193,12 @@ impl QuantParams {
                 hi: self.range_max,
             })
         }
+    }
+
+    /// Whether every level, from `clip_min` to `clip_max`, is a finite number: always, but for
+    /// the parameters of a constant near f64::MAX (see [`QuantParams::asymmetric`]).
+    pub fn levels_finite(&self) -> bool {
+        self.clip_min().is_finite() && self.clip_max().is_finite()
     }
 
     /// Whether the codes rise with the values: `scale > 0` (not NaN). Then `x / scale +

@@ -16,14 +16,18 @@ pub use percentile::{
 pub use search::{mse_range, mse_range_with, SearchData, MSE_SAMPLE};
 pub use stats::{min_max, DataStats};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::quant::params::QuantParams;
 use crate::settings::{Calibration, QuantSettings, Scheme};
 
 /// The clip range `[beta, alpha]` that `settings.calibration` picks for this data.
+///
+/// A range that is not finite (numpy's `_lerp` between neighbouring values whose difference
+/// overflows gives inf or NaN) is `RangeOverflow` over the data's own range, which is then too
+/// wide for f64 as well: the message names the data, not a NaN.
 pub fn clip_range(xs: &[f64], stats: &DataStats, settings: &QuantSettings) -> Result<(f64, f64)> {
     settings.validate()?;
-    Ok(match (settings.calibration, settings.scheme) {
+    let (lo, hi) = match (settings.calibration, settings.scheme) {
         (Calibration::MinMax, Scheme::Asymmetric) => (stats.min, stats.max),
         (Calibration::MinMax, Scheme::Symmetric) => (-stats.absmax, stats.absmax),
         (Calibration::Percentile(p), Scheme::Asymmetric) => percentile_pair(xs, p),
@@ -35,7 +39,15 @@ pub fn clip_range(xs: &[f64], stats: &DataStats, settings: &QuantSettings) -> Re
         (Calibration::Mse, scheme) => {
             mse_range(xs, stats, scheme, settings.bits, settings.zero_point)?
         }
-    })
+    };
+    if lo.is_finite() && hi.is_finite() {
+        Ok((lo, hi))
+    } else {
+        Err(Error::RangeOverflow {
+            lo: stats.min,
+            hi: stats.max,
+        })
+    }
 }
 
 /// Quantization parameters for the range the calibration picks.
@@ -45,15 +57,24 @@ pub fn calibrate(xs: &[f64], stats: &DataStats, settings: &QuantSettings) -> Res
 }
 
 /// Quantization parameters for a given clip range `[lo, hi]` under `settings`' scheme.
+///
+/// Only constant data may have levels beyond f64 (its one value is exact, see
+/// [`QuantParams::asymmetric`]); a one-point range of data that is not constant (a percentile
+/// range on ties, say) must have every level finite, since other values reach the others.
 pub fn params_for_range(
     lo: f64,
     hi: f64,
     stats: &DataStats,
     settings: &QuantSettings,
 ) -> Result<QuantParams> {
-    match settings.scheme {
+    let p = match settings.scheme {
         Scheme::Asymmetric => QuantParams::asymmetric(lo, hi, settings.bits, settings.zero_point),
         Scheme::Symmetric => QuantParams::symmetric(hi, settings.bits, stats.is_constant()),
+    }?;
+    if stats.is_constant() || p.levels_finite() {
+        Ok(p)
+    } else {
+        Err(Error::RangeOverflow { lo, hi })
     }
 }
 
