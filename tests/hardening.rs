@@ -161,3 +161,241 @@ fn a_one_point_range_of_varied_data_keeps_finite_levels() {
         Err(e) => assert!(matches!(e, Error::RangeOverflow { .. }), "{e}"),
     }
 }
+
+// ---- SQNR of data whose squares overflow or underflow ----------------------------------------
+
+/// The tester's case: `mean(x²)` of values above 1.3e154 overflows, and the SQNR came out
+/// infinite (null in JSON) although the error is not zero.
+#[test]
+fn sqnr_is_finite_for_values_near_1e155() {
+    let a = analysis(vec![1e155, -1e155, 3e154]);
+    for q in every_setting() {
+        let run = match a.run(&q) {
+            Ok(run) => run,
+            // At 2 and 3 bits the step is 1e154 and more, and the median's range clips 1e155
+            // to about 3e154: errors of 3e154 and more have a mean square beyond f64, which is
+            // an error of its own (below).
+            // The `mse` search can pick a range whose error exceeds min-max's; until it is
+            // measured against min-max, its error here may overflow.
+            Err(Error::MseOverflow { .. }) if q.calibration == Calibration::Mse => continue,
+            Err(Error::MseOverflow { .. })
+                if q.bits <= 3 || q.calibration == Calibration::Percentile(50.5) =>
+            {
+                continue
+            }
+            Err(e) => panic!("{q:?}: {e}"),
+        };
+        let m = run.metrics;
+        if m.max_abs_error > 0.0 {
+            assert!(m.sqnr_db.is_finite(), "{q:?}: {m:?}");
+            assert!(m.mse.is_finite() && m.mse > 0.0, "{q:?}: {m:?}");
+        }
+    }
+    // The same data scaled by an exact power of two has the same SQNR, to rounding: the
+    // scaled path is the plain one, moved.
+    let small = analysis(vec![
+        1e155 / 2f64.powi(600),
+        -1e155 / 2f64.powi(600),
+        3e154 / 2f64.powi(600),
+    ]);
+    for bits in [4, 8, 16] {
+        for scheme in SCHEMES {
+            let q = settings(bits, scheme, Calibration::MinMax, ZeroPoint::Raw);
+            let (big, plain) = (a.run(&q).unwrap().metrics, small.run(&q).unwrap().metrics);
+            assert!(
+                (big.sqnr_db - plain.sqnr_db).abs() < 1e-9,
+                "{q:?}: {} vs {}",
+                big.sqnr_db,
+                plain.sqnr_db
+            );
+        }
+    }
+    // 8-bit asymmetric min-max: power (2e310 + 9e308) / 3 against an MSE of 1.153e305, about
+    // 47.8 dB (computed here in units of 1e300, where nothing overflows).
+    let m = a
+        .run(&settings(
+            8,
+            Scheme::Asymmetric,
+            Calibration::MinMax,
+            ZeroPoint::Raw,
+        ))
+        .unwrap()
+        .metrics;
+    let want = 10.0 * ((2e10 + 9e8) / 3.0 / (m.mse / 1e300)).log10();
+    assert!((m.sqnr_db - want).abs() < 1e-9, "{} vs {want}", m.sqnr_db);
+}
+
+/// The page's `?outliers=5&outlier_value=1e300&bits=16`: SQNR ∞ beside an MSE of 0.98. The
+/// values themselves carry a power of about 5e597 / 1000; the error, about 1, is far below.
+#[test]
+fn sqnr_is_finite_with_one_far_outlier() {
+    let spec = quantviz::settings::DataSpec {
+        n: 1000,
+        outliers: 5,
+        outlier_value: 1e300,
+        ..Default::default()
+    };
+    let a = Analysis::new(quantviz::data::generate::generate(&spec).unwrap()).unwrap();
+    let q = settings(16, Scheme::Asymmetric, Calibration::MinMax, ZeroPoint::Raw);
+    for r in a.compare(&q).unwrap() {
+        let m = r.metrics;
+        assert!(m.mse > 0.1 && m.mse < 10.0, "{:?}: {m:?}", r.settings);
+        // 10 log10(5 · 1e600 / 1000 / mse): about 5.97e3 dB.
+        let want = 10.0 * (5f64.log10() + 597.0 - m.mse.log10());
+        assert!(
+            (m.sqnr_db - want).abs() < 1e-6,
+            "{:?}: {} vs {want}",
+            r.settings,
+            m.sqnr_db
+        );
+        // The inliers' own power is ordinary: their numbers are the plain formulas.
+        let kept = r.inliers.unwrap();
+        assert!(kept.sqnr_db.is_finite());
+    }
+}
+
+/// Tiny values: squares below 1e-324 underflow to 0, and an MSE of 0 read as exact.
+#[test]
+fn sqnr_is_finite_for_tiny_values() {
+    let xs: Vec<f64> = (0..200).map(|i| (i as f64 * 0.37).sin() * 1e-300).collect();
+    let a = analysis(xs);
+    for bits in [2, 8, 16] {
+        for scheme in SCHEMES {
+            let q = settings(bits, scheme, Calibration::MinMax, ZeroPoint::Raw);
+            let m = a.run(&q).unwrap().metrics;
+            assert!(m.max_abs_error > 0.0);
+            // The MSE is numpy's (0 or subnormal); the SQNR is not fooled by it.
+            assert!(m.sqnr_db.is_finite() && m.sqnr_db > 0.0, "{q:?}: {m:?}");
+            assert!(m.sqnr_db < 6.03 * bits as f64 + 12.0, "{q:?}: {m:?}");
+        }
+    }
+}
+
+/// Ordinary data keeps the plain formulas, bit for bit: `10 log10(mean(x²) / mse)`.
+#[test]
+fn ordinary_data_keeps_the_plain_sqnr() {
+    let xs: Vec<f64> = (0..5000)
+        .map(|i| (i as f64 * 0.7).sin() * 3.0 + 0.5)
+        .collect();
+    let sq: Vec<f64> = xs.iter().map(|x| x * x).collect();
+    let power = quantviz::quant::pairwise::pairwise_sum(&sq) / xs.len() as f64;
+    let a = analysis(xs.clone());
+    for q in every_setting() {
+        let run = a.run(&q).unwrap();
+        let e = run.params.error_stats(&xs);
+        let plain = quantviz::analysis::metrics::Metrics::new(&e, power);
+        assert_eq!(run.metrics.mse.to_bits(), plain.mse.to_bits(), "{q:?}");
+        assert_eq!(
+            run.metrics.sqnr_db.to_bits(),
+            plain.sqnr_db.to_bits(),
+            "{q:?}"
+        );
+    }
+}
+
+// ---- An MSE beyond float64 -------------------------------------------------------------------
+
+/// The tester's case: uniform(1e308, 1.7e308) has errors of 1e305, whose squares overflow:
+/// the MSE came out null with exit 0. It is one clear error now.
+#[test]
+fn an_mse_beyond_float64_is_an_error_not_null() {
+    let xs = quantviz::data::generate::sample(
+        quantviz::settings::Distribution::Uniform {
+            lo: 1e308,
+            hi: 1.7e308,
+        },
+        10_000,
+        42,
+    );
+    let a = analysis(xs);
+    let q = QuantSettings::default();
+    let e = a.run(&q).unwrap_err();
+    assert!(matches!(e, Error::MseOverflow { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("overflows float64") && msg.contains("rescale"),
+        "{msg}"
+    );
+    assert!(!msg.contains("0000000000"), "{msg}");
+    assert!(a.compare(&q).is_err());
+    // Every calibration agrees that the data cannot be measured.
+    for q in every_setting() {
+        match a.run(&q) {
+            Ok(r) => panic!("{q:?}: {:?}", r.metrics),
+            Err(e) => assert!(
+                matches!(e, Error::MseOverflow { .. } | Error::RangeOverflow { .. }),
+                "{q:?}: {e}"
+            ),
+        }
+    }
+}
+
+/// student-t with dof 1e-300: values out to ±f64::MAX. Min-max refuses the range; `mse` used
+/// to succeed with a null MSE (symmetric) or print "[NaN, NaN]" (asymmetric).
+#[test]
+fn huge_tails_are_refused_by_every_calibration_alike() {
+    let xs = quantviz::data::generate::sample(
+        quantviz::settings::Distribution::StudentT { dof: 1e-300 },
+        10_000,
+        42,
+    );
+    let a = analysis(xs);
+    for q in every_setting() {
+        match a.run(&q) {
+            Ok(r) => {
+                assert!(r.metrics.mse.is_finite(), "{q:?}: {:?}", r.metrics);
+                assert!(!r.metrics.sqnr_db.is_nan(), "{q:?}: {:?}", r.metrics);
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(!msg.contains("NaN") && !msg.contains("inf"), "{q:?}: {msg}");
+                assert!(msg.contains("rescale"), "{q:?}: {msg}");
+            }
+        }
+        let min_max = settings(q.bits, q.scheme, Calibration::MinMax, q.zero_point);
+        assert_eq!(
+            a.run(&q).is_ok(),
+            a.run(&min_max).is_ok(),
+            "{q:?} and min-max disagree on whether the data can be quantized"
+        );
+    }
+}
+
+/// Where numpy's sum of squared errors overflows but their mean does not, the MSE is the
+/// mean, not inf: 4,000 errors of about 2e153 (squares 4e306, sum 1.6e310, mean 4e306).
+#[test]
+fn an_mse_whose_sum_overflows_is_still_reported() {
+    let xs: Vec<f64> = (0..4000)
+        .map(|i| {
+            if i % 2 == 0 {
+                1e156
+            } else {
+                1e156 + 4e153 * ((i % 7) as f64 - 3.0)
+            }
+        })
+        .collect();
+    let a = analysis(xs.clone());
+    let q = settings(2, Scheme::Symmetric, Calibration::MinMax, ZeroPoint::Raw);
+    let run = a.run(&q).unwrap();
+    let e = run.params.error_stats(&xs);
+    assert_eq!(
+        e.sum_sq,
+        f64::INFINITY,
+        "the case needs numpy's sum to overflow"
+    );
+    let direct: f64 = xs
+        .iter()
+        .map(|&x| {
+            let d = (x - run.params.fake_quantize(x)) / 1e150;
+            d * d
+        })
+        .sum::<f64>()
+        / xs.len() as f64
+        * 1e300;
+    assert!(run.metrics.mse.is_finite());
+    assert!(
+        (run.metrics.mse / direct - 1.0).abs() < 1e-12,
+        "{} vs {direct}",
+        run.metrics.mse
+    );
+}

@@ -1,6 +1,7 @@
 //! Error metrics of one quantization: MSE, SQNR, max error, clipped count.
 
-use crate::quant::params::ErrorStats;
+use crate::error::{Error, Result};
+use crate::quant::params::{ErrorStats, MeanSquare, QuantParams};
 
 /// How far the dequantized values are from the originals.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,13 +28,59 @@ pub fn sqnr_db(signal_power: f64, mse: f64) -> f64 {
 }
 
 impl Metrics {
-    /// Metrics from one pass's error stats and the data's signal power `mean(x²)`.
+    /// Metrics from one pass's error stats and the data's signal power `mean(x²)`, by the
+    /// plain formulas (what [`Metrics::measure`] gives wherever neither overflows nor
+    /// underflows).
     pub fn new(e: &ErrorStats, signal_power: f64) -> Metrics {
         let mse = e.mse();
         Metrics {
             n: e.n,
             mse,
             sqnr_db: sqnr_db(signal_power, mse),
+            max_abs_error: e.max_abs,
+            clipped: e.clipped,
+        }
+    }
+
+    /// The metrics of quantizing `xs` with `p`, whose error pass gave `e`, against the signal
+    /// power `power` of `xs`, for data of any magnitude.
+    ///
+    /// Where the power and the MSE are normal numbers, these are [`Metrics::new`]'s, bit for
+    /// bit (the MSE numpy's). Otherwise the SQNR comes from their scaled forms
+    /// ([`MeanSquare::ratio_db`]), so that it is finite wherever the error is not zero: data
+    /// above 1.3e154, whose squares overflow, and data below 1e-162, whose squares underflow.
+    /// The MSE stays numpy's where that is finite; where numpy's sum overflows, it is the
+    /// scaled mean brought back, and `Err(MseOverflow)` where the mean itself is beyond f64.
+    pub fn measure(
+        xs: &[f64],
+        p: &QuantParams,
+        e: &ErrorStats,
+        power: &MeanSquare,
+    ) -> Result<Metrics> {
+        let m = Metrics::measure_unchecked(xs, p, e, power);
+        if m.mse.is_finite() {
+            Ok(m)
+        } else {
+            Err(Error::MseOverflow {
+                absmax: xs.iter().fold(0.0f64, |m, x| m.max(x.abs())),
+                max_abs_error: e.max_abs,
+            })
+        }
+    }
+
+    /// [`Metrics::measure`], but an MSE beyond f64 is +inf instead of an error (the sweep's
+    /// curves leave such a point out); the SQNR is finite even then.
+    pub fn measure_unchecked(
+        xs: &[f64],
+        p: &QuantParams,
+        e: &ErrorStats,
+        power: &MeanSquare,
+    ) -> Metrics {
+        let mse = p.error_mean_square(xs, e);
+        Metrics {
+            n: e.n,
+            mse: mse.value(),
+            sqnr_db: power.ratio_db(&mse),
             max_abs_error: e.max_abs,
             clipped: e.clipped,
         }

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::quant::calibrate::{self, DataStats};
 use crate::quant::kernels::fused::Known;
 use crate::quant::pairwise::pairwise_sum_map;
-use crate::quant::params::QuantParams;
+use crate::quant::params::{MeanSquare, QuantParams};
 use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PERCENTILE};
 use std::cell::{OnceCell, RefCell};
 
@@ -112,7 +112,10 @@ pub struct Analysis {
     inliers: Option<Vec<f64>>,
     /// The positions of the values left out of `inliers` (the outliers), ascending.
     excluded: Vec<usize>,
-    inlier_power: f64,
+    /// The signal power `mean(x²)` of all values, scaled where numpy's overflows or underflows.
+    power: MeanSquare,
+    /// The same of the inliers.
+    inlier_power: MeanSquare,
     percentiles: RefCell<Vec<PercentileEntry>>,
     mse_ranges: RefCell<Vec<MseEntry>>,
     search: OnceCell<calibrate::SearchData>,
@@ -147,16 +150,20 @@ impl Analysis {
                 .collect()
         });
         // `np.mean(inliers ** 2)`: the kept values are one contiguous array, summed pairwise.
+        let power = MeanSquare::of_values(&data.values, stats.mean_sq);
         let inlier_power = match &inliers {
-            Some(v) if v.is_empty() => 0.0,
-            Some(v) => pairwise_sum_map(v, &mut |x| x * x) / v.len() as f64,
-            None => stats.mean_sq,
+            Some(v) if v.is_empty() => MeanSquare::plain(0.0),
+            Some(v) => {
+                MeanSquare::of_values(v, pairwise_sum_map(v, &mut |x| x * x) / v.len() as f64)
+            }
+            None => power,
         };
         Ok(Analysis {
             data,
             stats,
             inliers,
             excluded,
+            power,
             inlier_power,
             percentiles: RefCell::new(Vec::new()),
             mse_ranges: RefCell::new(Vec::new()),
@@ -238,24 +245,28 @@ impl Analysis {
     }
 
     /// Calibrates and measures the error, in one pass over the data (two with outliers).
+    ///
+    /// `Err(MseOverflow)` where the mean squared error is beyond f64 (see [`Metrics::measure`]).
     pub fn run(&self, q: &QuantSettings) -> Result<Run> {
         let params = self.params(q)?;
-        Ok(self.run_with(q, params))
-    }
-
-    fn run_with(&self, q: &QuantSettings, params: QuantParams) -> Run {
-        let metrics = Metrics::new(&params.error_stats(self.values()), self.stats.mean_sq);
+        let xs = self.values();
+        let metrics = Metrics::measure(xs, &params, &params.error_stats(xs), &self.power)?;
         // The kept values' own array: the same terms in the same order as a mask over the data.
-        let inliers = self
-            .inliers
-            .as_ref()
-            .map(|kept| Metrics::new(&params.error_stats(kept), self.inlier_power));
-        Run {
+        let inliers = match &self.inliers {
+            Some(kept) => Some(Metrics::measure(
+                kept,
+                &params,
+                &params.error_stats(kept),
+                &self.inlier_power,
+            )?),
+            None => None,
+        };
+        Ok(Run {
             settings: *q,
             params,
             metrics,
             inliers,
-        }
+        })
     }
 
     /// Every scheme and calibration at the current bits and zero-point policy: min-max, the
@@ -315,19 +326,26 @@ impl Analysis {
             });
             crate::quant::kernels::fused::error_stats_many_known(xs, &params, kept_known.as_deref())
         });
-        Ok(settings
+        settings
             .iter()
             .zip(params)
             .enumerate()
-            .map(|(i, (s, params))| Run {
-                settings: *s,
-                params,
-                metrics: Metrics::new(&all[i], self.stats.mean_sq),
-                inliers: kept
-                    .as_ref()
-                    .map(|k| Metrics::new(&k[i], self.inlier_power)),
+            .map(|(i, (s, params))| {
+                let metrics = Metrics::measure(self.values(), &params, &all[i], &self.power)?;
+                let inliers = match (&kept, &self.inliers) {
+                    (Some(k), Some(xs)) => {
+                        Some(Metrics::measure(xs, &params, &k[i], &self.inlier_power)?)
+                    }
+                    _ => None,
+                };
+                Ok(Run {
+                    settings: *s,
+                    params,
+                    metrics,
+                    inliers,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// MSE and SQNR against bit width (2..=16) for every scheme and calibration. Data larger
@@ -343,8 +361,11 @@ impl Analysis {
         });
         let xs: &[f64] = sample.as_deref().unwrap_or(self.values());
         let power = match &sample {
-            Some(s) => crate::quant::pairwise::pairwise_sum_map(s, &mut |x| x * x) / s.len() as f64,
-            None => self.stats.mean_sq,
+            Some(s) => MeanSquare::of_values(
+                s,
+                crate::quant::pairwise::pairwise_sum_map(s, &mut |x| x * x) / s.len() as f64,
+            ),
+            None => self.power,
         };
         let bases = compare_settings(q);
         let mut series: Vec<SweepSeries> = bases
@@ -385,8 +406,9 @@ impl Analysis {
                 }
                 None => crate::quant::kernels::fused::error_stats_many(xs, &params),
             };
-            for (s, e) in series.iter_mut().zip(&stats) {
-                let m = Metrics::new(e, power);
+            // An MSE beyond f64 stays +inf here: the curve leaves that width out.
+            for ((s, e), p) in series.iter_mut().zip(&stats).zip(&params) {
+                let m = Metrics::measure_unchecked(xs, p, e, &power);
                 s.mse.push(m.mse);
                 s.sqnr_db.push(m.sqnr_db);
             }
@@ -628,11 +650,19 @@ mod tests {
     #[test]
     fn a_range_8_bits_can_scale_and_2_bits_cannot() {
         // What the page's update checks before it leaves the sweep for later (web.rs): symmetric
-        // min-max at 2 bits clips at -2·absmax, beyond f64 for 1e308; 8 bits is fine.
-        let a =
-            Analysis::new(Dataset::from_values(vec![1e308, 1.0, -3.0], "far").unwrap()).unwrap();
+        // min-max at 2 bits clips at -2·absmax, beyond f64 for 1.8e308; 8 bits is fine. The
+        // values sit on every 8-bit grid's levels (c = 255 · 127 · 2^1009: c / 255 and c / 127
+        // are exact), so that their errors, and the MSE, are finite (0).
+        let c = 32385.0 * 2f64.powi(1009);
+        let values: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 0.0 } else { c }).collect();
+        let a = Analysis::new(Dataset::from_values(values, "far").unwrap()).unwrap();
         let q = QuantSettings::default();
         assert!(a.compare(&q).is_ok());
+        // Values off the levels have errors of about 1e305 there, whose mean square no f64
+        // holds: the comparison says so rather than leave the MSE out.
+        let off = Analysis::new(Dataset::from_values(vec![1e308, 1.0, -3.0], "far").unwrap());
+        let e = off.unwrap().compare(&q).unwrap_err();
+        assert!(matches!(e, crate::error::Error::MseOverflow { .. }), "{e}");
         let two = |scheme| QuantSettings {
             bits: 2,
             scheme,

@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::quant::kernels::{error_pass, fill, sum_sq_leaf, Kernel, MANY};
-use crate::quant::pairwise::pairwise_sum_seq;
+use crate::quant::pairwise::{pairwise_sum_map, pairwise_sum_seq};
 use crate::settings::{code_range, Scheme, ZeroPoint};
 
 /// The smallest scale used where a range has zero width: float32's machine epsilon, as PyTorch.
@@ -78,6 +78,109 @@ impl ErrorStats {
         } else {
             self.sum_sq / self.n as f64
         }
+    }
+}
+
+/// A mean of squares `mean(v²)` that may lie beyond f64's range, in two forms: numpy's, and
+/// one scaled by a power of two so that it is always a normal number.
+///
+/// Squares of values above about 1.3e154 overflow and squares below about 1e-162 underflow, so
+/// `np.mean(v ** 2)` can be inf or 0 for data whose mean square is a perfectly good ratio to
+/// another's. Scaling every `v` by `2^-k`, with `k` the binary exponent of `max |v|`, is exact
+/// (a power of two only moves the exponent, for results in the normal range) and leaves each
+/// scaled value below 2 in magnitude and the largest at least 1: `mean(v²) = scaled · 4^k`, with
+/// `scaled` in `[1 / n, 4)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeanSquare {
+    /// numpy's `np.mean(v ** 2)`, pairwise: inf where the squares or their sum overflow, 0 or
+    /// subnormal where they underflow.
+    pub plain: f64,
+    /// `mean((v · 2^-k)²)`: the same mean, scaled; `plain` itself (with `k` 0) where `plain`
+    /// is a normal number, 0 only where every `v` is 0.
+    pub scaled: f64,
+    /// The scale's exponent: the mean is `scaled · 4^k`.
+    pub k: i32,
+}
+
+impl MeanSquare {
+    /// A mean square whose plain form is already a normal number (or exactly 0).
+    pub fn plain(plain: f64) -> MeanSquare {
+        MeanSquare {
+            plain,
+            scaled: plain,
+            k: 0,
+        }
+    }
+
+    /// Whether `plain` can be used as it is: a normal number, or exactly 0 with every value 0.
+    fn plain_is_exact(plain: f64, max_abs: f64) -> bool {
+        plain.is_normal() || (plain == 0.0 && max_abs == 0.0)
+    }
+
+    /// The mean square of `n` terms `v`, each from `term`, with `max |v|` = `max_abs` and
+    /// numpy's mean `plain`: a second pass, scaled, only where `plain` is not a normal number.
+    fn of_terms(
+        n: usize,
+        plain: f64,
+        max_abs: f64,
+        scaled_sum: &mut dyn FnMut(i32) -> f64,
+    ) -> MeanSquare {
+        if Self::plain_is_exact(plain, max_abs) || n == 0 {
+            return MeanSquare::plain(plain);
+        }
+        if !max_abs.is_finite() {
+            // A term beyond f64 (x - x̂ overflowed): no scale brings it back.
+            return MeanSquare {
+                plain,
+                scaled: f64::INFINITY,
+                k: 0,
+            };
+        }
+        let k = libm::ilogb(max_abs);
+        MeanSquare {
+            plain,
+            scaled: scaled_sum(k) / n as f64,
+            k,
+        }
+    }
+
+    /// `mean(x²)` of the values, given numpy's `plain` mean of them (the signal power).
+    pub fn of_values(xs: &[f64], plain: f64) -> MeanSquare {
+        if Self::plain_is_exact(plain, 1.0) {
+            return MeanSquare::plain(plain);
+        }
+        let max_abs = xs.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        Self::of_terms(xs.len(), plain, max_abs, &mut |k| {
+            pairwise_sum_map(xs, &mut |x| {
+                let v = libm::scalbn(x, -k);
+                v * v
+            })
+        })
+    }
+
+    /// The mean square as one f64: `plain` where it is finite (numpy's, bit for bit), else
+    /// `scaled · 4^k`, which is inf only where the mean itself is beyond f64.
+    pub fn value(&self) -> f64 {
+        if self.plain.is_finite() {
+            self.plain
+        } else {
+            libm::scalbn(self.scaled, 2 * self.k)
+        }
+    }
+
+    /// `10 log10(self / other)` in dB, from the scaled forms where a plain one is not a normal
+    /// number; `plain`'s formula, `10 log10(plain / other.plain)`, bit for bit where both are.
+    /// +inf where `other` is exactly 0.
+    pub fn ratio_db(&self, other: &MeanSquare) -> f64 {
+        if self.plain.is_normal() && other.plain.is_normal() {
+            return 10.0 * (self.plain / other.plain).log10();
+        }
+        if other.scaled == 0.0 {
+            return f64::INFINITY;
+        }
+        // 10 log10(s · 4^k / (o · 4^j)) = 10 log10(s / o) + 20 log10(2) (k - j).
+        const DB_PER_BINADE: f64 = 20.0 * std::f64::consts::LOG10_2;
+        10.0 * (self.scaled / other.scaled).log10() + DB_PER_BINADE * f64::from(self.k - other.k)
     }
 }
 
@@ -383,6 +486,19 @@ impl QuantParams {
             max_abs,
             clipped,
         }
+    }
+
+    /// The mean squared error of quantizing `xs`, whose error pass gave `e`, as a
+    /// [`MeanSquare`]: numpy's `e.mse()` where it is a normal number (or 0 with every error 0),
+    /// otherwise also scaled, from a second pass over the errors `x - x̂`, each exactly
+    /// [`QuantParams::fake_quantize`]'s (the error pass's arithmetic).
+    pub fn error_mean_square(&self, xs: &[f64], e: &ErrorStats) -> MeanSquare {
+        MeanSquare::of_terms(xs.len(), e.mse(), e.max_abs, &mut |k| {
+            pairwise_sum_map(xs, &mut |x| {
+                let v = libm::scalbn(x - self.fake_quantize(x), -k);
+                v * v
+            })
+        })
     }
 
     /// The error over the values whose `keep` flag is true (the notebook's "excluding the
