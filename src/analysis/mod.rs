@@ -117,7 +117,10 @@ pub struct Analysis {
     /// The same of the inliers.
     inlier_power: MeanSquare,
     percentiles: RefCell<Vec<PercentileEntry>>,
+    /// The `mse` calibration's ranges: the search's pick or min-max's, whichever has less error.
     mse_ranges: RefCell<Vec<MseEntry>>,
+    /// The search's own picks (the sweep measures them on its sample).
+    mse_searched: RefCell<Vec<MseEntry>>,
     search: OnceCell<calibrate::SearchData>,
     /// The values sorted ascending, made on the first view or comparison that uses them.
     sorted: OnceCell<Vec<f64>>,
@@ -167,6 +170,7 @@ impl Analysis {
             inlier_power,
             percentiles: RefCell::new(Vec::new()),
             mse_ranges: RefCell::new(Vec::new()),
+            mse_searched: RefCell::new(Vec::new()),
             search: OnceCell::new(),
             sorted: OnceCell::new(),
         })
@@ -215,10 +219,7 @@ impl Analysis {
                 Ok(r)
             }
             Calibration::Mse => {
-                let zp = match q.scheme {
-                    Scheme::Symmetric => ZeroPoint::Raw,
-                    Scheme::Asymmetric => q.zero_point,
-                };
+                let zp = mse_policy(q);
                 if let Some(&(_, _, _, r)) = self
                     .mse_ranges
                     .borrow()
@@ -227,15 +228,51 @@ impl Analysis {
                 {
                     return Ok(r);
                 }
-                let search = self
-                    .search
-                    .get_or_init(|| calibrate::SearchData::new(self.values()));
-                let r = calibrate::mse_range_with(search, &self.stats, q.scheme, q.bits, zp)?;
+                // The search's pick on the sample, then min-max instead wherever that has no
+                // more error over all the values (what the run reports).
+                let searched = self.mse_searched(q.scheme, q.bits, zp)?;
+                let r = calibrate::least_error(
+                    self.values(),
+                    &self.stats,
+                    q.scheme,
+                    q.bits,
+                    zp,
+                    searched,
+                )?;
                 self.mse_ranges.borrow_mut().push((q.scheme, q.bits, zp, r));
                 Ok(r)
             }
             Calibration::MinMax => calibrate::clip_range(self.values(), &self.stats, q),
         }
+    }
+
+    /// The `mse` search's own pick for a scheme, width and policy (symmetric: `Raw`), before
+    /// it is measured against min-max ([`calibrate::mse_search`]), from the cache where it is.
+    fn mse_searched(&self, scheme: Scheme, bits: u32, zp: ZeroPoint) -> Result<(f64, f64)> {
+        if let Some(&(_, _, _, r)) = self
+            .mse_searched
+            .borrow()
+            .iter()
+            .find(|(s, b, z, _)| *s == scheme && *b == bits && *z == zp)
+        {
+            return Ok(r);
+        }
+        let search = self
+            .search
+            .get_or_init(|| calibrate::SearchData::new(self.values()));
+        let r = calibrate::mse_search(search, &self.stats, scheme, bits, zp)?;
+        self.mse_searched.borrow_mut().push((scheme, bits, zp, r));
+        Ok(r)
+    }
+
+    /// The parameters of the `mse` search's own pick for `q` (min-max's where the pick has
+    /// none), before it is measured against min-max.
+    fn searched_params(&self, q: &QuantSettings) -> Result<QuantParams> {
+        let (lo, hi) = self.mse_searched(q.scheme, q.bits, mse_policy(q))?;
+        calibrate::params_for_range(lo, hi, &self.stats, q).or_else(|_| {
+            let (lo, hi) = calibrate::min_max_range(&self.stats, q.scheme);
+            calibrate::params_for_range(lo, hi, &self.stats, q)
+        })
     }
 
     /// The quantization parameters for these settings.
@@ -392,9 +429,15 @@ impl Analysis {
             None
         };
         for &b in &bits {
+            // The `mse` series start from the search's own pick: it is measured against
+            // min-max below, on the values the sweep measures (the sample, where there is one).
             let mut params = Vec::with_capacity(bases.len());
             for base in &bases {
-                params.push(self.params(&QuantSettings { bits: b, ..*base })?);
+                let q = QuantSettings { bits: b, ..*base };
+                params.push(match q.calibration {
+                    Calibration::Mse => self.searched_params(&q)?,
+                    _ => self.params(&q)?,
+                });
             }
             let stats = match sorted {
                 Some(sorted) => {
@@ -407,7 +450,25 @@ impl Analysis {
                 None => crate::quant::kernels::fused::error_stats_many(xs, &params),
             };
             // An MSE beyond f64 stays +inf here: the curve leaves that width out.
-            for ((s, e), p) in series.iter_mut().zip(&stats).zip(&params) {
+            for (i, s) in series.iter_mut().enumerate() {
+                let (mut p, mut e) = (&params[i], &stats[i]);
+                if bases[i].calibration == Calibration::Mse {
+                    // The least-error calibration is never worse than min-max, one of its
+                    // candidates: the same choice as `calibrate::least_error`, on these values
+                    // (all of them, or the sample the sweep reports).
+                    let mm = bases.iter().position(|m| {
+                        m.calibration == Calibration::MinMax && m.scheme == bases[i].scheme
+                    });
+                    if let Some(j) = mm {
+                        if !calibrate::search::searched_wins(
+                            xs,
+                            (p, e.sum_sq),
+                            (&params[j], stats[j].sum_sq),
+                        ) {
+                            (p, e) = (&params[j], &stats[j]);
+                        }
+                    }
+                }
                 let m = Metrics::measure_unchecked(xs, p, e, &power);
                 s.mse.push(m.mse);
                 s.sqnr_db.push(m.sqnr_db);
@@ -537,6 +598,15 @@ impl Analysis {
     /// Codes and dequantized values of all data (for export).
     pub fn quantize_all(&self, params: &QuantParams) -> (Vec<i32>, Vec<f64>) {
         params.quantize_dequantize(self.values())
+    }
+}
+
+/// The zero-point policy an `mse` range depends on: symmetric ranges have none (`Raw`), so
+/// that both policies share one search.
+fn mse_policy(q: &QuantSettings) -> ZeroPoint {
+    match q.scheme {
+        Scheme::Symmetric => ZeroPoint::Raw,
+        Scheme::Asymmetric => q.zero_point,
     }
 }
 

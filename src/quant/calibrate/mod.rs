@@ -13,7 +13,9 @@ pub mod stats;
 pub use percentile::{
     numpy_lerp, percentile, percentile_pair, percentile_sorted, stats_and_percentile_pair,
 };
-pub use search::{mse_range, mse_range_with, SearchData, MSE_SAMPLE};
+pub use search::{
+    least_error, min_max_range, mse_range, mse_range_with, mse_search, SearchData, MSE_SAMPLE,
+};
 pub use stats::{min_max, DataStats};
 
 use crate::error::{Error, Result};
@@ -28,8 +30,7 @@ use crate::settings::{Calibration, QuantSettings, Scheme};
 pub fn clip_range(xs: &[f64], stats: &DataStats, settings: &QuantSettings) -> Result<(f64, f64)> {
     settings.validate()?;
     let (lo, hi) = match (settings.calibration, settings.scheme) {
-        (Calibration::MinMax, Scheme::Asymmetric) => (stats.min, stats.max),
-        (Calibration::MinMax, Scheme::Symmetric) => (-stats.absmax, stats.absmax),
+        (Calibration::MinMax, scheme) => min_max_range(stats, scheme),
         (Calibration::Percentile(p), Scheme::Asymmetric) => percentile_pair(xs, p),
         (Calibration::Percentile(p), Scheme::Symmetric) => {
             let abs: Vec<f64> = xs.iter().map(|x| x.abs()).collect();

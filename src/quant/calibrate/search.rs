@@ -5,7 +5,7 @@
 use super::stats::DataStats;
 use crate::error::Result;
 use crate::quant::params::QuantParams;
-use crate::settings::{Scheme, ZeroPoint};
+use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint};
 
 /// At most this many values take part in the `mse` search; larger data is strided down to it.
 pub const MSE_SAMPLE: usize = 1 << 17;
@@ -209,6 +209,12 @@ pub(crate) fn search_fraction(f: &mut dyn FnMut(f64) -> f64) -> (f64, f64) {
 /// geometric grid of 33 points down to `max |x| / 4096` and 24 golden-section steps around the
 /// best. Asymmetric: coordinate descent, the same search for the
 /// upper end with the lower fixed, then the lower with the upper fixed, twice over.
+///
+/// The search models the error of the codes between the two ends (where they are many) and
+/// works on a sample, so its pick can lose to min-max, the first candidate it considered: the
+/// pick and min-max are then measured exactly on all of `xs` and the one with less error is
+/// returned ([`least_error`]). Where min-max's own parameters fail (a range too wide for f64),
+/// this fails the same way.
 pub fn mse_range(
     xs: &[f64],
     stats: &DataStats,
@@ -217,21 +223,112 @@ pub fn mse_range(
     policy: ZeroPoint,
 ) -> Result<(f64, f64)> {
     if stats.is_constant() {
-        return Ok((stats.min, stats.max));
+        // One value: min-max's range reconstructs it exactly (the search would find the same).
+        params_of(min_max_range(stats, scheme), stats, scheme, bits, policy)?;
+        return Ok(min_max_range(stats, scheme));
     }
-    mse_range_with(&SearchData::new(xs), stats, scheme, bits, policy)
+    mse_range_with(xs, &SearchData::new(xs), stats, scheme, bits, policy)
 }
 
-/// [`mse_range`] on search data prepared once (the sweep runs 30 searches on the same data).
+/// [`mse_range`] on search data prepared once from `xs` (the sweep runs 30 searches on the
+/// same data).
 pub fn mse_range_with(
+    xs: &[f64],
     data: &SearchData,
     stats: &DataStats,
     scheme: Scheme,
     bits: u32,
     policy: ZeroPoint,
 ) -> Result<(f64, f64)> {
+    let searched = mse_search(data, stats, scheme, bits, policy)?;
+    least_error(xs, stats, scheme, bits, policy, searched)
+}
+
+/// The min-max range of the scheme: `[min, max]`, or `[-max |x|, max |x|]`.
+pub fn min_max_range(stats: &DataStats, scheme: Scheme) -> (f64, f64) {
+    match scheme {
+        Scheme::Asymmetric => (stats.min, stats.max),
+        Scheme::Symmetric => (-stats.absmax, stats.absmax),
+    }
+}
+
+/// The parameters the `mse` calibration reports for the range `[lo, hi]`.
+fn params_of(
+    range: (f64, f64),
+    stats: &DataStats,
+    scheme: Scheme,
+    bits: u32,
+    policy: ZeroPoint,
+) -> Result<QuantParams> {
+    let settings = QuantSettings {
+        bits,
+        scheme,
+        calibration: Calibration::Mse,
+        zero_point: policy,
+    };
+    super::params_for_range(range.0, range.1, stats, &settings)
+}
+
+/// Of the `searched` range and min-max's, the one whose MSE over `xs` (the MSE reported for
+/// it, measured by the error pass itself) is smaller; min-max where they tie. An error where
+/// min-max's parameters fail: the two calibrations agree on which data they can quantize.
+pub fn least_error(
+    xs: &[f64],
+    stats: &DataStats,
+    scheme: Scheme,
+    bits: u32,
+    policy: ZeroPoint,
+    searched: (f64, f64),
+) -> Result<(f64, f64)> {
+    let min_max = min_max_range(stats, scheme);
+    let pm = params_of(min_max, stats, scheme, bits, policy)?;
+    if searched == min_max {
+        return Ok(min_max);
+    }
+    let Ok(ps) = params_of(searched, stats, scheme, bits, policy) else {
+        return Ok(min_max);
+    };
+    // Both sums in one read of the data, each bit for bit its `error_stats(xs).sum_sq`.
+    let sums = QuantParams::sum_sq_many(&[ps, pm], xs);
+    Ok(if searched_wins(xs, (&ps, sums[0]), (&pm, sums[1])) {
+        searched
+    } else {
+        min_max
+    })
+}
+
+/// Whether the searched parameters have strictly less error over `xs` than min-max's, each
+/// given with its `error_stats(xs).sum_sq`: the MSEs as reported, `sum_sq / n` (numpy's), or
+/// where a sum overflowed, the mean brought back from its scaled form
+/// ([`QuantParams::error_mean_square`]).
+pub(crate) fn searched_wins(
+    xs: &[f64],
+    searched: (&QuantParams, f64),
+    min_max: (&QuantParams, f64),
+) -> bool {
+    let n = xs.len() as f64;
+    let (s, m) = (searched.1 / n, min_max.1 / n);
+    if s.is_finite() && m.is_finite() {
+        return s < m;
+    }
+    let reported = |p: &QuantParams| p.error_mean_square(xs, &p.error_stats(xs)).value();
+    reported(searched.0) < reported(min_max.0)
+}
+
+/// The search of [`mse_range`] alone, on the sample: its pick, not yet measured against
+/// min-max. An error where min-max's parameters fail (the candidates are fractions of its
+/// range, whose width must be a finite number).
+pub fn mse_search(
+    data: &SearchData,
+    stats: &DataStats,
+    scheme: Scheme,
+    bits: u32,
+    policy: ZeroPoint,
+) -> Result<(f64, f64)> {
+    let min_max = min_max_range(stats, scheme);
+    params_of(min_max, stats, scheme, bits, policy)?;
     if stats.is_constant() || data.is_empty() {
-        return Ok((stats.min, stats.max));
+        return Ok(min_max);
     }
     match scheme {
         Scheme::Symmetric => {
