@@ -542,3 +542,144 @@ fn mse_keeps_its_pick_where_it_wins() {
     let p = a.run(&q).unwrap().params;
     assert!(p.range_max < 1000.0, "{p:?}");
 }
+
+// ---- Properties --------------------------------------------------------------------------------
+
+mod properties {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    /// A power of ten from 1e-300 to 1e300, or one of float64's ends.
+    fn magnitude() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            4 => (-300i32..=300).prop_map(|e| 10f64.powi(e)),
+            1 => Just(f64::MAX / 4.0),
+            1 => Just(f64::MIN_POSITIVE),
+        ]
+    }
+
+    /// Any one value: ordinary, huge, tiny, zero.
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            3 => -1000.0f64..1000.0,
+            2 => (-1.0f64..1.0, magnitude()).prop_map(|(m, s)| m * s),
+            1 => Just(0.0),
+            1 => Just(-0.0),
+            1 => prop_oneof![Just(f64::MAX), Just(-f64::MAX), Just(1e300), Just(-1e-300)],
+        ]
+    }
+
+    /// Data the search's model of the error gets wrong, or that sits at float64's ends.
+    fn adversarial() -> impl Strategy<Value = Vec<f64>> {
+        prop_oneof![
+            // Small integers, often repeated: exact on many grids.
+            2 => (vec(-8i32..=8, 1..200), 0i32..=2)
+                .prop_map(|(ks, e)| ks.into_iter().map(|k| f64::from(k) * f64::from(1 << e)).collect()),
+            // Ramps of integers repeated, as 0..255 twelve times.
+            1 => (1u32..=9, 1usize..12).prop_map(|(b, reps)| {
+                (0..reps).flat_map(|_| (0..(1u32 << b)).map(f64::from)).collect()
+            }),
+            // Halves between integers times a power of two: ties for round-half-even.
+            2 => (vec(-40i32..40, 1..150), -4i32..=4).prop_map(|(ks, e)| {
+                ks.into_iter().map(|k| (f64::from(k) + 0.5) * 2f64.powi(e)).collect()
+            }),
+            // Constants.
+            1 => (value(), 1usize..20).prop_map(|(c, n)| vec![c; n]),
+            // Two distinct values, repeated in any order.
+            2 => (value(), value(), vec(any::<bool>(), 2..100)).prop_map(|(a, b, picks)| {
+                picks.into_iter().map(|p| if p { a } else { b }).collect()
+            }),
+            // One magnitude, huge to tiny.
+            2 => (vec(-1.0f64..1.0, 1..80), magnitude())
+                .prop_map(|(v, s)| v.into_iter().map(|x| x * s).collect()),
+            // Mixtures of all of the above's values.
+            2 => vec(value(), 1..60),
+        ]
+    }
+
+    /// The least-error calibration against min-max at every width, scheme and policy.
+    fn never_above_min_max(xs: &[f64]) -> Result<(), TestCaseError> {
+        let a = analysis(xs.to_vec());
+        for bits in 2..=16 {
+            for scheme in SCHEMES {
+                for zp in POLICIES {
+                    let q = settings(bits, scheme, Calibration::Mse, zp);
+                    let mm = settings(bits, scheme, Calibration::MinMax, zp);
+                    match (a.run(&q), a.run(&mm)) {
+                        (Ok(s), Ok(m)) => prop_assert!(
+                            s.metrics.mse <= m.metrics.mse,
+                            "{q:?}: mse {:e} > min-max {:e}",
+                            s.metrics.mse,
+                            m.metrics.mse
+                        ),
+                        (Err(e), Ok(_)) => {
+                            prop_assert!(false, "{q:?}: mse fails where min-max works: {e}")
+                        }
+                        // Its own range can have an MSE that fits where min-max's does not.
+                        (Ok(_), Err(e)) => prop_assert!(
+                            matches!(e, Error::MseOverflow { .. }),
+                            "{q:?}: min-max fails ({e}) but mse does not"
+                        ),
+                        (Err(e), Err(f)) => prop_assert!(
+                            matches!(f, Error::MseOverflow { .. })
+                                || matches!(e, Error::RangeOverflow { .. }),
+                            "{q:?}: min-max {f}, mse {e}"
+                        ),
+                    }
+                }
+            }
+        }
+        // The sweep, where it can be made, says the same at every width.
+        for zp in POLICIES {
+            if let Ok(sweep) = a.sweep(&settings(8, Scheme::Asymmetric, Calibration::MinMax, zp)) {
+                for scheme in SCHEMES {
+                    let of = |c: Calibration| {
+                        sweep
+                            .series
+                            .iter()
+                            .find(|s| s.scheme == scheme && s.calibration == c)
+                            .map(|s| s.mse.clone())
+                            .unwrap_or_default()
+                    };
+                    for (s, m) in of(Calibration::Mse).iter().zip(of(Calibration::MinMax)) {
+                        prop_assert!(*s <= m, "sweep {scheme} {zp:?}: mse {s:e} > min-max {m:e}");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn least_error_is_never_above_min_max(xs in adversarial()) {
+            never_above_min_max(&xs)?;
+        }
+
+        #[test]
+        fn any_constant_reconstructs_exactly(
+            c in prop_oneof![
+                3 => value(),
+                1 => any::<f64>().prop_filter("finite", |x| x.is_finite()),
+            ],
+            n in 1usize..12,
+            bits in 2u32..=16,
+        ) {
+            let a = analysis(vec![c; n]);
+            for scheme in SCHEMES {
+                for zp in POLICIES {
+                    for calibration in [Calibration::MinMax, Calibration::Percentile(99.9), Calibration::Mse] {
+                        let q = settings(bits, scheme, calibration, zp);
+                        let run = a.run(&q).map_err(|e| TestCaseError::fail(format!("{c:e} {q:?}: {e}")))?;
+                        prop_assert_eq!(run.params.fake_quantize(c), c, "{:e} {:?}", c, q);
+                        prop_assert_eq!(run.metrics.mse, 0.0);
+                        prop_assert_eq!(run.metrics.sqnr_db, f64::INFINITY);
+                    }
+                }
+            }
+        }
+    }
+}
