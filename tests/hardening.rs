@@ -543,6 +543,41 @@ fn mse_keeps_its_pick_where_it_wins() {
     assert!(p.range_max < 1000.0, "{p:?}");
 }
 
+/// The comparison measures the search's pick beside min-max in its own pass; each of its six
+/// runs is still, bit for bit, what a run alone on a fresh analysis reports (whose `mse` range
+/// is checked in a pass of its own), whether the pick or min-max wins.
+#[test]
+fn the_comparison_chooses_as_a_run_alone_does() {
+    let ramp: Vec<f64> = (0..12).flat_map(|_| (0..256).map(f64::from)).collect();
+    let normal = quantviz::data::generate::sample(
+        quantviz::settings::Distribution::Normal {
+            mean: 0.0,
+            std: 1.0,
+        },
+        5000,
+        3,
+    );
+    let mut outlier = normal.clone();
+    outlier[17] = 40.0;
+    for values in [ramp, normal, outlier] {
+        for bits in [2, 4, 8, 16] {
+            for zp in POLICIES {
+                let q = settings(bits, Scheme::Asymmetric, Calibration::MinMax, zp);
+                let compared = analysis(values.clone()).compare(&q).unwrap();
+                let alone = analysis(values.clone());
+                for r in &compared {
+                    assert_eq!(*r, alone.run(&r.settings).unwrap(), "{:?}", r.settings);
+                }
+                // And again from the analysis that compared (its ranges now cached).
+                let a = analysis(values.clone());
+                let first = a.compare(&q).unwrap();
+                assert_eq!(first, compared);
+                assert_eq!(a.compare(&q).unwrap(), compared);
+            }
+        }
+    }
+}
+
 // ---- Properties --------------------------------------------------------------------------------
 
 mod properties {
