@@ -140,6 +140,38 @@ fn five_values_of_1e306_are_not_too_wide() {
     }
 }
 
+/// Views of data whose window runs past float64 (the step reaches beyond f64::MAX): finite
+/// bins, every value counted.
+#[test]
+fn views_near_float64s_ends_have_finite_bins() {
+    // On the 8-bit grid: c / 255 and c / 127 are exact, so every error is 0 and the MSE fits.
+    let c = 32385.0 * 2f64.powi(1009);
+    // (Data from -c to c, whose own width is beyond f64, is left out: no window of f64 holds it.)
+    for values in [vec![0.0, c, c], vec![-c, -c, 0.0], vec![c; 3]] {
+        let a = analysis(values.clone());
+        for scheme in SCHEMES {
+            let q = settings(8, scheme, Calibration::MinMax, ZeroPoint::Raw);
+            let v = match a.view(&q) {
+                Ok(v) => v,
+                Err(e) => {
+                    assert!(
+                        matches!(e, Error::RangeOverflow { .. }),
+                        "{values:?} {q:?}: {e}"
+                    );
+                    continue;
+                }
+            };
+            assert!(
+                (v.values.hi - v.values.lo).is_finite(),
+                "{values:?} {q:?}: {:?}",
+                (v.values.lo, v.values.hi)
+            );
+            assert_eq!(v.values.total(), 3, "{values:?} {q:?}");
+            assert_eq!(v.dequantized.total(), 3, "{values:?} {q:?}");
+        }
+    }
+}
+
 /// A one-point clip range of data that is not constant (a percentile on ties) must have every
 /// level finite: the other values reach them.
 #[test]

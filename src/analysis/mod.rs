@@ -569,16 +569,23 @@ impl Analysis {
         // the data and clip range widened by one step hold them all (with room for rounding),
         // and a constant's lone bar stays narrow instead of spanning 256 empty levels.
         // Near f64::MAX the step reaches past f64 (a constant c has scale |c|): the bounds
-        // stop at ±f64::MAX, and where the clip range makes the window wider than f64 can
-        // measure (a symmetric constant, [-c, c]), it shrinks to the data's own range.
+        // stop at ±f64::MAX, and where the window is then wider than f64 can measure (a
+        // symmetric range [-c, c] around data on one side), it narrows to the data's own
+        // range, widened by a step, half a step (the dequantized values lie within it) or not
+        // at all, whichever first has a finite width.
         let within = |lo: f64, hi: f64| (lo.max(-f64::MAX), hi.min(f64::MAX));
-        let (mut lo, mut hi) = within(
-            self.stats.min.min(p.range_min) - p.scale,
-            self.stats.max.max(p.range_max) + p.scale,
-        );
-        if !(hi - lo).is_finite() {
-            (lo, hi) = within(self.stats.min - p.scale, self.stats.max + p.scale);
-        }
+        let (min, max, s) = (self.stats.min, self.stats.max, p.scale);
+        let windows = [
+            (min.min(p.range_min) - s, max.max(p.range_max) + s),
+            (min - s, max + s),
+            (min - s / 2.0, max + s / 2.0),
+            (min, max),
+        ];
+        let (lo, hi) = windows
+            .into_iter()
+            .map(|(lo, hi)| within(lo, hi))
+            .find(|(lo, hi)| (hi - lo).is_finite())
+            .unwrap_or((min, max));
         let mut values = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let mut dequantized = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let levels = (p.qmax - p.qmin + 1) as usize;
