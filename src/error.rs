@@ -144,7 +144,9 @@ impl fmt::Display for Error {
                 limit,
             } => write!(
                 f,
-                "block {block} needs a scale of {scale:e}, more than the {limit} that {format} stores its scales in: rescale the data"
+                "block {block} needs a scale of {}, more than the {} that {format} stores its scales in: rescale the data",
+                short_number(*scale),
+                short_number(*limit)
             ),
             Error::Chart(message) => write!(f, "{message}"),
             Error::RangeOverflow { lo, hi } => {
@@ -157,7 +159,7 @@ impl fmt::Display for Error {
                 } else if !(hi - lo).is_finite() {
                     write!(
                         f,
-                        "the range [{}, {}] is too wide for float64 arithmetic (max - min exceeds about 1.8e308): rescale the data",
+                        "the range [{}, {}] is too wide for float64 arithmetic (its width exceeds float64's largest number, about 1.8e308): rescale the data",
                         short_number(*lo),
                         short_number(*hi)
                     )
@@ -260,7 +262,7 @@ mod tests {
         }
         .to_string();
         assert!(
-            wide.contains("[-1e308, 1e308]") && wide.contains("max - min"),
+            wide.contains("[-1e308, 1e308]") && wide.contains("width"),
             "{wide}"
         );
         let levels = Error::RangeOverflow {
@@ -269,7 +271,7 @@ mod tests {
         }
         .to_string();
         assert!(
-            levels.contains("levels") && !levels.contains("max - min"),
+            levels.contains("levels") && !levels.contains("too wide"),
             "{levels}"
         );
         for (lo, hi) in [(f64::NAN, f64::NAN), (f64::INFINITY, f64::NEG_INFINITY)] {

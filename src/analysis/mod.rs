@@ -220,12 +220,7 @@ impl Analysis {
             }
             Calibration::Mse => {
                 let zp = mse_policy(q);
-                if let Some(&(_, _, _, r)) = self
-                    .mse_ranges
-                    .borrow()
-                    .iter()
-                    .find(|(s, b, z, _)| *s == q.scheme && *b == q.bits && *z == zp)
-                {
+                if let Some(r) = self.mse_range_cached(q) {
                     return Ok(r);
                 }
                 // The search's pick on the sample, then min-max instead wherever that has no
@@ -244,6 +239,16 @@ impl Analysis {
             }
             Calibration::MinMax => calibrate::clip_range(self.values(), &self.stats, q),
         }
+    }
+
+    /// The `mse` calibration's range for `q`, where it has been found already.
+    fn mse_range_cached(&self, q: &QuantSettings) -> Option<(f64, f64)> {
+        let zp = mse_policy(q);
+        self.mse_ranges
+            .borrow()
+            .iter()
+            .find(|(s, b, z, _)| *s == q.scheme && *b == q.bits && *z == zp)
+            .map(|&(_, _, _, r)| r)
     }
 
     /// The `mse` search's own pick for a scheme, width and policy (symmetric: `Raw`), before
@@ -314,9 +319,23 @@ impl Analysis {
     /// values tell ([`crate::quant::sorted::known_sorted`]) left out of the pass.
     pub fn compare(&self, q: &QuantSettings) -> Result<Vec<Run>> {
         let settings = compare_settings(q);
-        let params = settings
+        // An `mse` range not found yet starts from the search's own pick, which the pass below
+        // measures beside min-max: the choice `calibrate::least_error` makes, on the same sums,
+        // without a pass of its own.
+        let unchecked: Vec<bool> = settings
             .iter()
-            .map(|s| self.params(s))
+            .map(|s| s.calibration == Calibration::Mse && self.mse_range_cached(s).is_none())
+            .collect();
+        let mut params = settings
+            .iter()
+            .zip(&unchecked)
+            .map(|(s, &u)| {
+                if u {
+                    self.searched_params(s)
+                } else {
+                    self.params(s)
+                }
+            })
             .collect::<Result<Vec<_>>>()?;
         // Where the values are sorted, each clipped count is two binary searches there, each
         // `max |e|` (with few codes) two evaluations a code, and the inliers' count is the
@@ -333,12 +352,12 @@ impl Analysis {
                 .map(|p| crate::quant::sorted::known_sorted(sorted, p))
                 .collect()
         });
-        let all = crate::quant::kernels::fused::error_stats_many_known(
+        let mut all = crate::quant::kernels::fused::error_stats_many_known(
             self.values(),
             &params,
             known.as_deref(),
         );
-        let kept = self.inliers.as_ref().map(|xs| {
+        let mut kept = self.inliers.as_ref().map(|xs| {
             let kept_known: Option<Vec<Known>> = known.as_ref().map(|kn| {
                 kn.iter()
                     .zip(&params)
@@ -363,6 +382,33 @@ impl Analysis {
             });
             crate::quant::kernels::fused::error_stats_many_known(xs, &params, kept_known.as_deref())
         });
+        for i in (0..settings.len()).filter(|&i| unchecked[i]) {
+            let s = &settings[i];
+            let Some(j) = settings.iter().position(|m| {
+                m.calibration == Calibration::MinMax && m.scheme == s.scheme && m.bits == s.bits
+            }) else {
+                continue;
+            };
+            let searched = self.mse_searched(s.scheme, s.bits, mse_policy(s))?;
+            let wins = calibrate::search::searched_wins(
+                self.values(),
+                (&params[i], all[i].sum_sq),
+                (&params[j], all[j].sum_sq),
+            );
+            let range = if wins {
+                searched
+            } else {
+                params[i] = params[j];
+                all[i] = all[j];
+                if let Some(k) = kept.as_mut() {
+                    k[i] = k[j];
+                }
+                calibrate::min_max_range(&self.stats, s.scheme)
+            };
+            self.mse_ranges
+                .borrow_mut()
+                .push((s.scheme, s.bits, mse_policy(s), range));
+        }
         settings
             .iter()
             .zip(params)
@@ -523,16 +569,23 @@ impl Analysis {
         // the data and clip range widened by one step hold them all (with room for rounding),
         // and a constant's lone bar stays narrow instead of spanning 256 empty levels.
         // Near f64::MAX the step reaches past f64 (a constant c has scale |c|): the bounds
-        // stop at ±f64::MAX, and where the clip range makes the window wider than f64 can
-        // measure (a symmetric constant, [-c, c]), it shrinks to the data's own range.
+        // stop at ±f64::MAX, and where the window is then wider than f64 can measure (a
+        // symmetric range [-c, c] around data on one side), it narrows to the data's own
+        // range, widened by a step, half a step (the dequantized values lie within it) or not
+        // at all, whichever first has a finite width.
         let within = |lo: f64, hi: f64| (lo.max(-f64::MAX), hi.min(f64::MAX));
-        let (mut lo, mut hi) = within(
-            self.stats.min.min(p.range_min) - p.scale,
-            self.stats.max.max(p.range_max) + p.scale,
-        );
-        if !(hi - lo).is_finite() {
-            (lo, hi) = within(self.stats.min - p.scale, self.stats.max + p.scale);
-        }
+        let (min, max, s) = (self.stats.min, self.stats.max, p.scale);
+        let windows = [
+            (min.min(p.range_min) - s, max.max(p.range_max) + s),
+            (min - s, max + s),
+            (min - s / 2.0, max + s / 2.0),
+            (min, max),
+        ];
+        let (lo, hi) = windows
+            .into_iter()
+            .map(|(lo, hi)| within(lo, hi))
+            .find(|(lo, hi)| (hi - lo).is_finite())
+            .unwrap_or((min, max));
         let mut values = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let mut dequantized = Histogram::new(lo, hi, HISTOGRAM_BINS);
         let levels = (p.qmax - p.qmin + 1) as usize;

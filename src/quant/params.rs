@@ -823,6 +823,83 @@ mod tests {
     }
 
     #[test]
+    fn mean_squares_scale_exactly_and_keep_numpy_where_they_can() {
+        // Ordinary values: numpy's mean, unscaled, and the plain SQNR formula bit for bit.
+        let xs = uniforms(1000, 5);
+        let plain = pairwise_sum_map(&xs, &mut |x| x * x) / xs.len() as f64;
+        let m = MeanSquare::of_values(&xs, plain);
+        assert_eq!(m, MeanSquare::plain(plain));
+        let e = MeanSquare::plain(0.01);
+        assert_eq!(
+            m.ratio_db(&e).to_bits(),
+            (10.0 * (plain / 0.01).log10()).to_bits()
+        );
+        assert_eq!(m.ratio_db(&MeanSquare::plain(0.0)), f64::INFINITY);
+        // The same values times 2^600 and 2^-600: squares beyond f64 either way, the same
+        // ratio to an error scaled alike, and the mean itself where it fits.
+        for shift in [600, -600] {
+            let ys: Vec<f64> = xs.iter().map(|&x| libm::scalbn(x, shift)).collect();
+            let p = pairwise_sum_map(&ys, &mut |x| x * x) / ys.len() as f64;
+            assert!(!p.is_normal());
+            let big = MeanSquare::of_values(&ys, p);
+            assert!(big.scaled.is_normal());
+            let want = m.ratio_db(&e);
+            // The error of 0.01 on the shifted values: 0.01 · 4^shift.
+            let e_big = MeanSquare {
+                plain: if shift > 0 { f64::INFINITY } else { 0.0 },
+                scaled: 0.01,
+                k: shift,
+            };
+            assert!((big.ratio_db(&e_big) - want).abs() < 1e-9, "{shift}");
+        }
+        // A mean beyond f64 is inf; one whose sum alone overflows comes back finite.
+        let huge = MeanSquare {
+            plain: f64::INFINITY,
+            scaled: 1.0,
+            k: 600,
+        };
+        assert_eq!(huge.value(), f64::INFINITY);
+        let fits = MeanSquare {
+            plain: f64::INFINITY,
+            scaled: 1.5,
+            k: 500,
+        };
+        assert_eq!(fits.value(), 1.5 * 2f64.powi(1000));
+    }
+
+    #[test]
+    fn error_mean_square_is_the_errors_scaled() {
+        // Errors of up to 1.7e153: squares up to 2.8e306, whose sum overflows and mean does not.
+        let xs: Vec<f64> = uniforms(3000, 8).iter().map(|x| x * 5e154).collect();
+        let p = QuantParams::asymmetric(0.0, 5e154, 4, ZeroPoint::Raw).unwrap();
+        let e = p.error_stats(&xs);
+        assert_eq!(e.sum_sq, f64::INFINITY);
+        let m = p.error_mean_square(&xs, &e);
+        // The same errors divided by 1e150 (not exact, but close): mean about m / 1e300.
+        let direct = xs
+            .iter()
+            .map(|&x| {
+                let d = (x - p.fake_quantize(x)) / 1e150;
+                d * d
+            })
+            .sum::<f64>()
+            / xs.len() as f64;
+        assert!(m.value().is_finite());
+        assert!((m.value() / 1e300 / direct - 1.0).abs() < 1e-12);
+        // An error pass with every error 0, or a normal MSE, needs no second pass.
+        let exact = ErrorStats {
+            n: 3,
+            sum_sq: 0.0,
+            max_abs: 0.0,
+            clipped: 0,
+        };
+        assert_eq!(
+            p.error_mean_square(&[1.0; 3], &exact),
+            MeanSquare::plain(0.0)
+        );
+    }
+
+    #[test]
     fn overflowing_range_is_an_error() {
         let e = QuantParams::asymmetric(-f64::MAX, f64::MAX, 8, ZeroPoint::Raw).unwrap_err();
         assert!(e.to_string().contains("too wide"));

@@ -4,7 +4,8 @@
 //! - `percentile:P`: numpy's `np.percentile(x, P)` with its default linear method, exactly:
 //!   rank `h = (n - 1) * (P / 100)`, then numpy's `_lerp` between the two neighbouring order
 //!   statistics. The order statistics come from selection, not a full sort.
-//! - `mse`: the clip range with the least mean squared error, by search (see [`mse_range`]).
+//! - `mse`: the clip range with the least mean squared error, by search, never with more
+//!   error than min-max (see [`mse_range`]).
 
 pub mod percentile;
 pub mod search;
