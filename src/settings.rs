@@ -7,6 +7,7 @@
 //! The parsers are `#[inline(never)]`: cold code, one copy each in the wasm.
 
 use crate::error::{Error, Result, MAX_VALUES};
+pub use crate::quant::formats::Format;
 use std::fmt;
 use std::str::FromStr;
 
@@ -119,6 +120,11 @@ pub struct Settings {
     pub quant: QuantSettings,
     /// A notebook preset, or none.
     pub preset: Option<Preset>,
+    /// The format: `None` for the integer schemes of `quant`, or one of the field's formats
+    /// (URL `format`, `int` for none).
+    pub format: Option<Format>,
+    /// The format's block where it takes one (NF4); `None` for the format's default.
+    pub block: Option<usize>,
 }
 
 impl Default for QuantSettings {
@@ -446,6 +452,15 @@ pub fn parse_n(s: &str) -> Result<usize> {
     }
 }
 
+/// Parses a block size: a whole number (which sizes a format takes, it checks itself).
+pub fn parse_block(s: &str) -> Result<usize> {
+    s.trim().parse::<usize>().map_err(|_| Error::Setting {
+        name: "block",
+        given: s.into(),
+        expected: "a whole number of values, a power of two from 32 to 4096 (nf4)".into(),
+    })
+}
+
 /// Parses a seed: a whole number from 0 to 2^64 - 1.
 #[inline(never)]
 pub fn parse_seed(s: &str) -> Result<u64> {
@@ -541,6 +556,10 @@ impl Settings {
                     calibration_set = true;
                 }
                 "zero_point" => s.quant.zero_point = v.parse()?,
+                "format" if v.is_empty() || v.eq_ignore_ascii_case("int") => s.format = None,
+                "format" => s.format = Some(v.parse()?),
+                "block" if v.is_empty() => s.block = None,
+                "block" => s.block = Some(parse_block(&v)?),
                 "preset" if v.is_empty() => s.preset = None,
                 "preset" => s.preset = Some(v.parse()?),
                 _ => {}
@@ -558,7 +577,22 @@ impl Settings {
             s.data.validate()?;
         }
         s.quant.validate()?;
+        s.check_format()?;
         Ok(s)
+    }
+
+    /// Checks that the block fits the format: NF4 takes a power of two from 32 to 4096, the
+    /// other formats a block of their own, and the integer schemes none.
+    pub fn check_format(&self) -> Result<()> {
+        match (self.format, self.block) {
+            (Some(f), b) => f.block(b).map(|_| ()),
+            (None, None) => Ok(()),
+            (None, Some(b)) => Err(Error::Setting {
+                name: "block",
+                given: b.to_string(),
+                expected: "no block with the int format: a block goes with nf4 (the other formats fix theirs)".into(),
+            }),
+        }
     }
 
     /// Writes the full state as a query string (without the leading `?`), the inverse of
@@ -577,6 +611,12 @@ impl Settings {
         ];
         if let Some(p) = self.preset {
             parts.push(("preset", p.to_string()));
+        }
+        if let Some(f) = self.format {
+            parts.push(("format", f.to_string()));
+        }
+        if let Some(b) = self.block {
+            parts.push(("block", b.to_string()));
         }
         parts
             .iter()

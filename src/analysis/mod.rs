@@ -15,6 +15,7 @@ use crate::quant::params::{MeanSquare, QuantParams};
 use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PERCENTILE};
 use std::cell::{OnceCell, RefCell};
 
+pub mod formats;
 pub mod histogram;
 pub mod metrics;
 pub mod view;
@@ -174,6 +175,11 @@ impl Analysis {
             search: OnceCell::new(),
             sorted: OnceCell::new(),
         })
+    }
+
+    /// The signal power `mean(x²)` of all values, in the scaled form every SQNR is taken from.
+    pub fn power(&self) -> MeanSquare {
+        self.power
     }
 
     /// The values.

@@ -4,7 +4,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use quantviz::settings::{
-    parse_bits, parse_n, parse_seed, Calibration, Distribution, Preset, Scheme, ZeroPoint,
+    parse_bits, parse_block, parse_n, parse_seed, Calibration, Distribution, Format, Preset,
+    Scheme, ZeroPoint,
 };
 use std::path::PathBuf;
 
@@ -70,7 +71,15 @@ pub struct DataArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Quantization")]
 pub struct QuantArgs {
-    /// Bit width, 2 to 16 [default: 8].
+    /// int (a scale and zero point, the flags below) | nf4 | fp8-e4m3 | fp8-e5m2 | mxfp4 |
+    /// nvfp4 | q4_0 | q4_1 | q8_0 | q2_K | q3_K | q4_K | q5_K | q6_K [default: int].
+    #[arg(long, value_name = "F", value_parser = parse_format)]
+    pub format: Option<FormatArg>,
+    /// Values per block, for nf4: a power of two from 32 to 4096 [default: 64]. The other
+    /// formats fix their own.
+    #[arg(long, value_name = "B", value_parser = value(parse_block))]
+    pub block: Option<usize>,
+    /// Bit width, 2 to 16, for int [default: 8].
     #[arg(long, value_name = "B", value_parser = value(parse_bits))]
     pub bits: Option<u32>,
     /// asymmetric | symmetric [default: asymmetric].
@@ -159,6 +168,21 @@ fn value<T: 'static>(
 
 fn from_str<T: std::str::FromStr<Err = quantviz::Error>>(s: &str) -> Result<T, String> {
     s.parse().map_err(|e: quantviz::Error| e.to_string())
+}
+
+/// `--format`: `int` or one of the field's formats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FormatArg {
+    Int,
+    Format(Format),
+}
+
+fn parse_format(s: &str) -> Result<FormatArg, String> {
+    if s.trim().eq_ignore_ascii_case("int") {
+        Ok(FormatArg::Int)
+    } else {
+        from_str(s).map(FormatArg::Format)
+    }
 }
 
 fn parse_dist(s: &str) -> Result<Distribution, String> {

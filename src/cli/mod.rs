@@ -5,13 +5,17 @@ mod args;
 
 use args::{Cli, Command, DataArgs, QuantArgs};
 use clap::Parser;
+use quantviz::analysis::formats::FormatRun;
 use quantviz::analysis::{Analysis, Run};
 use quantviz::data::generate::{dataset_for, generate, Dataset};
 use quantviz::data::presets as notebook;
 use quantviz::present::explain;
-use quantviz::present::json::{self, CompareJson, QuantizeJson, RunJson};
+use quantviz::present::json::{
+    self, CompareJson, FormatFacts, FormatQuantizeJson, QuantizeJson, RunJson,
+};
 use quantviz::present::nprint::{format_floats, format_ints};
-use quantviz::present::number::{py_float, round2, short};
+use quantviz::present::number::{full, py_float, round2, short};
+use quantviz::settings::Format;
 use quantviz::settings::{parse_outliers, Calibration, DataSpec, QuantSettings, Scheme, Settings};
 use quantviz::Error;
 use std::ffi::OsString;
@@ -150,6 +154,34 @@ fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
     Ok(generate(&spec)?)
 }
 
+/// The format `--format` names (`None` for int), with its block. The integer scheme's flags
+/// belong to `--format int`: given with another format they are an error that says so.
+fn format_from(q: &QuantArgs) -> Result<Option<(Format, Option<usize>)>, CliError> {
+    match q.format {
+        Some(args::FormatArg::Format(f)) => {
+            let int_flags = [
+                ("--bits", q.bits.is_some()),
+                ("--scheme", q.scheme.is_some()),
+                ("--calibration", q.calibration.is_some()),
+                ("--zero-point", q.zero_point.is_some()),
+            ];
+            if let Some((flag, _)) = int_flags.iter().find(|(_, given)| *given) {
+                return Err(usage_err(format!(
+                    "{flag} belongs to --format int: {f} fixes its own codes and scales (drop {flag}, or use --format int)"
+                )));
+            }
+            f.block(q.block)?;
+            Ok(Some((f, q.block)))
+        }
+        Some(args::FormatArg::Int) | None => match q.block {
+            Some(b) => Err(usage_err(format!(
+                "--block {b} goes with --format nf4 (the other formats fix their block; int has one scale per tensor)"
+            ))),
+            None => Ok(None),
+        },
+    }
+}
+
 fn quant_from(q: &QuantArgs) -> Result<QuantSettings, CliError> {
     let mut s = QuantSettings::default();
     if let Some(b) = q.bits {
@@ -169,18 +201,28 @@ fn quant_from(q: &QuantArgs) -> Result<QuantSettings, CliError> {
 }
 
 fn metrics_lines(out: &mut String, m: &quantviz::analysis::metrics::Metrics, indent: &str) {
-    let _ = writeln!(out, "{indent}MSE          {}", m.mse);
+    let _ = writeln!(out, "{indent}MSE          {}", full(m.mse));
     let _ = writeln!(out, "{indent}SQNR         {} dB", short(m.sqnr_db));
-    let _ = writeln!(out, "{indent}max |error|  {}", m.max_abs_error);
+    let _ = writeln!(out, "{indent}max |error|  {}", full(m.max_abs_error));
     let _ = writeln!(out, "{indent}clipped      {} of {}", m.clipped, m.n);
 }
 
 fn quantize(o: args::Quantize) -> Out {
+    let format = format_from(&o.quant)?;
     let q = quant_from(&o.quant)?;
     let data = data_from(&o.data)?;
     let a = Analysis::new(data)?;
+    if let Some((f, block)) = format {
+        let run = a.format_run(f, block)?;
+        return Ok(if o.json {
+            json::to_json(&FormatQuantizeJson::new(&a.data.label, &run, o.codes)) + "\n"
+        } else {
+            format_text(&a, &run, o.codes)
+        });
+    }
     let run = a.run(&q)?;
     if o.json {
+        let similarity = a.similarity(&run.params, &run.metrics);
         let (codes, dequantized) = match o.codes {
             true => {
                 let (c, d) = a.quantize_all(&run.params);
@@ -191,6 +233,7 @@ fn quantize(o: args::Quantize) -> Out {
         let out = QuantizeJson {
             data: a.data.label.clone(),
             run: RunJson::from(&run),
+            facts: FormatFacts::int(&run, &similarity),
             codes,
             dequantized,
         };
@@ -201,7 +244,10 @@ fn quantize(o: args::Quantize) -> Out {
     let _ = writeln!(
         out,
         "data: {} (n={}, min {}, max {})",
-        a.data.label, s.n, s.min, s.max
+        a.data.label,
+        s.n,
+        full(s.min),
+        full(s.max)
     );
     let _ = writeln!(
         out,
@@ -217,10 +263,15 @@ fn quantize(o: args::Quantize) -> Out {
     }
     let p = &run.params;
     let _ = writeln!(out);
-    let _ = writeln!(out, "scale        {}", p.scale);
-    let _ = writeln!(out, "zero point   {}", p.zero_point);
+    let _ = writeln!(out, "scale        {}", full(p.scale));
+    let _ = writeln!(out, "zero point   {}", full(p.zero_point));
     let _ = writeln!(out, "codes        [{}, {}]", p.qmin, p.qmax);
-    let _ = writeln!(out, "clip range   [{}, {}]", p.range_min, p.range_max);
+    let _ = writeln!(
+        out,
+        "clip range   [{}, {}]",
+        full(p.range_min),
+        full(p.range_max)
+    );
     metrics_lines(&mut out, &run.metrics, "");
     if let Some(m) = &run.inliers {
         let _ = writeln!(out, "without the {} outliers:", a.data.outliers.len());
@@ -237,6 +288,55 @@ fn quantize(o: args::Quantize) -> Out {
         );
     }
     Ok(out)
+}
+
+/// A format's run as text: what it stores, its error, and with `codes` every value.
+fn format_text(a: &Analysis, run: &FormatRun, codes: bool) -> String {
+    let mut out = String::new();
+    let s = &a.stats;
+    let _ = writeln!(
+        out,
+        "data: {} (n={}, min {}, max {})",
+        a.data.label,
+        s.n,
+        full(s.min),
+        full(s.max)
+    );
+    let facts = FormatFacts::of(run);
+    let blocks = match facts.block {
+        Some(b) => format!("blocks of {b} values ({} blocks)", run.blocks),
+        None => "one scale for the tensor".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "{}, {blocks}, {} bits per weight\n",
+        run.format,
+        full(run.bits_per_weight)
+    );
+    metrics_lines(&mut out, &run.metrics, "");
+    let _ = writeln!(out, "cosine       {}", full(facts.cosine_similarity));
+    let _ = writeln!(out, "rel. error   {}", full(facts.relative_error));
+    let _ = writeln!(
+        out,
+        "compression  {}x against float32, {}x against float16",
+        short(facts.compression_vs_f32),
+        short(facts.compression_vs_f16)
+    );
+    if codes {
+        let q = &run.quantized;
+        let deq: Vec<f64> = q
+            .dequantized
+            .iter()
+            .map(|&d| round2(f64::from(d)))
+            .collect();
+        let _ = writeln!(out, "\ncodes\n{}", format_ints(&q.codes));
+        let _ = writeln!(
+            out,
+            "dequantized (rounded to 2 decimals)\n{}",
+            format_floats(&deq)
+        );
+    }
+    out
 }
 
 fn compare(o: args::Compare) -> Out {
@@ -267,7 +367,12 @@ fn compare_table(a: &Analysis, q: &QuantSettings, runs: &[Run]) -> String {
     let _ = writeln!(
         out,
         "data: {} (n={}, min {}, max {}); {} bits, zero point {}\n",
-        a.data.label, a.stats.n, a.stats.min, a.stats.max, q.bits, q.zero_point
+        a.data.label,
+        a.stats.n,
+        full(a.stats.min),
+        full(a.stats.max),
+        q.bits,
+        q.zero_point
     );
     let with_inliers = runs.iter().any(|r| r.inliers.is_some());
     let _ = write!(

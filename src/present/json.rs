@@ -5,6 +5,7 @@
 //! float64 computed; non-finite numbers (an exact reconstruction's infinite SQNR) are written as
 //! `null`.
 
+use crate::analysis::formats::{int_bits_per_weight, FormatRun, Similarity};
 use crate::analysis::metrics::Metrics;
 use crate::analysis::{Analysis, Row, Run};
 use crate::settings::Settings;
@@ -90,6 +91,100 @@ impl From<&Run> for RunJson {
     }
 }
 
+/// What every format's run reports beside its error: the storage it takes and how alike the
+/// dequantized values are to the originals.
+#[derive(Debug, Serialize)]
+pub struct FormatFacts {
+    /// `int`, or the format's name.
+    pub format: String,
+    /// Values per block; `null` for one scale per tensor.
+    pub block: Option<usize>,
+    /// How many blocks (1 for one scale per tensor).
+    pub blocks: usize,
+    /// Bits per weight, the scales included.
+    pub bits_per_weight: f64,
+    pub cosine_similarity: f64,
+    /// RMS error / RMS value.
+    pub relative_error: f64,
+    pub compression_vs_f32: f64,
+    pub compression_vs_f16: f64,
+}
+
+impl FormatFacts {
+    /// The facts of an integer run with one scale for the `n` values.
+    pub fn int(run: &Run, similarity: &Similarity) -> FormatFacts {
+        let bpw = int_bits_per_weight(&run.params, run.metrics.n);
+        FormatFacts {
+            format: "int".into(),
+            block: None,
+            blocks: 1,
+            bits_per_weight: bpw,
+            cosine_similarity: similarity.cosine,
+            relative_error: similarity.relative_error,
+            compression_vs_f32: 32.0 / bpw,
+            compression_vs_f16: 16.0 / bpw,
+        }
+    }
+
+    /// The facts of a format's run.
+    pub fn of(run: &FormatRun) -> FormatFacts {
+        FormatFacts {
+            format: run.format.to_string(),
+            block: run.format.default_block().map(|_| run.block),
+            blocks: run.blocks,
+            bits_per_weight: run.bits_per_weight,
+            cosine_similarity: run.similarity.cosine,
+            relative_error: run.similarity.relative_error,
+            compression_vs_f32: run.compression_vs_f32(),
+            compression_vs_f16: run.compression_vs_f16(),
+        }
+    }
+}
+
+/// `quantviz quantize --format F --json` for a format other than int.
+#[derive(Debug, Serialize)]
+pub struct FormatQuantizeJson {
+    pub data: String,
+    pub n: usize,
+    #[serde(flatten)]
+    pub facts: FormatFacts,
+    pub mse: f64,
+    pub sqnr_db: f64,
+    pub max_abs_error: f64,
+    /// Values the format saturated (met its largest magnitude after scaling).
+    pub clipped: usize,
+    /// With `--codes`: each value's code, the format's index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codes: Option<Vec<i32>>,
+    /// With `--codes`: each value dequantized, the float32 result widened to float64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dequantized: Option<Vec<f64>>,
+}
+
+impl FormatQuantizeJson {
+    /// The run as JSON, with the codes and dequantized values where `codes` is set.
+    pub fn new(data: &str, run: &FormatRun, codes: bool) -> FormatQuantizeJson {
+        let m = &run.metrics;
+        FormatQuantizeJson {
+            data: data.into(),
+            n: m.n,
+            facts: FormatFacts::of(run),
+            mse: m.mse,
+            sqnr_db: m.sqnr_db,
+            max_abs_error: m.max_abs_error,
+            clipped: m.clipped,
+            codes: codes.then(|| run.quantized.codes.clone()),
+            dequantized: codes.then(|| {
+                run.quantized
+                    .dequantized
+                    .iter()
+                    .map(|&d| f64::from(d))
+                    .collect()
+            }),
+        }
+    }
+}
+
 /// `quantviz quantize --json`: the data's name, then the run; with `--codes`, every value's
 /// code and dequantized value.
 #[derive(Debug, Serialize)]
@@ -97,6 +192,8 @@ pub struct QuantizeJson {
     pub data: String,
     #[serde(flatten)]
     pub run: RunJson,
+    #[serde(flatten)]
+    pub facts: FormatFacts,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codes: Option<Vec<i32>>,
     #[serde(skip_serializing_if = "Option::is_none")]

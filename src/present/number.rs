@@ -27,6 +27,18 @@ pub fn py_float(x: f64) -> String {
     }
 }
 
+/// A number in full: its shortest round-trip digits (`0.7617254901960785`, `62`), in exponent
+/// form (`1e300`, `1.5e-7`) outside `[1e-5, 1e16)` so that no number prints as hundreds of
+/// digits; `inf`, `-inf` and `NaN` as such.
+pub fn full(x: f64) -> String {
+    let a = x.abs();
+    if !x.is_finite() || a == 0.0 || (1e-5..1e16).contains(&a) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// numpy's `np.round(x, 2)`: `rint(x * 100) / 100`, halves to even.
 pub fn round2(x: f64) -> f64 {
     (x * 100.0).round_ties_even() / 100.0
@@ -65,6 +77,16 @@ mod tests {
         assert_eq!(py_float(1e-5), "1e-05");
         assert_eq!(py_float(1.5e16), "1.5e+16");
         assert_eq!(py_float(0.04), "0.04");
+    }
+
+    #[test]
+    fn full_numbers_never_print_hundreds_of_digits() {
+        assert_eq!(full(0.7617254901960785), "0.7617254901960785");
+        assert_eq!(full(62.0), "62");
+        assert_eq!(full(1e300), "1e300");
+        assert_eq!(full(-1.5e-7), "-1.5e-7");
+        assert_eq!(full(f64::MAX), "1.7976931348623157e308");
+        assert_eq!(full(f64::INFINITY), "inf");
     }
 
     #[test]

@@ -1,0 +1,161 @@
+//! A data set quantized in one of the field's formats (NF4, FP8, MXFP4, NVFP4, the ggml block
+//! formats and K-quants), measured against the values as given.
+//!
+//! The format computes in float32 ([`crate::quant::formats`]); its error is measured here in
+//! float64 against the original values: `e = x - f64(x̂)`, the MSE as numpy's
+//! `np.mean(e ** 2)` (pairwise), the SQNR against the data's signal power, scaled where either
+//! would overflow or underflow, as the integer schemes' are.
+
+use super::metrics::Metrics;
+use super::Analysis;
+use crate::error::{Error, Result};
+use crate::quant::formats::{self, Format, Quantized};
+use crate::quant::pairwise::pairwise_sum_map;
+use crate::quant::params::{MeanSquare, QuantParams};
+
+/// How alike the dequantized values are to the originals, beyond the MSE.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similarity {
+    /// `Σ x·x̂ / sqrt(Σ x² · Σ x̂²)`: 1 when x̂ is x scaled by a positive number; 0 where either
+    /// is all zeros (and the other is not).
+    pub cosine: f64,
+    /// RMS error / RMS value, `sqrt(mse / mean(x²))`: 0 when exact.
+    pub relative_error: f64,
+}
+
+/// One format's quantization of the data, measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormatRun {
+    /// The format.
+    pub format: Format,
+    /// Values per block (the value count for a per-tensor scale).
+    pub block: usize,
+    /// How many blocks (one for a per-tensor scale).
+    pub blocks: usize,
+    /// Bits per weight, the scales included.
+    pub bits_per_weight: f64,
+    /// MSE, SQNR and max error against the original values; `clipped` is the count the format
+    /// saturated.
+    pub metrics: Metrics,
+    /// Cosine similarity and relative error.
+    pub similarity: Similarity,
+    /// The codes, dequantized values and stored scales.
+    pub quantized: Quantized,
+}
+
+impl FormatRun {
+    /// Bits per weight of float32 over this format's.
+    pub fn compression_vs_f32(&self) -> f64 {
+        32.0 / self.bits_per_weight
+    }
+
+    /// Bits per weight of float16 over this format's.
+    pub fn compression_vs_f16(&self) -> f64 {
+        16.0 / self.bits_per_weight
+    }
+}
+
+/// Bits per weight of an integer scheme with one scale per `unit` values: `b + (32 + z) / u`,
+/// the float32 scale and, for asymmetric, a `b`-bit zero point.
+pub fn int_bits_per_weight(p: &QuantParams, unit: usize) -> f64 {
+    let zero_point_bits = match p.scheme {
+        crate::settings::Scheme::Asymmetric => f64::from(p.bits),
+        crate::settings::Scheme::Symmetric => 0.0,
+    };
+    f64::from(p.bits) + (32.0 + zero_point_bits) / unit.max(1) as f64
+}
+
+impl Analysis {
+    /// The data quantized in `format` with the block `block` asks for (`None`: the format's
+    /// default), measured against the values as given.
+    pub fn format_run(&self, format: Format, block: Option<usize>) -> Result<FormatRun> {
+        let block = format.block(block)?;
+        let xs = self.values();
+        let quantized = formats::quantize(format, block, &formats::to_f32(xs))?;
+        let metrics = self.measure_against(&quantized.dequantized, quantized.saturated)?;
+        let similarity = self.similarity_of(|i| f64::from(quantized.dequantized[i]), &metrics);
+        let n = xs.len();
+        let block = if block == 0 { n } else { block };
+        Ok(FormatRun {
+            format,
+            block,
+            blocks: n.div_ceil(block.max(1)),
+            bits_per_weight: format.bits_per_weight(n, block),
+            metrics,
+            similarity,
+            quantized,
+        })
+    }
+
+    /// Cosine similarity and relative error of the integer quantization `p` (whose metrics are
+    /// `m`) of the data.
+    pub fn similarity(&self, p: &QuantParams, m: &Metrics) -> Similarity {
+        let xs = self.values();
+        self.similarity_of(|i| p.fake_quantize(xs[i]), m)
+    }
+
+    /// The metrics of dequantized values `deq` (float32) against the data.
+    fn measure_against(&self, deq: &[f32], saturated: usize) -> Result<Metrics> {
+        let xs = self.values();
+        let errors: Vec<f64> = xs
+            .iter()
+            .zip(deq)
+            .map(|(&x, &d)| x - f64::from(d))
+            .collect();
+        let max_abs = errors.iter().fold(0.0f64, |m, e| m.max(e.abs()));
+        let plain = pairwise_sum_map(&errors, &mut |e| e * e) / errors.len().max(1) as f64;
+        let ms = MeanSquare::of_values(&errors, plain);
+        let mse = ms.value();
+        if !mse.is_finite() {
+            return Err(Error::MseOverflow {
+                absmax: self.stats.absmax,
+                max_abs_error: max_abs,
+            });
+        }
+        Ok(Metrics {
+            n: xs.len(),
+            mse,
+            sqnr_db: self.power().ratio_db(&ms),
+            max_abs_error: max_abs,
+            clipped: saturated,
+        })
+    }
+
+    /// Cosine similarity of the data and `deq(i)`, summed with both scaled by the same power of
+    /// two (exact) so that no product overflows; the relative error from the SQNR.
+    fn similarity_of(&self, deq: impl Fn(usize) -> f64, m: &Metrics) -> Similarity {
+        let xs = self.values();
+        let top = xs
+            .iter()
+            .enumerate()
+            .fold(0.0f64, |a, (i, &x)| a.max(x.abs()).max(deq(i).abs()));
+        let k = if top > 0.0 && top.is_finite() {
+            libm::ilogb(top)
+        } else {
+            0
+        };
+        let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
+        for (i, &x) in xs.iter().enumerate() {
+            let (a, b) = (libm::scalbn(x, -k), libm::scalbn(deq(i), -k));
+            xy += a * b;
+            xx += a * a;
+            yy += b * b;
+        }
+        let cosine = if xx == 0.0 && yy == 0.0 {
+            1.0
+        } else if xx == 0.0 || yy == 0.0 {
+            0.0
+        } else {
+            (xy / (xx.sqrt() * yy.sqrt())).clamp(-1.0, 1.0)
+        };
+        let relative_error = if m.sqnr_db.is_infinite() && m.sqnr_db > 0.0 {
+            0.0
+        } else {
+            10f64.powf(-m.sqnr_db / 20.0)
+        };
+        Similarity {
+            cosine,
+            relative_error,
+        }
+    }
+}
