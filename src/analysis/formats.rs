@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::quant::formats::{self, Format, Quantized};
 use crate::quant::pairwise::pairwise_sum_map;
 use crate::quant::params::{MeanSquare, QuantParams};
+use crate::settings::{QuantSettings, Scheme};
 
 /// How alike the dequantized values are to the originals, beyond the MSE.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,11 +59,16 @@ impl FormatRun {
 /// Bits per weight of an integer scheme with one scale per `unit` values: `b + (32 + z) / u`,
 /// the float32 scale and, for asymmetric, a `b`-bit zero point.
 pub fn int_bits_per_weight(p: &QuantParams, unit: usize) -> f64 {
-    let zero_point_bits = match p.scheme {
-        crate::settings::Scheme::Asymmetric => f64::from(p.bits),
-        crate::settings::Scheme::Symmetric => 0.0,
+    int_bits_of(p.bits, p.scheme, unit)
+}
+
+/// [`int_bits_per_weight`] from the width and scheme.
+pub fn int_bits_of(bits: u32, scheme: Scheme, unit: usize) -> f64 {
+    let zero_point_bits = match scheme {
+        Scheme::Asymmetric => f64::from(bits),
+        Scheme::Symmetric => 0.0,
     };
-    f64::from(p.bits) + (32.0 + zero_point_bits) / unit.max(1) as f64
+    f64::from(bits) + (32.0 + zero_point_bits) / unit.max(1) as f64
 }
 
 impl Analysis {
@@ -157,5 +163,70 @@ impl Analysis {
             cosine,
             relative_error,
         }
+    }
+}
+
+/// One row of the comparison of every format on the same data: a format, or an integer scheme at
+/// one width.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormatRow {
+    /// `q4_K`, `int4 asymmetric`, ...
+    pub label: String,
+    /// The format; `None` for an integer scheme.
+    pub format: Option<Format>,
+    /// The integer scheme's settings; `None` for a format.
+    pub int: Option<QuantSettings>,
+    /// Bits per weight, the scales included.
+    pub bits_per_weight: f64,
+    /// The error, or why this format cannot quantize this data (a count its block does not
+    /// divide, a scale its type cannot hold).
+    pub outcome: std::result::Result<Metrics, String>,
+}
+
+impl Analysis {
+    /// Every one of `formats` (NF4 in blocks of `nf4_block`, or its default) and the integer
+    /// scheme `int` in both schemes at each of `int_bits`, on this data. A format that cannot
+    /// take the data says why in its row; the others are measured as alone.
+    pub fn every_format(
+        &self,
+        formats: &[Format],
+        nf4_block: Option<usize>,
+        int: &QuantSettings,
+        int_bits: &[u32],
+    ) -> Vec<FormatRow> {
+        let n = self.values().len();
+        let mut rows = Vec::new();
+        for &bits in int_bits {
+            for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+                let q = QuantSettings {
+                    bits,
+                    scheme,
+                    ..*int
+                };
+                rows.push(FormatRow {
+                    label: format!("int{bits} {scheme}"),
+                    format: None,
+                    int: Some(q),
+                    bits_per_weight: int_bits_of(bits, scheme, n),
+                    outcome: self.run(&q).map(|r| r.metrics).map_err(|e| e.to_string()),
+                });
+            }
+        }
+        for &f in formats {
+            let block = if f == Format::Nf4 { nf4_block } else { None };
+            let outcome = self.format_run(f, block);
+            let bits_per_weight = match &outcome {
+                Ok(r) => r.bits_per_weight,
+                Err(_) => f.bits_per_weight(n, f.block(block).unwrap_or(0).max(1)),
+            };
+            rows.push(FormatRow {
+                label: f.to_string(),
+                format: Some(f),
+                int: None,
+                bits_per_weight,
+                outcome: outcome.map(|r| r.metrics).map_err(|e| e.to_string()),
+            });
+        }
+        rows
     }
 }

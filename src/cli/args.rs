@@ -113,6 +113,10 @@ pub struct Compare {
     pub data: DataArgs,
     #[command(flatten)]
     pub quant: QuantArgs,
+    /// Compare formats instead of calibrations: `all`, or a comma-separated list (q4_K,nf4,...);
+    /// each beside the int schemes at 4 and 8 bits.
+    #[arg(long, value_name = "LIST", value_parser = parse_formats)]
+    pub formats: Option<FormatList>,
     /// Print one JSON object instead of a table.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
@@ -185,6 +189,22 @@ fn parse_format(s: &str) -> Result<FormatArg, String> {
     }
 }
 
+/// `--formats`: the formats to compare (one value, so a newtype rather than a `Vec`, which clap
+/// would read as several).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormatList(pub Vec<Format>);
+
+fn parse_formats(s: &str) -> Result<FormatList, String> {
+    if s.trim().eq_ignore_ascii_case("all") {
+        return Ok(FormatList(Format::ALL.to_vec()));
+    }
+    s.split(',')
+        .filter(|t| !t.trim().is_empty() && !t.trim().eq_ignore_ascii_case("int"))
+        .map(from_str)
+        .collect::<Result<Vec<_>, _>>()
+        .map(FormatList)
+}
+
 fn parse_dist(s: &str) -> Result<Distribution, String> {
     from_str(s)
 }
@@ -213,5 +233,18 @@ fn pixels(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(x) if (100..=8000).contains(&x) => Ok(x),
         _ => Err("expected pixels from 100 to 8000".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own check of the definitions (types, conflicts, names), which would otherwise
+    /// only fail when a user gives the flag.
+    #[test]
+    fn the_command_line_is_well_defined() {
+        Cli::command().debug_assert();
     }
 }

@@ -340,6 +340,14 @@ fn format_text(a: &Analysis, run: &FormatRun, codes: bool) -> String {
 }
 
 fn compare(o: args::Compare) -> Out {
+    if let Some(formats) = &o.formats {
+        return compare_formats(&o, &formats.0);
+    }
+    if o.quant.format.is_some() || o.quant.block.is_some() {
+        return Err(usage_err(
+            "compare takes formats as --formats LIST (or all); --format and --block go with quantize",
+        ));
+    }
     if o.quant.scheme.is_some() {
         return Err(usage_err(
             "compare runs both schemes: drop --scheme (use quantize for one)",
@@ -360,6 +368,65 @@ fn compare(o: args::Compare) -> Out {
         return Ok(json::to_json(&out) + "\n");
     }
     Ok(compare_table(&a, &q, &runs))
+}
+
+/// `compare --formats`: each format beside the int schemes at 4 and 8 bits.
+fn compare_formats(o: &args::Compare, formats: &[Format]) -> Out {
+    if o.quant.format.is_some() || o.quant.bits.is_some() || o.quant.scheme.is_some() {
+        return Err(usage_err(
+            "compare --formats runs every listed format and int at 4 and 8 bits in both schemes: drop --format, --bits and --scheme",
+        ));
+    }
+    if let Some(b) = o.quant.block {
+        Format::Nf4.block(Some(b))?;
+    }
+    let q = quant_from(&o.quant)?;
+    let a = Analysis::new(data_from(&o.data)?)?;
+    let rows = a.every_format(formats, o.quant.block, &q, &[4, 8]);
+    if o.json {
+        let out = json::FormatsJson {
+            data: a.data.label.clone(),
+            n: a.stats.n,
+            rows: rows.iter().map(json::FormatRowJson::from).collect(),
+        };
+        return Ok(json::to_json(&out) + "\n");
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "data: {} (n={}, min {}, max {}); int: {}, zero point {}\n",
+        a.data.label,
+        a.stats.n,
+        full(a.stats.min),
+        full(a.stats.max),
+        q.calibration.label(),
+        q.zero_point
+    );
+    let _ = writeln!(
+        out,
+        "{:<18} {:>9} {:>11} {:>9} {:>11}",
+        "format", "bits/w", "MSE", "SQNR dB", "max |err|"
+    );
+    for r in &rows {
+        let _ = match &r.outcome {
+            Ok(m) => writeln!(
+                out,
+                "{:<18} {:>9} {:>11} {:>9} {:>11}",
+                r.label,
+                short(r.bits_per_weight),
+                short(m.mse),
+                short(m.sqnr_db),
+                short(m.max_abs_error)
+            ),
+            Err(e) => writeln!(
+                out,
+                "{:<18} {:>9}  not on this data: {e}",
+                r.label,
+                short(r.bits_per_weight)
+            ),
+        };
+    }
+    Ok(out)
 }
 
 fn compare_table(a: &Analysis, q: &QuantSettings, runs: &[Run]) -> String {

@@ -5,7 +5,7 @@
 //! float64 computed; non-finite numbers (an exact reconstruction's infinite SQNR) are written as
 //! `null`.
 
-use crate::analysis::formats::{int_bits_per_weight, FormatRun, Similarity};
+use crate::analysis::formats::{int_bits_per_weight, FormatRow, FormatRun, Similarity};
 use crate::analysis::metrics::Metrics;
 use crate::analysis::{Analysis, Row, Run};
 use crate::settings::Settings;
@@ -250,6 +250,48 @@ pub struct CompareJson {
     pub bits: u32,
     pub zero_point_policy: String,
     pub runs: Vec<CompareRow>,
+}
+
+/// One row of `compare --formats --json`.
+#[derive(Debug, Serialize)]
+pub struct FormatRowJson {
+    pub label: String,
+    /// `int` or the format's name.
+    pub format: String,
+    /// The int scheme's width; `null` for a format.
+    pub bits: Option<u32>,
+    pub scheme: Option<String>,
+    pub bits_per_weight: f64,
+    pub mse: Option<f64>,
+    pub sqnr_db: Option<f64>,
+    pub max_abs_error: Option<f64>,
+    /// Why this format cannot take the data, where it cannot.
+    pub error: Option<String>,
+}
+
+impl From<&FormatRow> for FormatRowJson {
+    fn from(r: &FormatRow) -> Self {
+        let m = r.outcome.as_ref().ok();
+        FormatRowJson {
+            label: r.label.clone(),
+            format: r.format.map_or("int".into(), |f| f.to_string()),
+            bits: r.int.map(|q| q.bits),
+            scheme: r.int.map(|q| q.scheme.to_string()),
+            bits_per_weight: r.bits_per_weight,
+            mse: m.map(|m| m.mse),
+            sqnr_db: m.map(|m| m.sqnr_db),
+            max_abs_error: m.map(|m| m.max_abs_error),
+            error: r.outcome.as_ref().err().cloned(),
+        }
+    }
+}
+
+/// `quantviz compare --formats ... --json`.
+#[derive(Debug, Serialize)]
+pub struct FormatsJson {
+    pub data: String,
+    pub n: usize,
+    pub rows: Vec<FormatRowJson>,
 }
 
 /// A run's name for people: `asymmetric min-max`, `symmetric percentile 99.99`.
