@@ -422,3 +422,117 @@ mod tests {
         assert_eq!(min_median(&mut [3.0, 1.0, 2.0, 4.0]), (1.0, 2.5));
     }
 }
+
+/// What `quantviz bench` with a format or int flags times: quantize, dequantize and measure the
+/// error of `n` seeded normal float32 values (N(0, 1), seed [`SEED`]), in one format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormatBench {
+    /// How many values.
+    pub n: usize,
+    /// `int` or the format's name.
+    pub format: String,
+    /// The fastest of the runs, in milliseconds.
+    pub ms_min: f64,
+    /// The MSE of the last run (the same every run).
+    pub mse: f64,
+}
+
+impl FormatBench {
+    /// `{"n": N, "format": F, "ms_min": ...}`.
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"n\": {}, \"format\": \"{}\", \"ms_min\": {}, \"mse\": {}}}",
+            self.n,
+            self.format,
+            json_number(self.ms_min),
+            self.mse
+        )
+    }
+}
+
+impl fmt::Display for FormatBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "quantviz bench: {} seeded normal float32 values, {}: {:.3} ms (min), MSE {:e}",
+            group_thousands(self.n),
+            self.format,
+            self.ms_min,
+            self.mse
+        )
+    }
+}
+
+/// The most values a format benchmark takes (2^28): more than the 10,000,000 the page and files
+/// take, so that a format can be timed on the 16,777,216 values a 4096 x 4096 weight holds.
+pub const MAX_BENCH_VALUES: usize = 1 << 28;
+
+/// `n` normal float32 values N(0, 1) from [`SEED`], widened to float64 (exactly).
+pub fn normal_f32(n: usize) -> Result<Vec<f64>> {
+    let dist = crate::settings::Distribution::Normal {
+        mean: 0.0,
+        std: 1.0,
+    };
+    Ok(crate::data::generate::sample(dist, n, SEED)
+        .into_iter()
+        .map(|x| f64::from(x as f32))
+        .collect())
+}
+
+/// Times quantize + dequantize + error of `n` seeded normal float32 values in `format` (with
+/// `block`), or, with `format` `None`, in the integer scheme `int`; the fastest of `runs`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run_format(
+    n: usize,
+    runs: usize,
+    format: Option<crate::quant::formats::Format>,
+    block: Option<usize>,
+    int: &QuantSettings,
+) -> Result<FormatBench> {
+    use crate::quant::{calibrate, formats};
+    if !(1..=MAX_BENCH_VALUES).contains(&n) {
+        return Err(Error::Setting {
+            name: "n",
+            given: n.to_string(),
+            expected: format!("a number of values from 1 to {MAX_BENCH_VALUES}"),
+        });
+    }
+    let values = normal_f32(n)?;
+    let start = std::time::Instant::now();
+    let mut clock = || start.elapsed().as_secs_f64() * 1e3;
+    let (ms_min, _, mse) = match format {
+        Some(f) => {
+            let block = f.block(block)?;
+            let xs = formats::to_f32(&values);
+            time(runs, &mut clock, || {
+                let q = formats::quantize(f, block, &xs)?;
+                Ok(error_f32(&values, &q.dequantized))
+            })?
+        }
+        None => time(runs, &mut clock, || {
+            let stats = calibrate::DataStats::of(&values)?;
+            let p = calibrate::calibrate(&values, &stats, int)?;
+            Ok(p.error_stats(&values).mse())
+        })?,
+    };
+    Ok(FormatBench {
+        n,
+        format: format.map_or("int".into(), |f| f.to_string()),
+        ms_min,
+        mse,
+    })
+}
+
+/// `mean((x - f64(x̂))²)` in numpy's pairwise order.
+#[cfg(not(target_arch = "wasm32"))]
+fn error_f32(xs: &[f64], deq: &[f32]) -> f64 {
+    let squares: Vec<f64> = xs
+        .iter()
+        .zip(deq)
+        .map(|(&x, &d)| {
+            let e = x - f64::from(d);
+            e * e
+        })
+        .collect();
+    crate::quant::pairwise::pairwise_sum(&squares) / xs.len().max(1) as f64
+}

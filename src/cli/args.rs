@@ -151,8 +151,13 @@ pub struct Plot {
 
 #[derive(Debug, Args)]
 pub struct Bench {
-    /// How many values [default: 1000000].
-    #[arg(long, value_name = "N", value_parser = value(parse_n))]
+    /// With a format or int flags: time quantize + dequantize + error of seeded normal float32
+    /// values in that format. Without: the notebook's workload.
+    #[command(flatten)]
+    pub quant: QuantArgs,
+    /// How many values: up to 10000000 for the notebook's workload, 268435456 for a format
+    /// [default: 1000000].
+    #[arg(long, value_name = "N", value_parser = bench_n)]
     pub n: Option<usize>,
     /// How many timed runs, 1 to 1000.
     #[arg(long, value_name = "R", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -227,6 +232,14 @@ fn parse_zero_point(s: &str) -> Result<ZeroPoint, String> {
 
 fn parse_chart(s: &str) -> Result<quantviz::charts::ChartKind, String> {
     s.parse()
+}
+
+fn bench_n(s: &str) -> Result<usize, String> {
+    let max = quantviz::bench::MAX_BENCH_VALUES;
+    match s.trim().replace('_', "").parse::<f64>() {
+        Ok(f) if f >= 1.0 && f <= max as f64 && f.fract() == 0.0 => Ok(f as usize),
+        _ => Err(format!("expected a whole number of values from 1 to {max}")),
+    }
 }
 
 fn pixels(s: &str) -> Result<u32, String> {

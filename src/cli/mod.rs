@@ -637,6 +637,27 @@ fn plot(o: args::Plot) -> Out {
 
 fn bench(o: args::Bench) -> Out {
     let n = o.n.unwrap_or(1_000_000);
+    let q = &o.quant;
+    let any_quant = q.format.is_some()
+        || q.block.is_some()
+        || q.bits.is_some()
+        || q.scheme.is_some()
+        || q.calibration.is_some()
+        || q.zero_point.is_some();
+    if any_quant {
+        let format = format_from(q)?;
+        let int = quant_from(q)?;
+        let (f, block) = match format {
+            Some((f, b)) => (Some(f), b),
+            None => (None, None),
+        };
+        let r = quantviz::bench::run_format(n, usize::from(o.runs), f, block, &int)?;
+        return Ok(if o.json {
+            r.to_json() + "\n"
+        } else {
+            r.to_string()
+        });
+    }
     let r = quantviz::bench::run(n, usize::from(o.runs))?;
     Ok(if o.json {
         r.to_json() + "\n"
