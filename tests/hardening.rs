@@ -752,3 +752,32 @@ mod properties {
         }
     }
 }
+
+/// A generated set too wide for float64 is refused for its parameters, not for values the user
+/// never wrote.
+#[test]
+fn a_distribution_too_wide_for_float64_names_its_parameters() {
+    use quantviz::data::generate::generate;
+    use quantviz::settings::{DataSpec, Distribution};
+    for dist in [
+        Distribution::Normal {
+            mean: 0.0,
+            std: 1e308,
+        },
+        Distribution::Laplace {
+            loc: 0.0,
+            scale: 1e308,
+        },
+    ] {
+        let spec = DataSpec {
+            dist,
+            n: 1000,
+            ..DataSpec::default()
+        };
+        let e = generate(&spec).unwrap_err().to_string();
+        assert!(
+            e.contains("smaller scale") && !e.contains("remove or replace"),
+            "{e}"
+        );
+    }
+}

@@ -184,6 +184,19 @@ pub fn outlier_positions(n: usize, k: usize, seed: u64) -> Vec<usize> {
 pub fn generate(spec: &DataSpec) -> Result<Dataset> {
     spec.validate()?;
     let mut values = sample(spec.dist, spec.n, spec.seed);
+    // A distribution this wide draws values beyond float64: say so of the parameters the user
+    // gave, not of values they never wrote.
+    let beyond = values.iter().filter(|v| !v.is_finite()).count();
+    if beyond > 0 {
+        return Err(crate::error::Error::Setting {
+            name: "dist",
+            given: spec.dist.to_string(),
+            expected: format!(
+                "a distribution whose values stay within float64 (about ±1.8e308): this one drew {beyond} of {} values beyond it; choose a smaller scale",
+                spec.n
+            ),
+        });
+    }
     let outliers = outlier_positions(spec.n, spec.outliers, spec.seed);
     for &i in &outliers {
         values[i] = spec.outlier_value;
