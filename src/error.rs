@@ -1,5 +1,6 @@
 //! The one error type of the core: every variant says what was wrong and what would be right.
 
+use crate::present::number::full;
 use std::fmt;
 
 /// Largest number of values quantviz generates or loads (10 million).
@@ -112,7 +113,7 @@ impl fmt::Display for Error {
             Error::Percentile(p) => write!(
                 f,
                 "the percentile must be above 50 and at most 100 (for example 99.99), got {}",
-                short_number(*p)
+                full(*p)
             ),
             Error::TooMany(n) => write!(
                 f,
@@ -145,8 +146,8 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "block {block} needs a scale of {}, more than the {} that {format} stores its scales in: rescale the data",
-                short_number(*scale),
-                short_number(*limit)
+                full(*scale),
+                full(*limit)
             ),
             Error::Chart(message) => write!(f, "{message}"),
             Error::RangeOverflow { lo, hi } => {
@@ -160,15 +161,15 @@ impl fmt::Display for Error {
                     write!(
                         f,
                         "the range [{}, {}] is too wide for float64 arithmetic (its width exceeds float64's largest number, about 1.8e308): rescale the data",
-                        short_number(*lo),
-                        short_number(*hi)
+                        full(*lo),
+                        full(*hi)
                     )
                 } else {
                     write!(
                         f,
                         "the quantization levels of the range [{}, {}] at this bit width reach beyond float64's largest number (about 1.8e308): rescale the data",
-                        short_number(*lo),
-                        short_number(*hi)
+                        full(*lo),
+                        full(*hi)
                     )
                 }
             }
@@ -177,14 +178,14 @@ impl fmt::Display for Error {
                 max_abs_error,
             } => {
                 let errors = if max_abs_error.is_finite() {
-                    format!("errors up to {}", short_number(*max_abs_error))
+                    format!("errors up to {}", full(*max_abs_error))
                 } else {
                     "errors that themselves exceed float64".to_string()
                 };
                 write!(
                     f,
                     "the squared error of quantizing this data overflows float64 (values up to {}, {errors}), so the MSE has no float64 value: rescale the data (keep |x| below about 1e150)",
-                    short_number(*absmax)
+                    full(*absmax)
                 )
             }
         }
@@ -192,17 +193,6 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// A number for a message: as Rust prints it (the shortest text that reads back the same) when
-/// that is short, otherwise in exponent form, so that 1e300 is not printed as 301 digits.
-pub fn short_number(x: f64) -> String {
-    let a = x.abs();
-    if a == 0.0 || !a.is_finite() || (1e-4..1e16).contains(&a) {
-        format!("{x}")
-    } else {
-        format!("{x:e}")
-    }
-}
 
 /// Checks that data is non-empty and every value finite; the error names the count and first index.
 pub fn check_finite(values: &[f64]) -> Result<()> {
@@ -243,14 +233,11 @@ mod tests {
 
     #[test]
     fn numbers_in_messages_are_short() {
-        assert_eq!(short_number(1e300), "1e300");
-        assert_eq!(
-            short_number(-1.7976931348623157e308),
-            "-1.7976931348623157e308"
-        );
-        assert_eq!(short_number(99.5), "99.5");
-        assert_eq!(short_number(1e-300), "1e-300");
-        assert_eq!(short_number(0.0), "0");
+        assert_eq!(full(1e300), "1e300");
+        assert_eq!(full(-1.7976931348623157e308), "-1.7976931348623157e308");
+        assert_eq!(full(99.5), "99.5");
+        assert_eq!(full(1e-300), "1e-300");
+        assert_eq!(full(0.0), "0");
         assert!(!Error::Percentile(1e300).to_string().contains("000000"));
     }
 

@@ -7,6 +7,7 @@
 //! The parsers are `#[inline(never)]`: cold code, one copy each in the wasm.
 
 use crate::error::{Error, Result, MAX_VALUES};
+use crate::present::number::full;
 pub use crate::quant::formats::Format;
 use std::fmt;
 use std::str::FromStr;
@@ -321,10 +322,14 @@ impl FromStr for Distribution {
 impl fmt::Display for Distribution {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Distribution::Uniform { lo, hi } => write!(f, "uniform:{lo},{hi}"),
-            Distribution::Normal { mean, std } => write!(f, "normal:{mean},{std}"),
-            Distribution::Laplace { loc, scale } => write!(f, "laplace:{loc},{scale}"),
-            Distribution::StudentT { dof } => write!(f, "student-t:{dof}"),
+            Distribution::Uniform { lo, hi } => write!(f, "uniform:{},{}", full(lo), full(hi)),
+            Distribution::Normal { mean, std } => {
+                write!(f, "normal:{},{}", full(mean), full(std))
+            }
+            Distribution::Laplace { loc, scale } => {
+                write!(f, "laplace:{},{}", full(loc), full(scale))
+            }
+            Distribution::StudentT { dof } => write!(f, "student-t:{}", full(dof)),
         }
     }
 }
@@ -603,7 +608,7 @@ impl Settings {
             ("n", self.data.n.to_string()),
             ("seed", self.data.seed.to_string()),
             ("outliers", self.data.outliers.to_string()),
-            ("outlier_value", self.data.outlier_value.to_string()),
+            ("outlier_value", full(self.data.outlier_value)),
             ("bits", self.quant.bits.to_string()),
             ("scheme", self.quant.scheme.to_string()),
             ("calibration", self.quant.calibration.to_string()),

@@ -206,7 +206,7 @@ pub fn generate(spec: &DataSpec) -> Result<Dataset> {
         label.push_str(&format!(
             ", {} outliers at {}",
             outliers.len(),
-            spec.outlier_value
+            crate::present::number::full(spec.outlier_value)
         ));
     }
     Ok(Dataset {
