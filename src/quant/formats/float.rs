@@ -4,15 +4,11 @@
 
 use half::f16;
 
-/// ggml's E2M1 elements, doubled so that they are integers (`kvalues_mxfp4`): the code is the
-/// index, 0 to 15. The order decides ties (the first minimum wins), and both 0 and 8 are zero.
-pub(super) const E2M1_DOUBLED: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
-
-/// The magnitudes of the first eight codes, doubled (codes 8 to 15 are their negatives).
+/// ggml's E2M1 elements doubled so that they are integers (`kvalues_mxfp4`: 0, 1, 2, 3, 4, 6,
+/// 8, 12, then the same negated, with a second zero at code 8), here the magnitudes of codes 0
+/// to 7; code `8 + i` is the negative of code `i`. The order decides ties: the first minimum
+/// wins.
 pub(super) const E2M1_DOUBLED_MAGNITUDES: [f32; 8] = [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0];
-
-/// The largest E2M1 magnitude, doubled: the element a value saturates at.
-pub(super) const E2M1_DOUBLED_MAX: f32 = 12.0;
 
 /// The largest finite fp16, the limit an fp16 scale must stay within.
 pub(super) const FP16_MAX: f64 = 65504.0;

@@ -31,15 +31,25 @@ fn overflow(format: &'static str, block: usize, scale: f32) -> Error {
     }
 }
 
-/// The output buffers of `n` values in blocks of 32.
-fn buffers(n: usize) -> (Vec<i32>, Vec<f32>, Vec<BlockScale>) {
-    (vec![0; n], vec![0.0; n], Vec::with_capacity(n / QK))
+/// The output buffers of `n` values in blocks of 32, or the error of a count 32 does not
+/// divide (the dispatcher checks it first; these functions are public and check it again rather
+/// than drop a partial block).
+type Buffers = (Vec<i32>, Vec<f32>, Vec<BlockScale>);
+fn buffers(format: &'static str, n: usize) -> Result<Buffers> {
+    if n % QK != 0 {
+        return Err(Error::BlockCount {
+            format,
+            n,
+            block: QK,
+        });
+    }
+    Ok((vec![0; n], vec![0.0; n], Vec::with_capacity(n / QK)))
 }
 
 /// Q4_0 of `xs`: `d = m / -8` with `m` the first value of largest magnitude (sign kept),
 /// `q = min(15, trunc(v/d + 8.5))`, dequantized `(q - 8)·fp16(d)`.
 pub fn q4_0(xs: &[f32]) -> Result<Quantized> {
-    let (mut codes, mut deq, mut scales) = buffers(xs.len());
+    let (mut codes, mut deq, mut scales) = buffers("q4_0", xs.len())?;
     let blocks = xs
         .chunks_exact(QK)
         .zip(codes.chunks_exact_mut(QK))
@@ -114,7 +124,7 @@ fn min_max(x: &[f32]) -> (f32, f32) {
 /// Q4_1 of `xs`: `d = (max - min)/15`, `q = min(15, trunc((v - min)/d + 0.5))`, dequantized
 /// `q·fp16(d) + fp16(min)`.
 pub fn q4_1(xs: &[f32]) -> Result<Quantized> {
-    let (mut codes, mut deq, mut scales) = buffers(xs.len());
+    let (mut codes, mut deq, mut scales) = buffers("q4_1", xs.len())?;
     let blocks = xs
         .chunks_exact(QK)
         .zip(codes.chunks_exact_mut(QK))
@@ -176,7 +186,7 @@ fn round_half_away(t: f32) -> i32 {
 /// Q8_0 of `xs`: `d = max|v|/127`, `q = roundf(v/d)` (the signed code, -127 to 127),
 /// dequantized `q·fp16(d)`.
 pub fn q8_0(xs: &[f32]) -> Result<Quantized> {
-    let (mut codes, mut deq, mut scales) = buffers(xs.len());
+    let (mut codes, mut deq, mut scales) = buffers("q8_0", xs.len())?;
     let blocks = xs
         .chunks_exact(QK)
         .zip(codes.chunks_exact_mut(QK))

@@ -15,13 +15,23 @@ use super::float::{
     abs_max, e8m0_exponent, e8m0_half, ue4m3_from_f32, ue4m3_half, E2M1_DOUBLED_MAGNITUDES,
 };
 use super::{BlockScale, Quantized};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// MXFP4's block (`QK_MXFP4`).
 const QK_MXFP4: usize = 32;
 /// NVFP4's block (`QK_NVFP4`) and sub-block (`QK_NVFP4_SUB`), one UE4M3 scale each.
 const QK_NVFP4: usize = 64;
 const QK_NVFP4_SUB: usize = 16;
+
+/// The error of a count the block does not divide (the dispatcher checks it first; these
+/// functions are public and check it again rather than drop a partial block).
+fn whole_blocks(format: &'static str, n: usize, block: usize) -> Result<()> {
+    if n % block == 0 {
+        Ok(())
+    } else {
+        Err(Error::BlockCount { format, n, block })
+    }
+}
 
 /// The doubled element magnitudes times the half scale `d`, as the reference's
 /// `kvalues_mxfp4[i]*e` computes them (exact but for overflow at the largest scales).
@@ -69,6 +79,7 @@ fn e2m1_block(x: &[f32], kd: &[f32; 8], codes: &mut [i32], deq: &mut [f32]) -> u
 /// value's nearest E2M1 element times X.
 pub fn mxfp4(xs: &[f32]) -> Result<Quantized> {
     let n = xs.len();
+    whole_blocks("mxfp4", n, QK_MXFP4)?;
     let mut codes = vec![0i32; n];
     let mut deq = vec![0f32; n];
     let mut scales = Vec::with_capacity(n / QK_MXFP4);
@@ -97,6 +108,7 @@ pub fn mxfp4(xs: &[f32]) -> Result<Quantized> {
 /// a subnormal scale (and zero below 2^-10), one above 448 the saturated 448.
 pub fn nvfp4(xs: &[f32]) -> Result<Quantized> {
     let n = xs.len();
+    whole_blocks("nvfp4", n, QK_NVFP4)?;
     let mut codes = vec![0i32; n];
     let mut deq = vec![0f32; n];
     let mut scales = Vec::with_capacity(n / QK_NVFP4);
@@ -129,7 +141,9 @@ pub fn nvfp4(xs: &[f32]) -> Result<Quantized> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::formats::float::E2M1_DOUBLED;
+
+    /// ggml's `kvalues_mxfp4`, all 16 codes.
+    const E2M1_DOUBLED: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
 
     /// The reference's search over all 16 codes, for comparison.
     fn best_index_16(v: f32, d: f32) -> i32 {
