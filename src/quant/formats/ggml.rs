@@ -1,22 +1,288 @@
 //! ggml's block formats Q4_0, Q4_1 and Q8_0 (`quantize_row_*_ref`, `dequantize_row_*`).
+//!
+//! Blocks of 32 values, each with an fp16 scale (and for Q4_1 an fp16 minimum), computed in
+//! float32 exactly as ggml's reference functions do, so that codes, stored scales and
+//! dequantized values match them bit for bit. The caller ([`super::quantize`]) has checked
+//! that the count is a multiple of 32 and that every value is finite.
+//!
+//! Two cases the reference leaves to the hardware, matched as x86 builds of ggml (and gguf's
+//! numpy port) give them:
+//! - a scale below about 3e-39 has an infinite reciprocal, so every `v·id` is infinite or NaN
+//!   and C's float-to-integer cast of it is undefined; x86 gives the integer 0x80000000, whose
+//!   low byte is the code 0. The fp16 scale of such a block is zero anyway (fp16 flushes
+//!   anything below 2^-25), so the block dequantizes to zeros whatever the codes;
+//! - a scale that fp16 rounds to infinity (|d| from 65520 up) would dequantize to infinities
+//!   and NaNs: quantviz refuses the block with [`Error::ScaleOverflow`] instead.
 
-use super::Quantized;
-use crate::error::Result;
+use super::float::{abs_max, fp16_round, FP16_MAX};
+use super::{BlockScale, Quantized};
+use crate::error::{Error, Result};
 
-/// Q4_0 of `xs`.
+/// Values per block (`QK4_0`, `QK4_1`, `QK8_0`).
+const QK: usize = 32;
+
+/// The error for block `block` whose fp16 scale (or minimum) `scale` overflows.
+fn overflow(format: &'static str, block: usize, scale: f32) -> Error {
+    Error::ScaleOverflow {
+        format,
+        block,
+        scale: f64::from(scale),
+        limit: FP16_MAX,
+    }
+}
+
+/// The output buffers of `n` values in blocks of 32, or the error of a count 32 does not
+/// divide (the dispatcher checks it first; these functions are public and check it again rather
+/// than drop a partial block).
+type Buffers = (Vec<i32>, Vec<f32>, Vec<BlockScale>);
+fn buffers(format: &'static str, n: usize) -> Result<Buffers> {
+    if n % QK != 0 {
+        return Err(Error::BlockCount {
+            format,
+            n,
+            block: QK,
+        });
+    }
+    Ok((vec![0; n], vec![0.0; n], Vec::with_capacity(n / QK)))
+}
+
+/// Q4_0 of `xs`: `d = m / -8` with `m` the first value of largest magnitude (sign kept),
+/// `q = min(15, trunc(v/d + 8.5))`, dequantized `(q - 8)·fp16(d)`.
 pub fn q4_0(xs: &[f32]) -> Result<Quantized> {
-    let _ = xs;
-    Err(super::not_built("q4_0"))
+    let (mut codes, mut deq, mut scales) = buffers("q4_0", xs.len())?;
+    let blocks = xs
+        .chunks_exact(QK)
+        .zip(codes.chunks_exact_mut(QK))
+        .zip(deq.chunks_exact_mut(QK));
+    for (b, ((x, c), y)) in blocks.enumerate() {
+        let amax = abs_max(x);
+        // The reference keeps the first value whose magnitude beats the running maximum
+        // (starting from 0.0), so an all-zero block has m = +0.0 whatever its zeros' signs.
+        let m = if amax > 0.0 {
+            x.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        let d = m / -8.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let (bits, d16) = fp16_round(d);
+        if d16.is_infinite() {
+            return Err(overflow("q4_0", b, d));
+        }
+        if id.is_finite() {
+            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+                // v·id lies in [-8, 8] (up to rounding), so the sum is at least 0.49 and the
+                // cast truncates a small non-negative float, as C's cast to int8_t does.
+                let q = ((v * id + 8.5) as i32).min(15);
+                *c = q;
+                *y = (q - 8) as f32 * d16;
+            }
+        } else {
+            // See the module comment: code 0 everywhere; d16 is ±0, so (0 - 8)·d16 is ∓0.
+            c.fill(0);
+            y.fill(-8.0 * d16);
+        }
+        scales.push(BlockScale::Fp16 { d: bits });
+    }
+    Ok(Quantized {
+        codes,
+        dequantized: deq,
+        scales,
+        block: QK,
+        saturated: 0,
+    })
 }
 
-/// Q4_1 of `xs`.
+/// The block's minimum and maximum as the reference's loop finds them (strict comparisons from
+/// `FLT_MAX` and `-FLT_MAX`): the values are the same in any order, but for a zero the sign is
+/// that of the first zero, which the stored fp16 minimum keeps.
+fn min_max(x: &[f32]) -> (f32, f32) {
+    let mut lo = [f32::MAX; 8];
+    let mut hi = [-f32::MAX; 8];
+    for ch in x.chunks_exact(8) {
+        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(ch) {
+            *l = if v < *l { v } else { *l };
+            *h = if v > *h { v } else { *h };
+        }
+    }
+    let mut min = f32::MAX;
+    let mut max = -f32::MAX;
+    for (&l, &h) in lo.iter().zip(&hi) {
+        min = if l < min { l } else { min };
+        max = if h > max { h } else { max };
+    }
+    let first_zero = || x.iter().copied().find(|&v| v == 0.0).unwrap_or(0.0);
+    if min == 0.0 {
+        min = first_zero();
+    }
+    if max == 0.0 {
+        max = first_zero();
+    }
+    (min, max)
+}
+
+/// Q4_1 of `xs`: `d = (max - min)/15`, `q = min(15, trunc((v - min)/d + 0.5))`, dequantized
+/// `q·fp16(d) + fp16(min)`.
 pub fn q4_1(xs: &[f32]) -> Result<Quantized> {
-    let _ = xs;
-    Err(super::not_built("q4_1"))
+    let (mut codes, mut deq, mut scales) = buffers("q4_1", xs.len())?;
+    let blocks = xs
+        .chunks_exact(QK)
+        .zip(codes.chunks_exact_mut(QK))
+        .zip(deq.chunks_exact_mut(QK));
+    for (b, ((x, c), y)) in blocks.enumerate() {
+        let (min, max) = min_max(x);
+        let d = (max - min) / 15.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let (d_bits, d16) = fp16_round(d);
+        let (m_bits, m16) = fp16_round(min);
+        if d16.is_infinite() {
+            return Err(overflow("q4_1", b, d));
+        }
+        if m16.is_infinite() {
+            return Err(overflow("q4_1", b, min));
+        }
+        if id.is_finite() {
+            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+                // (v - min)·id lies in [0, 15] up to rounding: a small non-negative float.
+                let q = (((v - min) * id + 0.5) as i32).min(15);
+                *c = q;
+                *y = q as f32 * d16 + m16;
+            }
+        } else {
+            // See the module comment: code 0, and 0·d16 + m16 with both zero is +0.
+            c.fill(0);
+            y.fill(0.0 * d16 + m16);
+        }
+        scales.push(BlockScale::Fp16Min {
+            d: d_bits,
+            m: m_bits,
+        });
+    }
+    Ok(Quantized {
+        codes,
+        dequantized: deq,
+        scales,
+        block: QK,
+        saturated: 0,
+    })
 }
 
-/// Q8_0 of `xs`.
+/// C's `roundf` (half away from zero) of `t`, for |t| below 2^31: the truncation plus one where
+/// the dropped fraction is at least one half. Written with a cast rather than `f32::round`,
+/// which is a library call on targets without SSE4.1 and keeps the loop from vectorizing.
+#[inline]
+fn round_half_away(t: f32) -> i32 {
+    let a = t.abs();
+    let r = a as i32;
+    // a - r is exact: r is a's integer part.
+    let r = r + i32::from(a - r as f32 >= 0.5);
+    if t < 0.0 {
+        -r
+    } else {
+        r
+    }
+}
+
+/// Q8_0 of `xs`: `d = max|v|/127`, `q = roundf(v/d)` (the signed code, -127 to 127),
+/// dequantized `q·fp16(d)`.
 pub fn q8_0(xs: &[f32]) -> Result<Quantized> {
-    let _ = xs;
-    Err(super::not_built("q8_0"))
+    let (mut codes, mut deq, mut scales) = buffers("q8_0", xs.len())?;
+    let blocks = xs
+        .chunks_exact(QK)
+        .zip(codes.chunks_exact_mut(QK))
+        .zip(deq.chunks_exact_mut(QK));
+    for (b, ((x, c), y)) in blocks.enumerate() {
+        let amax = abs_max(x);
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let (bits, d16) = fp16_round(d);
+        if d16.is_infinite() {
+            return Err(overflow("q8_0", b, d));
+        }
+        if id.is_finite() {
+            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+                // |v·id| is at most 127 (up to rounding): the code fits int8 as in the reference.
+                let q = round_half_away(v * id);
+                *c = q;
+                *y = q as f32 * d16;
+            }
+        } else {
+            // See the module comment: code 0, and 0·d16 with d16 = +0 is +0.
+            c.fill(0);
+            y.fill(0.0);
+        }
+        scales.push(BlockScale::Fp16 { d: bits });
+    }
+    Ok(Quantized {
+        codes,
+        dequantized: deq,
+        scales,
+        block: QK,
+        saturated: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(first: &[f32]) -> Vec<f32> {
+        let mut x = first.to_vec();
+        x.resize(QK, 0.0);
+        x
+    }
+
+    #[test]
+    fn q4_0_keeps_the_sign_of_the_largest_magnitude() {
+        // m = -4 (the first of -4 and 4): d = 0.5, so -4 is code 0 and 4 is code 16 -> 15.
+        let q = q4_0(&block(&[1.0, -4.0, 4.0, 0.25])).unwrap();
+        assert_eq!(q.scales[0], BlockScale::Fp16 { d: 0x3800 });
+        assert_eq!(&q.codes[..5], &[10, 0, 15, 9, 8]);
+        assert_eq!(&q.dequantized[..5], &[1.0, -4.0, 3.5, 0.5, 0.0]);
+    }
+
+    #[test]
+    fn q8_0_rounds_half_away_from_zero() {
+        assert_eq!(round_half_away(2.5), 3);
+        assert_eq!(round_half_away(-2.5), -3);
+        assert_eq!(round_half_away(0.49999997), 0);
+        assert_eq!(round_half_away(-0.5), -1);
+        assert_eq!(round_half_away(126.99999), 127);
+        // max 127: d = 1, so 2.5 and -0.5 sit exactly halfway.
+        let q = q8_0(&block(&[127.0, 2.5, -0.5, -126.5])).unwrap();
+        assert_eq!(&q.codes[..4], &[127, 3, -1, -127]);
+    }
+
+    #[test]
+    fn scales_that_overflow_fp16_are_errors() {
+        // d = 65519 rounds to 65504 and is kept, as the reference keeps it; 65520 overflows.
+        assert!(q8_0(&block(&[65519.0 * 127.0])).is_ok());
+        let e = q8_0(&[&[0.0; 32][..], &block(&[65520.0 * 127.0])].concat()).unwrap_err();
+        assert!(matches!(e, Error::ScaleOverflow { block: 1, .. }), "{e:?}");
+        assert!(q4_0(&block(&[-8.0 * 65520.0])).is_err());
+        // Q4_1's minimum is stored in fp16 too.
+        assert!(q4_1(&[70000.0; 32]).is_err());
+    }
+
+    #[test]
+    fn tiny_scales_flush_to_zero() {
+        let q = q4_0(&block(&[1e-39, -2e-39])).unwrap();
+        assert!(q.codes.iter().all(|&c| c == 0));
+        assert!(q.dequantized.iter().all(|&y| y.to_bits() == 0x8000_0000));
+        let q = q8_0(&block(&[1e-39, -2e-39])).unwrap();
+        assert!(q.dequantized.iter().all(|&y| y.to_bits() == 0));
+    }
+
+    #[test]
+    fn zero_signs_as_the_reference() {
+        // The reference's running maximum starts at +0.0: d = +0/-8 = -0.
+        let q = q4_0(&block(&[-0.0])).unwrap();
+        assert_eq!(q.scales[0], BlockScale::Fp16 { d: 0x8000 });
+        assert!(q.dequantized.iter().all(|&y| y.to_bits() == 0x8000_0000));
+        // Q4_1 keeps the first zero as its minimum.
+        let q = q4_1(&block(&[-0.0])).unwrap();
+        assert_eq!(q.scales[0], BlockScale::Fp16Min { d: 0, m: 0x8000 });
+        let q = q4_1(&block(&[0.0, -0.0])).unwrap();
+        assert_eq!(q.scales[0], BlockScale::Fp16Min { d: 0, m: 0 });
+    }
 }

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
 
+mod float;
 pub mod fp8;
 pub mod ggml;
 pub mod kquants;

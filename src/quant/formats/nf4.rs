@@ -1,10 +1,117 @@
-//! QLoRA's NF4 (bitsandbytes' `quantize_4bit`).
+//! QLoRA's NF4 (bitsandbytes' `quantize_4bit` and `_dequantize_4bit_impl`, the torch backend).
+//!
+//! Per block: `absmax = max|v|`, `s = clamp(v·(1/absmax), -1, 1)` in float32, the code the index
+//! `k` of the smallest float32 `|s - NF4[k]|` (the first on a tie, as torch's `argmin`), and the
+//! dequantized value `NF4[k]·absmax`. A last partial block has its own absmax.
+//!
+//! An all-zero block has `1/absmax = inf` and `s = 0·inf = NaN`. torch's `argmin` takes NaN as
+//! the smallest value and returns the first index of a row of NaNs, 0, so every value of such a
+//! block gets code 0 (the element -1) and dequantizes to `-1·0 = -0.0`. quantviz does the same.
+//! The same NaN, and code 0, meets a zero in a block whose absmax is below 2^-128, where
+//! `1/absmax` overflows too; that block's non-zero values scale to ±inf and clamp to ±1.
 
-use super::Quantized;
+use super::{BlockScale, Format, Quantized};
 use crate::error::Result;
 
-/// NF4 of `xs` in blocks of `block`.
+/// The 16 NF4 values (bitsandbytes' `CODE["nf4"]`, float32), in code order; each literal is
+/// the shortest text that reads back as that float32.
+pub const NF4: [f32; 16] = [
+    -1.0,
+    -0.696_192_8,
+    -0.525_073_05,
+    -0.394_917_5,
+    -0.284_441_38,
+    -0.184_773_43,
+    -0.091_050_036,
+    0.0,
+    0.079_580_3,
+    0.160_930_2,
+    0.246_112_3,
+    0.337_915_24,
+    0.440_709_83,
+    0.562_617,
+    0.722_956_84,
+    1.0,
+];
+
+/// The code of the scaled value `s`: the first index of the smallest float32 `|s - NF4[k]|`.
+/// A NaN `s` compares false everywhere and keeps index 0, as torch's `argmin` gives it.
+/// Returns the code and its NF4 value.
+#[inline]
+fn nearest(s: f32) -> (i32, f32) {
+    let mut best = (s - NF4[0]).abs();
+    let mut idx = 0i32;
+    let mut val = NF4[0];
+    for (k, &c) in NF4.iter().enumerate().skip(1) {
+        let err = (s - c).abs();
+        let better = err < best;
+        best = if better { err } else { best };
+        idx = if better { k as i32 } else { idx };
+        val = if better { c } else { val };
+    }
+    (idx, val)
+}
+
+/// NF4 of `xs` in blocks of `block` (a power of two from 32 to 4096; another is an error).
 pub fn quantize(xs: &[f32], block: usize) -> Result<Quantized> {
-    let _ = (xs, block);
-    Err(super::not_built("nf4"))
+    let block = Format::Nf4.block(Some(block))?;
+    let n = xs.len();
+    let mut codes = vec![0i32; n];
+    let mut deq = vec![0f32; n];
+    let mut scales = Vec::with_capacity(n.div_ceil(block));
+    let blocks = xs
+        .chunks(block)
+        .zip(codes.chunks_mut(block))
+        .zip(deq.chunks_mut(block));
+    for ((x, c), y) in blocks {
+        let absmax = super::float::abs_max(x);
+        let inv = 1.0 / absmax;
+        for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+            // torch.clamp keeps NaN, as f32::clamp does.
+            let (k, q) = nearest((v * inv).clamp(-1.0, 1.0));
+            *c = k;
+            *y = q * absmax;
+        }
+        scales.push(BlockScale::AbsMax { absmax });
+    }
+    Ok(Quantized {
+        codes,
+        dequantized: deq,
+        scales,
+        block,
+        saturated: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ties_take_the_lower_code() {
+        // Halfway between the codes 7 (0.0) and 8 in float32: |s - 0| = |s - c8| exactly.
+        let s = NF4[8] / 2.0;
+        assert_eq!((s - NF4[8]).abs(), s);
+        assert_eq!(nearest(s).0, 7);
+        assert_eq!(nearest(f32::NAN).0, 0);
+        assert_eq!(nearest(1.0).0, 15);
+        assert_eq!(nearest(-1.0).0, 0);
+    }
+
+    #[test]
+    fn zero_blocks_and_partial_blocks() {
+        let mut x = vec![0.0f32; 64];
+        x.extend([2.0, -1.0, 0.0]);
+        let q = quantize(&x, 64).unwrap();
+        assert_eq!(q.scales.len(), 2);
+        assert!(q.codes[..64].iter().all(|&c| c == 0));
+        assert!(q.dequantized[..64]
+            .iter()
+            .all(|&y| y.to_bits() == 0x8000_0000));
+        assert_eq!(q.scales[1], BlockScale::AbsMax { absmax: 2.0 });
+        // -1/2 = -0.5 is nearest -0.525 (code 2).
+        assert_eq!(&q.codes[64..], &[15, 2, 7]);
+        assert!(quantize(&x, 48).is_err());
+        assert!(quantize(&x, 0).is_err());
+    }
 }

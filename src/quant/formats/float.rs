@@ -1,0 +1,215 @@
+//! Small floats the block formats store: fp16 scales (ggml), the E8M0 exponent of MXFP4, the
+//! UE4M3 scale of NVFP4 and the E2M1 elements both 4-bit floats share. Each conversion does what
+//! the reference does, quirks included, so that the stored bytes match it.
+
+use half::f16;
+
+/// ggml's E2M1 elements doubled so that they are integers (`kvalues_mxfp4`: 0, 1, 2, 3, 4, 6,
+/// 8, 12, then the same negated, with a second zero at code 8), here the magnitudes of codes 0
+/// to 7; code `8 + i` is the negative of code `i`. The order decides ties: the first minimum
+/// wins.
+pub(super) const E2M1_DOUBLED_MAGNITUDES: [f32; 8] = [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0];
+
+/// The largest finite fp16, the limit an fp16 scale must stay within.
+pub(super) const FP16_MAX: f64 = 65504.0;
+
+/// `x` rounded to fp16 (IEEE half, round to nearest even, subnormals kept, what ggml's
+/// `GGML_FP32_TO_FP16` computes): the stored bits and their value read back as float32.
+/// Values from 65520 up round to infinity; values below 2^-25 round to zero (sign kept).
+#[inline]
+pub(super) fn fp16_round(x: f32) -> (u16, f32) {
+    let h = f16::from_f32(x);
+    (h.to_bits(), h.to_f32())
+}
+
+/// `floor(log2f(amax))` as a C library computes it in float32, for `amax > 0`: the exponent of
+/// `amax`, except just below a power of two, where `log2f` rounds up to the next integer (the
+/// largest float32 below 8 gives `log2f = 3.0`). There the logarithm is taken in float64 and
+/// rounded to float32, which is what a correctly rounded `log2f` returns; glibc's `log2f` and
+/// numpy's float32 `log2` agree with it on every float32 within 3000 ulps below a power of two.
+/// Only inputs within about 90 ulps below one can round up (|log2| is at most 150, where half
+/// an ulp of float32 is 2^-17, and `u` ulps below `2^k` take `u·2^-24/ln 2` off `k`), so farther
+/// inputs take the exponent directly. Subnormal inputs go the float64 way too.
+#[inline]
+pub(super) fn floor_log2f(amax: f32) -> i32 {
+    let bits = amax.to_bits();
+    let biased = ((bits >> 23) & 0xFF) as i32;
+    let mantissa = bits & 0x007F_FFFF;
+    // 4096 ulps below the next power of two and closer: the float64 logarithm decides.
+    if biased == 0 || mantissa >= 0x007F_FFFF - 4096 {
+        (libm::log2(f64::from(amax)) as f32).floor() as i32
+    } else {
+        biased - 127
+    }
+}
+
+/// MXFP4's E8M0 exponent byte for a block whose largest magnitude is `amax`, as ggml's
+/// `quantize_row_mxfp4_ref` computes it: `(uint8_t)(floorf(log2f(amax)) - 2 + 127)`, 0 for an
+/// all-zero block. Below `amax = 2^-125` the float is negative and the cast is undefined in C;
+/// x86 builds (and gguf's numpy port) keep its low eight bits, so the byte wraps to 255, 254, ...
+/// Such a block's scale is then huge and every value takes the element 0: the block dequantizes
+/// to zeros, as the reference's does.
+#[inline]
+pub(super) fn e8m0_exponent(amax: f32) -> u8 {
+    if amax > 0.0 {
+        // Truncating to the low byte is the wrap described above.
+        (floor_log2f(amax) - 2 + 127) as u8
+    } else {
+        0
+    }
+}
+
+/// Half of the E8M0 scale `2^(e - 127)` (ggml's `GGML_E8M0_TO_FP32_HALF`): ggml stores the E2M1
+/// elements doubled, so it multiplies them by half the scale. Exact for every `e`: 2^-128 and
+/// 2^-127 are float32 subnormals, and `e = 255` (NaN in the OCP encoding) reads as 2^127.
+#[inline]
+pub(super) fn e8m0_half(e: u8) -> f32 {
+    if e < 2 {
+        f32::from_bits(0x0020_0000 << e)
+    } else {
+        f32::from_bits(u32::from(e - 1) << 23)
+    }
+}
+
+/// NVFP4's scale byte, unsigned E4M3 (bias 7), as ggml's `ggml_fp32_to_ue4m3` computes it:
+/// not positive gives 0; above 448 saturates at 448; the subnormal range (below 2^-6) rounds
+/// `x*512 + 0.5` down to an integer in float32 arithmetic and keeps at most 7 (so values from
+/// 7.5·2^-9 up to 2^-6 give 7, not the 8 that would be the normal 2^-6); normal values round
+/// the mantissa half up (adding bit 19 of the float32), and every exponent from 15 up (values
+/// from 256 up) gives 0x7E, which is 448.
+#[inline]
+pub(super) fn ue4m3_from_f32(x: f32) -> u8 {
+    if x.is_nan() || x <= 0.0 {
+        return 0;
+    }
+    let x = if x > 448.0 { 448.0 } else { x };
+    let bits = x.to_bits();
+    let exp = ((bits >> 23) & 0xFF) as i32 - 127 + 7;
+    if exp <= 0 {
+        // x*512 + 0.5 is below 8.5 here: the cast truncates a small non-negative float.
+        let man = ((x * 512.0 + 0.5) as i32).min(7);
+        return if man < 1 { 0 } else { man as u8 };
+    }
+    if exp >= 15 {
+        return 0x7E;
+    }
+    let mut man = ((bits >> 20) & 0x7) as i32 + ((bits >> 19) & 1) as i32;
+    let mut exp = exp;
+    if man > 7 {
+        man = 0;
+        exp += 1;
+        if exp >= 15 {
+            return 0x7E;
+        }
+    }
+    ((exp << 3) | man) as u8
+}
+
+/// Half the value of a UE4M3 byte (ggml's `ggml_ue4m3_to_fp32`, which halves it for the doubled
+/// elements); 0x00 and 0x7F read as zero. Exact: every value is a small float32.
+#[inline]
+pub(super) fn ue4m3_half(s: u8) -> f32 {
+    if s == 0 || s == 0x7F {
+        return 0.0;
+    }
+    let exp = u32::from((s >> 3) & 0xF);
+    let man = u32::from(s & 0x7);
+    if exp == 0 {
+        // man·2^-9, halved: man·2^-10.
+        man as f32 * (1.0 / 1024.0)
+    } else {
+        // (1 + man/8)·2^(exp-7), halved: biased float32 exponent exp - 7 - 1 + 127.
+        f32::from_bits(((exp + 119) << 23) | (man << 20))
+    }
+}
+
+/// `max |v|` of a block, in lanes of eight so that it vectorizes (the largest magnitude is the
+/// same in any order); 0 for an empty slice.
+#[inline]
+pub(super) fn abs_max(xs: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for (m, &v) in lanes.iter_mut().zip(ch) {
+            let a = v.abs();
+            *m = if a > *m { a } else { *m };
+        }
+    }
+    let mut m = 0f32;
+    for a in lanes.into_iter().chain(rest.iter().map(|v| v.abs())) {
+        m = if a > m { a } else { m };
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fp16_rounds_to_nearest_even_and_overflows_from_65520() {
+        assert_eq!(fp16_round(65504.0), (0x7BFF, 65504.0));
+        assert_eq!(fp16_round(65519.0).1, 65504.0);
+        assert!(fp16_round(65520.0).1.is_infinite());
+        // 2^-25 is halfway between 0 and the smallest subnormal 2^-24: ties to even, to zero.
+        assert_eq!(fp16_round(2f32.powi(-25)).0, 0);
+        assert_eq!(fp16_round(-1e-30).0, 0x8000);
+        assert_eq!(fp16_round(1.0 + 2f32.powi(-11)).1, 1.0);
+    }
+
+    #[test]
+    fn floor_log2_rounds_up_just_below_a_power_of_two() {
+        assert_eq!(floor_log2f(1.0), 0);
+        assert_eq!(floor_log2f(0.75), -1);
+        // The largest float32 below 1 has log2 -8.6e-8, representable: floor -1.
+        assert_eq!(floor_log2f(f32::from_bits(1.0f32.to_bits() - 1)), -1);
+        // Below 4 the logarithm is 2 - 8.6e-8, and float32 has 1.9999999 there; below 8 and
+        // 0.25 (spacing 2.4e-7 at 3 and -2) it rounds to 3.0 and -2.0.
+        assert_eq!(floor_log2f(f32::from_bits(4.0f32.to_bits() - 1)), 1);
+        assert_eq!(floor_log2f(f32::from_bits(8.0f32.to_bits() - 1)), 3);
+        assert_eq!(floor_log2f(f32::from_bits(0.25f32.to_bits() - 1)), -2);
+        assert_eq!(floor_log2f(f32::MAX), 128);
+        assert_eq!(floor_log2f(f32::from_bits(1)), -149);
+        assert_eq!(e8m0_exponent(0.0), 0);
+        assert_eq!(e8m0_exponent(1.0), 125);
+        // 2e-39: floor(log2) = -129, so -4 wraps to 252 as the x86 cast does.
+        assert_eq!(e8m0_exponent(2e-39), 252);
+    }
+
+    #[test]
+    fn e8m0_half_values() {
+        assert_eq!(e8m0_half(0), 2f32.powi(-128));
+        assert_eq!(e8m0_half(1), 2f32.powi(-127));
+        assert_eq!(e8m0_half(127), 0.5);
+        assert_eq!(e8m0_half(254), 2f32.powi(126));
+        assert_eq!(e8m0_half(255), 2f32.powi(127));
+    }
+
+    #[test]
+    fn ue4m3_as_ggml_rounds() {
+        assert_eq!(ue4m3_from_f32(0.0), 0);
+        assert_eq!(ue4m3_from_f32(-1.0), 0);
+        assert_eq!(ue4m3_from_f32(1.0), 0x38);
+        assert_eq!(ue4m3_from_f32(448.0), 0x7E);
+        assert_eq!(ue4m3_from_f32(1e9), 0x7E);
+        // Exponent 15 (256 and up) is 0x7E whatever the mantissa.
+        assert_eq!(ue4m3_from_f32(256.0), 0x7E);
+        // 1.0625 is halfway between 1 and 1.125: half up.
+        assert_eq!(ue4m3_from_f32(1.0625), 0x39);
+        assert_eq!(ue4m3_from_f32(1.96875), 0x40);
+        // Subnormals: units of 2^-9, x*512 + 0.5 truncated, at most 7.
+        assert_eq!(ue4m3_from_f32(2f32.powi(-10)), 1);
+        assert_eq!(ue4m3_from_f32(2f32.powi(-11)), 0);
+        assert_eq!(ue4m3_from_f32(7.75 * 2f32.powi(-9)), 7);
+        assert_eq!(ue4m3_from_f32(2f32.powi(-6)), 0x08);
+        // Every byte below exponent 15 reads back to itself.
+        for s in 1u8..0x78 {
+            let v = 2.0 * ue4m3_half(s);
+            assert_eq!(ue4m3_from_f32(v), s, "byte {s:#x} reads {v} and back");
+        }
+        assert_eq!(ue4m3_half(0x7E), 224.0);
+        assert_eq!(ue4m3_half(0x7F), 0.0);
+        assert_eq!(ue4m3_half(1), 2f32.powi(-10));
+    }
+}
