@@ -346,14 +346,13 @@ impl Session {
             .rows
             .iter()
             .zip(&every.front)
-            .map(|(r, &front)| crate::present::json::FormatTableRow {
-                row: r.into(),
-                front,
-                current: match (self.settings.format, r.format, r.int) {
+            .map(|(r, &front)| {
+                let current = match (self.settings.format, r.format, r.int) {
                     (Some(f), Some(rf), _) => f == rf,
                     (None, None, Some(i)) => i.bits == q.bits && i.scheme == q.scheme,
                     _ => false,
-                },
+                };
+                crate::present::json::FormatTableRow::new(r, front, current)
             })
             .collect();
         Ok(crate::present::json::to_json(&rows))

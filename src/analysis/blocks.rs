@@ -49,17 +49,20 @@ pub fn pow2(k: i32) -> f32 {
 }
 
 /// An fp16's value.
+#[inline(never)]
 pub fn fp16(bits: u16) -> f32 {
     f16::from_bits(bits).to_f32()
 }
 
 /// MXFP4's E8M0 scale `2^(e - 127)` (255, NaN in the OCP encoding, reads as 2^128 = inf).
+#[inline(never)]
 pub fn e8m0(e: u8) -> f32 {
     pow2(i32::from(e) - 127)
 }
 
 /// An unsigned E4M3 byte's value (NVFP4's scales): 4 exponent bits (bias 7), 3 mantissa bits,
 /// subnormal below 2^-6; the top bit is ignored, as the format has no sign.
+#[inline(never)]
 pub fn ue4m3(b: u8) -> f32 {
     let (e, m) = ((b >> 3) & 0x0f, f32::from(b & 7));
     if e == 0 {
@@ -70,6 +73,7 @@ pub fn ue4m3(b: u8) -> f32 {
 }
 
 /// An FP8 byte's value: E4M3 (fn: no infinities, 0x7f and 0xff NaN) or E5M2 (IEEE-like).
+#[inline(never)]
 pub fn fp8(b: u8, e5m2: bool) -> f32 {
     let sign = if b & 0x80 != 0 { -1.0 } else { 1.0 };
     let (ebits, mbits, bias) = if e5m2 { (5, 2, 15) } else { (4, 3, 7) };
@@ -130,6 +134,7 @@ pub fn code_bits(format: Format) -> u32 {
 
 /// A K-quant's sub-block scale and min as the integers the dequantization multiplies by:
 /// Q3_K's scale is stored plus 32, Q6_K's is a signed byte, the others' are as stored.
+#[inline(never)]
 fn kquant_sub(format: Format, scales: &[u8], mins: &[u8], j: usize) -> (f32, f32) {
     let s = scales.get(j).copied().unwrap_or(0);
     let m = mins.get(j).copied().unwrap_or(0);
@@ -144,6 +149,7 @@ fn kquant_sub(format: Format, scales: &[u8], mins: &[u8], j: usize) -> (f32, f32
 /// What multiplies the codes of sub-block `j` of a block with `scale`, as numbers: the step
 /// (for the 4-bit floats and NF4, the factor of their elements) and the offset subtracted
 /// (K-quants' `dmin·m`) or added (Q4_1's `m`), in float32 as the dequantization computes them.
+#[inline(never)]
 pub fn step_of(format: Format, scale: &BlockScale, j: usize) -> (f32, f32) {
     match scale {
         BlockScale::Fp16 { d } => (fp16(*d), 0.0),
@@ -166,6 +172,7 @@ pub fn step_of(format: Format, scale: &BlockScale, j: usize) -> (f32, f32) {
 
 /// The value code `q` of sub-block `j` stands for in a block with `scale`: the format's
 /// dequantization, in float32 in its order.
+#[inline(never)]
 pub fn value_of(format: Format, scale: &BlockScale, j: usize, q: i32) -> f32 {
     let (step, offset) = step_of(format, scale, j);
     let q4 = |q: i32| E2M1.get(q as usize).copied().unwrap_or(f32::NAN);
@@ -212,13 +219,14 @@ pub fn largest_sub(format: Format, block: usize, scale: &BlockScale) -> usize {
 
 /// The values sub-block `j` of a block with `scale` can take, ascending, without repeats (the
 /// finite ones: FP8's NaN and infinities are left out).
+#[inline(never)]
 pub fn levels(format: Format, scale: &BlockScale, j: usize) -> Vec<f64> {
     let mut v: Vec<f64> = codes(format)
         .map(|q| f64::from(value_of(format, scale, j, q)))
         .filter(|x| x.is_finite())
         .map(|x| if x == 0.0 { 0.0 } else { x })
         .collect();
-    v.sort_by(f64::total_cmp);
+    v.sort_unstable_by(f64::total_cmp);
     v.dedup();
     v
 }

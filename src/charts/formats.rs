@@ -144,12 +144,12 @@ pub fn draw_formats<DB: DrawingBackend>(
     let mut legend = Legend::default();
 
     // The front first, under the points: a thick translucent line through them by bits.
-    let mut front_pts: Vec<(f64, f64)> = ok
-        .iter()
-        .filter(|&&(i, _, _)| front.get(i).copied().unwrap_or(false))
-        .map(|&(_, r, m)| at(r, m))
-        .collect();
-    front_pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let front_pts = by_x(
+        ok.iter()
+            .filter(|&&(i, _, _)| front.get(i).copied().unwrap_or(false))
+            .map(|&(_, r, m)| at(r, m))
+            .collect(),
+    );
     let front_style = pal.clip.mix(0.45).stroke_width(theme.px(6.0));
     if front_pts.len() > 1 {
         draw_all(
@@ -164,12 +164,12 @@ pub fn draw_formats<DB: DrawingBackend>(
         (Family::IntAsym, "int asymmetric, 2–8 bits"),
         (Family::IntSym, "int symmetric, 2–8 bits"),
     ] {
-        let mut pts: Vec<(f64, f64)> = ok
-            .iter()
-            .filter(|(_, r, _)| family(r) == fam)
-            .map(|&(_, r, m)| at(r, m))
-            .collect();
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let pts = by_x(
+            ok.iter()
+                .filter(|(_, r, _)| family(r) == fam)
+                .map(|&(_, r, m)| at(r, m))
+                .collect(),
+        );
         let style = colour(fam).mix(0.9).stroke_width(theme.px(1.6));
         let line: Vec<Element<DB>> = if fam == Family::IntSym {
             vec![dashed(pts.clone(), theme.px(6.0), theme.px(4.0), style)]
@@ -247,31 +247,31 @@ pub fn draw_formats<DB: DrawingBackend>(
     let (pw, ph) = inner.dim_in_pixel();
     let bounds = [ix, iy, ix + pw as i32, iy + ph as i32];
     let mut placed: Vec<[i32; 4]> = vec![[ix + lx, iy + ly, ix + lx + lw, iy + ly + lh]];
-    let mut order: Vec<&(usize, &FormatRow, f64)> = ok
-        .iter()
-        .filter(|&&(i, r, _)| {
-            r.format.is_some() || is_current(r, current) || front.get(i).copied().unwrap_or(false)
-        })
-        .collect();
-    let rank = |&&(i, r, _): &&(usize, &FormatRow, f64)| {
+    // Int points are labelled only where they are current or on the front.
+    let rank = |i: usize, r: &FormatRow| {
         if is_current(r, current) {
             0
         } else if front.get(i).copied().unwrap_or(false) {
             1
-        } else {
+        } else if r.format.is_some() {
             2
+        } else {
+            3
         }
     };
-    order.sort_by_key(rank);
+    let order = (0..3).flat_map(|k| ok.iter().filter(move |&&(i, r, _)| rank(i, r) == k));
     let gap = theme.off(7.0);
     for &(_, r, m) in order {
         let now = is_current(r, current);
-        let text = if r.format.is_some() {
-            r.label.clone()
-        } else {
-            r.label
-                .replace("asymmetric", "asym")
-                .replace("symmetric", "sym")
+        let text = match r.int {
+            Some(q) if r.format.is_none() => {
+                let scheme = match q.scheme {
+                    Scheme::Symmetric => "sym",
+                    Scheme::Asymmetric => "asym",
+                };
+                format!("int{} {scheme}", q.bits)
+            }
+            _ => r.label.clone(),
         };
         let font = theme.font(
             if now { 12.0 } else { 10.5 },
@@ -312,4 +312,16 @@ pub fn draw_formats<DB: DrawingBackend>(
         }
     }
     legend.draw(&inner, theme, SeriesLabelPosition::UpperRight)
+}
+
+/// `pts` in order of x (a few dozen points: an insertion sort, which adds no sort code).
+fn by_x(mut pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    for i in 1..pts.len() {
+        let mut j = i;
+        while j > 0 && pts[j - 1].0 > pts[j].0 {
+            pts.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    pts
 }

@@ -238,6 +238,7 @@ pub fn conclusion(compare: &[Run], current: &Run, stats: &DataStats, outliers: u
 // The formats
 
 /// A float32 for formulas: 4 significant digits, negative numbers in parentheses.
+#[inline(never)]
 fn f(x: f32) -> String {
     let s = short(f64::from(x));
     if x < 0.0 {
@@ -360,7 +361,7 @@ pub fn format_metric_text(format: Format, block: usize, scale: &BlockScale) -> F
         ),
         Format::Fp8E4m3 | Format::Fp8E5m2 => {
             let s = match scale {
-                BlockScale::Tensor { scale } => scale.to_string(),
+                BlockScale::Tensor { scale } => short(f64::from(*scale)),
                 _ => "per tensor".into(),
             };
             (

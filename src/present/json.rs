@@ -601,11 +601,19 @@ pub struct BlocksJson {
     pub top: usize,
 }
 
-/// The summary's part for a format's run.
+/// The summary's part for a format's run: its facts (as [`FormatFacts`]), its metrics and what
+/// the page shows of it.
 #[derive(Debug, Serialize)]
 pub struct FormatJson {
-    #[serde(flatten)]
-    pub facts: FormatFacts,
+    pub format: String,
+    /// Values per block; `null` for one scale per tensor.
+    pub block: Option<usize>,
+    pub blocks: usize,
+    pub bits_per_weight: f64,
+    pub cosine_similarity: f64,
+    pub relative_error: f64,
+    pub compression_vs_f32: f64,
+    pub compression_vs_f16: f64,
     /// Bits per code.
     pub code_bits: u32,
     /// Values per sub-block (its own scale); the block where there is none.
@@ -618,7 +626,8 @@ pub struct FormatJson {
     pub clipped_what: String,
     pub fixes: FixesJson,
     pub budget: BudgetJson,
-    pub blocks: BlocksJson,
+    /// Every block's scale and error, for the strip.
+    pub strip: BlocksJson,
     /// A paragraph on the format.
     pub about: String,
 }
@@ -657,8 +666,16 @@ impl FormatJson {
                 String::new(),
             ),
         };
+        let facts = FormatFacts::of(run);
         FormatJson {
-            facts: FormatFacts::of(run),
+            format: facts.format,
+            block: facts.block,
+            blocks: facts.blocks,
+            bits_per_weight: facts.bits_per_weight,
+            cosine_similarity: facts.cosine_similarity,
+            relative_error: facts.relative_error,
+            compression_vs_f32: facts.compression_vs_f32,
+            compression_vs_f16: facts.compression_vs_f16,
             code_bits: code_bits(format),
             sub_block: sub_block(format, run.block),
             metrics: (&run.metrics).into(),
@@ -673,7 +690,7 @@ impl FormatJson {
                 reason: fixes.reason,
             },
             budget: budget(format, run.block),
-            blocks: BlocksJson {
+            strip: BlocksJson {
                 count: blocks.blocks,
                 block: run.block,
                 per_entry: blocks.per_entry,
@@ -890,15 +907,43 @@ pub fn block_json(xs: &[f64], run: &FormatRun, index: usize) -> Option<BlockJson
     })
 }
 
-/// One row of the page's table of every format (`Session::formats_table`).
+/// One row of the page's table of every format (`Session::formats_table`): a
+/// [`FormatRowJson`]'s fields, whether it is on the front and whether it is the current choice.
 #[derive(Debug, Serialize)]
 pub struct FormatTableRow {
-    #[serde(flatten)]
-    pub row: FormatRowJson,
+    pub label: String,
+    pub format: String,
+    pub bits: Option<u32>,
+    pub scheme: Option<String>,
+    pub bits_per_weight: f64,
+    pub mse: Option<f64>,
+    pub sqnr_db: Option<f64>,
+    pub max_abs_error: Option<f64>,
+    pub error: Option<String>,
     /// On the lower-left front: no other row has both fewer bits and less error.
     pub front: bool,
     /// The current choice.
     pub current: bool,
+}
+
+impl FormatTableRow {
+    /// `row` with its place on the front and whether it is the current choice.
+    pub fn new(row: &FormatRow, front: bool, current: bool) -> FormatTableRow {
+        let r = FormatRowJson::from(row);
+        FormatTableRow {
+            label: r.label,
+            format: r.format,
+            bits: r.bits,
+            scheme: r.scheme,
+            bits_per_weight: r.bits_per_weight,
+            mse: r.mse,
+            sqnr_db: r.sqnr_db,
+            max_abs_error: r.max_abs_error,
+            error: r.error,
+            front,
+            current,
+        }
+    }
 }
 
 /// Compact JSON of any of these objects. Serializing plain structs of numbers and strings
