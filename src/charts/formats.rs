@@ -58,9 +58,9 @@ fn is_current(r: &FormatRow, c: Choice) -> bool {
 /// schemes as two lines (solid asymmetric, dashed symmetric) over their widths, each format
 /// as a square coloured by its family, the lower-left front (`front`: no other point has both
 /// fewer bits and less error) as a thick line through its points, the current choice ringed.
-/// Formats are labelled by name, int points where they are on the front or current; a label
-/// that would cover another is left out (the page's table lists every row). An MSE of 0 sits
-/// on the floor.
+/// Formats are labelled by name (the front's first), an int point where it is current; a label
+/// that would cover another or the legend is left out (the page's table lists every row). An
+/// MSE of 0 sits on the floor.
 pub fn draw_formats<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     rows: &[FormatRow],
@@ -96,8 +96,10 @@ pub fn draw_formats<DB: DrawingBackend>(
         &subtitle,
     )?;
 
+    // Whole decades around the points, a little room below them and some above for the legend.
     let mut axis = LogAxis::of(ok.iter().map(|&(_, _, m)| m));
-    axis.hi += 0.8;
+    axis.lo += 0.5;
+    axis.hi += 0.3;
     let (b_lo, b_hi) = ok
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
@@ -247,16 +249,16 @@ pub fn draw_formats<DB: DrawingBackend>(
     let (pw, ph) = inner.dim_in_pixel();
     let bounds = [ix, iy, ix + pw as i32, iy + ph as i32];
     let mut placed: Vec<[i32; 4]> = vec![[ix + lx, iy + ly, ix + lx + lw, iy + ly + lh]];
-    // Int points are labelled only where they are current or on the front.
+    // The int lines are named by the legend; an int point is labelled where it is current.
     let rank = |i: usize, r: &FormatRow| {
         if is_current(r, current) {
             0
+        } else if r.format.is_none() {
+            3
         } else if front.get(i).copied().unwrap_or(false) {
             1
-        } else if r.format.is_some() {
-            2
         } else {
-            3
+            2
         }
     };
     let order = (0..3).flat_map(|k| ok.iter().filter(move |&&(i, r, _)| rank(i, r) == k));

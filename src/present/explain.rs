@@ -248,186 +248,10 @@ fn f(x: f32) -> String {
     }
 }
 
-/// What a format stores, why it is shaped so, and when it loses: a short paragraph.
-pub fn format_about(format: Format) -> &'static str {
-    match format {
-        Format::Nf4 => "NF4 (QLoRA's 4-bit NormalFloat) stores a 4-bit index into 16 fixed levels and one float32 absmax per block. The levels are the quantiles of a normal distribution scaled to [−1, 1], with 0 among them: for weights that are normal, each level is used about equally often, which is what a 4-bit code can do best. It loses on data that is not bell-shaped (uniform or one-sided values waste its dense middle levels), and a single large value in a block stretches its absmax so that the block's other values crowd into the few levels near 0.",
-        Format::Fp8E4m3 | Format::Fp8E5m2 => "FP8 stores each value as an 8-bit float, with one float32 scale for the whole tensor that maps its largest magnitude to FP8's largest. A float spends its bits on an exponent and a mantissa: exponent bits buy range (E5M2 spans 2^-16 to 57344), mantissa bits buy precision (E4M3 has 3, so steps are at most 1/16 of a value, but its range ends at 448). The error is relative: small values keep small errors, which integer grids cannot do. It loses when values span more than its range allows (below the smallest subnormal they become 0) and, at 8 bits per weight, against an 8-bit integer grid on data without a wide spread of magnitudes.",
-        Format::Mxfp4 => "MXFP4 (the OCP Microscaling format) stores 4-bit floats, E2M1: the 15 values 0, ±0.5, ±1, ±1.5, ±2, ±3, ±4, ±6, times one power of two (an E8M0 byte) per 32 values. A power of two is cheap to store (8 bits for 32 values, 4.25 bits per weight) and to apply in hardware (an exponent add), but it cannot fit the block exactly: the block's largest value lands anywhere between 4 and 8 times the scale, so up to half the grid goes unused and values beyond 6 times the scale saturate. The E2M1 grid is coarse at its top (4 to 6), so it loses on blocks whose values are spread evenly.",
-        Format::Nvfp4 => "NVFP4 stores the same 4-bit floats as MXFP4 (E2M1: 0, ±0.5 ... ±6) but with a finer scale: an 8-bit float (UE4M3) per 16 values instead of a power of two per 32. The scale can then map each sub-block's largest value to 6 almost exactly, so the grid is used fully, for 4.5 bits per weight. ggml stores it without a per-tensor scale, so a sub-block whose largest value is above 2688 saturates, and very small values lose the scale's precision (its subnormal range starts at 2^-6).",
-        Format::Q4_0 => "Q4_0 (ggml, llama.cpp) stores a 4-bit code per value and one fp16 scale d per 32 values: x̂ = (q − 8)·d, with d = m / −8 where m is the block's value of largest magnitude, so that value is exact and the grid is symmetric around 0. 4.5 bits per weight. It loses where a block is one-sided (all positive, say: half of its 16 levels go unused) and where one large value makes the step of the whole block coarse.",
-        Format::Q4_1 => "Q4_1 (ggml) stores a 4-bit code per value, an fp16 scale d and an fp16 minimum m per 32 values: x̂ = q·d + m, an asymmetric grid from the block's min to its max. The minimum costs 0.5 bits per weight more than Q4_0 (5 in all) and uses all 16 levels on one-sided blocks; 0 is generally not exactly representable, and on blocks centred on 0 it gains little over Q4_0.",
-        Format::Q8_0 => "Q8_0 (ggml) stores an 8-bit signed code per value and one fp16 scale d = max|v| / 127 per 32 values: x̂ = q·d. With 255 levels per block the rounding error is small almost everywhere, at 8.5 bits per weight; ggml uses it as the reference against which the smaller formats are judged. It loses only on size, and a little against FP8 on blocks whose values span many orders of magnitude.",
-        Format::Q2_K | Format::Q3_K | Format::Q4_K | Format::Q5_K | Format::Q6_K => "The K-quants (ggml, llama.cpp) quantize scales of scales: a super-block of 256 values is cut into sub-blocks (of 16 or 32) that each get their own scale (and, for Q2_K, Q4_K and Q5_K, a min) found by a small search for the least weighted error; those scales are themselves quantized to a few bits against one or two fp16 super-scales per 256. Sub-block scales cost 4 to 8 bits per 16 or 32 values instead of 16, so the codes get most of the budget: Q4_K is 4.5 bits per weight like Q4_0, with a finer grid fitted to each 32. They lose where the sub-blocks' scales differ by more than their few bits can say relative to the largest: a sub-block of small values next to one of large values gets a coarse scale.",
-    }
-}
-
-/// The formats' one line on what the int controls would set: code bits, scheme, calibration
-/// and zero point, each as the format fixes it, and a sentence saying why they are greyed.
-pub struct Fixes {
-    pub bits: String,
-    pub scheme: String,
-    pub calibration: String,
-    pub zero_point: String,
-    pub reason: String,
-}
-
-/// What `format` (blocks of `block`) fixes of the int controls.
-pub fn format_fixes(format: Format, block: usize) -> Fixes {
-    let bits = code_bits(format);
-    let (scheme, calibration, zero_point) = match format {
-        Format::Nf4 => (
-            "16 normal quantiles × absmax".to_string(),
-            format!("absmax of each block of {block}"),
-            "none: 0 is a level".to_string(),
-        ),
-        Format::Fp8E4m3 | Format::Fp8E5m2 => (
-            "a float: sign, exponent, mantissa".to_string(),
-            "max|x| of the tensor to FP8's largest".to_string(),
-            "none".to_string(),
-        ),
-        Format::Mxfp4 => (
-            "E2M1 floats × 2^(e − 127)".to_string(),
-            "a power of two per 32 from max|v|".to_string(),
-            "none".to_string(),
-        ),
-        Format::Nvfp4 => (
-            "E2M1 floats × a UE4M3 scale".to_string(),
-            "max|v| / 6 per 16".to_string(),
-            "none".to_string(),
-        ),
-        Format::Q4_0 => (
-            "symmetric, (q − 8)·d".to_string(),
-            "largest magnitude per 32".to_string(),
-            "none: 8 is 0".to_string(),
-        ),
-        Format::Q4_1 => (
-            "asymmetric, q·d + m".to_string(),
-            "min-max per 32".to_string(),
-            "an fp16 min per 32".to_string(),
-        ),
-        Format::Q8_0 => (
-            "symmetric, q·d".to_string(),
-            "max|v| / 127 per 32".to_string(),
-            "none".to_string(),
-        ),
-        Format::Q3_K | Format::Q6_K => (
-            "symmetric, sub-block scales".to_string(),
-            "ggml's least-error search per 16".to_string(),
-            "none".to_string(),
-        ),
-        Format::Q2_K | Format::Q4_K | Format::Q5_K => (
-            "asymmetric, d·sc·q − dmin·m".to_string(),
-            format!("ggml's least-error search per {}", sub_block(format, block)),
-            "a min per sub-block".to_string(),
-        ),
-    };
-    Fixes {
-        bits: bits.to_string(),
-        scheme,
-        calibration,
-        zero_point,
-        reason: format!(
-            "{format} fixes these: {bits}-bit codes, its own grid and its own scales ({} bits per weight in all). Choose Format int to set them.",
-            short_bits(format.bits_per_weight(block, block))
-        ),
-    }
-}
-
 /// Bits per weight as a label: `4.5`, `2.625`, `8.0001`.
 pub fn short_bits(b: f64) -> String {
     let s = format!("{b:.4}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-/// What the Scale and Zero point metrics show for a format: a short value and a line on it.
-pub struct FormatMetricText {
-    pub scale: String,
-    pub scale_what: String,
-    pub zero_point: String,
-    pub zero_point_what: String,
-    pub clipped_what: String,
-}
-
-/// The Scale and Zero point metrics' texts for a format's run (`tensor_scale`: FP8's).
-pub fn format_metric_text(format: Format, block: usize, scale: &BlockScale) -> FormatMetricText {
-    let per = |what: &str| format!("{what}: inspect a block below");
-    let (scale_v, scale_what, zero, zero_what) = match format {
-        Format::Nf4 => (
-            "per block".into(),
-            per(&format!("a float32 absmax per {block} values")),
-            "none".into(),
-            "0 is one of NF4's 16 levels".into(),
-        ),
-        Format::Fp8E4m3 | Format::Fp8E5m2 => {
-            let s = match scale {
-                BlockScale::Tensor { scale } => short(f64::from(*scale)),
-                _ => "per tensor".into(),
-            };
-            (
-                s,
-                "one float32 scale for the tensor: x·scale is cast to FP8".into(),
-                "none".into(),
-                "a float has a sign and 0 exactly".into(),
-            )
-        }
-        Format::Mxfp4 => (
-            "per block".into(),
-            per("a power of two (E8M0) per 32 values"),
-            "none".into(),
-            "E2M1 has 0 and a sign".into(),
-        ),
-        Format::Nvfp4 => (
-            "per 16 values".into(),
-            per("a UE4M3 scale per 16 values"),
-            "none".into(),
-            "E2M1 has 0 and a sign".into(),
-        ),
-        Format::Q4_0 => (
-            "per block".into(),
-            per("an fp16 d per 32 values"),
-            "none".into(),
-            "symmetric: code 8 is 0".into(),
-        ),
-        Format::Q4_1 => (
-            "per block".into(),
-            per("an fp16 d per 32 values"),
-            "per block".into(),
-            "an fp16 minimum m per 32 values".into(),
-        ),
-        Format::Q8_0 => (
-            "per block".into(),
-            per("an fp16 d per 32 values"),
-            "none".into(),
-            "symmetric: code 0 is 0".into(),
-        ),
-        Format::Q3_K | Format::Q6_K => (
-            "per sub-block".into(),
-            per("a small-integer scale per 16 values under an fp16 d per 256"),
-            "none".into(),
-            "symmetric sub-blocks".into(),
-        ),
-        Format::Q2_K | Format::Q4_K | Format::Q5_K => (
-            "per sub-block".into(),
-            per(&format!(
-                "a small-integer scale per {} values under an fp16 d per 256",
-                sub_block(format, block)
-            )),
-            "per sub-block".into(),
-            "a small-integer min per sub-block under an fp16 dmin".into(),
-        ),
-    };
-    FormatMetricText {
-        scale: scale_v,
-        scale_what,
-        zero_point: zero,
-        zero_point_what: zero_what,
-        clipped_what: match format {
-            Format::Fp8E4m3 | Format::Fp8E5m2 => "values cast to FP8's largest magnitude",
-            _ => "values given the grid's largest magnitude",
-        }
-        .into(),
-    }
 }
 
 /// The reconstruction of one value written out: `x̂ = (q − 8) · d = (11 − 8) · 0.0213 = 0.0639`.
@@ -721,7 +545,7 @@ pub fn format_formulas(run: &FormatRun, first: &[f32], absmax: f64) -> Vec<Strin
     {
         out.push(format!(
             "x = {}:  q = {c},  {}",
-            f(x),
+            short(f64::from(x)),
             reconstruction(format, s0, 0, c, dq)
         ));
     }
@@ -738,11 +562,16 @@ pub fn format_formulas(run: &FormatRun, first: &[f32], absmax: f64) -> Vec<Strin
 /// A sentence or two on a format's run: its storage and its error.
 pub fn format_conclusion(run: &FormatRun) -> String {
     let m = &run.metrics;
+    let blocks = match run.format {
+        Format::Fp8E4m3 | Format::Fp8E5m2 => "one scale for all values".to_string(),
+        _ => format!("{} blocks of {}", run.blocks, run.block),
+    };
     let mut s = format!(
-        "{} stores {} bits per weight, scales included ({}× smaller than float32): SQNR {} dB, relative error {}%, cosine similarity {}.",
+        "{}: {} bits per weight, scales included ({}× smaller than float32, {}× than float16), {blocks}. SQNR {} dB, relative error {}%, cosine similarity {}.",
         run.format,
         short_bits(run.bits_per_weight),
         short(run.compression_vs_f32()),
+        short(run.compression_vs_f16()),
         short(m.sqnr_db),
         short(run.similarity.relative_error * 100.0),
         short(run.similarity.cosine)
@@ -752,6 +581,5 @@ pub fn format_conclusion(run: &FormatRun) -> String {
         1 => s.push_str(" 1 value met the format's largest magnitude."),
         c => s.push_str(&format!(" {c} values met the format's largest magnitude.")),
     }
-    s.push_str(" The chart of every format below puts it beside the others on this data.");
     s
 }

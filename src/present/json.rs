@@ -479,30 +479,11 @@ pub fn format_rows(xs: &[f64], run: &FormatRun, start: usize, k: usize) -> Vec<R
         .collect()
 }
 
-/// A metric's value as shown and its line of explanation.
-#[derive(Debug, Serialize)]
-pub struct MetricText {
-    pub value: String,
-    pub what: String,
-}
-
-/// What a format fixes of the int controls (see [`explain::format_fixes`]).
-#[derive(Debug, Serialize)]
-pub struct FixesJson {
-    /// Bits per code.
-    pub bits: String,
-    pub scheme: String,
-    pub calibration: String,
-    pub zero_point: String,
-    /// Why the int controls are greyed.
-    pub reason: String,
-}
-
 /// One part of what a block stores: `count` fields of `bits_each` bits.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct BudgetPart {
-    /// What it is: `codes`, `fp16 d`, `6-bit sub-block scales`, ...
-    pub label: String,
+    /// What it is: `codes`, `fp16 d`, `sub-block scales`, ...
+    pub label: &'static str,
     /// `code`, `scale` or `min`: which kind of bits (the bar's colour).
     pub kind: &'static str,
     pub count: usize,
@@ -524,57 +505,42 @@ pub struct BudgetJson {
 
 /// What one block of `format` (of `block` values) stores.
 pub fn budget(format: Format, block: usize) -> BudgetJson {
-    let part = |label: &str, kind: &'static str, count: usize, bits_each: u32| BudgetPart {
-        label: label.into(),
-        kind,
-        count,
-        bits_each,
-        bits: count as u64 * u64::from(bits_each),
+    use Format::*;
+    let code = ("codes", "code", block, code_bits(format));
+    let d = ("fp16 d", "scale", 1, 16);
+    let dmin = ("fp16 dmin", "min", 1, 16);
+    let rest: &[(&'static str, &'static str, usize, u32)] = match format {
+        Nf4 => &[("float32 absmax", "scale", 1, 32)],
+        Fp8E4m3 | Fp8E5m2 => &[("float32 tensor scale", "scale", 1, 32)],
+        Mxfp4 => &[("E8M0 scale", "scale", 1, 8)],
+        Nvfp4 => &[("UE4M3 scales, one per 16", "scale", 4, 8)],
+        Q4_0 | Q8_0 => &[d],
+        Q4_1 => &[d, ("fp16 min m", "min", 1, 16)],
+        Q2_K => &[
+            ("sub-block scales", "scale", 16, 4),
+            ("sub-block mins", "min", 16, 4),
+            d,
+            dmin,
+        ],
+        Q3_K => &[("sub-block scales", "scale", 16, 6), d],
+        Q4_K | Q5_K => &[
+            ("sub-block scales", "scale", 8, 6),
+            ("sub-block mins", "min", 8, 6),
+            d,
+            dmin,
+        ],
+        Q6_K => &[("sub-block scales", "scale", 16, 8), d],
     };
-    let codes = part(
-        &format!("{block} codes × {} bits", code_bits(format)),
-        "code",
-        block,
-        code_bits(format),
-    );
-    let parts = match format {
-        Format::Nf4 => vec![codes, part("float32 absmax", "scale", 1, 32)],
-        Format::Fp8E4m3 | Format::Fp8E5m2 => {
-            vec![codes, part("float32 tensor scale", "scale", 1, 32)]
-        }
-        Format::Mxfp4 => vec![codes, part("E8M0 scale", "scale", 1, 8)],
-        Format::Nvfp4 => vec![codes, part("4 UE4M3 scales (one per 16)", "scale", 4, 8)],
-        Format::Q4_0 | Format::Q8_0 => vec![codes, part("fp16 d", "scale", 1, 16)],
-        Format::Q4_1 => vec![
-            codes,
-            part("fp16 d", "scale", 1, 16),
-            part("fp16 min m", "min", 1, 16),
-        ],
-        Format::Q2_K => vec![
-            codes,
-            part("16 sub-block scales × 4 bits", "scale", 16, 4),
-            part("16 sub-block mins × 4 bits", "min", 16, 4),
-            part("fp16 d", "scale", 1, 16),
-            part("fp16 dmin", "min", 1, 16),
-        ],
-        Format::Q3_K => vec![
-            codes,
-            part("16 sub-block scales × 6 bits", "scale", 16, 6),
-            part("fp16 d", "scale", 1, 16),
-        ],
-        Format::Q4_K | Format::Q5_K => vec![
-            codes,
-            part("8 sub-block scales × 6 bits", "scale", 8, 6),
-            part("8 sub-block mins × 6 bits", "min", 8, 6),
-            part("fp16 d", "scale", 1, 16),
-            part("fp16 dmin", "min", 1, 16),
-        ],
-        Format::Q6_K => vec![
-            codes,
-            part("16 sub-block scales × 8 bits", "scale", 16, 8),
-            part("fp16 d", "scale", 1, 16),
-        ],
-    };
+    let parts: Vec<BudgetPart> = std::iter::once(&code)
+        .chain(rest)
+        .map(|&(label, kind, count, bits_each)| BudgetPart {
+            label,
+            kind,
+            count,
+            bits_each,
+            bits: count as u64 * u64::from(bits_each),
+        })
+        .collect();
     let total_bits = parts.iter().map(|p| p.bits).sum::<u64>();
     BudgetJson {
         values: block,
@@ -619,53 +585,17 @@ pub struct FormatJson {
     /// Values per sub-block (its own scale); the block where there is none.
     pub sub_block: usize,
     pub metrics: MetricsJson,
-    /// What the Scale and Zero point metrics show.
-    pub scale: MetricText,
-    pub zero_point: MetricText,
-    /// What the Clipped metric counts for this format.
-    pub clipped_what: String,
-    pub fixes: FixesJson,
+    /// FP8's one float32 scale for the tensor; `null` for the block formats.
+    pub tensor_scale: Option<f64>,
     pub budget: BudgetJson,
     /// Every block's scale and error, for the strip.
     pub strip: BlocksJson,
-    /// A paragraph on the format.
-    pub about: String,
 }
 
 impl FormatJson {
     /// The format's part of the summary.
     pub fn new(run: &FormatRun, blocks: &BlockSummary) -> FormatJson {
         let format = run.format;
-        let text = run
-            .quantized
-            .scales
-            .first()
-            .map(|s| explain::format_metric_text(format, run.block, s));
-        let fixes = explain::format_fixes(format, run.block);
-        let (scale, zero_point, clipped_what) = match text {
-            Some(t) => (
-                MetricText {
-                    value: t.scale,
-                    what: t.scale_what,
-                },
-                MetricText {
-                    value: t.zero_point,
-                    what: t.zero_point_what,
-                },
-                t.clipped_what,
-            ),
-            None => (
-                MetricText {
-                    value: "–".into(),
-                    what: String::new(),
-                },
-                MetricText {
-                    value: "–".into(),
-                    what: String::new(),
-                },
-                String::new(),
-            ),
-        };
         let facts = FormatFacts::of(run);
         FormatJson {
             format: facts.format,
@@ -679,15 +609,9 @@ impl FormatJson {
             code_bits: code_bits(format),
             sub_block: sub_block(format, run.block),
             metrics: (&run.metrics).into(),
-            scale,
-            zero_point,
-            clipped_what,
-            fixes: FixesJson {
-                bits: fixes.bits,
-                scheme: fixes.scheme,
-                calibration: fixes.calibration,
-                zero_point: fixes.zero_point,
-                reason: fixes.reason,
+            tensor_scale: match run.quantized.scales.as_slice() {
+                [BlockScale::Tensor { scale }] => Some(f64::from(*scale)),
+                _ => None,
             },
             budget: budget(format, run.block),
             strip: BlocksJson {
@@ -698,7 +622,6 @@ impl FormatJson {
                 mse: blocks.mse.clone(),
                 top: blocks.top,
             },
-            about: explain::format_about(format).into(),
         }
     }
 }
