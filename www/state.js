@@ -22,6 +22,9 @@ export const state = {
   lastGoodQuery: null,
   /** How long the last update (or redraw) took, compute and draw together, in ms. */
   lastMs: 0,
+  /** The block the inspector shows, as `Session.block` gave it; null with int.
+   * @type {import('./types.js').BlockInfo | null} */
+  block: null,
 };
 
 /** Whether a query asks for `large` values or more (by default a million: that takes a moment). */
