@@ -1,0 +1,1106 @@
+//! The K-quants as [`super::KQuant::quantize`] runs them: the same float32 operations, in the
+//! same order for every sub-block, as ggml's reference (and [`super::reference`]), restructured
+//! for speed.
+//!
+//! - The searches (`make_qkx2_quants`, `make_q3_quants`, `make_qx_quants`) run the sub-blocks
+//!   of a super-block side by side: the values are transposed so that `x[i][k]` is value `i` of
+//!   sub-block `k`, and every loop is `for i { for k { ... } }`. Lane `k` accumulates its sums
+//!   in ggml's order, so its results are ggml's bit for bit; the lanes are independent, so the
+//!   inner loop vectorizes and the long dependency chains of the sums overlap.
+//! - Branches become selects: a lane computes every step and keeps its result only where ggml
+//!   would have taken the branch (a lane whose sub-block ggml returns early from is computed
+//!   on harmless stand-in numbers and its results, breaks included, are dropped).
+//! - `nearest_int(v)` clamped to `[lo, hi]` is computed as `(clamp(v, lo, hi) + 1.5·2^23) -
+//!   1.5·2^23`: for `|v| <= 2^22` rounding to the nearest even integer and clamping to integer
+//!   bounds commute, and the sum rounds exactly as ggml's does. A value beyond 2^22 (or NaN),
+//!   where ggml asserts, is noted separately.
+//! - Natively, super-blocks are shared among threads ([`crate::par::threads`]); each thread
+//!   keeps its scratch arrays, so no block allocates except for its [`BlockScale`].
+
+// Lane loops index several arrays (values, weights, sums) with the one lane counter.
+#![allow(clippy::needless_range_loop)]
+
+use super::reference::{get_scale_min_k4, q3_k_scales};
+use super::{check_block, fp16, fp32, BlockScale, KQuant, Quantized, QK_K};
+use crate::error::{Error, Result};
+
+/// `GROUP_MAX_EPS`.
+const GROUP_MAX_EPS: f32 = 1e-15;
+/// `1.5 * 2^23`: adding it rounds a float32 of magnitude below 2^22 to an integer.
+const MAGIC: f32 = 12582912.0;
+/// The largest magnitude `nearest_int` accepts.
+const LIMIT: f32 = 4194303.0;
+/// Fewest super-blocks a thread takes: fewer would cost more to start than they save.
+#[cfg(not(target_arch = "wasm32"))]
+const MIN_BLOCKS_PER_THREAD: usize = 64;
+
+/// `a < b ? a : b` (one `minps`; NaN only where ggml's own arithmetic already broke).
+#[inline(always)]
+fn fmin(a: f32, b: f32) -> f32 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `a > b ? a : b`.
+#[inline(always)]
+fn fmax(a: f32, b: f32) -> f32 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `MAX(lo, MIN(hi, nearest_int(v)))` as a float32, for `|v| <= 2^22` (see the module doc).
+#[inline(always)]
+fn round_clamp(v: f32, lo: f32, hi: f32) -> f32 {
+    (fmin(fmax(v, lo), hi) + MAGIC) - MAGIC
+}
+
+/// 1 where ggml's `nearest_int(v)` would assert (`|v|` beyond 2^22, or NaN), else 0.
+// The negated test is ggml's assert as written: it also fails for NaN.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+#[inline(always)]
+fn breaks(v: f32) -> u32 {
+    u32::from(!(v.abs() <= LIMIT))
+}
+
+/// ggml's `nearest_int` for the few scalar calls per super-block, noting an assert in `bad`.
+#[inline]
+fn nearest_int(fval: f32, bad: &mut bool) -> i32 {
+    *bad |= breaks(fval) != 0;
+    let i = (fval + MAGIC).to_bits() as i32;
+    (i & 0x007fffff) - 0x00400000
+}
+
+/// `make_qkx2_quants` on `LANES` sub-blocks of `N` values at once (`x[i][k]`: value `i` of
+/// sub-block `k`; `w` likewise). Writes the codes to `codes` and returns each sub-block's
+/// scale and `the_min`, and whether any lane's `nearest_int` would assert.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn qkx2_lanes<const LANES: usize, const N: usize>(
+    x: &[[f32; LANES]; N],
+    w: &[[f32; LANES]; N],
+    nmax: f32,
+    rmin: f32,
+    rdelta: f32,
+    nstep: i32,
+    use_mad: bool,
+    codes: &mut [[f32; LANES]; N],
+    aux: &mut [[f32; LANES]; N],
+) -> ([f32; LANES], [f32; LANES], bool) {
+    let mut min = x[0];
+    let mut max = x[0];
+    let mut sum_w = w[0];
+    let mut sum_x = [0.0f32; LANES];
+    for k in 0..LANES {
+        sum_x[k] = sum_w[k] * x[0][k];
+    }
+    for i in 1..N {
+        for k in 0..LANES {
+            let xi = x[i][k];
+            if xi < min[k] {
+                min[k] = xi;
+            }
+            if xi > max[k] {
+                max[k] = xi;
+            }
+            let wi = w[i][k];
+            sum_w[k] += wi;
+            sum_x[k] += wi * xi;
+        }
+    }
+    // A lane whose `max == min` returns early in ggml (codes 0, scale 0, `the_min = -min`); it
+    // is computed below with a range of 1 and its results dropped.
+    let mut active = [false; LANES];
+    for k in 0..LANES {
+        if min[k] > 0.0 {
+            min[k] = 0.0;
+        }
+        active[k] = max[k] != min[k];
+    }
+    let min0 = min;
+    let range = |min: &[f32; LANES], k: usize| {
+        if active[k] {
+            max[k] - min[k]
+        } else {
+            1.0
+        }
+    };
+
+    let mut bad = [0u32; LANES];
+    let mut iscale = [0.0f32; LANES];
+    let mut scale = [0.0f32; LANES];
+    for k in 0..LANES {
+        iscale[k] = nmax / range(&min, k);
+        scale[k] = 1.0 / iscale[k];
+    }
+    let mut best_error = [0.0f32; LANES];
+    for i in 0..N {
+        for k in 0..LANES {
+            let xi = x[i][k];
+            let v = iscale[k] * (xi - min[k]);
+            bad[k] |= breaks(v);
+            let l = round_clamp(v, 0.0, nmax);
+            codes[i][k] = l;
+            let diff = scale[k] * l + min[k] - xi;
+            let diff = if use_mad { diff.abs() } else { diff * diff };
+            best_error[k] += w[i][k] * diff;
+        }
+    }
+    for is in 0..=nstep {
+        let top = rmin + rdelta * is as f32 + nmax;
+        for k in 0..LANES {
+            iscale[k] = top / range(&min, k);
+        }
+        let mut sum_l = [0.0f32; LANES];
+        let mut sum_l2 = [0.0f32; LANES];
+        let mut sum_xl = [0.0f32; LANES];
+        for i in 0..N {
+            for k in 0..LANES {
+                let xi = x[i][k];
+                let v = iscale[k] * (xi - min[k]);
+                bad[k] |= breaks(v);
+                let l = round_clamp(v, 0.0, nmax);
+                aux[i][k] = l;
+                let wl = w[i][k] * l;
+                sum_l[k] += wl;
+                sum_l2[k] += wl * l;
+                sum_xl[k] += wl * xi;
+            }
+        }
+        let mut this_scale = [0.0f32; LANES];
+        let mut this_min = [0.0f32; LANES];
+        let mut positive = [false; LANES];
+        for k in 0..LANES {
+            let d = sum_w[k] * sum_l2[k] - sum_l[k] * sum_l[k];
+            positive[k] = d > 0.0;
+            let mut s = (sum_w[k] * sum_xl[k] - sum_x[k] * sum_l[k]) / d;
+            let mut m = (sum_l2[k] * sum_x[k] - sum_l[k] * sum_xl[k]) / d;
+            if m > 0.0 {
+                m = 0.0;
+                s = sum_xl[k] / sum_l2[k];
+            }
+            this_scale[k] = s;
+            this_min[k] = m;
+        }
+        if !positive.iter().any(|&p| p) {
+            continue;
+        }
+        let mut cur_error = [0.0f32; LANES];
+        for i in 0..N {
+            for k in 0..LANES {
+                let diff = this_scale[k] * aux[i][k] + this_min[k] - x[i][k];
+                let diff = if use_mad { diff.abs() } else { diff * diff };
+                cur_error[k] += w[i][k] * diff;
+            }
+        }
+        let mut take = [false; LANES];
+        for k in 0..LANES {
+            take[k] = active[k] && positive[k] && cur_error[k] < best_error[k];
+            if take[k] {
+                best_error[k] = cur_error[k];
+                scale[k] = this_scale[k];
+                min[k] = this_min[k];
+            }
+        }
+        if take.iter().any(|&t| t) {
+            for i in 0..N {
+                for k in 0..LANES {
+                    if take[k] {
+                        codes[i][k] = aux[i][k];
+                    }
+                }
+            }
+        }
+    }
+    let mut the_min = [0.0f32; LANES];
+    let mut broke = false;
+    for k in 0..LANES {
+        if active[k] {
+            the_min[k] = -min[k];
+            broke |= bad[k] != 0;
+        } else {
+            the_min[k] = -min0[k];
+            scale[k] = 0.0;
+        }
+    }
+    for row in codes.iter_mut() {
+        for k in 0..LANES {
+            if !active[k] {
+                row[k] = 0.0;
+            }
+        }
+    }
+    (scale, the_min, broke)
+}
+
+/// The largest magnitude of each lane and the value that has it (the first, sign kept), and
+/// whether ggml would treat the lane as all zero (`amax < GROUP_MAX_EPS`).
+#[inline(always)]
+fn lane_max<const LANES: usize, const N: usize>(
+    x: &[[f32; LANES]; N],
+) -> ([f32; LANES], [bool; LANES]) {
+    let mut max = [0.0f32; LANES];
+    let mut amax = [0.0f32; LANES];
+    for row in x {
+        for k in 0..LANES {
+            let ax = row[k].abs();
+            if ax > amax[k] {
+                amax[k] = ax;
+                max[k] = row[k];
+            }
+        }
+    }
+    let mut active = [false; LANES];
+    for k in 0..LANES {
+        // `!(amax < GROUP_MAX_EPS)` in ggml; `amax` is never NaN (the values are finite).
+        active[k] = amax[k] >= GROUP_MAX_EPS;
+        // An all-zero lane returns early in ggml; 1 stands in so that it computes harmlessly.
+        if !active[k] {
+            max[k] = 1.0;
+        }
+    }
+    (max, active)
+}
+
+/// `make_q3_quants(16, 4, x, L, true)` on 16 sub-blocks at once; codes `0..=7` (0 for an
+/// all-zero sub-block, as ggml leaves it).
+#[inline(always)]
+fn q3_lanes(x: &[[f32; 16]; 16], codes: &mut [[f32; 16]; 16]) -> ([f32; 16], bool) {
+    const NMAX: f32 = 4.0;
+    let (max, active) = lane_max(x);
+    let mut iscale = [0.0f32; 16];
+    for k in 0..16 {
+        iscale[k] = -NMAX / max[k];
+    }
+    let mut bad = [0u32; 16];
+    let mut sumlx = [0.0f32; 16];
+    let mut suml2 = [0.0f32; 16];
+    for i in 0..16 {
+        for k in 0..16 {
+            let xi = x[i][k];
+            let v = iscale[k] * xi;
+            bad[k] |= breaks(v);
+            let l = round_clamp(v, -NMAX, NMAX - 1.0);
+            codes[i][k] = l;
+            let w = xi * xi;
+            sumlx[k] += w * xi * l;
+            suml2[k] += w * l * l;
+        }
+    }
+    // ggml's lane stops after an iteration that changed nothing; its state is then unchanged,
+    // so a further iteration (run here while other lanes go on) changes nothing either.
+    for _itry in 0..5 {
+        let mut changed = [false; 16];
+        for i in 0..16 {
+            for k in 0..16 {
+                let xi = x[i][k];
+                let w = xi * xi;
+                let li = codes[i][k];
+                let slx = sumlx[k] - w * xi * li;
+                let sl2 = suml2[k] - w * li * li;
+                let open = slx > 0.0;
+                let v = xi * sl2 / slx;
+                bad[k] |= u32::from(open) & breaks(v);
+                let new_l = round_clamp(v, -NMAX, NMAX - 1.0);
+                let slx_new = slx + w * xi * new_l;
+                let sl2_new = sl2 + w * new_l * new_l;
+                let take = open
+                    && new_l != li
+                    && sl2_new > 0.0
+                    && slx_new * slx_new * suml2[k] > sumlx[k] * sumlx[k] * sl2_new;
+                if take {
+                    codes[i][k] = new_l;
+                    sumlx[k] = slx_new;
+                    suml2[k] = sl2_new;
+                    changed[k] = true;
+                }
+            }
+        }
+        if !changed.iter().any(|&c| c) {
+            break;
+        }
+    }
+    let mut scale = [0.0f32; 16];
+    let mut broke = false;
+    for k in 0..16 {
+        if active[k] {
+            scale[k] = if suml2[k] > 0.0 {
+                sumlx[k] / suml2[k]
+            } else {
+                0.0
+            };
+            broke |= bad[k] != 0;
+        }
+    }
+    for row in codes.iter_mut() {
+        for k in 0..16 {
+            row[k] = if active[k] { row[k] + NMAX } else { 0.0 };
+        }
+    }
+    (scale, broke)
+}
+
+/// `make_qx_quants(16, 32, x, L, 1, NULL)` on 16 sub-blocks at once; codes `0..=63`.
+#[inline(always)]
+fn qx_lanes(
+    x: &[[f32; 16]; 16],
+    codes: &mut [[f32; 16]; 16],
+    aux: &mut [[f32; 16]; 16],
+) -> ([f32; 16], bool) {
+    const NMAX: f32 = 32.0;
+    let (max, active) = lane_max(x);
+    let mut bad = [0u32; 16];
+    let mut iscale = [0.0f32; 16];
+    for k in 0..16 {
+        iscale[k] = -NMAX / max[k];
+    }
+    let mut sumlx = [0.0f32; 16];
+    let mut suml2 = [0.0f32; 16];
+    for i in 0..16 {
+        for k in 0..16 {
+            let xi = x[i][k];
+            let v = iscale[k] * xi;
+            bad[k] |= breaks(v);
+            let l = round_clamp(v, -NMAX, NMAX - 1.0);
+            codes[i][k] = l + NMAX;
+            let w = xi * xi;
+            sumlx[k] += w * xi * l;
+            suml2[k] += w * l * l;
+        }
+    }
+    let mut scale = [0.0f32; 16];
+    let mut best = [0.0f32; 16];
+    for k in 0..16 {
+        scale[k] = if suml2[k] != 0.0 {
+            sumlx[k] / suml2[k]
+        } else {
+            0.0
+        };
+        best[k] = scale[k] * sumlx[k];
+    }
+    for is in -9i32..=9 {
+        if is == 0 {
+            continue;
+        }
+        let top = -(NMAX + 0.1f32 * is as f32);
+        for k in 0..16 {
+            iscale[k] = top / max[k];
+        }
+        let mut sumlx = [0.0f32; 16];
+        let mut suml2 = [0.0f32; 16];
+        for i in 0..16 {
+            for k in 0..16 {
+                let xi = x[i][k];
+                let v = iscale[k] * xi;
+                bad[k] |= breaks(v);
+                let l = round_clamp(v, -NMAX, NMAX - 1.0);
+                aux[i][k] = l;
+                let w = xi * xi;
+                sumlx[k] += w * xi * l;
+                suml2[k] += w * l * l;
+            }
+        }
+        let mut take = [false; 16];
+        for k in 0..16 {
+            take[k] = suml2[k] > 0.0 && sumlx[k] * sumlx[k] > best[k] * suml2[k];
+            if take[k] {
+                scale[k] = sumlx[k] / suml2[k];
+                best[k] = scale[k] * sumlx[k];
+            }
+        }
+        if take.iter().any(|&t| t) {
+            for i in 0..16 {
+                for k in 0..16 {
+                    if take[k] {
+                        codes[i][k] = aux[i][k] + NMAX;
+                    }
+                }
+            }
+        }
+    }
+    let mut broke = false;
+    for k in 0..16 {
+        if active[k] {
+            broke |= bad[k] != 0;
+        } else {
+            scale[k] = 0.0;
+        }
+    }
+    for row in codes.iter_mut() {
+        for k in 0..16 {
+            if !active[k] {
+                row[k] = 0.0;
+            }
+        }
+    }
+    (scale, broke)
+}
+
+/// Per-thread scratch: the transposed values and weights, the codes in both layouts.
+struct Scratch {
+    xt: [[f32; 16]; 16],
+    wt: [[f32; 16]; 16],
+    ct: [[f32; 16]; 16],
+    at: [[f32; 16]; 16],
+    xt8: [[f32; 8]; 32],
+    wt8: [[f32; 8]; 32],
+    ct8: [[f32; 8]; 32],
+    at8: [[f32; 8]; 32],
+    /// The codes of the block in value order.
+    l: [f32; QK_K],
+}
+
+impl Scratch {
+    fn new() -> Box<Scratch> {
+        Box::new(Scratch {
+            xt: [[0.0; 16]; 16],
+            wt: [[0.0; 16]; 16],
+            ct: [[0.0; 16]; 16],
+            at: [[0.0; 16]; 16],
+            xt8: [[0.0; 8]; 32],
+            wt8: [[0.0; 8]; 32],
+            ct8: [[0.0; 8]; 32],
+            at8: [[0.0; 8]; 32],
+            l: [0.0; QK_K],
+        })
+    }
+}
+
+/// What a block's quantization says besides its bytes and codes (see [`check_block`]).
+struct Outcome {
+    broke: bool,
+    d_in: f32,
+    dmin_in: f32,
+}
+
+/// Sixteen sub-blocks of 16, transposed: `xt[i][k] = x[16k + i]`.
+#[inline(always)]
+fn transpose16(x: &[f32; QK_K], xt: &mut [[f32; 16]; 16]) {
+    for (k, sub) in x.chunks_exact(16).enumerate() {
+        for (i, &v) in sub.iter().enumerate() {
+            xt[i][k] = v;
+        }
+    }
+}
+
+/// Codes back from the transposed layout to value order.
+#[inline(always)]
+fn untranspose16(ct: &[[f32; 16]; 16], l: &mut [f32; QK_K]) {
+    for (k, sub) in l.chunks_exact_mut(16).enumerate() {
+        for (i, v) in sub.iter_mut().enumerate() {
+            *v = ct[i][k];
+        }
+    }
+}
+
+/// `quantize_row_q2_K_ref` on one super-block.
+fn block_q2_k(x: &[f32; QK_K], s: &mut Scratch, y: &mut [u8]) -> Outcome {
+    transpose16(x, &mut s.xt);
+    for i in 0..16 {
+        for k in 0..16 {
+            s.wt[i][k] = s.xt[i][k].abs();
+        }
+    }
+    let (scales, mins, mut broke) =
+        qkx2_lanes(&s.xt, &s.wt, 3.0, -0.5, 0.1, 15, true, &mut s.ct, &mut s.at);
+    untranspose16(&s.ct, &mut s.l);
+    broke |= scales.iter().chain(&mins).any(|v| !v.is_finite());
+
+    let q4scale = 15.0f32;
+    let mut max_scale = 0.0f32;
+    let mut max_min = 0.0f32;
+    for j in 0..16 {
+        if scales[j] > max_scale {
+            max_scale = scales[j];
+        }
+        if mins[j] > max_min {
+            max_min = mins[j];
+        }
+    }
+    let (ys, rest) = y.split_at_mut(16);
+    let (qs, dd) = rest.split_at_mut(64);
+    let (mut d_in, mut dmin_in) = (0.0f32, 0.0f32);
+    let (d16, dmin16);
+    if max_scale > 0.0 {
+        let iscale = q4scale / max_scale;
+        for j in 0..16 {
+            ys[j] = nearest_int(iscale * scales[j], &mut broke) as u8;
+        }
+        d_in = max_scale / q4scale;
+        d16 = fp16(d_in);
+    } else {
+        ys.fill(0);
+        d16 = fp16(0.0);
+    }
+    if max_min > 0.0 {
+        let iscale = q4scale / max_min;
+        for j in 0..16 {
+            let l = nearest_int(iscale * mins[j], &mut broke);
+            ys[j] |= (l << 4) as u8;
+        }
+        dmin_in = max_min / q4scale;
+        dmin16 = fp16(dmin_in);
+    } else {
+        dmin16 = fp16(0.0);
+    }
+    dd[0..2].copy_from_slice(&d16.to_le_bytes());
+    dd[2..4].copy_from_slice(&dmin16.to_le_bytes());
+    let (df, dminf) = (fp32(d16), fp32(dmin16));
+    for j in 0..16 {
+        let d = df * (ys[j] & 0xF) as f32;
+        if d == 0.0 {
+            continue;
+        }
+        let dm = dminf * (ys[j] >> 4) as f32;
+        let mut bad = 0u32;
+        for ii in 0..16 {
+            let v = (x[16 * j + ii] + dm) / d;
+            bad |= breaks(v);
+            s.l[16 * j + ii] = round_clamp(v, 0.0, 3.0);
+        }
+        broke |= bad != 0;
+    }
+    for (t, j) in (0..QK_K).step_by(128).enumerate() {
+        for l in 0..32 {
+            qs[32 * t + l] = s.l[j + l] as u8
+                | (s.l[j + l + 32] as u8) << 2
+                | (s.l[j + l + 64] as u8) << 4
+                | (s.l[j + l + 96] as u8) << 6;
+        }
+    }
+    Outcome {
+        broke,
+        d_in,
+        dmin_in,
+    }
+}
+
+/// `quantize_row_q3_K_ref` on one super-block.
+fn block_q3_k(x: &[f32; QK_K], s: &mut Scratch, y: &mut [u8]) -> Outcome {
+    transpose16(x, &mut s.xt);
+    let (scales, mut broke) = q3_lanes(&s.xt, &mut s.ct);
+    untranspose16(&s.ct, &mut s.l);
+    broke |= scales.iter().any(|v| !v.is_finite());
+
+    let mut max_scale = 0.0f32;
+    let mut amax = 0.0f32;
+    for &sc in &scales {
+        let a = sc.abs();
+        if a > amax {
+            amax = a;
+            max_scale = sc;
+        }
+    }
+    let (hmask, rest) = y.split_at_mut(32);
+    let (qs, rest) = rest.split_at_mut(64);
+    let (ys, dd) = rest.split_at_mut(12);
+    ys.fill(0);
+    let mut d_in = 0.0f32;
+    let d16;
+    if max_scale != 0.0 {
+        let iscale = -32.0f32 / max_scale;
+        for j in 0..16 {
+            let mut l = nearest_int(iscale * scales[j], &mut broke) as i8;
+            l = 31i8.min(l).max(-32) + 32;
+            if j < 8 {
+                ys[j] = (l & 0xF) as u8;
+            } else {
+                ys[j - 8] |= ((l & 0xF) << 4) as u8;
+            }
+            l >>= 4;
+            ys[j % 4 + 8] |= (l << (2 * (j / 4))) as u8;
+        }
+        d_in = 1.0 / iscale;
+        d16 = fp16(d_in);
+    } else {
+        d16 = fp16(0.0);
+    }
+    dd.copy_from_slice(&d16.to_le_bytes());
+    let df = fp32(d16);
+    let sc6 = q3_k_scales(ys);
+    for j in 0..16 {
+        let d = df * (i32::from(sc6[j]) - 32) as f32;
+        if d == 0.0 {
+            continue;
+        }
+        let mut bad = 0u32;
+        for ii in 0..16 {
+            let v = x[16 * j + ii] / d;
+            bad |= breaks(v);
+            s.l[16 * j + ii] = round_clamp(v, -4.0, 3.0) + 4.0;
+        }
+        broke |= bad != 0;
+    }
+    hmask.fill(0);
+    for (j, &l) in s.l.iter().enumerate() {
+        if l > 3.0 {
+            hmask[j % 32] |= 1 << (j / 32);
+        }
+    }
+    for (t, j) in (0..QK_K).step_by(128).enumerate() {
+        for l in 0..32 {
+            let low = |v: f32| (v as u8) & 3;
+            qs[32 * t + l] = low(s.l[j + l])
+                | low(s.l[j + l + 32]) << 2
+                | low(s.l[j + l + 64]) << 4
+                | low(s.l[j + l + 96]) << 6;
+        }
+    }
+    Outcome {
+        broke,
+        d_in,
+        dmin_in: 0.0,
+    }
+}
+
+/// The part of `quantize_row_q4_K_ref` and `quantize_row_q5_K_ref` before the codes are
+/// packed: the searches, the 6-bit scales and mins (bytes 4..16), `d` and `dmin`, the codes.
+fn block_q45(x: &[f32; QK_K], s: &mut Scratch, y: &mut [u8], q5: bool) -> Outcome {
+    let (nmax, rmin, nstep) = if q5 {
+        (31.0f32, -0.5f32, 15)
+    } else {
+        (15.0, -1.0, 20)
+    };
+    for (k, sub) in x.chunks_exact(32).enumerate() {
+        for (i, &v) in sub.iter().enumerate() {
+            s.xt8[i][k] = v;
+        }
+    }
+    let mut sum_x2 = [0.0f32; 8];
+    for row in &s.xt8 {
+        for k in 0..8 {
+            sum_x2[k] += row[k] * row[k];
+        }
+    }
+    let mut av_x = [0.0f32; 8];
+    for k in 0..8 {
+        av_x[k] = (sum_x2[k] / 32.0).sqrt();
+    }
+    for i in 0..32 {
+        for k in 0..8 {
+            s.wt8[i][k] = av_x[k] + s.xt8[i][k].abs();
+        }
+    }
+    let (scales, mins, mut broke) = qkx2_lanes(
+        &s.xt8, &s.wt8, nmax, rmin, 0.1, nstep, false, &mut s.ct8, &mut s.at8,
+    );
+    for (k, sub) in s.l.chunks_exact_mut(32).enumerate() {
+        for (i, v) in sub.iter_mut().enumerate() {
+            *v = s.ct8[i][k];
+        }
+    }
+    broke |= scales.iter().chain(&mins).any(|v| !v.is_finite());
+
+    let mut max_scale = 0.0f32;
+    let mut max_min = 0.0f32;
+    for j in 0..8 {
+        if scales[j] > max_scale {
+            max_scale = scales[j];
+        }
+        if mins[j] > max_min {
+            max_min = mins[j];
+        }
+    }
+    let inv_scale = if max_scale > 0.0 {
+        63.0 / max_scale
+    } else {
+        0.0
+    };
+    let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
+    let ys = &mut y[4..16];
+    for j in 0..8 {
+        let ls = (nearest_int(inv_scale * scales[j], &mut broke) as u8).min(63);
+        let lm = (nearest_int(inv_min * mins[j], &mut broke) as u8).min(63);
+        if j < 4 {
+            ys[j] = ls;
+            ys[j + 4] = lm;
+        } else {
+            ys[j + 4] = (ls & 0xF) | ((lm & 0xF) << 4);
+            ys[j - 4] |= (ls >> 4) << 6;
+            ys[j] |= (lm >> 4) << 6;
+        }
+    }
+    let d_in = max_scale / 63.0;
+    let dmin_in = max_min / 63.0;
+    let d16 = fp16(d_in);
+    let dmin16 = fp16(dmin_in);
+    y[0..2].copy_from_slice(&d16.to_le_bytes());
+    y[2..4].copy_from_slice(&dmin16.to_le_bytes());
+    let (df, dminf) = (fp32(d16), fp32(dmin16));
+    for j in 0..8 {
+        let (sc, m) = get_scale_min_k4(j, &y[4..16]);
+        let d = df * sc as f32;
+        if d == 0.0 {
+            continue;
+        }
+        let dm = dminf * m as f32;
+        let mut bad = 0u32;
+        for ii in 0..32 {
+            let v = (x[32 * j + ii] + dm) / d;
+            bad |= breaks(v);
+            s.l[32 * j + ii] = round_clamp(v, 0.0, nmax);
+        }
+        broke |= bad != 0;
+    }
+    Outcome {
+        broke,
+        d_in,
+        dmin_in,
+    }
+}
+
+/// `quantize_row_q4_K_ref` on one super-block.
+fn block_q4_k(x: &[f32; QK_K], s: &mut Scratch, y: &mut [u8]) -> Outcome {
+    let out = block_q45(x, s, y, false);
+    let q = &mut y[16..144];
+    for (t, j) in (0..QK_K).step_by(64).enumerate() {
+        for l in 0..32 {
+            q[32 * t + l] = s.l[j + l] as u8 | (s.l[j + l + 32] as u8) << 4;
+        }
+    }
+    out
+}
+
+/// `quantize_row_q5_K_ref` on one super-block.
+fn block_q5_k(x: &[f32; QK_K], s: &mut Scratch, y: &mut [u8]) -> Outcome {
+    let out = block_q45(x, s, y, true);
+    let (qh, ql) = y[16..176].split_at_mut(32);
+    qh.fill(0);
+    for (t, n) in (0..QK_K).step_by(64).enumerate() {
+        for j in 0..32 {
+            let l1 = s.l[n + j] as u8;
+            let l2 = s.l[n + j + 32] as u8;
+            qh[j] |= (l1 >> 4) << (2 * t) | (l2 >> 4) << (2 * t + 1);
+            ql[32 * t + j] = (l1 & 0xF) | (l2 & 0xF) << 4;
+        }
+    }
+    out
+}
+
+/// `quantize_row_q6_K_ref` on one super-block.
+fn block_q6_k(x: &[f32; QK_K], s: &mut Scratch, y: &mut [u8]) -> Outcome {
+    transpose16(x, &mut s.xt);
+    let (scales, mut broke) = qx_lanes(&s.xt, &mut s.ct, &mut s.at);
+    broke |= scales.iter().any(|v| !v.is_finite());
+    let mut max_scale = 0.0f32;
+    let mut max_abs_scale = 0.0f32;
+    for &sc in &scales {
+        let a = sc.abs();
+        if a > max_abs_scale {
+            max_abs_scale = a;
+            max_scale = sc;
+        }
+    }
+    if max_abs_scale < GROUP_MAX_EPS {
+        // ggml zeroes the whole block: every code reads back as 0.
+        y.fill(0);
+        y[208..210].copy_from_slice(&fp16(0.0).to_le_bytes());
+        s.l.fill(0.0);
+        return Outcome {
+            broke,
+            d_in: 0.0,
+            dmin_in: 0.0,
+        };
+    }
+    untranspose16(&s.ct, &mut s.l);
+    let iscale = -128.0f32 / max_scale;
+    let d_in = 1.0 / iscale;
+    let d16 = fp16(d_in);
+    y[208..210].copy_from_slice(&d16.to_le_bytes());
+    for j in 0..16 {
+        y[192 + j] = 127.min(nearest_int(iscale * scales[j], &mut broke)) as i8 as u8;
+    }
+    let df = fp32(d16);
+    for j in 0..16 {
+        let d = df * y[192 + j] as i8 as f32;
+        if d == 0.0 {
+            continue;
+        }
+        let mut bad = 0u32;
+        for ii in 0..16 {
+            let v = x[16 * j + ii] / d;
+            bad |= breaks(v);
+            s.l[16 * j + ii] = round_clamp(v, -32.0, 31.0) + 32.0;
+        }
+        broke |= bad != 0;
+    }
+    let (ql, rest) = y.split_at_mut(128);
+    let qh = &mut rest[..64];
+    for (t, j) in (0..QK_K).step_by(128).enumerate() {
+        for l in 0..32 {
+            let q = |o: usize| s.l[j + l + o] as u8;
+            ql[64 * t + l] = (q(0) & 0xF) | (q(64) & 0xF) << 4;
+            ql[64 * t + l + 32] = (q(32) & 0xF) | (q(96) & 0xF) << 4;
+            qh[32 * t + l] =
+                (q(0) >> 4) | (q(32) >> 4) << 2 | (q(64) >> 4) << 4 | (q(96) >> 4) << 6;
+        }
+    }
+    Outcome {
+        broke,
+        d_in,
+        dmin_in: 0.0,
+    }
+}
+
+/// The codes and dequantized values of one packed block (`y`, whose codes in value order are
+/// `l`), computed as `dequantize_row_qN_K` computes them from the bytes, and its scales.
+fn emit(kind: KQuant, y: &[u8], l: &[f32; QK_K], codes: &mut [i32], deq: &mut [f32]) -> BlockScale {
+    for (c, &v) in codes.iter_mut().zip(l.iter()) {
+        *c = v as i32;
+    }
+    let (d16, dmin16) = super::super_scales(kind, y);
+    let (d, dmin) = (fp32(d16), fp32(dmin16));
+    match kind {
+        KQuant::Q2K => {
+            for (j, (dq, lj)) in deq.chunks_exact_mut(16).zip(l.chunks_exact(16)).enumerate() {
+                let sc = y[j];
+                let dl = d * (sc & 0xF) as f32;
+                let ml = dmin * (sc >> 4) as f32;
+                for (o, &c) in dq.iter_mut().zip(lj) {
+                    *o = dl * c - ml;
+                }
+            }
+            BlockScale::KQuant {
+                d: d16,
+                dmin: dmin16,
+                scales: y[0..16].iter().map(|s| s & 0xF).collect(),
+                mins: y[0..16].iter().map(|s| s >> 4).collect(),
+            }
+        }
+        KQuant::Q3K => {
+            let sc6 = q3_k_scales(&y[96..108]);
+            for (j, (dq, lj)) in deq.chunks_exact_mut(16).zip(l.chunks_exact(16)).enumerate() {
+                let dl = d * (i32::from(sc6[j]) - 32) as f32;
+                for (o, &c) in dq.iter_mut().zip(lj) {
+                    *o = dl * (c - 4.0);
+                }
+            }
+            BlockScale::KQuant {
+                d: d16,
+                dmin: 0,
+                scales: sc6.to_vec(),
+                mins: Vec::new(),
+            }
+        }
+        KQuant::Q4K | KQuant::Q5K => {
+            let mut scales = Vec::with_capacity(8);
+            let mut mins = Vec::with_capacity(8);
+            for (j, (dq, lj)) in deq.chunks_exact_mut(32).zip(l.chunks_exact(32)).enumerate() {
+                let (sc, m) = get_scale_min_k4(j, &y[4..16]);
+                scales.push(sc);
+                mins.push(m);
+                let d1 = d * sc as f32;
+                let m1 = dmin * m as f32;
+                for (o, &c) in dq.iter_mut().zip(lj) {
+                    *o = d1 * c - m1;
+                }
+            }
+            BlockScale::KQuant {
+                d: d16,
+                dmin: dmin16,
+                scales,
+                mins,
+            }
+        }
+        KQuant::Q6K => {
+            for (j, (dq, lj)) in deq.chunks_exact_mut(16).zip(l.chunks_exact(16)).enumerate() {
+                let ds = d * y[192 + j] as i8 as f32;
+                for (o, &c) in dq.iter_mut().zip(lj) {
+                    *o = ds * (c - 32.0);
+                }
+            }
+            BlockScale::KQuant {
+                d: d16,
+                dmin: 0,
+                scales: y[192..208].to_vec(),
+                mins: Vec::new(),
+            }
+        }
+    }
+}
+
+/// A run of consecutive super-blocks and the parts of the outputs they fill.
+struct Part<'a> {
+    first_block: usize,
+    xs: &'a [f32],
+    codes: &'a mut [i32],
+    deq: &'a mut [f32],
+    bytes: Option<&'a mut [u8]>,
+}
+
+/// Quantizes the super-blocks of one part in order; stops at the first that breaks.
+fn run_part(kind: KQuant, part: Part<'_>) -> Result<Vec<BlockScale>> {
+    let size = kind.block_bytes();
+    let mut s = Scratch::new();
+    let mut y = [0u8; 210];
+    let y = &mut y[..size];
+    let mut scales = Vec::with_capacity(part.xs.len() / QK_K);
+    let mut bytes = part.bytes;
+    for (i, ((x, codes), deq)) in part
+        .xs
+        .chunks_exact(QK_K)
+        .zip(part.codes.chunks_exact_mut(QK_K))
+        .zip(part.deq.chunks_exact_mut(QK_K))
+        .enumerate()
+    {
+        let Ok(x) = <&[f32; QK_K]>::try_from(x) else {
+            // chunks_exact(QK_K) gives slices of exactly QK_K values.
+            continue;
+        };
+        let out = match kind {
+            KQuant::Q2K => block_q2_k(x, &mut s, y),
+            KQuant::Q3K => block_q3_k(x, &mut s, y),
+            KQuant::Q4K => block_q4_k(x, &mut s, y),
+            KQuant::Q5K => block_q5_k(x, &mut s, y),
+            KQuant::Q6K => block_q6_k(x, &mut s, y),
+        };
+        check_block(
+            kind,
+            part.first_block + i,
+            x,
+            y,
+            out.broke,
+            out.d_in,
+            out.dmin_in,
+        )?;
+        scales.push(emit(kind, y, &s.l, codes, deq));
+        if let Some(b) = bytes.as_deref_mut() {
+            b[i * size..(i + 1) * size].copy_from_slice(y);
+        }
+    }
+    Ok(scales)
+}
+
+/// Quantizes `xs` (a multiple of 256 values) in `kind`, writing the packed blocks to `bytes`
+/// when given (as long as the blocks).
+pub(super) fn quantize(kind: KQuant, xs: &[f32], bytes: Option<&mut [u8]>) -> Result<Quantized> {
+    if xs.is_empty() {
+        return Err(Error::EmptyData);
+    }
+    if xs.len() % QK_K != 0 {
+        return Err(Error::BlockCount {
+            format: kind.name(),
+            n: xs.len(),
+            block: QK_K,
+        });
+    }
+    let n = xs.len();
+    let nb = n / QK_K;
+    let mut codes: Vec<i32> = crate::par::zeroed_vec(n);
+    let mut deq: Vec<f32> = crate::par::zeroed_vec(n);
+    let whole = Part {
+        first_block: 0,
+        xs,
+        codes: &mut codes,
+        deq: &mut deq,
+        bytes,
+    };
+    let scales = run_parts(kind, whole, nb)?;
+    Ok(Quantized {
+        codes,
+        dequantized: deq,
+        scales,
+        block: QK_K,
+        saturated: 0,
+    })
+}
+
+/// One part on wasm32 (no threads).
+#[cfg(target_arch = "wasm32")]
+fn run_parts(kind: KQuant, whole: Part<'_>, _nb: usize) -> Result<Vec<BlockScale>> {
+    run_part(kind, whole)
+}
+
+/// The super-blocks cut into one part per thread (at least [`MIN_BLOCKS_PER_THREAD`] each),
+/// run on scoped threads, their scales joined in order; the error is that of the first part
+/// that has one, so of the first super-block that breaks.
+#[cfg(not(target_arch = "wasm32"))]
+fn run_parts(kind: KQuant, whole: Part<'_>, nb: usize) -> Result<Vec<BlockScale>> {
+    use std::sync::{Mutex, PoisonError};
+
+    let threads = crate::par::threads().min(nb / MIN_BLOCKS_PER_THREAD).max(1);
+    if threads == 1 {
+        return run_part(kind, whole);
+    }
+    let size = kind.block_bytes();
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = whole;
+    for t in 0..threads {
+        let blocks = nb * (t + 1) / threads - nb * t / threads;
+        if t + 1 == threads {
+            parts.push(rest);
+            break;
+        }
+        let (xa, xb) = rest.xs.split_at(blocks * QK_K);
+        let (ca, cb) = rest.codes.split_at_mut(blocks * QK_K);
+        let (da, db) = rest.deq.split_at_mut(blocks * QK_K);
+        let (ba, bb) = match rest.bytes {
+            Some(b) => {
+                let (a, b) = b.split_at_mut(blocks * size);
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        parts.push(Part {
+            first_block: rest.first_block,
+            xs: xa,
+            codes: ca,
+            deq: da,
+            bytes: ba,
+        });
+        rest = Part {
+            first_block: rest.first_block + blocks,
+            xs: xb,
+            codes: cb,
+            deq: db,
+            bytes: bb,
+        };
+    }
+    // Each part waits in a slot until a thread takes it; a part whose thread could not be
+    // started is still in its slot afterwards and runs here.
+    let slots: Vec<Mutex<Option<Part<'_>>>> =
+        parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    let results: Vec<Mutex<Option<Result<Vec<BlockScale>>>>> =
+        slots.iter().map(|_| Mutex::new(None)).collect();
+    let work = |t: usize| {
+        let part = slots[t]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(part) = part {
+            let r = run_part(kind, part);
+            *results[t].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+        }
+    };
+    let work = &work;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (1..slots.len())
+            .map(|t| std::thread::Builder::new().spawn_scoped(s, move || work(t)))
+            .collect();
+        work(0);
+        for h in handles.into_iter().flatten() {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+    let mut scales = Vec::with_capacity(nb);
+    for t in 0..slots.len() {
+        work(t);
+        let r = results[t]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match r {
+            Some(r) => scales.extend(r?),
+            // Not reachable: `work(t)` above ran every part still waiting.
+            None => return Err(Error::EmptyData),
+        }
+    }
+    Ok(scales)
+}
