@@ -193,6 +193,8 @@ fn fixtures_match_ggml_bytes_and_values() {
                     let f = ours_fast.unwrap_or_else(|e| panic!("{what} {kind:?}: {e}"));
                     checked += check_bytes(what, *kind, want, &r);
                     check_bytes(what, *kind, want, &f);
+                    let p = kind.quantize_portable(&case.xs).unwrap();
+                    check_bytes(what, *kind, want, &p.1);
                     // The whole result of the fast version: its dequantized values are ggml's.
                     let q = kind.quantize(&case.xs).unwrap();
                     let deq = reference::dequantize_row(*kind, &f);
@@ -209,6 +211,10 @@ fn fixtures_match_ggml_bytes_and_values() {
                     let ef = ours_fast.expect_err("the fast version should refuse the block");
                     assert_eq!(error_block(&er), b, "{what} {kind:?}: {er}");
                     assert_eq!(er, ef, "{what} {kind:?}");
+                    assert_eq!(
+                        Err(er.clone()),
+                        kind.quantize_portable(&case.xs).map(|_| ())
+                    );
                     if want["error_kind"] == "fp16" {
                         assert!(matches!(er, Error::ScaleOverflow { .. }), "{er}");
                     }
@@ -399,7 +405,12 @@ proptest! {
             let slow = reference::quantize(kind, &xs);
             prop_assert!(same(&fast, &slow), "{:?}: {:?} vs {:?}", kind,
                 fast.as_ref().err(), slow.as_ref().err());
-            prop_assert_eq!(kind.quantize_row(&xs).ok(), reference::quantize_row(kind, &xs).ok());
+            let bytes = reference::quantize_row(kind, &xs).ok();
+            prop_assert_eq!(kind.quantize_row(&xs).ok(), bytes.clone());
+            // The portable compilation (wasm32, CPUs without AVX2) gives the same.
+            let portable = kind.quantize_portable(&xs);
+            prop_assert_eq!(portable.as_ref().ok().map(|p| &p.1), bytes.as_ref());
+            prop_assert!(same(&portable.map(|p| p.0), &fast));
         }
     }
 
@@ -427,6 +438,12 @@ fn fast_equals_reference_on_generated_data() {
         let fast = kind.quantize_with_bytes(&xs).unwrap();
         let bytes = reference::quantize_row(kind, &xs).unwrap();
         assert!(fast.1 == bytes, "{kind:?}: bytes");
+        let portable = kind.quantize_portable(&xs).unwrap();
+        assert!(portable.1 == bytes, "{kind:?}: portable bytes");
+        assert!(
+            same(&Ok(portable.0), &Ok(fast.0.clone())),
+            "{kind:?}: portable"
+        );
         let deq = reference::dequantize_row(kind, &bytes);
         assert!(
             fast.0

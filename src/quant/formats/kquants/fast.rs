@@ -1024,6 +1024,15 @@ fn emit(
     }
 }
 
+/// Which compilation of the kernels to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Simd {
+    /// The best the CPU has (AVX2 on x86-64 where present).
+    Best,
+    /// The portable one (what wasm32 and CPUs without AVX2 run), for the tests.
+    Portable,
+}
+
 /// A run of consecutive super-blocks and the parts of the outputs they fill.
 struct Part<'a> {
     first_block: usize,
@@ -1037,14 +1046,17 @@ struct Part<'a> {
 /// CPUs with AVX2 the kernels run compiled for it: eight lanes an instruction instead of four,
 /// the same IEEE operations on each lane (no fused multiply-add: Rust never contracts `a * b +
 /// c`), so the same bits.
-fn run_part(kind: KQuant, part: Part<'_>) -> Result<Vec<BlockScale>> {
+fn run_part(kind: KQuant, part: Part<'_>, simd: Simd) -> Result<Vec<BlockScale>> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
+        if simd == Simd::Best && std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, checked just above.
             return unsafe { run_part_avx2(kind, part) };
         }
     }
+    // Elsewhere there is only the portable compilation.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = simd;
     run_blocks(kind, part)
 }
 
@@ -1130,7 +1142,12 @@ fn run_blocks(kind: KQuant, part: Part<'_>) -> Result<Vec<BlockScale>> {
 
 /// Quantizes `xs` (a multiple of 256 values) in `kind`, writing the packed blocks to `bytes`
 /// when given (as long as the blocks).
-pub(super) fn quantize(kind: KQuant, xs: &[f32], bytes: Option<&mut [u8]>) -> Result<Quantized> {
+pub(super) fn quantize(
+    kind: KQuant,
+    xs: &[f32],
+    bytes: Option<&mut [u8]>,
+    simd: Simd,
+) -> Result<Quantized> {
     if xs.is_empty() {
         return Err(Error::EmptyData);
     }
@@ -1152,7 +1169,7 @@ pub(super) fn quantize(kind: KQuant, xs: &[f32], bytes: Option<&mut [u8]>) -> Re
         deq: &mut deq,
         bytes,
     };
-    let scales = run_parts(kind, whole, nb)?;
+    let scales = run_parts(kind, whole, nb, simd)?;
     Ok(Quantized {
         codes,
         dequantized: deq,
@@ -1164,20 +1181,20 @@ pub(super) fn quantize(kind: KQuant, xs: &[f32], bytes: Option<&mut [u8]>) -> Re
 
 /// One part on wasm32 (no threads).
 #[cfg(target_arch = "wasm32")]
-fn run_parts(kind: KQuant, whole: Part<'_>, _nb: usize) -> Result<Vec<BlockScale>> {
-    run_part(kind, whole)
+fn run_parts(kind: KQuant, whole: Part<'_>, _nb: usize, simd: Simd) -> Result<Vec<BlockScale>> {
+    run_part(kind, whole, simd)
 }
 
 /// The super-blocks cut into one part per thread (at least [`MIN_BLOCKS_PER_THREAD`] each),
 /// run on scoped threads, their scales joined in order; the error is that of the first part
 /// that has one, so of the first super-block that breaks.
 #[cfg(not(target_arch = "wasm32"))]
-fn run_parts(kind: KQuant, whole: Part<'_>, nb: usize) -> Result<Vec<BlockScale>> {
+fn run_parts(kind: KQuant, whole: Part<'_>, nb: usize, simd: Simd) -> Result<Vec<BlockScale>> {
     use std::sync::{Mutex, PoisonError};
 
     let threads = crate::par::threads().min(nb / MIN_BLOCKS_PER_THREAD).max(1);
     if threads == 1 {
-        return run_part(kind, whole);
+        return run_part(kind, whole, simd);
     }
     let size = kind.block_bytes();
     let mut parts = Vec::with_capacity(threads);
@@ -1225,7 +1242,7 @@ fn run_parts(kind: KQuant, whole: Part<'_>, nb: usize) -> Result<Vec<BlockScale>
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(part) = part {
-            let r = run_part(kind, part);
+            let r = run_part(kind, part, simd);
             *results[t].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
         }
     };

@@ -114,21 +114,30 @@ impl KQuant {
 
     /// `xs` (a multiple of 256 values, all finite) in this K-quant: the fast implementation.
     pub fn quantize(self, xs: &[f32]) -> Result<Quantized> {
-        fast::quantize(self, xs, None)
+        fast::quantize(self, xs, None, fast::Simd::Best)
     }
 
     /// The packed blocks ggml's `quantize_row_qN_K_ref` writes for `xs` (the fast
     /// implementation; [`reference::quantize_row`] is the line-for-line port).
     pub fn quantize_row(self, xs: &[f32]) -> Result<Vec<u8>> {
         let mut bytes = vec![0u8; xs.len() / QK_K * self.block_bytes()];
-        fast::quantize(self, xs, Some(&mut bytes))?;
+        fast::quantize(self, xs, Some(&mut bytes), fast::Simd::Best)?;
         Ok(bytes)
     }
 
     /// Both at once: the result and the packed blocks.
     pub fn quantize_with_bytes(self, xs: &[f32]) -> Result<(Quantized, Vec<u8>)> {
         let mut bytes = vec![0u8; xs.len() / QK_K * self.block_bytes()];
-        let q = fast::quantize(self, xs, Some(&mut bytes))?;
+        let q = fast::quantize(self, xs, Some(&mut bytes), fast::Simd::Best)?;
+        Ok((q, bytes))
+    }
+
+    /// [`KQuant::quantize_with_bytes`] with the portable compilation of the kernels (what
+    /// wasm32 and x86-64 CPUs without AVX2 run), so that tests cover it on any machine.
+    #[doc(hidden)]
+    pub fn quantize_portable(self, xs: &[f32]) -> Result<(Quantized, Vec<u8>)> {
+        let mut bytes = vec![0u8; xs.len() / QK_K * self.block_bytes()];
+        let q = fast::quantize(self, xs, Some(&mut bytes), fast::Simd::Portable)?;
         Ok((q, bytes))
     }
 }
