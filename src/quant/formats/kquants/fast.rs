@@ -2,18 +2,23 @@
 //! same order for every sub-block, as ggml's reference (and [`super::reference`]), restructured
 //! for speed.
 //!
-//! - The searches (`make_qkx2_quants`, `make_q3_quants`, `make_qx_quants`) run the sub-blocks
-//!   of a super-block side by side: the values are transposed so that `x[i][k]` is value `i` of
-//!   sub-block `k`, and every loop is `for i { for k { ... } }`. Lane `k` accumulates its sums
-//!   in ggml's order, so its results are ggml's bit for bit; the lanes are independent, so the
-//!   inner loop vectorizes and the long dependency chains of the sums overlap.
+//! - The searches (`make_qkx2_quants`, `make_q3_quants`, `make_qx_quants`) run sixteen
+//!   sub-blocks side by side (those of one super-block for Q2_K, Q3_K and Q6_K, of two for
+//!   Q4_K and Q5_K): the values are transposed so that `x[i][k]` is value `i` of sub-block `k`,
+//!   and every loop is `for i { for k { ... } }`. Lane `k` accumulates its sums in ggml's
+//!   order, so its results are ggml's bit for bit; the lanes are independent, so the inner
+//!   loop vectorizes and the long dependency chains of the sums overlap.
 //! - Branches become selects: a lane computes every step and keeps its result only where ggml
 //!   would have taken the branch (a lane whose sub-block ggml returns early from is computed
-//!   on harmless stand-in numbers and its results, breaks included, are dropped).
+//!   on harmless stand-in numbers and its results, breaks included, are dropped). Codes are
+//!   blended arithmetically ([`blend`]) rather than selected in memory.
 //! - `nearest_int(v)` clamped to `[lo, hi]` is computed as `(clamp(v, lo, hi) + 1.5·2^23) -
 //!   1.5·2^23`: for `|v| <= 2^22` rounding to the nearest even integer and clamping to integer
 //!   bounds commute, and the sum rounds exactly as ggml's does. A value beyond 2^22 (or NaN),
 //!   where ggml asserts, is noted separately.
+//! - On x86-64 the kernels are also compiled for AVX2 and chosen at run time; elsewhere (and
+//!   on wasm32, with its 128-bit SIMD) the portable compilation runs. Both are the same IEEE
+//!   operations lane by lane, so the same bits.
 //! - Natively, super-blocks are shared among threads ([`crate::par::threads`]); each thread
 //!   keeps its scratch arrays, so no block allocates except for its [`BlockScale`].
 

@@ -8,12 +8,12 @@
 //! against the scales as stored.
 //!
 //! Two implementations give the same bytes:
-//! - [`reference`], a plain line-for-line port of ggml's C (the tests' oracle);
+//! - [`reference`](mod@reference), a plain line-for-line port of ggml's C (the tests' oracle);
 //! - the one [`q2_k`] ... [`q6_k`] and [`KQuant::quantize`] run (`fast`): the same float32
-//!   operations in the same order for every sub-block, but the sub-blocks of a super-block run
-//!   side by side (lane `k` of every loop is sub-block `k`, so each lane's sums are accumulated
-//!   exactly as ggml's loop accumulates them, and the loops vectorize), and natively the
-//!   super-blocks are shared among threads.
+//!   operations in the same order for every sub-block, but sixteen sub-blocks run side by side
+//!   (lane `k` of every loop is sub-block `k`, so each lane's sums are accumulated exactly as
+//!   ggml's loop accumulates them, and the loops vectorize, with AVX2 where the CPU has it),
+//!   and natively the super-blocks are shared among threads.
 //!
 //! Where ggml's own arithmetic breaks, the super-block is an error naming it rather than a
 //! result: `nearest_int` would assert (a number beyond 2^22, or NaN: the fp16 super-scale
@@ -21,7 +21,7 @@
 //! smallest), a stored fp16 super-scale is infinite or NaN (every value of the block would
 //! dequantize to inf or NaN), or a sub-block's scale or min came out of the search as NaN or
 //! infinite (float32 overflowed in its sums; ggml then writes an all-zero block without
-//! asserting). See [`check_block`].
+//! asserting). The checks are `check_block`'s.
 //!
 //! The [`BlockScale::KQuant`] of a super-block holds its fp16 `d` and `dmin` bits (`dmin` 0 for
 //! Q3_K and Q6_K) and its sub-block scales and mins as the integers the block stores, unpacked:

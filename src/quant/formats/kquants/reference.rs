@@ -9,7 +9,7 @@
 //! `as i8`), an integer meeting a float becomes a float (`as f32`), `if (!d)` is `d == 0.0`
 //! (false for NaN) and `if (x)` on a float is `x != 0.0` (true for NaN). Where `nearest_int`
 //! would assert (an argument beyond 2^22 or NaN) the port notes it in a flag instead; the block
-//! is then an error (see [`super::check_block`]).
+//! is then an error (see `check_block` in the parent module).
 
 // A line-for-line port indexes several arrays with one loop counter, as the C does.
 #![allow(clippy::needless_range_loop)]
