@@ -35,7 +35,8 @@ mod fast;
 pub mod reference;
 
 use super::{BlockScale, Quantized};
-use crate::error::{short_number, Error, Result};
+use crate::error::{Error, Result};
+use crate::present::number::full;
 
 /// Values per super-block (ggml's `QK_K`).
 pub const QK_K: usize = 256;
@@ -240,7 +241,7 @@ fn check_block(
             "super-block {block} (values {} to {}, largest magnitude {})",
             block * QK_K,
             block * QK_K + QK_K - 1,
-            short_number(f64::from(amax))
+            full(f64::from(amax))
         ),
         expected: format!(
             "values whose {} scales float32 can compute: ggml's own arithmetic breaks on this \
