@@ -274,15 +274,6 @@ pub fn quantize(format: Format, block: usize, xs: &[f32]) -> Result<Quantized> {
     }
 }
 
-/// The error of a format whose code is not in this build yet.
-fn not_built(name: &str) -> Error {
-    Error::Setting {
-        name: "format",
-        given: name.into(),
-        expected: "a format this build implements".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
