@@ -114,10 +114,12 @@ export function fillFormatsTable(json) {
   if (json === formatsJson) return;
   formatsJson = json;
   /** @type {import('./types.js').FormatTableRow[]} */
-  const rows = JSON.parse(json);
+  const rows = JSON.parse(json).map((r, i) => [r, i]);
+  // In order of bits per weight, as the chart reads left to right (ties as the session lists them).
+  rows.sort(([a, i], [b, j]) => a.bits_per_weight - b.bits_per_weight || i - j);
   const body = ui.formatsTable.tBodies[0];
   body.replaceChildren(
-    ...rows.map((r) => {
+    ...rows.map(([r]) => {
       const tr = document.createElement('tr');
       const th = document.createElement('th');
       th.scope = 'row';

@@ -56,7 +56,8 @@ fn is_current(r: &FormatRow, c: Choice) -> bool {
 
 /// MSE (log axis) against bits per weight for every row that could take the data: the int
 /// schemes as two lines (solid asymmetric, dashed symmetric) over their widths, each format
-/// as a square coloured by its family, the lower-left front (`front`: no other point has both
+/// as a square coloured by its family (orange ggml's Q4_0, Q4_1, Q8_0; purple the K-quants;
+/// green the floats FP8, MXFP4, NVFP4; blue NF4), the lower-left front (`front`: no other point has both
 /// fewer bits and less error) as a thick line through its points, the current choice ringed.
 /// Formats are labelled by name (the front's first), an int point where it is current; a label
 /// that would cover another or the legend is left out (the page's table lists every row). An
@@ -96,10 +97,11 @@ pub fn draw_formats<DB: DrawingBackend>(
         &subtitle,
     )?;
 
-    // Whole decades around the points, a little room below them and some above for the legend.
+    // Decades around the points, with room below them for the legend (lower left, where few bits
+    // meet little error, is empty on any data).
     let mut axis = LogAxis::of(ok.iter().map(|&(_, _, m)| m));
-    axis.lo += 0.5;
-    axis.hi += 0.3;
+    axis.lo -= 0.2;
+    axis.hi -= 0.3;
     let (b_lo, b_hi) = ok
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
@@ -162,9 +164,13 @@ pub fn draw_formats<DB: DrawingBackend>(
     legend.add("lower-left front", Key::Line(front_style, theme.off(18.0)));
 
     // The int schemes: a line each over their widths.
+    // The legend names them as one entry, asymmetric solid and symmetric dashed.
     for (fam, label) in [
-        (Family::IntAsym, "int asymmetric, 2–8 bits"),
-        (Family::IntSym, "int symmetric, 2–8 bits"),
+        (Family::IntAsym, ""),
+        (
+            Family::IntSym,
+            "int, 2–8 bits: asymmetric solid, symmetric dashed",
+        ),
     ] {
         let pts = by_x(
             ok.iter()
@@ -189,25 +195,16 @@ pub fn draw_formats<DB: DrawingBackend>(
             }
         });
         draw_all(&mut chart, markers.collect())?;
-        let (dash, gap) = (theme.px(5.0), theme.px(3.0));
-        legend.add(
-            label,
-            if fam == Family::IntSym {
-                Key::Dashed(style, theme.off(18.0), dash, gap)
-            } else {
-                Key::Line(style, theme.off(18.0))
-            },
-        );
+        if fam == Family::IntSym {
+            let (dash, gap) = (theme.px(5.0), theme.px(3.0));
+            legend.add(label, Key::Dashed(style, theme.off(18.0), dash, gap));
+        }
     }
 
     // The formats: a square each.
     let s = theme.off(4.5);
-    for (fam, label) in [
-        (Family::Ggml, "ggml Q4_0, Q4_1, Q8_0"),
-        (Family::KQuant, "ggml K-quants"),
-        (Family::Float, "floats: FP8, MXFP4, NVFP4"),
-        (Family::Nf4, "NF4"),
-    ] {
+    // Coloured by family, labelled by name (the page's caption gives the colours).
+    for fam in [Family::Ggml, Family::KQuant, Family::Float, Family::Nf4] {
         let fill = colour(fam).mix(0.95).filled();
         let squares: Vec<Element<DB>> = ok
             .iter()
@@ -224,7 +221,6 @@ pub fn draw_formats<DB: DrawingBackend>(
             continue;
         }
         draw_all(&mut chart, squares)?;
-        legend.add(label, Key::Square(fill, theme.off(5.0)));
     }
 
     // The current choice: a ring.
@@ -243,7 +239,7 @@ pub fn draw_formats<DB: DrawingBackend>(
     // Labels, the current one first, then the front, then the other formats, each where it
     // covers no label placed before it nor the legend, or not at all.
     let inner = chart.plotting_area().strip_coord_spec();
-    let ([lx, ly, lw, lh], _) = legend.layout(&inner, theme, SeriesLabelPosition::UpperRight)?;
+    let ([lx, ly, lw, lh], _) = legend.layout(&inner, theme, SeriesLabelPosition::LowerLeft)?;
     let (ix, iy) = inner.get_base_pixel();
     let base = area.get_base_pixel();
     let (pw, ph) = inner.dim_in_pixel();
@@ -282,6 +278,8 @@ pub fn draw_formats<DB: DrawingBackend>(
         let (tw, th) = area.estimate_text_size(&text, &font).map_err(drawing)?;
         let (tw, th) = (tw as i32, th as i32);
         let (px, py) = chart.backend_coord(&at(r, m));
+        // The current point's label clears its ring.
+        let gap = if now { rr as i32 + theme.off(4.0) } else { gap };
         // Right, left, above, below, and the four corners.
         let spots = [
             (px + gap, py - th / 2),
@@ -313,7 +311,7 @@ pub fn draw_formats<DB: DrawingBackend>(
             placed.push(b);
         }
     }
-    legend.draw(&inner, theme, SeriesLabelPosition::UpperRight)
+    legend.draw(&inner, theme, SeriesLabelPosition::LowerLeft)
 }
 
 /// `pts` in order of x (a few dozen points: an insertion sort, which adds no sort code).
