@@ -61,13 +61,15 @@ pub struct Computed {
     pub every_formats: u32,
 }
 
-/// The current format's run and what the page shows of it.
+/// The current format's run and what the page shows of it: each block's scale and error for
+/// the blocks chart, and the histogram, computed on first use (a page draws those charts after
+/// the frame when they are off screen).
 struct FormatState {
     /// The format and its block.
     key: (Format, usize),
     run: FormatRun,
-    blocks: BlockSummary,
-    view: FormatView,
+    blocks: Option<BlockSummary>,
+    view: Option<FormatView>,
 }
 
 /// What the comparison of every format depends on besides the data: the int calibration and
@@ -172,9 +174,12 @@ impl Session {
         theme: &Theme,
     ) -> Result<()> {
         let drawn: ChartResult = match chart {
-            "histogram" => match self.current_format() {
-                Some(f) => charts::draw_format_histogram(area, &f.view, theme),
-                None => charts::draw_histogram(area, self.current_view()?, theme),
+            "histogram" => match self.settings.format {
+                Some(_) => {
+                    let view = self.format_parts()?.view.as_ref().ok_or_else(nothing_yet)?;
+                    charts::draw_format_histogram(area, view, theme)
+                }
+                None => charts::draw_histogram(area, self.int_view()?, theme),
             },
             "formats" => {
                 self.compute_every_format()?;
@@ -188,18 +193,12 @@ impl Session {
                 charts::draw_formats(area, &every.rows, &every.front, current, theme)
             }
             "blocks" => {
-                let f = self.current_format().ok_or_else(|| {
-                    Error::Chart("no blocks to draw: choose a format other than int".into())
-                })?;
-                let selected = self.selected_block.min(f.blocks.blocks.saturating_sub(1));
-                match charts::draw_blocks(
-                    area,
-                    &f.blocks,
-                    f.run.format,
-                    f.run.block,
-                    selected,
-                    theme,
-                ) {
+                let selected = self.selected_block;
+                let f = self.format_parts()?;
+                let blocks = f.blocks.as_ref().ok_or_else(nothing_yet)?;
+                let selected = selected.min(blocks.blocks.saturating_sub(1));
+                match charts::draw_blocks(area, blocks, f.run.format, f.run.block, selected, theme)
+                {
                     Ok(plot) => {
                         self.blocks_plot = plot;
                         Ok(())
@@ -208,10 +207,11 @@ impl Session {
                 }
             }
             "error" => {
+                self.int_view()?;
                 self.bin_errors();
-                charts::draw_error(area, self.current_view()?, theme)
+                charts::draw_error(area, self.int_view()?, theme)
             }
-            "mapping" => charts::draw_mapping(area, self.current_view()?, theme),
+            "mapping" => charts::draw_mapping(area, self.int_view()?, theme),
             "compare" => {
                 let (q, runs) = self.compare.as_ref().ok_or_else(nothing_yet)?;
                 charts::draw_compare(area, runs, q, theme)
@@ -303,7 +303,7 @@ impl Session {
                 Error::Setting {
                     name: "block index",
                     given: index.to_string(),
-                    expected: format!("a block from 0 to {}", f.blocks.blocks.saturating_sub(1)),
+                    expected: format!("a block from 0 to {}", f.run.blocks.saturating_sub(1)),
                 }
             })?;
         self.selected_block = index;
@@ -319,7 +319,7 @@ impl Session {
     pub fn block_at(&self, x: f64) -> Option<usize> {
         let f = self.current_format()?;
         let (x0, x1) = self.blocks_plot?;
-        let n = f.blocks.blocks;
+        let n = f.run.blocks;
         if !(x.is_finite() && x1 > x0 && n > 0) || x < f64::from(x0) || x > f64::from(x1) {
             return None;
         }
@@ -382,7 +382,57 @@ impl Session {
         Ok(())
     }
 
-    fn current_view(&self) -> Result<&View> {
+    /// Each block's scale and error of the current format's run as JSON (as the blocks chart
+    /// plots them: at most 2048 entries, each the largest of its group of blocks).
+    pub fn strip(&mut self) -> Result<String> {
+        let f = self.format_parts()?;
+        let b = f.blocks.as_ref().ok_or_else(nothing_yet)?;
+        Ok(crate::present::json::to_json(
+            &crate::present::json::BlocksJson::new(b, f.run.block),
+        ))
+    }
+
+    /// The current format's state with its blocks' summary and histogram, computing them where
+    /// `update` left them out. Errors with int.
+    fn format_parts(&mut self) -> Result<&FormatState> {
+        let no_format = || Error::Chart("no blocks: choose a format other than int".into());
+        let f = self.settings.format.ok_or_else(no_format)?;
+        let a = self.analysis.as_ref().ok_or_else(nothing_yet)?;
+        let st = self
+            .format
+            .as_mut()
+            .filter(|s| s.key.0 == f)
+            .ok_or_else(no_format)?;
+        let run = &st.run;
+        let blocks = st
+            .blocks
+            .get_or_insert_with(|| BlockSummary::of(f, a.values(), &run.quantized, run.block));
+        if st.view.is_none() {
+            let values = self.format_values.get_or_insert_with(|| {
+                let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
+                Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS)
+            });
+            let top = blocks.top;
+            st.view = Some(FormatView::new(
+                f,
+                run.block,
+                &run.quantized,
+                values.clone(),
+                top,
+            ));
+        }
+        Ok(st)
+    }
+
+    /// The int run's view (what the histogram and the staircase draw), computed on first use
+    /// after `update` changed the run.
+    fn int_view(&mut self) -> Result<&View> {
+        if self.view.is_none() {
+            let (Some(a), Some(run)) = (&self.analysis, &self.run) else {
+                return Err(nothing_yet());
+            };
+            self.view = Some(a.view_without_errors(*run));
+        }
         self.view.as_ref().ok_or_else(nothing_yet)
     }
 
@@ -441,8 +491,9 @@ impl Session {
             Some(r) => *r,
             None => analysis.run(&q)?,
         };
-        // The errors' histogram only when the error chart is drawn (`draw`).
-        let view = analysis.view_without_errors(run);
+        // The view only when a chart of it is drawn (`draw`), and the errors' histogram only
+        // when the error chart is: a Format change, which keeps the run, recomputes neither.
+        let same_run = !fresh && self.run == Some(run);
         // The sweep only for the sweep chart, when it is drawn (`draw`): a page that draws that
         // chart after the frame (off screen) does not wait for its runs and searches.
         let same_sweep = !fresh && self.sweep.as_ref().map(|(k, _)| *k) == Some(sweep_key(&q));
@@ -460,7 +511,6 @@ impl Session {
             }
         }
         // The format's run, unless the one kept is of the same data, format and block.
-        let mut new_values = None;
         let new_format = match settings.format {
             None => None,
             Some(f) => {
@@ -471,19 +521,7 @@ impl Session {
                     .filter(|s| !fresh && s.key == (f, block));
                 match kept {
                     Some(_) => None,
-                    None => {
-                        let values = match (&self.format_values, fresh) {
-                            (Some(h), false) => h.clone(),
-                            _ => {
-                                let (lo, hi) =
-                                    histogram_range(analysis.stats.min, analysis.stats.max);
-                                let h = Histogram::of(analysis.values(), lo, hi, HISTOGRAM_BINS);
-                                new_values = Some(h.clone());
-                                h
-                            }
-                        };
-                        Some(FormatState::new(analysis, f, settings.block, values)?)
-                    }
+                    None => Some(FormatState::new(analysis, f, settings.block)?),
                 }
             }
         };
@@ -503,7 +541,7 @@ impl Session {
             analysis,
             &run,
             &compare,
-            format_now.map(|f| (&f.run, &f.blocks)),
+            format_now.map(|f| &f.run),
         );
         if let Some(a) = new_analysis {
             self.analysis = Some(a);
@@ -512,9 +550,6 @@ impl Session {
             self.format = None;
             self.format_values = None;
             self.every = None;
-        }
-        if let Some(h) = new_values {
-            self.format_values = Some(h);
         }
         if let Some(f) = new_format {
             if self.format.as_ref().map(|s| s.run.blocks) != Some(f.run.blocks) {
@@ -529,7 +564,9 @@ impl Session {
         self.source = Some(source);
         self.settings = settings;
         self.run = Some(run);
-        self.view = Some(view);
+        if !same_run {
+            self.view = None;
+        }
         self.compare = Some((q, compare));
         if !same_sweep {
             self.sweep = None;
@@ -540,22 +577,14 @@ impl Session {
 }
 
 impl FormatState {
-    /// `format` (with the block `block` asks for) on the analysis's data; `values` is the
-    /// original values' histogram over the format histogram's bins.
-    fn new(
-        analysis: &Analysis,
-        format: Format,
-        block: Option<usize>,
-        values: Histogram,
-    ) -> Result<FormatState> {
+    /// `format` (with the block `block` asks for) on the analysis's data.
+    fn new(analysis: &Analysis, format: Format, block: Option<usize>) -> Result<FormatState> {
         let run = analysis.format_run(format, block)?;
-        let blocks = BlockSummary::of(format, analysis.values(), &run.quantized, run.block);
-        let view = FormatView::new(format, run.block, &run.quantized, values, blocks.top);
         Ok(FormatState {
             key: (format, format.block(block)?),
             run,
-            blocks,
-            view,
+            blocks: None,
+            view: None,
         })
     }
 }
@@ -890,6 +919,7 @@ mod tests {
         assert!(s.block(0).is_err(), "nothing yet");
         summary(&mut s, FMT);
         assert!(s.block(0).unwrap_err().to_string().contains("int"));
+        assert!(s.strip().is_err(), "int has no blocks");
         assert!(draw(&mut s, "blocks").is_err(), "int has no blocks");
         summary(&mut s, &format!("{FMT}&format=q4_0"));
         let b = s.block(3).unwrap();
@@ -904,6 +934,11 @@ mod tests {
         assert!(e.contains("0 to 255"), "{e}");
         assert_eq!(s.selected_block(), 3, "a bad index changes nothing");
         assert_eq!(s.block_at(10.0), None, "not drawn yet");
+        let strip = s.strip().unwrap();
+        assert!(
+            strip.contains("\"count\":256") && strip.contains("\"block\":32"),
+            "{strip}"
+        );
         draw(&mut s, "blocks").unwrap();
         let (x0, x1) = s.blocks_plot.unwrap();
         assert!(x1 > x0);

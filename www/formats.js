@@ -190,11 +190,12 @@ export function pickRow(k) {
 }
 
 /** What the strip says under the pointer: block `i`'s scale and MSE (of its group where the
- * summary groups blocks). */
+ * strip groups blocks), from `Session.strip`, asked for once per state. */
 export function hoverText(i) {
   const f = state.summary && state.summary.format;
   if (!f || i < 0) return '';
-  const st = f.strip;
+  state.strip ??= JSON.parse(state.session.strip());
+  const st = state.strip;
   const e = Math.floor(i / st.per_entry);
   const group = st.per_entry > 1 ? ` (largest of blocks ${e * st.per_entry}–${Math.min((e + 1) * st.per_entry, st.count) - 1})` : '';
   return `block ${i}: scale ${num(st.scale[e])}, MSE ${num(st.mse[e])}${group}`;

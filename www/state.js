@@ -25,6 +25,10 @@ export const state = {
   /** The block the inspector shows, as `Session.block` gave it; null with int.
    * @type {import('./types.js').BlockInfo | null} */
   block: null,
+  /** Each block's scale and error as the blocks chart plots them (`Session.strip`), asked for
+   * on the first pointing after an update; null until then.
+   * @type {import('./types.js').Strip | null} */
+  strip: null,
 };
 
 /** Whether a query asks for `large` values or more (by default a million: that takes a moment). */

@@ -99,6 +99,7 @@ function show(next, t0, syncControls, sliding = false) {
   saveUrl(next.query, sliding);
   render(next);
   state.block = null;
+  state.strip = null;
   if (next.format) {
     try {
       showBlock(JSON.parse(state.session.block(state.session.selectedBlock())));

@@ -425,7 +425,7 @@ pub fn summary_json(
     analysis: &Analysis,
     run: &Run,
     compare: &[Run],
-    format: Option<(&FormatRun, &BlockSummary)>,
+    format: Option<&FormatRun>,
 ) -> String {
     let outliers = analysis.data.outliers.len();
     let mut summary = Summary {
@@ -446,7 +446,7 @@ pub fn summary_json(
             summary.table = table.iter().map(RowJson::from).collect();
             summary.conclusion = explain::conclusion(compare, run, &analysis.stats, outliers);
         }
-        Some((f, blocks)) => {
+        Some(f) => {
             let xs = analysis.values();
             let first: Vec<f32> = xs
                 .iter()
@@ -456,7 +456,7 @@ pub fn summary_json(
             summary.formulas = explain::format_formulas(f, &first, analysis.stats.absmax);
             summary.table = format_rows(xs, f, 0, TABLE_ROWS);
             summary.conclusion = explain::format_conclusion(f);
-            summary.format = Some(FormatJson::new(f, blocks));
+            summary.format = Some(FormatJson::new(f));
         }
     }
     to_json(&summary)
@@ -567,6 +567,20 @@ pub struct BlocksJson {
     pub top: usize,
 }
 
+impl BlocksJson {
+    /// The summary of a run in blocks of `block`.
+    pub fn new(b: &BlockSummary, block: usize) -> BlocksJson {
+        BlocksJson {
+            count: b.blocks,
+            block,
+            per_entry: b.per_entry,
+            scale: b.scale.clone(),
+            mse: b.mse.clone(),
+            top: b.top,
+        }
+    }
+}
+
 /// The summary's part for a format's run: its facts (as [`FormatFacts`]), its metrics and what
 /// the page shows of it.
 #[derive(Debug, Serialize)]
@@ -588,13 +602,11 @@ pub struct FormatJson {
     /// FP8's one float32 scale for the tensor; `null` for the block formats.
     pub tensor_scale: Option<f64>,
     pub budget: BudgetJson,
-    /// Every block's scale and error, for the strip.
-    pub strip: BlocksJson,
 }
 
 impl FormatJson {
     /// The format's part of the summary.
-    pub fn new(run: &FormatRun, blocks: &BlockSummary) -> FormatJson {
+    pub fn new(run: &FormatRun) -> FormatJson {
         let format = run.format;
         let facts = FormatFacts::of(run);
         FormatJson {
@@ -614,14 +626,6 @@ impl FormatJson {
                 _ => None,
             },
             budget: budget(format, run.block),
-            strip: BlocksJson {
-                count: blocks.blocks,
-                block: run.block,
-                per_entry: blocks.per_entry,
-                scale: blocks.scale.clone(),
-                mse: blocks.mse.clone(),
-                top: blocks.top,
-            },
         }
     }
 }
@@ -706,12 +710,18 @@ pub fn block_json(xs: &[f64], run: &FormatRun, index: usize) -> Option<BlockJson
         return None;
     }
     let sub = sub_block(format, run.block);
-    let (mut sum, mut worst) = (0.0f64, 0.0f64);
-    for (&x, &d) in xs[start..end].iter().zip(&q.dequantized[start..end]) {
-        let e = x - f64::from(d);
-        sum += e * e;
-        worst = worst.max(e.abs());
-    }
+    // One block for the tensor (FP8's, a short NF4 run's): its error is the run's.
+    let (mse, worst) = if q.scales.len() == 1 {
+        (run.metrics.mse, run.metrics.max_abs_error)
+    } else {
+        let (mut sum, mut worst) = (0.0f64, 0.0f64);
+        for (&x, &d) in xs[start..end].iter().zip(&q.dequantized[start..end]) {
+            let e = x - f64::from(d);
+            sum += e * e;
+            worst = worst.max(e.abs());
+        }
+        (sum / (end - start) as f64, worst)
+    };
     let hex16 = |b: u16| format!("0x{b:04X}");
     let field = |name: &str, encoding, hex: String, value: f32, note: Option<String>| StoredField {
         name: name.into(),
@@ -821,7 +831,7 @@ pub fn block_json(xs: &[f64], run: &FormatRun, index: usize) -> Option<BlockJson
         start,
         len: end - start,
         scale: block_scale(format, run.block, scale),
-        mse: sum / (end - start) as f64,
+        mse,
         max_abs_error: worst,
         stored,
         subs: subs_json,

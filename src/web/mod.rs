@@ -104,6 +104,12 @@ impl Session {
         self.inner.block(index).map_err(js_err)
     }
 
+    /// Each block's scale and error of the current format's run as JSON, as the `blocks` chart
+    /// plots them (at most 2048 entries, each the largest of its group). Throws with int.
+    pub fn strip(&mut self) -> Result<String, JsError> {
+        self.inner.strip().map_err(js_err)
+    }
+
     /// The block the inspector shows.
     #[wasm_bindgen(js_name = selectedBlock)]
     pub fn selected_block(&self) -> usize {
