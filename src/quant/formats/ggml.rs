@@ -14,28 +14,29 @@
 //! - a scale that fp16 rounds to infinity (|d| from 65520 up) would dequantize to infinities
 //!   and NaNs: quantviz refuses the block with [`Error::ScaleOverflow`] instead.
 
-use super::float::{abs_max, fp16_round, FP16_MAX};
+use super::float::{
+    abs_max, concat, floor_small, fp16_round, in_parts, int_of, outputs, scales_with_capacity,
+    FP16_MAX,
+};
 use super::{BlockScale, Quantized};
 use crate::error::{Error, Result};
 
 /// Values per block (`QK4_0`, `QK4_1`, `QK8_0`).
 const QK: usize = 32;
 
-/// The error for block `block` whose fp16 scale (or minimum) `scale` overflows.
-fn overflow(format: &'static str, block: usize, scale: f32) -> Error {
-    Error::ScaleOverflow {
-        format,
-        block,
-        scale: f64::from(scale),
-        limit: FP16_MAX,
-    }
-}
+/// A block's stored scale, or the float32 scale (or minimum) that fp16 rounds to infinity.
+type BlockResult = std::result::Result<BlockScale, f32>;
 
-/// The output buffers of `n` values in blocks of 32, or the error of a count 32 does not
-/// divide (the dispatcher checks it first; these functions are public and check it again rather
-/// than drop a partial block).
-type Buffers = (Vec<i32>, Vec<f32>, Vec<BlockScale>);
-fn buffers(format: &'static str, n: usize) -> Result<Buffers> {
+/// Runs `block_fn` over every block of 32 (in parts on threads for large data) and gathers the
+/// result; the first block whose scale overflows fp16 is the error. A count 32 does not divide
+/// is an error too: the dispatcher checks it first, but these functions are public and check it
+/// again rather than drop a partial block.
+fn run<F>(format: &'static str, xs: &[f32], block_fn: F) -> Result<Quantized>
+where
+    // Generic rather than a function pointer, so that the block's code is inlined in the loop.
+    F: Fn(&[f32], &mut [i32], &mut [f32]) -> BlockResult + Sync,
+{
+    let n = xs.len();
     if n % QK != 0 {
         return Err(Error::BlockCount {
             format,
@@ -43,47 +44,30 @@ fn buffers(format: &'static str, n: usize) -> Result<Buffers> {
             block: QK,
         });
     }
-    Ok((vec![0; n], vec![0.0; n], Vec::with_capacity(n / QK)))
-}
-
-/// Q4_0 of `xs`: `d = m / -8` with `m` the first value of largest magnitude (sign kept),
-/// `q = min(15, trunc(v/d + 8.5))`, dequantized `(q - 8)·fp16(d)`.
-pub fn q4_0(xs: &[f32]) -> Result<Quantized> {
-    let (mut codes, mut deq, mut scales) = buffers("q4_0", xs.len())?;
-    let blocks = xs
-        .chunks_exact(QK)
-        .zip(codes.chunks_exact_mut(QK))
-        .zip(deq.chunks_exact_mut(QK));
-    for (b, ((x, c), y)) in blocks.enumerate() {
-        let amax = abs_max(x);
-        // The reference keeps the first value whose magnitude beats the running maximum
-        // (starting from 0.0), so an all-zero block has m = +0.0 whatever its zeros' signs.
-        let m = if amax > 0.0 {
-            x.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0)
-        } else {
-            0.0
-        };
-        let d = m / -8.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let (bits, d16) = fp16_round(d);
-        if d16.is_infinite() {
-            return Err(overflow("q4_0", b, d));
-        }
-        if id.is_finite() {
-            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
-                // v·id lies in [-8, 8] (up to rounding), so the sum is at least 0.49 and the
-                // cast truncates a small non-negative float, as C's cast to int8_t does.
-                let q = ((v * id + 8.5) as i32).min(15);
-                *c = q;
-                *y = (q - 8) as f32 * d16;
+    let (mut codes, mut deq) = outputs(n);
+    let parts = in_parts(xs, &mut codes, &mut deq, QK, &|first, x, c, y| {
+        let mut scales = scales_with_capacity(x.len() / QK);
+        let blocks = x
+            .chunks_exact(QK)
+            .zip(c.chunks_exact_mut(QK))
+            .zip(y.chunks_exact_mut(QK));
+        for (i, ((x, c), y)) in blocks.enumerate() {
+            match block_fn(x, c, y) {
+                Ok(s) => scales.push(s),
+                Err(scale) => {
+                    return Err(Error::ScaleOverflow {
+                        format,
+                        block: first + i,
+                        scale: f64::from(scale),
+                        limit: FP16_MAX,
+                    })
+                }
             }
-        } else {
-            // See the module comment: code 0 everywhere; d16 is ±0, so (0 - 8)·d16 is ∓0.
-            c.fill(0);
-            y.fill(-8.0 * d16);
         }
-        scales.push(BlockScale::Fp16 { d: bits });
-    }
+        Ok(scales)
+    });
+    // Parts are in order, so the first error is the first overflowing block.
+    let scales = concat(parts.into_iter().collect::<Result<Vec<_>>>()?);
     Ok(Quantized {
         codes,
         dequantized: deq,
@@ -91,6 +75,56 @@ pub fn q4_0(xs: &[f32]) -> Result<Quantized> {
         block: QK,
         saturated: 0,
     })
+}
+
+/// Q4_0 of `xs`: `d = m / -8` with `m` the first value of largest magnitude (sign kept),
+/// `q = min(15, trunc(v/d + 8.5))`, dequantized `(q - 8)·fp16(d)`.
+pub fn q4_0(xs: &[f32]) -> Result<Quantized> {
+    run("q4_0", xs, q4_0_block)
+}
+
+/// The first value of `x` whose magnitude is `amax` (`amax` is one of them), found through a
+/// mask of the matches so that the comparisons vectorize.
+fn first_with_magnitude(x: &[f32], amax: f32) -> f32 {
+    let mut mask = 0u64;
+    for (j, v) in x.iter().enumerate().take(64) {
+        mask |= u64::from(v.abs() == amax) << j;
+    }
+    x.get(mask.trailing_zeros() as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+fn q4_0_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+    let amax = abs_max(x);
+    // The reference keeps the first value whose magnitude beats the running maximum
+    // (starting from 0.0), so an all-zero block has m = +0.0 whatever its zeros' signs.
+    let m = if amax > 0.0 {
+        first_with_magnitude(x, amax)
+    } else {
+        0.0
+    };
+    let d = m / -8.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let (bits, d16) = fp16_round(d);
+    if d16.is_infinite() {
+        return Err(d);
+    }
+    if id.is_finite() {
+        for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+            // v·id lies in [-8, 8] (up to rounding), so the sum is at least 0.49 and its
+            // truncation, C's cast to int8_t, is its floor.
+            let q = floor_small(v * id + 8.5);
+            let q = int_of(if q > 15.0 { 15.0 } else { q });
+            *c = q;
+            *y = (q - 8) as f32 * d16;
+        }
+    } else {
+        // See the module comment: code 0 everywhere; d16 is ±0, so (0 - 8)·d16 is ∓0.
+        c.fill(0);
+        y.fill(-8.0 * d16);
+    }
+    Ok(BlockScale::Fp16 { d: bits })
 }
 
 /// The block's minimum and maximum as the reference's loop finds them (strict comparisons from
@@ -124,102 +158,79 @@ fn min_max(x: &[f32]) -> (f32, f32) {
 /// Q4_1 of `xs`: `d = (max - min)/15`, `q = min(15, trunc((v - min)/d + 0.5))`, dequantized
 /// `q·fp16(d) + fp16(min)`.
 pub fn q4_1(xs: &[f32]) -> Result<Quantized> {
-    let (mut codes, mut deq, mut scales) = buffers("q4_1", xs.len())?;
-    let blocks = xs
-        .chunks_exact(QK)
-        .zip(codes.chunks_exact_mut(QK))
-        .zip(deq.chunks_exact_mut(QK));
-    for (b, ((x, c), y)) in blocks.enumerate() {
-        let (min, max) = min_max(x);
-        let d = (max - min) / 15.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let (d_bits, d16) = fp16_round(d);
-        let (m_bits, m16) = fp16_round(min);
-        if d16.is_infinite() {
-            return Err(overflow("q4_1", b, d));
-        }
-        if m16.is_infinite() {
-            return Err(overflow("q4_1", b, min));
-        }
-        if id.is_finite() {
-            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
-                // (v - min)·id lies in [0, 15] up to rounding: a small non-negative float.
-                let q = (((v - min) * id + 0.5) as i32).min(15);
-                *c = q;
-                *y = q as f32 * d16 + m16;
-            }
-        } else {
-            // See the module comment: code 0, and 0·d16 + m16 with both zero is +0.
-            c.fill(0);
-            y.fill(0.0 * d16 + m16);
-        }
-        scales.push(BlockScale::Fp16Min {
-            d: d_bits,
-            m: m_bits,
-        });
+    run("q4_1", xs, q4_1_block)
+}
+
+fn q4_1_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+    let (min, max) = min_max(x);
+    let d = (max - min) / 15.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let (d_bits, d16) = fp16_round(d);
+    let (m_bits, m16) = fp16_round(min);
+    if d16.is_infinite() {
+        return Err(d);
     }
-    Ok(Quantized {
-        codes,
-        dequantized: deq,
-        scales,
-        block: QK,
-        saturated: 0,
+    if m16.is_infinite() {
+        return Err(min);
+    }
+    if id.is_finite() {
+        for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+            // (v - min)·id lies in [0, 15] up to rounding: the truncation is the floor.
+            let q = floor_small((v - min) * id + 0.5);
+            let q = int_of(if q > 15.0 { 15.0 } else { q });
+            *c = q;
+            *y = q as f32 * d16 + m16;
+        }
+    } else {
+        // See the module comment: code 0, and 0·d16 + m16 with both zero is +0.
+        c.fill(0);
+        y.fill(0.0 * d16 + m16);
+    }
+    Ok(BlockScale::Fp16Min {
+        d: d_bits,
+        m: m_bits,
     })
 }
 
-/// C's `roundf` (half away from zero) of `t`, for |t| below 2^31: the truncation plus one where
-/// the dropped fraction is at least one half. Written with a cast rather than `f32::round`,
-/// which is a library call on targets without SSE4.1 and keeps the loop from vectorizing.
-#[inline]
+/// C's `roundf` (half away from zero) of `t`, for |t| below 2^22: the floor of `|t|` plus one
+/// where the dropped fraction is at least one half, with `t`'s sign. (`f32::round` is a
+/// library call on targets without SSE4.1 and keeps the loop from vectorizing.)
+#[inline(always)]
 fn round_half_away(t: f32) -> i32 {
     let a = t.abs();
-    let r = a as i32;
-    // a - r is exact: r is a's integer part.
-    let r = r + i32::from(a - r as f32 >= 0.5);
-    if t < 0.0 {
-        -r
-    } else {
-        r
-    }
+    let f = floor_small(a);
+    // a - f is exact: f is a's integer part.
+    let r = if a - f >= 0.5 { f + 1.0 } else { f };
+    int_of(if t < 0.0 { -r } else { r })
 }
 
 /// Q8_0 of `xs`: `d = max|v|/127`, `q = roundf(v/d)` (the signed code, -127 to 127),
 /// dequantized `q·fp16(d)`.
 pub fn q8_0(xs: &[f32]) -> Result<Quantized> {
-    let (mut codes, mut deq, mut scales) = buffers("q8_0", xs.len())?;
-    let blocks = xs
-        .chunks_exact(QK)
-        .zip(codes.chunks_exact_mut(QK))
-        .zip(deq.chunks_exact_mut(QK));
-    for (b, ((x, c), y)) in blocks.enumerate() {
-        let amax = abs_max(x);
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let (bits, d16) = fp16_round(d);
-        if d16.is_infinite() {
-            return Err(overflow("q8_0", b, d));
-        }
-        if id.is_finite() {
-            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
-                // |v·id| is at most 127 (up to rounding): the code fits int8 as in the reference.
-                let q = round_half_away(v * id);
-                *c = q;
-                *y = q as f32 * d16;
-            }
-        } else {
-            // See the module comment: code 0, and 0·d16 with d16 = +0 is +0.
-            c.fill(0);
-            y.fill(0.0);
-        }
-        scales.push(BlockScale::Fp16 { d: bits });
+    run("q8_0", xs, q8_0_block)
+}
+
+fn q8_0_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+    let amax = abs_max(x);
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let (bits, d16) = fp16_round(d);
+    if d16.is_infinite() {
+        return Err(d);
     }
-    Ok(Quantized {
-        codes,
-        dequantized: deq,
-        scales,
-        block: QK,
-        saturated: 0,
-    })
+    if id.is_finite() {
+        for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+            // |v·id| is at most 127 (up to rounding): the code fits int8 as in the reference.
+            let q = round_half_away(v * id);
+            *c = q;
+            *y = q as f32 * d16;
+        }
+    } else {
+        // See the module comment: code 0, and 0·d16 with d16 = +0 is +0.
+        c.fill(0);
+        y.fill(0.0);
+    }
+    Ok(BlockScale::Fp16 { d: bits })
 }
 
 #[cfg(test)]
@@ -248,6 +259,7 @@ mod tests {
         assert_eq!(round_half_away(0.49999997), 0);
         assert_eq!(round_half_away(-0.5), -1);
         assert_eq!(round_half_away(126.99999), 127);
+        assert_eq!(round_half_away(-0.3), 0);
         // max 127: d = 1, so 2.5 and -0.5 sit exactly halfway.
         let q = q8_0(&block(&[127.0, 2.5, -0.5, -126.5])).unwrap();
         assert_eq!(&q.codes[..4], &[127, 3, -1, -127]);

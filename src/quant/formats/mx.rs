@@ -12,7 +12,8 @@
 //! at 448, which clamps every value of a sub-block beyond 2688.
 
 use super::float::{
-    abs_max, e8m0_exponent, e8m0_half, ue4m3_from_f32, ue4m3_half, E2M1_DOUBLED_MAGNITUDES,
+    abs_max, concat, e8m0_exponent, e8m0_half, in_parts, outputs, scales_with_capacity,
+    ue4m3_from_f32, ue4m3_half, E2M1_DOUBLED_MAGNITUDES,
 };
 use super::{BlockScale, Quantized};
 use crate::error::{Error, Result};
@@ -51,7 +52,8 @@ fn scaled_elements(d: f32) -> [f32; 8] {
 /// code 0 and so never wins either; a negative value whose nearest element is zero gets code 0.
 #[inline]
 fn e2m1_block(x: &[f32], kd: &[f32; 8], codes: &mut [i32], deq: &mut [f32]) -> usize {
-    let mut top = 0usize;
+    // A narrow counter keeps the loop's lanes 32 bits wide.
+    let mut top = 0u32;
     for ((&v, c), y) in x.iter().zip(codes.iter_mut()).zip(deq.iter_mut()) {
         let a = v.abs();
         // Code 0's error |0·d - v| is |v|.
@@ -69,9 +71,9 @@ fn e2m1_block(x: &[f32], kd: &[f32; 8], codes: &mut [i32], deq: &mut [f32]) -> u
         *c = if neg { idx + 8 } else { idx };
         // The reference's kvalues[code]·d: the magnitude's product, negated for codes 9 to 15.
         *y = if neg { -val } else { val };
-        top += usize::from(idx == 7);
+        top += u32::from(idx == 7);
     }
-    top
+    top as usize
 }
 
 /// MXFP4 of `xs`: per block of 32, `X = 2^(e - 127)` with `e = floor(log2(max|v|)) - 2 + 127`
@@ -80,26 +82,40 @@ fn e2m1_block(x: &[f32], kd: &[f32; 8], codes: &mut [i32], deq: &mut [f32]) -> u
 pub fn mxfp4(xs: &[f32]) -> Result<Quantized> {
     let n = xs.len();
     whole_blocks("mxfp4", n, QK_MXFP4)?;
-    let mut codes = vec![0i32; n];
-    let mut deq = vec![0f32; n];
-    let mut scales = Vec::with_capacity(n / QK_MXFP4);
-    let mut saturated = 0;
-    let blocks = xs
-        .chunks_exact(QK_MXFP4)
-        .zip(codes.chunks_exact_mut(QK_MXFP4))
-        .zip(deq.chunks_exact_mut(QK_MXFP4));
-    for ((x, c), y) in blocks {
-        let e = e8m0_exponent(abs_max(x));
-        saturated += e2m1_block(x, &scaled_elements(e8m0_half(e)), c, y);
-        scales.push(BlockScale::E8m0 { e });
-    }
-    Ok(Quantized {
+    let (mut codes, mut deq) = outputs(n);
+    let parts = in_parts(xs, &mut codes, &mut deq, QK_MXFP4, &|_, x, c, y| {
+        let mut scales = scales_with_capacity(x.len() / QK_MXFP4);
+        let mut saturated = 0;
+        let blocks = x
+            .chunks_exact(QK_MXFP4)
+            .zip(c.chunks_exact_mut(QK_MXFP4))
+            .zip(y.chunks_exact_mut(QK_MXFP4));
+        for ((x, c), y) in blocks {
+            let e = e8m0_exponent(abs_max(x));
+            saturated += e2m1_block(x, &scaled_elements(e8m0_half(e)), c, y);
+            scales.push(BlockScale::E8m0 { e });
+        }
+        (scales, saturated)
+    });
+    Ok(gather(codes, deq, parts, QK_MXFP4))
+}
+
+/// The result from the parts' scales and saturation counts, in order.
+fn gather(
+    codes: Vec<i32>,
+    deq: Vec<f32>,
+    parts: Vec<(Vec<BlockScale>, usize)>,
+    block: usize,
+) -> Quantized {
+    let saturated = parts.iter().map(|(_, k)| k).sum();
+    let scales = concat(parts.into_iter().map(|(s, _)| s).collect());
+    Quantized {
         codes,
         dequantized: deq,
         scales,
-        block: QK_MXFP4,
+        block,
         saturated,
-    })
+    }
 }
 
 /// NVFP4 of `xs` as ggml stores it: blocks of 64, each sub-block of 16 with the UE4M3 scale
@@ -109,33 +125,29 @@ pub fn mxfp4(xs: &[f32]) -> Result<Quantized> {
 pub fn nvfp4(xs: &[f32]) -> Result<Quantized> {
     let n = xs.len();
     whole_blocks("nvfp4", n, QK_NVFP4)?;
-    let mut codes = vec![0i32; n];
-    let mut deq = vec![0f32; n];
-    let mut scales = Vec::with_capacity(n / QK_NVFP4);
-    let mut saturated = 0;
-    let blocks = xs
-        .chunks_exact(QK_NVFP4)
-        .zip(codes.chunks_exact_mut(QK_NVFP4))
-        .zip(deq.chunks_exact_mut(QK_NVFP4));
-    for ((x, c), y) in blocks {
-        let mut s = [0u8; 4];
-        let subs = x
-            .chunks_exact(QK_NVFP4_SUB)
-            .zip(c.chunks_exact_mut(QK_NVFP4_SUB))
-            .zip(y.chunks_exact_mut(QK_NVFP4_SUB));
-        for (sb, ((x, c), y)) in s.iter_mut().zip(subs) {
-            *sb = ue4m3_from_f32(abs_max(x) / 6.0);
-            saturated += e2m1_block(x, &scaled_elements(ue4m3_half(*sb)), c, y);
+    let (mut codes, mut deq) = outputs(n);
+    let parts = in_parts(xs, &mut codes, &mut deq, QK_NVFP4, &|_, x, c, y| {
+        let mut scales = scales_with_capacity(x.len() / QK_NVFP4);
+        let mut saturated = 0;
+        let blocks = x
+            .chunks_exact(QK_NVFP4)
+            .zip(c.chunks_exact_mut(QK_NVFP4))
+            .zip(y.chunks_exact_mut(QK_NVFP4));
+        for ((x, c), y) in blocks {
+            let mut s = [0u8; 4];
+            let subs = x
+                .chunks_exact(QK_NVFP4_SUB)
+                .zip(c.chunks_exact_mut(QK_NVFP4_SUB))
+                .zip(y.chunks_exact_mut(QK_NVFP4_SUB));
+            for (sb, ((x, c), y)) in s.iter_mut().zip(subs) {
+                *sb = ue4m3_from_f32(abs_max(x) / 6.0);
+                saturated += e2m1_block(x, &scaled_elements(ue4m3_half(*sb)), c, y);
+            }
+            scales.push(BlockScale::Ue4m3 { s });
         }
-        scales.push(BlockScale::Ue4m3 { s });
-    }
-    Ok(Quantized {
-        codes,
-        dequantized: deq,
-        scales,
-        block: QK_NVFP4,
-        saturated,
-    })
+        (scales, saturated)
+    });
+    Ok(gather(codes, deq, parts, QK_NVFP4))
 }
 
 #[cfg(test)]

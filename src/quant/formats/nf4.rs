@@ -10,6 +10,7 @@
 //! The same NaN, and code 0, meets a zero in a block whose absmax is below 2^-128, where
 //! `1/absmax` overflows too; that block's non-zero values scale to ±inf and clamp to ±1.
 
+use super::float::{abs_max, concat, in_parts, outputs, scales_with_capacity};
 use super::{BlockScale, Format, Quantized};
 use crate::error::Result;
 
@@ -56,24 +57,31 @@ fn nearest(s: f32) -> (i32, f32) {
 pub fn quantize(xs: &[f32], block: usize) -> Result<Quantized> {
     let block = Format::Nf4.block(Some(block))?;
     let n = xs.len();
-    let mut codes = vec![0i32; n];
-    let mut deq = vec![0f32; n];
-    let mut scales = Vec::with_capacity(n.div_ceil(block));
-    let blocks = xs
-        .chunks(block)
-        .zip(codes.chunks_mut(block))
-        .zip(deq.chunks_mut(block));
-    for ((x, c), y) in blocks {
-        let absmax = super::float::abs_max(x);
-        let inv = 1.0 / absmax;
-        for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
-            // torch.clamp keeps NaN, as f32::clamp does.
-            let (k, q) = nearest((v * inv).clamp(-1.0, 1.0));
-            *c = k;
-            *y = q * absmax;
+    let (mut codes, mut deq) = outputs(n);
+    let parts = in_parts(xs, &mut codes, &mut deq, block, &|_, x, c, y| {
+        let mut scales = scales_with_capacity(x.len().div_ceil(block));
+        // The last block may be partial: chunks, not chunks_exact.
+        for ((x, c), y) in x
+            .chunks(block)
+            .zip(c.chunks_mut(block))
+            .zip(y.chunks_mut(block))
+        {
+            let absmax = abs_max(x);
+            let inv = 1.0 / absmax;
+            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+                // torch.clamp keeps NaN, as these comparisons do.
+                let s = v * inv;
+                let s = if s < -1.0 { -1.0 } else { s };
+                let s = if s > 1.0 { 1.0 } else { s };
+                let (k, q) = nearest(s);
+                *c = k;
+                *y = q * absmax;
+            }
+            scales.push(BlockScale::AbsMax { absmax });
         }
-        scales.push(BlockScale::AbsMax { absmax });
-    }
+        scales
+    });
+    let scales = concat(parts);
     Ok(Quantized {
         codes,
         dequantized: deq,
