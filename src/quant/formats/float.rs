@@ -141,11 +141,79 @@ pub(super) fn abs_max(xs: &[f32]) -> f32 {
             *m = if a > *m { a } else { *m };
         }
     }
-    let mut m = 0f32;
-    for a in lanes.into_iter().chain(rest.iter().map(|v| v.abs())) {
-        m = if a > m { a } else { m };
+    // A tree of maxima, three steps deep, rather than a chain of seven.
+    let max = |a: f32, b: f32| if b > a { b } else { a };
+    let four: [f32; 4] = std::array::from_fn(|i| max(lanes[i], lanes[i + 4]));
+    let mut m = max(max(four[0], four[2]), max(four[1], four[3]));
+    for v in rest {
+        m = max(m, v.abs());
     }
     m
+}
+
+/// Defines `fn name(arg) -> R` that calls `inner(arg)`, an `#[inline(always)]` function,
+/// compiled for AVX2 where the CPU has it (eight float32 lanes where baseline x86-64 has four)
+/// and as it is elsewhere. The loops do the same float32 operations either way, only more at a
+/// time (only AVX2 is enabled, not FMA: nothing is fused), so the results are the same. The
+/// AVX2 copy is a function of its own that calls `inner` directly: `inner` is inlined into it
+/// and compiled with AVX2, which a call through a closure or function pointer would not ensure.
+macro_rules! avx2_dispatch {
+    ($(#[$m:meta])* fn $name:ident $(<$($g:ident: $b:path),*>)? ($a:ident: $t:ty) -> $r:ty
+        => $inner:ident) => {
+        $(#[$m])*
+        fn $name $(<$($g: $b),*>)? ($a: $t) -> $r {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2 $(<$($g: $b),*>)? ($a: $t) -> $r {
+                    $inner $(::<$($g),*>)? ($a)
+                }
+                if crate::quant::kernels::has_avx2() {
+                    // SAFETY: the CPU has AVX2, all that `avx2` requires.
+                    return unsafe { avx2 $(::<$($g),*>)? ($a) };
+                }
+            }
+            $inner $(::<$($g),*>)? ($a)
+        }
+    };
+}
+pub(super) use avx2_dispatch;
+
+/// Where the nearer of two neighbouring grid points `lo < hi` turns from `lo` to `hi`, as a
+/// nearest-point search over float32 errors decides it: the smallest float32 `a` in `[lo, hi]`
+/// with `fl(hi - a) < fl(a - lo)` (a tie keeps `lo`, the first minimum), +inf where `hi` never
+/// wins (equal points, or `hi` infinite). Both errors are monotone in `a`, so the set where `hi`
+/// wins is an interval up to `hi`, found by bisection over the floats in order.
+///
+/// A value's nearest point on a sorted grid, first minimum kept, is then the number of these
+/// thresholds at or below it: a point further than a neighbour is further by at least the grid's
+/// spacing, far more than float32's rounding, so only neighbours can tie.
+pub(super) fn crossover(lo: f32, hi: f32) -> f32 {
+    let wins = |a: f32| hi - a < a - lo;
+    if lo >= hi || lo.is_nan() || !wins(hi) {
+        return f32::INFINITY;
+    }
+    // float32 -> u32 in the floats' order (negatives below positives), and back.
+    let key = |x: f32| {
+        let b = x.to_bits();
+        if b >> 31 == 1 {
+            !b
+        } else {
+            b | 0x8000_0000
+        }
+    };
+    let float = |k: u32| f32::from_bits(if k >> 31 == 1 { k & 0x7FFF_FFFF } else { !k });
+    // `hi` wins at hi, not at lo (where its error is positive and lo's zero).
+    let (mut l, mut h) = (key(lo), key(hi));
+    while h - l > 1 {
+        let m = l + (h - l) / 2;
+        if wins(float(m)) {
+            h = m;
+        } else {
+            l = m;
+        }
+    }
+    float(h)
 }
 
 /// `1.5·2^23`: adding it to a float32 of magnitude up to 2^22 lands where the float spacing is
@@ -263,6 +331,26 @@ pub(super) fn in_parts<T: Send>(
     })
 }
 
+/// Values for comparing two builds of a loop: every 64 a different magnitude (1e-40 to 1e6,
+/// zeros, halves), from a fixed linear congruential generator.
+#[cfg(test)]
+pub(super) fn test_values(n: usize) -> Vec<f32> {
+    let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let u = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            match i / 64 % 9 {
+                0 => 0.0,
+                1 => (u * 32.0).round() * 0.5,
+                k => u * 10f32.powi(k as i32 * 6 - 40),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +420,29 @@ mod tests {
         assert_eq!(next, n);
         // Each value knows its part's first block.
         assert!(c.iter().enumerate().all(|(i, &b)| (b as usize) * 64 <= i));
+    }
+
+    #[test]
+    fn crossovers_are_where_the_nearer_point_changes() {
+        assert_eq!(crossover(0.0, 1.0), 0.5f32.next_up_compat());
+        assert_eq!(crossover(1.0, 2.0), 1.5f32.next_up_compat());
+        assert_eq!(crossover(-1.0, -0.5), (-0.75f32).next_up_compat());
+        assert_eq!(crossover(1.0, 1.0), f32::INFINITY);
+        assert_eq!(crossover(1.0, f32::INFINITY), f32::INFINITY);
+    }
+
+    /// The next float32 up (`f32::next_up` needs a newer Rust than the crate's minimum).
+    trait NextUp {
+        fn next_up_compat(self) -> f32;
+    }
+    impl NextUp for f32 {
+        fn next_up_compat(self) -> f32 {
+            if self >= 0.0 {
+                f32::from_bits(self.to_bits() + 1)
+            } else {
+                f32::from_bits(self.to_bits() - 1)
+            }
+        }
     }
 
     #[test]
