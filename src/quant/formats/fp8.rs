@@ -65,6 +65,53 @@ impl<const MBITS: u32, const BIAS: u32, const MAX: u32> Enc<MBITS, BIAS, MAX> {
         ((sign >> 24) | code, f32::from_bits(val.to_bits() | sign))
     }
 
+    /// [`Self::part`], compiled for AVX2 where the CPU has it (as `avx2_dispatch!` in the
+    /// formats' float module does, written out for the encoding's constants).
+    fn part_fast(p: (f32, &[f32], &mut [i32], &mut [f32])) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2<const M: u32, const B: u32, const X: u32>(
+                p: (f32, &[f32], &mut [i32], &mut [f32]),
+            ) -> usize {
+                Enc::<M, B, X>::part(p)
+            }
+            if crate::quant::kernels::has_avx2() {
+                // SAFETY: the CPU has AVX2, all that `avx2` requires.
+                return unsafe { avx2::<MBITS, BIAS, MAX>(p) };
+            }
+        }
+        Self::part(p)
+    }
+
+    /// Casts a part of the values scaled by `scale`: how many saturated. Inlined into
+    /// [`Self::part_fast`].
+    #[inline(always)]
+    fn part((scale, x, c, y): (f32, &[f32], &mut [i32], &mut [f32])) -> usize {
+        let mut saturated = 0usize;
+        let chunks = x
+            .chunks(PART)
+            .zip(c.chunks_mut(PART))
+            .zip(y.chunks_mut(PART));
+        for ((x, c), y) in chunks {
+            // A narrow counter keeps the loop's lanes 32 bits wide.
+            let mut top = 0u32;
+            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+                // torch's clamp; the values are finite, so no NaN meets it.
+                let t = v * scale;
+                let t = if t < -Self::FMAX { -Self::FMAX } else { t };
+                let t = if t > Self::FMAX { Self::FMAX } else { t };
+                let (code, val) = Self::cast(t);
+                // The byte is below 256: the cast to i32 keeps it.
+                *c = code as i32;
+                *y = val / scale;
+                top += u32::from(code & 0x7F == MAX);
+            }
+            saturated += top as usize;
+        }
+        saturated
+    }
+
     /// The whole tensor: the scale from its largest magnitude, then every value.
     fn quantize(xs: &[f32]) -> Quantized {
         let n = xs.len();
@@ -75,28 +122,7 @@ impl<const MBITS: u32, const BIAS: u32, const MAX: u32> Enc<MBITS, BIAS, MAX> {
             .fold(0f32, |m, a| if a > m { a } else { m });
         let scale = (f64::from(Self::FMAX) / f64::from(amax).max(1e-12)) as f32;
         let saturated = in_parts(xs, &mut codes, &mut deq, PART, &|_, x, c, y| {
-            let mut saturated = 0usize;
-            let chunks = x
-                .chunks(PART)
-                .zip(c.chunks_mut(PART))
-                .zip(y.chunks_mut(PART));
-            for ((x, c), y) in chunks {
-                // A narrow counter keeps the loop's lanes 32 bits wide.
-                let mut top = 0u32;
-                for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
-                    // torch's clamp; the values are finite, so no NaN meets it.
-                    let t = v * scale;
-                    let t = if t < -Self::FMAX { -Self::FMAX } else { t };
-                    let t = if t > Self::FMAX { Self::FMAX } else { t };
-                    let (code, val) = Self::cast(t);
-                    // The byte is below 256: the cast to i32 keeps it.
-                    *c = code as i32;
-                    *y = val / scale;
-                    top += u32::from(code & 0x7F == MAX);
-                }
-                saturated += top as usize;
-            }
-            saturated
+            Self::part_fast((scale, x, c, y))
         })
         .into_iter()
         .sum();
@@ -185,6 +211,33 @@ mod tests {
         assert_eq!(e5m2(1.375), (0x3E, 1.5));
         assert_eq!(e5m2(2f32.powi(-17)), (0, 0.0));
         assert_eq!(e5m2(3.0 * 2f32.powi(-17)), (2, 2f32.powi(-15)));
+    }
+
+    #[test]
+    fn portable_and_avx2_builds_agree() {
+        let x = crate::quant::formats::float::test_values(1 << 14);
+        let n = x.len();
+        for scale in [1.0f32, 3.7e-3, 2.5e5] {
+            let run_with = |fast: bool| {
+                let (mut c, mut y) = (vec![0; n], vec![0f32; n]);
+                let p = (scale, &x[..], &mut c[..], &mut y[..]);
+                let s = if fast {
+                    E4m3::part_fast(p)
+                } else {
+                    E4m3::part(p)
+                };
+                let (mut c2, mut y2) = (vec![0; n], vec![0f32; n]);
+                let p = (scale, &x[..], &mut c2[..], &mut y2[..]);
+                let s2 = if fast {
+                    E5m2::part_fast(p)
+                } else {
+                    E5m2::part(p)
+                };
+                let bits = |y: &[f32]| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                (s, c, bits(&y), s2, c2, bits(&y2))
+            };
+            assert!(run_with(true) == run_with(false), "scale {scale}");
+        }
     }
 
     #[test]

@@ -15,8 +15,8 @@
 //!   and NaNs: quantviz refuses the block with [`Error::ScaleOverflow`] instead.
 
 use super::float::{
-    abs_max, concat, floor_small, fp16_round, in_parts, int_of, outputs, scales_with_capacity,
-    FP16_MAX,
+    abs_max, avx2_dispatch, concat, floor_small, fp16_round, in_parts, int_of, outputs,
+    scales_with_capacity, FP16_MAX,
 };
 use super::{BlockScale, Quantized};
 use crate::error::{Error, Result};
@@ -27,15 +27,12 @@ const QK: usize = 32;
 /// A block's stored scale, or the float32 scale (or minimum) that fp16 rounds to infinity.
 type BlockResult = std::result::Result<BlockScale, f32>;
 
-/// Runs `block_fn` over every block of 32 (in parts on threads for large data) and gathers the
+/// Runs `B::block` over every block of 32 (in parts on threads for large data) and gathers the
 /// result; the first block whose scale overflows fp16 is the error. A count 32 does not divide
 /// is an error too: the dispatcher checks it first, but these functions are public and check it
 /// again rather than drop a partial block.
-fn run<F>(format: &'static str, xs: &[f32], block_fn: F) -> Result<Quantized>
-where
-    // Generic rather than a function pointer, so that the block's code is inlined in the loop.
-    F: Fn(&[f32], &mut [i32], &mut [f32]) -> BlockResult + Sync,
-{
+fn run<B: Block>(xs: &[f32]) -> Result<Quantized> {
+    let format = B::NAME;
     let n = xs.len();
     if n % QK != 0 {
         return Err(Error::BlockCount {
@@ -46,25 +43,7 @@ where
     }
     let (mut codes, mut deq) = outputs(n);
     let parts = in_parts(xs, &mut codes, &mut deq, QK, &|first, x, c, y| {
-        let mut scales = scales_with_capacity(x.len() / QK);
-        let blocks = x
-            .chunks_exact(QK)
-            .zip(c.chunks_exact_mut(QK))
-            .zip(y.chunks_exact_mut(QK));
-        for (i, ((x, c), y)) in blocks.enumerate() {
-            match block_fn(x, c, y) {
-                Ok(s) => scales.push(s),
-                Err(scale) => {
-                    return Err(Error::ScaleOverflow {
-                        format,
-                        block: first + i,
-                        scale: f64::from(scale),
-                        limit: FP16_MAX,
-                    })
-                }
-            }
-        }
-        Ok(scales)
+        part_fast::<B>((first, x, c, y))
     });
     // Parts are in order, so the first error is the first overflowing block.
     let scales = concat(parts.into_iter().collect::<Result<Vec<_>>>()?);
@@ -77,14 +56,58 @@ where
     })
 }
 
+/// One of the three formats: its name and what it does to a block of 32.
+trait Block {
+    const NAME: &'static str;
+    /// Quantizes one block: writes its codes and dequantized values, returns its stored
+    /// scale or the float32 scale that overflows fp16.
+    fn block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult;
+}
+
+/// A part of whole blocks for [`part`]: the index of its first block, its values, codes and
+/// dequantized values.
+type Part<'a> = (usize, &'a [f32], &'a mut [i32], &'a mut [f32]);
+
+avx2_dispatch! {
+    /// [`part`], compiled for AVX2 where the CPU has it.
+    fn part_fast<B: Block>(p: Part<'_>) -> Result<Vec<BlockScale>> => part
+}
+
+/// `B::block` over a part's blocks: their scales, or the first overflow. Inlined into
+/// [`part_fast`], with the block's code inlined into it (a static call).
+#[inline(always)]
+fn part<B: Block>((first, x, c, y): Part<'_>) -> Result<Vec<BlockScale>> {
+    let format = B::NAME;
+    let mut scales = scales_with_capacity(x.len() / QK);
+    let blocks = x
+        .chunks_exact(QK)
+        .zip(c.chunks_exact_mut(QK))
+        .zip(y.chunks_exact_mut(QK));
+    for (i, ((x, c), y)) in blocks.enumerate() {
+        match B::block(x, c, y) {
+            Ok(s) => scales.push(s),
+            Err(scale) => {
+                return Err(Error::ScaleOverflow {
+                    format,
+                    block: first + i,
+                    scale: f64::from(scale),
+                    limit: FP16_MAX,
+                })
+            }
+        }
+    }
+    Ok(scales)
+}
+
 /// Q4_0 of `xs`: `d = m / -8` with `m` the first value of largest magnitude (sign kept),
 /// `q = min(15, trunc(v/d + 8.5))`, dequantized `(q - 8)·fp16(d)`.
 pub fn q4_0(xs: &[f32]) -> Result<Quantized> {
-    run("q4_0", xs, q4_0_block)
+    run::<Q40>(xs)
 }
 
 /// The first value of `x` whose magnitude is `amax` (`amax` is one of them), found through a
 /// mask of the matches so that the comparisons vectorize.
+#[inline(always)]
 fn first_with_magnitude(x: &[f32], amax: f32) -> f32 {
     let mut mask = 0u64;
     for (j, v) in x.iter().enumerate().take(64) {
@@ -95,6 +118,18 @@ fn first_with_magnitude(x: &[f32], amax: f32) -> f32 {
         .unwrap_or(0.0)
 }
 
+/// The [`Block`] of Q4_0.
+struct Q40;
+
+impl Block for Q40 {
+    const NAME: &'static str = "q4_0";
+    #[inline(always)]
+    fn block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+        q4_0_block(x, c, y)
+    }
+}
+
+#[inline(always)]
 fn q4_0_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
     let amax = abs_max(x);
     // The reference keeps the first value whose magnitude beats the running maximum
@@ -130,6 +165,7 @@ fn q4_0_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
 /// The block's minimum and maximum as the reference's loop finds them (strict comparisons from
 /// `FLT_MAX` and `-FLT_MAX`): the values are the same in any order, but for a zero the sign is
 /// that of the first zero, which the stored fp16 minimum keeps.
+#[inline(always)]
 fn min_max(x: &[f32]) -> (f32, f32) {
     let mut lo = [f32::MAX; 8];
     let mut hi = [-f32::MAX; 8];
@@ -158,9 +194,21 @@ fn min_max(x: &[f32]) -> (f32, f32) {
 /// Q4_1 of `xs`: `d = (max - min)/15`, `q = min(15, trunc((v - min)/d + 0.5))`, dequantized
 /// `q·fp16(d) + fp16(min)`.
 pub fn q4_1(xs: &[f32]) -> Result<Quantized> {
-    run("q4_1", xs, q4_1_block)
+    run::<Q41>(xs)
 }
 
+/// The [`Block`] of Q4_1.
+struct Q41;
+
+impl Block for Q41 {
+    const NAME: &'static str = "q4_1";
+    #[inline(always)]
+    fn block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+        q4_1_block(x, c, y)
+    }
+}
+
+#[inline(always)]
 fn q4_1_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
     let (min, max) = min_max(x);
     let d = (max - min) / 15.0;
@@ -207,9 +255,21 @@ fn round_half_away(t: f32) -> i32 {
 /// Q8_0 of `xs`: `d = max|v|/127`, `q = roundf(v/d)` (the signed code, -127 to 127),
 /// dequantized `q·fp16(d)`.
 pub fn q8_0(xs: &[f32]) -> Result<Quantized> {
-    run("q8_0", xs, q8_0_block)
+    run::<Q80>(xs)
 }
 
+/// The [`Block`] of Q8_0.
+struct Q80;
+
+impl Block for Q80 {
+    const NAME: &'static str = "q8_0";
+    #[inline(always)]
+    fn block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+        q8_0_block(x, c, y)
+    }
+}
+
+#[inline(always)]
 fn q8_0_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
     let amax = abs_max(x);
     let d = amax / 127.0;
@@ -236,6 +296,39 @@ fn q8_0_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn portable_and_avx2_builds_agree() {
+        let x = crate::quant::formats::float::test_values(1 << 14);
+        let n = x.len();
+        let run_with = |fast: bool| {
+            let (mut c, mut y) = (vec![0; n], vec![0f32; n]);
+            let s = if fast {
+                part_fast::<Q40>((0, &x, &mut c, &mut y))
+            } else {
+                part::<Q40>((0, &x, &mut c, &mut y))
+            };
+            (s, c, y.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+        };
+        assert!(run_with(true) == run_with(false));
+        let run_with = |fast: bool| {
+            let (mut c, mut y) = (vec![0; n], vec![0f32; n]);
+            let s1 = if fast {
+                part_fast::<Q41>((0, &x, &mut c, &mut y))
+            } else {
+                part::<Q41>((0, &x, &mut c, &mut y))
+            };
+            let (mut c8, mut y8) = (vec![0; n], vec![0f32; n]);
+            let s8 = if fast {
+                part_fast::<Q80>((0, &x, &mut c8, &mut y8))
+            } else {
+                part::<Q80>((0, &x, &mut c8, &mut y8))
+            };
+            let bits = |y: &[f32]| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            (s1, c, bits(&y), s8, c8, bits(&y8))
+        };
+        assert!(run_with(true) == run_with(false));
+    }
 
     fn block(first: &[f32]) -> Vec<f32> {
         let mut x = first.to_vec();
