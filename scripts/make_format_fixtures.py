@@ -58,7 +58,7 @@ import numpy as np
 from gguf import GGMLQuantizationType as T
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "tests", "fixtures", "formats")
+OUT = os.path.normpath(os.path.join(HERE, "..", "tests", "fixtures", "formats"))
 HEAD = 48
 SEED = 7
 

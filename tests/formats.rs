@@ -312,6 +312,92 @@ fn overflow_names_the_block_and_fp16s_limit() {
     }
 }
 
+// ---- Large data, in parts on threads ----------------------------------------------------------
+
+/// Deterministic values of varied magnitudes (a linear congruential generator).
+fn varied(n: usize) -> Vec<f32> {
+    let mut s: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..n)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let u = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            // A different magnitude every 64 values: 1e-3 to 1e3.
+            u * 10f32.powi((i / 64 % 7) as i32 - 3)
+        })
+        .collect()
+}
+
+#[test]
+fn large_data_gives_what_its_pieces_give() {
+    // Over 2^19 values, which run in parts on threads where the machine has several cores;
+    // pieces of 2^16 values run as one part each. Blocks are independent: the results match.
+    let n = (1 << 19) + 4096 + 64 * 3;
+    let xs = varied(n);
+    let piece = 1 << 16;
+    for f in [
+        Format::Q4_0,
+        Format::Q4_1,
+        Format::Q8_0,
+        Format::Mxfp4,
+        Format::Nvfp4,
+        Format::Nf4,
+    ] {
+        let block = f.block(None).unwrap();
+        let whole = quantize(f, block, &xs).unwrap();
+        let mut codes = Vec::new();
+        let mut deq = Vec::new();
+        let mut scales = Vec::new();
+        let mut saturated = 0;
+        for p in xs.chunks(piece) {
+            let q = quantize(f, block, p).unwrap();
+            codes.extend(q.codes);
+            deq.extend(q.dequantized.iter().map(|y| y.to_bits()));
+            scales.extend(q.scales);
+            saturated += q.saturated;
+        }
+        assert!(whole.codes == codes, "{f}: codes");
+        let whole_deq: Vec<u32> = whole.dequantized.iter().map(|y| y.to_bits()).collect();
+        assert!(whole_deq == deq, "{f}: dequantized");
+        assert!(whole.scales == scales, "{f}: scales");
+        assert_eq!(whole.saturated, saturated, "{f}: saturated");
+    }
+    // FP8's one scale comes from the whole tensor: each piece gets the tensor's largest value
+    // in front, so that its scale is the same.
+    let (i, _) = xs.iter().enumerate().fold((0, 0f32), |(bi, bm), (i, v)| {
+        if v.abs() > bm {
+            (i, v.abs())
+        } else {
+            (bi, bm)
+        }
+    });
+    for f in [Format::Fp8E4m3, Format::Fp8E5m2] {
+        let whole = quantize(f, n, &xs).unwrap();
+        let mut deq = Vec::new();
+        let mut codes = Vec::new();
+        for p in xs.chunks(piece) {
+            let with_max: Vec<f32> = std::iter::once(xs[i]).chain(p.iter().copied()).collect();
+            let q = quantize(f, with_max.len(), &with_max).unwrap();
+            assert_eq!(q.scales, whole.scales, "{f}");
+            codes.extend_from_slice(&q.codes[1..]);
+            deq.extend(q.dequantized[1..].iter().map(|y| y.to_bits()));
+        }
+        assert!(whole.codes == codes, "{f}: codes");
+        let whole_deq: Vec<u32> = whole.dequantized.iter().map(|y| y.to_bits()).collect();
+        assert!(whole_deq == deq, "{f}: dequantized");
+    }
+    // The first overflowing block is the error, wherever the parts are cut.
+    let mut big = xs.clone();
+    big[n - 100] = 1e9;
+    big[300_000] = 1e9;
+    let e = quantize(Format::Q8_0, 32, &big).unwrap_err();
+    assert!(
+        matches!(e, Error::ScaleOverflow { block, .. } if block == 300_000 / 32),
+        "{e:?}"
+    );
+}
+
 // ---- Any finite input -------------------------------------------------------------------------
 
 /// A finite float32 of any magnitude: subnormal to the largest, zeros of both signs, halves.

@@ -1,8 +1,13 @@
 //! Small floats the block formats store: fp16 scales (ggml), the E8M0 exponent of MXFP4, the
 //! UE4M3 scale of NVFP4 and the E2M1 elements both 4-bit floats share. Each conversion does what
 //! the reference does, quirks included, so that the stored bytes match it.
+//!
+//! Also what every format's loop shares: float-to-integer steps that vectorize on baseline
+//! x86-64 (SSE2), and the output buffers and the parts of whole blocks run on threads.
 
+use super::BlockScale;
 use half::f16;
+use std::sync::Mutex;
 
 /// ggml's E2M1 elements doubled so that they are integers (`kvalues_mxfp4`: 0, 1, 2, 3, 4, 6,
 /// 8, 12, then the same negated, with a second zero at code 8), here the magnitudes of codes 0
@@ -136,11 +141,214 @@ pub(super) fn abs_max(xs: &[f32]) -> f32 {
             *m = if a > *m { a } else { *m };
         }
     }
-    let mut m = 0f32;
-    for a in lanes.into_iter().chain(rest.iter().map(|v| v.abs())) {
-        m = if a > m { a } else { m };
+    // A tree of maxima, three steps deep, rather than a chain of seven.
+    let max = |a: f32, b: f32| if b > a { b } else { a };
+    let four: [f32; 4] = std::array::from_fn(|i| max(lanes[i], lanes[i + 4]));
+    let mut m = max(max(four[0], four[2]), max(four[1], four[3]));
+    for v in rest {
+        m = max(m, v.abs());
     }
     m
+}
+
+/// Defines `fn name(arg) -> R` that calls `inner(arg)`, an `#[inline(always)]` function,
+/// compiled for AVX2 where the CPU has it (eight float32 lanes where baseline x86-64 has four)
+/// and as it is elsewhere. The loops do the same float32 operations either way, only more at a
+/// time (only AVX2 is enabled, not FMA: nothing is fused), so the results are the same. The
+/// AVX2 copy is a function of its own that calls `inner` directly: `inner` is inlined into it
+/// and compiled with AVX2, which a call through a closure or function pointer would not ensure.
+macro_rules! avx2_dispatch {
+    ($(#[$m:meta])* fn $name:ident $(<$($g:ident: $b:path),*>)? ($a:ident: $t:ty) -> $r:ty
+        => $inner:ident) => {
+        $(#[$m])*
+        fn $name $(<$($g: $b),*>)? ($a: $t) -> $r {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2 $(<$($g: $b),*>)? ($a: $t) -> $r {
+                    $inner $(::<$($g),*>)? ($a)
+                }
+                if crate::quant::kernels::has_avx2() {
+                    // SAFETY: the CPU has AVX2, all that `avx2` requires.
+                    return unsafe { avx2 $(::<$($g),*>)? ($a) };
+                }
+            }
+            $inner $(::<$($g),*>)? ($a)
+        }
+    };
+}
+pub(super) use avx2_dispatch;
+
+/// Where the nearer of two neighbouring grid points `lo < hi` turns from `lo` to `hi`, as a
+/// nearest-point search over float32 errors decides it: the smallest float32 `a` in `[lo, hi]`
+/// with `fl(hi - a) < fl(a - lo)` (a tie keeps `lo`, the first minimum), +inf where `hi` never
+/// wins (equal points, or `hi` infinite). Both errors are monotone in `a`, so the set where `hi`
+/// wins is an interval up to `hi`, found by bisection over the floats in order.
+///
+/// A value's nearest point on a sorted grid, first minimum kept, is then the number of these
+/// thresholds at or below it: a point further than a neighbour is further by at least the grid's
+/// spacing, far more than float32's rounding, so only neighbours can tie.
+pub(super) fn crossover(lo: f32, hi: f32) -> f32 {
+    let wins = |a: f32| hi - a < a - lo;
+    if lo >= hi || lo.is_nan() || !wins(hi) {
+        return f32::INFINITY;
+    }
+    // float32 -> u32 in the floats' order (negatives below positives), and back.
+    let key = |x: f32| {
+        let b = x.to_bits();
+        if b >> 31 == 1 {
+            !b
+        } else {
+            b | 0x8000_0000
+        }
+    };
+    let float = |k: u32| f32::from_bits(if k >> 31 == 1 { k & 0x7FFF_FFFF } else { !k });
+    // `hi` wins at hi, not at lo (where its error is positive and lo's zero).
+    let (mut l, mut h) = (key(lo), key(hi));
+    while h - l > 1 {
+        let m = l + (h - l) / 2;
+        if wins(float(m)) {
+            h = m;
+        } else {
+            l = m;
+        }
+    }
+    float(h)
+}
+
+/// `1.5·2^23`: adding it to a float32 of magnitude up to 2^22 lands where the float spacing is
+/// exactly 1, so the addition rounds the value to an integer (to nearest, halves to even), and
+/// the sum's bits minus this constant's bits are that integer.
+const MAGIC: f32 = 12_582_912.0;
+
+/// `floor(t)` for `0 <= t < 2^22` (C's truncating cast of such a value): rounded to nearest by
+/// [`MAGIC`], minus one where that rounded up. `f32::floor` is a library call without SSE4.1
+/// and an `as i32` cast checks for saturation value by value; this vectorizes.
+#[inline(always)]
+pub(super) fn floor_small(t: f32) -> f32 {
+    let r = (t + MAGIC) - MAGIC;
+    if r > t {
+        r - 1.0
+    } else {
+        r
+    }
+}
+
+/// The integer of a float32 `q` that holds one, `|q| <= 2^22`, by the bits of `q + 1.5·2^23`
+/// (see [`MAGIC`]); `-0.0` gives 0.
+#[inline(always)]
+pub(super) fn int_of(q: f32) -> i32 {
+    (q + MAGIC).to_bits().wrapping_sub(MAGIC.to_bits()) as i32
+}
+
+/// The codes and dequantized values of `n` values, zeroed, in huge pages where large (the
+/// writes of a large tensor otherwise fault page by page).
+pub(super) fn outputs(n: usize) -> (Vec<i32>, Vec<f32>) {
+    (crate::par::zeroed_vec(n), crate::par::zeroed_vec(n))
+}
+
+/// Room for `blocks` block scales (in huge pages where large: a scale takes 56 bytes).
+pub(super) fn scales_with_capacity(blocks: usize) -> Vec<BlockScale> {
+    crate::par::with_capacity(blocks)
+}
+
+/// The parts' scales in order: the first part's vector with the others appended, so that data
+/// run as one part moves its scales without a copy.
+pub(super) fn concat(parts: Vec<Vec<BlockScale>>) -> Vec<BlockScale> {
+    let mut parts = parts.into_iter();
+    let mut all = parts.next().unwrap_or_default();
+    for mut part in parts {
+        all.append(&mut part);
+    }
+    all
+}
+
+/// A part of the data: its values, codes and dequantized values.
+type Part<'a> = (&'a [f32], &'a mut [i32], &'a mut [f32]);
+
+/// What runs on a part: `f(first block, values, codes, dequantized values)`.
+pub(super) type PartFn<'a, T> = dyn Fn(usize, &[f32], &mut [i32], &mut [f32]) -> T + Sync + 'a;
+
+/// The part in `slot`, once (a poisoned lock still holds it).
+fn take<'a>(slot: &Mutex<Option<Part<'a>>>) -> Option<Part<'a>> {
+    match slot.lock() {
+        Ok(mut guard) => guard.take(),
+        Err(poisoned) => poisoned.into_inner().take(),
+    }
+}
+
+/// `f(first, xs, codes, deq)` over consecutive parts of whole blocks of `block` values (the
+/// last block may be partial), `first` the index of a part's first block; the parts' results
+/// in order. Large data runs one part per thread (at least [`crate::par::MIN_PART`] values
+/// each); blocks are independent, so the results are the same whatever the split.
+pub(super) fn in_parts<T: Send>(
+    xs: &[f32],
+    codes: &mut [i32],
+    deq: &mut [f32],
+    block: usize,
+    f: &PartFn<'_, T>,
+) -> Vec<T> {
+    let n = xs.len().min(codes.len()).min(deq.len());
+    let block = block.max(1);
+    let parts = crate::par::threads().min(n / crate::par::MIN_PART).max(1);
+    if parts == 1 {
+        return vec![f(0, &xs[..n], &mut codes[..n], &mut deq[..n])];
+    }
+    let per = n.div_ceil(block).div_ceil(parts) * block;
+    // Each part travels through a slot, so that it is still ours when no thread can be
+    // started (the closure is then dropped without running) and runs here instead.
+    let pending: Vec<(usize, Mutex<Option<Part>>)> = xs[..n]
+        .chunks(per)
+        .zip(codes[..n].chunks_mut(per))
+        .zip(deq[..n].chunks_mut(per))
+        .enumerate()
+        .map(|(i, ((x, c), y))| (i * (per / block), Mutex::new(Some((x, c, y)))))
+        .collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pending
+            .iter()
+            .skip(1)
+            .map(|(first, slot)| {
+                std::thread::Builder::new()
+                    .spawn_scoped(s, move || take(slot).map(|(x, c, y)| f(*first, x, c, y)))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(parts);
+        if let Some((first, slot)) = pending.first() {
+            out.extend(take(slot).map(|(x, c, y)| f(*first, x, c, y)));
+        }
+        for (handle, (first, slot)) in handles.into_iter().zip(pending.iter().skip(1)) {
+            let done = match handle.map(|h| h.join()) {
+                Ok(Ok(done)) => done,
+                // The part panicked on its thread: pass the panic on unchanged.
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                // No thread to be had: the part runs here.
+                Err(_) => None,
+            };
+            out.extend(done.or_else(|| take(slot).map(|(x, c, y)| f(*first, x, c, y))));
+        }
+        out
+    })
+}
+
+/// Values for comparing two builds of a loop: every 64 a different magnitude (1e-40 to 1e6,
+/// zeros, halves), from a fixed linear congruential generator.
+#[cfg(test)]
+pub(super) fn test_values(n: usize) -> Vec<f32> {
+    let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let u = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            match i / 64 % 9 {
+                0 => 0.0,
+                1 => (u * 32.0).round() * 0.5,
+                k => u * 10f32.powi(k as i32 * 6 - 40),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -175,6 +383,66 @@ mod tests {
         assert_eq!(e8m0_exponent(1.0), 125);
         // 2e-39: floor(log2) = -129, so -4 wraps to 252 as the x86 cast does.
         assert_eq!(e8m0_exponent(2e-39), 252);
+    }
+
+    #[test]
+    fn floor_and_integer_by_the_magic_constant() {
+        for t in [
+            0.0f32, 0.49999997, 0.5, 1.0, 1.5, 2.5, 15.999999, 16.5, 4194303.5,
+        ] {
+            assert_eq!(floor_small(t), t.floor(), "{t}");
+        }
+        for q in [
+            0.0f32, -0.0, 1.0, -1.0, 127.0, -127.0, 4194304.0, -4194304.0,
+        ] {
+            assert_eq!(int_of(q), q as i32, "{q}");
+        }
+    }
+
+    #[test]
+    fn parts_cover_whole_blocks_in_order() {
+        let n = 5 * crate::par::MIN_PART + 100;
+        let xs: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let (mut c, mut y) = outputs(n);
+        let parts = in_parts(&xs, &mut c, &mut y, 64, &|first, x, c, y| {
+            for ((v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+                *c = first as i32;
+                *y = *v;
+            }
+            (first, x.len())
+        });
+        assert_eq!(y, xs);
+        let mut next = 0;
+        for (first, len) in parts {
+            assert_eq!(first * 64, next);
+            next += len;
+        }
+        assert_eq!(next, n);
+        // Each value knows its part's first block.
+        assert!(c.iter().enumerate().all(|(i, &b)| (b as usize) * 64 <= i));
+    }
+
+    #[test]
+    fn crossovers_are_where_the_nearer_point_changes() {
+        assert_eq!(crossover(0.0, 1.0), 0.5f32.next_up_compat());
+        assert_eq!(crossover(1.0, 2.0), 1.5f32.next_up_compat());
+        assert_eq!(crossover(-1.0, -0.5), (-0.75f32).next_up_compat());
+        assert_eq!(crossover(1.0, 1.0), f32::INFINITY);
+        assert_eq!(crossover(1.0, f32::INFINITY), f32::INFINITY);
+    }
+
+    /// The next float32 up (`f32::next_up` needs a newer Rust than the crate's minimum).
+    trait NextUp {
+        fn next_up_compat(self) -> f32;
+    }
+    impl NextUp for f32 {
+        fn next_up_compat(self) -> f32 {
+            if self >= 0.0 {
+                f32::from_bits(self.to_bits() + 1)
+            } else {
+                f32::from_bits(self.to_bits() - 1)
+            }
+        }
     }
 
     #[test]

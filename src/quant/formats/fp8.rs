@@ -6,6 +6,7 @@
 //! nearest even, subnormals included; dequantized `y / scale` in float32. The clamp comes
 //! before the cast, so nothing becomes NaN or infinite.
 
+use super::float::{abs_max, in_parts, outputs};
 use super::{BlockScale, Quantized};
 use crate::error::Result;
 
@@ -18,77 +19,130 @@ pub enum Fp8 {
     E5m2,
 }
 
-/// What the cast needs to know of an encoding.
-struct Spec {
-    /// The largest finite value.
-    fmax: f32,
-    /// Its byte without the sign (E4M3 0x7E, E5M2 0x7B).
-    max_code: u32,
-    /// Mantissa bits.
-    mbits: u32,
-    /// Exponent bias.
-    bias: u32,
-    /// The smallest normal value: below it the value rounds in steps of the subnormal unit.
-    min_normal: f32,
-    /// 2^23 subnormal units: adding it to a value below `min_normal` rounds the value to a
-    /// whole number of units (float32's ulp there is one unit), to nearest even.
-    magic: f32,
-}
+/// An FP8 encoding: `MBITS` mantissa bits, exponent bias `BIAS`, `MAX` the byte of its largest
+/// finite value (E4M3 0x7E, as 0x7F is NaN; E5M2 0x7B, as 0x7C is infinity). Constants, so that
+/// every shift in the cast is by a constant and the loop vectorizes.
+struct Enc<const MBITS: u32, const BIAS: u32, const MAX: u32>;
 
-impl Fp8 {
-    fn spec(self) -> Spec {
-        match self {
-            Fp8::E4m3 => Spec {
-                fmax: 448.0,
-                max_code: 0x7E,
-                mbits: 3,
-                bias: 7,
-                min_normal: 1.0 / 64.0,
-                // The unit is 2^-9.
-                magic: 16384.0,
-            },
-            Fp8::E5m2 => Spec {
-                fmax: 57344.0,
-                max_code: 0x7B,
-                mbits: 2,
-                bias: 15,
-                min_normal: 1.0 / 16384.0,
-                // The unit is 2^-16.
-                magic: 128.0,
-            },
+impl<const MBITS: u32, const BIAS: u32, const MAX: u32> Enc<MBITS, BIAS, MAX> {
+    /// float32 mantissa bits below the encoding's.
+    const SHIFT: u32 = 23 - MBITS;
+    const LOW: u32 = (1 << Self::SHIFT) - 1;
+    /// The largest finite value: the byte `MAX` read as float32.
+    const FMAX: f32 = f32::from_bits(
+        (((MAX >> MBITS) + 127 - BIAS) << 23) | ((MAX & ((1 << MBITS) - 1)) << Self::SHIFT),
+    );
+    /// The smallest normal value, `2^(1 - BIAS)`: below it values round in subnormal units of
+    /// `2^(1 - BIAS - MBITS)`.
+    const MIN_NORMAL: f32 = f32::from_bits((128 - BIAS) << 23);
+    /// 2^23 subnormal units: adding it to a value below `MIN_NORMAL` rounds the value to a
+    /// whole number of units (float32's spacing there is one unit), to nearest even.
+    const MAGIC: f32 = f32::from_bits((151 - BIAS - MBITS) << 23);
+
+    /// The byte of `y` (|y| at most `FMAX`, not NaN) rounded to nearest even, and its value as
+    /// float32. Both roundings are computed and the range picks one, without branches: normal
+    /// values round the float32 mantissa to `MBITS` bits by integer addition (a carry into the
+    /// exponent is the correct next binade), subnormal ones by the float addition of `MAGIC`.
+    /// A subnormal that rounds up to the smallest normal counts `2^MBITS` units, which is that
+    /// normal's byte, so the two ranges meet without a seam.
+    #[inline(always)]
+    fn cast(y: f32) -> (u32, f32) {
+        let bits = y.to_bits();
+        let sign = bits & 0x8000_0000;
+        let a_bits = bits & 0x7FFF_FFFF;
+        let a = f32::from_bits(a_bits);
+        let rounded = a_bits
+            .wrapping_add(Self::LOW >> 1)
+            .wrapping_add((a_bits >> Self::SHIFT) & 1);
+        let normal_code = (rounded >> Self::SHIFT).wrapping_sub((127 - BIAS) << MBITS);
+        let normal_val = f32::from_bits(rounded & !Self::LOW);
+        let t = a + Self::MAGIC;
+        let sub_code = t.to_bits().wrapping_sub(Self::MAGIC.to_bits());
+        let sub_val = t - Self::MAGIC;
+        let sub = a < Self::MIN_NORMAL;
+        let code = if sub { sub_code } else { normal_code };
+        let val = if sub { sub_val } else { normal_val };
+        ((sign >> 24) | code, f32::from_bits(val.to_bits() | sign))
+    }
+
+    /// [`Self::part`], compiled for AVX2 where the CPU has it (as `avx2_dispatch!` in the
+    /// formats' float module does, written out for the encoding's constants).
+    fn part_fast(p: (f32, &[f32], &mut [i32], &mut [f32])) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2<const M: u32, const B: u32, const X: u32>(
+                p: (f32, &[f32], &mut [i32], &mut [f32]),
+            ) -> usize {
+                Enc::<M, B, X>::part(p)
+            }
+            if crate::quant::kernels::has_avx2() {
+                // SAFETY: the CPU has AVX2, all that `avx2` requires.
+                return unsafe { avx2::<MBITS, BIAS, MAX>(p) };
+            }
+        }
+        Self::part(p)
+    }
+
+    /// Casts a part of the values scaled by `scale`: how many saturated. Inlined into
+    /// [`Self::part_fast`].
+    #[inline(always)]
+    fn part((scale, x, c, y): (f32, &[f32], &mut [i32], &mut [f32])) -> usize {
+        let mut saturated = 0usize;
+        let chunks = x
+            .chunks(PART)
+            .zip(c.chunks_mut(PART))
+            .zip(y.chunks_mut(PART));
+        for ((x, c), y) in chunks {
+            // A narrow counter keeps the loop's lanes 32 bits wide.
+            let mut top = 0u32;
+            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+                // torch's clamp; the values are finite, so no NaN meets it.
+                let t = v * scale;
+                let t = if t < -Self::FMAX { -Self::FMAX } else { t };
+                let t = if t > Self::FMAX { Self::FMAX } else { t };
+                let (code, val) = Self::cast(t);
+                // The byte is below 256: the cast to i32 keeps it.
+                *c = code as i32;
+                *y = val / scale;
+                top += u32::from(code & 0x7F == MAX);
+            }
+            saturated += top as usize;
+        }
+        saturated
+    }
+
+    /// The whole tensor: the scale from its largest magnitude, then every value.
+    fn quantize(xs: &[f32]) -> Quantized {
+        let n = xs.len();
+        let (mut codes, mut deq) = outputs(n);
+        // The largest magnitude, by parts (a maximum is the same in any order).
+        let amax = in_parts(xs, &mut codes, &mut deq, PART, &|_, x, _, _| abs_max(x))
+            .into_iter()
+            .fold(0f32, |m, a| if a > m { a } else { m });
+        let scale = (f64::from(Self::FMAX) / f64::from(amax).max(1e-12)) as f32;
+        let saturated = in_parts(xs, &mut codes, &mut deq, PART, &|_, x, c, y| {
+            Self::part_fast((scale, x, c, y))
+        })
+        .into_iter()
+        .sum();
+        Quantized {
+            codes,
+            dequantized: deq,
+            scales: vec![BlockScale::Tensor { scale }],
+            block: n,
+            saturated,
         }
     }
 }
 
-/// The FP8 byte of `y` (|y| at most `fmax`, not NaN) rounded to nearest even, and its value as
-/// float32. Both roundings are computed without branches and the range picks one: normal
-/// values round the float32 mantissa to `mbits` bits by integer addition (a carry into the
-/// exponent is the correct next binade), subnormal ones by the float addition of `magic`.
-/// A value at `2^-6·(1 - 2^-4)` or so rounds up to the smallest normal: the subnormal count
-/// reaches `2^mbits`, which is that normal's byte, so both ranges meet without a seam.
-#[inline]
-fn cast(y: f32, sp: &Spec) -> (u32, f32) {
-    let bits = y.to_bits();
-    let sign = bits & 0x8000_0000;
-    let a = f32::from_bits(bits & 0x7FFF_FFFF);
-    let a_bits = a.to_bits();
-    let shift = 23 - sp.mbits;
-    let low = (1u32 << shift) - 1;
-    let rounded = a_bits
-        .wrapping_add(low >> 1)
-        .wrapping_add((a_bits >> shift) & 1);
-    let normal_code = (rounded >> shift).wrapping_sub((127 - sp.bias) << sp.mbits);
-    let normal_val = f32::from_bits(rounded & !low);
-    let t = a + sp.magic;
-    let sub_code = t.to_bits().wrapping_sub(sp.magic.to_bits());
-    let sub_val = t - sp.magic;
-    let (code, val) = if a < sp.min_normal {
-        (sub_code, sub_val)
-    } else {
-        (normal_code, normal_val)
-    };
-    ((sign >> 24) | code, f32::from_bits(val.to_bits() | sign))
-}
+/// E4M3 (fn): 3 mantissa bits, bias 7, largest 448 (0x7E).
+type E4m3 = Enc<3, 7, 0x7E>;
+/// E5M2: 2 mantissa bits, bias 15, largest 57344 (0x7B).
+type E5m2 = Enc<2, 15, 0x7B>;
+
+/// Values per step of the loop: the saturation count of a step fits 32 bits.
+const PART: usize = 4096;
 
 /// FP8 of `xs` with one scale for the tensor (see the module comment).
 ///
@@ -97,26 +151,9 @@ fn cast(y: f32, sp: &Spec) -> (u32, f32) {
 /// largest magnitude always maps to about fmax, so the count is at least 1 for data that is not
 /// all zero.
 pub fn quantize(xs: &[f32], kind: Fp8) -> Result<Quantized> {
-    let sp = kind.spec();
-    let amax = super::float::abs_max(xs);
-    let scale = (f64::from(sp.fmax) / f64::from(amax).max(1e-12)) as f32;
-    let n = xs.len();
-    let mut codes = vec![0i32; n];
-    let mut deq = vec![0f32; n];
-    let mut saturated = 0usize;
-    for ((&v, c), d) in xs.iter().zip(codes.iter_mut()).zip(deq.iter_mut()) {
-        let (code, val) = cast((v * scale).clamp(-sp.fmax, sp.fmax), &sp);
-        // The byte is below 256: the cast to i32 keeps it.
-        *c = code as i32;
-        *d = val / scale;
-        saturated += usize::from(code & 0x7F == sp.max_code);
-    }
-    Ok(Quantized {
-        codes,
-        dequantized: deq,
-        scales: vec![BlockScale::Tensor { scale }],
-        block: n,
-        saturated,
+    Ok(match kind {
+        Fp8::E4m3 => E4m3::quantize(xs),
+        Fp8::E5m2 => E5m2::quantize(xs),
     })
 }
 
@@ -125,11 +162,21 @@ mod tests {
     use super::*;
 
     fn e4m3(y: f32) -> (u32, f32) {
-        cast(y.clamp(-448.0, 448.0), &Fp8::E4m3.spec())
+        E4m3::cast(y.clamp(-448.0, 448.0))
     }
 
     fn e5m2(y: f32) -> (u32, f32) {
-        cast(y.clamp(-57344.0, 57344.0), &Fp8::E5m2.spec())
+        E5m2::cast(y.clamp(-57344.0, 57344.0))
+    }
+
+    #[test]
+    fn constants_of_the_encodings() {
+        assert_eq!(E4m3::FMAX, 448.0);
+        assert_eq!(E5m2::FMAX, 57344.0);
+        assert_eq!(E4m3::MIN_NORMAL, 2f32.powi(-6));
+        assert_eq!(E5m2::MIN_NORMAL, 2f32.powi(-14));
+        assert_eq!(E4m3::MAGIC, 16384.0);
+        assert_eq!(E5m2::MAGIC, 128.0);
     }
 
     #[test]
@@ -164,6 +211,33 @@ mod tests {
         assert_eq!(e5m2(1.375), (0x3E, 1.5));
         assert_eq!(e5m2(2f32.powi(-17)), (0, 0.0));
         assert_eq!(e5m2(3.0 * 2f32.powi(-17)), (2, 2f32.powi(-15)));
+    }
+
+    #[test]
+    fn portable_and_avx2_builds_agree() {
+        let x = crate::quant::formats::float::test_values(1 << 14);
+        let n = x.len();
+        for scale in [1.0f32, 3.7e-3, 2.5e5] {
+            let run_with = |fast: bool| {
+                let (mut c, mut y) = (vec![0; n], vec![0f32; n]);
+                let p = (scale, &x[..], &mut c[..], &mut y[..]);
+                let s = if fast {
+                    E4m3::part_fast(p)
+                } else {
+                    E4m3::part(p)
+                };
+                let (mut c2, mut y2) = (vec![0; n], vec![0f32; n]);
+                let p = (scale, &x[..], &mut c2[..], &mut y2[..]);
+                let s2 = if fast {
+                    E5m2::part_fast(p)
+                } else {
+                    E5m2::part(p)
+                };
+                let bits = |y: &[f32]| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                (s, c, bits(&y), s2, c2, bits(&y2))
+            };
+            assert!(run_with(true) == run_with(false), "scale {scale}");
+        }
     }
 
     #[test]

@@ -14,28 +14,26 @@
 //! - a scale that fp16 rounds to infinity (|d| from 65520 up) would dequantize to infinities
 //!   and NaNs: quantviz refuses the block with [`Error::ScaleOverflow`] instead.
 
-use super::float::{abs_max, fp16_round, FP16_MAX};
+use super::float::{
+    abs_max, avx2_dispatch, concat, floor_small, fp16_round, in_parts, int_of, outputs,
+    scales_with_capacity, FP16_MAX,
+};
 use super::{BlockScale, Quantized};
 use crate::error::{Error, Result};
 
 /// Values per block (`QK4_0`, `QK4_1`, `QK8_0`).
 const QK: usize = 32;
 
-/// The error for block `block` whose fp16 scale (or minimum) `scale` overflows.
-fn overflow(format: &'static str, block: usize, scale: f32) -> Error {
-    Error::ScaleOverflow {
-        format,
-        block,
-        scale: f64::from(scale),
-        limit: FP16_MAX,
-    }
-}
+/// A block's stored scale, or the float32 scale (or minimum) that fp16 rounds to infinity.
+type BlockResult = std::result::Result<BlockScale, f32>;
 
-/// The output buffers of `n` values in blocks of 32, or the error of a count 32 does not
-/// divide (the dispatcher checks it first; these functions are public and check it again rather
-/// than drop a partial block).
-type Buffers = (Vec<i32>, Vec<f32>, Vec<BlockScale>);
-fn buffers(format: &'static str, n: usize) -> Result<Buffers> {
+/// Runs `B::block` over every block of 32 (in parts on threads for large data) and gathers the
+/// result; the first block whose scale overflows fp16 is the error. A count 32 does not divide
+/// is an error too: the dispatcher checks it first, but these functions are public and check it
+/// again rather than drop a partial block.
+fn run<B: Block>(xs: &[f32]) -> Result<Quantized> {
+    let format = B::NAME;
+    let n = xs.len();
     if n % QK != 0 {
         return Err(Error::BlockCount {
             format,
@@ -43,47 +41,12 @@ fn buffers(format: &'static str, n: usize) -> Result<Buffers> {
             block: QK,
         });
     }
-    Ok((vec![0; n], vec![0.0; n], Vec::with_capacity(n / QK)))
-}
-
-/// Q4_0 of `xs`: `d = m / -8` with `m` the first value of largest magnitude (sign kept),
-/// `q = min(15, trunc(v/d + 8.5))`, dequantized `(q - 8)·fp16(d)`.
-pub fn q4_0(xs: &[f32]) -> Result<Quantized> {
-    let (mut codes, mut deq, mut scales) = buffers("q4_0", xs.len())?;
-    let blocks = xs
-        .chunks_exact(QK)
-        .zip(codes.chunks_exact_mut(QK))
-        .zip(deq.chunks_exact_mut(QK));
-    for (b, ((x, c), y)) in blocks.enumerate() {
-        let amax = abs_max(x);
-        // The reference keeps the first value whose magnitude beats the running maximum
-        // (starting from 0.0), so an all-zero block has m = +0.0 whatever its zeros' signs.
-        let m = if amax > 0.0 {
-            x.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0)
-        } else {
-            0.0
-        };
-        let d = m / -8.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let (bits, d16) = fp16_round(d);
-        if d16.is_infinite() {
-            return Err(overflow("q4_0", b, d));
-        }
-        if id.is_finite() {
-            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
-                // v·id lies in [-8, 8] (up to rounding), so the sum is at least 0.49 and the
-                // cast truncates a small non-negative float, as C's cast to int8_t does.
-                let q = ((v * id + 8.5) as i32).min(15);
-                *c = q;
-                *y = (q - 8) as f32 * d16;
-            }
-        } else {
-            // See the module comment: code 0 everywhere; d16 is ±0, so (0 - 8)·d16 is ∓0.
-            c.fill(0);
-            y.fill(-8.0 * d16);
-        }
-        scales.push(BlockScale::Fp16 { d: bits });
-    }
+    let (mut codes, mut deq) = outputs(n);
+    let parts = in_parts(xs, &mut codes, &mut deq, QK, &|first, x, c, y| {
+        part_fast::<B>((first, x, c, y))
+    });
+    // Parts are in order, so the first error is the first overflowing block.
+    let scales = concat(parts.into_iter().collect::<Result<Vec<_>>>()?);
     Ok(Quantized {
         codes,
         dequantized: deq,
@@ -93,9 +56,116 @@ pub fn q4_0(xs: &[f32]) -> Result<Quantized> {
     })
 }
 
+/// One of the three formats: its name and what it does to a block of 32.
+trait Block {
+    const NAME: &'static str;
+    /// Quantizes one block: writes its codes and dequantized values, returns its stored
+    /// scale or the float32 scale that overflows fp16.
+    fn block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult;
+}
+
+/// A part of whole blocks for [`part`]: the index of its first block, its values, codes and
+/// dequantized values.
+type Part<'a> = (usize, &'a [f32], &'a mut [i32], &'a mut [f32]);
+
+avx2_dispatch! {
+    /// [`part`], compiled for AVX2 where the CPU has it.
+    fn part_fast<B: Block>(p: Part<'_>) -> Result<Vec<BlockScale>> => part
+}
+
+/// `B::block` over a part's blocks: their scales, or the first overflow. Inlined into
+/// [`part_fast`], with the block's code inlined into it (a static call).
+#[inline(always)]
+fn part<B: Block>((first, x, c, y): Part<'_>) -> Result<Vec<BlockScale>> {
+    let format = B::NAME;
+    let mut scales = scales_with_capacity(x.len() / QK);
+    let blocks = x
+        .chunks_exact(QK)
+        .zip(c.chunks_exact_mut(QK))
+        .zip(y.chunks_exact_mut(QK));
+    for (i, ((x, c), y)) in blocks.enumerate() {
+        match B::block(x, c, y) {
+            Ok(s) => scales.push(s),
+            Err(scale) => {
+                return Err(Error::ScaleOverflow {
+                    format,
+                    block: first + i,
+                    scale: f64::from(scale),
+                    limit: FP16_MAX,
+                })
+            }
+        }
+    }
+    Ok(scales)
+}
+
+/// Q4_0 of `xs`: `d = m / -8` with `m` the first value of largest magnitude (sign kept),
+/// `q = min(15, trunc(v/d + 8.5))`, dequantized `(q - 8)·fp16(d)`.
+pub fn q4_0(xs: &[f32]) -> Result<Quantized> {
+    run::<Q40>(xs)
+}
+
+/// The first value of `x` whose magnitude is `amax` (`amax` is one of them), found through a
+/// mask of the matches so that the comparisons vectorize.
+#[inline(always)]
+fn first_with_magnitude(x: &[f32], amax: f32) -> f32 {
+    let mut mask = 0u64;
+    for (j, v) in x.iter().enumerate().take(64) {
+        mask |= u64::from(v.abs() == amax) << j;
+    }
+    x.get(mask.trailing_zeros() as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// The [`Block`] of Q4_0.
+struct Q40;
+
+impl Block for Q40 {
+    const NAME: &'static str = "q4_0";
+    #[inline(always)]
+    fn block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+        q4_0_block(x, c, y)
+    }
+}
+
+#[inline(always)]
+fn q4_0_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+    let amax = abs_max(x);
+    // The reference keeps the first value whose magnitude beats the running maximum
+    // (starting from 0.0), so an all-zero block has m = +0.0 whatever its zeros' signs.
+    let m = if amax > 0.0 {
+        first_with_magnitude(x, amax)
+    } else {
+        0.0
+    };
+    let d = m / -8.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let (bits, d16) = fp16_round(d);
+    if d16.is_infinite() {
+        return Err(d);
+    }
+    if id.is_finite() {
+        for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+            // v·id lies in [-8, 8] (up to rounding), so the sum is at least 0.49 and its
+            // truncation, C's cast to int8_t, is its floor.
+            let q = floor_small(v * id + 8.5);
+            let q = int_of(if q > 15.0 { 15.0 } else { q });
+            *c = q;
+            *y = (q - 8) as f32 * d16;
+        }
+    } else {
+        // See the module comment: code 0 everywhere; d16 is ±0, so (0 - 8)·d16 is ∓0.
+        c.fill(0);
+        y.fill(-8.0 * d16);
+    }
+    Ok(BlockScale::Fp16 { d: bits })
+}
+
 /// The block's minimum and maximum as the reference's loop finds them (strict comparisons from
 /// `FLT_MAX` and `-FLT_MAX`): the values are the same in any order, but for a zero the sign is
 /// that of the first zero, which the stored fp16 minimum keeps.
+#[inline(always)]
 fn min_max(x: &[f32]) -> (f32, f32) {
     let mut lo = [f32::MAX; 8];
     let mut hi = [-f32::MAX; 8];
@@ -124,107 +194,141 @@ fn min_max(x: &[f32]) -> (f32, f32) {
 /// Q4_1 of `xs`: `d = (max - min)/15`, `q = min(15, trunc((v - min)/d + 0.5))`, dequantized
 /// `q·fp16(d) + fp16(min)`.
 pub fn q4_1(xs: &[f32]) -> Result<Quantized> {
-    let (mut codes, mut deq, mut scales) = buffers("q4_1", xs.len())?;
-    let blocks = xs
-        .chunks_exact(QK)
-        .zip(codes.chunks_exact_mut(QK))
-        .zip(deq.chunks_exact_mut(QK));
-    for (b, ((x, c), y)) in blocks.enumerate() {
-        let (min, max) = min_max(x);
-        let d = (max - min) / 15.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let (d_bits, d16) = fp16_round(d);
-        let (m_bits, m16) = fp16_round(min);
-        if d16.is_infinite() {
-            return Err(overflow("q4_1", b, d));
-        }
-        if m16.is_infinite() {
-            return Err(overflow("q4_1", b, min));
-        }
-        if id.is_finite() {
-            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
-                // (v - min)·id lies in [0, 15] up to rounding: a small non-negative float.
-                let q = (((v - min) * id + 0.5) as i32).min(15);
-                *c = q;
-                *y = q as f32 * d16 + m16;
-            }
-        } else {
-            // See the module comment: code 0, and 0·d16 + m16 with both zero is +0.
-            c.fill(0);
-            y.fill(0.0 * d16 + m16);
-        }
-        scales.push(BlockScale::Fp16Min {
-            d: d_bits,
-            m: m_bits,
-        });
+    run::<Q41>(xs)
+}
+
+/// The [`Block`] of Q4_1.
+struct Q41;
+
+impl Block for Q41 {
+    const NAME: &'static str = "q4_1";
+    #[inline(always)]
+    fn block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+        q4_1_block(x, c, y)
     }
-    Ok(Quantized {
-        codes,
-        dequantized: deq,
-        scales,
-        block: QK,
-        saturated: 0,
+}
+
+#[inline(always)]
+fn q4_1_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+    let (min, max) = min_max(x);
+    let d = (max - min) / 15.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let (d_bits, d16) = fp16_round(d);
+    let (m_bits, m16) = fp16_round(min);
+    if d16.is_infinite() {
+        return Err(d);
+    }
+    if m16.is_infinite() {
+        return Err(min);
+    }
+    if id.is_finite() {
+        for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+            // (v - min)·id lies in [0, 15] up to rounding: the truncation is the floor.
+            let q = floor_small((v - min) * id + 0.5);
+            let q = int_of(if q > 15.0 { 15.0 } else { q });
+            *c = q;
+            *y = q as f32 * d16 + m16;
+        }
+    } else {
+        // See the module comment: code 0, and 0·d16 + m16 with both zero is +0.
+        c.fill(0);
+        y.fill(0.0 * d16 + m16);
+    }
+    Ok(BlockScale::Fp16Min {
+        d: d_bits,
+        m: m_bits,
     })
 }
 
-/// C's `roundf` (half away from zero) of `t`, for |t| below 2^31: the truncation plus one where
-/// the dropped fraction is at least one half. Written with a cast rather than `f32::round`,
-/// which is a library call on targets without SSE4.1 and keeps the loop from vectorizing.
-#[inline]
+/// C's `roundf` (half away from zero) of `t`, for |t| below 2^22: the floor of `|t|` plus one
+/// where the dropped fraction is at least one half, with `t`'s sign. (`f32::round` is a
+/// library call on targets without SSE4.1 and keeps the loop from vectorizing.)
+#[inline(always)]
 fn round_half_away(t: f32) -> i32 {
     let a = t.abs();
-    let r = a as i32;
-    // a - r is exact: r is a's integer part.
-    let r = r + i32::from(a - r as f32 >= 0.5);
-    if t < 0.0 {
-        -r
-    } else {
-        r
-    }
+    let f = floor_small(a);
+    // a - f is exact: f is a's integer part.
+    let r = if a - f >= 0.5 { f + 1.0 } else { f };
+    int_of(if t < 0.0 { -r } else { r })
 }
 
 /// Q8_0 of `xs`: `d = max|v|/127`, `q = roundf(v/d)` (the signed code, -127 to 127),
 /// dequantized `q·fp16(d)`.
 pub fn q8_0(xs: &[f32]) -> Result<Quantized> {
-    let (mut codes, mut deq, mut scales) = buffers("q8_0", xs.len())?;
-    let blocks = xs
-        .chunks_exact(QK)
-        .zip(codes.chunks_exact_mut(QK))
-        .zip(deq.chunks_exact_mut(QK));
-    for (b, ((x, c), y)) in blocks.enumerate() {
-        let amax = abs_max(x);
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let (bits, d16) = fp16_round(d);
-        if d16.is_infinite() {
-            return Err(overflow("q8_0", b, d));
-        }
-        if id.is_finite() {
-            for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
-                // |v·id| is at most 127 (up to rounding): the code fits int8 as in the reference.
-                let q = round_half_away(v * id);
-                *c = q;
-                *y = q as f32 * d16;
-            }
-        } else {
-            // See the module comment: code 0, and 0·d16 with d16 = +0 is +0.
-            c.fill(0);
-            y.fill(0.0);
-        }
-        scales.push(BlockScale::Fp16 { d: bits });
+    run::<Q80>(xs)
+}
+
+/// The [`Block`] of Q8_0.
+struct Q80;
+
+impl Block for Q80 {
+    const NAME: &'static str = "q8_0";
+    #[inline(always)]
+    fn block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+        q8_0_block(x, c, y)
     }
-    Ok(Quantized {
-        codes,
-        dequantized: deq,
-        scales,
-        block: QK,
-        saturated: 0,
-    })
+}
+
+#[inline(always)]
+fn q8_0_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+    let amax = abs_max(x);
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let (bits, d16) = fp16_round(d);
+    if d16.is_infinite() {
+        return Err(d);
+    }
+    if id.is_finite() {
+        for ((&v, c), y) in x.iter().zip(c.iter_mut()).zip(y.iter_mut()) {
+            // |v·id| is at most 127 (up to rounding): the code fits int8 as in the reference.
+            let q = round_half_away(v * id);
+            *c = q;
+            *y = q as f32 * d16;
+        }
+    } else {
+        // See the module comment: code 0, and 0·d16 with d16 = +0 is +0.
+        c.fill(0);
+        y.fill(0.0);
+    }
+    Ok(BlockScale::Fp16 { d: bits })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn portable_and_avx2_builds_agree() {
+        let x = crate::quant::formats::float::test_values(1 << 14);
+        let n = x.len();
+        let run_with = |fast: bool| {
+            let (mut c, mut y) = (vec![0; n], vec![0f32; n]);
+            let s = if fast {
+                part_fast::<Q40>((0, &x, &mut c, &mut y))
+            } else {
+                part::<Q40>((0, &x, &mut c, &mut y))
+            };
+            (s, c, y.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+        };
+        assert!(run_with(true) == run_with(false));
+        let run_with = |fast: bool| {
+            let (mut c, mut y) = (vec![0; n], vec![0f32; n]);
+            let s1 = if fast {
+                part_fast::<Q41>((0, &x, &mut c, &mut y))
+            } else {
+                part::<Q41>((0, &x, &mut c, &mut y))
+            };
+            let (mut c8, mut y8) = (vec![0; n], vec![0f32; n]);
+            let s8 = if fast {
+                part_fast::<Q80>((0, &x, &mut c8, &mut y8))
+            } else {
+                part::<Q80>((0, &x, &mut c8, &mut y8))
+            };
+            let bits = |y: &[f32]| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            (s1, c, bits(&y), s8, c8, bits(&y8))
+        };
+        assert!(run_with(true) == run_with(false));
+    }
 
     fn block(first: &[f32]) -> Vec<f32> {
         let mut x = first.to_vec();
@@ -248,6 +352,7 @@ mod tests {
         assert_eq!(round_half_away(0.49999997), 0);
         assert_eq!(round_half_away(-0.5), -1);
         assert_eq!(round_half_away(126.99999), 127);
+        assert_eq!(round_half_away(-0.3), 0);
         // max 127: d = 1, so 2.5 and -0.5 sit exactly halfway.
         let q = q8_0(&block(&[127.0, 2.5, -0.5, -126.5])).unwrap();
         assert_eq!(&q.codes[..4], &[127, 3, -1, -127]);

@@ -12,10 +12,12 @@
 //! at 448, which clamps every value of a sub-block beyond 2688.
 
 use super::float::{
-    abs_max, e8m0_exponent, e8m0_half, ue4m3_from_f32, ue4m3_half, E2M1_DOUBLED_MAGNITUDES,
+    abs_max, avx2_dispatch, concat, crossover, e8m0_exponent, e8m0_half, in_parts, outputs,
+    scales_with_capacity, ue4m3_from_f32, ue4m3_half, E2M1_DOUBLED_MAGNITUDES,
 };
 use super::{BlockScale, Quantized};
 use crate::error::{Error, Result};
+use std::sync::OnceLock;
 
 /// MXFP4's block (`QK_MXFP4`).
 const QK_MXFP4: usize = 32;
@@ -33,42 +35,114 @@ fn whole_blocks(format: &'static str, n: usize, block: usize) -> Result<()> {
     }
 }
 
-/// The doubled element magnitudes times the half scale `d`, as the reference's
-/// `kvalues_mxfp4[i]*e` computes them (exact but for overflow at the largest scales).
-#[inline]
-fn scaled_elements(d: f32) -> [f32; 8] {
-    E2M1_DOUBLED_MAGNITUDES.map(|k| k * d)
+/// The elements of one scale: the doubled magnitudes times the half scale `d`, as the
+/// reference's `kvalues_mxfp4[i]*e` computes them (exact but for overflow to infinity at the
+/// largest scales), the thresholds where each takes over from the one below ([`crossover`]),
+/// and how far the thresholds hold.
+///
+/// Neighbouring elements are at least `d` apart, so the float32 errors of two elements differ
+/// by at least `d` minus rounding; rounding can merge them only where an ulp of the error
+/// exceeds `d`, beyond `2^23·d`. Up to `far = 2^22·d` only neighbours can tie and the
+/// thresholds decide. Beyond it the errors of several elements can round to one float and the
+/// reference's first minimum takes the smallest of them (a huge value in an NVFP4 sub-block
+/// whose scale saturated at 448 gets code 0): blocks reaching past `far` are scanned as the
+/// reference scans them. MXFP4's scale follows its block's largest magnitude, so its blocks
+/// never do; NVFP4's do only above about 6e9.
+struct Grid {
+    kd: [f32; 8],
+    t: [f32; 7],
+    far: f32,
 }
 
-/// Quantizes one block (or sub-block) against the scaled elements `kd`: writes each value's
-/// code and dequantized value, and returns how many took the largest element.
+impl Grid {
+    fn new(d: f32) -> Grid {
+        let kd = E2M1_DOUBLED_MAGNITUDES.map(|k| k * d);
+        let t = std::array::from_fn(|i| crossover(kd[i], kd[i + 1]));
+        // A zero scale makes every element 0 and every threshold infinite: code 0 everywhere,
+        // which is the reference's answer too.
+        let far = if d == 0.0 {
+            f32::INFINITY
+        } else {
+            d * 4_194_304.0
+        };
+        Grid { kd, t, far }
+    }
+}
+
+/// MXFP4's grids, one per exponent byte `e`, made on first use.
+fn mxfp4_grids() -> &'static [Grid; 256] {
+    static GRIDS: OnceLock<Box<[Grid; 256]>> = OnceLock::new();
+    GRIDS.get_or_init(|| Box::new(std::array::from_fn(|e| Grid::new(e8m0_half(e as u8)))))
+}
+
+/// NVFP4's grids, one per UE4M3 byte `s` (below 0x80), made on first use.
+fn nvfp4_grids() -> &'static [Grid; 128] {
+    static GRIDS: OnceLock<Box<[Grid; 128]>> = OnceLock::new();
+    GRIDS.get_or_init(|| Box::new(std::array::from_fn(|s| Grid::new(ue4m3_half(s as u8)))))
+}
+
+/// Quantizes one block (or sub-block) on the grid `g`: writes each value's code and
+/// dequantized value, and returns how many took the largest element.
 ///
-/// The reference scans all 16 codes; this scans the 8 magnitudes of `|v|`, which picks the same
-/// code: for `v > 0` a negative element's error `k·d + v` is at least `v`, the error of code 0,
-/// so it never beats it (the comparison is strict), and for `v < 0` the positive elements lose
-/// the same way while each negative element's error is the positive one's for `|v|` (negating
-/// both operands of a subtraction negates its rounded result). Code 8 (the negative zero) ties
-/// code 0 and so never wins either; a negative value whose nearest element is zero gets code 0.
-#[inline]
-fn e2m1_block(x: &[f32], kd: &[f32; 8], codes: &mut [i32], deq: &mut [f32]) -> usize {
-    let mut top = 0usize;
+/// The reference scans all 16 codes for the first smallest float32 error; this picks the same
+/// code from `|v|` and the grid's thresholds. For `v > 0` a negative element's error `k·d + v`
+/// is at least `v`, the error of code 0, so it never beats it (the comparison is strict); for
+/// `v < 0` the positive elements lose the same way, and each negative element's error is the
+/// positive one's for `|v|` (negating both operands of a subtraction negates its rounded
+/// result). Code 8 (the negative zero) ties code 0 and never wins either: a negative value
+/// whose nearest element is zero gets code 0. Among the magnitudes, the nearest is the number
+/// of thresholds at or below `|v|` ([`crossover`]): seven comparisons that vectorize instead of
+/// sixteen error computations.
+///
+/// `amax` is the block's largest magnitude: past the grid's `far`, the block is scanned
+/// instead ([`e2m1_scan`]).
+#[inline(always)]
+fn e2m1_block(x: &[f32], g: &Grid, amax: f32, codes: &mut [i32], deq: &mut [f32]) -> usize {
+    if amax > g.far {
+        return e2m1_scan(x, &g.kd, codes, deq);
+    }
+    // Local copies: the compiler then knows that writing the outputs cannot change them.
+    let (t, kd) = (g.t, g.kd);
+    // A narrow counter keeps the loop's lanes 32 bits wide.
+    let mut top = 0u32;
     for ((&v, c), y) in x.iter().zip(codes.iter_mut()).zip(deq.iter_mut()) {
         let a = v.abs();
-        // Code 0's error |0·d - v| is |v|.
-        let mut best = a;
         let mut idx = 0i32;
         let mut val = 0f32;
-        for (i, &k) in kd.iter().enumerate().skip(1) {
-            let err = (k - a).abs();
-            let better = err < best;
-            best = if better { err } else { best };
-            idx = if better { i as i32 } else { idx };
-            val = if better { k } else { val };
+        for (&t, &k) in t.iter().zip(&kd[1..]) {
+            let past = a >= t;
+            idx += i32::from(past);
+            val = if past { k } else { val };
         }
         let neg = v < 0.0 && idx > 0;
         *c = if neg { idx + 8 } else { idx };
         // The reference's kvalues[code]·d: the magnitude's product, negated for codes 9 to 15.
         *y = if neg { -val } else { val };
+        top += u32::from(idx == 7);
+    }
+    top as usize
+}
+
+/// [`e2m1_block`] the reference's way, for blocks beyond the thresholds' reach: every
+/// magnitude's float32 error, the first minimum kept.
+#[cold]
+fn e2m1_scan(x: &[f32], kd: &[f32; 8], codes: &mut [i32], deq: &mut [f32]) -> usize {
+    let mut top = 0;
+    for ((&v, c), y) in x.iter().zip(codes.iter_mut()).zip(deq.iter_mut()) {
+        let a = v.abs();
+        // Code 0's error |0·d - v| is |v|.
+        let mut best = a;
+        let mut idx = 0;
+        for (i, &k) in kd.iter().enumerate().skip(1) {
+            let err = (k - a).abs();
+            if err < best {
+                best = err;
+                idx = i;
+            }
+        }
+        let neg = v < 0.0 && idx > 0;
+        *c = if neg { idx as i32 + 8 } else { idx as i32 };
+        *y = if neg { -kd[idx % 8] } else { kd[idx % 8] };
         top += usize::from(idx == 7);
     }
     top
@@ -80,26 +154,87 @@ fn e2m1_block(x: &[f32], kd: &[f32; 8], codes: &mut [i32], deq: &mut [f32]) -> u
 pub fn mxfp4(xs: &[f32]) -> Result<Quantized> {
     let n = xs.len();
     whole_blocks("mxfp4", n, QK_MXFP4)?;
-    let mut codes = vec![0i32; n];
-    let mut deq = vec![0f32; n];
-    let mut scales = Vec::with_capacity(n / QK_MXFP4);
+    let (mut codes, mut deq) = outputs(n);
+    let grids = mxfp4_grids();
+    let parts = in_parts(xs, &mut codes, &mut deq, QK_MXFP4, &|_, x, c, y| {
+        mxfp4_fast((grids, x, c, y))
+    });
+    Ok(gather(codes, deq, parts, QK_MXFP4))
+}
+
+/// A part's values, codes and dequantized values, with the grids of its format.
+type MxPart<'a, const G: usize> = (&'a [Grid; G], &'a [f32], &'a mut [i32], &'a mut [f32]);
+
+avx2_dispatch! {
+    /// [`mxfp4_part`], compiled for AVX2 where the CPU has it.
+    fn mxfp4_fast(p: MxPart<'_, 256>) -> (Vec<BlockScale>, usize) => mxfp4_part
+}
+
+avx2_dispatch! {
+    /// [`nvfp4_part`], compiled for AVX2 where the CPU has it.
+    fn nvfp4_fast(p: MxPart<'_, 128>) -> (Vec<BlockScale>, usize) => nvfp4_part
+}
+
+/// MXFP4 on a part of whole blocks: its scales and how many values saturated. Inlined into
+/// [`mxfp4_fast`].
+#[inline(always)]
+fn mxfp4_part((grids, x, c, y): MxPart<'_, 256>) -> (Vec<BlockScale>, usize) {
+    let mut scales = scales_with_capacity(x.len() / QK_MXFP4);
     let mut saturated = 0;
-    let blocks = xs
+    let blocks = x
         .chunks_exact(QK_MXFP4)
-        .zip(codes.chunks_exact_mut(QK_MXFP4))
-        .zip(deq.chunks_exact_mut(QK_MXFP4));
+        .zip(c.chunks_exact_mut(QK_MXFP4))
+        .zip(y.chunks_exact_mut(QK_MXFP4));
     for ((x, c), y) in blocks {
-        let e = e8m0_exponent(abs_max(x));
-        saturated += e2m1_block(x, &scaled_elements(e8m0_half(e)), c, y);
+        let amax = abs_max(x);
+        let e = e8m0_exponent(amax);
+        saturated += e2m1_block(x, &grids[usize::from(e)], amax, c, y);
         scales.push(BlockScale::E8m0 { e });
     }
-    Ok(Quantized {
+    (scales, saturated)
+}
+
+/// NVFP4 on a part of whole blocks, as [`mxfp4_part`]; inlined into [`nvfp4_fast`].
+#[inline(always)]
+fn nvfp4_part((grids, x, c, y): MxPart<'_, 128>) -> (Vec<BlockScale>, usize) {
+    let mut scales = scales_with_capacity(x.len() / QK_NVFP4);
+    let mut saturated = 0;
+    let blocks = x
+        .chunks_exact(QK_NVFP4)
+        .zip(c.chunks_exact_mut(QK_NVFP4))
+        .zip(y.chunks_exact_mut(QK_NVFP4));
+    for ((x, c), y) in blocks {
+        let mut s = [0u8; 4];
+        let subs = x
+            .chunks_exact(QK_NVFP4_SUB)
+            .zip(c.chunks_exact_mut(QK_NVFP4_SUB))
+            .zip(y.chunks_exact_mut(QK_NVFP4_SUB));
+        for (sb, ((x, c), y)) in s.iter_mut().zip(subs) {
+            let amax = abs_max(x);
+            *sb = ue4m3_from_f32(amax / 6.0);
+            saturated += e2m1_block(x, &grids[usize::from(*sb & 0x7F)], amax, c, y);
+        }
+        scales.push(BlockScale::Ue4m3 { s });
+    }
+    (scales, saturated)
+}
+
+/// The result from the parts' scales and saturation counts, in order.
+fn gather(
+    codes: Vec<i32>,
+    deq: Vec<f32>,
+    parts: Vec<(Vec<BlockScale>, usize)>,
+    block: usize,
+) -> Quantized {
+    let saturated = parts.iter().map(|(_, k)| k).sum();
+    let scales = concat(parts.into_iter().map(|(s, _)| s).collect());
+    Quantized {
         codes,
         dequantized: deq,
         scales,
-        block: QK_MXFP4,
+        block,
         saturated,
-    })
+    }
 }
 
 /// NVFP4 of `xs` as ggml stores it: blocks of 64, each sub-block of 16 with the UE4M3 scale
@@ -109,33 +244,12 @@ pub fn mxfp4(xs: &[f32]) -> Result<Quantized> {
 pub fn nvfp4(xs: &[f32]) -> Result<Quantized> {
     let n = xs.len();
     whole_blocks("nvfp4", n, QK_NVFP4)?;
-    let mut codes = vec![0i32; n];
-    let mut deq = vec![0f32; n];
-    let mut scales = Vec::with_capacity(n / QK_NVFP4);
-    let mut saturated = 0;
-    let blocks = xs
-        .chunks_exact(QK_NVFP4)
-        .zip(codes.chunks_exact_mut(QK_NVFP4))
-        .zip(deq.chunks_exact_mut(QK_NVFP4));
-    for ((x, c), y) in blocks {
-        let mut s = [0u8; 4];
-        let subs = x
-            .chunks_exact(QK_NVFP4_SUB)
-            .zip(c.chunks_exact_mut(QK_NVFP4_SUB))
-            .zip(y.chunks_exact_mut(QK_NVFP4_SUB));
-        for (sb, ((x, c), y)) in s.iter_mut().zip(subs) {
-            *sb = ue4m3_from_f32(abs_max(x) / 6.0);
-            saturated += e2m1_block(x, &scaled_elements(ue4m3_half(*sb)), c, y);
-        }
-        scales.push(BlockScale::Ue4m3 { s });
-    }
-    Ok(Quantized {
-        codes,
-        dequantized: deq,
-        scales,
-        block: QK_NVFP4,
-        saturated,
-    })
+    let (mut codes, mut deq) = outputs(n);
+    let grids = nvfp4_grids();
+    let parts = in_parts(xs, &mut codes, &mut deq, QK_NVFP4, &|_, x, c, y| {
+        nvfp4_fast((grids, x, c, y))
+    });
+    Ok(gather(codes, deq, parts, QK_NVFP4))
 }
 
 #[cfg(test)]
@@ -159,25 +273,70 @@ mod tests {
         best
     }
 
+    /// Values to try on a grid: its elements, the thresholds, the floats next to both, values
+    /// in between, both signs.
+    fn probes(g: &Grid) -> Vec<f32> {
+        let mut v = vec![0.0, -0.0, f32::MAX, -f32::MAX, f32::from_bits(1)];
+        let step = |x: f32, k: i32| f32::from_bits((x.to_bits() as i32 + k).max(0) as u32);
+        for &p in
+            g.kd.iter()
+                .chain(g.t.iter())
+                .chain([&g.far])
+                .filter(|p| p.is_finite())
+        {
+            for k in -3..=3 {
+                v.push(step(p, k));
+            }
+            v.push(p * 0.75);
+            v.push(p * 1.3);
+            v.push(p * 3e6);
+        }
+        let neg: Vec<f32> = v.iter().map(|x| -x).collect();
+        v.extend(neg);
+        v.retain(|x| x.is_finite());
+        v
+    }
+
     #[test]
-    fn eight_magnitudes_pick_what_sixteen_codes_pick() {
-        let d = 0.25f32;
-        let kd = scaled_elements(d);
-        let mut x = Vec::new();
-        for i in -400..=400 {
-            x.push(i as f32 * 0.0078125);
-            x.push(i as f32 * 0.01 + 1e-3);
+    fn thresholds_pick_what_sixteen_codes_pick() {
+        let grids = (0..=255u8)
+            .map(|e| (e8m0_half(e), &mxfp4_grids()[usize::from(e)]))
+            .chain((0..0x7Fu8).map(|s| (ue4m3_half(s), &nvfp4_grids()[usize::from(s)])));
+        for (d, g) in grids {
+            // Within reach of the thresholds, then beyond (scanned).
+            let (near, far): (Vec<f32>, Vec<f32>) =
+                probes(g).into_iter().partition(|v| v.abs() <= g.far);
+            for x in [near, far] {
+                let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let mut c = vec![0; x.len()];
+                let mut y = vec![0f32; x.len()];
+                e2m1_block(&x, g, amax, &mut c, &mut y);
+                for (i, &v) in x.iter().enumerate() {
+                    let want = best_index_16(v, d);
+                    assert_eq!(c[i], want, "value {v:e}, half scale {d:e}");
+                    let ref_y = f32::from(E2M1_DOUBLED[want as usize]) * d;
+                    let got = y[i].to_bits();
+                    assert_eq!(got, ref_y.to_bits(), "value {v:e}, half scale {d:e}");
+                }
+            }
         }
-        x.push(-0.0);
-        let mut c = vec![0; x.len()];
-        let mut y = vec![0.0; x.len()];
-        e2m1_block(&x, &kd, &mut c, &mut y);
-        for (i, &v) in x.iter().enumerate() {
-            let want = best_index_16(v, d);
-            assert_eq!(c[i], want, "value {v}");
-            let ref_y = f32::from(E2M1_DOUBLED[want as usize]) * d;
-            assert_eq!(y[i].to_bits(), ref_y.to_bits(), "value {v}");
-        }
+    }
+
+    #[test]
+    fn portable_and_avx2_builds_agree() {
+        let x = crate::quant::formats::float::test_values(1 << 14);
+        let n = x.len();
+        let bits = |y: &[f32]| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let run_with = |fast: bool| {
+            let (mut c, mut y) = (vec![0; n], vec![0f32; n]);
+            let p = (mxfp4_grids(), &x[..], &mut c[..], &mut y[..]);
+            let r = if fast { mxfp4_fast(p) } else { mxfp4_part(p) };
+            let (mut c2, mut y2) = (vec![0; n], vec![0f32; n]);
+            let p = (nvfp4_grids(), &x[..], &mut c2[..], &mut y2[..]);
+            let r2 = if fast { nvfp4_fast(p) } else { nvfp4_part(p) };
+            (r, c, bits(&y), r2, c2, bits(&y2))
+        };
+        assert!(run_with(true) == run_with(false));
     }
 
     #[test]
