@@ -233,6 +233,20 @@ test('the comparison of every format with int: drawn off screen after ready, the
   assertClean(problems);
 });
 
+test('360 px wide with a format: no horizontal scroll, every format chart drawn', async () => {
+  for (const format of ['q4_K', 'fp8-e4m3', 'nvfp4']) {
+    const { page, problems, close } = await open(`/?n=${N}&format=${format}`, { viewport: { width: 360, height: 780 } });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${format}: the page is ${overflow}px wider than the viewport`);
+    for (const name of ['formats', 'histogram', 'blocks']) {
+      const c = await canvasReport(page, name);
+      assert.ok(c.inkFraction > 0.01, `${format}: ${name} drawn at 360 px (${c.inkFraction})`);
+    }
+    await close();
+    assertClean(problems);
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // The helpers of page.test.mjs, for this file's pages.
 
