@@ -165,12 +165,12 @@ export function showBlock(b) {
   );
   fillRows(
     ui.blockStored,
-    b.stored.map((f) => [f.name, f.encoding, f.hex, f.note ? `${full(f.value)} = ${f.note}` : full(f.value)]),
+    b.stored.map((f) => [f.name, f.encoding, f.hex, f.note ? `${full(f.value)} (${f.note})` : full(f.value)]),
   );
   setProp(ui.blockSubs.closest('.subs-wrap'), 'hidden', b.subs.length === 0);
   fillRows(
     ui.blockSubs.tBodies[0],
-    b.subs.map((j) => [j.index, String(j.scale_q), j.min_q === null ? '–' : String(j.min_q), short(j.step), j.offset === null ? '–' : short(j.offset)]),
+    b.subs.map((j) => [j.index, String(j.scale_q), j.min_q === null ? '–' : String(j.min_q), full(j.step), j.offset === null ? '–' : full(j.offset)]),
   );
   fillRows(
     ui.blockValues,
@@ -201,7 +201,11 @@ export function hoverText(i) {
   return `block ${i}: scale ${num(st.scale[e])}, MSE ${num(st.mse[e])}${group}`;
 }
 
-/** A stored number in full: its shortest digits. */
+/** A float32 the format stores (or computes), in the fewest digits that read back as it. */
 function full(x) {
+  for (let p = 1; p <= 9; p += 1) {
+    const s = x.toPrecision(p);
+    if (Math.fround(Number(s)) === x) return String(Number(s));
+  }
   return String(x);
 }

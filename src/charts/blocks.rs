@@ -1,8 +1,8 @@
 //! A format's blocks side by side: each block's scale and error, the selected block marked.
 
 use super::{
-    begin, builder, draw_all, drawing, num, style_mesh, titles, At, ChartResult, LogAxis, Theme,
-    Ticked,
+    begin, builder, count_ticks, draw_all, drawing, num, style_mesh, titles, At, ChartResult,
+    LogAxis, Theme, Ticked,
 };
 use crate::analysis::blocks::BlockSummary;
 use crate::quant::formats::Format;
@@ -35,8 +35,10 @@ pub fn draw_blocks<DB: DrawingBackend>(
         String::new()
     };
     let subtitle = format!(
-        "{} blocks of {block}{grouped}; selected: block {selected}, largest scale: block {}",
-        summary.blocks, summary.top
+        "{} block{} of {block}{grouped}; selected: block {selected}, largest scale: block {}",
+        summary.blocks,
+        if summary.blocks == 1 { "" } else { "s" },
+        summary.top
     );
     let plot = titles(
         area,
@@ -47,7 +49,8 @@ pub fn draw_blocks<DB: DrawingBackend>(
     let (_, h) = plot.dim_in_pixel();
     let (upper, lower) = plot.split_vertically(h * 45 / 100);
     let x = 0.0..n as f64;
-    let x_ticks = super::key_points(x.clone(), 8);
+    // Whole block numbers only.
+    let x_ticks = count_ticks(n as f64, 8);
     let fx = |v: &f64| format!("{}", v.round());
 
     // Above: the scales.

@@ -513,7 +513,7 @@ pub fn budget(format: Format, block: usize) -> BudgetJson {
         Nf4 => &[("float32 absmax", "scale", 1, 32)],
         Fp8E4m3 | Fp8E5m2 => &[("float32 tensor scale", "scale", 1, 32)],
         Mxfp4 => &[("E8M0 scale", "scale", 1, 8)],
-        Nvfp4 => &[("UE4M3 scales, one per 16", "scale", 4, 8)],
+        Nvfp4 => &[("UE4M3 scales (one per 16)", "scale", 4, 8)],
         Q4_0 | Q8_0 => &[d],
         Q4_1 => &[d, ("fp16 min m", "min", 1, 16)],
         Q2_K => &[
