@@ -623,7 +623,9 @@ fn compare_key_of(q: &QuantSettings) -> QuantSettings {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+// Native only: the charts are drawn into SVG, whose text needs a font file.
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use plotters::prelude::{IntoDrawingArea, SVGBackend};

@@ -334,7 +334,7 @@ pub fn mse_search(
     match scheme {
         Scheme::Symmetric => {
             // The objective is the symmetric range [-alpha, alpha] (codes |q| <= 2^(b-1) - 1,
-            // TensorRT's and REFERENCE.md's definition): the notebook's spare code -2^(b-1)
+            // TensorRT's definition): the notebook's spare code -2^(b-1)
             // would pull the optimum about 4% lower at 4 bits, and it only lowers the error
             // of the final quantization further.
             let mut err = |t: f64| match QuantParams::symmetric(stats.absmax * t, bits, false) {
