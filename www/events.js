@@ -6,10 +6,11 @@ import { largeInQuery, state } from './state.js';
 import { queryFromControls } from './controls.js';
 import { darkQuery, watchSizes } from './charts.js';
 import { drawRest, enqueue, schedule } from './schedule.js';
-import { copyLink, flushUrl } from './url.js';
+import { copyLink, flushUrl, saveUrl } from './url.js';
 import { downloadCsv, downloadPng } from './downloads.js';
 import { loadFile, redraw, redrawIfResized, run, selectBlock, updateFromControls } from './update.js';
 import { hoverText, pickRow } from './formats.js';
+import { LESSONS, closeLesson, focusLesson, showLesson } from './lessons.js';
 
 /** Pause after typing before updating, so "1000" does not compute 1, 10 and 100 first. */
 const TYPING_DEBOUNCE_MS = 150;
@@ -56,6 +57,7 @@ export function setupUI() {
     });
   }
   setupInspector();
+  setupTour();
   ui.file.addEventListener('change', () => {
     const file = ui.file.files && ui.file.files[0];
     if (!file) return;
@@ -86,6 +88,37 @@ export function setupUI() {
   window.addEventListener('beforeprint', () => drawRest());
   document.addEventListener('visibilitychange', () => document.hidden && flushUrl());
   darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
+}
+
+/** The guided tour: its Previous, Next and Leave buttons, the arrow keys, the header's link. */
+function setupTour() {
+  const go = (k) => {
+    if (k < 0 || k >= LESSONS.length) return;
+    showLesson(k);
+    setState('busy');
+    enqueue(async () => {
+      if (state.summary && state.summary.data.source === 'file') state.session.useGenerated();
+      if (await run(LESSONS[k].query, { syncControls: true })) focusLesson(k);
+    });
+  };
+  ui.lessonPrev.addEventListener('click', () => go(state.lesson - 1));
+  ui.lessonNext.addEventListener('click', () => go(state.lesson + 1));
+  ui.lessonClose.addEventListener('click', () => {
+    closeLesson();
+    if (state.summary) saveUrl(state.summary.query);
+  });
+  document.getElementById('tour-link').addEventListener('click', (e) => {
+    e.preventDefault();
+    go(0);
+  });
+  // Arrow keys step through the tour, except where they already mean something (a field, a
+  // slider, a select).
+  document.addEventListener('keydown', (e) => {
+    if (state.lesson === null || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (e.target.closest('input, select, textarea, [contenteditable]')) return;
+    if (e.key === 'ArrowRight') go(state.lesson + 1);
+    else if (e.key === 'ArrowLeft') go(state.lesson - 1);
+  });
 }
 
 /** The block inspector: the block number typed, a block pointed at or clicked in the strip, a

@@ -29,6 +29,8 @@ export const state = {
    * on the first pointing after an update; null until then.
    * @type {import('./types.js').Strip | null} */
   strip: null,
+  /** The open step of the guided tour (0-based), or null outside it. */
+  lesson: null,
 };
 
 /** Whether a query asks for `large` values or more (by default a million: that takes a moment). */

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, startPage } from '../../scripts/browser.mjs';
+import { assertClean, canvasReport, expectNoError, openPage, savedUrl, waitState } from './harness.mjs';
 
 const ARTIFACTS = path.join(ROOT, 'artifacts');
 const FORMATS = ['nf4', 'fp8-e4m3', 'fp8-e5m2', 'mxfp4', 'nvfp4', 'q4_0', 'q4_1', 'q8_0', 'q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K'];
@@ -253,89 +254,15 @@ test('360 px wide with a format: no horizontal scroll, every format chart drawn'
 /** Opens `pathname` in a fresh context and waits for the page to settle (`state`, "ready" by
  * default), recording console errors and warnings, page errors, failed requests, HTTP errors
  * and requests to other hosts in `problems`. */
-async function open(pathname, { state = 'ready', ...contextOptions } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...contextOptions });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  page.on('request', (r) => {
-    const u = new URL(r.url());
-    if (!['blob:', 'data:'].includes(u.protocol) && u.origin !== origin) problems.push(`other host: ${r.url()}`);
-  });
-  await page.goto(origin + pathname);
-  await waitState(page, state, 60_000);
-  return { page, problems, close: () => context.close() };
-}
-
-/** The page's URL once the page has written the view's query there. */
-async function savedUrl(page) {
-  await page.waitForFunction(() => document.body.dataset.url !== 'pending');
-  return page.evaluate(() => location.href);
-}
-
-/** Waits until `data-state` is `state` and, for "ready", every chart shows it, then two
- * frames; throws if drawing a chart failed. */
-async function waitState(page, state, timeout = 30_000) {
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
-  await page.waitForFunction(
-    (s) => {
-      const b = document.body.dataset;
-      return (b.state === s && (s !== 'ready' || b.charts !== 'pending')) || b.charts === 'error';
-    },
-    state,
-    { timeout },
-  );
-  const charts = await page.evaluate(() => document.body.dataset.charts);
-  if (charts === 'error') throw new Error(`drawing a chart failed: ${await page.textContent('#error')}`);
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-}
-
-async function expectNoError(page, what) {
-  assert.ok(await page.locator('#error').isHidden(), `${what}: no error: ${await page.textContent('#error')}`);
-}
-
-function assertClean(problems) {
-  assert.deepEqual(problems, [], 'no console errors, failed requests or other hosts');
+/** The page at `pathname` in a fresh context (see harness.mjs). */
+function open(pathname, options) {
+  return openPage(browser, origin, pathname, options);
 }
 
 async function metrics(page) {
   const out = {};
   for (const id of METRICS) out[id] = await page.textContent(`#metric-${id}`);
   return out;
-}
-
-/** A canvas read back: inside the middle of the plot area, the share of pixels that differ
- * from the background (the corner's colour) and how many colours there are. */
-async function canvasReport(page, name) {
-  return page.evaluate((id) => {
-    const canvas = document.getElementById(id);
-    const copy = document.createElement('canvas');
-    copy.width = canvas.width;
-    copy.height = canvas.height;
-    const g = copy.getContext('2d', { willReadFrequently: true });
-    g.drawImage(canvas, 0, 0);
-    const corner = g.getImageData(1, 1, 1, 1).data;
-    const x0 = Math.floor(canvas.width * 0.2);
-    const y0 = Math.floor(canvas.height * 0.2);
-    const w = Math.floor(canvas.width * 0.6);
-    const h = Math.floor(canvas.height * 0.6);
-    const d = g.getImageData(x0, y0, w, h).data;
-    let ink = 0;
-    const colors = new Set();
-    for (let i = 0; i < d.length; i += 4) {
-      const diff = Math.abs(d[i] - corner[0]) + Math.abs(d[i + 1] - corner[1]) + Math.abs(d[i + 2] - corner[2]);
-      if (diff > 30) ink += 1;
-      if (colors.size < 64) colors.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-    }
-    return { inkFraction: ink / (w * h), colors: colors.size };
-  }, `chart-${name}`);
 }
 
 async function readAll(stream) {
