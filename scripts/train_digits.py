@@ -22,12 +22,12 @@ The split is fixed and stratified: each digit's images, in file order, are shuff
 generator and the first k of them go to the test set, k by largest remainder of 360 * n_c / 1797
 (36 per digit give or take one); 1,437 images remain for training.
 
-Training is seeded and deterministic: He-initialised weights, full float64, Adam on the mean
-cross-entropy with a small L2 penalty, mini-batches of 32 in a seeded order, a fixed number of
+Training is seeded and deterministic: He-initialised weights, full float64, AdamW (Adam with
+decoupled weight decay on the weights) on the mean cross-entropy, mini-batches of 32 in a seeded order, a fixed number of
 epochs (no early stopping on the test set). Rerunning gives byte-identical files on the same
 machine and numpy (a different BLAS could round the float64 sums differently in the last bit).
-The split's seed is 1: with this recipe seeds 0 to 3 give 345, 352, 353 and 354 of 360 test
-images right; seed 0's test set is the hardest of them and falls short of the 96% aimed for.
+With this recipe the seeds 0 to 3 give 348, 353, 353 and 353 of 360 test images right; the
+files are seed 0's.
 
 The safetensors files are written by hand (8-byte little-endian header length, a JSON header
 padded with spaces to a multiple of 8, then the tensors' bytes in header order), so that numpy
@@ -44,13 +44,13 @@ import zipfile
 
 import numpy as np
 
-SEED = 1
+SEED = 0
 N_TEST = 360
 HIDDEN = 128
 EPOCHS = 100
 BATCH = 32
 LR = 1e-3
-L2 = 1e-3
+WEIGHT_DECAY = 1e-2
 MEMBER = "sklearn/datasets/data/digits.csv.gz"
 
 
@@ -120,10 +120,10 @@ def train(x, y, rng):
             p = np.exp(z)
             p /= p.sum(axis=1, keepdims=True)
             d2 = (p - yb) / len(idx)
-            gw2 = d2.T @ h + L2 * params[2]
+            gw2 = d2.T @ h
             gb2 = d2.sum(axis=0)
             dh = (d2 @ params[2]) * (h > 0)
-            gw1 = dh.T @ xb + L2 * params[0]
+            gw1 = dh.T @ xb
             gb1 = dh.sum(axis=0)
             t += 1
             for i, g in enumerate([gw1, gb1, gw2, gb2]):
@@ -132,6 +132,11 @@ def train(x, y, rng):
                 mh = m[i] / (1 - b1_**t)
                 vh = v[i] / (1 - b2_**t)
                 params[i] = params[i] - LR * mh / (np.sqrt(vh) + eps)
+            # AdamW's decoupled decay, on the weights only. (An L2 term in the gradient instead
+            # drives the weights of pixels that are 0 in every training image, which get no
+            # other gradient, down into float32's subnormals, which ggml's K-quants cannot scale.)
+            for i in (0, 2):
+                params[i] = params[i] * (1 - LR * WEIGHT_DECAY)
     return params
 
 
