@@ -5,8 +5,8 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use quantviz::model::{
-    forward, predictions, quantize_matrix, sweep_points, Dense, Model, WeightMatrix, SWEEP_BITS,
-    SWEEP_FORMATS,
+    forward, predictions, quantize_matrix, read_layers, read_test_set, sweep_points, Dense, Model,
+    TestSet, WeightMatrix, SWEEP_BITS, SWEEP_FORMATS,
 };
 use quantviz::settings::{Format, QuantSettings, Scheme, Settings};
 use std::process::Command;
@@ -441,6 +441,26 @@ fn bad_files_say_what_is_wrong() {
             .to_string();
         assert!(e.contains(says), "{says}: {e}");
     }
+}
+
+#[test]
+fn a_test_set_that_does_not_add_up_is_refused() {
+    let layers = || read_layers(&small_model(&[]), "m").unwrap();
+    let test = TestSet {
+        n: 5,
+        width: 4,
+        images: vec![0.0; 19],
+        labels: vec![0; 5],
+    };
+    let e = Model::new(layers(), test).unwrap_err().to_string();
+    assert!(
+        e.contains("19 pixel values and 5 labels for 5 images of 4 pixels"),
+        "{e}"
+    );
+    let e = Model::new(Vec::new(), read_test_set(&small_test(&[]), "t").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no layers"), "{e}");
 }
 
 #[test]

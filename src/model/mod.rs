@@ -127,7 +127,7 @@ pub fn forward(layers: &[Dense<'_>], inputs: &[f32]) -> Result<Vec<f32>> {
         return Err(shape_err("it has no layers: give at least one".into()));
     };
     for (k, l) in layers.iter().enumerate() {
-        if l.rows == 0 || l.cols == 0 || l.weight.len() != l.rows * l.cols {
+        if l.rows == 0 || l.cols == 0 || l.rows.checked_mul(l.cols) != Some(l.weight.len()) {
             return Err(shape_err(format!(
                 "layer {} has {} weights for a shape [{}, {}]: expected rows * cols of them",
                 k + 1,
@@ -420,7 +420,22 @@ impl Model {
                 first.weight.cols, test.width
             )));
         }
+        if test.images.len() != test.n.saturating_mul(test.width) || test.labels.len() != test.n {
+            return Err(mismatch(format!(
+                "the test set has {} pixel values and {} labels for {} images of {} pixels: expected n * pixels values and n labels",
+                test.images.len(),
+                test.labels.len(),
+                test.n,
+                test.width
+            )));
+        }
         let classes = last.weight.rows;
+        if classes == 0 {
+            return Err(mismatch(format!(
+                "{} has no outputs: the last layer gives one per class",
+                last.name
+            )));
+        }
         if let Some(i) = test.labels.iter().position(|&l| usize::from(l) >= classes) {
             return Err(mismatch(format!(
                 "test image {i} is labelled {} but the network has {classes} outputs: labels must be 0 to {}",
