@@ -526,13 +526,5 @@ pub fn run_format(
 /// `mean((x - f64(x̂))²)` in numpy's pairwise order.
 #[cfg(not(target_arch = "wasm32"))]
 fn error_f32(xs: &[f64], deq: &[f32]) -> f64 {
-    let squares: Vec<f64> = xs
-        .iter()
-        .zip(deq)
-        .map(|(&x, &d)| {
-            let e = x - f64::from(d);
-            e * e
-        })
-        .collect();
-    crate::quant::pairwise::pairwise_sum(&squares) / xs.len().max(1) as f64
+    crate::analysis::formats::error_sums(xs, deq).0 / xs.len().max(1) as f64
 }

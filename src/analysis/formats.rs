@@ -10,7 +10,7 @@ use super::metrics::Metrics;
 use super::Analysis;
 use crate::error::{Error, Result};
 use crate::quant::formats::{self, Format, Quantized};
-use crate::quant::pairwise::pairwise_sum_map;
+use crate::quant::pairwise::pairwise_sum_indexed;
 use crate::quant::params::{MeanSquare, QuantParams};
 use crate::settings::{QuantSettings, Scheme};
 
@@ -108,22 +108,15 @@ impl Analysis {
     /// magnitude among `deq`.
     fn measure_against(&self, deq: &[f32], saturated: usize) -> Result<(Metrics, f64)> {
         let xs = self.values();
-        // The errors, their largest magnitude and that of the dequantized values in one pass (a
-        // maximum is the same in any order).
-        let (mut max_abs, mut deq_max) = (0.0f64, 0.0f64);
-        let errors: Vec<f64> = xs
-            .iter()
-            .zip(deq)
-            .map(|(&x, &d)| {
-                let d = f64::from(d);
-                let e = x - d;
-                max_abs = max_abs.max(e.abs());
-                deq_max = deq_max.max(d.abs());
-                e
+        let n = xs.len();
+        let (sum, max_abs, deq_max) = error_sums(xs, deq);
+        let plain = sum / n.max(1) as f64;
+        let ms = MeanSquare::of_terms(n, plain, max_abs, &mut |k| {
+            pairwise_sum_indexed(n, &mut |i| {
+                let e = libm::scalbn(xs[i] - f64::from(deq[i]), -k);
+                e * e
             })
-            .collect();
-        let plain = pairwise_sum_map(&errors, &mut |e| e * e) / errors.len().max(1) as f64;
-        let ms = MeanSquare::of_values(&errors, plain);
+        });
         let mse = ms.value();
         if !mse.is_finite() {
             return Err(Error::MseOverflow {
@@ -132,7 +125,7 @@ impl Analysis {
             });
         }
         let metrics = Metrics {
-            n: xs.len(),
+            n,
             mse,
             sqnr_db: self.power().ratio_db(&ms),
             max_abs_error: max_abs,
@@ -327,4 +320,31 @@ mod tests {
             }
         }
     }
+}
+
+/// Over `e = x - f64(x̂)`: numpy's pairwise `np.sum(e ** 2)`, the largest `|e|` and the largest
+/// `|x̂|`, in one pass that makes no array of errors. Natively the top of the pairwise tree runs
+/// on threads ([`crate::par`]), so the sum is the same bits.
+pub fn error_sums(xs: &[f64], deq: &[f32]) -> (f64, f64, f64) {
+    let n = xs.len().min(deq.len());
+    let xs = &xs[..n];
+    let base = xs.as_ptr() as usize;
+    crate::par::pairwise_map(
+        xs,
+        &|part| {
+            // `part` is a piece of `xs`: its values' indices start at its offset in `xs`.
+            let off = (part.as_ptr() as usize - base) / std::mem::size_of::<f64>();
+            let d = &deq[off..off + part.len()];
+            let (mut max_abs, mut deq_max) = (0.0f64, 0.0f64);
+            let sum = pairwise_sum_indexed(part.len(), &mut |i| {
+                let y = f64::from(d[i]);
+                let e = part[i] - y;
+                max_abs = max_abs.max(e.abs());
+                deq_max = deq_max.max(y.abs());
+                e * e
+            });
+            (sum, max_abs, deq_max)
+        },
+        &|a, b| (a.0 + b.0, a.1.max(b.1), a.2.max(b.2)),
+    )
 }
