@@ -16,6 +16,7 @@ use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PER
 use std::cell::{OnceCell, RefCell};
 
 pub mod formats;
+pub mod granular;
 pub mod histogram;
 pub mod metrics;
 pub mod view;
