@@ -71,7 +71,7 @@ pub struct DataArgs {
     #[arg(long, value_name = "R,C", value_parser = value(parse_shape), conflicts_with = "preset")]
     pub shape: Option<(usize, usize)>,
     /// Scale row i by exp(S z_i), z_i standard normal from the seed (needs --shape) [default: 0].
-    #[arg(long = "row-spread", value_name = "S", value_parser = value(parse_row_spread), conflicts_with = "input")]
+    #[arg(long = "row-spread", value_name = "S", value_parser = value(parse_row_spread), conflicts_with = "input", allow_hyphen_values = true)]
     pub row_spread: Option<f64>,
     /// Multiply K seeded columns by F, LLM.int8's outlier features (needs --shape).
     #[arg(long = "outlier-channels", value_name = "K:F", value_parser = value(parse_outlier_channels), conflicts_with = "input")]
