@@ -743,7 +743,8 @@ impl Settings {
         }
         s.quant.validate()?;
         s.check_format()?;
-        s.check_granularity()?;
+        // The granularity's and rotation's fit to the data is checked where the data is known
+        // (a loaded file brings its own shape): `check_granularity`, `Analysis::granular`.
         Ok(s)
     }
 
@@ -896,7 +897,12 @@ mod tests {
         assert_eq!(s.granularity, Granularity::Group(32));
         assert_eq!(s.rotate, Rotation::Hadamard(Some(64)));
         assert_eq!(Settings::from_query(&s.to_query()).unwrap(), s);
-        let msg = |q: &str| Settings::from_query(q).unwrap_err().to_string();
+        let msg = |q: &str| {
+            Settings::from_query(q)
+                .and_then(|s| s.check_granularity())
+                .unwrap_err()
+                .to_string()
+        };
         assert!(msg("granularity=channel").contains("2-D data"));
         assert!(msg("granularity=group:1").contains("group:G"));
         assert!(msg("shape=4,8&granularity=group:9").contains("from 2 to the row length (8"));
