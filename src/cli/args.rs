@@ -179,8 +179,9 @@ pub struct Bench {
     /// [default: 1000000].
     #[arg(long, value_name = "N", value_parser = bench_n)]
     pub n: Option<usize>,
-    /// Rows and columns of the values (with a format or int flags), in place of --n.
-    #[arg(long, value_name = "R,C", value_parser = value(parse_shape), conflicts_with = "n")]
+    /// Rows and columns of the values (with a format or int flags), in place of --n: at most
+    /// 268435456 values.
+    #[arg(long, value_name = "R,C", value_parser = bench_shape, conflicts_with = "n")]
     pub shape: Option<(usize, usize)>,
     /// How many timed runs, 1 to 1000.
     #[arg(long, value_name = "R", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -262,6 +263,18 @@ fn bench_n(s: &str) -> Result<usize, String> {
     match s.trim().replace('_', "").parse::<f64>() {
         Ok(f) if f >= 1.0 && f <= max as f64 && f.fract() == 0.0 => Ok(f as usize),
         _ => Err(format!("expected a whole number of values from 1 to {max}")),
+    }
+}
+
+fn bench_shape(s: &str) -> Result<(usize, usize), String> {
+    let max = quantviz::bench::MAX_BENCH_VALUES;
+    let err = || format!("expected rows and columns as R,C, at most {max} values in all");
+    let (r, c) = s.split_once([',', 'x']).ok_or_else(err)?;
+    match (r.trim().parse::<usize>(), c.trim().parse::<usize>()) {
+        (Ok(r), Ok(c)) if r >= 1 && c >= 1 && r.checked_mul(c).is_some_and(|n| n <= max) => {
+            Ok((r, c))
+        }
+        _ => Err(err()),
     }
 }
 

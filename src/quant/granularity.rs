@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::quant::calibrate::{self, DataStats};
 use crate::quant::pairwise::pairwise_sum_map;
 use crate::quant::params::{ErrorStats, QuantParams};
-use crate::settings::{QuantSettings, Scheme};
+use crate::settings::{Calibration, QuantSettings, Scheme};
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -211,8 +211,24 @@ impl UnitRun {
 }
 
 /// One unit: statistics, calibration, then codes (where asked) and the error in one pass.
+///
+/// Min-max reads only the min and max ([`calibrate::min_max`], one lean pass): the signal
+/// power, which it does not use, is left 0 in its stats. The other calibrations get the full
+/// [`DataStats`].
 fn one_unit(xs: &[f64], q: &QuantSettings, codes: &mut [i32]) -> Result<(QuantParams, ErrorStats)> {
-    let stats = DataStats::of(xs)?;
+    let stats = match q.calibration {
+        Calibration::MinMax => {
+            let (min, max) = calibrate::min_max(xs)?;
+            DataStats {
+                n: xs.len(),
+                min,
+                max,
+                absmax: min.abs().max(max.abs()),
+                mean_sq: 0.0,
+            }
+        }
+        _ => DataStats::of(xs)?,
+    };
     let p = calibrate::calibrate(xs, &stats, q)?;
     Ok((p, p.quantize_into(xs, codes)))
 }
