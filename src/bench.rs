@@ -627,7 +627,9 @@ pub fn run_granular(
         let units = Units::new(n, shape2, granularity)?;
         let mut codes = crate::par::zeroed_vec::<i32>(n);
         let (ms_min, _, mse) = time(runs, &mut clock, || {
-            Ok(quantize_units(&values, &units, int, &mut codes)?.total.mse())
+            Ok(quantize_units(&values, &units, int, &mut codes)?
+                .total
+                .mse())
         })?;
         return Ok(GranularBench {
             shape,

@@ -13,11 +13,11 @@
 //! and the sweep (the error at every bit width, which depends only on the data, the zero point
 //! policy and the percentile).
 
+use crate::analysis::granular::{GranularRun, GranularSettings};
 use crate::analysis::{Analysis, Run, Sweep, View};
 use crate::charts::{self, ChartResult, Theme};
 use crate::data::generate::{dataset_for, Dataset};
 use crate::error::{Error, Result};
-use crate::analysis::granular::{GranularRun, GranularSettings};
 use crate::settings::{
     Calibration, DataSpec, Granularity, Matrix, Preset, QuantSettings, Rotation, Scheme, Settings,
     ZeroPoint,
@@ -268,19 +268,18 @@ impl Session {
         };
         // The errors' histogram only when the error chart is drawn (`draw`).
         let view = analysis.view_without_errors(run);
-        let granular = if settings.granularity != Granularity::Tensor
-            || settings.rotate != Rotation::None
-        {
-            let g = GranularSettings {
-                quant: q,
-                format: settings.format.map(|f| (f, settings.block)),
-                granularity: settings.granularity,
-                rotate: settings.rotate,
+        let granular =
+            if settings.granularity != Granularity::Tensor || settings.rotate != Rotation::None {
+                let g = GranularSettings {
+                    quant: q,
+                    format: settings.format.map(|f| (f, settings.block)),
+                    granularity: settings.granularity,
+                    rotate: settings.rotate,
+                };
+                Some(analysis.granular(&g, true)?)
+            } else {
+                None
             };
-            Some(analysis.granular(&g, true)?)
-        } else {
-            None
-        };
         // The sweep only for the sweep chart, when it is drawn (`draw`): a page that draws that
         // chart after the frame (off screen) does not wait for its runs and searches.
         let same_sweep = !fresh && self.sweep.as_ref().map(|(k, _)| *k) == Some(sweep_key(&q));
@@ -416,7 +415,10 @@ mod tests {
     #[test]
     fn granularity_and_rotation_reach_the_session() {
         let mut s = Session::new();
-        summary(&mut s, "shape=16,64&bits=4&granularity=group:32&rotate=hadamard");
+        summary(
+            &mut s,
+            "shape=16,64&bits=4&granularity=group:32&rotate=hadamard",
+        );
         let g = s.granular().unwrap();
         assert_eq!(g.units.as_ref().unwrap().units.count(), 32);
         assert_eq!(g.rotate_block, Some(64));

@@ -582,7 +582,9 @@ pub fn check_granularity(
         return Err(setting_err(
             "granularity",
             &granularity.to_string(),
-            &format!("tensor with {f}, which fixes its own blocks: granularity goes with the int format"),
+            &format!(
+                "tensor with {f}, which fixes its own blocks: granularity goes with the int format"
+            ),
         ));
     }
     crate::quant::granularity::Units::new(n, shape, granularity)?;
@@ -688,9 +690,7 @@ impl Settings {
                 "shape" => s.matrix.shape = Some(parse_shape(&v)?),
                 "row_spread" => s.matrix.row_spread = parse_row_spread(&v)?,
                 "outlier_channels" if v.is_empty() => s.matrix.outlier_channels = None,
-                "outlier_channels" => {
-                    s.matrix.outlier_channels = Some(parse_outlier_channels(&v)?)
-                }
+                "outlier_channels" => s.matrix.outlier_channels = Some(parse_outlier_channels(&v)?),
                 "granularity" => s.granularity = v.parse()?,
                 "rotate" => s.rotate = v.parse()?,
                 "seed" => s.data.seed = parse_seed(&v)?,
@@ -912,7 +912,8 @@ mod tests {
         assert!(msg("shape=4,8&row_spread=inf").contains("from 0"));
         assert!(msg("shape=4,8&row_spread=nan").contains("from 0"));
         assert!(msg("row_spread=1").contains("2-D data"));
-        assert!(msg("shape=4,8&outlier_channels=9:10").contains("at most as many outlier columns as columns (8)"));
+        assert!(msg("shape=4,8&outlier_channels=9:10")
+            .contains("at most as many outlier columns as columns (8)"));
         assert!(msg("shape=4,12&rotate=hadamard:8").contains("divides the row length 12: 2 to 4"));
         assert!(msg("shape=4,9&rotate=hadamard").contains("odd"));
         assert!(msg("rotate=hadamard:6").contains("power of two"));

@@ -126,7 +126,11 @@ fn threads_change_no_bit() {
     for i in 0..units.count() {
         let r = units.range(i);
         let p = run.params[i];
-        assert_eq!(p.quantize(&xs[r.clone()]), codes[r.clone()].to_vec(), "unit {i}");
+        assert_eq!(
+            p.quantize(&xs[r.clone()]),
+            codes[r.clone()].to_vec(),
+            "unit {i}"
+        );
         sums.push(p.error_stats(&xs[r]).sum_sq);
     }
     let want = quantviz::quant::pairwise::pairwise_sum(&sums);
@@ -222,7 +226,11 @@ fn rotated_runs_match_the_plain_matrix_product() {
             };
             let (orig, rot) = (mse(&xs, &back), mse(&ys, &deq_rot));
             let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-300);
-            assert!(close(run.metrics.mse, orig), "{} vs {orig}", run.metrics.mse);
+            assert!(
+                close(run.metrics.mse, orig),
+                "{} vs {orig}",
+                run.metrics.mse
+            );
             let rm = run.rotated_metrics.unwrap();
             assert!(close(rm.mse, rot), "{} vs {rot}", rm.mse);
             // An orthogonal rotation keeps the squared error.
@@ -316,7 +324,10 @@ fn two_d_generation_is_the_plain_data_patterned() {
     }
     assert_eq!(scaled_cols.len(), 3);
     let spread = generate_matrix(
-        &DataSpec { outliers: 0, ..spec },
+        &DataSpec {
+            outliers: 0,
+            ..spec
+        },
         &Matrix {
             shape,
             row_spread: 1.0,
@@ -361,28 +372,71 @@ fn bad_input_says_what_would_be_right() {
     fn with<'a>(g: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
         [g, extra].concat()
     }
-    fails(&with(&g, &["--n", "100", "--granularity", "channel"]), "2-D data");
-    fails(&with(&g, &["--shape", "4,64", "--granularity", "group:1"]), "group:G");
-    fails(&with(&g, &["--shape", "4,64", "--granularity", "group:65"]), "row length (64");
+    fails(
+        &with(&g, &["--n", "100", "--granularity", "channel"]),
+        "2-D data",
+    );
+    fails(
+        &with(&g, &["--shape", "4,64", "--granularity", "group:1"]),
+        "group:G",
+    );
+    fails(
+        &with(&g, &["--shape", "4,64", "--granularity", "group:65"]),
+        "row length (64",
+    );
     fails(&with(&g, &["--shape", "4,64", "--n", "100"]), "--n is 100");
     fails(&with(&g, &["--shape", "5000,5000"]), "more than");
-    fails(&with(&g, &["--shape", "4,64", "--row-spread", "-1"]), "from 0");
-    fails(&with(&g, &["--shape", "4,64", "--row-spread", "nan"]), "from 0");
-    fails(&with(&g, &["--shape", "4,64", "--row-spread", "inf"]), "from 0");
+    fails(
+        &with(&g, &["--shape", "4,64", "--row-spread", "-1"]),
+        "from 0",
+    );
+    fails(
+        &with(&g, &["--shape", "4,64", "--row-spread", "nan"]),
+        "from 0",
+    );
+    fails(
+        &with(&g, &["--shape", "4,64", "--row-spread", "inf"]),
+        "from 0",
+    );
     fails(&with(&g, &["--n", "64", "--row-spread", "1"]), "2-D data");
     fails(
         &with(&g, &["--shape", "4,64", "--outlier-channels", "65:10"]),
         "at most as many outlier columns as columns (64)",
     );
-    fails(&with(&g, &["--shape", "4,96", "--rotate", "hadamard:64"]), "2 to 32");
-    fails(&with(&g, &["--shape", "4,63", "--rotate", "hadamard"]), "odd");
-    fails(&with(&g, &["--shape", "4,64", "--rotate", "hadamard:6"]), "power of two");
     fails(
-        &with(&g, &["--shape", "4,64", "--format", "nf4", "--granularity", "channel"]),
+        &with(&g, &["--shape", "4,96", "--rotate", "hadamard:64"]),
+        "2 to 32",
+    );
+    fails(
+        &with(&g, &["--shape", "4,63", "--rotate", "hadamard"]),
+        "odd",
+    );
+    fails(
+        &with(&g, &["--shape", "4,64", "--rotate", "hadamard:6"]),
+        "power of two",
+    );
+    fails(
+        &with(
+            &g,
+            &[
+                "--shape",
+                "4,64",
+                "--format",
+                "nf4",
+                "--granularity",
+                "channel",
+            ],
+        ),
         "int format",
     );
     fails(
-        &["compare", "--generate", "normal:0,1", "--granularity", "group:32"],
+        &[
+            "compare",
+            "--generate",
+            "normal:0,1",
+            "--granularity",
+            "group:32",
+        ],
         "go with 'quantize' and 'bench'",
     );
     // A file's values with a shape that does not hold them.
@@ -391,13 +445,26 @@ fn bad_input_says_what_would_be_right() {
     let f = dir.join("v.txt");
     std::fs::write(&f, "1 2 3 4 5 6").unwrap();
     let path = f.to_str().unwrap();
-    fails(&["quantize", "--input", path, "--shape", "4,2"], "equal to the data's 6 values");
+    fails(
+        &["quantize", "--input", path, "--shape", "4,2"],
+        "equal to the data's 6 values",
+    );
     let (code, out, _) = quantviz(&[
-        "quantize", "--input", path, "--shape", "2,3", "--granularity", "channel", "--json",
+        "quantize",
+        "--input",
+        path,
+        "--shape",
+        "2,3",
+        "--granularity",
+        "channel",
+        "--json",
         "--codes",
     ]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("\"granularity\":\"channel\"") || out.contains("\"granularity\": \"channel\""), "{out}");
+    assert!(
+        out.contains("\"granularity\":\"channel\"") || out.contains("\"granularity\": \"channel\""),
+        "{out}"
+    );
     assert!(out.contains("\"scales\""), "{out}");
     assert!(out.contains("\"zero_points\""), "{out}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -57,11 +57,7 @@ pub struct GranularRun {
 
 /// `Σ (x - y)²` in numpy's pairwise order, `max |x - y|`, over two equally long arrays.
 fn error_between(xs: &[f64], ys: &[f64], clipped: usize) -> ErrorStats {
-    let squares: Vec<f64> = xs
-        .iter()
-        .zip(ys)
-        .map(|(x, y)| (x - y) * (x - y))
-        .collect();
+    let squares: Vec<f64> = xs.iter().zip(ys).map(|(x, y)| (x - y) * (x - y)).collect();
     ErrorStats {
         n: xs.len(),
         sum_sq: pairwise_sum(&squares),
@@ -130,14 +126,7 @@ impl Analysis {
                 });
                 let bpw = units.bits_per_weight(&s.quant);
                 let total = run.total;
-                (
-                    Some(run),
-                    None,
-                    bpw,
-                    need_deq.then_some(codes),
-                    deq,
-                    total,
-                )
+                (Some(run), None, bpw, need_deq.then_some(codes), deq, total)
             }
             Some((f, block)) => {
                 if s.granularity != Granularity::Tensor {
@@ -167,13 +156,13 @@ impl Analysis {
                 let in_rotated = Metrics::new(&quantized_err, power(ys));
                 rotate_blocks(&mut back, k);
                 let e = error_between(xs, &back, quantized_err.clipped);
-                (Metrics::new(&e, self.stats.mean_sq), Some(in_rotated), Some(back))
+                (
+                    Metrics::new(&e, self.stats.mean_sq),
+                    Some(in_rotated),
+                    Some(back),
+                )
             }
-            (_, deq) => (
-                Metrics::new(&quantized_err, self.stats.mean_sq),
-                None,
-                deq,
-            ),
+            (_, deq) => (Metrics::new(&quantized_err, self.stats.mean_sq), None, deq),
         };
         Ok(GranularRun {
             settings: *s,

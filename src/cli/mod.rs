@@ -6,8 +6,8 @@ mod args;
 use args::{Cli, Command, DataArgs, QuantArgs};
 use clap::Parser;
 use quantviz::analysis::formats::FormatRun;
-use quantviz::analysis::{Analysis, Run};
 use quantviz::analysis::granular::{GranularRun, GranularSettings};
+use quantviz::analysis::{Analysis, Run};
 use quantviz::data::generate::{dataset_for, generate_matrix, Dataset};
 use quantviz::data::presets as notebook;
 use quantviz::present::explain;
@@ -124,8 +124,9 @@ fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
             Some(shape) => Some(shape),
             None => loaded.rows_cols(),
         };
-        return Ok(Dataset::from_values(loaded.values, path.display().to_string())?
-            .with_shape(shape)?);
+        return Ok(
+            Dataset::from_values(loaded.values, path.display().to_string())?.with_shape(shape)?,
+        );
     }
     let mut spec = DataSpec::default();
     if let Some(n) = d.n {
@@ -231,11 +232,7 @@ fn granular_text(a: &Analysis, run: &GranularRun) -> String {
     let _ = writeln!(out, "data: {} (n={})", a.data.label, a.stats.n);
     match (s.format, &run.units) {
         (Some((f, _)), _) => {
-            let _ = writeln!(
-                out,
-                "{f}, block {}",
-                run.format_block.unwrap_or_default()
-            );
+            let _ = writeln!(out, "{f}, block {}", run.format_block.unwrap_or_default());
         }
         (None, Some(u)) => {
             let q = &s.quant;

@@ -276,13 +276,13 @@ impl GranularJson {
             metrics: MetricsJson::from(&run.metrics),
             rotated_basis: run.rotated_metrics.as_ref().map(MetricsJson::from),
             scales: run.units.as_ref().filter(|_| codes).map(|u| u.scales()),
-            zero_points: run.units.as_ref().filter(|_| codes).map(|u| u.zero_points()),
+            zero_points: run
+                .units
+                .as_ref()
+                .filter(|_| codes)
+                .map(|u| u.zero_points()),
             codes: if codes { run.codes.clone() } else { None },
-            dequantized: if codes {
-                run.dequantized.clone()
-            } else {
-                None
-            },
+            dequantized: if codes { run.dequantized.clone() } else { None },
         }
     }
 }

@@ -249,7 +249,11 @@ fn unit_run_part(
     for (k, (p, e)) in params.iter_mut().zip(errors.iter_mut()).enumerate() {
         let r = units.range(first + k);
         let (a, b) = (r.start - base, r.end - base);
-        let c: &mut [i32] = if want_codes { &mut codes[a..b] } else { &mut [] };
+        let c: &mut [i32] = if want_codes {
+            &mut codes[a..b]
+        } else {
+            &mut []
+        };
         (*p, *e) = one_unit(&xs[a..b], q, c)?;
     }
     Ok(())
@@ -300,7 +304,15 @@ pub fn quantize_units(
     let mut errors = vec![blank; count];
     // A thread for every 64K values at least: below that a thread costs more than it saves.
     let threads = crate::par::threads().min(xs.len() / (1 << 16) + 1);
-    run_parts(xs, units, q, codes, &mut params, &mut errors, threads.min(count))?;
+    run_parts(
+        xs,
+        units,
+        q,
+        codes,
+        &mut params,
+        &mut errors,
+        threads.min(count),
+    )?;
     let sum_sq = pairwise_sum_map_errors(&errors);
     let total = ErrorStats {
         n: xs.len(),
@@ -371,8 +383,10 @@ fn run_parts(
         &'a mut [QuantParams],
         &'a mut [ErrorStats],
     );
-    let slots: Vec<Mutex<(Option<Job>, Result<()>)>> =
-        jobs.into_iter().map(|j| Mutex::new((Some(j), Ok(())))).collect();
+    let slots: Vec<Mutex<(Option<Job>, Result<()>)>> = jobs
+        .into_iter()
+        .map(|j| Mutex::new((Some(j), Ok(()))))
+        .collect();
     let work = |slot: &Mutex<(Option<Job>, Result<()>)>| {
         let mut g = match slot.lock() {
             Ok(g) => g,
@@ -398,13 +412,10 @@ fn run_parts(
             }
         }
     });
-    slots
-        .into_iter()
-        .map(|m| match m.into_inner() {
-            Ok(g) => g.1,
-            Err(p) => p.into_inner().1,
-        })
-        .collect()
+    slots.into_iter().try_for_each(|m| match m.into_inner() {
+        Ok(g) => g.1,
+        Err(p) => p.into_inner().1,
+    })
 }
 
 #[cfg(test)]
@@ -430,7 +441,9 @@ mod tests {
         for s in ["tensor", "channel", "group:128"] {
             assert_eq!(s.parse::<Granularity>().unwrap().to_string(), s);
         }
-        for bad in ["group:1", "group:0", "group:", "group:x", "block", "group:-3"] {
+        for bad in [
+            "group:1", "group:0", "group:", "group:x", "block", "group:-3",
+        ] {
             let e = bad.parse::<Granularity>().unwrap_err().to_string();
             assert!(e.contains("group:G"), "{bad}: {e}");
         }

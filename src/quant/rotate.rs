@@ -43,7 +43,10 @@ impl FromStr for Rotation {
         match t.as_str() {
             "none" | "" => Ok(Rotation::None),
             "hadamard" => Ok(Rotation::Hadamard(None)),
-            _ => match t.strip_prefix("hadamard:").map(|k| k.trim().parse::<usize>()) {
+            _ => match t
+                .strip_prefix("hadamard:")
+                .map(|k| k.trim().parse::<usize>())
+            {
                 Some(Ok(k)) if k >= 2 && k.is_power_of_two() => Ok(Rotation::Hadamard(Some(k))),
                 _ => Err(err()),
             },
@@ -199,9 +202,18 @@ mod tests {
         assert_eq!(Rotation::None.block(7).unwrap(), None);
         let e = Rotation::Hadamard(None).block(99).unwrap_err().to_string();
         assert!(e.contains("odd"), "{e}");
-        let e = Rotation::Hadamard(Some(64)).block(96).unwrap_err().to_string();
+        let e = Rotation::Hadamard(Some(64))
+            .block(96)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("2 to 32"), "{e}");
-        for bad in ["hadamard:3", "hadamard:1", "hadamard:0", "hadamard:x", "walsh"] {
+        for bad in [
+            "hadamard:3",
+            "hadamard:1",
+            "hadamard:0",
+            "hadamard:x",
+            "walsh",
+        ] {
             let e = bad.parse::<Rotation>().unwrap_err().to_string();
             assert!(e.contains("power of two"), "{bad}: {e}");
         }
@@ -238,7 +250,9 @@ mod tests {
 
     #[test]
     fn blocks_rotate_alone_and_threads_change_nothing() {
-        let xs: Vec<f64> = (0..(1 << 18)).map(|i| ((i * 7919) % 1013) as f64 - 500.0).collect();
+        let xs: Vec<f64> = (0..(1 << 18))
+            .map(|i| ((i * 7919) % 1013) as f64 - 500.0)
+            .collect();
         for k in [2, 64, 4096] {
             let mut fast = xs.clone();
             rotate_blocks(&mut fast, k);
