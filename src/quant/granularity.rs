@@ -288,7 +288,11 @@ pub fn quantize_units(
         max_abs: 0.0,
         clipped: 0,
     };
-    let mut params = vec![
+    // The outputs in huge pages where large (a 4096 x 4096 tensor in groups of 128 has
+    // 131,072 units: 11 MB of parameters and errors, 2,800 page faults in 4 KiB pages).
+    let mut params = crate::par::with_capacity(count);
+    params.resize(
+        count,
         QuantParams {
             scheme: q.scheme,
             bits: q.bits,
@@ -298,10 +302,10 @@ pub fn quantize_units(
             qmax: 0,
             range_min: 0.0,
             range_max: 0.0,
-        };
-        count
-    ];
-    let mut errors = vec![blank; count];
+        },
+    );
+    let mut errors = crate::par::with_capacity(count);
+    errors.resize(count, blank);
     // A thread for every 64K values at least: below that a thread costs more than it saves.
     let threads = crate::par::threads().min(xs.len() / (1 << 16) + 1);
     run_parts(
