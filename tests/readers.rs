@@ -885,8 +885,8 @@ proptest! {
         for (g, w) in l.values.iter().zip(&xs) {
             prop_assert_eq!(g.to_bits(), w.to_bits());
         }
-        prop_assert_eq!(l.note, None);
         prop_assert!(shape_holds(&l), "{:?}", l.shape);
+        prop_assert_eq!(l.note, None);
 
         // The data changed: the values of the changed bytes, or "cut short" where too few.
         let width = if xs.is_empty() { 8 } else { (file.len() - data_start) / xs.len() };
