@@ -527,3 +527,37 @@ fn bench_runs_with_a_granularity() {
     .unwrap();
     assert!(r.mse > 0.0 && r.mse.is_finite());
 }
+
+/// `--granularity tensor` given: the per-unit output, one unit, with today's MSE to the bit.
+#[test]
+fn tensor_granularity_is_todays_run() {
+    let base = [
+        "quantize",
+        "--generate",
+        "laplace:0,1",
+        "--n",
+        "5000",
+        "--bits",
+        "3",
+        "--json",
+    ];
+    let field = |json: &str, key: &str| {
+        let at = json.find(&format!("\"{key}\":")).unwrap() + key.len() + 3;
+        json[at..]
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (_, plain, _) = quantviz(&base);
+    let (code, unit, err) = quantviz(&[&base[..], &["--granularity", "tensor"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(field(&unit, "granularity"), "\"tensor\"");
+    assert_eq!(field(&unit, "count"), "1");
+    assert_eq!(field(&unit, "mse"), field(&plain, "mse"));
+    assert_eq!(
+        field(&unit, "bits_per_weight"),
+        (3.0 + 35.0 / 5000.0).to_string()
+    );
+}

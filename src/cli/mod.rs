@@ -179,20 +179,24 @@ fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
     Ok(generate_matrix(&spec, &matrix)?)
 }
 
-/// The granularity and rotation flags, where given and not the defaults.
+/// The granularity and rotation flags, where either is given (`--granularity tensor` too: its
+/// output is the per-unit one, with `granularity` and `units` in the JSON).
 fn finer_from(q: &QuantArgs) -> Option<(Granularity, Rotation)> {
-    let g = q.granularity.unwrap_or_default();
-    let r = q.rotate.unwrap_or_default();
-    (g != Granularity::Tensor || r != Rotation::None).then_some((g, r))
+    (q.granularity.is_some() || q.rotate.is_some()).then(|| {
+        (
+            q.granularity.unwrap_or_default(),
+            q.rotate.unwrap_or_default(),
+        )
+    })
 }
 
 /// `--granularity` and `--rotate` go with `quantize` and `bench`: elsewhere an error that says so.
 fn no_finer(q: &QuantArgs, command: &str) -> Result<(), CliError> {
     match finer_from(q) {
-        Some(_) => Err(usage_err(format!(
+        Some((g, r)) if g != Granularity::Tensor || r != Rotation::None => Err(usage_err(format!(
             "--granularity and --rotate go with 'quantize' and 'bench', not '{command}' (drop them here)"
         ))),
-        None => Ok(()),
+        _ => Ok(()),
     }
 }
 
