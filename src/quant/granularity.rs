@@ -15,7 +15,9 @@
 //! calibration, as they do per tensor).
 
 use crate::error::{Error, Result};
+use crate::quant::calibrate::stats::min_max_part;
 use crate::quant::calibrate::{self, DataStats};
+use crate::quant::kernels::{error_pass_here, Kernel};
 use crate::quant::pairwise::pairwise_sum_map;
 use crate::quant::params::{ErrorStats, QuantParams};
 use crate::settings::{Calibration, QuantSettings, Scheme};
@@ -216,9 +218,20 @@ impl UnitRun {
 /// power, which it does not use, is left 0 in its stats. The other calibrations get the full
 /// [`DataStats`].
 fn one_unit(xs: &[f64], q: &QuantSettings, codes: &mut [i32]) -> Result<(QuantParams, ErrorStats)> {
+    // Below this, one part: what `calibrate::min_max` and `QuantParams::quantize_into` compute
+    // without their dispatch to threads (the same lanes and the same tree, so the same bits).
+    let small = xs.len() < crate::par::MIN_PART;
     let stats = match q.calibration {
         Calibration::MinMax => {
-            let (min, max) = calibrate::min_max(xs)?;
+            let (min, max) = if small {
+                let (min, max, finite) = min_max_part(xs).finish();
+                if !finite || xs.is_empty() {
+                    crate::error::check_finite(xs)?;
+                }
+                (min, max)
+            } else {
+                calibrate::min_max(xs)?
+            };
             DataStats {
                 n: xs.len(),
                 min,
@@ -230,7 +243,12 @@ fn one_unit(xs: &[f64], q: &QuantSettings, codes: &mut [i32]) -> Result<(QuantPa
         _ => DataStats::of(xs)?,
     };
     let p = calibrate::calibrate(xs, &stats, q)?;
-    Ok((p, p.quantize_into(xs, codes)))
+    let e = match (small, codes.len() >= xs.len()) {
+        (true, true) => error_pass_here::<true>(&Kernel::new(&p), xs, &mut codes[..xs.len()]),
+        (true, false) => error_pass_here::<false>(&Kernel::new(&p), xs, &mut []),
+        (false, _) => p.quantize_into(xs, codes),
+    };
+    Ok((p, e))
 }
 
 /// Units `first..first + params.len()`, whose values start at `xs[0]` (and whose codes, where
@@ -450,6 +468,41 @@ mod tests {
         ] {
             let e = bad.parse::<Granularity>().unwrap_err().to_string();
             assert!(e.contains("group:G"), "{bad}: {e}");
+        }
+    }
+
+    /// The one-part min-max and error pass are the dispatched ones, signed zeros included.
+    #[test]
+    fn small_units_take_the_same_path_bits() {
+        let mut xs: Vec<f64> = (0..300).map(|i| ((i * 37) % 23) as f64 - 11.0).collect();
+        for (i, x) in xs.iter_mut().enumerate().take(40) {
+            *x = if i % 3 == 0 { -0.0 } else { 0.0 };
+        }
+        for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+            let q = QuantSettings {
+                bits: 3,
+                scheme,
+                ..QuantSettings::default()
+            };
+            for size in [2, 7, 8, 9, 40, 128, 150] {
+                let units = Units::new(xs.len(), Some((2, 150)), Granularity::Group(size)).unwrap();
+                let mut codes = vec![0; xs.len()];
+                let run = quantize_units(&xs, &units, &q, &mut codes).unwrap();
+                for i in 0..units.count() {
+                    let u = &xs[units.range(i)];
+                    let stats = DataStats::of(u).unwrap();
+                    let p = calibrate::calibrate(u, &stats, &q).unwrap();
+                    let mut c = vec![0; u.len()];
+                    let e = p.quantize_into(u, &mut c);
+                    assert_eq!(
+                        format!("{:?}", run.params[i]),
+                        format!("{p:?}"),
+                        "{size} {i}"
+                    );
+                    assert_eq!(format!("{:?}", run.errors[i]), format!("{e:?}"));
+                    assert_eq!(&codes[units.range(i)], &c[..]);
+                }
+            }
         }
     }
 
