@@ -385,6 +385,10 @@ fn bad_input_says_what_would_be_right() {
         "row length (64",
     );
     fails(&with(&g, &["--shape", "4,64", "--n", "100"]), "--n is 100");
+    fails(
+        &with(&g, &["--shape", "4,8", "--outliers", "40:9"]),
+        "at most as many outliers as values (32)",
+    );
     fails(&with(&g, &["--shape", "5000,5000"]), "more than");
     fails(
         &with(&g, &["--shape", "4,64", "--row-spread", "-1"]),

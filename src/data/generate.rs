@@ -257,6 +257,13 @@ pub fn generate_matrix(spec: &DataSpec, matrix: &Matrix) -> Result<Dataset> {
     let Some((rows, cols)) = matrix.shape else {
         return generate(spec);
     };
+    // The spec as the shape counts it (its outliers checked against that count), then
+    // without outliers, which go in last.
+    DataSpec {
+        n: rows * cols,
+        ..*spec
+    }
+    .validate()?;
     let plain = DataSpec {
         n: rows * cols,
         outliers: 0,
