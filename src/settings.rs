@@ -2,7 +2,9 @@
 //!
 //! One spelling for each idea across the CLI, the URL's query string and the page's controls:
 //! `dist`, `n`, `seed`, `outliers`, `outlier_value`, `bits`, `scheme`, `calibration`,
-//! `zero_point`, `preset`.
+//! `zero_point`, `preset`, and for 2-D data and finer scales `shape` (`R,C`, one key rather than
+//! `rows` and `cols`, as the CLI's `--shape`), `row_spread`, `outlier_channels` (`K:F`),
+//! `granularity` and `rotate`.
 //!
 //! The parsers are `#[inline(never)]`: cold code, one copy each in the wasm.
 
