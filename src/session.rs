@@ -22,13 +22,17 @@
 use crate::analysis::blocks::{histogram_range, BlockSummary, FormatView};
 use crate::analysis::formats::{FormatRow, FormatRun};
 use crate::analysis::front::pareto_front;
+use crate::analysis::granular::{GranularRun, GranularSettings};
 use crate::analysis::histogram::Histogram;
 use crate::analysis::{Analysis, Run, Sweep, View, HISTOGRAM_BINS};
 use crate::charts::{self, ChartResult, Theme};
 use crate::data::generate::{dataset_for, Dataset};
 use crate::error::{Error, Result};
 use crate::quant::formats::Format;
-use crate::settings::{Calibration, DataSpec, Preset, QuantSettings, Scheme, Settings, ZeroPoint};
+use crate::settings::{
+    Calibration, DataSpec, Granularity, Matrix, Preset, QuantSettings, Rotation, Scheme, Settings,
+    ZeroPoint,
+};
 use plotters::coord::Shift;
 use plotters::prelude::{DrawingArea, DrawingBackend};
 
@@ -38,7 +42,7 @@ pub const CSV_MAX_ROWS: usize = 1_000_000;
 /// What the current data was made from: a change of this means new data.
 #[derive(Debug, Clone, PartialEq)]
 enum Source {
-    Generated(DataSpec),
+    Generated(DataSpec, Matrix),
     Preset(Preset, u64, u64),
     File(String),
 }
@@ -98,6 +102,9 @@ pub struct Session {
     run: Option<Run>,
     view: Option<View>,
     compare: Option<(QuantSettings, Vec<Run>)>,
+    /// The run at the settings' granularity, format and rotation, with its per-unit scales and
+    /// the values before and after rotation; `None` at `tensor` without rotation.
+    granular: Option<GranularRun>,
     /// The sweep of the current data for a zero point and percentile, computed when the sweep
     /// chart is first drawn (`None` until then, and again when the data or that key changes).
     sweep: Option<((ZeroPoint, u64), Sweep)>,
@@ -140,7 +147,8 @@ impl Session {
     pub fn load(&mut self, bytes: &[u8], name: &str, query: &str) -> Result<String> {
         let settings = Settings::from_query(query)?;
         let loaded = crate::data::load::read_bytes(bytes, name)?;
-        let data = Dataset::from_values(loaded.values, name)?;
+        let shape = settings.matrix.shape.or_else(|| loaded.rows_cols());
+        let data = Dataset::from_values(loaded.values, name)?.with_shape(shape)?;
         let previous = (self.file.take(), self.file_note.take(), self.source.clone());
         self.file = Some(data);
         self.file_note = loaded.note;
@@ -282,6 +290,13 @@ impl Session {
     /// The canonical query string of the current state.
     pub fn query(&self) -> String {
         self.settings.to_query()
+    }
+
+    /// The run at the current granularity and rotation (per-unit scales and zero points, the
+    /// unit layout, the values before and after rotation, the error in both bases), where the
+    /// settings ask for one (`None` at `tensor` granularity without rotation).
+    pub fn granular(&self) -> Option<&GranularRun> {
+        self.granular.as_ref()
     }
 
     /// How many times each costly part has been computed so far.
@@ -463,7 +478,7 @@ impl Session {
             (None, Some(p)) => {
                 Source::Preset(p, settings.data.seed, settings.data.outlier_value.to_bits())
             }
-            (None, None) => Source::Generated(settings.data),
+            (None, None) => Source::Generated(settings.data, settings.matrix),
         };
         let fresh = self.source.as_ref() != Some(&source) || self.analysis.is_none();
         let new_analysis = if fresh {
@@ -494,6 +509,18 @@ impl Session {
         // The view only when a chart of it is drawn (`draw`), and the errors' histogram only
         // when the error chart is: a Format change, which keeps the run, recomputes neither.
         let same_run = !fresh && self.run == Some(run);
+        let granular =
+            if settings.granularity != Granularity::Tensor || settings.rotate != Rotation::None {
+                let g = GranularSettings {
+                    quant: q,
+                    format: settings.format.map(|f| (f, settings.block)),
+                    granularity: settings.granularity,
+                    rotate: settings.rotate,
+                };
+                Some(analysis.granular(&g, true)?)
+            } else {
+                None
+            };
         // The sweep only for the sweep chart, when it is drawn (`draw`): a page that draws that
         // chart after the frame (off screen) does not wait for its runs and searches.
         let same_sweep = !fresh && self.sweep.as_ref().map(|(k, _)| *k) == Some(sweep_key(&q));
@@ -532,7 +559,7 @@ impl Session {
         let kind = match source {
             Source::File(_) => "file",
             Source::Preset(..) => "preset",
-            Source::Generated(_) => "generated",
+            Source::Generated(..) => "generated",
         };
         let summary = crate::present::json::summary_json(
             &settings,
@@ -568,6 +595,7 @@ impl Session {
             self.view = None;
         }
         self.compare = Some((q, compare));
+        self.granular = granular;
         if !same_sweep {
             self.sweep = None;
             self.sweep_count = self.sweep_count.wrapping_add(1);
@@ -678,6 +706,26 @@ mod tests {
             ),
             sym
         );
+    }
+
+    #[test]
+    fn granularity_and_rotation_reach_the_session() {
+        let mut s = Session::new();
+        summary(
+            &mut s,
+            "shape=16,64&bits=4&granularity=group:32&rotate=hadamard",
+        );
+        let g = s.granular().unwrap();
+        assert_eq!(g.units.as_ref().unwrap().units.count(), 32);
+        assert_eq!(g.rotate_block, Some(64));
+        assert_eq!(g.rotated.as_ref().unwrap().len(), 1024);
+        assert!(s
+            .update("shape=16,64&granularity=group:65")
+            .unwrap_err()
+            .to_string()
+            .contains("row length (64"));
+        summary(&mut s, "shape=16,64&bits=4");
+        assert!(s.granular().is_none());
     }
 
     #[test]

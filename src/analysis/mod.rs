@@ -18,6 +18,7 @@ use std::cell::{OnceCell, RefCell};
 pub mod blocks;
 pub mod formats;
 pub mod front;
+pub mod granular;
 pub mod histogram;
 pub mod metrics;
 pub mod view;

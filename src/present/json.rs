@@ -9,6 +9,7 @@ use crate::analysis::blocks::{
     block_scale, code_bits, fp16, step_of, sub_block, subs, ue4m3, BlockSummary,
 };
 use crate::analysis::formats::{int_bits_per_weight, FormatRow, FormatRun, Similarity};
+use crate::analysis::granular::GranularRun;
 use crate::analysis::metrics::Metrics;
 use crate::analysis::{Analysis, Row, Run};
 use crate::present::explain;
@@ -203,6 +204,92 @@ pub struct QuantizeJson {
     pub codes: Option<Vec<i32>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dequantized: Option<Vec<f64>>,
+}
+
+/// The layout of the units: `count` units of `size` values (a row's last may be shorter),
+/// `per_row` to each of `rows` rows of `cols` values.
+#[derive(Debug, Serialize)]
+pub struct UnitsJson {
+    pub count: usize,
+    pub size: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub per_row: usize,
+}
+
+/// `quantviz quantize --json` with a granularity or rotation: the settings, the units, bits
+/// per weight, the error in the original basis (and the rotated one); with `--codes`, each
+/// unit's scale and zero point and every value's code and dequantized value.
+#[derive(Debug, Serialize)]
+pub struct GranularJson {
+    pub data: String,
+    pub format: String,
+    pub granularity: String,
+    pub rotate: String,
+    pub rotate_block: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bits: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zero_point_policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<UnitsJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block: Option<usize>,
+    pub bits_per_weight: f64,
+    #[serde(flatten)]
+    pub metrics: MetricsJson,
+    pub rotated_basis: Option<MetricsJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scales: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zero_points: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codes: Option<Vec<i32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dequantized: Option<Vec<f64>>,
+}
+
+impl GranularJson {
+    /// The object for `run` of `data`; `codes` adds the per-unit and per-value arrays.
+    pub fn new(data: &str, run: &GranularRun, codes: bool) -> GranularJson {
+        let s = &run.settings;
+        let int = s.format.is_none();
+        let q = &s.quant;
+        GranularJson {
+            data: data.to_string(),
+            format: s.format.map_or("int".into(), |(f, _)| f.to_string()),
+            granularity: s.granularity.to_string(),
+            rotate: s.rotate.to_string(),
+            rotate_block: run.rotate_block,
+            bits: int.then_some(q.bits),
+            scheme: int.then(|| q.scheme.to_string()),
+            calibration: int.then(|| q.calibration.to_string()),
+            zero_point_policy: int.then(|| q.zero_point.to_string()),
+            units: run.units.as_ref().map(|u| UnitsJson {
+                count: u.units.count(),
+                size: u.units.size,
+                rows: u.units.rows,
+                cols: u.units.cols,
+                per_row: u.units.per_row,
+            }),
+            block: run.format_block,
+            bits_per_weight: run.bits_per_weight,
+            metrics: MetricsJson::from(&run.metrics),
+            rotated_basis: run.rotated_metrics.as_ref().map(MetricsJson::from),
+            scales: run.units.as_ref().filter(|_| codes).map(|u| u.scales()),
+            zero_points: run
+                .units
+                .as_ref()
+                .filter(|_| codes)
+                .map(|u| u.zero_points()),
+            codes: if codes { run.codes.clone() } else { None },
+            dequantized: if codes { run.dequantized.clone() } else { None },
+        }
+    }
 }
 
 /// One row of the comparison of every scheme and calibration.

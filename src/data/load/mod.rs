@@ -23,6 +23,21 @@ pub struct Loaded {
     pub values: Vec<f64>,
     /// What the user should be told about the reading, such as a skipped header line.
     pub note: Option<String>,
+    /// The shape, row-major: a `.npy` array's own, `[n]` for text.
+    pub shape: Vec<usize>,
+}
+
+impl Loaded {
+    /// The shape as rows and columns: every axis but the last flattened into rows; `None` for
+    /// 1-D (and 0-D) data.
+    pub fn rows_cols(&self) -> Option<(usize, usize)> {
+        match self.shape.split_last() {
+            Some((&cols, rest)) if !rest.is_empty() && cols > 0 => {
+                Some((self.values.len() / cols, cols))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[inline(never)]
@@ -93,8 +108,13 @@ pub(crate) fn shown_count(n: u64) -> String {
 #[inline(never)]
 pub fn read_bytes(bytes: &[u8], source: &str) -> Result<Loaded> {
     if is_npy(bytes) {
+        let layout = npy_layout(bytes, source)?;
         let values = npy_values(bytes, source)?;
-        return Ok(Loaded { values, note: None });
+        return Ok(Loaded {
+            values,
+            note: None,
+            shape: layout.dims,
+        });
     }
     text_bytes(bytes, source)
 }
