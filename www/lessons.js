@@ -9,7 +9,7 @@ import { state } from './state.js';
 /** The outlier lessons' data: a normal sample with one value far out. */
 const OUTLIER = 'dist=normal:0,1&n=100000&seed=7&outliers=1&outlier_value=40';
 /** A weight matrix whose rows differ in scale, as real layers do. */
-const MATRIX = 'dist=normal:0,1&rows=256&cols=512&seed=7&row_spread=1.2';
+const MATRIX = 'dist=normal:0,1&shape=256,512&seed=7&row_spread=1.2';
 
 /**
  * One step: its title, what to notice, the query that sets the controls, and the element to
