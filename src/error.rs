@@ -80,6 +80,8 @@ pub enum Error {
         /// `max |x - x̂|` (infinite where `x - x̂` itself overflows).
         max_abs_error: f64,
     },
+    /// The `kl` calibration asked of the asymmetric scheme: it is symmetric only.
+    KlAsymmetric,
 }
 
 /// Result type of the core.
@@ -150,6 +152,10 @@ impl fmt::Display for Error {
                 full(*limit)
             ),
             Error::Chart(message) => write!(f, "{message}"),
+            Error::KlAsymmetric => write!(
+                f,
+                "calibration kl is symmetric-only (it picks a clip value from the histogram of |x|): use scheme symmetric with kl (--scheme symmetric, URL scheme=symmetric), or minmax, percentile:P or mse with the asymmetric scheme"
+            ),
             Error::RangeOverflow { lo, hi } => {
                 if !lo.is_finite() || !hi.is_finite() {
                     // Not a range at all: say what it came from instead of printing NaN or inf.

@@ -1,0 +1,319 @@
+//! KL (entropy) calibration, exactly as NVIDIA's pytorch-quantization computes it
+//! (`HistogramCalibrator` with `compute_amax("entropy")`, its `calibrate_weights` histogram).
+//!
+//! 1. **Histogram**: `np.histogram(|x|, bins=2048, range=(0, max|x|))` in float64. The edges are
+//!    numpy's `linspace(0, max, 2049)`: `k * (max / 2048)`, the last exactly `max` (a range of
+//!    zero width becomes `[-0.5, 0.5]`, as numpy widens it). A value's bin is numpy's: the
+//!    estimate `trunc(((v - first) / (last - first)) * 2048)` (2048 becomes 2047), one step down
+//!    where `v` is below its bin's left edge, one up where it reaches the next edge (not from the
+//!    last bin, which holds its right edge).
+//! 2. **Search**: `bins[0] = bins[1]`; `nq = 2^(b - 1 + unsigned)` levels. For each candidate
+//!    `i = 128 ..= 2048`: the reference `p = bins[..i]` with the tail `sum(bins[i..])` added to
+//!    its last bin; the candidate `q` gives source bin `j < i` to target `t = floor(j * nq / i)`
+//!    (numpy's `digitize(j, linspace(0, i, nq + 1)) - 1`, exact: every edge `t * i / nq` is a
+//!    float64 without rounding), and spreads each target's count equally over its non-empty
+//!    sources (`count / nonempty`, float64); empty source bins stay 0. The divergence is
+//!    `scipy.stats.entropy(p, q)`: both divided by their sums, then `sum(rel_entr(p, q))` with
+//!    `rel_entr(x, y) = x ln(x / y)` for `x, y > 0`, 0 for `x = 0`, infinite for `x > 0 = y`,
+//!    summed in numpy's pairwise order.
+//! 3. **Pick**: the last candidate with the least divergence (a NaN, which a candidate with no
+//!    counts below it gives, counts as least, as `np.argmin` takes the first NaN of the reversed
+//!    list); `amax = edges[i]`, returned as the float32 the reference's `torch.tensor` makes.
+//!
+//! What is shared between candidates without changing a bit: the targets' totals and their
+//! counts of non-empty sources come from integer prefix sums (the reference adds whole counts
+//! in float64, exactly, since they stay below 2^53), and `p`'s terms `count / total` are divided
+//! once. Each candidate's two float sums (the total of `q`, then the divergence) run over all
+//! `i` terms in numpy's pairwise tree, as the reference's `np.sum` does.
+
+use crate::error::{Error, Result};
+use crate::quant::pairwise::{pairwise_sum, pairwise_sum_seq};
+
+/// Bins of the |x| histogram (the reference's `num_bins`).
+pub const KL_BINS: usize = 2048;
+/// The first candidate threshold bin (the reference's `start_bin`); the stride is 1.
+pub const KL_START_BIN: usize = 128;
+
+/// The histogram of `|x|` the search runs on, as numpy's `np.histogram` makes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbsHistogram {
+    /// The [`KL_BINS`] counts, as collected (before the search copies bin 1 into bin 0).
+    pub counts: Vec<u64>,
+    /// The `KL_BINS + 1` bin edges: `edges[k] = k * width` from 0, the last `max |x|`.
+    pub edges: Vec<f64>,
+    /// The bin width `max |x| / 2048` (numpy's linspace step; 1/2048 for all-zero data).
+    pub width: f64,
+}
+
+/// The KL calibration of one set of values: the histogram, every candidate's divergence and
+/// the pick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KlCalibration {
+    /// The histogram of `|x|`.
+    pub histogram: AbsHistogram,
+    /// `divergences[k]` is the divergence of candidate bin `KL_START_BIN + k` (inclusive up to
+    /// `KL_BINS`): `inf` where `q` is 0 under a count of `p`, NaN where no bin below the
+    /// candidate has a count.
+    pub divergences: Vec<f64>,
+    /// The chosen candidate bin `i` (from [`KL_START_BIN`] to [`KL_BINS`]).
+    pub best: usize,
+    /// The threshold: `edges[best]` rounded to float32, the reference's returned `amax`.
+    pub threshold: f64,
+}
+
+/// KL calibration of `xs` at `bits` (`unsigned` doubles the levels, as the reference's flag):
+/// the symmetric clip value `amax` and what the page draws. `absmax` is `max |x|` of `xs`
+/// (values above it are left out, as numpy's histogram leaves out values beyond its range).
+pub fn kl_calibrate(xs: &[f64], absmax: f64, bits: u32, unsigned: bool) -> Result<KlCalibration> {
+    if xs.is_empty() {
+        return Err(Error::EmptyData);
+    }
+    KlCalibration::of_histogram(abs_histogram(xs, absmax)?, bits, unsigned)
+}
+
+impl KlCalibration {
+    /// The search over a histogram made by [`abs_histogram`] (which does not depend on the bit
+    /// width, so one histogram serves every width).
+    pub fn of_histogram(histogram: AbsHistogram, bits: u32, unsigned: bool) -> Result<Self> {
+        let (divergences, best) = entropy_search(&histogram.counts, bits, unsigned)?;
+        let threshold = f64::from(histogram.edges[best] as f32);
+        Ok(KlCalibration {
+            histogram,
+            divergences,
+            best,
+            threshold,
+        })
+    }
+}
+
+/// numpy's `np.histogram(|xs|, bins=2048, range=(0, absmax))`, counted in parallel natively.
+pub fn abs_histogram(xs: &[f64], absmax: f64) -> Result<AbsHistogram> {
+    if !(absmax.is_finite() && absmax >= 0.0) {
+        return Err(Error::RangeOverflow {
+            lo: -absmax,
+            hi: absmax,
+        });
+    }
+    // numpy's `_get_outer_edges`: a range of zero width is widened by 0.5 each side.
+    let (first, last) = if absmax == 0.0 {
+        (-0.5, 0.5)
+    } else {
+        (0.0, absmax)
+    };
+    let edges = linspace_edges(first, last);
+    let width = (last - first) / KL_BINS as f64;
+    let counts = crate::par::pairwise_map(
+        xs,
+        &|part| {
+            let mut counts = vec![0u64; KL_BINS];
+            count_into(part, first, last, &edges, &mut counts);
+            counts
+        },
+        &|mut a, b| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                *x += y;
+            }
+            a
+        },
+    );
+    Ok(AbsHistogram {
+        counts,
+        edges,
+        width,
+    })
+}
+
+/// numpy's `linspace(first, last, KL_BINS + 1)` in float64: `k * step + first` with
+/// `step = (last - first) / 2048`, or `(k / 2048) * delta + first` where the step underflows
+/// to 0, and the last edge exactly `last`.
+fn linspace_edges(first: f64, last: f64) -> Vec<f64> {
+    let div = KL_BINS as f64;
+    let delta = last - first;
+    let step = delta / div;
+    let mut edges: Vec<f64> = (0..=KL_BINS)
+        .map(|k| {
+            let k = k as f64;
+            let y = if step == 0.0 {
+                (k / div) * delta
+            } else {
+                k * step
+            };
+            y + first
+        })
+        .collect();
+    edges[KL_BINS] = last;
+    edges
+}
+
+/// Adds the bins of `|x|` for `xs` to `counts`, numpy's fast uniform-bin path value by value.
+fn count_into(xs: &[f64], first: f64, last: f64, edges: &[f64], counts: &mut [u64]) {
+    let denom = last - first;
+    let n = KL_BINS as f64;
+    for &x in xs {
+        let v = x.abs();
+        // numpy keeps only `first <= v <= last` (NaN fails both).
+        if !(v >= first && v <= last) {
+            continue;
+        }
+        let f = ((v - first) / denom) * n;
+        let mut k = (f as usize).min(KL_BINS - 1);
+        if v < edges[k] && k > 0 {
+            k -= 1;
+        }
+        if k != KL_BINS - 1 && v >= edges[k + 1] {
+            k += 1;
+        }
+        counts[k] += 1;
+    }
+}
+
+/// `rel_entr(x, y)` as scipy defines it: `x ln(x / y)` for `x, y > 0`, 0 for `x = 0 <= y`,
+/// infinite otherwise, NaN for NaN.
+#[inline]
+fn rel_entr(x: f64, y: f64) -> f64 {
+    if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if x > 0.0 && y > 0.0 {
+        x * libm::log(x / y)
+    } else if x == 0.0 && y >= 0.0 {
+        0.0
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// The divergence of every candidate `i = 128 ..= counts.len()` and the chosen `i`, from the
+/// histogram `counts` (at least [`KL_START_BIN`] + 1 bins... the reference's 2048 here).
+pub fn entropy_search(counts: &[u64], bits: u32, unsigned: bool) -> Result<(Vec<f64>, usize)> {
+    crate::settings::check_bits(i64::from(bits))?;
+    let nbins = counts.len();
+    if nbins < KL_START_BIN {
+        return Err(Error::Setting {
+            name: "bins",
+            given: nbins.to_string(),
+            expected: format!("at least {KL_START_BIN} histogram bins"),
+        });
+    }
+    let nq = 1usize << (bits - 1 + u32::from(unsigned));
+    let mut bins = counts.to_vec();
+    if nbins > 1 {
+        bins[0] = bins[1];
+    }
+    // Integer prefix sums: counts and non-empty bins up to each index.
+    let mut total = vec![0u64; nbins + 1];
+    let mut nonempty = vec![0u64; nbins + 1];
+    for (j, &c) in bins.iter().enumerate() {
+        total[j + 1] = total[j] + c;
+        nonempty[j + 1] = nonempty[j] + u64::from(c != 0);
+    }
+    let all = total[nbins] as f64;
+    let p: Vec<f64> = bins.iter().map(|&c| c as f64 / all).collect();
+    let tables = Tables {
+        bins: &bins,
+        total: &total,
+        nonempty: &nonempty,
+        p: &p,
+        all,
+        nq,
+    };
+    let candidates: Vec<usize> = (KL_START_BIN..=nbins).collect();
+    let divergences = divergences_of(&tables, &candidates);
+    // The last minimum: `np.argmin` over the reversed list, where a NaN is the least.
+    let mut best = candidates.len() - 1;
+    for k in (0..candidates.len()).rev() {
+        let d = divergences[k];
+        if d.is_nan() {
+            best = k;
+            break;
+        }
+        if d < divergences[best] {
+            best = k;
+        }
+    }
+    Ok((divergences, candidates[best]))
+}
+
+/// What every candidate reads.
+struct Tables<'a> {
+    bins: &'a [u64],
+    total: &'a [u64],
+    nonempty: &'a [u64],
+    p: &'a [f64],
+    all: f64,
+    nq: usize,
+}
+
+impl Tables<'_> {
+    /// The divergence of candidate `i`; `q` is a buffer of at least `i` values.
+    fn divergence(&self, i: usize, q: &mut [f64]) -> f64 {
+        let nq = self.nq;
+        let q = &mut q[..i];
+        // The candidate distribution: target t holds sources ceil(t*i/nq) .. ceil((t+1)*i/nq).
+        let mut j = 0;
+        while j < i {
+            let t = j * nq / i;
+            let end = ((t + 1) * i).div_ceil(nq).min(i);
+            let count = self.total[end] - self.total[j];
+            let k = self.nonempty[end] - self.nonempty[j];
+            let v = if k == 0 { 0.0 } else { count as f64 / k as f64 };
+            for (s, &c) in q[j..end].iter_mut().zip(&self.bins[j..end]) {
+                *s = if c == 0 { 0.0 } else { v };
+            }
+            j = end;
+        }
+        let q_sum = pairwise_sum(q);
+        let tail = self.total[self.bins.len()] - self.total[i];
+        let last = (self.bins[i - 1] + tail) as f64 / self.all;
+        let mut idx = 0;
+        pairwise_sum_seq(i, &mut || {
+            let pj = if idx == i - 1 { last } else { self.p[idx] };
+            let term = rel_entr(pj, q[idx] / q_sum);
+            idx += 1;
+            term
+        })
+    }
+}
+
+/// The divergences of `candidates`, on every core natively (each candidate is independent).
+fn divergences_of(tables: &Tables, candidates: &[usize]) -> Vec<f64> {
+    let nbins = tables.bins.len();
+    let run = |ks: &mut dyn Iterator<Item = usize>| -> Vec<(usize, f64)> {
+        let mut q = vec![0.0; nbins];
+        ks.map(|k| (k, tables.divergence(candidates[k], &mut q)))
+            .collect()
+    };
+    let threads = crate::par::threads().min(candidates.len()).max(1);
+    let mut out = vec![0.0; candidates.len()];
+    #[cfg(not(target_arch = "wasm32"))]
+    if threads > 1 {
+        // Candidate k costs about `candidates[k]`: dealt round robin, the threads share evenly.
+        let parts: Vec<Vec<(usize, f64)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (1..threads)
+                .map(|w| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(s, move || run(&mut (w..candidates.len()).step_by(threads)))
+                })
+                .collect();
+            let mut parts = vec![run(&mut (0..candidates.len()).step_by(threads))];
+            for (w, h) in handles.into_iter().enumerate() {
+                let part = match h.map(|h| h.join()) {
+                    Ok(Ok(part)) => part,
+                    Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                    // No thread to be had: this share runs here.
+                    Err(_) => run(&mut (w + 1..candidates.len()).step_by(threads)),
+                };
+                parts.push(part);
+            }
+            parts
+        });
+        for (k, d) in parts.into_iter().flatten() {
+            out[k] = d;
+        }
+        return out;
+    }
+    let _ = threads;
+    for (k, d) in run(&mut (0..candidates.len())) {
+        out[k] = d;
+    }
+    out
+}
