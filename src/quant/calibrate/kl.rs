@@ -14,8 +14,8 @@
 //!    float64 without rounding), and spreads each target's count equally over its non-empty
 //!    sources (`count / nonempty`, float64); empty source bins stay 0. The divergence is
 //!    `scipy.stats.entropy(p, q)`: both divided by their sums, then `sum(rel_entr(p, q))` with
-//!    `rel_entr(x, y) = x ln(x / y)` for `x, y > 0`, 0 for `x = 0`, infinite for `x > 0 = y`,
-//!    summed in numpy's pairwise order.
+//!    `rel_entr(x, y) = x ln(x / y)` for `x, y > 0` (taken as scipy takes it, see
+//!    [`rel_entr`]), 0 for `x = 0`, infinite for `x > 0 = y`, summed in numpy's pairwise order.
 //! 3. **Pick**: the last candidate with the least divergence (a NaN, which a candidate with no
 //!    counts below it gives, counts as least, as `np.argmin` takes the first NaN of the reversed
 //!    list); `amax = edges[i]`, returned as the float32 the reference's `torch.tensor` makes.
@@ -167,14 +167,23 @@ fn count_into(xs: &[f64], first: f64, last: f64, edges: &[f64], counts: &mut [u6
     }
 }
 
-/// `rel_entr(x, y)` as scipy defines it: `x ln(x / y)` for `x, y > 0`, 0 for `x = 0 <= y`,
-/// infinite otherwise, NaN for NaN.
+/// scipy's `rel_entr(x, y)`: `x ln(x / y)` for `x, y > 0`, 0 for `x = 0 <= y`, infinite
+/// otherwise, NaN for NaN. For `x, y > 0` scipy takes the logarithm three ways, and so does
+/// this: `x log1p((x - y) / y)` where `0.5 < x / y < 2` (more accurate there),
+/// `x (ln x - ln y)` where `x / y` is subnormal, zero or infinite, else `x ln(x / y)`.
 #[inline]
-fn rel_entr(x: f64, y: f64) -> f64 {
+pub fn rel_entr(x: f64, y: f64) -> f64 {
     if x.is_nan() || y.is_nan() {
         f64::NAN
     } else if x > 0.0 && y > 0.0 {
-        x * libm::log(x / y)
+        let ratio = x / y;
+        if 0.5 < ratio && ratio < 2.0 {
+            x * libm::log1p((x - y) / y)
+        } else if f64::MIN_POSITIVE < ratio && ratio < f64::INFINITY {
+            x * libm::log(ratio)
+        } else {
+            x * (libm::log(x) - libm::log(y))
+        }
     } else if x == 0.0 && y >= 0.0 {
         0.0
     } else {
