@@ -369,7 +369,7 @@ impl FromStr for Calibration {
         match t.as_str() {
             "minmax" | "min-max" | "max" => Ok(Calibration::MinMax),
             "mse" => Ok(Calibration::Mse),
-            "kl" | "entropy" => Ok(Calibration::Kl),
+            "kl" => Ok(Calibration::Kl),
             "percentile" => Ok(Calibration::Percentile(DEFAULT_PERCENTILE)),
             _ => match t.strip_prefix("percentile:") {
                 Some(p) => {
