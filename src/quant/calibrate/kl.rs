@@ -35,7 +35,7 @@ pub const KL_BINS: usize = 2048;
 pub const KL_START_BIN: usize = 128;
 
 /// The histogram of `|x|` the search runs on, as numpy's `np.histogram` makes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AbsHistogram {
     /// The [`KL_BINS`] counts, as collected (before the search copies bin 1 into bin 0).
     pub counts: Vec<u64>,
@@ -46,8 +46,8 @@ pub struct AbsHistogram {
 }
 
 /// The KL calibration of one set of values: the histogram, every candidate's divergence and
-/// the pick.
-#[derive(Debug, Clone, PartialEq)]
+/// the pick. As JSON (serde), a divergence that is not finite is `null`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct KlCalibration {
     /// The histogram of `|x|`.
     pub histogram: AbsHistogram,
