@@ -11,7 +11,7 @@ tools/pytorch-quantization): torch is not needed, since both parts this uses run
 - The search is `_compute_amax_entropy` with its defaults (stride 1, start_bin 128), step by
   step as that function runs it (see `entropy_amax`), its divergence `scipy.stats.entropy`.
 
-Writes tests/fixtures/kl/<data>.npy (float32 values) and tests/fixtures/kl/expected.json: per
+Writes tests/fixtures/kl/<data>.npy (float32 values; float64 for the subnormal ranges) and tests/fixtures/kl/expected.json: per
 case the histogram, every candidate's divergence (repr of the float64; "inf"/"nan" as strings),
 the chosen bin and the returned amax. Run from the repository root:
 
@@ -113,6 +113,10 @@ def data_sets():
     zeros_and_max = np.zeros(1000, dtype=np.float32)
     zeros_and_max[123] = -5.0
     zeros = np.zeros(50, dtype=np.float32)
+    # A float64 range in the subnormals (saved as float64): a subnormal step, where numpy's
+    # estimate can be off by more than its correction mends.
+    subnormal = rng.uniform(-1, 1, 3000) * 2.5e-320
+    subnormal[17] = 2.5e-320
     return {
         "normal": normal,
         "laplace": laplace,
@@ -121,6 +125,7 @@ def data_sets():
         "sparse": sparse,
         "zeros_and_max": zeros_and_max,
         "zeros": zeros,
+        "subnormal": subnormal,
     }
 
 
@@ -139,7 +144,12 @@ CASES = [
     ("sparse", 8, False),
     ("zeros_and_max", 8, False),
     ("zeros", 4, False),
+    ("subnormal", 8, False),
 ]
+
+# Maxima for which numpy refuses the histogram ("Too many bins for data range"): its 2049 edges
+# are not strictly increasing.
+REFUSED = [5e-321, 1e-321, 5e-324]
 
 
 def main():
@@ -188,6 +198,12 @@ def main():
     xs = np.concatenate([xs, [a for a, _ in extra]])
     ys = np.concatenate([ys, [b for _, b in extra]])
     rel = [[float(a), float(b), num(r)] for a, b, r in zip(xs, ys, rel_entr(xs, ys))]
+    for m in REFUSED:
+        try:
+            abs_histogram(np.array([m, m / 3]))
+        except ValueError:
+            continue
+        raise SystemExit(f"numpy made a histogram up to {m!r}")
     with open(os.path.join(out_dir, "expected.json"), "w") as f:
         json.dump(
             {
@@ -196,6 +212,7 @@ def main():
                 "histograms": histograms,
                 "cases": cases,
                 "rel_entr": rel,
+                "refused_maxima": REFUSED,
             },
             f,
             separators=(",", ":"),

@@ -82,6 +82,11 @@ pub enum Error {
     },
     /// The `kl` calibration asked of the asymmetric scheme: it is symmetric only.
     KlAsymmetric,
+    /// `max |x|` too small for 2048 histogram bins with distinct float64 edges.
+    KlRange {
+        /// `max |x|` of the values.
+        absmax: f64,
+    },
 }
 
 /// Result type of the core.
@@ -152,6 +157,11 @@ impl fmt::Display for Error {
                 full(*limit)
             ),
             Error::Chart(message) => write!(f, "{message}"),
+            Error::KlRange { absmax } => write!(
+                f,
+                "calibration kl needs 2048 histogram bins over [0, max|x|], and max|x| = {} is too small for 2049 distinct float64 edges: rescale the data (max|x| above about 1e-320), or use minmax, percentile:P or mse",
+                full(*absmax)
+            ),
             Error::KlAsymmetric => write!(
                 f,
                 "calibration kl is symmetric-only (it picks a clip value from the histogram of |x|): use scheme symmetric with kl (--scheme symmetric, URL scheme=symmetric), or minmax, percentile:P or mse with the asymmetric scheme"

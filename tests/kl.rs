@@ -126,6 +126,21 @@ fn the_references_thresholds_histograms_and_divergences() {
 }
 
 #[test]
+fn ranges_numpy_refuses_are_an_error() {
+    for m in expected()["refused_maxima"].as_array().unwrap() {
+        let m = number(m);
+        let e = kl_calibrate(&[m, -m / 3.0], m, 8, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("too small") && e.contains("rescale"),
+            "{m:e}: {e}"
+        );
+    }
+    assert!(abs_histogram(&[2.5e-320], 2.5e-320).is_ok());
+}
+
+#[test]
 fn rel_entr_is_scipys() {
     let want = expected();
     let mut exact = 0;

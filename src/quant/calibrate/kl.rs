@@ -101,6 +101,10 @@ pub fn abs_histogram(xs: &[f64], absmax: f64) -> Result<AbsHistogram> {
         (0.0, absmax)
     };
     let edges = linspace_edges(first, last);
+    if edges.windows(2).any(|w| w[0] >= w[1]) {
+        // numpy refuses these too ("Too many bins for data range").
+        return Err(Error::KlRange { absmax });
+    }
     let width = (last - first) / KL_BINS as f64;
     let counts = crate::par::pairwise_map(
         xs,
