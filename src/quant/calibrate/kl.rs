@@ -23,11 +23,17 @@
 //! What is shared between candidates without changing a bit: the targets' totals and their
 //! counts of non-empty sources come from integer prefix sums (the reference adds whole counts
 //! in float64, exactly, since they stay below 2^53), and `p`'s terms `count / total` are divided
-//! once. Each candidate's two float sums (the total of `q`, then the divergence) run over all
-//! `i` terms in numpy's pairwise tree, as the reference's `np.sum` does.
+//! once. Each candidate's two float sums (the total of `q`, then the divergence) are numpy's
+//! pairwise sums over all `i` terms, visiting only the terms that can be non-zero (those of
+//! non-empty bins, and the last): a zero term adds nothing to any partial sum, so the tree and
+//! its lanes give the same bits without it. A candidate costs its non-empty bins, not `i`, so
+//! small units (a group of 128 values fills at most 128 bins) calibrate quickly.
 
 use crate::error::{Error, Result};
-use crate::quant::pairwise::{pairwise_sum, pairwise_sum_seq};
+use crate::quant::pairwise::pairwise_split;
+
+/// numpy's pairwise summation block.
+const PAIRWISE_BLOCK: usize = 128;
 
 /// Bins of the |x| histogram (the reference's `num_bins`).
 pub const KL_BINS: usize = 2048;
@@ -247,10 +253,12 @@ pub fn entropy_search(counts: &[u64], bits: u32, unsigned: bool) -> Result<(Vec<
     }
     let all = total[nbins] as f64;
     let p: Vec<f64> = bins.iter().map(|&c| c as f64 / all).collect();
+    let filled: Vec<usize> = (0..nbins).filter(|&j| bins[j] != 0).collect();
     let tables = Tables {
         bins: &bins,
         total: &total,
         nonempty: &nonempty,
+        filled: &filled,
         p: &p,
         all,
         nq,
@@ -277,48 +285,114 @@ struct Tables<'a> {
     bins: &'a [u64],
     total: &'a [u64],
     nonempty: &'a [u64],
+    /// The indices of the non-empty bins, ascending.
+    filled: &'a [usize],
     p: &'a [f64],
     all: f64,
     nq: usize,
 }
 
+/// One thread's buffers for the candidates' non-zero terms.
+#[derive(Default)]
+struct Scratch {
+    at: Vec<usize>,
+    q: Vec<f64>,
+    terms: Vec<f64>,
+}
+
 impl Tables<'_> {
-    /// The divergence of candidate `i`; `q` is a buffer of at least `i` values.
-    fn divergence(&self, i: usize, q: &mut [f64]) -> f64 {
+    /// The divergence of candidate `i`.
+    ///
+    /// Only the terms that can be non-zero are visited: `q` is 0 on empty source bins, and a
+    /// term with `p = 0` is 0 (while the total of `q` is positive). Sums that skip zero terms
+    /// but keep every other term in its place of numpy's pairwise tree ([`sparse_pairwise`])
+    /// are the same bits, as adding +0.0 changes no partial sum here (no term is -0.0: a
+    /// non-zero `p` is at least `1 / total` and `ln(p / q)` is 0 only where `p = q`).
+    fn divergence(&self, i: usize, s: &mut Scratch) -> f64 {
         let nq = self.nq;
-        let q = &mut q[..i];
-        // The candidate distribution: target t holds sources ceil(t*i/nq) .. ceil((t+1)*i/nq).
-        let mut j = 0;
-        while j < i {
-            let t = j * nq / i;
-            let end = ((t + 1) * i).div_ceil(nq).min(i);
-            let count = self.total[end] - self.total[j];
-            let k = self.nonempty[end] - self.nonempty[j];
-            let v = if k == 0 { 0.0 } else { count as f64 / k as f64 };
-            for (s, &c) in q[j..end].iter_mut().zip(&self.bins[j..end]) {
-                *s = if c == 0 { 0.0 } else { v };
-            }
-            j = end;
+        let filled = &self.filled[..self.filled.partition_point(|&j| j < i)];
+        if filled.is_empty() {
+            // `q` is all zeros: divided by its sum of 0 every term is NaN, as in scipy.
+            return f64::NAN;
         }
-        let q_sum = pairwise_sum(q);
+        s.q.clear();
+        // Target t holds sources ceil(t*i/nq) .. ceil((t+1)*i/nq); its share is its total over
+        // its count of non-empty sources.
+        let mut level = usize::MAX;
+        let mut share = 0.0;
+        for &j in filled {
+            let t = j * nq / i;
+            if t != level {
+                level = t;
+                let (a, b) = ((t * i).div_ceil(nq), ((t + 1) * i).div_ceil(nq).min(i));
+                let count = self.total[b] - self.total[a];
+                let k = self.nonempty[b] - self.nonempty[a];
+                share = count as f64 / k as f64;
+            }
+            s.q.push(share);
+        }
+        let q_sum = sparse_pairwise(0, i, filled, &s.q);
         let tail = self.total[self.bins.len()] - self.total[i];
         let last = (self.bins[i - 1] + tail) as f64 / self.all;
-        let mut idx = 0;
-        pairwise_sum_seq(i, &mut || {
-            let pj = if idx == i - 1 { last } else { self.p[idx] };
-            let term = rel_entr(pj, q[idx] / q_sum);
-            idx += 1;
-            term
-        })
+        s.at.clear();
+        s.terms.clear();
+        for (&j, &q) in filled.iter().zip(&s.q) {
+            let pj = if j == i - 1 { last } else { self.p[j] };
+            s.at.push(j);
+            s.terms.push(rel_entr(pj, q / q_sum));
+        }
+        // The last bin empty before the tail was added: `p > 0 = q` there.
+        if self.bins[i - 1] == 0 && tail > 0 {
+            s.at.push(i - 1);
+            s.terms.push(rel_entr(last, 0.0));
+        }
+        sparse_pairwise(0, i, &s.at, &s.terms)
     }
+}
+
+/// numpy's pairwise sum of `n` terms from position `lo`, of which only `vals` (at the ascending
+/// positions `at`) may be non-zero: the same tree, the same lanes in each leaf, the zero terms
+/// left out.
+fn sparse_pairwise(lo: usize, n: usize, at: &[usize], vals: &[f64]) -> f64 {
+    if at.is_empty() {
+        return 0.0;
+    }
+    if n <= PAIRWISE_BLOCK {
+        if n < 8 {
+            let mut res = 0.0;
+            for &v in vals {
+                res += v;
+            }
+            return res;
+        }
+        let whole = n - n % 8;
+        let mut r = [0.0f64; 8];
+        let mut rest = at.len();
+        for (k, (&j, &v)) in at.iter().zip(vals).enumerate() {
+            let o = j - lo;
+            if o >= whole {
+                rest = k;
+                break;
+            }
+            r[o % 8] += v;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &v in &vals[rest..] {
+            res += v;
+        }
+        return res;
+    }
+    let n2 = pairwise_split(n);
+    let cut = at.partition_point(|&j| j < lo + n2);
+    let left = sparse_pairwise(lo, n2, &at[..cut], &vals[..cut]);
+    left + sparse_pairwise(lo + n2, n - n2, &at[cut..], &vals[cut..])
 }
 
 /// The divergences of `candidates`, on every core natively (each candidate is independent).
 fn divergences_of(tables: &Tables, candidates: &[usize]) -> Vec<f64> {
-    let nbins = tables.bins.len();
     let run = |ks: &mut dyn Iterator<Item = usize>| -> Vec<(usize, f64)> {
-        let mut q = vec![0.0; nbins];
-        ks.map(|k| (k, tables.divergence(candidates[k], &mut q)))
+        let mut scratch = Scratch::default();
+        ks.map(|k| (k, tables.divergence(candidates[k], &mut scratch)))
             .collect()
     };
     let threads = crate::par::threads().min(candidates.len()).max(1);
