@@ -436,3 +436,23 @@ fn values_on_and_beside_every_edge_take_the_edges_bin() {
         }
     }
 }
+
+/// The page's state takes `calibration=kl` (symmetric by itself), runs it beside the six
+/// compared, and refuses it with asymmetric, keeping its previous state.
+#[test]
+fn the_page_session_runs_kl() {
+    let mut s = quantviz::session::Session::new();
+    let out = s
+        .update("?dist=laplace:0,1&n=20000&bits=4&calibration=kl")
+        .unwrap();
+    let v: Json = serde_json::from_str(&out).unwrap();
+    let text = v.to_string();
+    assert!(text.contains("\"kl\""), "{text}");
+    let e = s
+        .update("?n=20000&bits=4&scheme=asymmetric&calibration=kl")
+        .unwrap_err();
+    assert!(e.to_string().contains("symmetric-only"), "{e}");
+    assert!(s
+        .update("?dist=laplace:0,1&n=20000&bits=8&calibration=kl")
+        .is_ok());
+}
