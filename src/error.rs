@@ -87,6 +87,13 @@ pub enum Error {
         /// `max |x|` of the values.
         absmax: f64,
     },
+    /// Quantizing one layer of the model failed: which layer, and why.
+    Layer {
+        /// The tensor's name (`fc2.weight`).
+        layer: String,
+        /// What went wrong with it.
+        error: Box<Error>,
+    },
 }
 
 /// Result type of the core.
@@ -204,6 +211,7 @@ impl fmt::Display for Error {
                     full(*absmax)
                 )
             }
+            Error::Layer { layer, error } => write!(f, "quantizing {layer}: {error}"),
         }
     }
 }

@@ -16,7 +16,9 @@ use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PER
 use std::cell::{OnceCell, RefCell};
 use std::sync::Arc;
 
+pub mod blocks;
 pub mod formats;
+pub mod front;
 pub mod histogram;
 pub mod metrics;
 pub mod view;

@@ -20,6 +20,8 @@ use std::path::PathBuf;
   quantviz quantize --input weights.npy --bits 8 --json
   quantviz compare --generate uniform:-50,150 --n 10000 --outliers 1:1000
   quantviz plot histogram --preset notebook-minmax --bits 3 --out hist.svg
+  quantviz model --format q4_K
+  quantviz model --sweep
 
 'quantviz help COMMAND' or 'quantviz COMMAND --help' tells more of each."
 )]
@@ -41,6 +43,8 @@ pub enum Command {
     Plot(Plot),
     /// Time the notebook's workload in this process.
     Bench(Bench),
+    /// A small real network's test accuracy with its weights quantized (the UCI digits).
+    Model(ModelCmd),
 }
 
 /// Where the values come from: one of a file, a distribution or a preset.
@@ -165,6 +169,20 @@ pub struct Bench {
     pub runs: u16,
     /// Print one JSON object instead of a table.
     #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelCmd {
+    #[command(flatten)]
+    pub quant: QuantArgs,
+    /// The accuracy at every int width from 2 to 8 and in each 4-bit format (fp8-e4m3 for
+    /// reference), instead of one setting; --scheme, --calibration and --zero-point set the
+    /// int rows'.
+    #[arg(long)]
+    pub sweep: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
 }
 

@@ -86,6 +86,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Out {
         Command::Notebook(c) => notebook_cmd(c),
         Command::Plot(c) => plot(c),
         Command::Bench(c) => bench(c),
+        Command::Model(c) => model(c),
     }
 }
 
@@ -668,4 +669,129 @@ fn bench(o: args::Bench) -> Out {
     } else {
         r.to_string()
     })
+}
+
+/// `model`: the built-in network's test accuracy with its weights quantized as the flags say,
+/// or (`--sweep`) at every int width and in each 4-bit format.
+fn model(o: args::ModelCmd) -> Out {
+    let m = quantviz::model::Model::embedded()?;
+    if o.sweep {
+        if o.quant.format.is_some() || o.quant.block.is_some() || o.quant.bits.is_some() {
+            return Err(usage_err(
+                "model --sweep runs every int width and each 4-bit format: drop --format, --block and --bits (--scheme, --calibration and --zero-point set the int rows')",
+            ));
+        }
+        let base = Settings {
+            quant: quant_from(&o.quant)?,
+            ..Settings::default()
+        };
+        let rows = m.sweep(&base);
+        let n = m.test_set().n;
+        if o.json {
+            let out = quantviz::present::accuracy::SweepJson::new(n, m.float_correct(), &rows);
+            return Ok(json::to_json(&out) + "\n");
+        }
+        let mut out = model_heading(&m);
+        let _ = writeln!(
+            out,
+            "int rows: {} {}, zero point {}, one scale per tensor\n",
+            base.quant.scheme,
+            base.quant.calibration.label(),
+            base.quant.zero_point
+        );
+        let _ = writeln!(
+            out,
+            "{:<16} {:>4} {:>7} {:>9} {:>9} {:>8}",
+            "weights", "bits", "bits/w", "accuracy", "correct", "flipped"
+        );
+        for r in &rows {
+            let bits = r.point.bits.map_or(String::new(), |b| b.to_string());
+            let _ = match &r.outcome {
+                Ok(e) => writeln!(
+                    out,
+                    "{:<16} {:>4} {:>7} {:>8}% {:>9} {:>8}",
+                    r.point.family,
+                    bits,
+                    format!("{:.2}", e.bits_per_weight()),
+                    format!("{:.2}", 100.0 * e.accuracy()),
+                    format!("{}/{}", e.correct, e.n_test),
+                    e.flipped.len()
+                ),
+                Err(msg) => writeln!(out, "{:<16} {:>4}  cannot: {msg}", r.point.family, bits),
+            };
+        }
+        return Ok(out);
+    }
+    let format = format_from(&o.quant)?;
+    let s = Settings {
+        quant: quant_from(&o.quant)?,
+        format: format.map(|(f, _)| f),
+        block: format.and_then(|(_, b)| b),
+        ..Settings::default()
+    };
+    let e = m.evaluate(&s)?;
+    if o.json {
+        let out = quantviz::present::accuracy::ModelJson::new(&s, &e);
+        return Ok(json::to_json(&out) + "\n");
+    }
+    let mut out = model_heading(&m);
+    let _ = writeln!(
+        out,
+        "weights: {} ({:.2} bits per weight)\n",
+        quantviz::model::weights_label(&s),
+        e.bits_per_weight()
+    );
+    let _ = writeln!(
+        out,
+        "float accuracy      {:.2}% ({} of {})",
+        100.0 * e.float_accuracy(),
+        e.float_correct,
+        e.n_test
+    );
+    let _ = writeln!(
+        out,
+        "quantized accuracy  {:.2}% ({} of {})",
+        100.0 * e.accuracy(),
+        e.correct,
+        e.n_test
+    );
+    let shown: Vec<String> = e.flipped.iter().take(40).map(usize::to_string).collect();
+    let more = if e.flipped.len() > 40 { ", ..." } else { "" };
+    let _ = writeln!(
+        out,
+        "flipped             {} image{}{}{}{}\n",
+        e.flipped.len(),
+        if e.flipped.len() == 1 { "" } else { "s" },
+        if shown.is_empty() { "" } else { ": " },
+        shown.join(", "),
+        more
+    );
+    let _ = writeln!(
+        out,
+        "{:<6} {:>8} {:>7} {:>11} {:>8}",
+        "layer", "weights", "bits/w", "MSE", "SQNR dB"
+    );
+    for l in &e.layers {
+        let _ = writeln!(
+            out,
+            "{:<6} {:>8} {:>7} {:>11} {:>8}",
+            l.name,
+            l.n,
+            format!("{:.2}", l.bits_per_weight),
+            short(l.mse),
+            short(l.sqnr_db)
+        );
+    }
+    Ok(out)
+}
+
+/// What the model is: its layers' shapes and the test set.
+fn model_heading(m: &quantviz::model::Model) -> String {
+    let mut widths = vec![m.test_set().width.to_string()];
+    widths.extend(m.layers().iter().map(|l| l.weight.rows.to_string()));
+    format!(
+        "model: MLP {} (ReLU), UCI optical digits, {} test images\n",
+        widths.join("-"),
+        m.test_set().n
+    )
 }
