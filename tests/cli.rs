@@ -363,3 +363,37 @@ fn help_comes_for_every_command() {
         assert!(help.contains(flag), "{flag} in {help}");
     }
 }
+
+/// `--calibration kl` alone quantizes symmetrically; with `--scheme asymmetric` it is an error
+/// that says what to use.
+#[test]
+fn kl_is_symmetric_only() {
+    let (code, out, err) = quantviz(&[
+        "quantize",
+        "--generate",
+        "laplace:0,1",
+        "--n",
+        "20000",
+        "--bits",
+        "4",
+        "--calibration",
+        "kl",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_field(&out, "scheme"), "symmetric", "{out}");
+    assert_eq!(json_field(&out, "calibration"), "kl", "{out}");
+    let err = fails(&[
+        "quantize",
+        "--generate",
+        "normal:0,1",
+        "--scheme",
+        "asymmetric",
+        "--calibration",
+        "kl",
+    ]);
+    assert!(
+        err.contains("symmetric-only") && err.contains("--scheme symmetric"),
+        "{err}"
+    );
+}

@@ -100,7 +100,8 @@ pub struct QuantArgs {
     /// asymmetric | symmetric [default: asymmetric].
     #[arg(long, value_name = "S", value_parser = parse_scheme)]
     pub scheme: Option<Scheme>,
-    /// minmax | percentile:P (50 < P <= 100) | mse [default: minmax].
+    /// minmax | percentile:P (50 < P <= 100) | mse | kl (NVIDIA's entropy calibration,
+    /// symmetric only; alone it sets --scheme symmetric) [default: minmax].
     #[arg(long, value_name = "C", value_parser = parse_calibration)]
     pub calibration: Option<Calibration>,
     /// raw (the notebook) | include-zero (PyTorch) [default: raw].

@@ -287,6 +287,10 @@ fn quant_from(q: &QuantArgs) -> Result<QuantSettings, CliError> {
     }
     if let Some(c) = q.calibration {
         s.calibration = c;
+        // kl has one scheme: asking for it alone asks for that scheme.
+        if c == Calibration::Kl && q.scheme.is_none() {
+            s.scheme = Scheme::Symmetric;
+        }
     }
     if let Some(z) = q.zero_point {
         s.zero_point = z;
