@@ -104,7 +104,12 @@ pub(crate) fn read_text(text: &str, source: &str) -> Result<Loaded> {
         });
     }
     let note = note.map(|header| format!("skipped the header line \"{header}\""));
-    Ok(Loaded { values, note })
+    let shape = vec![values.len()];
+    Ok(Loaded {
+        values,
+        note,
+        shape,
+    })
 }
 
 /// Parses text: numbers separated by commas, semicolons, whitespace or newlines. A first line
