@@ -18,6 +18,7 @@ use std::cell::{OnceCell, RefCell};
 pub mod formats;
 pub mod histogram;
 pub mod metrics;
+pub mod report;
 pub mod view;
 
 /// One quantization of the data: its settings, parameters and error.

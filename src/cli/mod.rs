@@ -2,6 +2,7 @@
 //! ([`args`]); values by the core's own parsers.
 
 mod args;
+mod model;
 
 use args::{Cli, Command, DataArgs, QuantArgs};
 use clap::Parser;
@@ -38,7 +39,7 @@ impl From<Error> for CliError {
     }
 }
 
-fn usage_err(message: impl Into<String>) -> CliError {
+pub(crate) fn usage_err(message: impl Into<String>) -> CliError {
     CliError {
         message: message.into(),
         hint: Some("see 'quantviz --help' for the commands and their options".into()),
@@ -46,7 +47,7 @@ fn usage_err(message: impl Into<String>) -> CliError {
     }
 }
 
-type Out = Result<String, CliError>;
+pub(crate) type Out = Result<String, CliError>;
 
 /// Runs the command line (`args` without the program's name); returns what to print on success.
 /// Arguments are OS strings: a path that is not UTF-8 is still a path.
@@ -86,6 +87,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Out {
         Command::Notebook(c) => notebook_cmd(c),
         Command::Plot(c) => plot(c),
         Command::Bench(c) => bench(c),
+        Command::Inspect(c) => model::inspect(c),
+        Command::Report(c) => model::report(c),
     }
 }
 
@@ -112,7 +115,14 @@ fn parse_outlier_opt(s: &str, spec: &mut DataSpec) -> Result<(), CliError> {
 /// The data the options ask for: a file, a preset or generated values.
 fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
     if let Some(path) = &d.input {
-        let loaded = quantviz::data::load::read_file(path)?;
+        if quantviz::data::load::model::is_model_file(path) {
+            let file = quantviz::data::load::model::ModelFile::open(path)?;
+            let info = file.list.pick(d.tensor.as_deref(), &file.source)?;
+            let values = file.values(info)?;
+            let label = format!("{} tensor {}", path.display(), info.name);
+            return Ok(Dataset::from_tensor(values, label)?);
+        }
+        let loaded = quantviz::data::load::read_tensor_file(path, d.tensor.as_deref())?;
         if let Some(note) = &loaded.note {
             eprintln!("note: {}: {note}", path.display());
         }

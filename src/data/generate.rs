@@ -34,6 +34,17 @@ impl Dataset {
         })
     }
 
+    /// Wraps a model tensor's values after checking they are non-empty and finite: any count
+    /// that fits in memory (the command line's; the page keeps to its own limit).
+    pub fn from_tensor(values: Vec<f64>, label: impl Into<String>) -> Result<Dataset> {
+        check_finite(&values)?;
+        Ok(Dataset {
+            values,
+            outliers: Vec::new(),
+            label: label.into(),
+        })
+    }
+
     /// A mask that is `true` for values that are not outliers, or `None` without outliers.
     pub fn inlier_mask(&self) -> Option<Vec<bool>> {
         if self.outliers.is_empty() {

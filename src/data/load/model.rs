@@ -159,7 +159,7 @@ impl TensorList {
     /// The tensor named `name`; an error listing the nearest names where there is none.
     pub fn find(&self, name: &str, source: &str) -> Result<&TensorInfo> {
         self.tensors.iter().find(|t| t.name == name).ok_or_else(|| {
-            let near = nearest_names(self.tensors.iter().map(|t| t.name.as_str()), name, 5);
+            let near = nearest_names(self.tensors.iter().map(|t| t.name.as_str()), name, 3);
             load_err(
                 source,
                 &format!(
