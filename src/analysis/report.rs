@@ -77,7 +77,7 @@ pub struct Measure {
 fn chunked_sum(
     n: usize,
     fill: &mut dyn FnMut(usize, usize, &mut Vec<f64>) -> Result<()>,
-    term: &dyn Fn(f64) -> f64,
+    term: impl Fn(f64) -> f64,
 ) -> Result<f64> {
     let mut buf: Vec<f64> = Vec::new();
     let (mut next_start, mut at) = (0usize, 0usize);
@@ -126,7 +126,7 @@ fn mean_square(
         });
     }
     let k = libm::ilogb(max_abs);
-    let scaled = chunked_sum(n, fill, &|v| {
+    let scaled = chunked_sum(n, fill, |v| {
         let s = libm::scalbn(v, -k);
         s * s
     })? / n as f64;
@@ -153,7 +153,7 @@ pub fn signal(t: TensorBytes) -> Result<Signal> {
         }
         Ok(())
     };
-    let sum = chunked_sum(n, &mut fill, &|x| x * x)?;
+    let sum = chunked_sum(n, &mut fill, |x| x * x)?;
     if let Some((first_index, first_value)) = first {
         return Err(Error::NonFinite {
             count: nonfinite,
@@ -194,7 +194,7 @@ pub fn measure(t: TensorBytes, s: &Signal, format: Format) -> Result<Measure> {
         }
         Ok(())
     };
-    let sum = chunked_sum(n, &mut fill, &|e| e * e)?;
+    let sum = chunked_sum(n, &mut fill, |e| e * e)?;
     let plain = sum / n as f64;
     let ms = if plain.is_normal() || plain == 0.0 && max_abs == 0.0 {
         MeanSquare::plain(plain)

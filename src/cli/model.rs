@@ -373,6 +373,7 @@ pub fn report(o: args::Report) -> Out {
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = order.get(k) else { break };
                 let r = measure_tensor(&file, picked[i], &formats, &done);
+                file.release(picked[i]);
                 if let Ok(mut all) = results.lock() {
                     all[i] = Some(r);
                 }

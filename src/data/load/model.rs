@@ -80,7 +80,8 @@ impl Elem {
                 chunks.for_each(|(c, o)| *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             }
             Elem::F16 => {
-                chunks.for_each(|(c, o)| *o = half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                let t = f16_table();
+                chunks.for_each(|(c, o)| *o = t[usize::from(u16::from_le_bytes([c[0], c[1]]))])
             }
             Elem::BF16 => {
                 chunks.for_each(|(c, o)| *o = half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
@@ -105,6 +106,19 @@ impl Elem {
             }
         }
     }
+}
+
+/// Every float16 as float32 (exact), by its bits: a lookup is several times faster than the
+/// conversion per value, which must handle subnormals and NaN by branches.
+fn f16_table() -> &'static [f32; 65536] {
+    static TABLE: std::sync::OnceLock<Box<[f32; 65536]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Box::new([0f32; 65536]);
+        for (bits, v) in t.iter_mut().enumerate() {
+            *v = half::f16::from_bits(bits as u16).to_f32();
+        }
+        t
+    })
 }
 
 fn f64_le(c: &[u8]) -> f64 {
@@ -467,6 +481,22 @@ impl ModelFile {
     pub fn bytes(&self, info: &TensorInfo) -> &[u8] {
         let all: &[u8] = self.map.as_deref().unwrap_or(&[]);
         all.get(info.range()).unwrap_or(&[])
+    }
+
+    /// Lets the system drop a tensor's pages from memory once it has been read (they are read
+    /// from the file again if needed), so that reading a whole file keeps only the tensors in
+    /// use resident.
+    pub fn release(&self, info: &TensorInfo) {
+        if let Some(map) = &self.map {
+            let r = info.range();
+            if r.end <= map.len() && !r.is_empty() {
+                // SAFETY: the map is a read-only mapping of a file, never written: dropped
+                // pages are read back from the file unchanged on the next access.
+                let _ = unsafe {
+                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, r.start, r.len())
+                };
+            }
+        }
     }
 
     /// A tensor's values in float64.
