@@ -13,7 +13,10 @@
 use crate::data::load::model::Elem;
 use crate::error::{Error, Result};
 use crate::quant::formats::{self, Format};
-use crate::quant::pairwise::pairwise_sum_seq;
+use crate::quant::pairwise::{pairwise_split, pairwise_sum_map};
+
+/// numpy's leaf block of the pairwise sum.
+const PAIRWISE_BLOCK: usize = 128;
 use crate::quant::params::MeanSquare;
 
 /// Values per chunk: a multiple of every block (the largest, NF4's, is 4096).
@@ -39,10 +42,9 @@ impl TensorBytes<'_> {
         self.len() == 0
     }
 
-    /// Values `start..start + len` in float64, into `out` (cleared first).
+    /// Values `start..start + len` in float64, appended to `out`.
     fn chunk(&self, start: usize, len: usize, out: &mut Vec<f64>) {
         let w = self.elem.width();
-        out.clear();
         self.elem
             .decode_f64(&self.bytes[start * w..(start + len) * w], out);
     }
@@ -72,35 +74,70 @@ pub struct Measure {
     pub bits_per_weight: f64,
 }
 
-/// `n` terms in numpy's pairwise order, produced a chunk at a time by `fill(start, len, out)`:
-/// the sum, and the largest magnitude of the terms' sources as `fill` reports them.
+/// `Σ term(v)` over `n` values in numpy's pairwise order, the values produced a chunk at a time
+/// by `fill(start, len, out)`, which appends values `start..start + len` to `out`.
+///
+/// The tree is numpy's over the indices `0..n`; its leaves (at most 128 values) are summed from
+/// a window over the chunks, which keeps the few values of a leaf that straddles two chunks.
 fn chunked_sum(
     n: usize,
     fill: &mut dyn FnMut(usize, usize, &mut Vec<f64>) -> Result<()>,
-    term: impl Fn(f64) -> f64,
+    term: impl Fn(f64) -> f64 + Copy,
 ) -> Result<f64> {
-    let mut buf: Vec<f64> = Vec::new();
-    let (mut next_start, mut at) = (0usize, 0usize);
-    let mut failed: Option<Error> = None;
-    let sum = pairwise_sum_seq(n, &mut || {
-        if at == buf.len() {
-            let len = CHUNK.min(n - next_start);
-            if failed.is_none() {
-                if let Err(e) = fill(next_start, len, &mut buf) {
-                    failed = Some(e);
+    struct Window<'f> {
+        fill: &'f mut dyn FnMut(usize, usize, &mut Vec<f64>) -> Result<()>,
+        buf: Vec<f64>,
+        spare: Vec<f64>,
+        /// The index of `buf[0]`.
+        base: usize,
+        n: usize,
+        failed: Option<Error>,
+    }
+    impl Window<'_> {
+        /// Values `lo..hi`, requested in increasing order, at most one chunk long.
+        fn get(&mut self, lo: usize, hi: usize) -> &[f64] {
+            if hi > self.base + self.buf.len() {
+                let end = self.base + self.buf.len();
+                let keep = lo.max(self.base) - self.base;
+                self.spare.clear();
+                self.spare
+                    .extend_from_slice(&self.buf[keep.min(self.buf.len())..]);
+                let len = CHUNK.min(self.n - end);
+                if self.failed.is_none() {
+                    if let Err(e) = (self.fill)(end, len, &mut self.spare) {
+                        self.failed = Some(e);
+                    }
                 }
+                // After a failure the values do not matter: the sum is thrown away.
+                let want = self.spare.len().max(hi - lo);
+                self.spare
+                    .resize(want.max(end + len - (self.base + keep)), 0.0);
+                std::mem::swap(&mut self.buf, &mut self.spare);
+                self.base += keep;
             }
-            if failed.is_some() {
-                buf.clear();
-                buf.resize(len, 0.0);
-            }
-            next_start += len;
-            at = 0;
+            &self.buf[lo - self.base..hi - self.base]
         }
-        at += 1;
-        term(buf[at - 1])
-    });
-    match failed {
+    }
+    fn tree(w: &mut Window, lo: usize, hi: usize, term: impl Fn(f64) -> f64 + Copy) -> f64 {
+        let n = hi - lo;
+        if n <= PAIRWISE_BLOCK {
+            pairwise_sum_map(w.get(lo, hi), &mut |x| term(x))
+        } else {
+            let n2 = pairwise_split(n);
+            let a = tree(w, lo, lo + n2, term);
+            a + tree(w, lo + n2, hi, term)
+        }
+    }
+    let mut w = Window {
+        fill,
+        buf: Vec::new(),
+        spare: Vec::new(),
+        base: 0,
+        n,
+        failed: None,
+    };
+    let sum = tree(&mut w, 0, n, term);
+    match w.failed {
         Some(e) => Err(e),
         None => Ok(sum),
     }
@@ -142,14 +179,26 @@ pub fn signal(t: TensorBytes) -> Result<Signal> {
     }
     let (mut absmax, mut nonfinite, mut first) = (0.0f64, 0usize, None);
     let mut fill = |start: usize, len: usize, out: &mut Vec<f64>| -> Result<()> {
+        let from = out.len();
         t.chunk(start, len, out);
-        for (i, &x) in out.iter().enumerate() {
-            if x.is_finite() {
-                absmax = absmax.max(x.abs());
-            } else {
-                nonfinite += 1;
-                first.get_or_insert((start + i, x));
+        let new = &out[from..];
+        // Branch-free over the chunk; where a value is not finite, a second look finds it.
+        let (mut top, mut bad) = (0.0f64, 0usize);
+        for &x in new {
+            let a = x.abs();
+            top = if a > top { a } else { top };
+            bad += usize::from(!x.is_finite());
+        }
+        if bad > 0 {
+            nonfinite += bad;
+            if first.is_none() {
+                first = new
+                    .iter()
+                    .position(|x| !x.is_finite())
+                    .map(|i| (start + i, new[i]));
             }
+        } else {
+            absmax = absmax.max(top);
         }
         Ok(())
     };
@@ -182,16 +231,21 @@ pub fn measure(t: TensorBytes, s: &Signal, format: Format) -> Result<Measure> {
     let mut xs32: Vec<f32> = Vec::new();
     let mut max_abs = 0.0f64;
     let mut fill = |start: usize, len: usize, out: &mut Vec<f64>| -> Result<()> {
+        let from = out.len();
         t.chunk(start, len, out);
+        let new = &mut out[from..];
         xs32.clear();
-        xs32.extend(out.iter().map(|&x| x as f32));
+        xs32.extend(new.iter().map(|&x| x as f32));
         xs32.extend(extra);
         let chunk_block = if block == 0 { xs32.len() } else { block };
         let q = formats::quantize(format, chunk_block, &xs32)?;
-        for (x, &d) in out.iter_mut().zip(&q.dequantized) {
+        let mut top = 0.0f64;
+        for (x, &d) in new.iter_mut().zip(&q.dequantized) {
             *x -= f64::from(d);
-            max_abs = max_abs.max(x.abs());
+            let a = x.abs();
+            top = if a > top { a } else { top };
         }
+        max_abs = max_abs.max(top);
         Ok(())
     };
     let sum = chunked_sum(n, &mut fill, |e| e * e)?;
@@ -200,13 +254,15 @@ pub fn measure(t: TensorBytes, s: &Signal, format: Format) -> Result<Measure> {
         MeanSquare::plain(plain)
     } else {
         let mut fill = |start: usize, len: usize, out: &mut Vec<f64>| -> Result<()> {
+            let from = out.len();
             t.chunk(start, len, out);
+            let new = &mut out[from..];
             xs32.clear();
-            xs32.extend(out.iter().map(|&x| x as f32));
+            xs32.extend(new.iter().map(|&x| x as f32));
             xs32.extend(extra);
             let chunk_block = if block == 0 { xs32.len() } else { block };
             let q = formats::quantize(format, chunk_block, &xs32)?;
-            for (x, &d) in out.iter_mut().zip(&q.dequantized) {
+            for (x, &d) in new.iter_mut().zip(&q.dequantized) {
                 *x -= f64::from(d);
             }
             Ok(())

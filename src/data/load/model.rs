@@ -99,7 +99,10 @@ impl Elem {
                 out.extend(chunks.map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
             }
             Elem::F16 => {
-                out.extend(chunks.map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f64()))
+                let t = f16_table();
+                out.extend(
+                    chunks.map(|c| f64::from(t[usize::from(u16::from_le_bytes([c[0], c[1]]))])),
+                )
             }
             Elem::BF16 => {
                 out.extend(chunks.map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f64()))
