@@ -22,6 +22,9 @@ use crate::quant::params::MeanSquare;
 /// Values per chunk: a multiple of every block (the largest, NF4's, is 4096).
 pub const CHUNK: usize = 1 << 20;
 
+/// Appends values `start..start + len` (the arguments) of a sequence to the vector, or fails.
+type Fill<'a> = dyn FnMut(usize, usize, &mut Vec<f64>) -> Result<()> + 'a;
+
 /// A tensor's values as stored: its element type and exactly its bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct TensorBytes<'a> {
@@ -81,11 +84,11 @@ pub struct Measure {
 /// a window over the chunks, which keeps the few values of a leaf that straddles two chunks.
 fn chunked_sum(
     n: usize,
-    fill: &mut dyn FnMut(usize, usize, &mut Vec<f64>) -> Result<()>,
+    fill: &mut Fill,
     term: impl Fn(f64) -> f64 + Copy,
 ) -> Result<f64> {
     struct Window<'f> {
-        fill: &'f mut dyn FnMut(usize, usize, &mut Vec<f64>) -> Result<()>,
+        fill: &'f mut Fill<'f>,
         buf: Vec<f64>,
         spare: Vec<f64>,
         /// The index of `buf[0]`.
@@ -150,7 +153,7 @@ fn mean_square(
     n: usize,
     plain: f64,
     max_abs: f64,
-    fill: &mut dyn FnMut(usize, usize, &mut Vec<f64>) -> Result<()>,
+    fill: &mut Fill,
 ) -> Result<MeanSquare> {
     if plain.is_normal() || (plain == 0.0 && max_abs == 0.0) || n == 0 {
         return Ok(MeanSquare::plain(plain));
