@@ -82,11 +82,7 @@ pub struct Measure {
 ///
 /// The tree is numpy's over the indices `0..n`; its leaves (at most 128 values) are summed from
 /// a window over the chunks, which keeps the few values of a leaf that straddles two chunks.
-fn chunked_sum(
-    n: usize,
-    fill: &mut Fill,
-    term: impl Fn(f64) -> f64 + Copy,
-) -> Result<f64> {
+fn chunked_sum(n: usize, fill: &mut Fill, term: impl Fn(f64) -> f64 + Copy) -> Result<f64> {
     struct Window<'f> {
         fill: &'f mut Fill<'f>,
         buf: Vec<f64>,
@@ -149,12 +145,7 @@ fn chunked_sum(
 /// The mean square of `n` terms whose numpy mean is `plain` and largest magnitude `max_abs`:
 /// a second, scaled pass only where `plain` is not a normal number (as
 /// [`MeanSquare::of_values`]).
-fn mean_square(
-    n: usize,
-    plain: f64,
-    max_abs: f64,
-    fill: &mut Fill,
-) -> Result<MeanSquare> {
+fn mean_square(n: usize, plain: f64, max_abs: f64, fill: &mut Fill) -> Result<MeanSquare> {
     if plain.is_normal() || (plain == 0.0 && max_abs == 0.0) || n == 0 {
         return Ok(MeanSquare::plain(plain));
     }
