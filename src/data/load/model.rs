@@ -80,8 +80,12 @@ impl Elem {
                 chunks.for_each(|(c, o)| *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             }
             Elem::F16 => {
-                let t = f16_table();
-                chunks.for_each(|(c, o)| *o = t[usize::from(u16::from_le_bytes([c[0], c[1]]))])
+                let mut at = 0;
+                f16_blocks(bytes, |f| {
+                    let n = f.len().min(out.len().saturating_sub(at));
+                    out[at..at + n].copy_from_slice(&f[..n]);
+                    at += n;
+                })
             }
             Elem::BF16 => {
                 chunks.for_each(|(c, o)| *o = half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
@@ -99,10 +103,8 @@ impl Elem {
                 out.extend(chunks.map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
             }
             Elem::F16 => {
-                let t = f16_table();
-                out.extend(
-                    chunks.map(|c| f64::from(t[usize::from(u16::from_le_bytes([c[0], c[1]]))])),
-                )
+                out.reserve(bytes.len() / 2);
+                f16_blocks(bytes, |f| out.extend(f.iter().map(|&x| f64::from(x))))
             }
             Elem::BF16 => {
                 out.extend(chunks.map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f64()))
@@ -111,17 +113,20 @@ impl Elem {
     }
 }
 
-/// Every float16 as float32 (exact), by its bits: a lookup is several times faster than the
-/// conversion per value, which must handle subnormals and NaN by branches.
-fn f16_table() -> &'static [f32; 65536] {
-    static TABLE: std::sync::OnceLock<Box<[f32; 65536]>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = Box::new([0f32; 65536]);
-        for (bits, v) in t.iter_mut().enumerate() {
-            *v = half::f16::from_bits(bits as u16).to_f32();
+/// float16 bytes to float32, a stack block at a time through `half`'s slice conversion (the
+/// CPU's F16C instructions where it has them): exact, and no allocation.
+fn f16_blocks(bytes: &[u8], mut put: impl FnMut(&[f32])) {
+    use half::slice::HalfFloatSliceExt;
+    const B: usize = 256;
+    let (mut h, mut f) = ([half::f16::ZERO; B], [0f32; B]);
+    for c in bytes.chunks(2 * B) {
+        let k = c.len() / 2;
+        for (d, b) in h.iter_mut().zip(c.chunks_exact(2)) {
+            *d = half::f16::from_le_bytes([b[0], b[1]]);
         }
-        t
-    })
+        h[..k].convert_to_f32_slice(&mut f[..k]);
+        put(&f[..k]);
+    }
 }
 
 fn f64_le(c: &[u8]) -> f64 {
