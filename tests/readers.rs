@@ -33,6 +33,12 @@ thread_local! {
     // may use them at any time, also while a thread is being torn down.
     static HELD: Cell<isize> = const { Cell::new(0) };
     static PEAK: Cell<isize> = const { Cell::new(0) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Notes the size of one allocation (or reallocation) as the largest yet, where it is.
+fn note_size(size: usize) {
+    let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
 }
 
 fn count(delta: isize) {
@@ -50,6 +56,7 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             count(layout.size() as isize);
+            note_size(layout.size());
         }
         p
     }
@@ -58,6 +65,7 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
             count(layout.size() as isize);
+            note_size(layout.size());
         }
         p
     }
@@ -71,6 +79,7 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             count(new_size as isize - layout.size() as isize);
+            note_size(new_size);
         }
         p
     }
@@ -87,6 +96,13 @@ fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let out = f();
     let peak = PEAK.with(Cell::get);
     (out, (peak - before).max(0) as usize)
+}
+
+/// `f`'s result and the largest single allocation this thread made while it ran.
+fn largest_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.with(|l| l.set(0));
+    let out = f();
+    (out, LARGEST.with(Cell::get))
 }
 
 // ---- Helpers -----------------------------------------------------------------------------------
@@ -1483,6 +1499,22 @@ fn gguf_valid() -> impl Strategy<Value = (Vec<u8>, Vec<Vec<f64>>)> {
 /// Checks a model read: values only where the file holds them, a one-line message naming the
 /// file otherwise, and memory within a small multiple of the input.
 fn check_model(bytes: &[u8]) -> Result<(), TestCaseError> {
+    // The header alone: no allocation larger than the file (and 1 KiB for an error message), all
+    // of them together a small multiple of it.
+    let ((_, peak), largest) =
+        largest_during(|| peak_during(|| parse_header(bytes, bytes.len() as u64, "m.bin")));
+    prop_assert!(
+        largest <= bytes.len() + 1024,
+        "an allocation of {} bytes for a header in {}",
+        largest,
+        bytes.len()
+    );
+    prop_assert!(
+        peak <= 8 * bytes.len() + 4096,
+        "{} bytes allocated for a header in {}",
+        peak,
+        bytes.len()
+    );
     for name in [None, Some("t0"), Some("t2")] {
         let (result, peak) = peak_during(|| read_model_bytes(bytes, name, "m.bin"));
         check_memory(&result, bytes.len(), peak, 64)?;
