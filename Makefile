@@ -29,8 +29,11 @@ wasm:
 	$(WASM_OPT) -Oz --converge --strip-producers --strip-target-features $(WASM_FEATURES) pkg/quantviz_bg.wasm -o pkg/quantviz_bg.wasm
 	@ls -l pkg/quantviz_bg.wasm | awk '{printf "pkg/quantviz_bg.wasm: %d bytes\n", $$5}'
 
-## What users wait for: the gzip -9 size of the wasm, at most WASM_GZIP_BUDGET bytes.
-WASM_GZIP_BUDGET := 200000
+## What users wait for: the gzip -9 size of the wasm, at most WASM_GZIP_BUDGET bytes. The budget
+## was 200,000 for the int page alone; the thirteen formats' exact quantizers, their charts and
+## inspector add about 64,000 (the vectorized K-quant kernels 17,000 of it), and the first render
+## of / stays within its 500 ms target (docs/benchmarks.md), so the budget is 260,000.
+WASM_GZIP_BUDGET := 260000
 size:
 	@raw=$$(wc -c < pkg/quantviz_bg.wasm); gz=$$(gzip -9 -c pkg/quantviz_bg.wasm | wc -c); \
 	  echo "pkg/quantviz_bg.wasm: $$raw bytes, $$gz gzip -9 (budget $(WASM_GZIP_BUDGET))"; \

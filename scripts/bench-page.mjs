@@ -1,6 +1,7 @@
 // The page's speed in headless Chromium: time to first render and the time from a Bits change
 // to `data-state="ready"`, at `/?n=100000` and `/?n=1000000` (and the default page's first
-// render), each the median of 5; prints a Markdown table. `scripts/bench.py` runs it. The Bits
+// render), each the median of 5, and the time from a Format change to ready at a million
+// values (the median of 10 formats); prints Markdown tables. `scripts/bench.py` runs it. The Bits
 // changes step through widths the page has not shown yet (never back and forth between two).
 //
 // Needs pkg/ built (`make wasm`), playwright-core (npm) and /usr/bin/chromium. Starts
@@ -21,7 +22,7 @@
 // baseline code, mostly), more still on a busy machine.
 //
 // Usage: node scripts/bench-page.mjs [--reps 5] [--warm 0] [--json]
-import { bitsChange, extraFlags, startPage } from './browser.mjs';
+import { bitsChange, extraFlags, formatChange, startPage } from './browser.mjs';
 
 const PAGES = [
   { url: '/', label: 'default', firstRenderTarget: 500 },
@@ -29,6 +30,12 @@ const PAGES = [
   { url: '/?n=1000000', label: 'n = 1,000,000', bitsTarget: 16 },
 ];
 const TIMEOUT_MS = 60_000;
+/** The Format changes' page: a million values, rounded to a multiple of 256 so that every
+ * format (the K-quants' super-block is 256) takes them. */
+const FORMAT_PAGE = { url: '/?n=1000192', label: 'n = 1,000,192', formatTarget: 16 };
+/** The formats the timed Format changes step through, each new to the page (the session keeps
+ * only the last format's run, so none is reused), after a warm-up to q8_0. */
+const FORMAT_STEPS = ['q4_0', 'nf4', 'q4_K', 'mxfp4', 'fp8-e4m3', 'nvfp4', 'q6_K', 'q4_1', 'q2_K', 'q5_K', 'q3_K', 'fp8-e5m2'];
 /** The widths the timed Bits changes step through after the warm-up at 7 (the page opens at 8):
  * each one new to the page, so that no per-width result computed before can answer. */
 const BIT_STEPS = [5, 10, 4, 12, 6, 11, 3, 9, 13, 2];
@@ -137,6 +144,40 @@ async function measure(browser, origin, spec) {
   return row;
 }
 
+/** Changes Format through the formats in `FORMAT_STEPS` on `FORMAT_PAGE` and returns the ms
+ * from the events to `data-state="ready"` of each, `#status`'s `data-ms`, and the later drawing
+ * of the charts off screen. The warm-up (int to q8_0) also has the page compute the comparison
+ * of every format, which a Format change keeps. */
+async function measureFormats(browser, origin) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(origin + FORMAT_PAGE.url);
+  await page.waitForFunction(() => document.body.dataset.state === 'ready' && document.body.dataset.charts === 'drawn', null, {
+    timeout: TIMEOUT_MS,
+  });
+  await formatChange(page, 'q8_0');
+  const changes = [];
+  for (let i = 0; i < Math.min(REPS * 2, FORMAT_STEPS.length); i++) {
+    const format = FORMAT_STEPS[i];
+    const { ms, restMs } = await formatChange(page, format);
+    const statusMs = Number(await page.locator('#status').getAttribute('data-ms'));
+    changes.push({ format, ms, statusMs, restMs });
+  }
+  await context.close();
+  return {
+    page: FORMAT_PAGE.url,
+    label: FORMAT_PAGE.label,
+    formatChange: median(changes.map((c) => c.ms)),
+    formatChanges: changes,
+    statusMs: median(changes.map((c) => c.statusMs)),
+    restMs: median(changes.map((c) => c.restMs)),
+    formatTarget: FORMAT_PAGE.formatTarget,
+    errors,
+  };
+}
+
 function fmt(x) {
   return Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '–';
 }
@@ -152,8 +193,9 @@ async function main() {
     const version = browser.version();
     const rows = [];
     for (const spec of PAGES) rows.push(await measure(browser, origin, spec));
+    const formats = await measureFormats(browser, origin);
     if (JSON_OUT) {
-      console.log(JSON.stringify({ chromium: version, extraFlags: extraFlags(), reps: REPS, rows }));
+      console.log(JSON.stringify({ chromium: version, extraFlags: extraFlags(), reps: REPS, rows, formats }));
       return;
     }
     const flags = extraFlags();
@@ -177,7 +219,14 @@ async function main() {
           (WARM ? ` ${fmt(r.bitsChangeWarm)} |` : ''),
       );
     }
-    const errors = rows.flatMap((r) => r.errors);
+    console.log(`\n| page | Format change → ready | the changes, in order | \`#status\` data-ms | target | then off screen |`);
+    console.log('|---|---:|---|---:|---|---:|');
+    const each = formats.formatChanges.map((c) => `${c.format} ${fmt(c.ms)}`).join(', ');
+    console.log(
+      `| \`${formats.page}\` | ${fmt(formats.formatChange)} | ${each} | ${fmt(formats.statusMs)} |` +
+        ` ${verdict(formats.formatChange, formats.formatTarget)} | ${fmt(formats.restMs)} |`,
+    );
+    const errors = rows.concat([formats]).flatMap((r) => r.errors);
     if (errors.length) console.log(`\nPage errors: ${errors.join('; ')}`);
   } finally {
     await stop();

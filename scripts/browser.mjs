@@ -127,3 +127,44 @@ export async function bitsChange(page, bits) {
     bits,
   );
 }
+
+/** Sets the page's Format control to `format` as a user would (input, then change) and
+ * returns what `bitsChange` returns for it: the page's clock at the events and at
+ * `data-state="ready"`, ms between them, and once every chart is drawn (`data-charts="drawn"`)
+ * the clock then and `#status`'s `data-rest-ms`. Rejects when the page says
+ * `data-state="error"` or `data-charts="error"`. */
+export async function formatChange(page, format) {
+  return page.locator('#format').evaluate(
+    (el, value) =>
+      new Promise((resolve, reject) => {
+        const body = document.body;
+        let t0;
+        let ready = null;
+        const done = () => {
+          if (ready === null && body.dataset.state === 'ready') {
+            const t1 = performance.now();
+            ready = { t0, t1, ms: t1 - t0 };
+          } else if (body.dataset.state === 'error' || body.dataset.charts === 'error') {
+            obs.disconnect();
+            reject(new Error(`a Format change to ${value}: ${document.getElementById('error').textContent}`));
+            return;
+          }
+          if (ready !== null && body.dataset.charts !== 'pending') {
+            obs.disconnect();
+            const restMs = Number(document.getElementById('status').dataset.restMs);
+            resolve({ ...ready, t2: performance.now(), restMs });
+          }
+        };
+        const obs = new MutationObserver(done);
+        obs.observe(body, { attributes: true, attributeFilter: ['data-state', 'data-charts'] });
+        t0 = performance.now();
+        el.value = value;
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+        Promise.resolve().then(() => {
+          if (body.dataset.state !== 'busy') done();
+        });
+      }),
+    format,
+  );
+}

@@ -526,13 +526,126 @@ pub fn run_format(
 /// `mean((x - f64(x̂))²)` in numpy's pairwise order.
 #[cfg(not(target_arch = "wasm32"))]
 fn error_f32(xs: &[f64], deq: &[f32]) -> f64 {
-    let squares: Vec<f64> = xs
-        .iter()
-        .zip(deq)
-        .map(|(&x, &d)| {
-            let e = x - f64::from(d);
-            e * e
-        })
-        .collect();
-    crate::quant::pairwise::pairwise_sum(&squares) / xs.len().max(1) as f64
+    crate::analysis::formats::error_sums(xs, deq).0 / xs.len().max(1) as f64
+}
+
+/// What [`run_granular`] measured: the shape, the settings, the fastest run and the MSE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GranularBench {
+    /// Rows and columns.
+    pub shape: (usize, usize),
+    /// `int <scheme> <calibration> <bits> bits, granularity G, rotate R`, or the format's name.
+    pub what: String,
+    /// How many units were quantized (1 for a format).
+    pub units: usize,
+    /// The fastest run in milliseconds.
+    pub ms_min: f64,
+    /// The MSE against the original values.
+    pub mse: f64,
+}
+
+impl GranularBench {
+    /// `{"rows": R, "cols": C, "what": .., "units": .., "ms_min": .., "mse": ..}`.
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"rows\": {}, \"cols\": {}, \"what\": \"{}\", \"units\": {}, \"ms_min\": {}, \"mse\": {}}}",
+            self.shape.0,
+            self.shape.1,
+            self.what,
+            self.units,
+            json_number(self.ms_min),
+            self.mse
+        )
+    }
+}
+
+impl fmt::Display for GranularBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "quantviz bench: {}x{} seeded normal float32 values, {}, {} units: {:.3} ms (min), MSE {:e}",
+            self.shape.0,
+            self.shape.1,
+            self.what,
+            group_thousands(self.units),
+            self.ms_min,
+            self.mse
+        )
+    }
+}
+
+/// Times quantizing `rows x cols` seeded normal float32 values (widened to float64 as a
+/// loaded `.npy` is) with a granularity and rotation: for int, every unit's calibration, its
+/// codes into a buffer and the error in the same pass ([`crate::quant::granularity`]); for a
+/// format, as [`run_format`]. With a rotation, the rotation, the dequantized values rotated
+/// back and the error in the original basis are timed too ([`crate::analysis::Analysis::granular`]).
+/// Generating the data is not timed.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run_granular(
+    shape: (usize, usize),
+    runs: usize,
+    format: Option<(crate::quant::formats::Format, Option<usize>)>,
+    int: &QuantSettings,
+    granularity: crate::quant::granularity::Granularity,
+    rotate: crate::quant::rotate::Rotation,
+) -> Result<GranularBench> {
+    use crate::analysis::granular::GranularSettings;
+    use crate::quant::granularity::{quantize_units, Units};
+    use crate::quant::rotate::Rotation;
+    let (rows, cols) = shape;
+    let n = rows * cols;
+    if n == 0 || n > MAX_BENCH_VALUES {
+        return Err(Error::Setting {
+            name: "shape",
+            given: format!("{rows},{cols}"),
+            expected: format!("rows x columns from 1 to {MAX_BENCH_VALUES} values"),
+        });
+    }
+    let values = normal_f32(n)?;
+    let start = std::time::Instant::now();
+    let mut clock = || start.elapsed().as_secs_f64() * 1e3;
+    let what = match format {
+        Some((f, _)) => format!("{f}, rotate {rotate}"),
+        None => format!(
+            "int {} {} {} bits, granularity {granularity}, rotate {rotate}",
+            int.scheme,
+            int.calibration.label(),
+            int.bits
+        ),
+    };
+    let shape2 = (rows > 1).then_some(shape);
+    if format.is_none() && rotate == Rotation::None {
+        // The plain per-unit pass, on the values as they are: codes stored, error summed.
+        let units = Units::new(n, shape2, granularity)?;
+        let mut codes = crate::par::zeroed_vec::<i32>(n);
+        let (ms_min, _, mse) = time(runs, &mut clock, || {
+            Ok(quantize_units(&values, &units, int, &mut codes)?
+                .total
+                .mse())
+        })?;
+        return Ok(GranularBench {
+            shape,
+            what,
+            units: units.count(),
+            ms_min,
+            mse,
+        });
+    }
+    let data = crate::data::generate::Dataset::from_values(values, "bench")?.with_shape(shape2)?;
+    let a = crate::analysis::Analysis::new(data)?;
+    let s = GranularSettings {
+        quant: *int,
+        format,
+        granularity,
+        rotate,
+    };
+    let units = a.units(granularity).map_or(1, |u| u.count());
+    let (ms_min, _, mse) = time(runs, &mut clock, || Ok(a.granular(&s, false)?.metrics.mse))?;
+    Ok(GranularBench {
+        shape,
+        what,
+        units: if format.is_some() { 1 } else { units },
+        ms_min,
+        mse,
+    })
 }

@@ -80,6 +80,13 @@ pub enum Error {
         /// `max |x - x̂|` (infinite where `x - x̂` itself overflows).
         max_abs_error: f64,
     },
+    /// Quantizing one layer of the model failed: which layer, and why.
+    Layer {
+        /// The tensor's name (`fc2.weight`).
+        layer: String,
+        /// What went wrong with it.
+        error: Box<Error>,
+    },
 }
 
 /// Result type of the core.
@@ -188,6 +195,7 @@ impl fmt::Display for Error {
                     full(*absmax)
                 )
             }
+            Error::Layer { layer, error } => write!(f, "quantizing {layer}: {error}"),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! - [`settings`]: plain data, the URL's query string and the CLI's flags;
 //! - [`data`]: the values, generated with a seed, one of the notebook's presets, or loaded;
 //! - [`quant`]: the quantization itself: parameters, calibration, the vectorized kernels;
-//! - [`analysis`]: one data set quantized every way the views need, measured;
+//! - [`analysis`]: one data set quantized every way the views need, measured; [`model`]: a
+//!   small network's test accuracy with its weights quantized;
 //! - [`present`]: the results as JSON, text and teaching text; [`charts`]: as figures.
 //!
 //! The numerics know nothing of the browser. The page's state and caches are plain Rust in
@@ -17,6 +18,7 @@ pub mod bench;
 pub mod charts;
 pub mod data;
 pub mod error;
+pub mod model;
 pub mod par;
 pub mod present;
 pub mod quant;

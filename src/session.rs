@@ -12,12 +12,27 @@
 //! Two things only some charts need are left for those charts' first draw: the error histogram
 //! and the sweep (the error at every bit width, which depends only on the data, the zero point
 //! policy and the percentile).
+//!
+//! With a format other than int, `update` also quantizes the data in it: its run, each block's
+//! scale and error, and its histogram, recomputed only when the data, the format or its block
+//! change. The comparison of every format and the int schemes at 2 to 8 bits is left for its
+//! chart's first draw, and kept while the data, the int calibration, the zero point policy and
+//! NF4's block stay the same.
 
-use crate::analysis::{Analysis, Run, Sweep, View};
+use crate::analysis::blocks::{histogram_range, BlockSummary, FormatView};
+use crate::analysis::formats::{FormatRow, FormatRun};
+use crate::analysis::front::pareto_front;
+use crate::analysis::granular::{GranularRun, GranularSettings};
+use crate::analysis::histogram::Histogram;
+use crate::analysis::{Analysis, Run, Sweep, View, HISTOGRAM_BINS};
 use crate::charts::{self, ChartResult, Theme};
 use crate::data::generate::{dataset_for, Dataset};
 use crate::error::{Error, Result};
-use crate::settings::{Calibration, DataSpec, Preset, QuantSettings, Scheme, Settings, ZeroPoint};
+use crate::quant::formats::Format;
+use crate::settings::{
+    Calibration, DataSpec, Granularity, Matrix, Preset, QuantSettings, Rotation, Scheme, Settings,
+    ZeroPoint,
+};
 use plotters::coord::Shift;
 use plotters::prelude::{DrawingArea, DrawingBackend};
 
@@ -27,7 +42,7 @@ pub const CSV_MAX_ROWS: usize = 1_000_000;
 /// What the current data was made from: a change of this means new data.
 #[derive(Debug, Clone, PartialEq)]
 enum Source {
-    Generated(DataSpec),
+    Generated(DataSpec, Matrix),
     Preset(Preset, u64, u64),
     File(String),
 }
@@ -44,7 +59,36 @@ pub struct Computed {
     pub sweeps: u32,
     /// Error histograms binned.
     pub error_bins: u32,
+    /// Format runs (a format quantizing the data, with its blocks' summary and histogram).
+    pub format_runs: u32,
+    /// Comparisons of every format and the int schemes at 2 to 8 bits.
+    pub every_formats: u32,
 }
+
+/// The current format's run and what the page shows of it: each block's scale and error for
+/// the blocks chart, and the histogram, computed on first use (a page draws those charts after
+/// the frame when they are off screen).
+struct FormatState {
+    /// The format and its block.
+    key: (Format, usize),
+    run: FormatRun,
+    blocks: Option<BlockSummary>,
+    view: Option<FormatView>,
+}
+
+/// What the comparison of every format depends on besides the data: the int calibration and
+/// zero point policy, and NF4's block.
+type FormatsKey = (Calibration, ZeroPoint, Option<usize>);
+
+/// The comparison of every format: its rows and which of them are on the lower-left front.
+struct EveryFormat {
+    key: FormatsKey,
+    rows: Vec<FormatRow>,
+    front: Vec<bool>,
+}
+
+/// The bit widths of the int schemes the comparison of every format shows.
+pub const FORMATS_INT_BITS: [u32; 7] = [2, 3, 4, 5, 6, 7, 8];
 
 /// The page's state: settings, data and everything computed from them.
 #[derive(Default)]
@@ -58,17 +102,31 @@ pub struct Session {
     run: Option<Run>,
     view: Option<View>,
     compare: Option<(QuantSettings, Vec<Run>)>,
+    /// The run at the settings' granularity, format and rotation, with its per-unit scales and
+    /// the values before and after rotation; `None` at `tensor` without rotation.
+    granular: Option<GranularRun>,
     /// The sweep of the current data for a zero point and percentile, computed when the sweep
     /// chart is first drawn (`None` until then, and again when the data or that key changes).
     sweep: Option<((ZeroPoint, u64), Sweep)>,
     /// Moves on whenever the sweep is made stale (see [`Session::sweep_count`]).
     sweep_count: u32,
+    /// The last format run, kept (while the data stays) when the page goes back to int.
+    format: Option<FormatState>,
+    /// The original values binned over the format histogram's range, per data.
+    format_values: Option<Histogram>,
+    /// The comparison of every format, computed on its chart's first draw.
+    every: Option<EveryFormat>,
+    /// The block the inspector shows.
+    selected_block: usize,
+    /// Where the blocks chart last drew block 0's left edge and the last block's right edge,
+    /// in the canvas's pixels.
+    blocks_plot: Option<(i32, i32)>,
     computed: Computed,
 }
 
 /// The charts a session draws, by the names the page and `draw` use.
 pub const CHART_NAMES: &str =
-    "histogram, error, compare, mapping, sweep, sweep-base or sweep-marker";
+    "histogram, error, compare, mapping, sweep, sweep-base, sweep-marker, formats or blocks";
 
 impl Session {
     /// A session with no data yet; call [`Session::update`] first.
@@ -89,7 +147,8 @@ impl Session {
     pub fn load(&mut self, bytes: &[u8], name: &str, query: &str) -> Result<String> {
         let settings = Settings::from_query(query)?;
         let loaded = crate::data::load::read_bytes(bytes, name)?;
-        let data = Dataset::from_values(loaded.values, name)?;
+        let shape = settings.matrix.shape.or_else(|| loaded.rows_cols());
+        let data = Dataset::from_values(loaded.values, name)?.with_shape(shape)?;
         let previous = (self.file.take(), self.file_note.take(), self.source.clone());
         self.file = Some(data);
         self.file_note = loaded.note;
@@ -110,10 +169,12 @@ impl Session {
         self.source = None;
     }
 
-    /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, or the sweep's two
-    /// parts `sweep-base` and `sweep-marker`, see [`Session::sweep_count`]) of the current
-    /// state. The error chart's histogram and the sweep are computed on their charts' first
-    /// draw of a state.
+    /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, the sweep's two
+    /// parts `sweep-base` and `sweep-marker` (see [`Session::sweep_count`]), `formats` (every
+    /// format and the int schemes on the data) or `blocks` (the current format's blocks)) of
+    /// the current state. With a format chosen, `histogram` is the format's. The error chart's
+    /// histogram, the sweep and the comparison of every format are computed on their charts'
+    /// first draw of a state.
     pub fn draw<DB: DrawingBackend>(
         &mut self,
         chart: &str,
@@ -121,12 +182,44 @@ impl Session {
         theme: &Theme,
     ) -> Result<()> {
         let drawn: ChartResult = match chart {
-            "histogram" => charts::draw_histogram(area, self.current_view()?, theme),
-            "error" => {
-                self.bin_errors();
-                charts::draw_error(area, self.current_view()?, theme)
+            "histogram" => match self.settings.format {
+                Some(_) => {
+                    let view = self.format_parts()?.view.as_ref().ok_or_else(nothing_yet)?;
+                    charts::draw_format_histogram(area, view, theme)
+                }
+                None => charts::draw_histogram(area, self.int_view()?, theme),
+            },
+            "formats" => {
+                self.compute_every_format()?;
+                let every = self.every.as_ref().ok_or_else(nothing_yet)?;
+                let current = match self.settings.format {
+                    Some(f) => charts::Choice::Format(f),
+                    None => {
+                        charts::Choice::Int(self.settings.quant.bits, self.settings.quant.scheme)
+                    }
+                };
+                charts::draw_formats(area, &every.rows, &every.front, current, theme)
             }
-            "mapping" => charts::draw_mapping(area, self.current_view()?, theme),
+            "blocks" => {
+                let selected = self.selected_block;
+                let f = self.format_parts()?;
+                let blocks = f.blocks.as_ref().ok_or_else(nothing_yet)?;
+                let selected = selected.min(blocks.blocks.saturating_sub(1));
+                match charts::draw_blocks(area, blocks, f.run.format, f.run.block, selected, theme)
+                {
+                    Ok(plot) => {
+                        self.blocks_plot = plot;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "error" => {
+                self.int_view()?;
+                self.bin_errors();
+                charts::draw_error(area, self.int_view()?, theme)
+            }
+            "mapping" => charts::draw_mapping(area, self.int_view()?, theme),
             "compare" => {
                 let (q, runs) = self.compare.as_ref().ok_or_else(nothing_yet)?;
                 charts::draw_compare(area, runs, q, theme)
@@ -154,13 +247,25 @@ impl Session {
             .map_err(|e| Error::Chart(format!("drawing the {chart} chart failed: {e}")))
     }
 
-    /// The values of the current state as CSV: `index,original,code,dequantized,error`
-    /// (the first [`CSV_MAX_ROWS`] rows).
+    /// The values of the current state as CSV: `index,original,code,dequantized,error` (the
+    /// first [`CSV_MAX_ROWS`] rows), of the format's run where a format is chosen.
     pub fn csv(&self) -> Result<String> {
         let (Some(a), Some(run)) = (&self.analysis, &self.run) else {
             return Err(Error::Chart("nothing to export yet: update first".into()));
         };
-        let rows = a.table(&run.params, CSV_MAX_ROWS);
+        let rows = match self.current_format() {
+            Some(f) => crate::present::json::format_rows(a.values(), &f.run, 0, CSV_MAX_ROWS)
+                .into_iter()
+                .map(|r| crate::analysis::Row {
+                    index: r.index,
+                    original: r.original,
+                    code: r.code,
+                    dequantized: r.dequantized,
+                    error: r.error,
+                })
+                .collect(),
+            None => a.table(&run.params, CSV_MAX_ROWS),
+        };
         let mut out = String::with_capacity(rows.len() * 48 + 64);
         out.push_str("index,original,code,dequantized,error\n");
         for r in rows {
@@ -187,12 +292,162 @@ impl Session {
         self.settings.to_query()
     }
 
+    /// The run at the current granularity and rotation (per-unit scales and zero points, the
+    /// unit layout, the values before and after rotation, the error in both bases), where the
+    /// settings ask for one (`None` at `tensor` granularity without rotation).
+    pub fn granular(&self) -> Option<&GranularRun> {
+        self.granular.as_ref()
+    }
+
     /// How many times each costly part has been computed so far.
     pub fn computed(&self) -> Computed {
         self.computed
     }
 
-    fn current_view(&self) -> Result<&View> {
+    /// Block `index` of the current format's run as JSON (its stored scale in its own
+    /// encoding, its first values with their codes and reconstructions), and makes it the
+    /// block the blocks chart marks. Errors with int, or past the last block.
+    pub fn block(&mut self, index: usize) -> Result<String> {
+        let (Some(a), Some(f)) = (&self.analysis, self.current_format()) else {
+            return Err(Error::Chart(
+                "no blocks to inspect: choose a format other than int".into(),
+            ));
+        };
+        let json =
+            crate::present::json::block_json(a.values(), &f.run, index).ok_or_else(|| {
+                Error::Setting {
+                    name: "block index",
+                    given: index.to_string(),
+                    expected: format!("a block from 0 to {}", f.run.blocks.saturating_sub(1)),
+                }
+            })?;
+        self.selected_block = index;
+        Ok(crate::present::json::to_json(&json))
+    }
+
+    /// The block the inspector shows.
+    pub fn selected_block(&self) -> usize {
+        self.selected_block
+    }
+
+    /// The block under the canvas pixel column `x` of the blocks chart as last drawn, if any.
+    pub fn block_at(&self, x: f64) -> Option<usize> {
+        let f = self.current_format()?;
+        let (x0, x1) = self.blocks_plot?;
+        let n = f.run.blocks;
+        if !(x.is_finite() && x1 > x0 && n > 0) || x < f64::from(x0) || x > f64::from(x1) {
+            return None;
+        }
+        let at = (x - f64::from(x0)) / f64::from(x1 - x0) * n as f64;
+        Some((at as usize).min(n - 1))
+    }
+
+    /// Whether the comparison of every format is computed for the current state: if not, the
+    /// formats chart's next draw computes it (every format on all the data).
+    pub fn formats_ready(&self) -> bool {
+        self.every
+            .as_ref()
+            .is_some_and(|e| e.key == formats_key(&self.settings))
+    }
+
+    /// The comparison of every format as JSON rows (computed if it is not yet): label, bits per
+    /// weight, MSE, SQNR, max error or why the format cannot take the data, whether the row is
+    /// on the lower-left front and whether it is the current choice.
+    pub fn formats_table(&mut self) -> Result<String> {
+        self.compute_every_format()?;
+        let every = self.every.as_ref().ok_or_else(nothing_yet)?;
+        let q = self.settings.quant;
+        let rows: Vec<crate::present::json::FormatTableRow> = every
+            .rows
+            .iter()
+            .zip(&every.front)
+            .map(|(r, &front)| {
+                let current = match (self.settings.format, r.format, r.int) {
+                    (Some(f), Some(rf), _) => f == rf,
+                    (None, None, Some(i)) => i.bits == q.bits && i.scheme == q.scheme,
+                    _ => false,
+                };
+                crate::present::json::FormatTableRow::new(r, front, current)
+            })
+            .collect();
+        Ok(crate::present::json::to_json(&rows))
+    }
+
+    /// The current format's state, where a format other than int is chosen.
+    fn current_format(&self) -> Option<&FormatState> {
+        let f = self.settings.format?;
+        self.format.as_ref().filter(|s| s.key.0 == f)
+    }
+
+    /// Computes the comparison of every format where it is stale, for its chart's first draw.
+    fn compute_every_format(&mut self) -> Result<()> {
+        let key = formats_key(&self.settings);
+        if self.every.as_ref().is_some_and(|e| e.key == key) {
+            return Ok(());
+        }
+        let a = self.analysis.as_ref().ok_or_else(nothing_yet)?;
+        let rows = a.every_format(&Format::ALL, key.2, &self.settings.quant, &FORMATS_INT_BITS);
+        let points: Vec<(f64, Option<f64>)> = rows
+            .iter()
+            .map(|r| (r.bits_per_weight, r.outcome.as_ref().ok().map(|m| m.mse)))
+            .collect();
+        let front = pareto_front(&points);
+        self.every = Some(EveryFormat { key, rows, front });
+        self.computed.every_formats += 1;
+        Ok(())
+    }
+
+    /// Each block's scale and error of the current format's run as JSON (as the blocks chart
+    /// plots them: at most 2048 entries, each the largest of its group of blocks).
+    pub fn strip(&mut self) -> Result<String> {
+        let f = self.format_parts()?;
+        let b = f.blocks.as_ref().ok_or_else(nothing_yet)?;
+        Ok(crate::present::json::to_json(
+            &crate::present::json::BlocksJson::new(b, f.run.block),
+        ))
+    }
+
+    /// The current format's state with its blocks' summary and histogram, computing them where
+    /// `update` left them out. Errors with int.
+    fn format_parts(&mut self) -> Result<&FormatState> {
+        let no_format = || Error::Chart("no blocks: choose a format other than int".into());
+        let f = self.settings.format.ok_or_else(no_format)?;
+        let a = self.analysis.as_ref().ok_or_else(nothing_yet)?;
+        let st = self
+            .format
+            .as_mut()
+            .filter(|s| s.key.0 == f)
+            .ok_or_else(no_format)?;
+        let run = &st.run;
+        let blocks = st
+            .blocks
+            .get_or_insert_with(|| BlockSummary::of(f, a.values(), &run.quantized, run.block));
+        if st.view.is_none() {
+            let values = self.format_values.get_or_insert_with(|| {
+                let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
+                Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS)
+            });
+            let top = blocks.top;
+            st.view = Some(FormatView::new(
+                f,
+                run.block,
+                &run.quantized,
+                values.clone(),
+                top,
+            ));
+        }
+        Ok(st)
+    }
+
+    /// The int run's view (what the histogram and the staircase draw), computed on first use
+    /// after `update` changed the run.
+    fn int_view(&mut self) -> Result<&View> {
+        if self.view.is_none() {
+            let (Some(a), Some(run)) = (&self.analysis, &self.run) else {
+                return Err(nothing_yet());
+            };
+            self.view = Some(a.view_without_errors(*run));
+        }
         self.view.as_ref().ok_or_else(nothing_yet)
     }
 
@@ -223,7 +478,7 @@ impl Session {
             (None, Some(p)) => {
                 Source::Preset(p, settings.data.seed, settings.data.outlier_value.to_bits())
             }
-            (None, None) => Source::Generated(settings.data),
+            (None, None) => Source::Generated(settings.data, settings.matrix),
         };
         let fresh = self.source.as_ref() != Some(&source) || self.analysis.is_none();
         let new_analysis = if fresh {
@@ -251,8 +506,21 @@ impl Session {
             Some(r) => *r,
             None => analysis.run(&q)?,
         };
-        // The errors' histogram only when the error chart is drawn (`draw`).
-        let view = analysis.view_without_errors(run);
+        // The view only when a chart of it is drawn (`draw`), and the errors' histogram only
+        // when the error chart is: a Format change, which keeps the run, recomputes neither.
+        let same_run = !fresh && self.run == Some(run);
+        let granular =
+            if settings.granularity != Granularity::Tensor || settings.rotate != Rotation::None {
+                let g = GranularSettings {
+                    quant: q,
+                    format: settings.format.map(|f| (f, settings.block)),
+                    granularity: settings.granularity,
+                    rotate: settings.rotate,
+                };
+                Some(analysis.granular(&g, true)?)
+            } else {
+                None
+            };
         // The sweep only for the sweep chart, when it is drawn (`draw`): a page that draws that
         // chart after the frame (off screen) does not wait for its runs and searches.
         let same_sweep = !fresh && self.sweep.as_ref().map(|(k, _)| *k) == Some(sweep_key(&q));
@@ -269,10 +537,29 @@ impl Session {
                 analysis.params(&two)?;
             }
         }
+        // The format's run, unless the one kept is of the same data, format and block.
+        let new_format = match settings.format {
+            None => None,
+            Some(f) => {
+                let block = f.block(settings.block)?;
+                let kept = self
+                    .format
+                    .as_ref()
+                    .filter(|s| !fresh && s.key == (f, block));
+                match kept {
+                    Some(_) => None,
+                    None => Some(FormatState::new(analysis, f, settings.block)?),
+                }
+            }
+        };
+        let format_now = match settings.format {
+            None => None,
+            Some(_) => new_format.as_ref().or(self.format.as_ref()),
+        };
         let kind = match source {
             Source::File(_) => "file",
             Source::Preset(..) => "preset",
-            Source::Generated(_) => "generated",
+            Source::Generated(..) => "generated",
         };
         let summary = crate::present::json::summary_json(
             &settings,
@@ -281,10 +568,22 @@ impl Session {
             analysis,
             &run,
             &compare,
+            format_now.map(|f| &f.run),
         );
         if let Some(a) = new_analysis {
             self.analysis = Some(a);
             self.computed.analyses += 1;
+            // Of the old data: dropped (a kept format run would be of the old values).
+            self.format = None;
+            self.format_values = None;
+            self.every = None;
+        }
+        if let Some(f) = new_format {
+            if self.format.as_ref().map(|s| s.run.blocks) != Some(f.run.blocks) {
+                self.selected_block = 0;
+            }
+            self.format = Some(f);
+            self.computed.format_runs += 1;
         }
         if compared {
             self.computed.compares += 1;
@@ -292,14 +591,39 @@ impl Session {
         self.source = Some(source);
         self.settings = settings;
         self.run = Some(run);
-        self.view = Some(view);
+        if !same_run {
+            self.view = None;
+        }
         self.compare = Some((q, compare));
+        self.granular = granular;
         if !same_sweep {
             self.sweep = None;
             self.sweep_count = self.sweep_count.wrapping_add(1);
         }
         Ok(summary)
     }
+}
+
+impl FormatState {
+    /// `format` (with the block `block` asks for) on the analysis's data.
+    fn new(analysis: &Analysis, format: Format, block: Option<usize>) -> Result<FormatState> {
+        let run = analysis.format_run(format, block)?;
+        Ok(FormatState {
+            key: (format, format.block(block)?),
+            run,
+            blocks: None,
+            view: None,
+        })
+    }
+}
+
+/// What the comparison of every format depends on besides the data.
+fn formats_key(s: &Settings) -> FormatsKey {
+    let block = match s.format {
+        Some(Format::Nf4) => s.block,
+        _ => None,
+    };
+    (s.quant.calibration, s.quant.zero_point, block)
 }
 
 fn nothing_yet() -> Error {
@@ -382,6 +706,26 @@ mod tests {
             ),
             sym
         );
+    }
+
+    #[test]
+    fn granularity_and_rotation_reach_the_session() {
+        let mut s = Session::new();
+        summary(
+            &mut s,
+            "shape=16,64&bits=4&granularity=group:32&rotate=hadamard",
+        );
+        let g = s.granular().unwrap();
+        assert_eq!(g.units.as_ref().unwrap().units.count(), 32);
+        assert_eq!(g.rotate_block, Some(64));
+        assert_eq!(g.rotated.as_ref().unwrap().len(), 1024);
+        assert!(s
+            .update("shape=16,64&granularity=group:65")
+            .unwrap_err()
+            .to_string()
+            .contains("row length (64"));
+        summary(&mut s, "shape=16,64&bits=4");
+        assert!(s.granular().is_none());
     }
 
     #[test]
@@ -497,5 +841,183 @@ mod tests {
         assert!(e.contains("histogram, error"), "{e}");
         let csv = s.csv().unwrap();
         assert_eq!(csv.lines().count(), 5001);
+    }
+
+    const FMT: &str = "dist=normal:0,1&n=8192&seed=7&bits=4";
+
+    #[test]
+    fn a_format_run_is_recomputed_only_when_data_format_or_block_change() {
+        let mut s = Session::new();
+        let int = summary(&mut s, FMT);
+        assert!(int.contains("\"format\":null"), "int has no format part");
+        assert_eq!(s.computed().format_runs, 0);
+        let q4 = summary(&mut s, &format!("{FMT}&format=q4_0"));
+        assert!(q4.contains("\"format\":{\"format\":\"q4_0\""), "{q4}");
+        assert_eq!(s.computed().format_runs, 1);
+        // The int settings feed the int scheme, not the format.
+        summary(&mut s, "dist=normal:0,1&n=8192&seed=7&bits=6&format=q4_0");
+        summary(
+            &mut s,
+            "dist=normal:0,1&n=8192&seed=7&bits=6&scheme=symmetric&format=q4_0",
+        );
+        assert_eq!(s.computed().format_runs, 1, "int settings keep the run");
+        // Back to int and to the same format again: the run was kept.
+        summary(&mut s, FMT);
+        let again = summary(&mut s, &format!("{FMT}&format=q4_0"));
+        assert_eq!(
+            s.computed().format_runs,
+            1,
+            "the last run is kept across int"
+        );
+        assert_eq!(again, q4, "and is the same run");
+        summary(&mut s, &format!("{FMT}&format=q8_0"));
+        assert_eq!(s.computed().format_runs, 2, "a new format");
+        summary(&mut s, &format!("{FMT}&format=nf4"));
+        summary(&mut s, &format!("{FMT}&format=nf4&block=64"));
+        assert_eq!(s.computed().format_runs, 3, "block 64 is nf4's default");
+        summary(&mut s, &format!("{FMT}&format=nf4&block=128"));
+        assert_eq!(s.computed().format_runs, 4, "a new block");
+        summary(
+            &mut s,
+            "dist=normal:0,1&n=8192&seed=8&bits=4&format=nf4&block=128",
+        );
+        assert_eq!(s.computed().format_runs, 5, "new data");
+        assert_eq!(s.computed().analyses, 2);
+        // A fresh session gives the same summary.
+        let mut fresh = Session::new();
+        assert_eq!(
+            summary(
+                &mut fresh,
+                "dist=normal:0,1&n=8192&seed=8&bits=4&format=nf4&block=128"
+            ),
+            summary(
+                &mut s,
+                "dist=normal:0,1&n=8192&seed=8&bits=4&format=nf4&block=128"
+            )
+        );
+    }
+
+    #[test]
+    fn every_format_is_computed_on_its_chart_s_first_draw_and_kept_while_its_key_holds() {
+        let mut s = Session::new();
+        summary(&mut s, FMT);
+        assert!(!s.formats_ready());
+        assert_eq!(s.computed().every_formats, 0, "update leaves it out");
+        let a = draw(&mut s, "formats").unwrap();
+        assert!(s.formats_ready());
+        assert_eq!(s.computed().every_formats, 1);
+        let table = s.formats_table().unwrap();
+        assert_eq!(s.computed().every_formats, 1, "the table is the chart's");
+        assert!(table.contains("\"label\":\"int4 asymmetric\""), "{table}");
+        assert!(table.contains("\"front\":true"), "{table}");
+        // Bits, scheme and the format choose what is ringed: the comparison stays.
+        for q in [
+            "dist=normal:0,1&n=8192&seed=7&bits=5",
+            "dist=normal:0,1&n=8192&seed=7&bits=5&scheme=symmetric",
+            "dist=normal:0,1&n=8192&seed=7&bits=5&format=q4_1",
+            "dist=normal:0,1&n=8192&seed=7&bits=5&format=nf4",
+        ] {
+            summary(&mut s, q);
+            assert!(s.formats_ready(), "{q}");
+            let b = draw(&mut s, "formats").unwrap();
+            assert_ne!(a, b, "{q}: the current choice is drawn");
+        }
+        assert_eq!(s.computed().every_formats, 1);
+        // What it depends on: calibration, zero point, NF4's block, the data.
+        for q in [
+            "dist=normal:0,1&n=8192&seed=7&bits=5&format=nf4&calibration=mse",
+            "dist=normal:0,1&n=8192&seed=7&bits=5&format=nf4&calibration=mse&zero_point=include-zero",
+            "dist=normal:0,1&n=8192&seed=7&bits=5&format=nf4&block=256&calibration=mse&zero_point=include-zero",
+            "dist=normal:0,1&n=8192&seed=9&bits=5&format=nf4&block=256&calibration=mse&zero_point=include-zero",
+        ] {
+            summary(&mut s, q);
+            assert!(!s.formats_ready(), "{q} makes it stale");
+            draw(&mut s, "formats").unwrap();
+        }
+        assert_eq!(s.computed().every_formats, 5);
+    }
+
+    #[test]
+    fn a_format_that_cannot_take_the_data_keeps_the_previous_state() {
+        let mut s = Session::new();
+        let before = summary(&mut s, "dist=normal:0,1&n=1024&seed=7&format=q8_0");
+        let histogram = draw(&mut s, "histogram").unwrap();
+        let e = s
+            .update("dist=normal:0,1&n=1000&seed=7&format=q8_0")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("32") && e.contains("992 or 1024"), "{e}");
+        let e = s
+            .update("dist=normal:0,1&n=1000&seed=7&format=q4_K")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("256") && e.contains("768 or 1024"), "{e}");
+        assert!(s.update("format=q4_0&block=64").is_err());
+        assert!(s.update("format=nf4&block=48").is_err());
+        assert_eq!(draw(&mut s, "histogram").unwrap(), histogram);
+        assert_eq!(s.query(), "dist=normal:0,1&n=1024&seed=7&outliers=0&outlier_value=20&bits=8&scheme=asymmetric&calibration=minmax&zero_point=raw&format=q8_0");
+        assert_eq!(
+            summary(&mut s, "dist=normal:0,1&n=1024&seed=7&format=q8_0"),
+            before
+        );
+        assert_eq!(s.computed().format_runs, 1);
+    }
+
+    #[test]
+    fn blocks_are_inspected_one_at_a_time() {
+        let mut s = Session::new();
+        assert!(s.block(0).is_err(), "nothing yet");
+        summary(&mut s, FMT);
+        assert!(s.block(0).unwrap_err().to_string().contains("int"));
+        assert!(s.strip().is_err(), "int has no blocks");
+        assert!(draw(&mut s, "blocks").is_err(), "int has no blocks");
+        summary(&mut s, &format!("{FMT}&format=q4_0"));
+        let b = s.block(3).unwrap();
+        assert!(
+            b.contains("\"index\":3") && b.contains("\"start\":96"),
+            "{b}"
+        );
+        assert!(b.contains("\"encoding\":\"fp16\""), "{b}");
+        assert!(b.contains("x̂ = (q − 8) · d = ("), "{b}");
+        assert_eq!(s.selected_block(), 3);
+        let e = s.block(256).unwrap_err().to_string();
+        assert!(e.contains("0 to 255"), "{e}");
+        assert_eq!(s.selected_block(), 3, "a bad index changes nothing");
+        assert_eq!(s.block_at(10.0), None, "not drawn yet");
+        let strip = s.strip().unwrap();
+        assert!(
+            strip.contains("\"count\":256") && strip.contains("\"block\":32"),
+            "{strip}"
+        );
+        draw(&mut s, "blocks").unwrap();
+        let (x0, x1) = s.blocks_plot.unwrap();
+        assert!(x1 > x0);
+        assert_eq!(s.block_at(f64::from(x0)), Some(0));
+        assert_eq!(s.block_at(f64::from(x1)), Some(255));
+        assert_eq!(s.block_at(f64::from(x0 + x1) / 2.0), Some(128));
+        assert_eq!(s.block_at(f64::from(x0) - 1.0), None);
+        // Every format inspects its blocks; the CSV is the format's.
+        for f in crate::quant::formats::Format::ALL {
+            let sum = summary(&mut s, &format!("{FMT}&format={f}"));
+            let board = match f.name() {
+                "nf4" => "absmax = max|v|",
+                "fp8-e4m3" => "448 / max|x|",
+                "fp8-e5m2" => "57344 / max|x|",
+                "mxfp4" => "floor(log2(max|v|))",
+                "nvfp4" => "UE4M3(max|v| / 6)",
+                "q4_0" => "d = m / −8",
+                "q4_1" => "(max − min) / 15",
+                "q8_0" => "max|v| / 127",
+                _ => "scales of scales",
+            };
+            assert!(sum.contains(board), "{f}: the board says {board}: {sum}");
+            assert!(sum.contains("MSE = mean((x − x̂)²)"), "{f}");
+            let b = s.block(0).unwrap();
+            assert!(b.contains("\"stored\":[{"), "{f}: {b}");
+            draw(&mut s, "blocks").unwrap();
+            draw(&mut s, "histogram").unwrap();
+            let csv = s.csv().unwrap();
+            assert_eq!(csv.lines().count(), 8193, "{f}");
+        }
     }
 }

@@ -2,13 +2,17 @@
 //!
 //! One spelling for each idea across the CLI, the URL's query string and the page's controls:
 //! `dist`, `n`, `seed`, `outliers`, `outlier_value`, `bits`, `scheme`, `calibration`,
-//! `zero_point`, `preset`.
+//! `zero_point`, `preset`, and for 2-D data and finer scales `shape` (`R,C`, one key rather than
+//! `rows` and `cols`, as the CLI's `--shape`), `row_spread`, `outlier_channels` (`K:F`),
+//! `granularity` and `rotate`.
 //!
 //! The parsers are `#[inline(never)]`: cold code, one copy each in the wasm.
 
 use crate::error::{Error, Result, MAX_VALUES};
 use crate::present::number::full;
 pub use crate::quant::formats::Format;
+pub use crate::quant::granularity::Granularity;
+pub use crate::quant::rotate::Rotation;
 use std::fmt;
 use std::str::FromStr;
 
@@ -103,6 +107,20 @@ pub struct DataSpec {
     pub outlier_value: f64,
 }
 
+/// The 2-D layout of generated data: rows and columns, and the two patterns of real weights
+/// and activations (a spread of scale between rows, a few outlier columns). All off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Matrix {
+    /// `(rows, cols)`, at most 10,000,000 values in all; `None`: 1-D data of `n` values.
+    pub shape: Option<(usize, usize)>,
+    /// Row `i` is multiplied by `exp(row_spread * z_i)`, `z_i` standard normal from the seed;
+    /// 0 (the default) leaves the rows alone.
+    pub row_spread: f64,
+    /// `(K, F)`: `K` columns at seeded positions multiplied by `F` (LLM.int8's outlier
+    /// features); `None` for none.
+    pub outlier_channels: Option<(usize, f64)>,
+}
+
 /// Data sets that reproduce the notebook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Preset {
@@ -126,6 +144,12 @@ pub struct Settings {
     pub format: Option<Format>,
     /// The format's block where it takes one (NF4); `None` for the format's default.
     pub block: Option<usize>,
+    /// The 2-D layout of generated data (URL `shape=R,C`, `row_spread`, `outlier_channels=K:F`).
+    pub matrix: Matrix,
+    /// How many values share one scale (URL `granularity`): int format only.
+    pub granularity: Granularity,
+    /// The rotation applied before quantizing (URL `rotate`).
+    pub rotate: Rotation,
 }
 
 impl Default for QuantSettings {
@@ -457,6 +481,119 @@ pub fn parse_n(s: &str) -> Result<usize> {
     }
 }
 
+/// Parses a 2-D shape `R,C` (or `RxC`): rows and columns from 1, at most 10,000,000 values.
+#[inline(never)]
+pub fn parse_shape(s: &str) -> Result<(usize, usize)> {
+    let expected = format!(
+        "rows and columns as R,C (like 4096,4096), whole numbers from 1, at most {MAX_VALUES} values in all"
+    );
+    let t = s.trim().replace('_', "");
+    let (r, c) = t
+        .split_once([',', 'x', 'X'])
+        .ok_or_else(|| setting_err("shape", s, &expected))?;
+    let (r, c) = match (r.trim().parse::<u64>(), c.trim().parse::<u64>()) {
+        (Ok(r), Ok(c)) if r >= 1 && c >= 1 => (r, c),
+        _ => return Err(setting_err("shape", s, &expected)),
+    };
+    match r.checked_mul(c) {
+        Some(n) if n <= MAX_VALUES as u64 => Ok((r as usize, c as usize)),
+        Some(n) => Err(Error::TooMany(n)),
+        None => Err(Error::TooMany(u64::MAX)),
+    }
+}
+
+/// Parses a row spread: a finite number, 0 or more.
+#[inline(never)]
+pub fn parse_row_spread(s: &str) -> Result<f64> {
+    let expected = "a finite number from 0 (each row scaled by exp(S z), z standard normal)";
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(setting_err("row_spread", s, expected)),
+    }
+}
+
+/// Parses outlier channels `K:F`: `K` columns multiplied by the finite factor `F`.
+#[inline(never)]
+pub fn parse_outlier_channels(s: &str) -> Result<(usize, f64)> {
+    let expected = "K:F, K columns multiplied by the finite factor F (like 4:50)";
+    let (k, f) = s
+        .split_once(':')
+        .ok_or_else(|| setting_err("outlier_channels", s, expected))?;
+    match (k.trim().parse::<usize>(), f.trim().parse::<f64>()) {
+        (Ok(k), Ok(f)) if f.is_finite() => Ok((k, f)),
+        _ => Err(setting_err("outlier_channels", s, expected)),
+    }
+}
+
+impl Matrix {
+    /// Checks that the patterns fit the shape: both need 2-D data, the spread is finite and
+    /// not negative, and there are no more outlier columns than columns.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.row_spread.is_finite() && self.row_spread >= 0.0) {
+            return Err(setting_err(
+                "row_spread",
+                &self.row_spread.to_string(),
+                "a finite number from 0",
+            ));
+        }
+        let cols = self.shape.map(|(_, c)| c);
+        if self.row_spread > 0.0 && cols.is_none() {
+            return Err(setting_err(
+                "row_spread",
+                &full(self.row_spread),
+                "2-D data for a spread between rows: give --shape R,C (URL shape=R,C)",
+            ));
+        }
+        if let Some((k, f)) = self.outlier_channels {
+            let given = format!("{k}:{}", full(f));
+            match cols {
+                None if k > 0 => {
+                    return Err(setting_err(
+                        "outlier_channels",
+                        &given,
+                        "2-D data for outlier columns: give --shape R,C (URL shape=R,C)",
+                    ))
+                }
+                Some(c) if k > c => {
+                    return Err(setting_err(
+                        "outlier_channels",
+                        &given,
+                        &format!("at most as many outlier columns as columns ({c})"),
+                    ))
+                }
+                _ => {}
+            }
+            if !f.is_finite() {
+                return Err(setting_err("outlier_channels", &given, "a finite factor F"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a granularity and rotation for `n` values of shape `shape` (`None`: 1-D) in
+/// `format` (`None`: int): see [`Settings::check_granularity`].
+pub fn check_granularity(
+    n: usize,
+    shape: Option<(usize, usize)>,
+    format: Option<Format>,
+    granularity: Granularity,
+    rotate: Rotation,
+) -> Result<()> {
+    if let (Some(f), Granularity::Channel | Granularity::Group(_)) = (format, granularity) {
+        return Err(setting_err(
+            "granularity",
+            &granularity.to_string(),
+            &format!(
+                "tensor with {f}, which fixes its own blocks: granularity goes with the int format"
+            ),
+        ));
+    }
+    crate::quant::granularity::Units::new(n, shape, granularity)?;
+    rotate.block(shape.map_or(n, |(_, c)| c))?;
+    Ok(())
+}
+
 /// Parses a block size: a whole number (which sizes a format takes, it checks itself).
 pub fn parse_block(s: &str) -> Result<usize> {
     s.trim().parse::<usize>().map_err(|_| Error::Setting {
@@ -540,13 +677,24 @@ impl Settings {
         let mut s = Settings::default();
         let mut outlier_value_set = false;
         let mut calibration_set = false;
+        let mut n_set = false;
         let q = query.trim().trim_start_matches('?');
         for pair in q.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let (k, v) = (decode_component(k), decode_component(v));
             match k.as_str() {
                 "dist" => s.data.dist = v.parse()?,
-                "n" => s.data.n = parse_n(&v)?,
+                "n" => {
+                    s.data.n = parse_n(&v)?;
+                    n_set = true;
+                }
+                "shape" if v.is_empty() => s.matrix.shape = None,
+                "shape" => s.matrix.shape = Some(parse_shape(&v)?),
+                "row_spread" => s.matrix.row_spread = parse_row_spread(&v)?,
+                "outlier_channels" if v.is_empty() => s.matrix.outlier_channels = None,
+                "outlier_channels" => s.matrix.outlier_channels = Some(parse_outlier_channels(&v)?),
+                "granularity" => s.granularity = v.parse()?,
+                "rotate" => s.rotate = v.parse()?,
                 "seed" => s.data.seed = parse_seed(&v)?,
                 "outliers" => s.data.outliers = parse_outliers(&v)?,
                 "outlier_value" => {
@@ -578,12 +726,44 @@ impl Settings {
                 s.data.outlier_value = 1000.0;
             }
         }
+        if let Some((r, c)) = s.matrix.shape {
+            if n_set && s.data.n != r * c {
+                return Err(setting_err(
+                    "shape",
+                    &format!("{r},{c}"),
+                    &format!(
+                        "rows x columns equal to n ({}), or no n: the shape gives the count",
+                        s.data.n
+                    ),
+                ));
+            }
+            s.data.n = r * c;
+        }
         if s.preset.is_none() {
             s.data.validate()?;
+            s.matrix.validate()?;
         }
         s.quant.validate()?;
         s.check_format()?;
+        // The granularity's and rotation's fit to the data is checked where the data is known
+        // (a loaded file brings its own shape): `check_granularity`, `Analysis::granular`.
         Ok(s)
+    }
+
+    /// Checks the granularity and rotation against the data's shape and the format: channel
+    /// needs 2-D data, a group fits within a row, granularity goes with the int format, and
+    /// the rotation's block is a power of two dividing the row.
+    pub fn check_granularity(&self) -> Result<()> {
+        let shape = match self.preset {
+            None => self.matrix.shape,
+            Some(_) => None,
+        };
+        let n = match self.preset {
+            None => self.data.n,
+            Some(Preset::NotebookMinmax) => 20,
+            Some(Preset::NotebookPercentile) => 10_000,
+        };
+        check_granularity(n, shape, self.format, self.granularity, self.rotate)
     }
 
     /// Checks that the block fits the format: NF4 takes a power of two from 32 to 4096, the
@@ -622,6 +802,21 @@ impl Settings {
         }
         if let Some(b) = self.block {
             parts.push(("block", b.to_string()));
+        }
+        if let Some((r, c)) = self.matrix.shape {
+            parts.push(("shape", format!("{r},{c}")));
+        }
+        if self.matrix.row_spread != 0.0 {
+            parts.push(("row_spread", full(self.matrix.row_spread)));
+        }
+        if let Some((k, f)) = self.matrix.outlier_channels {
+            parts.push(("outlier_channels", format!("{k}:{}", full(f))));
+        }
+        if self.granularity != Granularity::Tensor {
+            parts.push(("granularity", self.granularity.to_string()));
+        }
+        if self.rotate != Rotation::None {
+            parts.push(("rotate", self.rotate.to_string()));
         }
         parts
             .iter()
@@ -691,6 +886,40 @@ mod tests {
         assert!(msg("dist=normal:0,-1").contains("STD > 0"));
         assert!(msg("dist=cauchy").contains("invalid dist"));
         assert!(msg("outliers=20&n=10").contains("at most as many outliers"));
+    }
+
+    #[test]
+    fn two_d_settings_round_trip_and_bad_ones_say_why() {
+        let s = Settings::from_query(
+            "shape=64,128&row_spread=0.5&outlier_channels=3:40&granularity=group:32&rotate=hadamard:64&bits=4",
+        )
+        .unwrap();
+        assert_eq!(s.data.n, 64 * 128);
+        assert_eq!(s.matrix.shape, Some((64, 128)));
+        assert_eq!(s.granularity, Granularity::Group(32));
+        assert_eq!(s.rotate, Rotation::Hadamard(Some(64)));
+        assert_eq!(Settings::from_query(&s.to_query()).unwrap(), s);
+        let msg = |q: &str| {
+            Settings::from_query(q)
+                .and_then(|s| s.check_granularity())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(msg("granularity=channel").contains("2-D data"));
+        assert!(msg("granularity=group:1").contains("group:G"));
+        assert!(msg("shape=4,8&granularity=group:9").contains("from 2 to the row length (8"));
+        assert!(msg("shape=4,8&n=33").contains("equal to n"));
+        assert!(msg("shape=5000,5000").contains("25000000 values is more"));
+        assert!(msg("shape=4,8&row_spread=-1").contains("from 0"));
+        assert!(msg("shape=4,8&row_spread=inf").contains("from 0"));
+        assert!(msg("shape=4,8&row_spread=nan").contains("from 0"));
+        assert!(msg("row_spread=1").contains("2-D data"));
+        assert!(msg("shape=4,8&outlier_channels=9:10")
+            .contains("at most as many outlier columns as columns (8)"));
+        assert!(msg("shape=4,12&rotate=hadamard:8").contains("divides the row length 12: 2 to 4"));
+        assert!(msg("shape=4,9&rotate=hadamard").contains("odd"));
+        assert!(msg("rotate=hadamard:6").contains("power of two"));
+        assert!(msg("format=nf4&granularity=group:64").contains("int format"));
     }
 
     #[test]

@@ -133,6 +133,15 @@ fn npy_f8(dict: &str, xs: &[f64]) -> Vec<u8> {
     npy_with_header(1, dict, &body)
 }
 
+/// A reader's shape holds its values: the sizes multiply to the count (a size of 0 holds
+/// none), and the rows and columns, where 2-D, do too.
+fn shape_holds(l: &Loaded) -> bool {
+    let product = l.shape.iter().try_fold(1usize, |p, &s| p.checked_mul(s));
+    let sizes = l.shape.contains(&0) && l.values.is_empty() || product == Some(l.values.len());
+    let rows_cols = l.rows_cols().is_none_or(|(r, c)| r * c == l.values.len());
+    sizes && rows_cols
+}
+
 /// The message of an error from reading `bytes`, which must be one.
 fn err(bytes: &[u8]) -> String {
     match read_bytes(bytes, "f") {
@@ -897,6 +906,7 @@ proptest! {
         for (g, w) in l.values.iter().zip(&xs) {
             prop_assert_eq!(g.to_bits(), w.to_bits());
         }
+        prop_assert!(shape_holds(&l), "{:?}", l.shape);
         prop_assert_eq!(l.note, None);
 
         // The data changed: the values of the changed bytes, or "cut short" where too few.
@@ -935,7 +945,10 @@ proptest! {
             let (result, peak) = peak_during(|| read_bytes(&v, "a.npy"));
             check_memory(&result, v.len(), peak, 64)?;
             match &result {
-                Ok(l) => prop_assert!(l.values.len() * 4 <= v.len()),
+                Ok(l) => {
+                    prop_assert!(l.values.len() * 4 <= v.len());
+                    prop_assert!(shape_holds(l), "{:?}", l.shape);
+                }
                 Err(e) => check_message(e)?,
             }
         }

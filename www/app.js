@@ -7,6 +7,7 @@ import { largeInQuery, state } from './state.js';
 import { enqueue, watchOnScreen } from './schedule.js';
 import { run } from './update.js';
 import { setupUI } from './events.js';
+import { LESSONS, focusLesson, lessonInQuery, showLesson, withoutLesson } from './lessons.js';
 
 /** Starts wasm, wires up the controls, then shows the view the URL asks for. */
 async function initialize() {
@@ -27,13 +28,22 @@ async function initialize() {
 
 /** Shows the view the URL asks for; a broken link shows the defaults under its message. */
 async function firstUpdate() {
-  const fromUrl = location.search;
+  const k = lessonInQuery(location.search);
+  if (k !== null && k >= 0) {
+    showLesson(k);
+    const ok = await run(LESSONS[k].query, { syncControls: true });
+    if (ok) focusLesson(k);
+    return;
+  }
+  const fromUrl = withoutLesson(location.search);
   const ok = await run(fromUrl, { large: largeInQuery(fromUrl), syncControls: true });
   if (!ok && state.summary === null) {
     // A broken link still gets a page: keep its message, show the defaults underneath.
     const msg = ui.error.textContent;
     await run('', { syncControls: true });
     showError(`${msg} (showing the default settings instead)`);
+  } else if (k === -1) {
+    showError(`lesson: the tour has steps 1 to ${LESSONS.length} (showing the page without it)`);
   }
 }
 

@@ -1,10 +1,18 @@
 // Drawing the charts through the wasm Session onto their canvases, and the sweep's bitmap cache.
 // Each canvas's `data-shows` says which state it shows; when to draw is schedule.js's business.
-import { setData } from './dom.js';
+import { setData, setText } from './dom.js';
+import { ui } from './elements.js';
 import { state } from './state.js';
+import { fillFormatsTable } from './formats.js';
 
 /** The charts, by the name `Session.draw` knows them; each has a `<canvas id="chart-NAME">`. */
-export const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
+export const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep', 'formats', 'blocks'];
+
+/** Whether a chart is part of the page for the current choice: with int the block inspector's
+ * is not, with a format the int scheme's own charts are not (their part is `hidden`). */
+export function isActive(name) {
+  return canvasOf(name).closest('[hidden]') === null;
+}
 
 /** Whether the page is in dark mode; the charts are drawn in its colours. */
 export const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
@@ -83,6 +91,10 @@ export function drawCharts(names, shows) {
     const dpr = fitCanvas(canvas, surface);
     if (name === 'sweep') drawSweep(surface, dpr, dark);
     else state.session.draw(name, surface, dpr, dark);
+    if (name === 'formats') {
+      fillFormatsTable(state.session.formatsTable());
+      setText(ui.formatsStatus, '');
+    }
     setData(canvas, 'dark', String(dark));
     setData(canvas, 'shows', String(shows));
   }
@@ -118,7 +130,7 @@ function drawSweep(surface, dpr, dark) {
 /** Whether any canvas's CSS size or pixel ratio differs from when it was drawn. */
 export function sizesChanged() {
   const dpr = window.devicePixelRatio || 1;
-  return CHARTS.some((name) => {
+  return CHARTS.filter(isActive).some((name) => {
     const c = canvasOf(name);
     const r = c.getBoundingClientRect();
     return c.dataset.drawnAt !== `${Math.max(1, Math.round(r.width * dpr))}x${Math.max(1, Math.round(r.height * dpr))}:${dpr}`;

@@ -2,6 +2,7 @@
 import { ui } from './elements.js';
 import { setProp, setText } from './dom.js';
 import { state } from './state.js';
+import { FIXED_BLOCK, FORMAT_HINT } from './format-text.js';
 
 /** The query string the controls describe, in the URL's own spelling. */
 export function queryFromControls({ distOnly = false } = {}) {
@@ -25,6 +26,9 @@ export function queryFromControls({ distOnly = false } = {}) {
     ['zero_point', ui.zeroPoint.value],
   ];
   if (state.preset) parts.push(['preset', state.preset]);
+  const format = ui.format.value;
+  if (format !== 'int') parts.push(['format', format]);
+  if (format === 'nf4' && ui.block.value) parts.push(['block', ui.block.value]);
   return parts.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
 }
 
@@ -46,8 +50,13 @@ export function applySettings(s) {
   if (p !== undefined) ui.percentile.value = p;
   else if (ui.percentile.value === '') ui.percentile.value = '99.99';
   ui.zeroPoint.value = s.zero_point;
+  ui.format.value = s.format;
+  if (s.format === 'nf4') ui.block.value = String(s.block ?? NF4_DEFAULT_BLOCK);
   reflectSettings(s);
 }
+
+/** NF4's block when none is given. */
+const NF4_DEFAULT_BLOCK = 64;
 
 /** Updates what depends on the settings without touching what the user typed.
  * @param {import('./types.js').Settings} s */
@@ -56,10 +65,29 @@ export function reflectSettings(s) {
   for (const el of ui.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
   const name = ui.dist.value;
   for (const box of ui.paramBoxes) setProp(box, 'hidden', box.dataset.dist !== name);
+  // A format other than int fixes the int controls: greyed, each with what the format fixes
+  // (see `reflectFormat` in formats.js), and a Block control that only NF4 lets change.
+  const format = ui.format.value;
+  const fixed = format !== 'int';
   const percentile = ui.calibration.value === 'percentile';
-  ui.percentileField.classList.toggle('off', !percentile);
-  setProp(ui.percentile, 'disabled', !percentile);
-  setProp(ui.zeroPoint, 'disabled', ui.scheme.value === 'symmetric');
+  ui.percentileField.classList.toggle('off', !percentile || fixed);
+  setProp(ui.percentile, 'disabled', !percentile || fixed);
+  setProp(ui.zeroPoint, 'disabled', fixed || ui.scheme.value === 'symmetric');
+  for (const el of [ui.bits, ui.scheme, ui.calibration]) setProp(el, 'disabled', fixed);
+  setProp(ui.blockField, 'hidden', !fixed);
+  setText(ui.formatHint, FORMAT_HINT[format] ?? '');
+  const nf4 = format === 'nf4';
+  setProp(ui.block, 'disabled', !nf4);
+  if (nf4) {
+    if (ui.block.value === '') ui.block.value = String(s.block ?? NF4_DEFAULT_BLOCK);
+  } else if (fixed) {
+    setText(ui.blockFixed, `${FIXED_BLOCK[format]} (fixed)`);
+    ui.block.value = '';
+  }
+  for (const b of ui.formatPresets) {
+    const pressed = String(b.dataset.formatPreset === format && (!b.dataset.block || b.dataset.block === ui.block.value));
+    if (b.getAttribute('aria-pressed') !== pressed) b.setAttribute('aria-pressed', pressed);
+  }
 }
 
 /** `normal:0,1` → ['normal', ['0', '1']]: the core's spelling, split for the inputs. */

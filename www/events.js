@@ -6,9 +6,11 @@ import { largeInQuery, state } from './state.js';
 import { queryFromControls } from './controls.js';
 import { darkQuery, watchSizes } from './charts.js';
 import { drawRest, enqueue, schedule } from './schedule.js';
-import { copyLink, flushUrl } from './url.js';
+import { copyLink, flushUrl, saveUrl } from './url.js';
 import { downloadCsv, downloadPng } from './downloads.js';
-import { loadFile, redraw, redrawIfResized, run, updateFromControls } from './update.js';
+import { loadFile, redraw, redrawIfResized, run, selectBlock, updateFromControls } from './update.js';
+import { hoverText, pickRow } from './formats.js';
+import { LESSONS, closeLesson, focusLesson, showLesson } from './lessons.js';
 
 /** Pause after typing before updating, so "1000" does not compute 1, 10 and 100 first. */
 const TYPING_DEBOUNCE_MS = 150;
@@ -45,6 +47,17 @@ export function setupUI() {
       });
     });
   }
+  // A format preset sets Format (and NF4's Block) as a choice there would, keeping the data.
+  for (const b of ui.formatPresets) {
+    b.addEventListener('click', () => {
+      ui.format.value = b.dataset.formatPreset;
+      if (b.dataset.block) ui.block.value = b.dataset.block;
+      setState('busy');
+      schedule(ui.format, 0, updateFromControls);
+    });
+  }
+  setupInspector();
+  setupTour();
   ui.file.addEventListener('change', () => {
     const file = ui.file.files && ui.file.files[0];
     if (!file) return;
@@ -75,6 +88,84 @@ export function setupUI() {
   window.addEventListener('beforeprint', () => drawRest());
   document.addEventListener('visibilitychange', () => document.hidden && flushUrl());
   darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
+}
+
+/** The guided tour: its Previous, Next and Leave buttons, the arrow keys, the header's link. */
+function setupTour() {
+  const go = (k) => {
+    if (k < 0 || k >= LESSONS.length) return;
+    showLesson(k);
+    setState('busy');
+    enqueue(async () => {
+      if (state.summary && state.summary.data.source === 'file') state.session.useGenerated();
+      if (await run(LESSONS[k].query, { syncControls: true })) focusLesson(k);
+    });
+  };
+  ui.lessonPrev.addEventListener('click', () => go(state.lesson - 1));
+  ui.lessonNext.addEventListener('click', () => go(state.lesson + 1));
+  ui.lessonClose.addEventListener('click', () => {
+    closeLesson();
+    if (state.summary) saveUrl(state.summary.query);
+  });
+  document.getElementById('tour-link').addEventListener('click', (e) => {
+    e.preventDefault();
+    go(0);
+  });
+  // Arrow keys step through the tour, except where they already mean something (a field, a
+  // slider, a select).
+  document.addEventListener('keydown', (e) => {
+    if (state.lesson === null || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (e.target.closest('input, select, textarea, [contenteditable]')) return;
+    if (e.key === 'ArrowRight') go(state.lesson + 1);
+    else if (e.key === 'ArrowLeft') go(state.lesson - 1);
+  });
+}
+
+/** The block inspector: the block number typed, a block pointed at or clicked in the strip, a
+ * value picked in its table. */
+function setupInspector() {
+  // Busy from the keystroke on, as the form's inputs are; a number that is no block index is
+  // marked and changes nothing.
+  const typed = () => {
+    const i = Number(ui.blockIndex.value);
+    if (ui.blockIndex.value.trim() === '' || !Number.isInteger(i) || i < 0) {
+      ui.blockIndex.setAttribute('aria-invalid', 'true');
+      enqueue(() => undefined);
+      return;
+    }
+    enqueue(() => selectBlock(i));
+  };
+  const debounced = debounce(typed, TYPING_DEBOUNCE_MS);
+  ui.blockIndex.addEventListener('input', () => {
+    setState('busy');
+    debounced();
+  });
+  ui.blockIndex.addEventListener('change', () => {
+    setState('busy');
+    typed();
+  });
+  const canvas = document.getElementById('chart-blocks');
+  // The chart's pixels are its backing store's, as wide as `data-drawn-at` says (charts.js):
+  // the pointer's CSS position times that over the CSS width.
+  const blockAt = (e) => {
+    if (!state.session || !state.summary || !state.summary.format) return -1;
+    const r = canvas.getBoundingClientRect();
+    const drawn = Number((canvas.dataset.drawnAt ?? '').split('x')[0]);
+    if (!(drawn > 0)) return -1;
+    return state.session.blockAt(((e.clientX - r.left) * drawn) / Math.max(1, r.width));
+  };
+  canvas.addEventListener('mousemove', (e) => setText(ui.blockHover, hoverText(blockAt(e))));
+  canvas.addEventListener('mouseleave', () => setText(ui.blockHover, ''));
+  canvas.addEventListener('click', (e) => {
+    const i = blockAt(e);
+    if (i < 0) return;
+    setState('busy');
+    enqueue(() => selectBlock(i));
+  });
+  ui.blockValues.addEventListener('click', (e) => {
+    const tr = e.target.closest('tr');
+    if (tr) pickRow([...ui.blockValues.rows].indexOf(tr));
+  });
 }
 
 /** `fn` called `ms` after the last of a run of calls. */

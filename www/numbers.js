@@ -2,6 +2,8 @@
 import { ui } from './elements.js';
 import { fillList, fillRows, setData, setText } from './dom.js';
 import { state } from './state.js';
+import { num, short, sqnr } from './text.js';
+import { renderFormat } from './formats.js';
 
 /** Shows the summary's numbers, formulas, table, comparison and conclusion.
  * @param {import('./types.js').Summary} s */
@@ -28,6 +30,7 @@ export function render(s) {
     m.inliers.hidden = true;
     setText(m.inliers, '');
   }
+  renderFormat(s);
   setText(ui.conclusion, s.conclusion);
   fillList(ui.formulas, s.formulas);
   fillRows(
@@ -78,23 +81,4 @@ function renderCompare(rows) {
       if (row.getAttribute('aria-current') !== 'true') row.setAttribute('aria-current', 'true');
     } else if (row.hasAttribute('aria-current')) row.removeAttribute('aria-current');
   });
-}
-
-/** About 4 significant digits, exponent form for very small or large numbers. */
-function num(x) {
-  if (x === null || x === undefined) return '–';
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  if (a < 1e-3 || a >= 1e6) return x.toExponential(3).replace(/\.?0+e/, 'e');
-  return String(Number(x.toPrecision(4)));
-}
-
-/** An SQNR in dB; null means the reconstruction is exact. */
-function sqnr(db) {
-  return db === null || db === undefined ? '∞' : String(Number(db.toFixed(2)));
-}
-
-/** A table value, short enough to read: 6 significant digits. */
-function short(x) {
-  return x === 0 ? '0' : String(Number(x.toPrecision(6)));
 }

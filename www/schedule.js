@@ -3,10 +3,10 @@
 // are drawn after the frame, or once a slider rests; the body's `data-state` and `data-charts`
 // follow both.
 import { ui } from './elements.js';
-import { setData } from './dom.js';
+import { setData, setText } from './dom.js';
 import { message, setState, showError } from './status.js';
 import { state } from './state.js';
-import { CHARTS, canvasOf, drawCharts } from './charts.js';
+import { CHARTS, canvasOf, drawCharts, isActive } from './charts.js';
 
 /** How long the page waits after a slider's last step before it draws the charts off screen
  * (`drawOnScreen`) and writes the URL (`saveUrl` in url.js). */
@@ -81,24 +81,39 @@ let onScreen = null;
 let wanted = 0;
 
 /** Whether chart `name` shows the current state: its canvas's `data-shows` (the count of
- * `wanted` it was drawn at) is `wanted`. */
+ * `wanted` it was drawn at) is `wanted`, or it is not part of the page for the current choice
+ * (see `isActive`: a hidden chart has nothing to show). */
 function current(name) {
-  return canvasOf(name).dataset.shows === String(wanted);
+  return !isActive(name) || canvasOf(name).dataset.shows === String(wanted);
 }
 
-/** Draws the charts on screen now, the rest after the frame (or once a `sliding` slider rests). */
-export function drawOnScreen(sliding = false) {
+/** Moves the charts that are not part of the page on to the state `wanted` (they show nothing,
+ * which is what this state shows there): every canvas's `data-shows` stays a count of states. */
+function markInactive() {
+  for (const name of CHARTS) if (!isActive(name)) setData(canvasOf(name), 'shows', String(wanted));
+}
+
+/** Draws the charts on screen now, the rest after the frame (or once a `sliding` slider rests).
+ * After a change of which parts of the page show (`relayout`), what is on screen is read from
+ * the layout, not from the IntersectionObserver's last report. The comparison of every format
+ * waits for the frame too until the session has computed it for this state (every format on
+ * all the values): the page is ready without it, and says so in its caption. */
+export function drawOnScreen(sliding = false, relayout = false) {
   wanted += 1;
   const ours = wanted;
   setData(document.body, 'charts', 'pending');
+  markInactive();
   // A newer state draws its own. The timer is also the fallback where no frame comes (a hidden
   // tab); after the frame's draw it finds nothing left to draw.
-  const later = () => ours === wanted && drawRest();
-  setTimeout(later, SLIDER_REST_MS);
-  if (!sliding) requestAnimationFrame(() => setTimeout(later, 0));
-  const visible = onScreen ?? onScreenNow();
+  const rest = () => ours === wanted && drawRest();
+  setTimeout(rest, SLIDER_REST_MS);
+  if (!sliding) requestAnimationFrame(() => setTimeout(rest, 0));
+  const visible = (relayout ? null : onScreen) ?? onScreenNow();
+  const later = !state.session.formatsReady();
+  if (later && isActive('formats')) setText(ui.formatsStatus, 'Computing every format on these values…');
+  const now = CHARTS.filter((name) => visible.has(name) && isActive(name) && !(later && name === 'formats'));
   try {
-    drawCharts(CHARTS.filter((name) => visible.has(name)), wanted);
+    drawCharts(now, wanted);
   } catch (e) {
     // The later drawing is of a state the page does not show: called off.
     wanted += 1;
@@ -117,6 +132,7 @@ export function drawRest(names = CHARTS) {
   // took in `#status`'s `data-rest-ms`. A failure shows its message and says
   // `data-charts="error"`.
   const stale = names.filter((name) => !current(name));
+  markInactive();
   if (!state.summary || stale.length === 0) return true;
   const t0 = performance.now();
   try {
@@ -130,6 +146,19 @@ export function drawRest(names = CHARTS) {
   if (names === CHARTS) setData(ui.status, 'restMs', String(Math.round((performance.now() - t0) * 10) / 10));
   if (CHARTS.every(current)) setData(document.body, 'charts', 'drawn');
   return true;
+}
+
+/** Draws `names` now for a change only they show (the block the inspector marks), as a new
+ * state: the charts that showed the state before show this one too, and move on with it. */
+export function redrawOnly(names) {
+  const before = String(wanted);
+  wanted += 1;
+  for (const name of CHARTS) {
+    if (!names.includes(name) && canvasOf(name).dataset.shows === before) setData(canvasOf(name), 'shows', String(wanted));
+  }
+  markInactive();
+  drawCharts(names.filter(isActive), wanted);
+  if (CHARTS.every(current)) setData(document.body, 'charts', 'drawn');
 }
 
 /** Watches which charts are on screen, and draws one scrolled into view that is out of date. */

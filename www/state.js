@@ -22,6 +22,15 @@ export const state = {
   lastGoodQuery: null,
   /** How long the last update (or redraw) took, compute and draw together, in ms. */
   lastMs: 0,
+  /** The block the inspector shows, as `Session.block` gave it; null with int.
+   * @type {import('./types.js').BlockInfo | null} */
+  block: null,
+  /** Each block's scale and error as the blocks chart plots them (`Session.strip`), asked for
+   * on the first pointing after an update; null until then.
+   * @type {import('./types.js').Strip | null} */
+  strip: null,
+  /** The open step of the guided tour (0-based), or null outside it. */
+  lesson: null,
 };
 
 /** Whether a query asks for `large` values or more (by default a million: that takes a moment). */

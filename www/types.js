@@ -14,6 +14,9 @@
  * @property {TableRow[]} table The first values, quantized.
  * @property {CompareRow[]} compare Every scheme and calibration on the same data and bits.
  * @property {string} conclusion What the numbers say, in a few sentences.
+ * @property {FormatInfo | null} format The format's run where a format other than int is chosen
+ *   (then `formulas`, `table` and `conclusion` are the format's; `result` and `compare` stay the
+ *   int scheme's); null with int.
  */
 
 /**
@@ -29,6 +32,8 @@
  * @property {string} calibration `minmax`, `percentile:P` or `mse`.
  * @property {'raw' | 'include-zero'} zero_point The zero-point policy.
  * @property {'notebook-minmax' | 'notebook-percentile' | null} preset The notebook preset, if any.
+ * @property {string} format `int`, or the format's name (`nf4`, `fp8-e4m3`, `q4_K`, ...).
+ * @property {number | null} block The block asked for (NF4's); null for the format's own.
  */
 
 /**
@@ -105,6 +110,119 @@
  * @property {number | null} inliers_sqnr_db The SQNR without the outliers; null without outliers
  *   or when exact.
  * @property {boolean} current Whether this is the current settings' run.
+ */
+
+/**
+ * A format's run (`Summary.format`).
+ * @typedef {object} FormatInfo
+ * @property {string} format The format's name.
+ * @property {number | null} block Values per block; null for one scale per tensor (FP8).
+ * @property {number} blocks How many blocks (1 for one scale per tensor).
+ * @property {number} bits_per_weight Bits per weight, the scales included.
+ * @property {number} cosine_similarity Σ x·x̂ / sqrt(Σ x² · Σ x̂²).
+ * @property {number} relative_error RMS error / RMS value.
+ * @property {number} compression_vs_f32 32 / bits per weight.
+ * @property {number} compression_vs_f16 16 / bits per weight.
+ * @property {number} code_bits Bits per code.
+ * @property {number} sub_block Values per sub-block with its own scale (the block where there is none).
+ * @property {Metrics} metrics MSE, SQNR, max error against the original values; `clipped` is
+ *   the count of values given the format's largest magnitude.
+ * @property {number | null} tensor_scale FP8's float32 scale for the tensor; null for the block formats.
+ * @property {Budget} budget What one block stores.
+ */
+
+/**
+ * What one block of a format stores.
+ * @typedef {object} Budget
+ * @property {number} values Values per block (the value count for a per-tensor scale).
+ * @property {BudgetPart[]} parts Its parts, codes first.
+ * @property {number} total_bits The block's bits.
+ * @property {number} bits_per_weight total_bits / values.
+ */
+
+/**
+ * One part of what a block stores: `count` fields of `bits_each` bits.
+ * @typedef {object} BudgetPart
+ * @property {string} label What it is: `codes`, `fp16 d`, `sub-block scales`, ...
+ * @property {'code' | 'scale' | 'min'} kind Which kind of bits (the bar's colour).
+ * @property {number} count How many.
+ * @property {number} bits_each Bits each.
+ * @property {number} bits count · bits_each.
+ */
+
+/**
+ * Every block's scale and error, as the blocks chart plots them (`Session.strip`).
+ * @typedef {object} Strip
+ * @property {number} count How many blocks.
+ * @property {number} block Values per block.
+ * @property {number} per_entry Blocks per entry of `scale` and `mse` (at most 2048 entries).
+ * @property {number[]} scale Each entry's largest block scale (a block's largest step).
+ * @property {number[]} mse Each entry's largest block MSE.
+ * @property {number} top The block with the largest scale.
+ */
+
+/**
+ * One block of a format's run, for the inspector (`Session.block(index)`).
+ * @typedef {object} BlockInfo
+ * @property {string} format The format's name.
+ * @property {number} index The block.
+ * @property {number} blocks How many blocks.
+ * @property {number} start The block's first value's index.
+ * @property {number} len How many values it has.
+ * @property {number} scale Its largest step, as the strip plots it.
+ * @property {number} mse Its MSE.
+ * @property {number} max_abs_error Its largest |x − x̂|.
+ * @property {StoredField[]} stored Its stored scale, field by field, in its own encoding.
+ * @property {SubBlock[]} subs Its sub-blocks' scales (K-quants, NVFP4); empty where the block has one.
+ * @property {BlockRow[]} rows Its first values (at most 32).
+ * @property {number[]} levels The values the codes of its first sub-block stand for, ascending.
+ */
+
+/**
+ * One field of a block's stored scale.
+ * @typedef {object} StoredField
+ * @property {string} name `d`, `m`, `dmin`, `e`, `s[2]`, `absmax`, `scale`.
+ * @property {string} encoding `fp16`, `E8M0`, `UE4M3`, `float32`.
+ * @property {string} hex The stored bits in hex: `0x2B5E`.
+ * @property {number} value Their value.
+ * @property {string | null} note How the value follows from the bits, where it is not plain.
+ */
+
+/**
+ * One sub-block's stored scale (and min) and what they make.
+ * @typedef {object} SubBlock
+ * @property {number} index The sub-block.
+ * @property {number} scale_q The stored scale integer (Q6_K's signed) or byte (NVFP4's).
+ * @property {number | null} min_q The stored min integer, where the format has mins.
+ * @property {number} step What its codes are multiplied by.
+ * @property {number | null} offset What is subtracted (K-quants' dmin·m), where there is one.
+ */
+
+/**
+ * One value of an inspected block.
+ * @typedef {object} BlockRow
+ * @property {number} index The value's position in the data.
+ * @property {number} original The value.
+ * @property {number} code Its code.
+ * @property {number} dequantized The code's value in its block.
+ * @property {number} error original − dequantized.
+ * @property {string} reconstruction The dequantization written out with the block's numbers.
+ */
+
+/**
+ * One row of the comparison of every format (`Session.formatsTable`).
+ * @typedef {object} FormatTableRow
+ * @property {string} label `q4_K`, `int4 asymmetric`, ...
+ * @property {string} format `int` or the format's name.
+ * @property {number | null} bits The int scheme's width; null for a format.
+ * @property {string | null} scheme The int scheme's scheme; null for a format.
+ * @property {number} bits_per_weight Bits per weight, the scales included.
+ * @property {number | null} mse Mean squared error; null where the format cannot take the data.
+ * @property {number | null} sqnr_db SQNR in dB; null when exact or where it cannot.
+ * @property {number | null} max_abs_error The largest |x − x̂|; null where it cannot.
+ * @property {string | null} error Why the format cannot take the data, where it cannot.
+ * @property {boolean} front On the lower-left front: no other row has both fewer bits and less error.
+ * @property {boolean} current Whether this is the current choice.
  */
 
 export {};

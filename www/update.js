@@ -5,7 +5,8 @@ import { LARGE_N_QUANT, largeInQuery, state } from './state.js';
 import { applySettings, queryFromControls, reflectSettings } from './controls.js';
 import { render } from './numbers.js';
 import { sizesChanged } from './charts.js';
-import { drawOnScreen } from './schedule.js';
+import { drawOnScreen, redrawOnly } from './schedule.js';
+import { setMode, showBlock } from './formats.js';
 import { saveUrl } from './url.js';
 
 /** Updates from the controls after `changes` (controls, oldest first); new data leaves a preset. */
@@ -88,14 +89,25 @@ async function beforeCompute(large) {
 function show(next, t0, syncControls, sliding = false) {
   state.summary = next;
   state.preset = next.settings.preset ?? null;
+  const relayout = setMode(next);
   try {
-    drawOnScreen(sliding);
+    drawOnScreen(sliding, relayout);
   } catch (e) {
     failed(e, null);
     return false;
   }
   saveUrl(next.query, sliding);
   render(next);
+  state.block = null;
+  state.strip = null;
+  if (next.format) {
+    try {
+      showBlock(JSON.parse(state.session.block(state.session.selectedBlock())));
+    } catch (e) {
+      failed(e, null);
+      return false;
+    }
+  }
   if (syncControls) applySettings(next.settings);
   else reflectSettings(next.settings);
   state.lastMs = Math.round(performance.now() - t0);
@@ -109,6 +121,23 @@ function failed(e, control) {
   showError(message(e));
   if (control) control.setAttribute('aria-invalid', 'true');
   if (state.summary) setStatus('Showing the last good settings');
+}
+
+/** Inspects block `index` of the format's run: its details, and the blocks chart's mark. A
+ * block past the last says so and changes nothing. */
+export function selectBlock(index) {
+  if (!state.summary || !state.summary.format) return;
+  let b;
+  try {
+    b = JSON.parse(state.session.block(index));
+  } catch (e) {
+    showError(message(e));
+    ui.blockIndex.setAttribute('aria-invalid', 'true');
+    return;
+  }
+  clearError();
+  showBlock(b);
+  redrawOnly(['blocks']);
 }
 
 /** Redraws after a resize, only if a canvas really changed size. */

@@ -3,6 +3,7 @@
 import { ui } from './elements.js';
 import { flash, setData } from './dom.js';
 import { SLIDER_REST_MS } from './schedule.js';
+import { withLesson } from './lessons.js';
 
 /** The query the address bar is to show, not yet written there (or null). */
 let unsavedQuery = null;
@@ -17,7 +18,7 @@ export function saveUrl(query, sliding = false) {
   // its last value there, and Chromium throttles pages that call it hundreds of times. Copying
   // the link writes it first, as do leaving and hiding the page; a reload within that wait
   // still loads the URL before it.
-  unsavedQuery = query;
+  unsavedQuery = withLesson(query);
   setData(document.body, 'url', 'pending');
   clearTimeout(urlTimer);
   // At the latest then, also where no frame comes (a hidden tab).

@@ -10,7 +10,7 @@ use super::metrics::Metrics;
 use super::Analysis;
 use crate::error::{Error, Result};
 use crate::quant::formats::{self, Format, Quantized};
-use crate::quant::pairwise::pairwise_sum_map;
+use crate::quant::pairwise::pairwise_sum_indexed;
 use crate::quant::params::{MeanSquare, QuantParams};
 use crate::settings::{QuantSettings, Scheme};
 
@@ -78,8 +78,12 @@ impl Analysis {
         let block = format.block(block)?;
         let xs = self.values();
         let quantized = formats::quantize(format, block, &formats::to_f32(xs))?;
-        let metrics = self.measure_against(&quantized.dequantized, quantized.saturated)?;
-        let similarity = self.similarity_of(|i| f64::from(quantized.dequantized[i]), &metrics);
+        let (metrics, deq_max) =
+            self.measure_against(&quantized.dequantized, quantized.saturated)?;
+        // The largest magnitude among the values and the dequantized ones, as `similarity_of`
+        // would find it in a pass of its own.
+        let top = self.stats.absmax.max(deq_max);
+        let similarity = self.similarity_at(|i| f64::from(quantized.dequantized[i]), &metrics, top);
         let n = xs.len();
         let block = if block == 0 { n } else { block };
         Ok(FormatRun {
@@ -100,17 +104,19 @@ impl Analysis {
         self.similarity_of(|i| p.fake_quantize(xs[i]), m)
     }
 
-    /// The metrics of dequantized values `deq` (float32) against the data.
-    fn measure_against(&self, deq: &[f32], saturated: usize) -> Result<Metrics> {
+    /// The metrics of dequantized values `deq` (float32) against the data, and the largest
+    /// magnitude among `deq`.
+    fn measure_against(&self, deq: &[f32], saturated: usize) -> Result<(Metrics, f64)> {
         let xs = self.values();
-        let errors: Vec<f64> = xs
-            .iter()
-            .zip(deq)
-            .map(|(&x, &d)| x - f64::from(d))
-            .collect();
-        let max_abs = errors.iter().fold(0.0f64, |m, e| m.max(e.abs()));
-        let plain = pairwise_sum_map(&errors, &mut |e| e * e) / errors.len().max(1) as f64;
-        let ms = MeanSquare::of_values(&errors, plain);
+        let n = xs.len();
+        let (sum, max_abs, deq_max) = error_sums(xs, deq);
+        let plain = sum / n.max(1) as f64;
+        let ms = MeanSquare::of_terms(n, plain, max_abs, &mut |k| {
+            pairwise_sum_indexed(n, &mut |i| {
+                let e = libm::scalbn(xs[i] - f64::from(deq[i]), -k);
+                e * e
+            })
+        });
         let mse = ms.value();
         if !mse.is_finite() {
             return Err(Error::MseOverflow {
@@ -118,13 +124,14 @@ impl Analysis {
                 max_abs_error: max_abs,
             });
         }
-        Ok(Metrics {
-            n: xs.len(),
+        let metrics = Metrics {
+            n,
             mse,
             sqnr_db: self.power().ratio_db(&ms),
             max_abs_error: max_abs,
             clipped: saturated,
-        })
+        };
+        Ok((metrics, deq_max))
     }
 
     /// Cosine similarity of the data and `deq(i)`, summed with both scaled by the same power of
@@ -135,18 +142,28 @@ impl Analysis {
             .iter()
             .enumerate()
             .fold(0.0f64, |a, (i, &x)| a.max(x.abs()).max(deq(i).abs()));
+        self.similarity_at(deq, m, top)
+    }
+
+    /// [`Analysis::similarity_of`] given `top`, the largest magnitude among the values and
+    /// `deq`'s.
+    fn similarity_at(&self, deq: impl Fn(usize) -> f64, m: &Metrics, top: f64) -> Similarity {
+        let xs = self.values();
         let k = if top > 0.0 && top.is_finite() {
             libm::ilogb(top)
         } else {
             0
         };
-        let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
-        for (i, &x) in xs.iter().enumerate() {
-            let (a, b) = (libm::scalbn(x, -k), libm::scalbn(deq(i), -k));
-            xy += a * b;
-            xx += a * a;
-            yy += b * b;
-        }
+        // `scalbn(v, n)` for `n` from -1022 to 1023 is `v · 2^n`, one multiplication (libm's
+        // own, bit for bit): the power is made once; beyond, where `2^n` is not a normal f64,
+        // scalbn's steps.
+        let (xy, xx, yy) = match -k {
+            n @ -1022..=1023 => {
+                let p = f64::from_bits(((1023 + n) as u64) << 52);
+                products(xs, &deq, |v| v * p)
+            }
+            n => products(xs, &deq, |v| libm::scalbn(v, n)),
+        };
         let cosine = if xx == 0.0 && yy == 0.0 {
             1.0
         } else if xx == 0.0 || yy == 0.0 {
@@ -164,6 +181,22 @@ impl Analysis {
             relative_error,
         }
     }
+}
+
+/// `(Σ a·b, Σ a², Σ b²)` over `a = scale(xs[i])`, `b = scale(deq(i))`, summed in order.
+fn products(
+    xs: &[f64],
+    deq: &impl Fn(usize) -> f64,
+    scale: impl Fn(f64) -> f64,
+) -> (f64, f64, f64) {
+    let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
+    for (i, &x) in xs.iter().enumerate() {
+        let (a, b) = (scale(x), scale(deq(i)));
+        xy += a * b;
+        xx += a * a;
+        yy += b * b;
+    }
+    (xy, xx, yy)
 }
 
 /// One row of the comparison of every format on the same data: a format, or an integer scheme at
@@ -229,4 +262,89 @@ impl Analysis {
         }
         rows
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::generate::Dataset;
+
+    /// The cosine by the plain definition: the largest magnitude found in its own pass, both
+    /// sides scaled by `scalbn`.
+    fn cosine_by_definition(xs: &[f64], deq: &[f32]) -> f64 {
+        let top = xs
+            .iter()
+            .zip(deq)
+            .fold(0.0f64, |a, (&x, &d)| a.max(x.abs()).max(f64::from(d).abs()));
+        let k = if top > 0.0 && top.is_finite() {
+            libm::ilogb(top)
+        } else {
+            0
+        };
+        let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
+        for (&x, &d) in xs.iter().zip(deq) {
+            let (a, b) = (libm::scalbn(x, -k), libm::scalbn(f64::from(d), -k));
+            xy += a * b;
+            xx += a * a;
+            yy += b * b;
+        }
+        if xx == 0.0 && yy == 0.0 {
+            1.0
+        } else if xx == 0.0 || yy == 0.0 {
+            0.0
+        } else {
+            (xy / (xx.sqrt() * yy.sqrt())).clamp(-1.0, 1.0)
+        }
+    }
+
+    /// The run's cosine (its largest magnitude taken from the error pass, the scaling a
+    /// multiplication where the power of two is a normal float) is the definition's, bit for
+    /// bit, on values of every magnitude a format takes.
+    #[test]
+    fn the_cosine_is_the_definition_s() {
+        for mag in [1.0, 1e-30, 1e-38, 1e-44, 3e38, 6e4] {
+            let xs: Vec<f64> = (0..1024)
+                .map(|i| (((i * 7919) % 1024) as f64 - 512.0) / 512.0 * mag)
+                .collect();
+            let a = Analysis::new(Dataset::from_values(xs.clone(), "t").unwrap()).unwrap();
+            for f in [Format::Q8_0, Format::Nf4, Format::Fp8E4m3, Format::Q4_K] {
+                let Ok(run) = a.format_run(f, None) else {
+                    continue;
+                };
+                let want = cosine_by_definition(&xs, &run.quantized.dequantized);
+                assert_eq!(
+                    run.similarity.cosine.to_bits(),
+                    want.to_bits(),
+                    "{f} at {mag}"
+                );
+            }
+        }
+    }
+}
+
+/// Over `e = x - f64(x̂)`: numpy's pairwise `np.sum(e ** 2)`, the largest `|e|` and the largest
+/// `|x̂|`, in one pass that makes no array of errors. Natively the top of the pairwise tree runs
+/// on threads ([`crate::par`]), so the sum is the same bits.
+pub fn error_sums(xs: &[f64], deq: &[f32]) -> (f64, f64, f64) {
+    let n = xs.len().min(deq.len());
+    let xs = &xs[..n];
+    let base = xs.as_ptr() as usize;
+    crate::par::pairwise_map(
+        xs,
+        &|part| {
+            // `part` is a piece of `xs`: its values' indices start at its offset in `xs`.
+            let off = (part.as_ptr() as usize - base) / std::mem::size_of::<f64>();
+            let d = &deq[off..off + part.len()];
+            let (mut max_abs, mut deq_max) = (0.0f64, 0.0f64);
+            let sum = pairwise_sum_indexed(part.len(), &mut |i| {
+                let y = f64::from(d[i]);
+                let e = part[i] - y;
+                max_abs = max_abs.max(e.abs());
+                deq_max = deq_max.max(y.abs());
+                e * e
+            });
+            (sum, max_abs, deq_max)
+        },
+        &|a, b| (a.0 + b.0, a.1.max(b.1), a.2.max(b.2)),
+    )
 }

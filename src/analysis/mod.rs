@@ -15,7 +15,10 @@ use crate::quant::params::{MeanSquare, QuantParams};
 use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PERCENTILE};
 use std::cell::{OnceCell, RefCell};
 
+pub mod blocks;
 pub mod formats;
+pub mod front;
+pub mod granular;
 pub mod histogram;
 pub mod metrics;
 pub mod report;

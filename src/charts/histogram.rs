@@ -5,6 +5,7 @@ use super::{
     num, pad, settings_line, stroke, style_mesh, swatch, tick, titles, At, Chart, ChartResult,
     Element, Legend, Theme, Ticked,
 };
+use crate::analysis::blocks::FormatView;
 use crate::analysis::histogram::Histogram;
 use crate::analysis::View;
 use plotters::chart::SeriesLabelPosition;
@@ -238,4 +239,121 @@ fn outline(h: &Histogram) -> Vec<(f64, f64)> {
     }
     pts.push((h.hi, 0.0));
     pts
+}
+
+/// The histogram of a format's run: the original values as bars, the dequantized values as an
+/// outline over the same bins, and the values the codes of the block with the largest scale
+/// stand for (of its sub-block with the largest scale) as ticks under the axis when at most 256
+/// of them are in view, with that block's range as dashed lines.
+pub fn draw_format_histogram<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    view: &FormatView,
+    theme: &Theme,
+) -> ChartResult {
+    if !begin(area, theme)? {
+        return Ok(());
+    }
+    let pal = theme.palette();
+    let (top, sub) = view.top;
+    let subtitle = format!(
+        "{} values in {} ({} bits per weight); ticks: the levels of block {top}{}, the largest scale",
+        view.n,
+        view.format,
+        crate::present::explain::short_bits(view.format.bits_per_weight(view.n, view.block)),
+        if crate::analysis::blocks::subs(view.format, view.block) > 1 {
+            format!(", sub-block {sub}")
+        } else {
+            String::new()
+        }
+    );
+    let plot = titles(area, theme, "Original vs dequantized values", &subtitle)?;
+    let h = &view.values;
+    let d = &view.dequantized;
+    let (lv_lo, lv_hi) = (
+        view.levels.first().copied().unwrap_or(f64::NAN),
+        view.levels.last().copied().unwrap_or(f64::NAN),
+    );
+    let x = pad(
+        hull(
+            occupied(h)
+                .into_iter()
+                .chain(occupied(d))
+                .chain([lv_lo, lv_hi]),
+        ),
+        0.03,
+    );
+    let bins_max = h.max_count().max(d.max_count());
+    let y_max = (bins_max as f64 * 1.5).max(1.0);
+    let y = Ticked::new(0.0..y_max, count_ticks(bins_max as f64, 7));
+    let mut chart = builder(&plot, theme, 12.0)
+        .build_cartesian_2d(Ticked::auto(x.clone()), y)
+        .map_err(drawing)?;
+    let fx = |v: &f64| tick(*v, &x);
+    let fy = |v: &f64| count(*v);
+    let mut mesh = chart.configure_mesh();
+    style_mesh(
+        &mut mesh,
+        theme,
+        "value (original and dequantized)",
+        "values per bin",
+    );
+    mesh.x_labels(8)
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .draw()
+        .map_err(drawing)?;
+    let mut legend = Legend::default();
+    let least = min_bar(y_max, chart.plotting_area().dim_in_pixel().1, theme, 2.0);
+    let bar = pal.original.mix(if theme.dark { 0.6 } else { 0.5 });
+    draw_all(&mut chart, histogram_bars(h, least, bar))?;
+    legend.add("original values", swatch(theme, bar));
+    let line = pal.dequantized.stroke_width(theme.px(1.6));
+    draw_all(&mut chart, LineSeries::new(outline(d), line).collect())?;
+    legend.add("dequantized values (same bins)", stroke(theme, line));
+
+    let range = pal.clip.stroke_width(theme.px(1.5));
+    let ends: Vec<Element<DB>> = [lv_lo, lv_hi]
+        .into_iter()
+        .filter(|r| r.is_finite())
+        .map(|r| {
+            dashed(
+                vec![(r, 0.0), (r, y_max)],
+                theme.px(6.0),
+                theme.px(4.0),
+                range,
+            )
+        })
+        .collect();
+    if !ends.is_empty() {
+        draw_all(&mut chart, ends)?;
+        legend.add(
+            format!("block {top}'s range [{}, {}]", num(lv_lo), num(lv_hi)),
+            stroke(theme, range),
+        );
+    }
+    let in_view: Vec<f64> = view
+        .levels
+        .iter()
+        .copied()
+        .filter(|v| *v >= x.start && *v <= x.end)
+        .collect();
+    if !in_view.is_empty() && in_view.len() <= 256 {
+        let tick_style = pal.muted.stroke_width(theme.px(1.2));
+        let tick_len = -theme.off(7.0);
+        let ticks = in_view.iter().map(|&v| {
+            let inner = PathElement::new(vec![(0, 0), (0, tick_len)], tick_style);
+            At {
+                at: (v, 0.0),
+                inner,
+            }
+            .into_dyn()
+        });
+        draw_all(&mut chart, ticks.collect())?;
+        legend.add(
+            format!("block {top}'s levels ({} in view)", in_view.len()),
+            stroke(theme, tick_style),
+        );
+    }
+    let area = chart.plotting_area().strip_coord_spec();
+    legend.draw(&area, theme, SeriesLabelPosition::UpperRight)
 }

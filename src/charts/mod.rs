@@ -10,21 +10,25 @@
 //! Helpers that several charts call are `#[inline(never)]`: drawing is cold, and a copy of each
 //! helper inlined into every chart only makes the wasm bigger.
 
+mod blocks;
 mod compare;
 mod errors;
 #[cfg(not(target_arch = "wasm32"))]
 mod export;
+mod formats;
 mod histogram;
 mod mapping;
 mod sweep;
 
+pub use blocks::{draw_blocks, draw_blocks_chart};
 pub use compare::draw_compare;
 pub use errors::draw_error;
 #[cfg(not(target_arch = "wasm32"))]
 pub use export::{
     register_native_font, render_png, render_png_themed, render_svg, render_svg_themed,
 };
-pub use histogram::draw_histogram;
+pub use formats::{draw_formats, Choice};
+pub use histogram::{draw_format_histogram, draw_histogram};
 pub use mapping::draw_mapping;
 pub use sweep::{draw_sweep, draw_sweep_part, SweepPart};
 mod axis;

@@ -4,8 +4,9 @@
 
 use clap::{Args, Parser, Subcommand};
 use quantviz::settings::{
-    parse_bits, parse_block, parse_n, parse_seed, Calibration, Distribution, Format, Preset,
-    Scheme, ZeroPoint,
+    parse_bits, parse_block, parse_n, parse_outlier_channels, parse_row_spread, parse_seed,
+    parse_shape, Calibration, Distribution, Format, Granularity, Preset, Rotation, Scheme,
+    ZeroPoint,
 };
 use std::path::PathBuf;
 
@@ -20,6 +21,8 @@ use std::path::PathBuf;
   quantviz quantize --input weights.npy --bits 8 --json
   quantviz compare --generate uniform:-50,150 --n 10000 --outliers 1:1000
   quantviz plot histogram --preset notebook-minmax --bits 3 --out hist.svg
+  quantviz model --format q4_K
+  quantviz model --sweep
 
 'quantviz help COMMAND' or 'quantviz COMMAND --help' tells more of each."
 )]
@@ -47,6 +50,8 @@ pub enum Command {
     /// Every tensor of a model file in each format: MSE, SQNR, max error, bits per weight, and
     /// each format's totals weighted by parameters.
     Report(Report),
+    /// A small real network's test accuracy with its weights quantized (the UCI digits).
+    Model(ModelCmd),
 }
 
 /// Where the values come from: one of a file, a distribution or a preset.
@@ -75,6 +80,16 @@ pub struct DataArgs {
     /// notebook-minmax (the notebook's 20 values) or notebook-percentile.
     #[arg(long, value_name = "NAME", value_parser = parse_preset)]
     pub preset: Option<Preset>,
+    /// 2-D data of R rows and C columns (at most 10000000 values): generated in place of
+    /// --n, or the layout of a file's values. A 2-D .npy keeps its own shape.
+    #[arg(long, value_name = "R,C", value_parser = value(parse_shape), conflicts_with = "preset")]
+    pub shape: Option<(usize, usize)>,
+    /// Scale row i by exp(S z_i), z_i standard normal from the seed (needs --shape) [default: 0].
+    #[arg(long = "row-spread", value_name = "S", value_parser = value(parse_row_spread), conflicts_with = "input", allow_hyphen_values = true)]
+    pub row_spread: Option<f64>,
+    /// Multiply K seeded columns by F, LLM.int8's outlier features (needs --shape).
+    #[arg(long = "outlier-channels", value_name = "K:F", value_parser = value(parse_outlier_channels), conflicts_with = "input")]
+    pub outlier_channels: Option<(usize, f64)>,
 }
 
 /// How to quantize.
@@ -101,6 +116,15 @@ pub struct QuantArgs {
     /// raw (the notebook) | include-zero (PyTorch) [default: raw].
     #[arg(long = "zero-point", value_name = "Z", value_parser = parse_zero_point)]
     pub zero_point: Option<ZeroPoint>,
+    /// tensor | channel (one scale per row of 2-D data) | group:G (G values within a row),
+    /// for int [default: tensor].
+    #[arg(long, value_name = "G", value_parser = from_str::<Granularity>)]
+    pub granularity: Option<Granularity>,
+    /// none | hadamard | hadamard:K: a normalized Walsh-Hadamard rotation over blocks of K
+    /// values within a row before quantizing (K a power of two dividing the row; hadamard
+    /// alone: the largest up to 4096) [default: none].
+    #[arg(long, value_name = "R", value_parser = from_str::<Rotation>)]
+    pub rotate: Option<Rotation>,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +193,10 @@ pub struct Bench {
     /// [default: 1000000].
     #[arg(long, value_name = "N", value_parser = bench_n)]
     pub n: Option<usize>,
+    /// Rows and columns of the values (with a format or int flags), in place of --n: at most
+    /// 268435456 values.
+    #[arg(long, value_name = "R,C", value_parser = bench_shape, conflicts_with = "n")]
+    pub shape: Option<(usize, usize)>,
     /// How many timed runs, 1 to 1000.
     #[arg(long, value_name = "R", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub runs: u16,
@@ -207,6 +235,20 @@ pub struct Report {
     /// Print CSV: one row per tensor and format, then one per format's totals.
     #[arg(long)]
     pub csv: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelCmd {
+    #[command(flatten)]
+    pub quant: QuantArgs,
+    /// The accuracy at every int width from 2 to 8 and in each 4-bit format (fp8-e4m3 for
+    /// reference), instead of one setting; --scheme, --calibration and --zero-point set the
+    /// int rows'.
+    #[arg(long)]
+    pub sweep: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
 }
 
 /// A clap value parser from one of the core's `&str -> Result<T>` parsers: its message is
@@ -281,6 +323,18 @@ fn bench_n(s: &str) -> Result<usize, String> {
     match s.trim().replace('_', "").parse::<f64>() {
         Ok(f) if f >= 1.0 && f <= max as f64 && f.fract() == 0.0 => Ok(f as usize),
         _ => Err(format!("expected a whole number of values from 1 to {max}")),
+    }
+}
+
+fn bench_shape(s: &str) -> Result<(usize, usize), String> {
+    let max = quantviz::bench::MAX_BENCH_VALUES;
+    let err = || format!("expected rows and columns as R,C, at most {max} values in all");
+    let (r, c) = s.split_once([',', 'x']).ok_or_else(err)?;
+    match (r.trim().parse::<usize>(), c.trim().parse::<usize>()) {
+        (Ok(r), Ok(c)) if r >= 1 && c >= 1 && r.checked_mul(c).is_some_and(|n| n <= max) => {
+            Ok((r, c))
+        }
+        _ => Err(err()),
     }
 }
 

@@ -2,13 +2,14 @@
 //! ([`args`]); values by the core's own parsers.
 
 mod args;
-mod model;
+mod tensors;
 
 use args::{Cli, Command, DataArgs, QuantArgs};
 use clap::Parser;
 use quantviz::analysis::formats::FormatRun;
+use quantviz::analysis::granular::{GranularRun, GranularSettings};
 use quantviz::analysis::{Analysis, Run};
-use quantviz::data::generate::{dataset_for, generate, Dataset};
+use quantviz::data::generate::{dataset_for, generate_matrix, Dataset};
 use quantviz::data::presets as notebook;
 use quantviz::present::explain;
 use quantviz::present::json::{
@@ -17,7 +18,10 @@ use quantviz::present::json::{
 use quantviz::present::nprint::{format_floats, format_ints};
 use quantviz::present::number::{full, py_float, round2, short};
 use quantviz::settings::Format;
-use quantviz::settings::{parse_outliers, Calibration, DataSpec, QuantSettings, Scheme, Settings};
+use quantviz::settings::{
+    parse_outliers, Calibration, DataSpec, Granularity, Matrix, QuantSettings, Rotation, Scheme,
+    Settings,
+};
 use quantviz::Error;
 use std::ffi::OsString;
 use std::fmt::Write;
@@ -87,8 +91,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Out {
         Command::Notebook(c) => notebook_cmd(c),
         Command::Plot(c) => plot(c),
         Command::Bench(c) => bench(c),
-        Command::Inspect(c) => model::inspect(c),
-        Command::Report(c) => model::report(c),
+        Command::Inspect(c) => tensors::inspect(c),
+        Command::Report(c) => tensors::report(c),
+        Command::Model(c) => model(c),
     }
 }
 
@@ -118,18 +123,27 @@ fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
         if quantviz::data::load::model::is_model_file(path) {
             let file = quantviz::data::load::model::ModelFile::open(path)?;
             let info = file.list.pick(d.tensor.as_deref(), &file.source)?;
-            let values = file.values(info)?;
+            let loaded = quantviz::data::load::Loaded {
+                values: file.values(info)?,
+                note: None,
+                shape: info.shape.clone(),
+            };
+            // A tensor of 2 or more axes is rows x columns (all but the last axis as rows).
+            let shape = d.shape.or_else(|| loaded.rows_cols());
             let label = format!("{} tensor {}", path.display(), info.name);
-            return Ok(Dataset::from_tensor(values, label)?);
+            return Ok(Dataset::from_tensor(loaded.values, label)?.with_shape(shape)?);
         }
         let loaded = quantviz::data::load::read_tensor_file(path, d.tensor.as_deref())?;
         if let Some(note) = &loaded.note {
             eprintln!("note: {}: {note}", path.display());
         }
-        return Ok(Dataset::from_values(
-            loaded.values,
-            path.display().to_string(),
-        )?);
+        let shape = match d.shape {
+            Some(shape) => Some(shape),
+            None => loaded.rows_cols(),
+        };
+        return Ok(
+            Dataset::from_values(loaded.values, path.display().to_string())?.with_shape(shape)?,
+        );
     }
     let mut spec = DataSpec::default();
     if let Some(n) = d.n {
@@ -139,6 +153,11 @@ fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
         spec.seed = seed;
     }
     if let Some(preset) = d.preset {
+        if d.row_spread.is_some() || d.outlier_channels.is_some() {
+            return Err(usage_err(format!(
+                "--row-spread and --outlier-channels go with --generate and --shape, not --preset {preset}"
+            )));
+        }
         let mut settings = Settings {
             preset: Some(preset),
             ..Settings::default()
@@ -161,7 +180,41 @@ fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
     if let Some(s) = &d.outliers {
         parse_outlier_opt(s, &mut spec)?;
     }
-    Ok(generate(&spec)?)
+    let matrix = Matrix {
+        shape: d.shape,
+        row_spread: d.row_spread.unwrap_or(0.0),
+        outlier_channels: d.outlier_channels,
+    };
+    if let (Some((r, c)), Some(n)) = (d.shape, d.n) {
+        if n != r * c {
+            return Err(usage_err(format!(
+                "--shape {r},{c} holds {} values but --n is {n}: give one of them (the shape gives the count)",
+                r * c
+            )));
+        }
+    }
+    Ok(generate_matrix(&spec, &matrix)?)
+}
+
+/// The granularity and rotation flags, where either is given (`--granularity tensor` too: its
+/// output is the per-unit one, with `granularity` and `units` in the JSON).
+fn finer_from(q: &QuantArgs) -> Option<(Granularity, Rotation)> {
+    (q.granularity.is_some() || q.rotate.is_some()).then(|| {
+        (
+            q.granularity.unwrap_or_default(),
+            q.rotate.unwrap_or_default(),
+        )
+    })
+}
+
+/// `--granularity` and `--rotate` go with `quantize` and `bench`: elsewhere an error that says so.
+fn no_finer(q: &QuantArgs, command: &str) -> Result<(), CliError> {
+    match finer_from(q) {
+        Some((g, r)) if g != Granularity::Tensor || r != Rotation::None => Err(usage_err(format!(
+            "--granularity and --rotate go with 'quantize' and 'bench', not '{command}' (drop them here)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The format `--format` names (`None` for int), with its block. The integer scheme's flags
@@ -190,6 +243,54 @@ fn format_from(q: &QuantArgs) -> Result<Option<(Format, Option<usize>)>, CliErro
             None => Ok(None),
         },
     }
+}
+
+/// The text of a run with a granularity or rotation: the units, bits per weight, and the
+/// error in both bases.
+fn granular_text(a: &Analysis, run: &GranularRun) -> String {
+    let mut out = String::new();
+    let s = &run.settings;
+    let _ = writeln!(out, "data: {} (n={})", a.data.label, a.stats.n);
+    match (s.format, &run.units) {
+        (Some((f, _)), _) => {
+            let _ = writeln!(out, "{f}, block {}", run.format_block.unwrap_or_default());
+        }
+        (None, Some(u)) => {
+            let q = &s.quant;
+            let _ = writeln!(
+                out,
+                "int {} {}, {} bits, zero point {}, granularity {}: {} units of {} values",
+                q.scheme,
+                q.calibration.label(),
+                q.bits,
+                q.zero_point,
+                s.granularity,
+                u.units.count(),
+                u.units.size
+            );
+            let scales = u.scales();
+            let lo = scales.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = scales.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let _ = writeln!(out, "scales from {} to {}", full(lo), full(hi));
+        }
+        (None, None) => {}
+    }
+    let _ = writeln!(out, "bits per weight {}", short(run.bits_per_weight));
+    match run.rotate_block {
+        Some(k) => {
+            let _ = writeln!(out, "rotation {} (blocks of {k})\n", s.rotate);
+        }
+        None => {
+            let _ = writeln!(out, "rotation none\n");
+        }
+    }
+    let _ = writeln!(out, "error (original basis)");
+    metrics_lines(&mut out, &run.metrics, "  ");
+    if let Some(m) = &run.rotated_metrics {
+        let _ = writeln!(out, "error (rotated basis)");
+        metrics_lines(&mut out, m, "  ");
+    }
+    out
 }
 
 fn quant_from(q: &QuantArgs) -> Result<QuantSettings, CliError> {
@@ -222,6 +323,20 @@ fn quantize(o: args::Quantize) -> Out {
     let q = quant_from(&o.quant)?;
     let data = data_from(&o.data)?;
     let a = Analysis::new(data)?;
+    if let Some((granularity, rotate)) = finer_from(&o.quant) {
+        let s = GranularSettings {
+            quant: q,
+            format,
+            granularity,
+            rotate,
+        };
+        let run = a.granular(&s, o.codes)?;
+        return Ok(if o.json {
+            json::to_json(&json::GranularJson::new(&a.data.label, &run, o.codes)) + "\n"
+        } else {
+            granular_text(&a, &run)
+        });
+    }
     if let Some((f, block)) = format {
         let run = a.format_run(f, block)?;
         return Ok(if o.json {
@@ -350,6 +465,7 @@ fn format_text(a: &Analysis, run: &FormatRun, codes: bool) -> String {
 }
 
 fn compare(o: args::Compare) -> Out {
+    no_finer(&o.quant, "compare")?;
     if let Some(formats) = &o.formats {
         return compare_formats(&o, &formats.0);
     }
@@ -609,6 +725,7 @@ fn notebook_cmd(o: args::Notebook) -> Out {
 }
 
 fn plot(o: args::Plot) -> Out {
+    no_finer(&o.quant, "plot")?;
     let (w, h) = (o.width, o.height);
     let q = quant_from(&o.quant)?;
     let data = data_from(&o.data)?;
@@ -646,8 +763,29 @@ fn plot(o: args::Plot) -> Out {
 }
 
 fn bench(o: args::Bench) -> Out {
-    let n = o.n.unwrap_or(1_000_000);
+    let n = match o.shape {
+        Some((r, c)) => r * c,
+        None => o.n.unwrap_or(1_000_000),
+    };
     let q = &o.quant;
+    if o.shape.is_some() || finer_from(q).is_some() {
+        let format = format_from(q)?;
+        let int = quant_from(q)?;
+        let shape = o.shape.unwrap_or((1, n));
+        let r = quantviz::bench::run_granular(
+            shape,
+            usize::from(o.runs),
+            format,
+            &int,
+            q.granularity.unwrap_or_default(),
+            q.rotate.unwrap_or_default(),
+        )?;
+        return Ok(if o.json {
+            r.to_json() + "\n"
+        } else {
+            r.to_string()
+        });
+    }
     let any_quant = q.format.is_some()
         || q.block.is_some()
         || q.bits.is_some()
@@ -674,4 +812,129 @@ fn bench(o: args::Bench) -> Out {
     } else {
         r.to_string()
     })
+}
+
+/// `model`: the built-in network's test accuracy with its weights quantized as the flags say,
+/// or (`--sweep`) at every int width and in each 4-bit format.
+fn model(o: args::ModelCmd) -> Out {
+    let m = quantviz::model::Model::embedded()?;
+    if o.sweep {
+        if o.quant.format.is_some() || o.quant.block.is_some() || o.quant.bits.is_some() {
+            return Err(usage_err(
+                "model --sweep runs every int width and each 4-bit format: drop --format, --block and --bits (--scheme, --calibration and --zero-point set the int rows')",
+            ));
+        }
+        let base = Settings {
+            quant: quant_from(&o.quant)?,
+            ..Settings::default()
+        };
+        let rows = m.sweep(&base);
+        let n = m.test_set().n;
+        if o.json {
+            let out = quantviz::present::accuracy::SweepJson::new(n, m.float_correct(), &rows);
+            return Ok(json::to_json(&out) + "\n");
+        }
+        let mut out = model_heading(&m);
+        let _ = writeln!(
+            out,
+            "int rows: {} {}, zero point {}, one scale per tensor\n",
+            base.quant.scheme,
+            base.quant.calibration.label(),
+            base.quant.zero_point
+        );
+        let _ = writeln!(
+            out,
+            "{:<16} {:>4} {:>7} {:>9} {:>9} {:>8}",
+            "weights", "bits", "bits/w", "accuracy", "correct", "flipped"
+        );
+        for r in &rows {
+            let bits = r.point.bits.map_or(String::new(), |b| b.to_string());
+            let _ = match &r.outcome {
+                Ok(e) => writeln!(
+                    out,
+                    "{:<16} {:>4} {:>7} {:>8}% {:>9} {:>8}",
+                    r.point.family,
+                    bits,
+                    format!("{:.2}", e.bits_per_weight()),
+                    format!("{:.2}", 100.0 * e.accuracy()),
+                    format!("{}/{}", e.correct, e.n_test),
+                    e.flipped.len()
+                ),
+                Err(msg) => writeln!(out, "{:<16} {:>4}  cannot: {msg}", r.point.family, bits),
+            };
+        }
+        return Ok(out);
+    }
+    let format = format_from(&o.quant)?;
+    let s = Settings {
+        quant: quant_from(&o.quant)?,
+        format: format.map(|(f, _)| f),
+        block: format.and_then(|(_, b)| b),
+        ..Settings::default()
+    };
+    let e = m.evaluate(&s)?;
+    if o.json {
+        let out = quantviz::present::accuracy::ModelJson::new(&s, &e);
+        return Ok(json::to_json(&out) + "\n");
+    }
+    let mut out = model_heading(&m);
+    let _ = writeln!(
+        out,
+        "weights: {} ({:.2} bits per weight)\n",
+        quantviz::model::weights_label(&s),
+        e.bits_per_weight()
+    );
+    let _ = writeln!(
+        out,
+        "float accuracy      {:.2}% ({} of {})",
+        100.0 * e.float_accuracy(),
+        e.float_correct,
+        e.n_test
+    );
+    let _ = writeln!(
+        out,
+        "quantized accuracy  {:.2}% ({} of {})",
+        100.0 * e.accuracy(),
+        e.correct,
+        e.n_test
+    );
+    let shown: Vec<String> = e.flipped.iter().take(40).map(usize::to_string).collect();
+    let more = if e.flipped.len() > 40 { ", ..." } else { "" };
+    let _ = writeln!(
+        out,
+        "flipped             {} image{}{}{}{}\n",
+        e.flipped.len(),
+        if e.flipped.len() == 1 { "" } else { "s" },
+        if shown.is_empty() { "" } else { ": " },
+        shown.join(", "),
+        more
+    );
+    let _ = writeln!(
+        out,
+        "{:<6} {:>8} {:>7} {:>11} {:>8}",
+        "layer", "weights", "bits/w", "MSE", "SQNR dB"
+    );
+    for l in &e.layers {
+        let _ = writeln!(
+            out,
+            "{:<6} {:>8} {:>7} {:>11} {:>8}",
+            l.name,
+            l.n,
+            format!("{:.2}", l.bits_per_weight),
+            short(l.mse),
+            short(l.sqnr_db)
+        );
+    }
+    Ok(out)
+}
+
+/// What the model is: its layers' shapes and the test set.
+fn model_heading(m: &quantviz::model::Model) -> String {
+    let mut widths = vec![m.test_set().width.to_string()];
+    widths.extend(m.layers().iter().map(|l| l.weight.rows.to_string()));
+    format!(
+        "model: MLP {} (ReLU), UCI optical digits, {} test images\n",
+        widths.join("-"),
+        m.test_set().n
+    )
 }

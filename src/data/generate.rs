@@ -5,7 +5,7 @@
 //! platform's C library natively and Rust's own port on wasm32, which may differ in the last bit.
 
 use crate::error::{check_finite, Result};
-use crate::settings::{DataSpec, Distribution, Preset, Settings};
+use crate::settings::{DataSpec, Distribution, Matrix, Preset, Settings};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 
@@ -18,6 +18,8 @@ pub struct Dataset {
     pub outliers: Vec<usize>,
     /// A human description: `normal:0,1, n=10000, seed=42` or a file name.
     pub label: String,
+    /// `(rows, cols)` of 2-D data, row-major; `None` for 1-D.
+    pub shape: Option<(usize, usize)>,
 }
 
 impl Dataset {
@@ -31,6 +33,7 @@ impl Dataset {
             values,
             outliers: Vec::new(),
             label: label.into(),
+            shape: None,
         })
     }
 
@@ -42,7 +45,32 @@ impl Dataset {
             values,
             outliers: Vec::new(),
             label: label.into(),
+            shape: None,
         })
+    }
+
+    /// The same data laid out as `rows x cols` (`None`: 1-D), or an error where the product
+    /// is not the number of values.
+    pub fn with_shape(mut self, shape: Option<(usize, usize)>) -> Result<Dataset> {
+        if let Some((r, c)) = shape {
+            if r.checked_mul(c) != Some(self.values.len()) {
+                return Err(crate::error::Error::Setting {
+                    name: "shape",
+                    given: format!("{r},{c}"),
+                    expected: format!(
+                        "rows x columns equal to the data's {} values",
+                        self.values.len()
+                    ),
+                });
+            }
+        }
+        self.shape = shape;
+        Ok(self)
+    }
+
+    /// The number of values per row: the columns of 2-D data, all the values of 1-D data.
+    pub fn row_len(&self) -> usize {
+        self.shape.map_or(self.values.len(), |(_, c)| c)
     }
 
     /// A mask that is `true` for values that are not outliers, or `None` without outliers.
@@ -224,7 +252,98 @@ pub fn generate(spec: &DataSpec) -> Result<Dataset> {
         values,
         outliers,
         label,
+        shape: None,
     })
+}
+
+/// Seed salts of the 2-D patterns, so that they do not repeat the values' own stream.
+const ROW_SALT: u64 = 0xD1B5_4A32_D192_ED03;
+const CHANNEL_SALT: u64 = 0x5851_F42D_4C95_7F2D;
+
+/// Generates 2-D data: `spec`'s values laid out as `matrix.shape` (whose product is the count;
+/// `spec.n` is not used), row `i` multiplied by `exp(row_spread * z_i)` with `z_i` standard
+/// normal from the seed, `K` seeded columns multiplied by `F`, and then `spec`'s outliers at
+/// their seeded positions (so they keep their value). Without a shape it is [`generate`].
+pub fn generate_matrix(spec: &DataSpec, matrix: &Matrix) -> Result<Dataset> {
+    matrix.validate()?;
+    let Some((rows, cols)) = matrix.shape else {
+        return generate(spec);
+    };
+    // The spec as the shape counts it (its outliers checked against that count), then
+    // without outliers, which go in last.
+    DataSpec {
+        n: rows * cols,
+        ..*spec
+    }
+    .validate()?;
+    let plain = DataSpec {
+        n: rows * cols,
+        outliers: 0,
+        ..*spec
+    };
+    let mut d = generate(&plain)?;
+    if matrix.row_spread > 0.0 {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(spec.seed ^ ROW_SALT);
+        let mut normals = Normals { spare: None };
+        for row in d.values.chunks_exact_mut(cols) {
+            let f = libm::exp(matrix.row_spread * normals.next(&mut rng));
+            row.iter_mut().for_each(|v| *v *= f);
+        }
+    }
+    let channels = match matrix.outlier_channels {
+        Some((k, f)) if k > 0 => {
+            let at = outlier_positions(cols, k, spec.seed ^ CHANNEL_SALT);
+            for row in d.values.chunks_exact_mut(cols) {
+                for &c in &at {
+                    row[c] *= f;
+                }
+            }
+            at.len()
+        }
+        _ => 0,
+    };
+    let beyond = d.values.iter().filter(|v| !v.is_finite()).count();
+    if beyond > 0 {
+        return Err(crate::error::Error::Setting {
+            name: "row_spread",
+            given: format!(
+                "{} with outlier_channels {:?}",
+                crate::present::number::full(matrix.row_spread),
+                matrix.outlier_channels
+            ),
+            expected: format!(
+                "a spread and factor that keep the values within float64: {beyond} values went beyond it"
+            ),
+        });
+    }
+    let outliers = outlier_positions(plain.n, spec.outliers, spec.seed);
+    for &i in &outliers {
+        d.values[i] = spec.outlier_value;
+    }
+    let mut label = format!("{}, shape {rows}x{cols}, seed={}", spec.dist, spec.seed);
+    if matrix.row_spread > 0.0 {
+        label.push_str(&format!(
+            ", row spread {}",
+            crate::present::number::full(matrix.row_spread)
+        ));
+    }
+    if let (Some((_, f)), true) = (matrix.outlier_channels, channels > 0) {
+        label.push_str(&format!(
+            ", {channels} outlier columns x{}",
+            crate::present::number::full(f)
+        ));
+    }
+    if !outliers.is_empty() {
+        label.push_str(&format!(
+            ", {} outliers at {}",
+            outliers.len(),
+            crate::present::number::full(spec.outlier_value)
+        ));
+    }
+    d.outliers = outliers;
+    d.label = label;
+    d.shape = Some((rows, cols));
+    Ok(d)
 }
 
 /// The data the settings ask for: a notebook preset's or a generated set.
@@ -235,7 +354,7 @@ pub fn dataset_for(settings: &Settings) -> Result<Dataset> {
             settings.data.seed,
             settings.data.outlier_value,
         )),
-        None => generate(&settings.data),
+        None => generate_matrix(&settings.data, &settings.matrix),
     }
 }
 

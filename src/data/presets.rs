@@ -20,6 +20,7 @@ pub fn minmax_dataset() -> Dataset {
         values: NOTEBOOK_VALUES.to_vec(),
         outliers: Vec::new(),
         label: "the notebook's 20 values".to_string(),
+        shape: None,
     }
 }
 
@@ -41,5 +42,6 @@ pub fn percentile_dataset(seed: u64, outlier: f64) -> Dataset {
         values,
         outliers: vec![PERCENTILE_N - 1],
         label: format!("10000 uniform(-50, 150) values, seed={seed}, the last set to {outlier}"),
+        shape: None,
     }
 }

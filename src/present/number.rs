@@ -45,6 +45,7 @@ pub fn round2(x: f64) -> f64 {
 }
 
 /// A number for people: 4 significant digits, or scientific when very small or large.
+#[inline(never)]
 pub fn short(x: f64) -> String {
     if !x.is_finite() {
         return if x > 0.0 { "∞".into() } else { x.to_string() };

@@ -4,9 +4,11 @@
 
 pub mod calibrate;
 pub mod formats;
+pub mod granularity;
 pub mod kernels;
 pub mod pairwise;
 pub mod params;
+pub mod rotate;
 pub mod sorted;
 
 pub use params::{ErrorStats, QuantParams};

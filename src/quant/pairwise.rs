@@ -65,29 +65,50 @@ pub(crate) fn pairwise_tree_with<T>(
 /// `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, then the rest one by one.
 #[inline(always)]
 pub(crate) fn leaf_sum(xs: &[f64], f: &mut impl FnMut(f64) -> f64) -> f64 {
-    let n = xs.len();
+    leaf_sum_by(xs.len(), &mut |i| f(xs[i]))
+}
+
+/// [`leaf_sum`] of the terms `term(0)`, ..., `term(n - 1)`.
+#[inline(always)]
+fn leaf_sum_by(n: usize, term: &mut impl FnMut(usize) -> f64) -> f64 {
     if n < 8 {
         let mut res = 0.0;
-        for &x in xs {
-            res += f(x);
+        for i in 0..n {
+            res += term(i);
         }
         return res;
     }
     let mut r = [0.0f64; 8];
-    for j in 0..8 {
-        r[j] = f(xs[j]);
+    for (j, slot) in r.iter_mut().enumerate() {
+        *slot = term(j);
     }
     let whole = n - n % 8;
-    for c in xs[8..whole].chunks_exact(8) {
-        for j in 0..8 {
-            r[j] += f(c[j]);
+    for c in (8..whole).step_by(8) {
+        for (j, slot) in r.iter_mut().enumerate() {
+            *slot += term(c + j);
         }
     }
     let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for &x in &xs[whole..] {
-        res += f(x);
+    for i in whole..n {
+        res += term(i);
     }
     res
+}
+
+/// `np.sum` of the array `[term(0), ..., term(n - 1)]`, bit for bit, without making the array:
+/// the same tree over the same terms. `term` is called once per index, in order.
+pub fn pairwise_sum_indexed(n: usize, term: &mut impl FnMut(usize) -> f64) -> f64 {
+    indexed_tree(0, n, term)
+}
+
+fn indexed_tree(start: usize, n: usize, term: &mut impl FnMut(usize) -> f64) -> f64 {
+    if n <= BLOCK {
+        leaf_sum_by(n, &mut |i| term(start + i))
+    } else {
+        let h = pairwise_split(n);
+        let left = indexed_tree(start, h, term);
+        left + indexed_tree(start + h, n - h, term)
+    }
 }
 
 /// `np.sum(xs)`: pairwise, bit for bit.
@@ -170,6 +191,14 @@ mod tests {
             let want = pairwise_sum_seq(n, &mut || it.next().unwrap_or(0.0));
             assert_eq!(got.to_bits(), want.to_bits(), "n={n}");
             assert_eq!(calls, n);
+            let mut next = 0usize;
+            let indexed = pairwise_sum_indexed(n, &mut |i| {
+                assert_eq!(i, next, "terms in order");
+                next += 1;
+                f(xs[i])
+            });
+            assert_eq!(indexed.to_bits(), want.to_bits(), "indexed, n={n}");
+            assert_eq!(next, n);
         }
     }
 

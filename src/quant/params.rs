@@ -119,7 +119,7 @@ impl MeanSquare {
 
     /// The mean square of `n` terms `v`, each from `term`, with `max |v|` = `max_abs` and
     /// numpy's mean `plain`: a second pass, scaled, only where `plain` is not a normal number.
-    fn of_terms(
+    pub(crate) fn of_terms(
         n: usize,
         plain: f64,
         max_abs: f64,

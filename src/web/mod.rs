@@ -49,8 +49,9 @@ impl Session {
         self.inner.use_generated();
     }
 
-    /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, or the sweep's two
-    /// parts `sweep-base` and `sweep-marker`, see `sweepCount`) of the current state onto a
+    /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, the sweep's two
+    /// parts `sweep-base` and `sweep-marker` (see `sweepCount`), `formats` (every format on the
+    /// data) or `blocks` (the format's blocks)) of the current state onto a
     /// canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and height are
     /// already `css size * dpr`. The error chart's histogram and the sweep are computed on their
     /// charts' first draw of a state (`update` leaves them out, for a page that draws those
@@ -94,6 +95,49 @@ impl Session {
     /// The canonical query string of the current state.
     pub fn query(&self) -> String {
         self.inner.query()
+    }
+
+    /// Block `index` of the current format's run as JSON: its stored scale in its own
+    /// encoding, its first values with their codes and reconstructions. It becomes the block
+    /// the `blocks` chart marks. Throws with int, or past the last block.
+    pub fn block(&mut self, index: usize) -> Result<String, JsError> {
+        self.inner.block(index).map_err(js_err)
+    }
+
+    /// Each block's scale and error of the current format's run as JSON, as the `blocks` chart
+    /// plots them (at most 2048 entries, each the largest of its group). Throws with int.
+    pub fn strip(&mut self) -> Result<String, JsError> {
+        self.inner.strip().map_err(js_err)
+    }
+
+    /// The block the inspector shows.
+    #[wasm_bindgen(js_name = selectedBlock)]
+    pub fn selected_block(&self) -> usize {
+        self.inner.selected_block()
+    }
+
+    /// The block under the pixel column `x` (the canvas's backing-store pixels) of the `blocks`
+    /// chart as last drawn, or -1.
+    #[wasm_bindgen(js_name = blockAt)]
+    pub fn block_at(&self, x: f64) -> i32 {
+        self.inner
+            .block_at(x)
+            .and_then(|b| i32::try_from(b).ok())
+            .unwrap_or(-1)
+    }
+
+    /// Whether the comparison of every format is computed for the current state; if not, the
+    /// `formats` chart's next draw computes it (every format on all the data), so a page draws
+    /// that chart after the frame.
+    #[wasm_bindgen(js_name = formatsReady)]
+    pub fn formats_ready(&self) -> bool {
+        self.inner.formats_ready()
+    }
+
+    /// The comparison of every format as JSON rows (computed if it is not yet).
+    #[wasm_bindgen(js_name = formatsTable)]
+    pub fn formats_table(&mut self) -> Result<String, JsError> {
+        self.inner.formats_table().map_err(js_err)
     }
 }
 

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, startPage } from '../../scripts/browser.mjs';
 import { toPalettePng } from './palette-png.mjs';
+import { assertClean, canvasReport, expectNoError, openPage, savedUrl, twoFrames, waitState } from './harness.mjs';
 
 const ARTIFACTS = path.join(ROOT, 'artifacts');
 /** The notebook's first example (asymmetric and symmetric 8-bit min-max of its 20 values). */
@@ -554,71 +555,9 @@ test('wide desktop screenshot', async () => {
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Opens `pathname` in a fresh context and waits for the page to settle (`state`, "ready" by
- * default). Records every console error or warning, page error, failed request, HTTP error
- * and request to another host in `problems`.
- */
-async function open(pathname, { state = 'ready', ...contextOptions } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...contextOptions });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  page.on('request', (r) => {
-    const u = new URL(r.url());
-    if (!['blob:', 'data:'].includes(u.protocol) && u.origin !== origin) problems.push(`other host: ${r.url()}`);
-  });
-  await page.goto(origin + pathname);
-  await waitState(page, state, 30_000);
-  return { page, problems, close: () => context.close() };
-}
-
-/** The page's URL once the page has written the view's query there: it does so after the
- * update (`data-url` goes from "pending" to "saved", see `saveUrl` in www/url.js). */
-async function savedUrl(page) {
-  await page.waitForFunction(() => document.body.dataset.url !== 'pending');
-  return page.evaluate(() => location.href);
-}
-
-/** Waits until `document.body.dataset.state` is `state` (the page's test contract); for
- * "ready", also until every chart shows it (`data-charts="drawn"`: the page draws the charts off
- * screen just after the frame that shows an update, or once the Bits slider rests), then two
- * frames. Throws if drawing a chart failed (`data-charts="error"`). */
-async function waitState(page, state, timeout = 15_000) {
-  // A change marks the page busy at once; wait one frame so a stale "ready" is not taken.
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
-  await page.waitForFunction(
-    (s) => {
-      const b = document.body.dataset;
-      return (b.state === s && (s !== 'ready' || b.charts !== 'pending')) || b.charts === 'error';
-    },
-    state,
-    { timeout },
-  );
-  const charts = await page.evaluate(() => document.body.dataset.charts);
-  if (charts === 'error') throw new Error(`drawing a chart failed: ${await page.textContent('#error')}`);
-  // A chart drawn after the frame reaches its canvas (which the tests read) with a later one.
-  await twoFrames(page);
-}
-
-/** Resolves after the page has rendered two more frames. */
-function twoFrames(page) {
-  return page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-}
-
-async function expectNoError(page) {
-  assert.ok(await page.locator('#error').isHidden(), `no error: ${await page.textContent('#error')}`);
-}
-
-function assertClean(problems) {
-  assert.deepEqual(problems, [], 'no console errors, failed requests or other hosts');
+/** The page at `pathname` in a fresh context (see harness.mjs). */
+function open(pathname, options) {
+  return openPage(browser, origin, pathname, options);
 }
 
 /** The six metric texts. */
@@ -707,45 +646,6 @@ async function labelsAreThere(page) {
     assert.ok(labels.some((l) => l.startsWith(w)), `a visible label starts with '${w}': ${labels.join(' | ')}`);
     assert.ok(await page.getByLabel(w).first().isVisible(), `the control labelled '${w}' is visible`);
   }
-}
-
-/**
- * Reads a canvas back: its sizes, its background (the colour at a corner) and, inside the
- * middle of the plot area, how many pixels differ from the background and how many colours.
- */
-async function canvasReport(page, name) {
-  return page.evaluate((id) => {
-    const canvas = document.getElementById(id);
-    const rect = canvas.getBoundingClientRect();
-    // Read a copy, so that the test's readbacks do not make the page's canvas warn.
-    const copy = document.createElement('canvas');
-    copy.width = canvas.width;
-    copy.height = canvas.height;
-    const g = copy.getContext('2d', { willReadFrequently: true });
-    g.drawImage(canvas, 0, 0);
-    const corner = g.getImageData(1, 1, 1, 1).data;
-    const x0 = Math.floor(canvas.width * 0.2);
-    const y0 = Math.floor(canvas.height * 0.2);
-    const w = Math.floor(canvas.width * 0.6);
-    const h = Math.floor(canvas.height * 0.6);
-    const d = g.getImageData(x0, y0, w, h).data;
-    let ink = 0;
-    const colors = new Set();
-    for (let i = 0; i < d.length; i += 4) {
-      const diff = Math.abs(d[i] - corner[0]) + Math.abs(d[i + 1] - corner[1]) + Math.abs(d[i + 2] - corner[2]);
-      if (diff > 30) ink += 1;
-      if (colors.size < 64) colors.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-    }
-    return {
-      width: canvas.width,
-      height: canvas.height,
-      cssWidth: rect.width,
-      cssHeight: rect.height,
-      background: [corner[0], corner[1], corner[2]],
-      inkFraction: ink / (w * h),
-      colors: colors.size,
-    };
-  }, `chart-${name}`);
 }
 
 async function readAll(stream) {

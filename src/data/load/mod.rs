@@ -26,9 +26,21 @@ pub struct Loaded {
     pub values: Vec<f64>,
     /// What the user should be told about the reading, such as a skipped header line.
     pub note: Option<String>,
-    /// The values' shape, row-major (C order): `[n]` for text and 1-D data; its product is
-    /// `values.len()`.
+    /// The shape, row-major: a `.npy` array's own, `[n]` for text.
     pub shape: Vec<usize>,
+}
+
+impl Loaded {
+    /// The shape as rows and columns: every axis but the last flattened into rows; `None` for
+    /// 1-D (and 0-D) data.
+    pub fn rows_cols(&self) -> Option<(usize, usize)> {
+        match self.shape.split_last() {
+            Some((&cols, rest)) if !rest.is_empty() && cols > 0 => {
+                Some((self.values.len() / cols, cols))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[inline(never)]

@@ -181,7 +181,7 @@ pub(crate) struct Layout {
     pub(crate) width: usize,
     /// The shape as Python prints it (sizes past 15 digits shortened, at most 8), for messages.
     pub(crate) shape: String,
-    /// The sizes, row-major (C order).
+    /// The sizes of the axes (each at most the count, as the count passed the checks).
     pub(crate) dims: Vec<usize>,
     /// Whether the values are big-endian (`'>f2'`, `'>f4'`, `'>f8'`).
     pub(crate) big: bool,
@@ -302,7 +302,7 @@ pub(crate) fn npy_layout(bytes: &[u8], source: &str) -> Result<Layout> {
     let (mut negative, mut zero) = (false, false);
     // The product of the sizes; `None` once it passes u64.
     let mut product = Some(1u64);
-    let mut sizes: Vec<usize> = Vec::new();
+    let mut sizes: Vec<u64> = Vec::new();
     for dim in inner.split(|&c| c == b',') {
         let dim = dim.trim_ascii();
         let Some(&first) = dim.first() else { continue };
@@ -314,11 +314,7 @@ pub(crate) fn npy_layout(bytes: &[u8], source: &str) -> Result<Layout> {
             n.checked_mul(10)?.checked_add(u64::from(c - b'0'))
         });
         product = product.zip(size).and_then(|(p, s)| p.checked_mul(s));
-        // At most one size per two header bytes (a digit and a comma): bounded by the header.
-        sizes.push(
-            size.and_then(|s| usize::try_from(s).ok())
-                .unwrap_or(usize::MAX),
-        );
+        sizes.push(size.unwrap_or(u64::MAX));
         if dims < 8 {
             if dims > 0 {
                 text.push_str(", ");
@@ -364,12 +360,18 @@ pub(crate) fn npy_layout(bytes: &[u8], source: &str) -> Result<Layout> {
             ));
         }
     };
+    // With no zero size, each size is at most the count; with one, the sizes are kept as
+    // given where they fit (the data is empty either way).
+    let dims = sizes
+        .iter()
+        .map(|&s| usize::try_from(s).unwrap_or(usize::MAX))
+        .collect();
     Ok(Layout {
         data_start,
         count,
         width,
         shape: text,
-        dims: sizes,
+        dims,
         big,
         descr: String::from_utf8_lossy(descr).into_owned(),
     })

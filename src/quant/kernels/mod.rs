@@ -105,6 +105,28 @@ pub(crate) fn sum_sq_leaf(k: &Kernel, block: &[f64]) -> f64 {
     crate::quant::pairwise::leaf_sum(block, &mut |x| k.error(x).1)
 }
 
+/// [`error_pass`] on this thread alone, for the small inputs of a finer granularity (a group
+/// or a row): the same pairwise tree of the same leaves, so the same bits, without the
+/// dispatch to threads that costs more than a unit of 128 values takes.
+pub(crate) fn error_pass_here<const STORE: bool>(
+    k: &Kernel,
+    xs: &[f64],
+    codes: &mut [i32],
+) -> ErrorStats {
+    let mut acc = ErrorLanes::default();
+    let base = xs.as_ptr() as usize;
+    let sum = pairwise_tree(xs, &mut |b| {
+        let cs: &mut [i32] = if STORE {
+            let offset = (b.as_ptr() as usize - base) / std::mem::size_of::<f64>();
+            &mut codes[offset..offset + b.len()]
+        } else {
+            &mut []
+        };
+        error_leaf::<STORE>(k, b, cs, &mut acc)
+    });
+    acc.stats(xs.len(), sum)
+}
+
 /// The whole error pass: numpy's pairwise tree of leaf sums, the top of the tree on threads.
 /// With `STORE`, `codes` is as long as `xs` and receives every code.
 pub(crate) fn error_pass<const STORE: bool>(

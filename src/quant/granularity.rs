@@ -1,0 +1,523 @@
+//! Granularity: how many values share one scale and zero point.
+//!
+//! - `tensor`: one unit, all the values (what [`crate::analysis::Analysis::run`] does).
+//! - `channel`: one unit per row of a 2-D `[rows, cols]` tensor (PyTorch's per-channel
+//!   observers with `ch_axis=0`).
+//! - `group:G`: `G` consecutive values within a row (AWQ's `w.reshape(-1, G)`); a row's last
+//!   group is shorter where `G` does not divide the row. 1-D data is one row.
+//!
+//! Each unit is calibrated and quantized by the per-tensor code run on that unit alone
+//! ([`calibrate::calibrate`], [`QuantParams::quantize_into`]), so every calibration the
+//! per-tensor path knows works per unit with nothing added here. Units lie in memory in order
+//! (row by row, group by group), so a run of units is one contiguous slice: natively the units
+//! are split over threads in contiguous runs, each thread writing its own parts of the outputs,
+//! with no allocation per unit for min-max (percentile and mse allocate inside the per-tensor
+//! calibration, as they do per tensor).
+
+use crate::error::{Error, Result};
+use crate::quant::calibrate::stats::min_max_part;
+use crate::quant::calibrate::{self, DataStats};
+use crate::quant::kernels::{error_pass_here, Kernel};
+use crate::quant::pairwise::pairwise_sum_map;
+use crate::quant::params::{ErrorStats, QuantParams};
+use crate::settings::{Calibration, QuantSettings, Scheme};
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+/// How many values share one scale and zero point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Granularity {
+    /// One scale for the whole tensor.
+    #[default]
+    Tensor,
+    /// One scale per row (output channel) of 2-D data.
+    Channel,
+    /// One scale per `G` consecutive values within a row (`G >= 2`).
+    Group(usize),
+}
+
+const GRANULARITY_EXPECTED: &str =
+    "tensor, channel or group:G (G a whole number of values from 2 to the row length)";
+
+impl FromStr for Granularity {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let err = || Error::Setting {
+            name: "granularity",
+            given: s.to_string(),
+            expected: GRANULARITY_EXPECTED.to_string(),
+        };
+        let t = s.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "tensor" | "per-tensor" => Ok(Granularity::Tensor),
+            "channel" | "per-channel" | "row" => Ok(Granularity::Channel),
+            _ => match t.strip_prefix("group:") {
+                Some(g) => match g.trim().parse::<usize>() {
+                    Ok(g) if g >= 2 => Ok(Granularity::Group(g)),
+                    _ => Err(err()),
+                },
+                None => Err(err()),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Granularity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Granularity::Tensor => f.write_str("tensor"),
+            Granularity::Channel => f.write_str("channel"),
+            Granularity::Group(g) => write!(f, "group:{g}"),
+        }
+    }
+}
+
+/// Where the units lie: `rows` rows of `cols` values, `per_row` units per row of `size` values
+/// each (the last of a row `cols - (per_row - 1) * size`). `tensor` is one row of all values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Units {
+    /// Rows of the layout (1 for `tensor` and for 1-D data).
+    pub rows: usize,
+    /// Values per row.
+    pub cols: usize,
+    /// Values per unit (the last unit of a row may have fewer).
+    pub size: usize,
+    /// Units per row: `ceil(cols / size)`.
+    pub per_row: usize,
+}
+
+impl Units {
+    /// The units of `n` values of shape `shape` (`None`: 1-D) at granularity `g`, or an error
+    /// saying what would fit: `channel` needs 2-D data, `group:G` needs `2 <= G <= cols`.
+    pub fn new(n: usize, shape: Option<(usize, usize)>, g: Granularity) -> Result<Units> {
+        if n == 0 {
+            return Err(Error::Setting {
+                name: "granularity",
+                given: g.to_string(),
+                expected: "data with at least one value".into(),
+            });
+        }
+        let (rows, cols) = match shape {
+            Some((r, c)) if r.checked_mul(c) == Some(n) => (r, c),
+            Some((r, c)) => {
+                return Err(Error::Setting {
+                    name: "shape",
+                    given: format!("{r},{c}"),
+                    expected: format!("rows x columns equal to the data's {n} values"),
+                })
+            }
+            None => (1, n),
+        };
+        match g {
+            Granularity::Tensor => Ok(Units {
+                rows: 1,
+                cols: n,
+                size: n,
+                per_row: 1,
+            }),
+            Granularity::Channel if shape.is_none() => Err(Error::Setting {
+                name: "granularity",
+                given: "channel".into(),
+                expected: "2-D data for channel (one scale per row): give --shape R,C (URL shape=R,C) or a 2-D .npy; for 1-D data use tensor or group:G".into(),
+            }),
+            Granularity::Channel => Ok(Units {
+                rows,
+                cols,
+                size: cols,
+                per_row: 1,
+            }),
+            Granularity::Group(size) if size < 2 || size > cols => Err(Error::Setting {
+                name: "granularity",
+                given: g.to_string(),
+                expected: format!(
+                    "group:G with G from 2 to the row length ({cols} values): groups lie within a row"
+                ),
+            }),
+            Granularity::Group(size) => Ok(Units {
+                rows,
+                cols,
+                size,
+                per_row: cols.div_ceil(size),
+            }),
+        }
+    }
+
+    /// How many units.
+    pub fn count(&self) -> usize {
+        self.rows * self.per_row
+    }
+
+    /// The total number of values.
+    pub fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Whether there are no values (never, for units made by [`Units::new`]).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The positions of unit `i` in the flattened data (row-major).
+    pub fn range(&self, i: usize) -> Range<usize> {
+        let (r, g) = (i / self.per_row, i % self.per_row);
+        let row = r * self.cols;
+        let start = row + g * self.size;
+        start..(start + self.size).min(row + self.cols)
+    }
+
+    /// The unit holding flattened position `at`.
+    pub fn unit_of(&self, at: usize) -> usize {
+        let (r, c) = (at / self.cols, at % self.cols);
+        r * self.per_row + c / self.size
+    }
+
+    /// Bits per weight with one float32 scale (and a `bits`-wide zero point for asymmetric)
+    /// per unit: `b + (32 + z) * units / n`, which is `b + (32 + z) / G` where `G` divides the
+    /// rows.
+    pub fn bits_per_weight(&self, q: &QuantSettings) -> f64 {
+        let z = match q.scheme {
+            Scheme::Asymmetric => q.bits as f64,
+            Scheme::Symmetric => 0.0,
+        };
+        q.bits as f64 + (32.0 + z) * self.count() as f64 / self.len() as f64
+    }
+}
+
+/// Every unit quantized on its own: its parameters and its error, and the error of the whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitRun {
+    /// The layout of the units.
+    pub units: Units,
+    /// Each unit's scale, zero point and clip range, in unit order.
+    pub params: Vec<QuantParams>,
+    /// Each unit's error ([`QuantParams::error_stats`] of the unit alone), in unit order.
+    pub errors: Vec<ErrorStats>,
+    /// The whole tensor's error: counts and maximum over all values, and `sum_sq` the units'
+    /// sums added in numpy's pairwise order over the units (so the result does not depend on
+    /// how many threads ran).
+    pub total: ErrorStats,
+}
+
+impl UnitRun {
+    /// The scales, in unit order.
+    pub fn scales(&self) -> Vec<f64> {
+        self.params.iter().map(|p| p.scale).collect()
+    }
+
+    /// The zero points, in unit order.
+    pub fn zero_points(&self) -> Vec<f64> {
+        self.params.iter().map(|p| p.zero_point).collect()
+    }
+}
+
+/// One unit: statistics, calibration, then codes (where asked) and the error in one pass.
+///
+/// Min-max reads only the min and max ([`calibrate::min_max`], one lean pass): the signal
+/// power, which it does not use, is left 0 in its stats. The other calibrations get the full
+/// [`DataStats`].
+fn one_unit(xs: &[f64], q: &QuantSettings, codes: &mut [i32]) -> Result<(QuantParams, ErrorStats)> {
+    // Below this, one part: what `calibrate::min_max` and `QuantParams::quantize_into` compute
+    // without their dispatch to threads (the same lanes and the same tree, so the same bits).
+    let small = xs.len() < crate::par::MIN_PART;
+    let stats = match q.calibration {
+        Calibration::MinMax => {
+            let (min, max) = if small {
+                let (min, max, finite) = min_max_part(xs).finish();
+                if !finite || xs.is_empty() {
+                    crate::error::check_finite(xs)?;
+                }
+                (min, max)
+            } else {
+                calibrate::min_max(xs)?
+            };
+            DataStats {
+                n: xs.len(),
+                min,
+                max,
+                absmax: min.abs().max(max.abs()),
+                mean_sq: 0.0,
+            }
+        }
+        _ => DataStats::of(xs)?,
+    };
+    let p = calibrate::calibrate(xs, &stats, q)?;
+    let e = match (small, codes.len() >= xs.len()) {
+        (true, true) => error_pass_here::<true>(&Kernel::new(&p), xs, &mut codes[..xs.len()]),
+        (true, false) => error_pass_here::<false>(&Kernel::new(&p), xs, &mut []),
+        (false, _) => p.quantize_into(xs, codes),
+    };
+    Ok((p, e))
+}
+
+/// Units `first..first + params.len()`, whose values start at `xs[0]` (and whose codes, where
+/// `codes` is not empty, go to `codes[0..]`).
+fn unit_run_part(
+    xs: &[f64],
+    units: &Units,
+    first: usize,
+    q: &QuantSettings,
+    codes: &mut [i32],
+    params: &mut [QuantParams],
+    errors: &mut [ErrorStats],
+) -> Result<()> {
+    let base = units.range(first).start;
+    let want_codes = !codes.is_empty();
+    for (k, (p, e)) in params.iter_mut().zip(errors.iter_mut()).enumerate() {
+        let r = units.range(first + k);
+        let (a, b) = (r.start - base, r.end - base);
+        let c: &mut [i32] = if want_codes {
+            &mut codes[a..b]
+        } else {
+            &mut []
+        };
+        (*p, *e) = one_unit(&xs[a..b], q, c)?;
+    }
+    Ok(())
+}
+
+/// Quantizes every unit of `xs` on its own under `q`: the parameters a per-tensor run on that
+/// unit alone would choose, its codes into `codes` (where `codes` is as long as `xs`; pass an
+/// empty slice for the error only) and its error.
+pub fn quantize_units(
+    xs: &[f64],
+    units: &Units,
+    q: &QuantSettings,
+    codes: &mut [i32],
+) -> Result<UnitRun> {
+    q.validate()?;
+    if units.len() != xs.len() {
+        return Err(Error::Setting {
+            name: "shape",
+            given: format!("{},{}", units.rows, units.cols),
+            expected: format!("rows x columns equal to the data's {} values", xs.len()),
+        });
+    }
+    let codes: &mut [i32] = if codes.len() >= xs.len() {
+        &mut codes[..xs.len()]
+    } else {
+        &mut []
+    };
+    let count = units.count();
+    let blank = ErrorStats {
+        n: 0,
+        sum_sq: 0.0,
+        max_abs: 0.0,
+        clipped: 0,
+    };
+    // The outputs in huge pages where large (a 4096 x 4096 tensor in groups of 128 has
+    // 131,072 units: 11 MB of parameters and errors, 2,800 page faults in 4 KiB pages).
+    let mut params = crate::par::with_capacity(count);
+    params.resize(
+        count,
+        QuantParams {
+            scheme: q.scheme,
+            bits: q.bits,
+            scale: 1.0,
+            zero_point: 0.0,
+            qmin: 0,
+            qmax: 0,
+            range_min: 0.0,
+            range_max: 0.0,
+        },
+    );
+    let mut errors = crate::par::with_capacity(count);
+    errors.resize(count, blank);
+    // A thread for every 64K values at least: below that a thread costs more than it saves.
+    let threads = crate::par::threads().min(xs.len() / (1 << 16) + 1);
+    run_parts(
+        xs,
+        units,
+        q,
+        codes,
+        &mut params,
+        &mut errors,
+        threads.min(count),
+    )?;
+    let sum_sq = pairwise_sum_map_errors(&errors);
+    let total = ErrorStats {
+        n: xs.len(),
+        sum_sq,
+        max_abs: errors.iter().fold(0.0, |m, e| f64::max(m, e.max_abs)),
+        clipped: errors.iter().map(|e| e.clipped).sum(),
+    };
+    Ok(UnitRun {
+        units: *units,
+        params,
+        errors,
+        total,
+    })
+}
+
+/// The units' squared-error sums added in numpy's pairwise order over the units.
+fn pairwise_sum_map_errors(errors: &[ErrorStats]) -> f64 {
+    let sums: Vec<f64> = errors.iter().map(|e| e.sum_sq).collect();
+    pairwise_sum_map(&sums, &mut |s| s)
+}
+
+/// The units cut into `threads` contiguous runs, each run on its own thread (natively).
+fn run_parts(
+    xs: &[f64],
+    units: &Units,
+    q: &QuantSettings,
+    codes: &mut [i32],
+    params: &mut [QuantParams],
+    errors: &mut [ErrorStats],
+    threads: usize,
+) -> Result<()> {
+    let count = params.len();
+    if threads <= 1 || cfg!(target_arch = "wasm32") {
+        return unit_run_part(xs, units, 0, q, codes, params, errors);
+    }
+    // Cut the units into runs and the values, codes and outputs along them.
+    let mut jobs = Vec::with_capacity(threads);
+    let (mut xs_rest, mut codes_rest) = (xs, codes);
+    let (mut p_rest, mut e_rest) = (params, errors);
+    let mut first = 0;
+    for t in 0..threads {
+        let last = count * (t + 1) / threads;
+        let take = last - first;
+        let end = if last == count {
+            xs.len()
+        } else {
+            units.range(last).start
+        };
+        let len = end - units.range(first).start;
+        let (x, xr) = xs_rest.split_at(len);
+        let (c, cr) = if codes_rest.is_empty() {
+            (&mut [][..], &mut [][..])
+        } else {
+            std::mem::take(&mut codes_rest).split_at_mut(len)
+        };
+        let (p, pr) = std::mem::take(&mut p_rest).split_at_mut(take);
+        let (e, er) = std::mem::take(&mut e_rest).split_at_mut(take);
+        jobs.push((first, x, c, p, e));
+        (xs_rest, codes_rest, p_rest, e_rest) = (xr, cr, pr, er);
+        first = last;
+    }
+    // Each run waits in its own slot: a thread takes it, or, where no thread could start,
+    // this thread does (the spawn drops a closure it could not run).
+    type Job<'a> = (
+        usize,
+        &'a [f64],
+        &'a mut [i32],
+        &'a mut [QuantParams],
+        &'a mut [ErrorStats],
+    );
+    let slots: Vec<Mutex<(Option<Job>, Result<()>)>> = jobs
+        .into_iter()
+        .map(|j| Mutex::new((Some(j), Ok(()))))
+        .collect();
+    let work = |slot: &Mutex<(Option<Job>, Result<()>)>| {
+        let mut g = match slot.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some((first, x, c, p, e)) = g.0.take() {
+            g.1 = unit_run_part(x, units, first, q, c, p, e);
+        }
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = slots[1..]
+            .iter()
+            .filter_map(|slot| {
+                std::thread::Builder::new()
+                    .spawn_scoped(s, move || work(slot))
+                    .ok()
+            })
+            .collect();
+        slots.iter().for_each(work);
+        for h in handles {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+    slots.into_iter().try_for_each(|m| match m.into_inner() {
+        Ok(g) => g.1,
+        Err(p) => p.into_inner().1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_lie_row_by_row() {
+        let u = Units::new(2 * 10, Some((2, 10)), Granularity::Group(4)).unwrap();
+        assert_eq!(u.count(), 6);
+        let ranges: Vec<_> = (0..6).map(|i| u.range(i)).collect();
+        assert_eq!(ranges, vec![0..4, 4..8, 8..10, 10..14, 14..18, 18..20]);
+        assert_eq!(u.unit_of(9), 2);
+        assert_eq!(u.unit_of(10), 3);
+        let c = Units::new(12, Some((3, 4)), Granularity::Channel).unwrap();
+        assert_eq!((c.count(), c.range(2)), (3, 8..12));
+        let t = Units::new(12, Some((3, 4)), Granularity::Tensor).unwrap();
+        assert_eq!((t.count(), t.range(0)), (1, 0..12));
+    }
+
+    #[test]
+    fn granularity_parses_and_prints() {
+        for s in ["tensor", "channel", "group:128"] {
+            assert_eq!(s.parse::<Granularity>().unwrap().to_string(), s);
+        }
+        for bad in [
+            "group:1", "group:0", "group:", "group:x", "block", "group:-3",
+        ] {
+            let e = bad.parse::<Granularity>().unwrap_err().to_string();
+            assert!(e.contains("group:G"), "{bad}: {e}");
+        }
+    }
+
+    /// The one-part min-max and error pass are the dispatched ones, signed zeros included.
+    #[test]
+    fn small_units_take_the_same_path_bits() {
+        let mut xs: Vec<f64> = (0..300).map(|i| ((i * 37) % 23) as f64 - 11.0).collect();
+        for (i, x) in xs.iter_mut().enumerate().take(40) {
+            *x = if i % 3 == 0 { -0.0 } else { 0.0 };
+        }
+        for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+            let q = QuantSettings {
+                bits: 3,
+                scheme,
+                ..QuantSettings::default()
+            };
+            for size in [2, 7, 8, 9, 40, 128, 150] {
+                let units = Units::new(xs.len(), Some((2, 150)), Granularity::Group(size)).unwrap();
+                let mut codes = vec![0; xs.len()];
+                let run = quantize_units(&xs, &units, &q, &mut codes).unwrap();
+                for i in 0..units.count() {
+                    let u = &xs[units.range(i)];
+                    let stats = DataStats::of(u).unwrap();
+                    let p = calibrate::calibrate(u, &stats, &q).unwrap();
+                    let mut c = vec![0; u.len()];
+                    let e = p.quantize_into(u, &mut c);
+                    assert_eq!(
+                        format!("{:?}", run.params[i]),
+                        format!("{p:?}"),
+                        "{size} {i}"
+                    );
+                    assert_eq!(format!("{:?}", run.errors[i]), format!("{e:?}"));
+                    assert_eq!(&codes[units.range(i)], &c[..]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bits_per_weight_count_the_scales() {
+        let q = QuantSettings {
+            bits: 4,
+            ..QuantSettings::default()
+        };
+        let u = Units::new(4096 * 4096, Some((4096, 4096)), Granularity::Group(128)).unwrap();
+        assert_eq!(u.bits_per_weight(&q), 4.0 + 36.0 / 128.0);
+        let s = QuantSettings {
+            scheme: Scheme::Symmetric,
+            ..q
+        };
+        assert_eq!(u.bits_per_weight(&s), 4.25);
+    }
+}
