@@ -22,6 +22,7 @@ pub mod front;
 pub mod granular;
 pub mod histogram;
 pub mod metrics;
+pub mod report;
 pub mod view;
 
 /// One quantization of the data: its settings, parameters and error.
