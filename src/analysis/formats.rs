@@ -264,6 +264,33 @@ impl Analysis {
     }
 }
 
+/// Over `e = x - f64(x̂)`: numpy's pairwise `np.sum(e ** 2)`, the largest `|e|` and the largest
+/// `|x̂|`, in one pass that makes no array of errors. Natively the top of the pairwise tree runs
+/// on threads ([`crate::par`]), so the sum is the same bits.
+pub fn error_sums(xs: &[f64], deq: &[f32]) -> (f64, f64, f64) {
+    let n = xs.len().min(deq.len());
+    let xs = &xs[..n];
+    let base = xs.as_ptr() as usize;
+    crate::par::pairwise_map(
+        xs,
+        &|part| {
+            // `part` is a piece of `xs`: its values' indices start at its offset in `xs`.
+            let off = (part.as_ptr() as usize - base) / std::mem::size_of::<f64>();
+            let d = &deq[off..off + part.len()];
+            let (mut max_abs, mut deq_max) = (0.0f64, 0.0f64);
+            let sum = pairwise_sum_indexed(part.len(), &mut |i| {
+                let y = f64::from(d[i]);
+                let e = part[i] - y;
+                max_abs = max_abs.max(e.abs());
+                deq_max = deq_max.max(y.abs());
+                e * e
+            });
+            (sum, max_abs, deq_max)
+        },
+        &|a, b| (a.0 + b.0, a.1.max(b.1), a.2.max(b.2)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,31 +347,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Over `e = x - f64(x̂)`: numpy's pairwise `np.sum(e ** 2)`, the largest `|e|` and the largest
-/// `|x̂|`, in one pass that makes no array of errors. Natively the top of the pairwise tree runs
-/// on threads ([`crate::par`]), so the sum is the same bits.
-pub fn error_sums(xs: &[f64], deq: &[f32]) -> (f64, f64, f64) {
-    let n = xs.len().min(deq.len());
-    let xs = &xs[..n];
-    let base = xs.as_ptr() as usize;
-    crate::par::pairwise_map(
-        xs,
-        &|part| {
-            // `part` is a piece of `xs`: its values' indices start at its offset in `xs`.
-            let off = (part.as_ptr() as usize - base) / std::mem::size_of::<f64>();
-            let d = &deq[off..off + part.len()];
-            let (mut max_abs, mut deq_max) = (0.0f64, 0.0f64);
-            let sum = pairwise_sum_indexed(part.len(), &mut |i| {
-                let y = f64::from(d[i]);
-                let e = part[i] - y;
-                max_abs = max_abs.max(e.abs());
-                deq_max = deq_max.max(y.abs());
-                e * e
-            });
-            (sum, max_abs, deq_max)
-        },
-        &|a, b| (a.0 + b.0, a.1.max(b.1), a.2.max(b.2)),
-    )
 }
