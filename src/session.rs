@@ -36,6 +36,9 @@ use crate::settings::{
 use plotters::coord::Shift;
 use plotters::prelude::{DrawingArea, DrawingBackend};
 
+mod model;
+pub use model::page_shape;
+
 /// Rows the CSV export writes at most (a 10M-value CSV would not fit in a JS string).
 pub const CSV_MAX_ROWS: usize = 1_000_000;
 
@@ -122,6 +125,10 @@ pub struct Session {
     /// in the canvas's pixels.
     blocks_plot: Option<(i32, i32)>,
     computed: Computed,
+    /// The model file whose tensor list the page shows (see [`model`]).
+    model: Option<model::OpenModel>,
+    /// The name of the model tensor that is the data, or `None`.
+    tensor: Option<String>,
 }
 
 /// The charts a session draws, by the names the page and `draw` use.
@@ -153,10 +160,12 @@ impl Session {
         self.file = Some(data);
         self.file_note = loaded.note;
         self.source = None;
+        let tensor = self.tensor.take();
         match self.apply(settings) {
             Ok(s) => Ok(s),
             Err(e) => {
                 (self.file, self.file_note, self.source) = previous;
+                self.tensor = tensor;
                 Err(e)
             }
         }
@@ -167,6 +176,7 @@ impl Session {
         self.file = None;
         self.file_note = None;
         self.source = None;
+        self.tensor = None;
     }
 
     /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, the sweep's two

@@ -7,6 +7,7 @@ import { largeInQuery, state } from './state.js';
 import { enqueue, watchOnScreen } from './schedule.js';
 import { run } from './update.js';
 import { setupUI } from './events.js';
+import { modelFromUrl } from './modelfile.js';
 import { LESSONS, focusLesson, lessonInQuery, showLesson, withoutLesson } from './lessons.js';
 
 /** Starts wasm, wires up the controls, then shows the view the URL asks for. */
@@ -36,6 +37,8 @@ async function firstUpdate() {
     return;
   }
   const fromUrl = withoutLesson(location.search);
+  // A model tensor's link (`tensor=`, a model preset) opens its file, or says why it cannot.
+  if (await modelFromUrl(fromUrl)) return;
   const ok = await run(fromUrl, { large: largeInQuery(fromUrl), syncControls: true });
   if (!ok && state.summary === null) {
     // A broken link still gets a page: keep its message, show the defaults underneath.

@@ -8,9 +8,10 @@ import { darkQuery, watchSizes } from './charts.js';
 import { drawRest, enqueue, schedule } from './schedule.js';
 import { copyLink, flushUrl, saveUrl } from './url.js';
 import { downloadCsv, downloadPng } from './downloads.js';
-import { loadFile, redraw, redrawIfResized, run, selectBlock, updateFromControls } from './update.js';
+import { redraw, redrawIfResized, run, selectBlock, updateFromControls } from './update.js';
 import { hoverText, pickRow } from './formats.js';
 import { LESSONS, closeLesson, focusLesson, showLesson } from './lessons.js';
+import { openFile, setupModelFile } from './modelfile.js';
 
 /** Pause after typing before updating, so "1000" does not compute 1, 10 and 100 first. */
 const TYPING_DEBOUNCE_MS = 150;
@@ -58,11 +59,12 @@ export function setupUI() {
   }
   setupInspector();
   setupTour();
+  setupModelFile();
   ui.file.addEventListener('change', () => {
     const file = ui.file.files && ui.file.files[0];
     if (!file) return;
     setState('busy');
-    enqueue(() => loadFile(file));
+    enqueue(() => openFile(file));
   });
   ui.useGenerated.addEventListener('click', () => {
     setState('busy');

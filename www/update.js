@@ -8,6 +8,7 @@ import { sizesChanged } from './charts.js';
 import { drawOnScreen, redrawOnly } from './schedule.js';
 import { setMode, showBlock } from './formats.js';
 import { saveUrl } from './url.js';
+import { afterUpdate, withTensor } from './modelfile.js';
 
 /** Updates from the controls after `changes` (controls, oldest first); new data leaves a preset. */
 export async function updateFromControls(changes) {
@@ -74,6 +75,21 @@ export async function loadFile(file) {
   return show(next, t0, true);
 }
 
+/** New data from `compute` (an async function returning the summary JSON, such as a model
+ * tensor's), shown as `loadFile` shows a file's; on failure the message, and the view stays. */
+export async function loadData(compute, control) {
+  const t0 = await beforeCompute(true);
+  let next;
+  try {
+    next = JSON.parse(await compute());
+  } catch (e) {
+    failed(e, control);
+    return false;
+  }
+  state.lastGoodQuery = null;
+  return show(next, t0, true);
+}
+
 /** Marks the page busy and, for long jobs, says so and lets that paint first. */
 async function beforeCompute(large) {
   setState('busy');
@@ -96,7 +112,8 @@ function show(next, t0, syncControls, sliding = false) {
     failed(e, null);
     return false;
   }
-  saveUrl(next.query, sliding);
+  saveUrl(withTensor(next.query), sliding);
+  afterUpdate();
   render(next);
   state.block = null;
   state.strip = null;

@@ -43,6 +43,56 @@ impl Session {
         self.inner.load(bytes, name, query).map_err(js_err)
     }
 
+    /// How many leading bytes of the model file `name` (`.safetensors`, `.gguf`) hold its
+    /// header, given its first bytes (at least `modelPrefixBytes()` of them, or the whole file)
+    /// and its length; where the answer is more than the bytes given, ask again with that many.
+    #[wasm_bindgen(js_name = modelHeaderNeeded)]
+    pub fn model_header_needed(prefix: &[u8], file_len: f64, name: &str) -> Result<usize, JsError> {
+        crate::session::Session::model_header_needed(prefix, js_len(file_len)?, name)
+            .map_err(js_err)
+    }
+
+    /// Reads a model file's tensor list from its header bytes and keeps it; returns it as JSON
+    /// (see `session::Session::model_open`). The data shown does not change.
+    #[wasm_bindgen(js_name = modelOpen)]
+    pub fn model_open(
+        &mut self,
+        header: &[u8],
+        file_len: f64,
+        name: &str,
+    ) -> Result<String, JsError> {
+        self.inner
+            .model_open(header, js_len(file_len)?, name)
+            .map_err(js_err)
+    }
+
+    /// The byte range `[start, end]` of tensor `index` of the open model file, for
+    /// `File.slice`; throws, before anything is read, where the page cannot load it.
+    #[wasm_bindgen(js_name = modelRange)]
+    pub fn model_range(&self, index: usize) -> Result<Vec<f64>, JsError> {
+        let (start, end) = self.inner.model_range(index).map_err(js_err)?;
+        Ok(vec![start as f64, end as f64])
+    }
+
+    /// Uses tensor `index` of the open model file, from exactly its bytes, as the data, then
+    /// applies the query's quantization settings; returns the summary JSON. Throws on a bad
+    /// tensor and keeps the previous state.
+    #[wasm_bindgen(js_name = modelTensor)]
+    pub fn model_tensor(
+        &mut self,
+        index: usize,
+        bytes: &[u8],
+        query: &str,
+    ) -> Result<String, JsError> {
+        self.inner.model_tensor(index, bytes, query).map_err(js_err)
+    }
+
+    /// The name of the model tensor that is the data, or undefined.
+    #[wasm_bindgen(js_name = modelTensorName)]
+    pub fn model_tensor_name(&self) -> Option<String> {
+        self.inner.model_tensor_name().map(str::to_string)
+    }
+
     /// Forgets a loaded file: the next `update` generates data again.
     #[wasm_bindgen(js_name = useGenerated)]
     pub fn use_generated(&mut self) {
@@ -145,6 +195,34 @@ impl Session {
 #[wasm_bindgen(js_name = csvMaxRows)]
 pub fn csv_max_rows() -> usize {
     CSV_MAX_ROWS
+}
+
+/// How many leading bytes the page reads first to tell a model file's kind and header length.
+#[wasm_bindgen(js_name = modelPrefixBytes)]
+pub fn model_prefix_bytes() -> usize {
+    crate::data::load::model::PREFIX_BYTES
+}
+
+/// Whether bytes starting a file are a model file the page lists (`safetensors` or `gguf`),
+/// or the empty string.
+#[wasm_bindgen(js_name = modelSniff)]
+pub fn model_sniff(prefix: &[u8]) -> String {
+    use crate::data::load::model::{sniff, FileFormat};
+    match sniff(prefix) {
+        Some(f @ (FileFormat::Safetensors | FileFormat::Gguf)) => f.name().to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A file length from JavaScript (a number) as bytes: a whole number from 0 to 2^53.
+fn js_len(len: f64) -> Result<u64, JsError> {
+    if len.is_finite() && len >= 0.0 && len.fract() == 0.0 && len <= 9_007_199_254_740_992.0 {
+        Ok(len as u64)
+    } else {
+        Err(JsError::new(&format!(
+            "invalid file length {len}: expected a whole number of bytes"
+        )))
+    }
 }
 
 /// Installs a panic hook that reports panics to the console (there should be none).
