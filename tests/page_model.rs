@@ -118,7 +118,7 @@ fn the_list_names_every_tensor_and_why_the_page_refuses_some() {
     let ids = &list["tensors"][4];
     assert_eq!(ids["dtype"], "I32");
     let why = ids["refused"].as_str().unwrap();
-    assert!(why.contains("position_ids") && why.contains("I32"), "{why}");
+    assert!(why.contains("integer"), "{why}");
 }
 
 #[test]
@@ -187,8 +187,7 @@ fn gguf_tensors_load_and_quantized_ones_are_refused_by_type() {
             assert_eq!(sum["data"]["n"].as_u64().unwrap(), info.params);
             loaded += 1;
         } else {
-            let why = t["refused"].as_str().unwrap();
-            assert!(why.contains(&info.dtype), "{why}");
+            assert_eq!(t["refused"].as_str(), info.refused.as_deref());
             let e = s.model_range(i).unwrap_err().to_string();
             assert!(
                 e.contains("tiny.gguf") && e.contains(&info.name) && e.contains(&info.dtype),

@@ -49,12 +49,17 @@ struct ListJson<'a> {
     tensors: Vec<TensorRow<'a>>,
 }
 
-/// Why the page cannot load `info`, or `None` where it can: the reader's reason, or its size.
+/// Why the page cannot load `info`, or `None` where it can: the reader's reason for its dtype
+/// (the row shows the name and dtype beside it), or its size.
 fn page_refusal(info: &TensorInfo, source: &str) -> Option<String> {
-    let why = usable(info, source)
-        .err()
-        .or_else(|| check_page_size(info, source).err())?;
-    Some(match why {
+    if info.elem.is_none() {
+        return Some(
+            info.refused
+                .clone()
+                .unwrap_or_else(|| "quantviz cannot read it".into()),
+        );
+    }
+    check_page_size(info, source).err().map(|e| match e {
         // The row names the file and tensor already: only what is wrong.
         Error::Load { message, .. } => message,
         other => other.to_string(),

@@ -5,13 +5,13 @@
 //!
 //! The JSON is read here with serde, one tensor at a time, so that an error names the tensor
 //! and a name given twice is refused (a map would keep the last silently); the dtypes are the
-//! `safetensors` crate's, and its own validation ([`safetensors::tensor::Metadata::new`]) runs
-//! last over what was read.
+//! `safetensors` crate's, and natively its own validation
+//! ([`safetensors::tensor::Metadata::new`]) runs last over what was read.
 
 use super::model::{check_unique, sizes, Elem, FileFormat, TensorInfo, TensorList};
 use super::{load_err, shown};
 use crate::error::Result;
-use safetensors::tensor::{Dtype, Metadata};
+use safetensors::tensor::Dtype;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::cell::RefCell;
@@ -302,6 +302,20 @@ fn check_layout(
             ),
         ));
     }
+    crate_validates(&order, data_start, source)
+}
+
+/// The `safetensors` crate's own validation over what was read. Not in wasm32: its offsets are
+/// `usize`, 32 bits there, so a file past 4 GiB cannot be described to it, and the checks above
+/// already refuse every layout it would (the page keeps the crate's code out of its download).
+#[cfg(target_arch = "wasm32")]
+fn crate_validates(_: &[&TensorInfo], _: u64, _: &str) -> Result<()> {
+    Ok(())
+}
+
+/// The `safetensors` crate's own validation over what was read.
+#[cfg(not(target_arch = "wasm32"))]
+fn crate_validates(order: &[&TensorInfo], data_start: u64, source: &str) -> Result<()> {
     let infos: Vec<(String, safetensors::tensor::TensorInfo)> = order
         .iter()
         .filter_map(|t| {
@@ -318,10 +332,12 @@ fn check_layout(
             ))
         })
         .collect();
-    Metadata::new(None, infos).map(|_| ()).map_err(|e| {
-        load_err(
-            source,
-            &format!("the safetensors header does not validate: {e}"),
-        )
-    })
+    safetensors::tensor::Metadata::new(None, infos)
+        .map(|_| ())
+        .map_err(|e| {
+            load_err(
+                source,
+                &format!("the safetensors header does not validate: {e}"),
+            )
+        })
 }
