@@ -25,7 +25,8 @@ pub struct AccuracyMark {
 /// sweep that could run: the rows of one integer family (`bits` set) joined by a line in
 /// order of width, one colour per family in the order they come; each format (no `bits`) a
 /// square labelled with its name where the label covers nothing placed before it. The float
-/// accuracy is a dashed line across, and `current`, where given, a ring.
+/// accuracy is a dashed line across, and `current`, where given, a ring; the legend sits low in
+/// the right half.
 pub fn draw_accuracy<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     rows: &[SweepRow],
@@ -193,12 +194,16 @@ pub fn draw_accuracy<DB: DrawingBackend>(
     // The formats' names, each beside its square where it covers no name placed before it, the
     // ring nor the legend.
     let inner = chart.plotting_area().strip_coord_spec();
-    let ([lx, ly, lw, lh], _) = legend.layout(&inner, theme, SeriesLabelPosition::LowerLeft)?;
     let (ix, iy) = inner.get_base_pixel();
     let base = area.get_base_pixel();
     let (pw, ph) = inner.dim_in_pixel();
     let bounds = [ix, iy, ix + pw as i32, iy + ph as i32];
-    let mut placed: Vec<[i32; 4]> = vec![[ix + lx, iy + ly, ix + lx + lw, iy + ly + lh]];
+    // The legend goes low in the right half: the points lie high (a working network), and the
+    // collapse at few bits is at the left.
+    let (_, right) = inner.split_horizontally(pw / 2);
+    let ([lx, ly, lw, lh], _) = legend.layout(&right, theme, SeriesLabelPosition::LowerLeft)?;
+    let (rx, ry) = right.get_base_pixel();
+    let mut placed: Vec<[i32; 4]> = vec![[rx + lx, ry + ly, rx + lx + lw, ry + ly + lh]];
     if let Some(p) = current {
         let (px, py) = chart.backend_coord(&p);
         let r = rr as i32;
@@ -238,5 +243,5 @@ pub fn draw_accuracy<DB: DrawingBackend>(
             placed.push(b);
         }
     }
-    legend.draw(&inner, theme, SeriesLabelPosition::LowerLeft)
+    legend.draw(&right, theme, SeriesLabelPosition::LowerLeft)
 }
