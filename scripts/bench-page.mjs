@@ -26,7 +26,7 @@
 // median of REPS changes, each to a width the page has not shown yet, after the section has its
 // model and chart.
 //
-// Usage: node scripts/bench-page.mjs [--reps 5] [--warm 0] [--json]
+// Usage: node scripts/bench-page.mjs [--reps 5] [--warm 0] [--json] [--model-only]
 import { bitsChange, extraFlags, formatChange, startPage } from './browser.mjs';
 
 const PAGES = [
@@ -51,6 +51,8 @@ const args = process.argv.slice(2);
 const REPS = Number(argValue('--reps') ?? 5);
 const WARM = Number(argValue('--warm') ?? 0);
 const JSON_OUT = args.includes('--json');
+/** Only the Model section's Bits changes. */
+const MODEL_ONLY = args.includes('--model-only');
 
 function argValue(name) {
   const i = args.indexOf(name);
@@ -243,9 +245,14 @@ async function main() {
   try {
     const version = browser.version();
     const rows = [];
+    const model = await measureModel(browser, origin);
+    if (MODEL_ONLY) {
+      const each = model.changes.map((c) => `${c.bits} bits ${fmt(c.ms)}`).join(', ');
+      console.log(JSON_OUT ? JSON.stringify({ chromium: version, reps: REPS, model }) : `${model.label}: Bits change → ready ${fmt(model.bitsChange)} ms (median of ${REPS}: ${each}), data-ms ${fmt(model.statusMs)}, then off screen ${fmt(model.restMs)} ms; ${verdict(model.bitsChange, model.bitsTarget)}${model.errors.length ? `; errors: ${model.errors.join('; ')}` : ''}`);
+      return;
+    }
     for (const spec of PAGES) rows.push(await measure(browser, origin, spec));
     const formats = await measureFormats(browser, origin);
-    const model = await measureModel(browser, origin);
     if (JSON_OUT) {
       console.log(JSON.stringify({ chromium: version, extraFlags: extraFlags(), reps: REPS, rows, formats, model }));
       return;
