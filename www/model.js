@@ -72,7 +72,7 @@ function showFlips(m) {
   else if (n === 0) count = 'No image changed its answer: the quantized network answers every test image as the float one does.';
   else {
     const of = shown < n ? ` (the first ${shown} shown)` : '';
-    count = `${n} of ${m.model.n_test} images changed their answer${of}. Under each: its true digit, then what the float and the quantized network say.`;
+    count = `${n} of ${m.model.n_test} images changed their answer${of}. Under each: its true digit, then what the float and the quantized network say; framed red where the quantized answer is wrong, green where it is right.`;
   }
   setText(ui.model.flipsCount, count);
   const key = m.flips.map((f) => `${f.index}:${f.predicted}`).join(' ');
