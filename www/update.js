@@ -8,6 +8,7 @@ import { sizesChanged } from './charts.js';
 import { drawOnScreen, redrawOnly } from './schedule.js';
 import { setMode, showBlock } from './formats.js';
 import { saveUrl } from './url.js';
+import { showModel } from './model.js';
 
 /** Updates from the controls after `changes` (controls, oldest first); new data leaves a preset. */
 export async function updateFromControls(changes) {
@@ -98,6 +99,12 @@ function show(next, t0, syncControls, sliding = false) {
   }
   saveUrl(next.query, sliding);
   render(next);
+  try {
+    showModel();
+  } catch (e) {
+    failed(e, null);
+    return false;
+  }
   state.block = null;
   state.strip = null;
   if (next.format) {
