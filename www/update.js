@@ -8,6 +8,7 @@ import { sizesChanged } from './charts.js';
 import { drawOnScreen, redrawOnly } from './schedule.js';
 import { setMode, showBlock } from './formats.js';
 import { saveUrl } from './url.js';
+import { showModel } from './model.js';
 import { afterUpdate, withTensor } from './modelfile.js';
 
 /** Updates from the controls after `changes` (controls, oldest first); new data leaves a preset. */
@@ -115,6 +116,12 @@ function show(next, t0, syncControls, sliding = false) {
   saveUrl(withTensor(next.query), sliding);
   afterUpdate();
   render(next);
+  try {
+    showModel();
+  } catch (e) {
+    failed(e, null);
+    return false;
+  }
   state.block = null;
   state.strip = null;
   if (next.format) {

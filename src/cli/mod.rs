@@ -823,9 +823,13 @@ fn bench(o: args::Bench) -> Out {
 fn model(o: args::ModelCmd) -> Out {
     let m = quantviz::model::Model::embedded()?;
     if o.sweep {
-        if o.quant.format.is_some() || o.quant.block.is_some() || o.quant.bits.is_some() {
+        if o.quant.format.is_some()
+            || o.quant.block.is_some()
+            || o.quant.bits.is_some()
+            || finer_from(&o.quant).is_some()
+        {
             return Err(usage_err(
-                "model --sweep runs every int width and each 4-bit format: drop --format, --block and --bits (--scheme, --calibration and --zero-point set the int rows')",
+                "model --sweep runs every int width per tensor, per channel and in groups of 32, and each 4-bit format: drop --format, --block, --bits, --granularity and --rotate (--scheme, --calibration and --zero-point set the int rows')",
             ));
         }
         let base = Settings {
@@ -841,7 +845,7 @@ fn model(o: args::ModelCmd) -> Out {
         let mut out = model_heading(&m);
         let _ = writeln!(
             out,
-            "int rows: {} {}, zero point {}, one scale per tensor\n",
+            "int rows: {} {}, zero point {}\n",
             base.quant.scheme,
             base.quant.calibration.label(),
             base.quant.zero_point
@@ -870,10 +874,13 @@ fn model(o: args::ModelCmd) -> Out {
         return Ok(out);
     }
     let format = format_from(&o.quant)?;
+    let (granularity, rotate) = finer_from(&o.quant).unwrap_or_default();
     let s = Settings {
         quant: quant_from(&o.quant)?,
         format: format.map(|(f, _)| f),
         block: format.and_then(|(_, b)| b),
+        granularity,
+        rotate,
         ..Settings::default()
     };
     let e = m.evaluate(&s)?;

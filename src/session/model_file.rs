@@ -96,7 +96,7 @@ impl Session {
     pub fn model_open(&mut self, header: &[u8], file_len: u64, name: &str) -> Result<String> {
         let list = parse_header(header, file_len, name)?;
         let json = list_json(&list, file_len, name)?;
-        self.model = Some(OpenModel {
+        self.model_file = Some(OpenModel {
             name: name.to_string(),
             list,
         });
@@ -167,7 +167,7 @@ impl Session {
 
     /// Tensor `index` of the open file and the file's name.
     fn model_tensor_info(&self, index: usize) -> Result<(&TensorInfo, &str)> {
-        let m = self.model.as_ref().ok_or_else(|| Error::Load {
+        let m = self.model_file.as_ref().ok_or_else(|| Error::Load {
             source: "the page".into(),
             message: "no model file is open: open a .safetensors or .gguf file first".into(),
         })?;
