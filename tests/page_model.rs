@@ -2,6 +2,8 @@
 //! many bytes as asked for), the tensor list, a tensor loaded from exactly its bytes as 2-D
 //! data, and every refusal one line naming the file and tensor, with the view kept.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 use quantviz::data::load::model::{ModelFile, PAGE_MAX_VALUES, PREFIX_BYTES};
 use quantviz::session::{page_shape, Session};
 use serde_json::Value;
