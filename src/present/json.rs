@@ -466,6 +466,16 @@ pub struct SettingsJson {
     pub format: String,
     /// The block asked for (NF4's); `null` for the format's own.
     pub block: Option<usize>,
+    /// `[rows, cols]` of 2-D data; `null` for 1-D.
+    pub shape: Option<[usize; 2]>,
+    /// The spread of the rows' magnitudes (0: none).
+    pub row_spread: f64,
+    /// `K:F`, or `null` for none.
+    pub outlier_channels: Option<String>,
+    /// `tensor`, `channel` or `group:G`.
+    pub granularity: String,
+    /// `none`, `hadamard` or `hadamard:K`.
+    pub rotate: String,
 }
 
 impl From<&Settings> for SettingsJson {
@@ -483,6 +493,14 @@ impl From<&Settings> for SettingsJson {
             preset: s.preset.map(|p| p.to_string()),
             format: s.format.map_or_else(|| "int".into(), |f| f.to_string()),
             block: s.block,
+            shape: s.matrix.shape.map(|(r, c)| [r, c]),
+            row_spread: s.matrix.row_spread,
+            outlier_channels: s
+                .matrix
+                .outlier_channels
+                .map(|(k, f)| format!("{k}:{}", crate::present::number::full(f))),
+            granularity: s.granularity.to_string(),
+            rotate: s.rotate.to_string(),
         }
     }
 }
@@ -502,6 +520,9 @@ pub struct Summary {
     /// The format's run, where a format other than int is chosen (then `formulas`, `table`
     /// and `conclusion` are the format's; `result` and `compare` stay the int scheme's).
     pub format: Option<FormatJson>,
+    /// The run at the settings' granularity and rotation (units, bits per weight, the error in
+    /// both bases), where they ask for one.
+    pub granular: Option<GranularJson>,
 }
 
 /// The summary as JSON text.
@@ -513,6 +534,7 @@ pub fn summary_json(
     run: &Run,
     compare: &[Run],
     format: Option<&FormatRun>,
+    granular: Option<&GranularRun>,
 ) -> String {
     let outliers = analysis.data.outliers.len();
     let mut summary = Summary {
@@ -525,6 +547,7 @@ pub fn summary_json(
         compare: compare_rows(compare, Some(run)),
         conclusion: String::new(),
         format: None,
+        granular: granular.map(|g| GranularJson::new(&analysis.data.label, g, false)),
     };
     match format {
         None => {
