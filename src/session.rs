@@ -484,23 +484,40 @@ impl Session {
                     return g.clone();
                 }
             }
+            let row = |r: usize| &xs[r * cols..][..cols];
             let g = match what {
-                HeatValue::Magnitude => HeatGrid::of(rows, cols, w, h, reduce, |i| xs[i].abs()),
+                HeatValue::Magnitude => {
+                    HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
+                        for (o, &x) in out.iter_mut().zip(row(r)) {
+                            *o = x.abs();
+                        }
+                    })
+                }
                 HeatValue::Error => {
                     match (granular.and_then(|g| g.dequantized.as_deref()), format) {
                         (Some(d), _) => {
-                            HeatGrid::of(rows, cols, w, h, reduce, |i| (xs[i] - d[i]).abs())
+                            HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
+                                let d = &d[r * cols..][..cols];
+                                for ((o, &x), &y) in out.iter_mut().zip(row(r)).zip(d) {
+                                    *o = (x - y).abs();
+                                }
+                            })
                         }
                         (None, Some(f)) => {
                             let d = &f.run.quantized.dequantized;
-                            HeatGrid::of(rows, cols, w, h, reduce, |i| {
-                                (xs[i] - f64::from(d[i])).abs()
+                            HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
+                                let d = &d[r * cols..][..cols];
+                                for ((o, &x), &y) in out.iter_mut().zip(row(r)).zip(d) {
+                                    *o = (x - f64::from(y)).abs();
+                                }
                             })
                         }
                         (None, None) => {
                             let p = run.params;
-                            HeatGrid::of(rows, cols, w, h, reduce, |i| {
-                                (xs[i] - p.fake_quantize(xs[i])).abs()
+                            HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
+                                for (o, &x) in out.iter_mut().zip(row(r)) {
+                                    *o = (x - p.fake_quantize(x)).abs();
+                                }
                             })
                         }
                     }
@@ -739,7 +756,7 @@ impl Session {
             Source::Preset(..) => "preset",
             Source::Generated(..) => "generated",
         };
-        let summary = crate::present::json::summary_json(
+        let mut summary = crate::present::json::summary_json(
             &settings,
             kind,
             self.file_note.as_deref(),
@@ -747,8 +764,11 @@ impl Session {
             &run,
             &compare,
             format_now.map(|f| &f.run),
-            granular.as_ref(),
         );
+        summary.granular = granular
+            .as_ref()
+            .map(crate::present::json::PageGranularJson::from);
+        let summary = crate::present::json::to_json(&summary);
         if let Some(a) = new_analysis {
             self.analysis = Some(a);
             self.computed.analyses += 1;

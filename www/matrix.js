@@ -132,7 +132,7 @@ function facts(summary) {
   } else {
     text += ` ${g.format}: ${g.bits_per_weight.toFixed(3)} bits per weight.`;
   }
-  text += ` MSE ${fmt(g.mse)}, max error ${fmt(g.max_abs_error)}`;
+  text += ` MSE ${fmt(g.metrics.mse)}, max error ${fmt(g.metrics.max_abs_error)}`;
   if (g.rotated_basis) {
     text += `; rotated by a Hadamard block of ${g.rotate_block}: MSE ${fmt(g.rotated_basis.mse)} and max error ${fmt(g.rotated_basis.max_abs_error)} in the rotated basis`;
   }

@@ -17,9 +17,9 @@
  * @property {FormatInfo | null} format The format's run where a format other than int is chosen
  *   (then `formulas`, `table` and `conclusion` are the format's; `result` and `compare` stay the
  *   int scheme's); null with int.
- * @property {object | null} granular The run at the granularity and rotation (`units`,
- *   `bits_per_weight`, `mse`, `max_abs_error`, `rotate_block`, `rotated_basis`, ...), where the
- *   settings ask for one; null at tensor without rotation.
+ * @property {object | null} granular The run at the granularity and rotation (`format`,
+ *   `units`, `bits_per_weight`, `rotate_block`, `metrics`, `rotated_basis`), where the settings
+ *   ask for one; null at tensor without rotation.
  */
 
 /**

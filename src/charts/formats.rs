@@ -246,18 +246,24 @@ pub fn draw_formats<DB: DrawingBackend>(
             draw_all(&mut chart, LineSeries::new(pts, style).collect())?;
             let r = theme.px(3.2);
             let fine = markers.into_iter().map(|p| {
-                if fam == Family::IntFine {
-                    Cross::new(p, r, colour(fam).stroke_width(theme.px(1.6))).into_dyn()
-                } else {
-                    Circle::new(p, r, colour(fam).stroke_width(theme.px(1.6))).into_dyn()
-                }
+                let style = colour(fam).stroke_width(theme.px(1.6));
+                Circle::new(
+                    p,
+                    r,
+                    if fam == Family::IntFine {
+                        style.filled()
+                    } else {
+                        style
+                    },
+                )
+                .into_dyn()
             });
             draw_all(&mut chart, fine.collect())?;
         }
         if any {
             let style = colour(fam).mix(0.85).stroke_width(theme.px(1.4));
             let label = if fam == Family::IntFine {
-                "int4, int8 sym per channel, group 128/64/32 (×)"
+                "int4, int8 sym per channel, group 128/64/32 (●)"
             } else {
                 "the same after a Hadamard rotation (○)"
             };

@@ -5,7 +5,10 @@
 //! `blit_bitmap`: one `putImageData` on the page), not one rectangle per cell. The grid they
 //! show is computed by [`HeatGrid::of`] in one pass over the values.
 
-use super::{begin, builder, decade, drawing, num, style_mesh, titles, ChartResult, Theme};
+use super::{
+    begin, builder, decade, draw_all, drawing, key_points, num, style_mesh, titles, ChartResult,
+    Theme, Ticked,
+};
 use crate::quant::granularity::Units;
 use plotters::coord::Shift;
 use plotters::element::{Drawable, PointCollection};
@@ -84,7 +87,7 @@ pub struct HeatGrid {
 
 impl HeatGrid {
     /// Reduces `value(i)` (`i` the flattened row-major position, `value` non-negative) of a
-    /// `rows x cols` tensor to at most `max_w x max_h` cells, one pass over the values.
+    /// `rows x cols` tensor to at most `max_w x max_h` cells (see [`HeatGrid::of_rows`]).
     pub fn of(
         rows: usize,
         cols: usize,
@@ -93,27 +96,44 @@ impl HeatGrid {
         reduce: Reduce,
         value: impl Fn(usize) -> f64,
     ) -> HeatGrid {
+        HeatGrid::of_rows(rows, cols, max_w, max_h, reduce, &mut |r, out| {
+            for (c, o) in out.iter_mut().enumerate() {
+                *o = value(r * cols + c);
+            }
+        })
+    }
+
+    /// Reduces a `rows x cols` tensor to at most `max_w x max_h` cells in one pass: `fill(r,
+    /// out)` writes row `r`'s values (non-negative) into `out` (`cols` long). One call per row,
+    /// so the reduction's loops are compiled once whatever the values are.
+    pub fn of_rows(
+        rows: usize,
+        cols: usize,
+        max_w: usize,
+        max_h: usize,
+        reduce: Reduce,
+        fill: &mut dyn FnMut(usize, &mut [f64]),
+    ) -> HeatGrid {
         let w = cols.min(max_w.max(1));
         let h = rows.min(max_h.max(1));
         let mut cells = vec![0.0f64; w * h];
         if w > 0 && h > 0 {
             // The cell column of each tensor column, once.
             let col_cell: Vec<usize> = (0..cols).map(|c| c * w / cols).collect();
+            let mut row = vec![0.0f64; cols];
             for r in 0..rows {
+                fill(r, &mut row);
                 let line = &mut cells[(r * h / rows) * w..][..w];
-                let base = r * cols;
                 match reduce {
                     Reduce::Max => {
-                        for (c, &j) in col_cell.iter().enumerate() {
-                            let v = value(base + c);
+                        for (&v, &j) in row.iter().zip(&col_cell) {
                             if v > line[j] {
                                 line[j] = v;
                             }
                         }
                     }
                     Reduce::Mean => {
-                        for (c, &j) in col_cell.iter().enumerate() {
-                            let v = value(base + c);
+                        for (&v, &j) in row.iter().zip(&col_cell) {
                             if v.is_finite() {
                                 line[j] += v;
                             }
@@ -283,15 +303,17 @@ pub fn draw_heatmap<DB: DrawingBackend>(
     };
     let plot = titles(&plot_area, theme, title, &subtitle)?;
     let (rf, cf) = (rows as f64, cols as f64);
+    // Row 0 at the top: the y axis runs from `rows` down to 0.
     let mut chart = builder(&plot, theme, 8.0)
-        .build_cartesian_2d(0f64..cf, rf..0f64)
+        .build_cartesian_2d(
+            Ticked::new(0f64..cf, key_points(0f64..cf, 6)),
+            Ticked::new(rf..0f64, key_points(0f64..rf, 6)),
+        )
         .map_err(drawing)?;
     let whole = |v: &f64| format!("{}", v.round() as i64);
     let mut mesh = chart.configure_mesh();
     style_mesh(&mut mesh, theme, "column", "row");
     mesh.disable_mesh()
-        .x_labels(6)
-        .y_labels(6)
         .x_label_formatter(&whole)
         .y_label_formatter(&whole)
         .draw()
@@ -335,29 +357,23 @@ pub fn draw_heatmap<DB: DrawingBackend>(
         let line = pal.bg.mix(0.85).stroke_width(theme.px(1.0));
         let min_gap = theme.px(4.0) as f64;
         if u.per_row > 1 && pw as f64 / u.per_row as f64 >= min_gap && u.size < cols {
-            let mut c = u.size;
-            while c < cols {
-                let x = c as f64;
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        vec![(x, 0.0), (x, rf)],
-                        line,
-                    )))
-                    .map_err(drawing)?;
-                c += u.size;
-            }
+            let lines = (1..u.per_row)
+                .map(|k| {
+                    let x = (k * u.size) as f64;
+                    PathElement::new(vec![(x, 0.0), (x, rf)], line).into_dyn()
+                })
+                .collect();
+            draw_all(&mut chart, lines)?;
         }
         let row_units = u.count() > 1 && (u.per_row > 1 || u.size == cols);
         if row_units && rows > 1 && ph as f64 / rows as f64 >= min_gap {
-            for r in 1..rows {
-                let y = r as f64;
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        vec![(0.0, y), (cf, y)],
-                        line,
-                    )))
-                    .map_err(drawing)?;
-            }
+            let lines = (1..rows)
+                .map(|r| {
+                    let y = r as f64;
+                    PathElement::new(vec![(0.0, y), (cf, y)], line).into_dyn()
+                })
+                .collect();
+            draw_all(&mut chart, lines)?;
         }
     }
     draw_colour_bar(&bar_area, theme, g.hi, yr.start, yr.end)?;
@@ -423,7 +439,7 @@ pub fn draw_scales<DB: DrawingBackend>(
     }
     let pal = theme.palette();
     let mut sorted: Vec<f64> = scales.iter().copied().filter(|s| s.is_finite()).collect();
-    sorted.sort_by(f64::total_cmp);
+    sorted.sort_unstable_by(f64::total_cmp);
     let subtitle = match (sorted.first(), sorted.last()) {
         (Some(&lo), Some(&hi)) if sorted.len() > 1 => format!(
             "{} {unit_name}s: {} to {} ({}x); one scale for the tensor: {}",
@@ -443,7 +459,10 @@ pub fn draw_scales<DB: DrawingBackend>(
     let axis = super::LogAxis::of(all);
     let n = sorted.len().max(1) as f64;
     let mut chart = builder(&plot, theme, 12.0)
-        .build_cartesian_2d(0f64..n, axis.range())
+        .build_cartesian_2d(
+            Ticked::new(0f64..n, key_points(0f64..n, 6)),
+            Ticked::new(axis.range(), axis.decades(6)),
+        )
         .map_err(drawing)?;
     let fy = |v: &f64| decade(*v);
     let fx = |v: &f64| format!("{}", v.round() as i64);
@@ -454,9 +473,7 @@ pub fn draw_scales<DB: DrawingBackend>(
         &format!("{unit_name}s, from the smallest scale"),
         "scale (log)",
     );
-    mesh.x_labels(6)
-        .y_labels(6)
-        .x_label_formatter(&fx)
+    mesh.x_label_formatter(&fx)
         .y_label_formatter(&fy)
         .draw()
         .map_err(drawing)?;
@@ -478,21 +495,20 @@ pub fn draw_scales<DB: DrawingBackend>(
         if pts.len() == 1 {
             pts = vec![(0.0, pts[0].1), (n, pts[0].1)];
         }
-        chart
-            .draw_series(std::iter::once(PathElement::new(pts, line)))
-            .map_err(drawing)?;
+        draw_all(&mut chart, vec![PathElement::new(pts, line).into_dyn()])?;
     }
     if tensor_scale.is_finite() && tensor_scale > 0.0 {
         let y = axis.y(tensor_scale);
         let dash = pal.clip.stroke_width(theme.px(1.5));
-        chart
-            .draw_series(std::iter::once(super::dashed(
+        draw_all(
+            &mut chart,
+            vec![super::dashed(
                 vec![(0.0, y), (n, y)],
                 theme.px(6.0),
                 theme.px(4.0),
                 dash,
-            )))
-            .map_err(drawing)?;
+            )],
+        )?;
     }
     Ok(())
 }

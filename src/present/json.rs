@@ -522,10 +522,45 @@ pub struct Summary {
     pub format: Option<FormatJson>,
     /// The run at the settings' granularity and rotation (units, bits per weight, the error in
     /// both bases), where they ask for one.
-    pub granular: Option<GranularJson>,
+    pub granular: Option<PageGranularJson>,
 }
 
-/// The summary as JSON text.
+/// The page's part of a [`GranularRun`]: the format, the units, bits per weight and the error
+/// in both bases (the metrics nested, not flattened as [`GranularJson`]'s: serde's flattening
+/// machinery would add to the wasm).
+#[derive(Debug, Serialize)]
+pub struct PageGranularJson {
+    pub format: String,
+    pub units: Option<UnitsJson>,
+    pub bits_per_weight: f64,
+    pub rotate_block: Option<usize>,
+    pub metrics: MetricsJson,
+    pub rotated_basis: Option<MetricsJson>,
+}
+
+impl From<&GranularRun> for PageGranularJson {
+    fn from(run: &GranularRun) -> Self {
+        PageGranularJson {
+            format: run
+                .settings
+                .format
+                .map_or("int".into(), |(f, _)| f.to_string()),
+            units: run.units.as_ref().map(|u| UnitsJson {
+                count: u.units.count(),
+                size: u.units.size,
+                rows: u.units.rows,
+                cols: u.units.cols,
+                per_row: u.units.per_row,
+            }),
+            bits_per_weight: run.bits_per_weight,
+            rotate_block: run.rotate_block,
+            metrics: MetricsJson::from(&run.metrics),
+            rotated_basis: run.rotated_metrics.as_ref().map(MetricsJson::from),
+        }
+    }
+}
+
+/// The summary (`to_json` makes its text; `granular` is for the caller to add).
 pub fn summary_json(
     settings: &Settings,
     source: &str,
@@ -534,8 +569,7 @@ pub fn summary_json(
     run: &Run,
     compare: &[Run],
     format: Option<&FormatRun>,
-    granular: Option<&GranularRun>,
-) -> String {
+) -> Summary {
     let outliers = analysis.data.outliers.len();
     let mut summary = Summary {
         query: settings.to_query(),
@@ -547,7 +581,7 @@ pub fn summary_json(
         compare: compare_rows(compare, Some(run)),
         conclusion: String::new(),
         format: None,
-        granular: granular.map(|g| GranularJson::new(&analysis.data.label, g, false)),
+        granular: None,
     };
     match format {
         None => {
@@ -569,7 +603,7 @@ pub fn summary_json(
             summary.format = Some(FormatJson::new(f));
         }
     }
-    to_json(&summary)
+    summary
 }
 
 /// Values `start..start + k` of a format's run as table rows.
