@@ -450,6 +450,15 @@ impl Session {
         Ok(())
     }
 
+    /// Whether the kept heatmap grid is stale after an update: new data, or a grid of the error.
+    fn analysis_changed_or_error_view(&self, fresh: bool) -> bool {
+        fresh
+            || self
+                .heat_grid
+                .as_ref()
+                .is_some_and(|((what, ..), _)| *what == HeatValue::Error)
+    }
+
     /// The data's `(rows, cols)`: its shape, or one row for 1-D data.
     fn rows_cols(&self) -> Option<(usize, usize)> {
         let a = self.analysis.as_ref()?;
@@ -494,8 +503,26 @@ impl Session {
                     })
                 }
                 HeatValue::Error => {
-                    match (granular.and_then(|g| g.dequantized.as_deref()), format) {
-                        (Some(d), _) => {
+                    let units = granular.and_then(|g| g.units.as_ref());
+                    match (
+                        granular.and_then(|g| g.dequantized.as_deref()),
+                        format,
+                        units,
+                    ) {
+                        (None, _, Some(u)) => {
+                            HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
+                                let xs = row(r);
+                                for k in 0..u.units.per_row {
+                                    let p = &u.params[r * u.units.per_row + k];
+                                    let at = k * u.units.size;
+                                    let end = (at + u.units.size).min(cols);
+                                    for (o, &x) in out[at..end].iter_mut().zip(&xs[at..end]) {
+                                        *o = (x - p.fake_quantize(x)).abs();
+                                    }
+                                }
+                            })
+                        }
+                        (Some(d), _, _) => {
                             HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
                                 let d = &d[r * cols..][..cols];
                                 for ((o, &x), &y) in out.iter_mut().zip(row(r)).zip(d) {
@@ -503,7 +530,7 @@ impl Session {
                                 }
                             })
                         }
-                        (None, Some(f)) => {
+                        (None, Some(f), None) => {
                             let d = &f.run.quantized.dequantized;
                             HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
                                 let d = &d[r * cols..][..cols];
@@ -512,7 +539,7 @@ impl Session {
                                 }
                             })
                         }
-                        (None, None) => {
+                        (None, None, None) => {
                             let p = run.params;
                             HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
                                 for (o, &x) in out.iter_mut().zip(row(r)) {
@@ -550,7 +577,10 @@ impl Session {
             None => (0, run.params),
         };
         let deq = match (&self.granular, self.current_format()) {
-            (Some(g), _) => g.dequantized.as_ref().and_then(|d| d.get(i).copied()),
+            (Some(g), _) => match &g.dequantized {
+                Some(d) => d.get(i).copied(),
+                None => Some(p.fake_quantize(x)),
+            },
             (None, Some(f)) => f.run.quantized.dequantized.get(i).map(|&d| f64::from(d)),
             (None, None) => Some(run.params.fake_quantize(x)),
         };
@@ -712,7 +742,11 @@ impl Session {
                     granularity: settings.granularity,
                     rotate: settings.rotate,
                 };
-                Some(analysis.granular(&g, true)?)
+                // The values after rotation and the dequantized values only with a rotation
+                // (where the dequantized values are made anyway, to rotate back): without one,
+                // each value's x̂ is its unit's parameters applied to it, and a Granularity
+                // change writes no arrays of the codes and dequantized values.
+                Some(analysis.granular(&g, settings.rotate != Rotation::None)?)
             } else {
                 None
             };
@@ -795,7 +829,10 @@ impl Session {
         }
         self.compare = Some((q, compare));
         self.granular = granular;
-        self.heat_grid = None;
+        // The |x| heatmap depends on the data alone; the error's on everything.
+        if self.analysis_changed_or_error_view(fresh) {
+            self.heat_grid = None;
+        }
         if !same_sweep {
             self.sweep = None;
             self.sweep_count = self.sweep_count.wrapping_add(1);
@@ -944,6 +981,16 @@ mod tests {
         summary(&mut s, "shape=64,256&bits=4&granularity=channel");
         draw(&mut s, "heatmap").unwrap();
         assert_eq!(s.computed().heat_grids, 3);
+        // The |x| view depends on the data alone: kept through a quantization change.
+        s.set_heatmap("abs", "max").unwrap();
+        draw(&mut s, "heatmap").unwrap();
+        assert_eq!(s.computed().heat_grids, 4);
+        summary(&mut s, "shape=64,256&bits=3&granularity=group:64");
+        draw(&mut s, "heatmap").unwrap();
+        assert_eq!(s.computed().heat_grids, 4);
+        summary(&mut s, "shape=64,256&bits=3&granularity=group:64&seed=7");
+        draw(&mut s, "heatmap").unwrap();
+        assert_eq!(s.computed().heat_grids, 5);
         assert!(s
             .set_heatmap("log", "max")
             .unwrap_err()
@@ -980,6 +1027,21 @@ mod tests {
         assert_eq!(
             v["value"].as_f64(),
             Some(s.analysis.as_ref().unwrap().values()[i])
+        );
+        // Without rotation the session keeps no dequantized array: x̂ is the unit's parameters
+        // applied, the same bits as the run that keeps them.
+        assert!(s.granular().unwrap().dequantized.is_none());
+        let kept = s
+            .analysis
+            .as_ref()
+            .unwrap()
+            .granular(&s.granular().unwrap().settings, true)
+            .unwrap();
+        let d = kept.dequantized.unwrap()[i];
+        assert_eq!(v["dequantized"].as_f64(), Some(d));
+        assert_eq!(
+            v["error"].as_f64(),
+            Some(s.analysis.as_ref().unwrap().values()[i] - d)
         );
         assert!(s
             .heatmap_at(f64::from(p.x1) + 1.0, f64::from(p.y0))
