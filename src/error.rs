@@ -80,6 +80,13 @@ pub enum Error {
         /// `max |x - x̂|` (infinite where `x - x̂` itself overflows).
         max_abs_error: f64,
     },
+    /// The `kl` calibration asked of the asymmetric scheme: it is symmetric only.
+    KlAsymmetric,
+    /// `max |x|` too small for 2048 histogram bins with distinct float64 edges.
+    KlRange {
+        /// `max |x|` of the values.
+        absmax: f64,
+    },
     /// Quantizing one layer of the model failed: which layer, and why.
     Layer {
         /// The tensor's name (`fc2.weight`).
@@ -157,6 +164,15 @@ impl fmt::Display for Error {
                 full(*limit)
             ),
             Error::Chart(message) => write!(f, "{message}"),
+            Error::KlRange { absmax } => write!(
+                f,
+                "calibration kl needs 2048 histogram bins over [0, max|x|], and max|x| = {} is too small for 2049 distinct float64 edges: rescale the data (max|x| above about 1e-320), or use minmax, percentile:P or mse",
+                full(*absmax)
+            ),
+            Error::KlAsymmetric => write!(
+                f,
+                "calibration kl is symmetric-only (it picks a clip value from the histogram of |x|): use scheme symmetric with kl (--scheme symmetric, URL scheme=symmetric), or minmax, percentile:P or mse with the asymmetric scheme"
+            ),
             Error::RangeOverflow { lo, hi } => {
                 if !lo.is_finite() || !hi.is_finite() {
                     // Not a range at all: say what it came from instead of printing NaN or inf.

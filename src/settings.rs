@@ -37,6 +37,10 @@ pub enum Calibration {
     Percentile(f64),
     /// The clip range with the least mean squared error (see [`crate::quant::calibrate`]).
     Mse,
+    /// NVIDIA's entropy calibration: the clip value of the 2048-bin `|x|` histogram whose
+    /// requantized distribution has the least KL divergence (symmetric only, see
+    /// [`crate::quant::calibrate::kl`]).
+    Kl,
 }
 
 /// Where the zero point may lie and whether 0 must be in the range.
@@ -220,6 +224,9 @@ impl QuantSettings {
         if let Calibration::Percentile(p) = self.calibration {
             check_percentile(p)?;
         }
+        if self.calibration == Calibration::Kl && self.scheme == Scheme::Asymmetric {
+            return Err(Error::KlAsymmetric);
+        }
         Ok(())
     }
 
@@ -381,11 +388,12 @@ impl fmt::Display for Scheme {
 impl FromStr for Calibration {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let expected = "minmax, percentile:P (50 < P <= 100) or mse";
+        let expected = "minmax, percentile:P (50 < P <= 100), mse or kl";
         let t = s.trim().to_ascii_lowercase();
         match t.as_str() {
             "minmax" | "min-max" | "max" => Ok(Calibration::MinMax),
             "mse" => Ok(Calibration::Mse),
+            "kl" => Ok(Calibration::Kl),
             "percentile" => Ok(Calibration::Percentile(DEFAULT_PERCENTILE)),
             _ => match t.strip_prefix("percentile:") {
                 Some(p) => {
@@ -404,17 +412,19 @@ impl fmt::Display for Calibration {
             Calibration::MinMax => f.write_str("minmax"),
             Calibration::Percentile(p) => write!(f, "percentile:{p}"),
             Calibration::Mse => f.write_str("mse"),
+            Calibration::Kl => f.write_str("kl"),
         }
     }
 }
 
 impl Calibration {
-    /// A short label for tables and legends: `min-max`, `p99.99`, `mse`.
+    /// A short label for tables and legends: `min-max`, `p99.99`, `mse`, `kl`.
     pub fn label(&self) -> String {
         match self {
             Calibration::MinMax => "min-max".to_string(),
             Calibration::Percentile(p) => format!("p{p}"),
             Calibration::Mse => "mse".to_string(),
+            Calibration::Kl => "kl".to_string(),
         }
     }
 }
@@ -678,6 +688,7 @@ impl Settings {
         let mut outlier_value_set = false;
         let mut calibration_set = false;
         let mut n_set = false;
+        let mut scheme_set = false;
         let q = query.trim().trim_start_matches('?');
         for pair in q.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -703,7 +714,10 @@ impl Settings {
                     outlier_value_set = true;
                 }
                 "bits" => s.quant.bits = parse_bits(&v)?,
-                "scheme" => s.quant.scheme = v.parse()?,
+                "scheme" => {
+                    s.quant.scheme = v.parse()?;
+                    scheme_set = true;
+                }
                 "calibration" => {
                     s.quant.calibration = v.parse()?;
                     calibration_set = true;
@@ -738,6 +752,10 @@ impl Settings {
                 ));
             }
             s.data.n = r * c;
+        }
+        if s.quant.calibration == Calibration::Kl && !scheme_set {
+            // kl has one scheme: asking for it alone asks for that scheme.
+            s.quant.scheme = Scheme::Symmetric;
         }
         if s.preset.is_none() {
             s.data.validate()?;

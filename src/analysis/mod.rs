@@ -14,6 +14,7 @@ use crate::quant::pairwise::pairwise_sum_map;
 use crate::quant::params::{MeanSquare, QuantParams};
 use crate::settings::{Calibration, QuantSettings, Scheme, ZeroPoint, DEFAULT_PERCENTILE};
 use std::cell::{OnceCell, RefCell};
+use std::sync::Arc;
 
 pub mod blocks;
 pub mod formats;
@@ -21,6 +22,7 @@ pub mod front;
 pub mod granular;
 pub mod histogram;
 pub mod metrics;
+pub mod report;
 pub mod view;
 
 /// One quantization of the data: its settings, parameters and error.
@@ -126,6 +128,10 @@ pub struct Analysis {
     /// The search's own picks (the sweep measures them on its sample).
     mse_searched: RefCell<Vec<MseEntry>>,
     search: OnceCell<calibrate::SearchData>,
+    /// The histogram of `|x|` the `kl` calibration searches (the same at every bit width).
+    kl_histogram: OnceCell<calibrate::AbsHistogram>,
+    /// The `kl` calibrations made so far, by bit width.
+    kl: RefCell<Vec<(u32, Arc<calibrate::KlCalibration>)>>,
     /// The values sorted ascending, made on the first view or comparison that uses them.
     sorted: OnceCell<Vec<f64>>,
 }
@@ -176,6 +182,8 @@ impl Analysis {
             mse_ranges: RefCell::new(Vec::new()),
             mse_searched: RefCell::new(Vec::new()),
             search: OnceCell::new(),
+            kl_histogram: OnceCell::new(),
+            kl: RefCell::new(Vec::new()),
             sorted: OnceCell::new(),
         })
     }
@@ -247,7 +255,36 @@ impl Analysis {
                 Ok(r)
             }
             Calibration::MinMax => calibrate::clip_range(self.values(), &self.stats, q),
+            Calibration::Kl => {
+                if q.scheme == Scheme::Asymmetric {
+                    return Err(crate::error::Error::KlAsymmetric);
+                }
+                let a = self.kl(q.bits)?.threshold;
+                Ok((-a, a))
+            }
         }
+    }
+
+    /// The `kl` calibration of all the values at `bits` (signed levels, as the symmetric
+    /// scheme's): the threshold, the histogram of `|x|` and every candidate's divergence, for
+    /// the page's histogram and divergence charts. The same threshold as
+    /// [`calibrate::clip_range`] gives; the histogram is made once for every width.
+    pub fn kl(&self, bits: u32) -> Result<Arc<calibrate::KlCalibration>> {
+        if let Some((_, k)) = self.kl.borrow().iter().find(|(b, _)| *b == bits) {
+            return Ok(Arc::clone(k));
+        }
+        let histogram = match self.kl_histogram.get() {
+            Some(h) => h.clone(),
+            None => {
+                let h = calibrate::kl::abs_histogram(self.values(), self.stats.absmax)?;
+                self.kl_histogram.get_or_init(|| h).clone()
+            }
+        };
+        let k = Arc::new(calibrate::KlCalibration::of_histogram(
+            histogram, bits, false,
+        )?);
+        self.kl.borrow_mut().push((bits, Arc::clone(&k)));
+        Ok(k)
     }
 
     /// The `mse` calibration's range for `q`, where it has been found already.

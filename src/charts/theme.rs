@@ -80,6 +80,7 @@ impl Theme {
                     RGBColor(0x6c, 0xa8, 0xe8),
                     RGBColor(0xff, 0xa6, 0x57),
                     RGBColor(0x56, 0xd3, 0x64),
+                    RGBColor(0xc2, 0x97, 0xff),
                 ],
             }
         } else {
@@ -97,6 +98,7 @@ impl Theme {
                     RGBColor(0x3a, 0x75, 0xc4),
                     RGBColor(0xe0, 0x6c, 0x00),
                     RGBColor(0x1e, 0x8e, 0x3e),
+                    RGBColor(0x86, 0x3b, 0xc4),
                 ],
             }
         }
@@ -115,8 +117,8 @@ pub(crate) struct Palette {
     pub(crate) clip: RGBColor,
     pub(crate) zero: RGBColor,
     pub(crate) error: RGBColor,
-    /// min-max, percentile, mse.
-    pub(crate) calibration: [RGBColor; 3],
+    /// min-max, percentile, mse, kl.
+    pub(crate) calibration: [RGBColor; 4],
 }
 
 impl Palette {
@@ -126,6 +128,7 @@ impl Palette {
             Calibration::MinMax => self.calibration[0],
             Calibration::Percentile(_) => self.calibration[1],
             Calibration::Mse => self.calibration[2],
+            Calibration::Kl => self.calibration[3],
         }
     }
 }

@@ -54,6 +54,14 @@ pub fn formulas(run: &Run, stats: &DataStats, first: Option<&Row>) -> Vec<String
             "α = the clip value with the least MSE = {}",
             p.range_max
         )),
+        (Scheme::Symmetric, Calibration::Kl) => out.push(format!(
+            "α = the edge of the 2048-bin |x| histogram with the least KL divergence = {}",
+            p.range_max
+        )),
+        // Settings refuse kl with asymmetric; said plainly should one get here.
+        (Scheme::Asymmetric, Calibration::Kl) => {
+            out.push(crate::error::Error::KlAsymmetric.to_string())
+        }
     }
     match s.scheme {
         Scheme::Asymmetric => {

@@ -5,5 +5,6 @@
 pub mod accuracy;
 pub mod explain;
 pub mod json;
+pub mod model_section;
 pub mod nprint;
 pub mod number;

@@ -6,11 +6,14 @@
 //!   statistics. The order statistics come from selection, not a full sort.
 //! - `mse`: the clip range with the least mean squared error, by search, never with more
 //!   error than min-max (see [`mse_range`]).
+//! - `kl`: NVIDIA pytorch-quantization's entropy calibration, symmetric only (see [`kl`]).
 
+pub mod kl;
 pub mod percentile;
 pub mod search;
 pub mod stats;
 
+pub use kl::{kl_calibrate, AbsHistogram, KlCalibration, KL_BINS, KL_START_BIN};
 pub use percentile::{
     numpy_lerp, percentile, percentile_pair, percentile_sorted, stats_and_percentile_pair,
 };
@@ -41,6 +44,11 @@ pub fn clip_range(xs: &[f64], stats: &DataStats, settings: &QuantSettings) -> Re
         (Calibration::Mse, scheme) => {
             mse_range(xs, stats, scheme, settings.bits, settings.zero_point)?
         }
+        (Calibration::Kl, Scheme::Symmetric) => {
+            let a = kl_calibrate(xs, stats.absmax, settings.bits, false)?.threshold;
+            (-a, a)
+        }
+        (Calibration::Kl, Scheme::Asymmetric) => return Err(Error::KlAsymmetric),
     };
     if lo.is_finite() && hi.is_finite() {
         Ok((lo, hi))
