@@ -6,7 +6,7 @@ import { state } from './state.js';
 import { fillFormatsTable } from './formats.js';
 
 /** The charts, by the name `Session.draw` knows them; each has a `<canvas id="chart-NAME">`. */
-export const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep', 'formats', 'blocks', 'accuracy'];
+export const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep', 'formats', 'blocks', 'accuracy', 'heatmap', 'scales'];
 
 /** Whether a chart is part of the page for the current choice: with int the block inspector's
  * is not, with a format the int scheme's own charts are not, and the model's accuracy is not

@@ -11,6 +11,7 @@ import { downloadCsv, downloadPng } from './downloads.js';
 import { redraw, redrawIfResized, run, selectBlock, updateFromControls } from './update.js';
 import { hoverText, pickRow } from './formats.js';
 import { LESSONS, closeLesson, focusLesson, showLesson } from './lessons.js';
+import { setupMatrix } from './matrix.js';
 import { openFile, setupModelFile } from './modelfile.js';
 
 /** Pause after typing before updating, so "1000" does not compute 1, 10 and 100 first. */
@@ -58,6 +59,7 @@ export function setupUI() {
     });
   }
   setupInspector();
+  setupMatrix();
   setupTour();
   setupModelFile();
   ui.file.addEventListener('change', () => {

@@ -8,6 +8,7 @@ import { sizesChanged } from './charts.js';
 import { drawOnScreen, redrawOnly } from './schedule.js';
 import { setMode, showBlock } from './formats.js';
 import { saveUrl } from './url.js';
+import { showMatrix } from './matrix.js';
 import { showModel } from './model.js';
 import { afterUpdate, withTensor } from './modelfile.js';
 
@@ -106,7 +107,8 @@ async function beforeCompute(large) {
 function show(next, t0, syncControls, sliding = false) {
   state.summary = next;
   state.preset = next.settings.preset ?? null;
-  const relayout = setMode(next);
+  const modeChanged = setMode(next);
+  const relayout = showMatrix(next) || modeChanged;
   try {
     drawOnScreen(sliding, relayout);
   } catch (e) {
