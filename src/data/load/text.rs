@@ -71,7 +71,7 @@ pub(crate) fn read_text(text: &str, source: &str) -> Result<Loaded> {
                 .clone()
                 .all(|w| w.parse::<f64>().is_err() && !numeric_ish(w))
         {
-            note = Some(shown(line.trim(), 60));
+            note = Some(shown(line.trim(), 40));
             continue;
         }
         for (wi, w) in words.enumerate() {
