@@ -17,7 +17,9 @@ mod errors;
 mod export;
 mod formats;
 mod histogram;
+mod kl;
 mod mapping;
+mod rotation;
 mod sweep;
 
 pub use blocks::{draw_blocks, draw_blocks_chart};
@@ -29,7 +31,9 @@ pub use export::{
 };
 pub use formats::{draw_formats, Choice};
 pub use histogram::{draw_format_histogram, draw_histogram};
+pub use kl::draw_kl;
 pub use mapping::draw_mapping;
+pub use rotation::draw_rotation;
 pub use sweep::{draw_sweep, draw_sweep_part, SweepPart};
 mod axis;
 mod frame;
