@@ -7,6 +7,7 @@ import { largeInQuery, state } from './state.js';
 import { enqueue, watchOnScreen } from './schedule.js';
 import { run } from './update.js';
 import { setupUI } from './events.js';
+import { setupCards } from './kl.js';
 import { LESSONS, focusLesson, lessonInQuery, showLesson, withoutLesson } from './lessons.js';
 
 /** Starts wasm, wires up the controls, then shows the view the URL asks for. */
@@ -23,6 +24,7 @@ async function initialize() {
     return;
   }
   setupUI();
+  setupCards();
   enqueue(firstUpdate);
 }
 

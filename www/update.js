@@ -7,6 +7,7 @@ import { render } from './numbers.js';
 import { sizesChanged } from './charts.js';
 import { drawOnScreen, redrawOnly } from './schedule.js';
 import { setMode, showBlock } from './formats.js';
+import { showCards } from './kl.js';
 import { saveUrl } from './url.js';
 
 /** Updates from the controls after `changes` (controls, oldest first); new data leaves a preset. */
@@ -89,7 +90,8 @@ async function beforeCompute(large) {
 function show(next, t0, syncControls, sliding = false) {
   state.summary = next;
   state.preset = next.settings.preset ?? null;
-  const relayout = setMode(next);
+  const cardsMoved = showCards(next);
+  const relayout = setMode(next) || cardsMoved;
   try {
     drawOnScreen(sliding, relayout);
   } catch (e) {
