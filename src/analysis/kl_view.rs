@@ -31,7 +31,6 @@ impl Analysis {
     /// The KL calibration at `bits` with the symmetric `percentile` and `mse` thresholds at the
     /// same width (each cached by the analysis: the KL search per width, the least-error search
     /// per width).
-    #[inline(never)]
     pub fn kl_view(&self, bits: u32, percentile: f64) -> Result<KlView> {
         let kl = self.kl(bits)?;
         let q = |calibration| QuantSettings {

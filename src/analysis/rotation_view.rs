@@ -49,7 +49,6 @@ impl RotationView {
     /// rotation whose rotated and dequantized values were kept; `xs` are the original values
     /// and `row_len` the length of a row. Errors where the run has no rotation, or past the
     /// last block.
-    #[inline(never)]
     pub fn of(
         run: &GranularRun,
         xs: &[f64],

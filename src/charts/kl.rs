@@ -14,7 +14,6 @@ use plotters::prelude::*;
 /// The histogram of `|x|` (2048 bins, log counts) with the KL threshold (solid) and the
 /// percentile and least-error thresholds (dashed), over the divergence of every candidate
 /// threshold (log axis; infinite and NaN divergences are left out) with the least marked.
-#[inline(never)]
 pub fn draw_kl<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     view: &KlView,

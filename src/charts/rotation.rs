@@ -13,7 +13,6 @@ use plotters::prelude::*;
 /// The block's original values as bars from 0 and its rotated values as a line with points,
 /// against the position in the block; the subtitle gives both peaks and the MSE and SQNR in
 /// the original and the rotated basis.
-#[inline(never)]
 pub fn draw_rotation<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     view: &RotationView,
