@@ -21,7 +21,12 @@
 // changes are each width's first visit on a page just loaded, and take a few ms more (V8's
 // baseline code, mostly), more still on a busy machine.
 //
-// Usage: node scripts/bench-page.mjs [--reps 5] [--warm 0] [--json]
+// It also times Bits changes at the default size on a page scrolled to the Model section (the
+// network evaluated at each new width, its flipped images and accuracy chart on screen): the
+// median of REPS changes, each to a width the page has not shown yet, after the section has its
+// model and chart.
+//
+// Usage: node scripts/bench-page.mjs [--reps 5] [--warm 0] [--json] [--model-only]
 import { bitsChange, extraFlags, formatChange, startPage } from './browser.mjs';
 
 const PAGES = [
@@ -32,6 +37,8 @@ const PAGES = [
 const TIMEOUT_MS = 60_000;
 /** The Format changes' page: a million values, rounded to a multiple of 256 so that every
  * format (the K-quants' super-block is 256) takes them. */
+/** The Model section's page: the default data size, scrolled to the section. */
+const MODEL_PAGE = { url: '/', label: 'default, at the Model section', bitsTarget: 16 };
 const FORMAT_PAGE = { url: '/?n=1000192', label: 'n = 1,000,192', formatTarget: 16 };
 /** The formats the timed Format changes step through, each new to the page (the session keeps
  * only the last format's run, so none is reused), after a warm-up to q8_0. */
@@ -44,6 +51,8 @@ const args = process.argv.slice(2);
 const REPS = Number(argValue('--reps') ?? 5);
 const WARM = Number(argValue('--warm') ?? 0);
 const JSON_OUT = args.includes('--json');
+/** Only the Model section's Bits changes. */
+const MODEL_ONLY = args.includes('--model-only');
 
 function argValue(name) {
   const i = args.indexOf(name);
@@ -178,6 +187,50 @@ async function measureFormats(browser, origin) {
   };
 }
 
+/** Bits changes on the default page scrolled to the Model section, once its model is loaded
+ * and its chart drawn: ms from the events to `data-state="ready"` of each. */
+async function measureModel(browser, origin) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(origin + MODEL_PAGE.url);
+  const drawn = () =>
+    page.waitForFunction(
+      () =>
+        document.getElementById('model-accuracy').textContent !== '' &&
+        document.body.dataset.state === 'ready' &&
+        document.body.dataset.charts === 'drawn',
+      null,
+      { timeout: TIMEOUT_MS },
+    );
+  await drawn();
+  await page.evaluate(() => document.getElementById('model').scrollIntoView({ block: 'start' }));
+  await drawn();
+  await timeBitsChange(page, 7); // warm-up
+  const changes = [];
+  for (let i = 0; i < REPS; i++) {
+    const bits = BIT_STEPS[i % BIT_STEPS.length];
+    changes.push({ bits, ...(await timeBitsChange(page, bits)) });
+  }
+  const onScreen = await page.evaluate(() => {
+    const r = document.getElementById('chart-accuracy').getBoundingClientRect();
+    return r.bottom > 0 && r.top < window.innerHeight;
+  });
+  if (!onScreen) errors.push('the accuracy chart was not on screen');
+  await context.close();
+  return {
+    page: MODEL_PAGE.url,
+    label: MODEL_PAGE.label,
+    bitsChange: median(changes.map((c) => c.ms)),
+    changes,
+    statusMs: median(changes.map((c) => c.statusMs)),
+    restMs: median(changes.map((c) => c.restMs)),
+    bitsTarget: MODEL_PAGE.bitsTarget,
+    errors,
+  };
+}
+
 function fmt(x) {
   return Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '–';
 }
@@ -192,10 +245,16 @@ async function main() {
   try {
     const version = browser.version();
     const rows = [];
+    const model = await measureModel(browser, origin);
+    if (MODEL_ONLY) {
+      const each = model.changes.map((c) => `${c.bits} bits ${fmt(c.ms)}`).join(', ');
+      console.log(JSON_OUT ? JSON.stringify({ chromium: version, reps: REPS, model }) : `${model.label}: Bits change → ready ${fmt(model.bitsChange)} ms (median of ${REPS}: ${each}), data-ms ${fmt(model.statusMs)}, then off screen ${fmt(model.restMs)} ms; ${verdict(model.bitsChange, model.bitsTarget)}${model.errors.length ? `; errors: ${model.errors.join('; ')}` : ''}`);
+      return;
+    }
     for (const spec of PAGES) rows.push(await measure(browser, origin, spec));
     const formats = await measureFormats(browser, origin);
     if (JSON_OUT) {
-      console.log(JSON.stringify({ chromium: version, extraFlags: extraFlags(), reps: REPS, rows, formats }));
+      console.log(JSON.stringify({ chromium: version, extraFlags: extraFlags(), reps: REPS, rows, formats, model }));
       return;
     }
     const flags = extraFlags();
@@ -226,7 +285,14 @@ async function main() {
       `| \`${formats.page}\` | ${fmt(formats.formatChange)} | ${each} | ${fmt(formats.statusMs)} |` +
         ` ${verdict(formats.formatChange, formats.formatTarget)} | ${fmt(formats.restMs)} |`,
     );
-    const errors = rows.concat([formats]).flatMap((r) => r.errors);
+    console.log(`\n| page | Bits change → ready | the changes, in order | \`#status\` data-ms | target | then off screen |`);
+    console.log('|---|---:|---|---:|---|---:|');
+    const modelEach = model.changes.map((c) => `${c.bits} bits ${fmt(c.ms)}`).join(', ');
+    console.log(
+      `| ${model.label} | ${fmt(model.bitsChange)} | ${modelEach} | ${fmt(model.statusMs)} |` +
+        ` ${verdict(model.bitsChange, model.bitsTarget)} | ${fmt(model.restMs)} |`,
+    );
+    const errors = rows.concat([formats, model]).flatMap((r) => r.errors);
     if (errors.length) console.log(`\nPage errors: ${errors.join('; ')}`);
   } finally {
     await stop();

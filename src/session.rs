@@ -13,6 +13,10 @@
 //! and the sweep (the error at every bit width, which depends only on the data, the zero point
 //! policy and the percentile).
 //!
+//! The model section ([`Session::load_model`], [`Session::model_json`]) evaluates the network
+//! with the current quantization settings, once per setting (the data does not feed it), and
+//! its accuracy chart's sweep once per model, on that chart's first draw.
+//!
 //! With a format other than int, `update` also quantizes the data in it: its run, each block's
 //! scale and error, and its histogram, recomputed only when the data, the format or its block
 //! change. The comparison of every format and the int schemes at 2 to 8 bits is left for its
@@ -30,6 +34,7 @@ use crate::analysis::{Analysis, Run, Sweep, View, HISTOGRAM_BINS};
 use crate::charts::{self, ChartResult, Theme};
 use crate::data::generate::{dataset_for, Dataset};
 use crate::error::{Error, Result};
+use crate::model::{Evaluation, Model, SweepRow};
 use crate::quant::formats::Format;
 use crate::settings::{
     Calibration, DataSpec, Granularity, Matrix, Preset, QuantSettings, Rotation, Scheme, Settings,
@@ -67,6 +72,22 @@ pub struct Computed {
     pub every_formats: u32,
     /// KL views (the KL search at a width beside the percentile and least-error thresholds).
     pub kl_views: u32,
+    /// Evaluations of the model (its weights quantized, the test set run through).
+    pub model_evaluations: u32,
+    /// Sweeps of the model over every int width and format, for its accuracy chart.
+    pub model_sweeps: u32,
+}
+
+/// The model section's state: the network, the evaluation at the last quantization settings
+/// asked for, and the sweep for the accuracy chart.
+struct ModelState {
+    model: Model,
+    /// The settings evaluated (see [`model_key`]) and the outcome, or why they cannot
+    /// quantize the network.
+    eval: Option<(Settings, std::result::Result<Evaluation, String>)>,
+    /// Every int width and format, computed on the accuracy chart's first draw and kept for
+    /// the model: it runs at fixed settings (see [`model_sweep_base`]).
+    sweep: Option<Vec<SweepRow>>,
 }
 
 /// The current format's run and what the page shows of it: each block's scale and error for
@@ -128,12 +149,14 @@ pub struct Session {
     /// The KL card's view of the current data, by bit width and percentile, computed on its
     /// chart's first draw (or `kl()`) and kept while the data, the bits and the percentile stay.
     kl_view: Option<((u32, u64), KlView)>,
+    /// The model section's network, once the page has handed it over.
+    model: Option<ModelState>,
     computed: Computed,
 }
 
 /// The charts a session draws, by the names the page and `draw` use.
 pub const CHART_NAMES: &str =
-    "histogram, error, compare, mapping, sweep, sweep-base, sweep-marker, formats, blocks, kl or rotation";
+    "histogram, error, compare, mapping, sweep, sweep-base, sweep-marker, formats, blocks, accuracy, kl or rotation";
 
 impl Session {
     /// A session with no data yet; call [`Session::update`] first.
@@ -233,6 +256,20 @@ impl Session {
                 charts::draw_kl(area, view, theme)
             }
             "rotation" => charts::draw_rotation(area, &self.rotation_view()?, theme),
+            "accuracy" => {
+                self.compute_model_sweep()?;
+                let current = self
+                    .model_outcome()?
+                    .as_ref()
+                    .ok()
+                    .map(|e| charts::AccuracyMark {
+                        bits_per_weight: e.bits_per_weight(),
+                        accuracy: e.accuracy(),
+                    });
+                let st = self.model.as_ref().ok_or_else(no_model)?;
+                let rows = st.sweep.as_deref().unwrap_or_default();
+                charts::draw_accuracy(area, rows, st.model.float_accuracy(), current, theme)
+            }
             "compare" => {
                 let (q, runs) = self.compare.as_ref().ok_or_else(nothing_yet)?;
                 charts::draw_compare(area, runs, q, theme)
@@ -430,6 +467,71 @@ impl Session {
             })
             .collect();
         Ok(crate::present::json::to_json(&rows))
+    }
+
+    /// Reads the model section's network and test set (the bytes of `digits-mlp.safetensors`
+    /// and `digits-test.safetensors`); on bad bytes keeps the model it had, if any.
+    pub fn load_model(&mut self, model: &[u8], test_set: &[u8]) -> Result<()> {
+        let model = Model::from_bytes(model, test_set)?;
+        self.model = Some(ModelState {
+            model,
+            eval: None,
+            sweep: None,
+        });
+        Ok(())
+    }
+
+    /// Whether the model section has its network.
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
+    /// Whether the accuracy chart's sweep is computed: if not, that chart's next draw computes
+    /// it (the network evaluated at every int width and format).
+    pub fn model_ready(&self) -> bool {
+        self.model.as_ref().is_some_and(|m| m.sweep.is_some())
+    }
+
+    /// The model section as JSON (see [`crate::present::model_section::ModelSectionJson`]):
+    /// the network evaluated with the current quantization settings, computed once per
+    /// setting. Settings that cannot quantize the network give JSON with their `error`, not an
+    /// error; no model yet is one.
+    pub fn model_json(&mut self) -> Result<String> {
+        self.model_outcome()?;
+        let st = self.model.as_ref().ok_or_else(no_model)?;
+        let (s, outcome) = st.eval.as_ref().ok_or_else(no_model)?;
+        let json = crate::present::model_section::ModelSectionJson::new(
+            s,
+            outcome,
+            st.model.test_set(),
+            st.model.float_predictions(),
+            st.model.float_correct(),
+        );
+        Ok(crate::present::json::to_json(&json))
+    }
+
+    /// The network evaluated with the current quantization settings, evaluated only when they
+    /// differ from the last ones evaluated.
+    fn model_outcome(&mut self) -> Result<&std::result::Result<Evaluation, String>> {
+        let key = model_key(&self.settings);
+        let st = self.model.as_mut().ok_or_else(no_model)?;
+        if st.eval.as_ref().is_none_or(|(k, _)| *k != key) {
+            let outcome = st.model.evaluate(&key).map_err(|e| e.to_string());
+            st.eval = Some((key, outcome));
+            self.computed.model_evaluations += 1;
+        }
+        let (_, outcome) = st.eval.as_ref().ok_or_else(no_model)?;
+        Ok(outcome)
+    }
+
+    /// Computes the accuracy chart's sweep where it is not yet.
+    fn compute_model_sweep(&mut self) -> Result<()> {
+        let st = self.model.as_mut().ok_or_else(no_model)?;
+        if st.sweep.is_none() {
+            st.sweep = Some(st.model.sweep(&model_sweep_base()));
+            self.computed.model_sweeps += 1;
+        }
+        Ok(())
     }
 
     /// The current format's state, where a format other than int is chosen.
@@ -684,6 +786,29 @@ fn formats_key(s: &Settings) -> FormatsKey {
         _ => None,
     };
     (s.quant.calibration, s.quant.zero_point, block)
+}
+
+/// What the model's evaluation depends on: the settings with the data's part left at its
+/// defaults (the model has its own weights), so that a new setting of any quantization field
+/// is a new key and a data change is not.
+fn model_key(s: &Settings) -> Settings {
+    Settings {
+        data: DataSpec::default(),
+        preset: None,
+        ..*s
+    }
+}
+
+/// The settings the accuracy chart's int families run at each width (asymmetric min-max, one
+/// scale per tensor unless the family says otherwise), the same whatever the page's controls
+/// say: the chart is computed once per model, and the ring marks where the current setting
+/// falls against it.
+fn model_sweep_base() -> Settings {
+    Settings::default()
+}
+
+fn no_model() -> Error {
+    Error::Chart("the model is not loaded yet: load it first".into())
 }
 
 fn nothing_yet() -> Error {
@@ -1158,5 +1283,77 @@ mod tests {
         assert_eq!(r["rotated"]["mse"], g.rotated_metrics.unwrap().mse);
         let svg = draw(&mut s, "rotation").unwrap();
         assert!(svg.contains(&format!("block {} of 16", top / 32)), "{svg}");
+    }
+
+    #[test]
+    fn the_model_is_evaluated_once_per_quantization_setting() {
+        let mut s = Session::new();
+        summary(&mut s, BASE);
+        assert!(!s.has_model());
+        assert!(s.model_json().is_err(), "no model yet");
+        assert!(draw(&mut s, "accuracy").is_err(), "no model to draw yet");
+        s.load_model(
+            crate::model::EMBEDDED_MODEL,
+            crate::model::EMBEDDED_TEST_SET,
+        )
+        .unwrap();
+        let evals = |s: &Session| s.computed().model_evaluations;
+        let j = s.model_json().unwrap();
+        assert!(j.contains("\"float_text\":\"96.67 % (348 / 360)\""), "{j}");
+        assert_eq!(evals(&s), 1);
+        // Asked again, or after a data change, the evaluation is the one kept.
+        assert_eq!(s.model_json().unwrap(), j);
+        summary(&mut s, "dist=laplace:0,1&n=3000&seed=9&bits=4");
+        s.model_json().unwrap();
+        assert_eq!(evals(&s), 1, "the data does not feed the model");
+        // A quantization change is a new evaluation; back again is another.
+        summary(&mut s, "dist=laplace:0,1&n=3000&seed=9&bits=2");
+        let two = s.model_json().unwrap();
+        assert_eq!(evals(&s), 2);
+        assert_ne!(two, j);
+        for q in [
+            "scheme=symmetric",
+            "calibration=mse",
+            "zero_point=include-zero",
+            "format=nf4",
+        ] {
+            summary(&mut s, &format!("{BASE}&{q}"));
+            s.model_json().unwrap();
+        }
+        assert_eq!(evals(&s), 6);
+        // The chart's sweep is computed on its first draw and kept whatever the settings.
+        assert!(!s.model_ready());
+        draw(&mut s, "accuracy").unwrap();
+        assert!(s.model_ready());
+        summary(&mut s, "bits=3");
+        draw(&mut s, "accuracy").unwrap();
+        assert_eq!(s.computed().model_sweeps, 1);
+        assert_eq!(
+            evals(&s),
+            7,
+            "the chart's ring reuses the section's evaluation"
+        );
+        s.model_json().unwrap();
+        assert_eq!(evals(&s), 7);
+    }
+
+    #[test]
+    fn bad_model_bytes_keep_the_model_there_was() {
+        let mut s = Session::new();
+        assert!(s.load_model(b"not safetensors", b"").is_err());
+        assert!(!s.has_model());
+        s.load_model(
+            crate::model::EMBEDDED_MODEL,
+            crate::model::EMBEDDED_TEST_SET,
+        )
+        .unwrap();
+        let err = s
+            .load_model(
+                crate::model::EMBEDDED_TEST_SET,
+                crate::model::EMBEDDED_MODEL,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("fc1"), "{err}");
+        assert!(s.has_model());
     }
 }

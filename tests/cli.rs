@@ -397,3 +397,187 @@ fn kl_is_symmetric_only() {
         "{err}"
     );
 }
+
+// ---- Model files -------------------------------------------------------------------------------
+
+const TINY_ST: &str = "tests/fixtures/models/tiny.safetensors";
+const TINY_GGUF: &str = "tests/fixtures/models/tiny.gguf";
+
+#[test]
+fn inspect_json_lists_every_tensor_with_its_stats() {
+    let (code, out, err) = quantviz(&["inspect", TINY_ST, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["format"], "safetensors");
+    assert_eq!(v["params"], 1024 + 512 + 256 + 64 + 4);
+    let t = &v["tensors"];
+    for key in [
+        "name",
+        "dtype",
+        "shape",
+        "params",
+        "min",
+        "max",
+        "mean",
+        "std",
+        "nonfinite",
+    ] {
+        assert!(t[0].get(key).is_some(), "{key}");
+    }
+    assert_eq!(t[1]["name"], "layers.0.attn.k.weight");
+    assert_eq!(t[1]["dtype"], "F16");
+    assert_eq!(t[1]["shape"], serde_json::json!([8, 64]));
+    // numpy on the same bytes: x.min(), x.max(), x.mean(), x.std() of the float16 values.
+    assert_eq!(t[1]["min"], -0.1322021484375);
+    assert_eq!(t[1]["max"], 0.197509765625);
+    let mean = t[1]["mean"].as_f64().unwrap();
+    let std = t[1]["std"].as_f64().unwrap();
+    assert!((mean - 0.002025635330937803).abs() < 1e-15, "{mean}");
+    assert!((std - 0.049712850049776644).abs() < 1e-15, "{std}");
+    assert_eq!(t[4]["dtype"], "I32");
+    assert!(t[4]["min"].is_null());
+    assert!(t[4]["refused"].as_str().unwrap().contains("integers"));
+
+    let (code, out, err) = quantviz(&["inspect", TINY_GGUF, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["format"], "gguf");
+    // GGUF's ne [64, 16] is the row-major shape [16, 64].
+    assert_eq!(v["tensors"][0]["shape"], serde_json::json!([16, 64]));
+    assert_eq!(v["tensors"][2]["dtype"], "Q8_0");
+}
+
+#[test]
+fn tensor_flag_picks_one_and_a_missing_name_lists_the_nearest() {
+    let (code, out, err) = quantviz(&[
+        "quantize",
+        "--input",
+        TINY_GGUF,
+        "--tensor",
+        "blk.0.attn_k.weight",
+        "--format",
+        "q8_0",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("blk.0.attn_k.weight"), "{out}");
+    let (code, _, err) = quantviz(&[
+        "quantize",
+        "--input",
+        TINY_GGUF,
+        "--tensor",
+        "blk.0.attn_v.weight",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no tensor 'blk.0.attn_v.weight': the nearest names are 'blk.0.attn_q.weight', 'blk.0.attn_k.weight'"), "{err}");
+    let (code, _, err) = quantviz(&["compare", "--input", TINY_ST]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("holds 5 tensors: pick one with --tensor NAME"),
+        "{err}"
+    );
+    let (code, _, err) = quantviz(&[
+        "quantize",
+        "--input",
+        TINY_GGUF,
+        "--tensor",
+        "blk.0.ffn_up.weight",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is Q8_0: already quantized"), "{err}");
+}
+
+#[test]
+fn report_measures_each_tensor_as_quantize_does_and_totals_by_parameters() {
+    let (code, out, err) = quantviz(&["report", TINY_ST, "--formats", "q8_0,q4_K", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let q = &v["tensors"][0];
+    assert_eq!(q["name"], "layers.0.attn.q.weight");
+    // The same figures `quantize` gives for that tensor alone, bit for bit.
+    let (code, one, err) = quantviz(&[
+        "quantize",
+        "--input",
+        TINY_ST,
+        "--tensor",
+        "layers.0.attn.q.weight",
+        "--format",
+        "q8_0",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+    let mse = &q["rows"][0]["mse"];
+    assert!(
+        one.to_string().contains(&format!("\"mse\":{mse}")),
+        "{mse} in {one}"
+    );
+    // 64 values are no whole number of q4_K's 256-value blocks: skipped, with the reason.
+    let norm = &v["tensors"][3]["rows"][1];
+    assert!(
+        norm["skipped"].as_str().unwrap().contains("blocks of 256"),
+        "{norm}"
+    );
+    let totals = &v["totals"];
+    assert_eq!(totals[0]["format"], "q8_0");
+    assert_eq!(totals[0]["params"], 1856);
+    assert_eq!(totals[0]["skipped_params"], 4);
+    assert_eq!(totals[1]["params"], 1792);
+    // The total MSE is the parameter-weighted mean of the tensors'.
+    let rows: Vec<(f64, f64)> = (0..4)
+        .map(|i| {
+            let t = &v["tensors"][i];
+            (
+                t["params"].as_f64().unwrap(),
+                t["rows"][0]["mse"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let want = rows.iter().map(|(n, m)| n * m).sum::<f64>() / 1856.0;
+    assert!(
+        (totals[0]["mse"].as_f64().unwrap() - want).abs() <= 1e-18,
+        "{want}"
+    );
+
+    let (code, out, _) = quantviz(&[
+        "report",
+        TINY_GGUF,
+        "--formats",
+        "q8_0",
+        "--tensors",
+        "attn_",
+        "--csv",
+    ]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "tensor,format,params,bits_per_weight,mse,sqnr_db,max_abs_error,skipped"
+    );
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[3].starts_with("(total),q8_0,1536,8.5,"), "{out}");
+}
+
+#[test]
+fn report_refuses_what_it_cannot_do_yet_and_bad_patterns() {
+    let (code, _, err) = quantviz(&["report", TINY_ST, "--granularity", "channel"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--granularity 'channel' is not supported by report yet: only 'tensor'"),
+        "{err}"
+    );
+    let (code, _, err) = quantviz(&["report", TINY_ST, "--tensors", "("]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--tensors '(' is not a regular expression"),
+        "{err}"
+    );
+    let (code, _, err) = quantviz(&["report", TINY_ST, "--tensors", "^nothing$"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no tensor name matches --tensors '^nothing$'"),
+        "{err}"
+    );
+    let (code, _, _) = quantviz(&["report", TINY_ST, "--json", "--csv"]);
+    assert_eq!(code, 2);
+}

@@ -8,6 +8,8 @@ use quantviz::model::{
     forward, predictions, quantize_matrix, read_layers, read_test_set, sweep_points, Dense, Model,
     TestSet, WeightMatrix, SWEEP_BITS, SWEEP_FORMATS,
 };
+use quantviz::quant::granularity::Granularity;
+use quantviz::quant::rotate::Rotation;
 use quantviz::settings::{Format, QuantSettings, Scheme, Settings};
 use std::process::Command;
 
@@ -63,8 +65,17 @@ fn the_files_load_and_give_the_stated_float_accuracy() {
 #[test]
 fn int8_is_within_one_image_of_float() {
     let m = Model::embedded().unwrap();
-    for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
-        let e = m.evaluate(&int(8, scheme)).unwrap();
+    let per_channel = |scheme| Settings {
+        granularity: Granularity::Channel,
+        ..int(8, scheme)
+    };
+    for (scheme, s) in [
+        (Scheme::Asymmetric, int(8, Scheme::Asymmetric)),
+        (Scheme::Symmetric, int(8, Scheme::Symmetric)),
+        (Scheme::Asymmetric, per_channel(Scheme::Asymmetric)),
+        (Scheme::Symmetric, per_channel(Scheme::Symmetric)),
+    ] {
+        let e = m.evaluate(&s).unwrap();
         assert_eq!(e.float_correct, FLOAT_CORRECT);
         assert!(
             e.correct.abs_diff(FLOAT_CORRECT) <= 1,
@@ -76,6 +87,48 @@ fn int8_is_within_one_image_of_float() {
             assert!(l.sqnr_db > 35.0, "{scheme} {}: {}", l.name, l.sqnr_db);
         }
     }
+}
+
+#[test]
+fn finer_scales_and_rotation_reach_the_layers() {
+    let m = Model::embedded().unwrap();
+    let tensor = m.evaluate(&int(3, Scheme::Symmetric)).unwrap();
+    let channel = m
+        .evaluate(&Settings {
+            granularity: Granularity::Channel,
+            ..int(3, Scheme::Symmetric)
+        })
+        .unwrap();
+    // One scale per output channel fits each row: less error in every layer, and each layer's
+    // bits per weight count its scales (32 bits a row).
+    for ((t, c), layer) in tensor.layers.iter().zip(&channel.layers).zip(m.layers()) {
+        assert!(c.mse < t.mse, "{}: {} vs {}", t.name, c.mse, t.mse);
+        let w = &layer.weight;
+        assert_eq!(
+            c.bits_per_weight,
+            3.0 + 32.0 * w.rows as f64 / (w.rows * w.cols) as f64,
+            "{}",
+            t.name
+        );
+    }
+    // A rotation changes the weights quantized, so their error.
+    let rotated = m
+        .evaluate(&Settings {
+            rotate: Rotation::Hadamard(Some(32)),
+            ..format(Format::Q4_0)
+        })
+        .unwrap();
+    let plain = m.evaluate(&format(Format::Q4_0)).unwrap();
+    assert_ne!(rotated.layers[0].mse, plain.layers[0].mse);
+    // Granularity is the int format's: with a format it is refused, naming the layer.
+    let err = m
+        .evaluate(&Settings {
+            granularity: Granularity::Channel,
+            ..format(Format::Nf4)
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("fc1.weight"), "{err}");
 }
 
 #[test]
@@ -106,7 +159,7 @@ fn two_bits_per_tensor_hurts_and_the_flips_are_the_changed_predictions() {
 fn every_format_of_the_sweep_quantizes_both_layers() {
     let m = Model::embedded().unwrap();
     let rows = m.sweep(&Settings::default());
-    assert_eq!(rows.len(), SWEEP_BITS.count() + SWEEP_FORMATS.len());
+    assert_eq!(rows.len(), 3 * SWEEP_BITS.count() + SWEEP_FORMATS.len());
     for r in &rows {
         let e = r
             .outcome
@@ -134,7 +187,25 @@ fn the_sweep_points_are_each_int_width_then_each_format() {
     };
     let points = sweep_points(&base);
     let ints: Vec<u32> = points.iter().filter_map(|p| p.bits).collect();
-    assert_eq!(ints, (2..=8).collect::<Vec<_>>());
+    let widths: Vec<u32> = (2..=8).collect();
+    assert_eq!(ints, [widths.clone(), widths.clone(), widths].concat());
+    let grains: Vec<Granularity> = points[..ints.len()]
+        .iter()
+        .map(|p| p.settings.granularity)
+        .collect();
+    for (k, g) in [
+        Granularity::Tensor,
+        Granularity::Channel,
+        Granularity::Group(32),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert!(
+            grains[7 * k..7 * (k + 1)].iter().all(|&x| x == g),
+            "{grains:?}"
+        );
+    }
     for p in &points[..ints.len()] {
         assert_eq!(p.settings.format, None);
         assert_eq!(p.settings.quant.scheme, Scheme::Symmetric);
@@ -520,12 +591,29 @@ fn the_command_prints_the_accuracies_flips_and_layers() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let rows = v["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 14);
+    assert_eq!(rows.len(), 3 * 7 + 7);
     assert!(rows.iter().all(|r| r["error"].is_null()));
+    assert_eq!(rows[7]["family"], "int per channel");
+    assert_eq!(rows[14]["family"], "int group:32");
 
     let (code, _, err) = quantviz(&["model", "--sweep", "--bits", "4"]);
     assert_eq!(code, 2);
-    assert!(err.contains("drop --format, --block and --bits"), "{err}");
+    assert!(err.contains("drop --format, --block, --bits"), "{err}");
+    let (code, _, err) = quantviz(&["model", "--sweep", "--granularity", "channel"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--granularity and --rotate"), "{err}");
+    let (code, out, err) =
+        quantviz(&["model", "--bits", "8", "--granularity", "channel", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["correct"]
+            .as_u64()
+            .unwrap()
+            .abs_diff(FLOAT_CORRECT as u64)
+            <= 1,
+        "{out}"
+    );
     let (code, _, err) = quantviz(&["model", "--format", "q4_0", "--bits", "4"]);
     assert_eq!(code, 2);
     assert!(err.contains("--bits belongs to --format int"), "{err}");

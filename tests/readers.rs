@@ -8,8 +8,13 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
+use quantviz::data::load::model::{
+    check_page_size, decode_tensor, header_needed, parse_header, TensorInfo, PAGE_MAX_VALUES,
+    PREFIX_BYTES,
+};
 use quantviz::data::load::{
-    load_file, parse_bytes, parse_npy, parse_text, read_bytes, read_file, Loaded, MAX_TEXT_BYTES,
+    load_file, parse_bytes, parse_npy, parse_text, read_bytes, read_file, read_model_bytes,
+    read_tensor_file, Loaded, MAX_TEXT_BYTES,
 };
 use quantviz::error::{Error, MAX_VALUES};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -28,6 +33,12 @@ thread_local! {
     // may use them at any time, also while a thread is being torn down.
     static HELD: Cell<isize> = const { Cell::new(0) };
     static PEAK: Cell<isize> = const { Cell::new(0) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Notes the size of one allocation (or reallocation) as the largest yet, where it is.
+fn note_size(size: usize) {
+    let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
 }
 
 fn count(delta: isize) {
@@ -45,6 +56,7 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             count(layout.size() as isize);
+            note_size(layout.size());
         }
         p
     }
@@ -53,6 +65,7 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
             count(layout.size() as isize);
+            note_size(layout.size());
         }
         p
     }
@@ -66,6 +79,7 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             count(new_size as isize - layout.size() as isize);
+            note_size(new_size);
         }
         p
     }
@@ -82,6 +96,13 @@ fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let out = f();
     let peak = PEAK.with(Cell::get);
     (out, (peak - before).max(0) as usize)
+}
+
+/// `f`'s result and the largest single allocation this thread made while it ran.
+fn largest_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.with(|l| l.set(0));
+    let out = f();
+    (out, LARGEST.with(Cell::get))
 }
 
 // ---- Helpers -----------------------------------------------------------------------------------
@@ -445,8 +466,8 @@ fn npy_dtypes_and_order_are_refused_with_their_reasons() {
         format!("{{'descr': {descr}, 'fortran_order': {fortran}, 'shape': (1,), }}")
     };
     for (d, f, says) in [
-        ("'>f8'", "False", "big-endian"),
         ("'<i4'", "False", "'<i4' is not supported"),
+        ("'<f16'", "False", "'<f16' is not supported"),
         ("[('a', '<f8')]", "False", "structured"),
         ("'<f8'", "True", "Fortran order"),
     ] {
@@ -975,5 +996,614 @@ proptest! {
             (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
             (a, b) => prop_assert!(false, "file: {:?}, bytes: {:?}", a.map(|l| l.values.len()), b.map(|l| l.values.len())),
         }
+    }
+}
+
+// ---- Model files: safetensors and GGUF ---------------------------------------------------------
+
+/// A safetensors file from its header's JSON text (padded to 8 bytes) and data.
+fn st_raw(json: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = json.as_bytes().to_vec();
+    while h.len() % 8 != 0 {
+        h.push(b' ');
+    }
+    let mut v = (h.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(&h);
+    v.extend_from_slice(data);
+    v
+}
+
+/// One safetensors entry's JSON.
+fn st_entry(name: &str, dtype: &str, shape: &[u64], offsets: (u64, u64)) -> String {
+    format!(
+        "\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":{shape:?},\"data_offsets\":[{},{}]}}",
+        offsets.0, offsets.1
+    )
+}
+
+/// Values as the bytes of a dtype (rounded to it), and the values read back exactly.
+fn encode(dtype: &str, xs: &[f32]) -> (Vec<u8>, Vec<f64>) {
+    let mut b = Vec::new();
+    let mut back = Vec::new();
+    for &x in xs {
+        match dtype {
+            "F64" => {
+                b.extend_from_slice(&f64::from(x).to_le_bytes());
+                back.push(f64::from(x));
+            }
+            "F32" => {
+                b.extend_from_slice(&x.to_le_bytes());
+                back.push(f64::from(x));
+            }
+            "F16" => {
+                let h = half::f16::from_f32(x);
+                b.extend_from_slice(&h.to_le_bytes());
+                back.push(h.to_f64());
+            }
+            _ => {
+                let h = half::bf16::from_f32(x);
+                b.extend_from_slice(&h.to_le_bytes());
+                back.push(h.to_f64());
+            }
+        }
+    }
+    (b, back)
+}
+
+/// A safetensors file of tensors `(name, dtype, shape, values)`, packed in order.
+fn st_file(tensors: &[(&str, &str, Vec<u64>, Vec<f32>)]) -> (Vec<u8>, Vec<Vec<f64>>) {
+    let (mut entries, mut data, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, dtype, shape, xs) in tensors {
+        let (b, back) = encode(dtype, xs);
+        let at = data.len() as u64;
+        entries.push(st_entry(name, dtype, shape, (at, at + b.len() as u64)));
+        data.extend_from_slice(&b);
+        values.push(back);
+    }
+    let json = format!(
+        "{{\"__metadata__\":{{\"format\":\"pt\"}},{}}}",
+        entries.join(",")
+    );
+    (st_raw(&json, &data), values)
+}
+
+/// A GGUF tensor to write: name, `ne` (innermost first), ggml type, offset in the data section,
+/// and where the data is `None`, the offset is taken as given and no bytes are written.
+struct GgufTensor<'a> {
+    name: &'a str,
+    ne: Vec<u64>,
+    ggml: u32,
+    data: Vec<u8>,
+    offset: Option<u64>,
+}
+
+/// A GGUF file: version, key-values (`general.alignment` when given, and a string), tensors
+/// packed at the alignment unless they give their own offset.
+fn gguf_file(version: u32, alignment: Option<u32>, tensors: &[GgufTensor]) -> Vec<u8> {
+    let string = |v: &mut Vec<u8>, s: &str| {
+        v.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        v.extend_from_slice(s.as_bytes());
+    };
+    let mut v = b"GGUF".to_vec();
+    v.extend_from_slice(&version.to_le_bytes());
+    v.extend_from_slice(&(tensors.len() as u64).to_le_bytes());
+    v.extend_from_slice(&(1 + u64::from(alignment.is_some())).to_le_bytes());
+    string(&mut v, "general.name");
+    v.extend_from_slice(&8u32.to_le_bytes());
+    string(&mut v, "tiny");
+    if let Some(a) = alignment {
+        string(&mut v, "general.alignment");
+        v.extend_from_slice(&4u32.to_le_bytes());
+        v.extend_from_slice(&a.to_le_bytes());
+    }
+    let align = u64::from(alignment.unwrap_or(32));
+    let mut at = 0u64;
+    let mut offsets = Vec::new();
+    for t in tensors {
+        string(&mut v, t.name);
+        v.extend_from_slice(&(t.ne.len() as u32).to_le_bytes());
+        for d in &t.ne {
+            v.extend_from_slice(&d.to_le_bytes());
+        }
+        v.extend_from_slice(&t.ggml.to_le_bytes());
+        let off = t.offset.unwrap_or(at);
+        v.extend_from_slice(&off.to_le_bytes());
+        offsets.push(off);
+        at = (off + t.data.len() as u64).div_ceil(align) * align;
+    }
+    while v.len() as u64 % align != 0 {
+        v.push(0);
+    }
+    let start = v.len();
+    for (t, off) in tensors.iter().zip(offsets) {
+        let end = start + off as usize + t.data.len();
+        if v.len() < end {
+            v.resize(end, 0);
+        }
+        v[start + off as usize..end].copy_from_slice(&t.data);
+    }
+    v
+}
+
+fn gt<'a>(name: &'a str, ne: &[u64], ggml: u32, data: Vec<u8>) -> GgufTensor<'a> {
+    GgufTensor {
+        name,
+        ne: ne.to_vec(),
+        ggml,
+        data,
+        offset: None,
+    }
+}
+
+/// The message of reading a model file's bytes (which must fail), checked to be one line
+/// naming the file.
+fn model_err(bytes: &[u8], tensor: Option<&str>) -> String {
+    match read_model_bytes(bytes, tensor, "m.bin") {
+        Ok(l) => panic!("read {} values", l.values.len()),
+        Err(e) => {
+            let m = e.to_string();
+            assert!(m.starts_with("cannot read m.bin: "), "{m}");
+            assert!(!m.contains('\n'), "{m}");
+            m
+        }
+    }
+}
+
+/// The page's way: the first bytes, more until the header is whole, the header, then one
+/// tensor from exactly its bytes.
+fn read_as_the_page(bytes: &[u8], name: &str) -> quantviz::error::Result<(TensorInfo, Vec<f64>)> {
+    let len = bytes.len() as u64;
+    let mut have = PREFIX_BYTES.min(bytes.len());
+    loop {
+        let need = header_needed(&bytes[..have], len, "p")?;
+        if need <= have {
+            break;
+        }
+        assert!(need as u64 <= len);
+        have = need;
+    }
+    let list = parse_header(&bytes[..have], len, "p")?;
+    let info = list.find(name, "p")?.clone();
+    let values = decode_tensor(&info, &bytes[info.range()], "p")?;
+    Ok((info, values))
+}
+
+#[test]
+fn safetensors_reads_every_float_dtype_with_its_shape() {
+    let xs: Vec<f32> = (0..24).map(|i| i as f32 * 0.37 - 4.0).collect();
+    let (file, want) = st_file(&[
+        ("a", "F32", vec![4, 6], xs.clone()),
+        ("b", "F16", vec![2, 3, 4], xs.clone()),
+        ("c", "BF16", vec![24], xs.clone()),
+        ("d", "F64", vec![6, 4], xs.clone()),
+    ]);
+    for (name, (shape, want)) in ["a", "b", "c", "d"].iter().zip([
+        (vec![4, 6], &want[0]),
+        (vec![2, 3, 4], &want[1]),
+        (vec![24], &want[2]),
+        (vec![6, 4], &want[3]),
+    ]) {
+        let l = read_model_bytes(&file, Some(name), "m").unwrap();
+        assert_eq!(&l.values, want, "{name}");
+        assert_eq!(l.shape, shape);
+        let (info, v) = read_as_the_page(&file, name).unwrap();
+        assert_eq!(&v, want);
+        assert_eq!(info.params, 24);
+    }
+    let e = model_err(&file, None);
+    assert!(
+        e.contains("holds 4 tensors: pick one with --tensor NAME ('a', 'b', 'c', 'd')"),
+        "{e}"
+    );
+    let e = model_err(&file, Some("bb"));
+    assert!(
+        e.contains("no tensor 'bb': the nearest names are 'b', 'a', 'c'"),
+        "{e}"
+    );
+}
+
+#[test]
+fn safetensors_other_dtypes_are_listed_with_why_they_are_not_read() {
+    let json = format!(
+        "{{{},{}}}",
+        st_entry("ids", "I64", &[2], (0, 16)),
+        st_entry("q", "F8_E4M3", &[4], (16, 20))
+    );
+    let file = st_raw(&json, &[0; 20]);
+    let list = parse_header(&file, file.len() as u64, "m").unwrap();
+    assert_eq!(list.tensors.len(), 2);
+    assert!(list.tensors[0]
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("integers"));
+    assert!(list.tensors[1]
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("already quantized"));
+    let e = model_err(&file, Some("q"));
+    assert!(e.contains("tensor 'q' is F8_E4M3"), "{e}");
+}
+
+#[test]
+fn safetensors_bad_files_name_the_file_the_tensor_and_what_is_wrong() {
+    let ok = |name: &str| st_entry(name, "F32", &[2], (0, 8));
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (vec![], "the file is empty"),
+        // The header length promises 64 bytes; 20 follow.
+        ({
+            let mut v = 64u64.to_le_bytes().to_vec();
+            v.extend_from_slice(b"{\"a\":{\"dtype\":\"F32\"");
+            v
+        }, "the header needs 72 bytes but the file has 27"),
+        ({
+            let mut v = u64::MAX.to_le_bytes().to_vec();
+            v.extend_from_slice(b"{}");
+            v
+        }, "more than the 100000000 the format allows"),
+        (st_raw("{\"a\":{\"dtype\":\"F32\",", &[]), "not the JSON the format describes"),
+        (st_raw("{not json}", &[]), "not the JSON the format describes"),
+        (st_raw("{\"a\":{\"dtype\":\"F32\",\"shape\":\"x\",\"data_offsets\":[0,4]}}", &[0; 4]), "tensor 'a': the safetensors header is not the JSON"),
+        (st_raw(&format!("{{{}}}", st_entry("a", "F32", &[2], (0, 8))), &[0; 4]), "tensor 'a': its data_offsets [0, 8] reach past the file's end"),
+        (st_raw(&format!("{{{},{}}}", ok("a"), ok("b")), &[0; 16]), "overlaps the tensor before it"),
+        (st_raw(&format!("{{{},{}}}", ok("a"), st_entry("b", "F32", &[2], (12, 20))), &[0; 20]), "leaves a gap before it"),
+        (st_raw(&format!("{{{}}}", st_entry("a", "F32", &[2], (8, 0))), &[0; 8]), "tensor 'a': its data_offsets [8, 0] end before they begin"),
+        (st_raw(&format!("{{{}}}", st_entry("a", "F32", &[3], (0, 8))), &[0; 8]), "tensor 'a': F32 of shape [3] is 12 bytes, but its data_offsets [0, 8] hold 8"),
+        (st_raw(&format!("{{{}}}", st_entry("a", "F32", &[1 << 40, 1 << 40], (0, 8))), &[0; 8]), "tensor 'a': its shape [1099511627776, 1099511627776] holds more values than any file can"),
+        (st_raw(&format!("{{{},{}}}", ok("a"), st_entry("a", "F32", &[2], (8, 16))), &[0; 16]), "tensor 'a' appears twice"),
+        (st_raw(&format!("{{{}}}", st_entry("a", "F12", &[2], (0, 8))), &[0; 8]), "tensor 'a': dtype 'F12' is not a safetensors dtype"),
+        (st_raw(&format!("{{{}}}", ok("a")), &[0; 12]), "bytes follow that no tensor covers"),
+        (st_raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", &[0; 4]), "more than 16 dimensions"),
+    ];
+    for (bytes, says) in cases {
+        let e = model_err(&bytes, Some("a"));
+        assert!(e.contains(says), "want {says:?}, got {e}");
+    }
+}
+
+#[test]
+fn gguf_reads_f32_f16_bf16_row_major_and_refuses_quantized_by_name() {
+    let xs: Vec<f32> = (0..64).map(|i| (i as f32 - 30.0) * 0.125).collect();
+    let (f32b, w32) = encode("F32", &xs);
+    let (f16b, w16) = encode("F16", &xs);
+    let (bf16b, wbf) = encode("BF16", &xs);
+    let file = gguf_file(
+        3,
+        Some(64),
+        &[
+            gt("w32", &[16, 4], 0, f32b),
+            gt("w16", &[32, 2], 1, f16b),
+            gt("wbf", &[64], 30, bf16b),
+            gt("q4k", &[256, 2], 12, vec![0; 288]),
+        ],
+    );
+    for (name, want, shape) in [
+        ("w32", &w32, vec![4, 16]),
+        ("w16", &w16, vec![2, 32]),
+        ("wbf", &wbf, vec![64]),
+    ] {
+        let l = read_model_bytes(&file, Some(name), "m").unwrap();
+        assert_eq!(&l.values, want, "{name}");
+        assert_eq!(l.shape, shape, "{name}");
+        let (info, v) = read_as_the_page(&file, name).unwrap();
+        assert_eq!(&v, want);
+        assert_eq!(info.start % 64, 0, "general.alignment is honoured");
+    }
+    let list = parse_header(&file, file.len() as u64, "m").unwrap();
+    let q = &list.tensors[3];
+    assert_eq!(
+        (q.dtype.as_str(), q.shape.clone(), q.params),
+        ("Q4_K", vec![2, 256], 512)
+    );
+    let e = model_err(&file, Some("q4k"));
+    assert!(
+        e.contains("tensor 'q4k' is Q4_K: already quantized (Q4_K)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn gguf_bad_files_name_the_file_the_tensor_and_what_is_wrong() {
+    let t = |name| gt(name, &[4], 0, vec![0; 16]);
+    let good = gguf_file(3, None, &[t("a")]);
+    let mut bad_version = good.clone();
+    bad_version[4] = 1;
+    let mut long_string = good.clone();
+    // The first key's length.
+    long_string[24..32].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let mut many_tensors = good.clone();
+    many_tensors[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"GGUX\x03\x00\x00\x00".to_vec(), "not a model file"),
+        (bad_version, "GGUF version 1 is not read"),
+        (
+            long_string,
+            "a key at byte 24 claims 1099511627776 bytes, more than the",
+        ),
+        (many_tensors, "claims 18446744073709551615 tensors"),
+        (
+            good[..80].to_vec(),
+            "the GGUF header is cut short: the file ends after 80 bytes",
+        ),
+        (
+            good[..40].to_vec(),
+            "the header claims 1 tensors, more than the file's 16 remaining bytes hold",
+        ),
+        (
+            gguf_file(3, None, &[gt("a", &[4], 99, vec![0; 16])]),
+            "tensor 'a' has ggml type 99, which no ggml version defines",
+        ),
+        (
+            gguf_file(3, None, &[gt("a", &[1 << 40, 1 << 40], 0, vec![])]),
+            "tensor 'a': its shape",
+        ),
+        (
+            gguf_file(3, None, &[gt("a", &[1, 1, 1, 1, 1], 0, vec![0; 4])]),
+            "tensor 'a' has 5 dimensions",
+        ),
+        (
+            gguf_file(3, None, &[gt("a", &[40], 8, vec![0; 34])]),
+            "rows of 40 values are no whole number of blocks",
+        ),
+        (
+            gguf_file(3, None, &[t("a"), t("a")]),
+            "tensor 'a' appears twice",
+        ),
+        (
+            gguf_file(
+                3,
+                None,
+                &[
+                    t("a"),
+                    GgufTensor {
+                        offset: Some(0),
+                        ..t("b")
+                    },
+                ],
+            ),
+            "tensors 'a' (bytes",
+        ),
+        (
+            gguf_file(
+                3,
+                None,
+                &[GgufTensor {
+                    offset: Some(4096),
+                    data: vec![],
+                    ..t("a")
+                }],
+            ),
+            "tensor 'a': its data at bytes",
+        ),
+        (
+            gguf_file(
+                3,
+                None,
+                &[GgufTensor {
+                    offset: Some(8),
+                    ..t("a")
+                }],
+            ),
+            "its offset 8 is not a multiple of the alignment 32",
+        ),
+        (
+            gguf_file(3, Some(48), &[t("a")]),
+            "general.alignment is not a power of two",
+        ),
+    ];
+    for (bytes, says) in cases {
+        let e = model_err(&bytes, Some("a"));
+        assert!(e.contains(says), "want {says:?}, got {e}");
+    }
+}
+
+#[test]
+fn npy_reads_float16_little_and_big_endian_with_its_shape() {
+    let xs = [1.5f32, -2.0, 0.099975586, 65504.0, 6e-8, 3.0];
+    for (descr, big) in [("<f2", false), (">f2", true), ("<f4", false), (">f8", true)] {
+        let body: Vec<u8> = xs
+            .iter()
+            .flat_map(|&x| match (descr, big) {
+                ("<f2" | ">f2", false) => half::f16::from_f32(x).to_le_bytes().to_vec(),
+                ("<f2" | ">f2", true) => half::f16::from_f32(x).to_be_bytes().to_vec(),
+                ("<f4", _) => x.to_le_bytes().to_vec(),
+                _ => f64::from(x).to_be_bytes().to_vec(),
+            })
+            .collect();
+        let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (2, 3), }}");
+        let l = read_bytes(&npy_with_header(1, &dict, &body), "h.npy").unwrap();
+        assert_eq!(l.shape, vec![2, 3]);
+        let want: Vec<f64> = xs
+            .iter()
+            .map(|&x| {
+                if descr.ends_with("f2") {
+                    half::f16::from_f32(x).to_f64()
+                } else {
+                    f64::from(x)
+                }
+            })
+            .collect();
+        assert_eq!(l.values, want, "{descr}");
+    }
+}
+
+#[test]
+fn the_page_refuses_a_tensor_above_its_limit_naming_its_size_and_the_command() {
+    let file = st_raw(
+        &format!("{{{}}}", st_entry("big", "F16", &[0, 1 << 40], (0, 0))),
+        &[],
+    );
+    let mut info = parse_header(&file, file.len() as u64, "m.safetensors")
+        .unwrap()
+        .tensors[0]
+        .clone();
+    assert!(check_page_size(&info, "m.safetensors").is_ok());
+    info.params = PAGE_MAX_VALUES + 1;
+    let e = check_page_size(&info, "m.safetensors")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tensor 'big' holds 50000001 values, more than the page loads (50000000)"),
+        "{e}"
+    );
+    assert!(e.contains("quantviz report FILE"), "{e}");
+}
+
+#[test]
+fn a_tensor_is_read_from_a_file_through_its_memory_map() {
+    let xs: Vec<f32> = (0..48).map(|i| i as f32).collect();
+    let (file, want) = st_file(&[
+        ("x", "F16", vec![6, 8], xs.clone()),
+        ("y", "F32", vec![48], xs),
+    ]);
+    let f = TempFile::new("m.safetensors", &file);
+    let l = read_tensor_file(&f.0, Some("x")).unwrap();
+    assert_eq!(l.values, want[0]);
+    assert_eq!(l.shape, vec![6, 8]);
+    let e = read_tensor_file(&f.0, None).unwrap_err().to_string();
+    assert!(e.contains("holds 2 tensors"), "{e}");
+}
+
+fn bits(xs: &[f64]) -> Vec<u64> {
+    xs.iter().map(|x| x.to_bits()).collect()
+}
+
+fn st_dtype() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["F32", "F16", "BF16", "F64"])
+}
+
+/// A valid safetensors file of 1 to 3 tensors, its values, and the tensors' names.
+fn safetensors_file() -> impl Strategy<Value = (Vec<u8>, Vec<Vec<f64>>)> {
+    vec((st_dtype(), 1u64..5, 1u64..9, vec(-1e4f32..1e4, 40)), 1..4).prop_map(|ts| {
+        let names = ["t0", "t1", "t2"];
+        let tensors: Vec<(&str, &str, Vec<u64>, Vec<f32>)> = ts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (d, a, b, xs))| (names[i], d, vec![a, b], xs[..(a * b) as usize].to_vec()))
+            .collect();
+        st_file(&tensors)
+    })
+}
+
+/// A valid GGUF file of 1 to 3 tensors (F32, F16, BF16), and their values.
+fn gguf_valid() -> impl Strategy<Value = (Vec<u8>, Vec<Vec<f64>>)> {
+    (
+        vec((0usize..3, 1u64..5, 1u64..9, vec(-1e4f32..1e4, 40)), 1..4),
+        prop::sample::select(vec![None, Some(8u32), Some(64)]),
+    )
+        .prop_map(|(ts, align)| {
+            let names = ["t0", "t1", "t2"];
+            let mut values = Vec::new();
+            let tensors: Vec<GgufTensor> = ts
+                .into_iter()
+                .enumerate()
+                .map(|(i, (k, a, b, xs))| {
+                    let (dtype, ggml) = [("F32", 0), ("F16", 1), ("BF16", 30)][k];
+                    let (bytes, back) = encode(dtype, &xs[..(a * b) as usize]);
+                    values.push(back);
+                    gt(names[i], &[b, a], ggml, bytes)
+                })
+                .collect();
+            (gguf_file(3, align, &tensors), values)
+        })
+}
+
+/// Checks a model read: values only where the file holds them, a one-line message naming the
+/// file otherwise, and memory within a small multiple of the input.
+fn check_model(bytes: &[u8]) -> Result<(), TestCaseError> {
+    // The header alone: no allocation larger than the file (and 1 KiB for an error message), all
+    // of them together a small multiple of it.
+    let ((_, peak), largest) =
+        largest_during(|| peak_during(|| parse_header(bytes, bytes.len() as u64, "m.bin")));
+    prop_assert!(
+        largest <= bytes.len() + 1024,
+        "an allocation of {} bytes for a header in {}",
+        largest,
+        bytes.len()
+    );
+    prop_assert!(
+        peak <= 8 * bytes.len() + 4096,
+        "{} bytes allocated for a header in {}",
+        peak,
+        bytes.len()
+    );
+    for name in [None, Some("t0"), Some("t2")] {
+        let (result, peak) = peak_during(|| read_model_bytes(bytes, name, "m.bin"));
+        check_memory(&result, bytes.len(), peak, 64)?;
+        match &result {
+            Ok(l) => prop_assert!(l.values.len() * 2 <= bytes.len()),
+            Err(e) => {
+                check_message(e)?;
+                let m = e.to_string();
+                prop_assert!(
+                    m.starts_with("cannot read m.bin: ") && !m.contains('\n'),
+                    "{}",
+                    m
+                );
+            }
+        }
+        // The page's way agrees with the whole file's, value for value or error for error.
+        if let Some(n) = name {
+            let page = read_as_the_page(bytes, n);
+            let (whole, _) = peak_during(|| read_model_bytes(bytes, name, "p"));
+            match (page, whole) {
+                (Ok((_, a)), Ok(b)) => prop_assert_eq!(bits(&a), bits(&b.values)),
+                (Err(_), Err(_)) => {}
+                (a, b) => prop_assert!(
+                    false,
+                    "page: {:?}, whole: {:?}",
+                    a.map(|x| x.1.len()),
+                    b.map(|x| x.values.len())
+                ),
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn safetensors_reader_on_valid_and_mutated_files(
+        (file, values) in safetensors_file(),
+        mutations in vec(mutation(), 1..4),
+        header_mutations in vec(mutation(), 1..3),
+    ) {
+        for (i, want) in values.iter().enumerate() {
+            let l = read_model_bytes(&file, Some(&format!("t{i}")), "m").map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(bits(&l.values), bits(want));
+        }
+        let mut v = file.clone();
+        for m in &mutations {
+            let len = v.len();
+            mutate(&mut v, m, 0..len);
+        }
+        check_model(&v)?;
+        let header_end = 8 + u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+        let mut v = file.clone();
+        for m in &header_mutations {
+            let end = header_end.min(v.len());
+            mutate(&mut v, m, 8.min(end)..end);
+        }
+        check_model(&v)?;
+    }
+
+    #[test]
+    fn gguf_reader_on_valid_and_mutated_files(
+        (file, values) in gguf_valid(),
+        mutations in vec(mutation(), 1..4),
+    ) {
+        for (i, want) in values.iter().enumerate() {
+            let l = read_model_bytes(&file, Some(&format!("t{i}")), "m").map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(bits(&l.values), bits(want));
+        }
+        let mut v = file.clone();
+        for m in &mutations {
+            let len = v.len();
+            mutate(&mut v, m, 0..len);
+        }
+        check_model(&v)?;
     }
 }

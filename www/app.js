@@ -4,10 +4,11 @@ import init, { Session } from '../pkg/quantviz.js';
 import { ui } from './elements.js';
 import { message, setState, setStatus, showError } from './status.js';
 import { largeInQuery, state } from './state.js';
-import { enqueue, watchOnScreen } from './schedule.js';
+import { drawOnScreen, enqueue, watchOnScreen } from './schedule.js';
 import { run } from './update.js';
 import { setupUI } from './events.js';
 import { setupCards } from './kl.js';
+import { fetchModel, loadModel, modelFailed, showModel } from './model.js';
 import { LESSONS, focusLesson, lessonInQuery, showLesson, withoutLesson } from './lessons.js';
 
 /** Starts wasm, wires up the controls, then shows the view the URL asks for. */
@@ -26,6 +27,25 @@ async function initialize() {
   setupUI();
   setupCards();
   enqueue(firstUpdate);
+  startModel();
+}
+
+/** Fetches the Model section's network while the first view is computed, then shows it with the
+ * settings of the moment (a failed fetch says so in the section; the page works on). */
+async function startModel() {
+  let bytes;
+  try {
+    bytes = await fetchModel();
+  } catch (e) {
+    modelFailed(e);
+    return;
+  }
+  enqueue(() => {
+    if (!loadModel(bytes) || state.summary === null) return;
+    showModel();
+    // The section's chart is now part of the page: drawn where it is on screen, after the frame.
+    drawOnScreen(false, true);
+  });
 }
 
 /** Shows the view the URL asks for; a broken link shows the defaults under its message. */

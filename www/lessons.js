@@ -106,7 +106,7 @@ export const LESSONS = [
       'At 8 bits it is as accurate as in float; step Bits down and watch the accuracy and the ' +
       'images whose answer changed. Per-channel scales hold it up to fewer bits than one scale ' +
       'per tensor; somewhere near 2 or 3 bits it collapses.',
-    query: 'bits=4&scheme=symmetric&calibration=minmax&granularity=channel',
+    query: `${MATRIX}&bits=4&scheme=symmetric&calibration=minmax&granularity=channel`,
     focus: 'model-title',
   },
 ];

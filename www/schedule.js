@@ -97,7 +97,8 @@ function markInactive() {
  * After a change of which parts of the page show (`relayout`), what is on screen is read from
  * the layout, not from the IntersectionObserver's last report. The comparison of every format
  * waits for the frame too until the session has computed it for this state (every format on
- * all the values): the page is ready without it, and says so in its caption. */
+ * all the values): the page is ready without it, and says so in its caption; so does the
+ * model's accuracy chart until its sweep is computed. */
 export function drawOnScreen(sliding = false, relayout = false) {
   wanted += 1;
   const ours = wanted;
@@ -111,7 +112,10 @@ export function drawOnScreen(sliding = false, relayout = false) {
   const visible = (relayout ? null : onScreen) ?? onScreenNow();
   const later = !state.session.formatsReady();
   if (later && isActive('formats')) setText(ui.formatsStatus, 'Computing every format on these values…');
-  const now = CHARTS.filter((name) => visible.has(name) && isActive(name) && !(later && name === 'formats'));
+  // The model's accuracy chart likewise waits for the frame until its sweep is computed (once
+  // per model: the network at every int width and format).
+  const waits = (name) => (later && name === 'formats') || (name === 'accuracy' && !state.session.modelReady());
+  const now = CHARTS.filter((name) => visible.has(name) && isActive(name) && !waits(name));
   try {
     drawCharts(now, wanted);
   } catch (e) {

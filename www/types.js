@@ -225,4 +225,36 @@
  * @property {boolean} current Whether this is the current choice.
  */
 
+/**
+ * The Model section (`Session.modelJson`): the network quantized with the current settings.
+ * @typedef {object} ModelSection
+ * @property {string} float_text The float32 accuracy, `96.67 % (348 / 360)`.
+ * @property {string | null} accuracy_text The quantized accuracy; null where the settings cannot quantize the network.
+ * @property {string | null} error Why the settings cannot quantize the network, or null.
+ * @property {number} flipped_count How many test images' answers changed.
+ * @property {ModelFlip[]} flips The first of them (at most 40).
+ * @property {{weights: string, n_test: number, bits_per_weight: number, layers: ModelLayer[]} | null} model The evaluation.
+ */
+
+/**
+ * A test image whose answer changed.
+ * @typedef {object} ModelFlip
+ * @property {number} index Its place in the test set.
+ * @property {number} label Its true digit.
+ * @property {number} float What the float32 network says.
+ * @property {number} predicted What the quantized network says.
+ * @property {number} width Pixels (64: 8 by 8).
+ * @property {number[]} grey Its pixels row by row, 255 white to 0 black.
+ */
+
+/**
+ * One layer's weight error.
+ * @typedef {object} ModelLayer
+ * @property {string} name `fc1`, `fc2`.
+ * @property {number} n Weights.
+ * @property {number | null} mse Mean squared error.
+ * @property {number | null} sqnr_db SQNR in dB; null when exact.
+ * @property {number} bits_per_weight Bits per weight, scales included.
+ */
+
 export {};

@@ -9,6 +9,7 @@ import { drawOnScreen, redrawOnly } from './schedule.js';
 import { setMode, showBlock } from './formats.js';
 import { showCards } from './kl.js';
 import { saveUrl } from './url.js';
+import { showModel } from './model.js';
 
 /** Updates from the controls after `changes` (controls, oldest first); new data leaves a preset. */
 export async function updateFromControls(changes) {
@@ -100,6 +101,12 @@ function show(next, t0, syncControls, sliding = false) {
   }
   saveUrl(next.query, sliding);
   render(next);
+  try {
+    showModel();
+  } catch (e) {
+    failed(e, null);
+    return false;
+  }
   state.block = null;
   state.strip = null;
   if (next.format) {

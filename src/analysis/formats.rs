@@ -10,7 +10,7 @@ use super::metrics::Metrics;
 use super::Analysis;
 use crate::error::{Error, Result};
 use crate::quant::formats::{self, Format, Quantized};
-use crate::quant::pairwise::pairwise_sum_indexed;
+use crate::quant::pairwise::{leaf_sum, pairwise_sum_indexed, pairwise_tree_indexed, BLOCK};
 use crate::quant::params::{MeanSquare, QuantParams};
 use crate::settings::{QuantSettings, Scheme};
 
@@ -264,10 +264,76 @@ impl Analysis {
     }
 }
 
+/// Over `e = x - f64(x̂)`: numpy's pairwise `np.sum(e ** 2)`, the largest `|e|` and the largest
+/// `|x̂|`, in one pass that makes no array of errors. Natively the top of the pairwise tree runs
+/// on threads ([`crate::par`]), so the sum is the same bits.
+pub fn error_sums(xs: &[f64], deq: &[f32]) -> (f64, f64, f64) {
+    let n = xs.len().min(deq.len());
+    let xs = &xs[..n];
+    let base = xs.as_ptr() as usize;
+    crate::par::pairwise_map(
+        xs,
+        &|part| {
+            // `part` is a piece of `xs`: its values' indices start at its offset in `xs`.
+            let off = (part.as_ptr() as usize - base) / std::mem::size_of::<f64>();
+            let d = &deq[off..off + part.len()];
+            pairwise_tree_indexed(
+                part.len(),
+                &mut |start, len| {
+                    // One leaf's squares in a buffer, then numpy's leaf sum over it: plain
+                    // loops that vectorize.
+                    let (x, y) = (&part[start..start + len], &d[start..start + len]);
+                    let mut sq = [0.0f64; BLOCK];
+                    let (mut max_abs, mut deq_max) = (0.0f64, 0.0f64);
+                    for ((s, &x), &y) in sq.iter_mut().zip(x).zip(y) {
+                        let y = f64::from(y);
+                        let e = x - y;
+                        *s = e * e;
+                        max_abs = max_abs.max(e.abs());
+                        deq_max = deq_max.max(y.abs());
+                    }
+                    (leaf_sum(&sq[..len], &mut |v| v), max_abs, deq_max)
+                },
+                &|a, b| (a.0 + b.0, a.1.max(b.1), a.2.max(b.2)),
+            )
+        },
+        &|a, b| (a.0 + b.0, a.1.max(b.1), a.2.max(b.2)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::generate::Dataset;
+
+    #[test]
+    fn error_sums_are_numpy_s_sum_of_the_squares_array() {
+        // Sizes around numpy's leaf and split points, and one large enough to run on threads.
+        for n in [0, 1, 7, 8, 127, 128, 129, 1000, 4097, 600_001] {
+            let xs: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.37).sin() * 5.0).collect();
+            let deq: Vec<f32> = xs.iter().map(|&x| (x * 2.0).round() as f32 / 2.0).collect();
+            let squares: Vec<f64> = xs
+                .iter()
+                .zip(&deq)
+                .map(|(&x, &d)| (x - f64::from(d)) * (x - f64::from(d)))
+                .collect();
+            let (sum, max_abs, deq_max) = error_sums(&xs, &deq);
+            assert_eq!(
+                sum.to_bits(),
+                crate::quant::pairwise::pairwise_sum(&squares).to_bits(),
+                "n={n}"
+            );
+            let want = xs
+                .iter()
+                .zip(&deq)
+                .fold(0.0f64, |m, (&x, &d)| m.max((x - f64::from(d)).abs()));
+            assert_eq!(max_abs, want, "n={n}");
+            assert_eq!(
+                deq_max,
+                deq.iter().fold(0.0f64, |m, &d| m.max(f64::from(d).abs()))
+            );
+        }
+    }
 
     /// The cosine by the plain definition: the largest magnitude found in its own pass, both
     /// sides scaled by `scalbn`.
@@ -320,31 +386,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Over `e = x - f64(x̂)`: numpy's pairwise `np.sum(e ** 2)`, the largest `|e|` and the largest
-/// `|x̂|`, in one pass that makes no array of errors. Natively the top of the pairwise tree runs
-/// on threads ([`crate::par`]), so the sum is the same bits.
-pub fn error_sums(xs: &[f64], deq: &[f32]) -> (f64, f64, f64) {
-    let n = xs.len().min(deq.len());
-    let xs = &xs[..n];
-    let base = xs.as_ptr() as usize;
-    crate::par::pairwise_map(
-        xs,
-        &|part| {
-            // `part` is a piece of `xs`: its values' indices start at its offset in `xs`.
-            let off = (part.as_ptr() as usize - base) / std::mem::size_of::<f64>();
-            let d = &deq[off..off + part.len()];
-            let (mut max_abs, mut deq_max) = (0.0f64, 0.0f64);
-            let sum = pairwise_sum_indexed(part.len(), &mut |i| {
-                let y = f64::from(d[i]);
-                let e = part[i] - y;
-                max_abs = max_abs.max(e.abs());
-                deq_max = deq_max.max(y.abs());
-                e * e
-            });
-            (sum, max_abs, deq_max)
-        },
-        &|a, b| (a.0 + b.0, a.1.max(b.1), a.2.max(b.2)),
-    )
 }

@@ -10,6 +10,7 @@
 //! Helpers that several charts call are `#[inline(never)]`: drawing is cold, and a copy of each
 //! helper inlined into every chart only makes the wasm bigger.
 
+mod accuracy;
 mod blocks;
 mod compare;
 mod errors;
@@ -22,6 +23,7 @@ mod mapping;
 mod rotation;
 mod sweep;
 
+pub use accuracy::{draw_accuracy, AccuracyMark};
 pub use blocks::{draw_blocks, draw_blocks_chart};
 pub use compare::draw_compare;
 pub use errors::draw_error;

@@ -44,6 +44,12 @@ pub enum Command {
     Plot(Plot),
     /// Time the notebook's workload in this process.
     Bench(Bench),
+    /// Every tensor of a safetensors, GGUF or .npy file: dtype, shape, parameters, min, max,
+    /// mean, std and count of NaN/Inf.
+    Inspect(Inspect),
+    /// Every tensor of a model file in each format: MSE, SQNR, max error, bits per weight, and
+    /// each format's totals weighted by parameters.
+    Report(Report),
     /// A small real network's test accuracy with its weights quantized (the UCI digits).
     Model(ModelCmd),
 }
@@ -52,9 +58,13 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Data (one of --input, --generate, --preset)")]
 pub struct DataArgs {
-    /// A file of values: .npy (float32/float64, any shape, flattened), .csv or .txt numbers.
+    /// A file of values: .npy (float16/32/64, any shape, flattened), .csv or .txt numbers, or
+    /// one tensor of a .safetensors or .gguf file (see --tensor).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["generate", "preset"])]
     pub input: Option<PathBuf>,
+    /// The tensor of a safetensors or GGUF --input to read (needed where it holds several).
+    #[arg(long, value_name = "NAME", requires = "input")]
+    pub tensor: Option<String>,
     /// Generate values: uniform:LO,HI | normal:MEAN,STD | laplace:LOC,SCALE | student-t:DOF.
     #[arg(long, value_name = "DIST", value_parser = parse_dist, conflicts_with = "preset")]
     pub generate: Option<Distribution>,
@@ -194,6 +204,38 @@ pub struct Bench {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Inspect {
+    /// A .safetensors, .gguf or .npy file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Report {
+    /// A .safetensors, .gguf or .npy file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The formats: `all`, or a comma-separated list (q8_0,q4_K,nf4,...) [default: all].
+    #[arg(long, value_name = "LIST", value_parser = parse_formats)]
+    pub formats: Option<FormatList>,
+    /// Where each scale applies: tensor (the formats' own blocks) [default: tensor].
+    #[arg(long, value_name = "G")]
+    pub granularity: Option<String>,
+    /// Only the tensors whose names this regular expression matches (anywhere in the name).
+    #[arg(long, value_name = "REGEX")]
+    pub tensors: Option<String>,
+    /// Print one JSON object instead of a table.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV: one row per tensor and format, then one per format's totals.
+    #[arg(long)]
+    pub csv: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! ([`args`]); values by the core's own parsers.
 
 mod args;
+mod tensors;
 
 use args::{Cli, Command, DataArgs, QuantArgs};
 use clap::Parser;
@@ -42,7 +43,7 @@ impl From<Error> for CliError {
     }
 }
 
-fn usage_err(message: impl Into<String>) -> CliError {
+pub(crate) fn usage_err(message: impl Into<String>) -> CliError {
     CliError {
         message: message.into(),
         hint: Some("see 'quantviz --help' for the commands and their options".into()),
@@ -50,7 +51,7 @@ fn usage_err(message: impl Into<String>) -> CliError {
     }
 }
 
-type Out = Result<String, CliError>;
+pub(crate) type Out = Result<String, CliError>;
 
 /// Runs the command line (`args` without the program's name); returns what to print on success.
 /// Arguments are OS strings: a path that is not UTF-8 is still a path.
@@ -90,6 +91,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Out {
         Command::Notebook(c) => notebook_cmd(c),
         Command::Plot(c) => plot(c),
         Command::Bench(c) => bench(c),
+        Command::Inspect(c) => tensors::inspect(c),
+        Command::Report(c) => tensors::report(c),
         Command::Model(c) => model(c),
     }
 }
@@ -117,7 +120,20 @@ fn parse_outlier_opt(s: &str, spec: &mut DataSpec) -> Result<(), CliError> {
 /// The data the options ask for: a file, a preset or generated values.
 fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
     if let Some(path) = &d.input {
-        let loaded = quantviz::data::load::read_file(path)?;
+        if quantviz::data::load::model::is_model_file(path) {
+            let file = quantviz::data::load::model::ModelFile::open(path)?;
+            let info = file.list.pick(d.tensor.as_deref(), &file.source)?;
+            let loaded = quantviz::data::load::Loaded {
+                values: file.values(info)?,
+                note: None,
+                shape: info.shape.clone(),
+            };
+            // A tensor of 2 or more axes is rows x columns (all but the last axis as rows).
+            let shape = d.shape.or_else(|| loaded.rows_cols());
+            let label = format!("{} tensor {}", path.display(), info.name);
+            return Ok(Dataset::from_tensor(loaded.values, label)?.with_shape(shape)?);
+        }
+        let loaded = quantviz::data::load::read_tensor_file(path, d.tensor.as_deref())?;
         if let Some(note) = &loaded.note {
             eprintln!("note: {}: {note}", path.display());
         }
@@ -807,9 +823,13 @@ fn bench(o: args::Bench) -> Out {
 fn model(o: args::ModelCmd) -> Out {
     let m = quantviz::model::Model::embedded()?;
     if o.sweep {
-        if o.quant.format.is_some() || o.quant.block.is_some() || o.quant.bits.is_some() {
+        if o.quant.format.is_some()
+            || o.quant.block.is_some()
+            || o.quant.bits.is_some()
+            || finer_from(&o.quant).is_some()
+        {
             return Err(usage_err(
-                "model --sweep runs every int width and each 4-bit format: drop --format, --block and --bits (--scheme, --calibration and --zero-point set the int rows')",
+                "model --sweep runs every int width per tensor, per channel and in groups of 32, and each 4-bit format: drop --format, --block, --bits, --granularity and --rotate (--scheme, --calibration and --zero-point set the int rows')",
             ));
         }
         let base = Settings {
@@ -825,7 +845,7 @@ fn model(o: args::ModelCmd) -> Out {
         let mut out = model_heading(&m);
         let _ = writeln!(
             out,
-            "int rows: {} {}, zero point {}, one scale per tensor\n",
+            "int rows: {} {}, zero point {}\n",
             base.quant.scheme,
             base.quant.calibration.label(),
             base.quant.zero_point
@@ -854,10 +874,13 @@ fn model(o: args::ModelCmd) -> Out {
         return Ok(out);
     }
     let format = format_from(&o.quant)?;
+    let (granularity, rotate) = finer_from(&o.quant).unwrap_or_default();
     let s = Settings {
         quant: quant_from(&o.quant)?,
         format: format.map(|(f, _)| f),
         block: format.and_then(|(_, b)| b),
+        granularity,
+        rotate,
         ..Settings::default()
     };
     let e = m.evaluate(&s)?;

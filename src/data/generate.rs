@@ -37,6 +37,18 @@ impl Dataset {
         })
     }
 
+    /// Wraps a model tensor's values after checking they are non-empty and finite: any count
+    /// that fits in memory (the command line's; the page keeps to its own limit).
+    pub fn from_tensor(values: Vec<f64>, label: impl Into<String>) -> Result<Dataset> {
+        check_finite(&values)?;
+        Ok(Dataset {
+            values,
+            outliers: Vec::new(),
+            label: label.into(),
+            shape: None,
+        })
+    }
+
     /// The same data laid out as `rows x cols` (`None`: 1-D), or an error where the product
     /// is not the number of values.
     pub fn with_shape(mut self, shape: Option<(usize, usize)>) -> Result<Dataset> {

@@ -13,6 +13,8 @@
 //! The float predictions are computed once, when the model is made.
 
 use crate::error::{Error, Result};
+use crate::quant::granularity::Granularity;
+use crate::quant::rotate::Rotation;
 use crate::settings::{Format, Settings};
 use std::cell::OnceCell;
 use std::ops::RangeInclusive;
@@ -67,7 +69,10 @@ impl WeightMatrix {
             return Ok(a);
         }
         let values: Vec<f64> = self.values.iter().map(|&x| f64::from(x)).collect();
-        let a = Analysis::new(Dataset::from_values(values, "weights")?)?;
+        let mut data = Dataset::from_values(values, "weights")?;
+        // Rows are the output channels: what per-channel and per-group scales divide.
+        data.shape = Some((self.rows, self.cols));
+        let a = Analysis::new(data)?;
         Ok(self.analysis.get_or_init(|| a))
     }
 }
@@ -309,14 +314,18 @@ pub struct SweepPoint {
 /// One scale per tensor for now; one per channel and one per group of 32 join this list as
 /// one line each once the settings carry a granularity.
 fn int_families(base: &Settings) -> Vec<(&'static str, Settings)> {
-    vec![(
-        "int per tensor",
-        Settings {
-            format: None,
-            block: None,
-            ..*base
-        },
-    )]
+    let int = |granularity| Settings {
+        format: None,
+        block: None,
+        granularity,
+        rotate: Rotation::None,
+        ..*base
+    };
+    vec![
+        ("int per tensor", int(Granularity::Tensor)),
+        ("int per channel", int(Granularity::Channel)),
+        ("int group:32", int(Granularity::Group(32))),
+    ]
 }
 
 /// Every point of the sweep, in order: each integer family at [`SWEEP_BITS`] (the scheme,
@@ -341,6 +350,8 @@ pub fn sweep_points(base: &Settings) -> Vec<SweepPoint> {
             settings: Settings {
                 format: Some(f),
                 block: None,
+                granularity: Granularity::Tensor,
+                rotate: Rotation::None,
                 ..*base
             },
         });
@@ -351,19 +362,28 @@ pub fn sweep_points(base: &Settings) -> Vec<SweepPoint> {
 /// What the weights are quantized as, in words: the format's name (`q4_K`, `nf4 block 128`), or
 /// the integer scheme (`int8 asymmetric min-max, zero point raw`).
 pub fn weights_label(s: &Settings) -> String {
-    match (s.format, s.block) {
+    let base = match (s.format, s.block) {
         (Some(f), Some(b)) => format!("{f} block {b}"),
         (Some(f), None) => f.to_string(),
         (None, _) => {
             let q = &s.quant;
+            let per = match s.granularity {
+                Granularity::Tensor => "per tensor".to_string(),
+                Granularity::Channel => "per channel".to_string(),
+                Granularity::Group(g) => format!("per group of {g}"),
+            };
             format!(
-                "int{} {} {}, zero point {}, per tensor",
+                "int{} {} {}, zero point {}, {per}",
                 q.bits,
                 q.scheme,
                 q.calibration.label(),
                 q.zero_point
             )
         }
+    };
+    match s.rotate {
+        Rotation::None => base,
+        r => format!("{base}, rotated ({r})"),
     }
 }
 

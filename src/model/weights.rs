@@ -4,7 +4,10 @@
 
 use super::WeightMatrix;
 use crate::analysis::formats::int_bits_per_weight;
-use crate::error::Result;
+use crate::analysis::granular::GranularSettings;
+use crate::error::{Error, Result};
+use crate::quant::granularity::Granularity;
+use crate::quant::rotate::Rotation;
 use crate::settings::Settings;
 
 /// A weight matrix quantized and dequantized: what the forward pass multiplies by, and how far
@@ -31,11 +34,31 @@ pub struct QuantizedMatrix {
 /// - A format: [`crate::analysis::Analysis::format_run`], the matrix flattened row by row (C
 ///   order) into the format's blocks, dequantized in float32 as the format's reference does.
 ///
+/// - A granularity other than per tensor (one scale per row, the output channels, or per group
+///   of a row) or a rotation: [`crate::analysis::Analysis::granular`] on the matrix as 2-D data
+///   (`w.rows` rows of `w.cols` weights), dequantized in float64 as the `quantize` command does,
+///   then rounded to float32.
+///
 /// The error is the one the `quantize` command reports for these values: float64, against the
-/// float32 weights. Granularity (one scale per row, or per group of a row) and rotation belong
-/// here too: the rows are the output channels (`w.rows` of `w.cols` weights each).
+/// float32 weights.
 pub fn quantize_matrix(w: &WeightMatrix, s: &Settings) -> Result<QuantizedMatrix> {
     let a = w.analysis()?;
+    if s.granularity != Granularity::Tensor || s.rotate != Rotation::None {
+        let g = GranularSettings {
+            quant: s.quant,
+            format: s.format.map(|f| (f, s.block)),
+            granularity: s.granularity,
+            rotate: s.rotate,
+        };
+        let run = a.granular(&g, true)?;
+        let deq = run.dequantized.ok_or(Error::EmptyData)?;
+        return Ok(QuantizedMatrix {
+            dequantized: deq.iter().map(|&x| x as f32).collect(),
+            mse: run.metrics.mse,
+            sqnr_db: run.metrics.sqnr_db,
+            bits_per_weight: run.bits_per_weight,
+        });
+    }
     match s.format {
         None => {
             let run = a.run(&s.quant)?;

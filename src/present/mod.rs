@@ -6,5 +6,6 @@ pub mod accuracy;
 pub mod cards;
 pub mod explain;
 pub mod json;
+pub mod model_section;
 pub mod nprint;
 pub mod number;

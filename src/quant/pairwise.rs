@@ -70,7 +70,7 @@ pub(crate) fn leaf_sum(xs: &[f64], f: &mut impl FnMut(f64) -> f64) -> f64 {
 
 /// [`leaf_sum`] of the terms `term(0)`, ..., `term(n - 1)`.
 #[inline(always)]
-fn leaf_sum_by(n: usize, term: &mut impl FnMut(usize) -> f64) -> f64 {
+pub(crate) fn leaf_sum_by(n: usize, term: &mut impl FnMut(usize) -> f64) -> f64 {
     if n < 8 {
         let mut res = 0.0;
         for i in 0..n {
@@ -98,16 +98,35 @@ fn leaf_sum_by(n: usize, term: &mut impl FnMut(usize) -> f64) -> f64 {
 /// `np.sum` of the array `[term(0), ..., term(n - 1)]`, bit for bit, without making the array:
 /// the same tree over the same terms. `term` is called once per index, in order.
 pub fn pairwise_sum_indexed(n: usize, term: &mut impl FnMut(usize) -> f64) -> f64 {
-    indexed_tree(0, n, term)
+    pairwise_tree_indexed(
+        n,
+        &mut |start, len| leaf_sum_by(len, &mut |i| term(start + i)),
+        &|a, b| a + b,
+    )
 }
 
-fn indexed_tree(start: usize, n: usize, term: &mut impl FnMut(usize) -> f64) -> f64 {
+/// numpy's pairwise tree over the indices `0..n`: `leaf(start, len)` for each leaf block (at
+/// most [`BLOCK`] indices, in order), added `add(left, right)` on the way up.
+pub fn pairwise_tree_indexed<T>(
+    n: usize,
+    leaf: &mut impl FnMut(usize, usize) -> T,
+    add: &impl Fn(T, T) -> T,
+) -> T {
+    indexed_tree(0, n, leaf, add)
+}
+
+fn indexed_tree<T>(
+    start: usize,
+    n: usize,
+    leaf: &mut impl FnMut(usize, usize) -> T,
+    add: &impl Fn(T, T) -> T,
+) -> T {
     if n <= BLOCK {
-        leaf_sum_by(n, &mut |i| term(start + i))
+        leaf(start, n)
     } else {
         let h = pairwise_split(n);
-        let left = indexed_tree(start, h, term);
-        left + indexed_tree(start + h, n - h, term)
+        let left = indexed_tree(start, h, leaf, add);
+        add(left, indexed_tree(start + h, n - h, leaf, add))
     }
 }
 

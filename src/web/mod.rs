@@ -51,8 +51,9 @@ impl Session {
 
     /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, the sweep's two
     /// parts `sweep-base` and `sweep-marker` (see `sweepCount`), `formats` (every format on the
-    /// data), `blocks` (the format's blocks), `kl` (the KL calibration) or `rotation` (one
-    /// rotated block)) of the current state onto a
+    /// data), `blocks` (the format's blocks), `accuracy` (the model's accuracy against
+    /// storage, after `loadModel`), `kl` (the KL calibration) or `rotation` (one rotated
+    /// block)) of the current state onto a
     /// canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and height are
     /// already `css size * dpr`. The error chart's histogram and the sweep are computed on their
     /// charts' first draw of a state (`update` leaves them out, for a page that draws those
@@ -145,6 +146,34 @@ impl Session {
     /// before and after, and the error in both bases. Throws without a rotation.
     pub fn rotation(&self) -> Result<String, JsError> {
         self.inner.rotation().map_err(js_err)
+    }
+
+    /// Reads the model section's network and test set (the bytes of `digits-mlp.safetensors`
+    /// and `digits-test.safetensors`). Throws on bad bytes and keeps the model it had.
+    #[wasm_bindgen(js_name = loadModel)]
+    pub fn load_model(&mut self, model: &[u8], test_set: &[u8]) -> Result<(), JsError> {
+        self.inner.load_model(model, test_set).map_err(js_err)
+    }
+
+    /// Whether the model section has its network.
+    #[wasm_bindgen(js_name = hasModel)]
+    pub fn has_model(&self) -> bool {
+        self.inner.has_model()
+    }
+
+    /// Whether the `accuracy` chart's sweep is computed; if not, its next draw computes it
+    /// (the network at every int width and format), so a page draws it after the frame.
+    #[wasm_bindgen(js_name = modelReady)]
+    pub fn model_ready(&self) -> bool {
+        self.inner.model_ready()
+    }
+
+    /// The model section as JSON: the network evaluated with the current quantization
+    /// settings (once per setting), or the `error` that says why they cannot quantize it.
+    /// Throws before `loadModel`.
+    #[wasm_bindgen(js_name = modelJson)]
+    pub fn model_json(&mut self) -> Result<String, JsError> {
+        self.inner.model_json().map_err(js_err)
     }
 
     /// The comparison of every format as JSON rows (computed if it is not yet).

@@ -6,7 +6,10 @@
 //! is allocated beyond what the input holds, and a file is read only as far as the largest
 //! input quantviz accepts could need.
 
+mod gguf;
+pub mod model;
 mod npy;
+mod safetensors;
 mod text;
 
 pub use npy::parse_npy;
@@ -108,13 +111,18 @@ pub(crate) fn shown_count(n: u64) -> String {
 #[inline(never)]
 pub fn read_bytes(bytes: &[u8], source: &str) -> Result<Loaded> {
     if is_npy(bytes) {
-        let layout = npy_layout(bytes, source)?;
-        let values = npy_values(bytes, source)?;
+        let (values, shape) = npy_values(bytes, source)?;
         return Ok(Loaded {
             values,
             note: None,
-            shape: layout.dims,
+            shape,
         });
+    }
+    if matches!(
+        model::sniff(bytes),
+        Some(model::FileFormat::Safetensors | model::FileFormat::Gguf)
+    ) {
+        return read_model_bytes(bytes, None, source);
     }
     text_bytes(bytes, source)
 }
@@ -122,6 +130,59 @@ pub fn read_bytes(bytes: &[u8], source: &str) -> Result<Loaded> {
 /// Parses a file's bytes: `.npy` when they start with its magic, text otherwise.
 pub fn parse_bytes(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
     read_bytes(bytes, source).map(|l| l.values)
+}
+
+/// One tensor of a safetensors, GGUF or `.npy` file's bytes: the one named, or the file's
+/// only one (with several and no name, an error lists them).
+pub fn read_model_bytes(bytes: &[u8], tensor: Option<&str>, source: &str) -> Result<Loaded> {
+    let len = bytes.len() as u64;
+    let mut need = model::header_needed(
+        bytes.get(..model::PREFIX_BYTES).unwrap_or(bytes),
+        len,
+        source,
+    )?;
+    loop {
+        let more = model::header_needed(&bytes[..need.min(bytes.len())], len, source)?;
+        if more <= need {
+            break;
+        }
+        need = more;
+    }
+    let list = model::parse_header(&bytes[..need.min(bytes.len())], len, source)?;
+    let info = list.pick(tensor, source)?;
+    if list.format == model::FileFormat::Npy {
+        // `.npy` keeps its own reader (big-endian data, its messages).
+        return read_bytes(bytes, source);
+    }
+    let values = model::decode_tensor(info, &bytes[info.range()], source)?;
+    Ok(Loaded {
+        values,
+        note: None,
+        shape: info.shape.clone(),
+    })
+}
+
+/// One tensor of a safetensors or GGUF file (memory-mapped), or any file `read_file` reads,
+/// where no tensor is named. A name with a file of another kind is an error.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_tensor_file(path: &std::path::Path, tensor: Option<&str>) -> Result<Loaded> {
+    if !model::is_model_file(path) {
+        return match tensor {
+            None => read_file(path),
+            Some(_) => Err(load_err(
+                &path.display().to_string(),
+                "--tensor picks a tensor of a safetensors or GGUF file, and this is neither",
+            )),
+        };
+    }
+    let file = model::ModelFile::open(path)?;
+    let info = file.list.pick(tensor, &file.source)?;
+    let values = file.values(info)?;
+    Ok(Loaded {
+        values,
+        note: None,
+        shape: info.shape.clone(),
+    })
 }
 
 // ---- Files -------------------------------------------------------------------------------------

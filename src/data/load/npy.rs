@@ -1,6 +1,7 @@
 //! `.npy` files: the preamble, the header read as the Python dict literal it is (and checked
 //! as numpy checks it), then exactly the data its shape needs, float32 widened to float64.
 
+use super::model::{Elem, FileFormat, TensorInfo, TensorList};
 use super::*;
 use crate::error::{Error, Result, MAX_VALUES};
 
@@ -182,6 +183,10 @@ pub(crate) struct Layout {
     pub(crate) shape: String,
     /// The sizes of the axes (each at most the count, as the count passed the checks).
     pub(crate) dims: Vec<usize>,
+    /// Whether the values are big-endian (`'>f2'`, `'>f4'`, `'>f8'`).
+    pub(crate) big: bool,
+    /// The dtype as the header gives it (`<f4`).
+    pub(crate) descr: String,
 }
 
 impl Layout {
@@ -330,17 +335,17 @@ pub(crate) fn npy_layout(bytes: &[u8], source: &str) -> Result<Layout> {
     let Lit::Bool(fortran) = fortran else {
         return fail("the .npy header's 'fortran_order' is not True or False");
     };
-    let width = match descr {
-        Lit::Str(b"<f8" | b"f8") => 8,
-        Lit::Str(b"<f4" | b"f4") => 4,
+    let (width, big, descr) = match descr {
+        Lit::Str(d @ (b"<f8" | b"f8" | b">f8")) => (8, d[0] == b'>', d),
+        Lit::Str(d @ (b"<f4" | b"f4" | b">f4")) => (4, d[0] == b'>', d),
+        Lit::Str(d @ (b"<f2" | b"f2" | b">f2")) => (2, d[0] == b'>', d),
         Lit::Str(d) => {
-            let why = if d.starts_with(b">") { "is big-endian: save it as little-endian" } else { "is not supported: save the array as" };
             return fail(&format!(
-                "dtype '{}' {why} float32 or float64 ('<f4', '<f8')",
+                "dtype '{}' is not supported: save the array as float16, float32 or float64 ('<f2', '<f4', '<f8')",
                 shown_bytes(d, 20)
             ));
         }
-        _ => return fail("the dtype is structured, not a plain number: save the array as float32 or float64 ('<f4', '<f8')"),
+        _ => return fail("the dtype is structured, not a plain number: save the array as float16, float32 or float64 ('<f2', '<f4', '<f8')"),
     };
     if fortran {
         return fail("the array is in Fortran order: save it in C order (np.ascontiguousarray)");
@@ -367,12 +372,15 @@ pub(crate) fn npy_layout(bytes: &[u8], source: &str) -> Result<Layout> {
         width,
         shape: text,
         dims,
+        big,
+        descr: String::from_utf8_lossy(descr).into_owned(),
     })
 }
 
-/// The values of a `.npy` file's bytes (float32 is widened exactly).
+/// The values of a `.npy` file's bytes (float16 and float32 are widened exactly), and its
+/// shape.
 #[inline(never)]
-pub(crate) fn npy_values(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
+pub(crate) fn npy_values(bytes: &[u8], source: &str) -> Result<(Vec<f64>, Vec<usize>)> {
     let layout = npy_layout(bytes, source)?;
     // `npy_layout` found the whole header in `bytes`, so `data_start <= bytes.len()`.
     let body = bytes.get(layout.data_start..).unwrap_or(&[]);
@@ -382,23 +390,59 @@ pub(crate) fn npy_values(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
     // Room for every value at once (in huge pages where large, as numpy's arrays); no more
     // than the file's own bytes hold, as the data was found there in full.
     let mut out = crate::par::with_capacity(layout.count);
-    if layout.width == 8 {
-        out.extend(
-            body.chunks_exact(8)
-                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])),
-        );
-    } else {
-        out.extend(
-            body.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64),
-        );
+    decode(body, layout.width, layout.big, &mut out);
+    Ok((out, layout.dims))
+}
+
+/// Decodes `.npy` data of `width`-byte floats, little- or big-endian.
+fn decode(body: &[u8], width: usize, big: bool, out: &mut Vec<f64>) {
+    let c = body.chunks_exact(width);
+    match (width, big) {
+        (8, false) => out.extend(c.map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))),
+        (8, true) => out.extend(c.map(|c| f64::from_be_bytes(c.try_into().unwrap_or([0; 8])))),
+        (4, false) => {
+            out.extend(c.map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+        }
+        (4, true) => out.extend(c.map(|c| f64::from(f32::from_be_bytes([c[0], c[1], c[2], c[3]])))),
+        (_, false) => out.extend(c.map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f64())),
+        (_, true) => out.extend(c.map(|c| half::f16::from_be_bytes([c[0], c[1]]).to_f64())),
     }
-    Ok(out)
 }
 
-/// Parses a `.npy` file's bytes into f64 values (float32 is widened exactly).
+/// A `.npy` file as a model file of one tensor named `array`, from its header.
+pub(crate) fn npy_tensor(header: &[u8], file_len: u64, source: &str) -> Result<TensorList> {
+    let layout = npy_layout(header, source)?;
+    let bytes = (layout.count * layout.width) as u64;
+    let start = layout.data_start as u64;
+    if start + bytes > file_len {
+        return Err(layout.short(source, file_len.saturating_sub(start)));
+    }
+    // Big-endian data is read by `read_bytes`, not by the little-endian decoder of tensors.
+    let (elem, refused) = match (layout.width, layout.big) {
+        (_, true) => (
+            None,
+            Some("big-endian: read it with --input as a .npy file".to_string()),
+        ),
+        (8, _) => (Some(Elem::F64), None),
+        (4, _) => (Some(Elem::F32), None),
+        _ => (Some(Elem::F16), None),
+    };
+    Ok(TensorList {
+        format: FileFormat::Npy,
+        tensors: vec![TensorInfo {
+            name: "array".into(),
+            dtype: layout.descr.clone(),
+            shape: layout.dims.clone(),
+            params: layout.count as u64,
+            start,
+            end: start + bytes,
+            elem,
+            refused,
+        }],
+    })
+}
+
+/// Parses a `.npy` file's bytes into f64 values (float16 and float32 are widened exactly).
 pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
-    npy_values(bytes, source)
+    npy_values(bytes, source).map(|v| v.0)
 }
-
-// ---- Text --------------------------------------------------------------------------------------
