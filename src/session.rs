@@ -31,7 +31,7 @@ use crate::analysis::histogram::Histogram;
 use crate::analysis::kl_view::KlView;
 use crate::analysis::rotation_view::RotationView;
 use crate::analysis::{Analysis, Run, Sweep, View, HISTOGRAM_BINS};
-use crate::charts::{self, ChartResult, Theme};
+use crate::charts::{self, ChartResult, HeatGrid, HeatPlot, HeatValue, Reduce, Theme};
 use crate::data::generate::{dataset_for, Dataset};
 use crate::error::{Error, Result};
 use crate::model::{Evaluation, Model, SweepRow};
@@ -66,6 +66,8 @@ pub struct Computed {
     pub sweeps: u32,
     /// Error histograms binned.
     pub error_bins: u32,
+    /// Heatmap grids computed (the tensor reduced to the canvas).
+    pub heat_grids: u32,
     /// Format runs (a format quantizing the data, with its blocks' summary and histogram).
     pub format_runs: u32,
     /// Comparisons of every format and the int schemes at 2 to 8 bits.
@@ -112,6 +114,21 @@ struct EveryFormat {
     front: Vec<bool>,
 }
 
+/// One heatmap cell as [`Session::heatmap_at`] reports it.
+#[derive(serde::Serialize)]
+struct HeatCell {
+    row: usize,
+    col: usize,
+    value: f64,
+    dequantized: Option<f64>,
+    error: Option<f64>,
+    unit: usize,
+    units: usize,
+    /// The unit's scale and zero point (int only; a format's blocks have their own).
+    scale: Option<f64>,
+    zero_point: Option<f64>,
+}
+
 /// The bit widths of the int schemes the comparison of every format shows.
 pub const FORMATS_INT_BITS: [u32; 7] = [2, 3, 4, 5, 6, 7, 8];
 
@@ -149,14 +166,21 @@ pub struct Session {
     /// The KL card's view of the current data, by bit width and percentile, computed on its
     /// chart's first draw (or `kl()`) and kept while the data, the bits and the percentile stay.
     kl_view: Option<((u32, u64), KlView)>,
+    /// What the heatmap shows and how it reduces, as the page last asked.
+    heat: (HeatValue, Reduce),
+    /// The heatmap's grid of the current state, by what it shows, its reduction and its size
+    /// (redrawing at the same size, after a resize back or a dark-mode change, reuses it).
+    heat_grid: Option<((HeatValue, Reduce, usize, usize), HeatGrid)>,
+    /// Where the heatmap last drew its plot, for pointing at a cell.
+    heat_plot: Option<HeatPlot>,
+
     /// The model section's network, once the page has handed it over.
     model: Option<ModelState>,
     computed: Computed,
 }
 
 /// The charts a session draws, by the names the page and `draw` use.
-pub const CHART_NAMES: &str =
-    "histogram, error, compare, mapping, sweep, sweep-base, sweep-marker, formats, blocks, accuracy, kl or rotation";
+pub const CHART_NAMES: &str = "histogram, error, compare, mapping, sweep, sweep-base, sweep-marker, formats, blocks, accuracy, heatmap, scales, kl or rotation";
 
 impl Session {
     /// A session with no data yet; call [`Session::update`] first.
@@ -225,7 +249,16 @@ impl Session {
                 let current = match self.settings.format {
                     Some(f) => charts::Choice::Format(f),
                     None => {
-                        charts::Choice::Int(self.settings.quant.bits, self.settings.quant.scheme)
+                        let (q, g, r) = (
+                            self.settings.quant,
+                            self.settings.granularity,
+                            self.settings.rotate,
+                        );
+                        if g == Granularity::Tensor && r == Rotation::None {
+                            charts::Choice::Int(q.bits, q.scheme)
+                        } else {
+                            charts::Choice::Fine(q.bits, q.scheme, g, r)
+                        }
                     }
                 };
                 charts::draw_formats(area, &every.rows, &every.front, current, theme)
@@ -283,6 +316,28 @@ impl Session {
                     _ => charts::SweepPart::Full,
                 };
                 charts::draw_sweep_part(area, sweep, &self.settings.quant, theme, part)
+            }
+            "heatmap" => match self.draw_heatmap(area, theme) {
+                Ok(plot) => {
+                    self.heat_plot = plot;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            "scales" => {
+                let run = self.run.as_ref().ok_or_else(nothing_yet)?;
+                let (scales, name) = match self.granular.as_ref().and_then(|g| g.units.as_ref()) {
+                    Some(u) if u.units.count() > 1 => {
+                        let name = if u.units.per_row == 1 && u.units.rows > 1 {
+                            "row"
+                        } else {
+                            "group"
+                        };
+                        (u.scales(), name)
+                    }
+                    _ => (Vec::new(), "unit"),
+                };
+                charts::draw_scales(area, &scales, name, run.params.scale, theme)
             }
             other => {
                 return Err(Error::Setting {
@@ -460,13 +515,184 @@ impl Session {
             .map(|(r, &front)| {
                 let current = match (self.settings.format, r.format, r.int) {
                     (Some(f), Some(rf), _) => f == rf,
-                    (None, None, Some(i)) => i.bits == q.bits && i.scheme == q.scheme,
+                    (None, None, Some(i)) => {
+                        let fine = (self.settings.granularity, self.settings.rotate);
+                        let plain = fine == (Granularity::Tensor, Rotation::None);
+                        i.bits == q.bits
+                            && i.scheme == q.scheme
+                            && (r.fine == Some(fine) || (plain && r.fine.is_none()))
+                    }
                     _ => false,
                 };
                 crate::present::json::FormatTableRow::new(r, front, current)
             })
             .collect();
         Ok(crate::present::json::to_json(&rows))
+    }
+
+    /// Sets what the heatmap shows (`abs`: |x|, `error`: |x - x̂|) and how it reduces the
+    /// values a pixel covers (`max` or `mean`); the next `draw("heatmap")` shows it.
+    pub fn set_heatmap(&mut self, what: &str, reduce: &str) -> Result<()> {
+        let w = HeatValue::parse(what).ok_or_else(|| Error::Setting {
+            name: "heatmap value",
+            given: what.into(),
+            expected: "abs or error".into(),
+        })?;
+        let r = Reduce::parse(reduce).ok_or_else(|| Error::Setting {
+            name: "heatmap reduction",
+            given: reduce.into(),
+            expected: "max or mean".into(),
+        })?;
+        self.heat = (w, r);
+        Ok(())
+    }
+
+    /// Whether the kept heatmap grid is stale after an update: new data, or a grid of the error.
+    fn analysis_changed_or_error_view(&self, fresh: bool) -> bool {
+        fresh
+            || self
+                .heat_grid
+                .as_ref()
+                .is_some_and(|((what, ..), _)| *what == HeatValue::Error)
+    }
+
+    /// The data's `(rows, cols)`: its shape, or one row for 1-D data.
+    fn rows_cols(&self) -> Option<(usize, usize)> {
+        let a = self.analysis.as_ref()?;
+        Some(a.data.shape.unwrap_or((1, a.values().len())))
+    }
+
+    /// Draws the heatmap of the current state, reusing the grid of the same view and size.
+    fn draw_heatmap<DB: DrawingBackend>(
+        &mut self,
+        area: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+    ) -> std::result::Result<Option<HeatPlot>, String> {
+        let (rows, cols) = self
+            .rows_cols()
+            .ok_or("nothing to draw yet: call update() first")?;
+        let (what, reduce) = self.heat;
+        let (Some(a), Some(run)) = (&self.analysis, &self.run) else {
+            return Err("nothing to draw yet: call update() first".into());
+        };
+        let xs = a.values();
+        let granular = self.granular.as_ref();
+        let format = self
+            .settings
+            .format
+            .and_then(|f| self.format.as_ref().filter(|s| s.key.0 == f));
+        let cache = &mut self.heat_grid;
+        let computed = &mut self.computed;
+        let mut grid = |w: usize, h: usize| -> HeatGrid {
+            let key = (what, reduce, w, h);
+            if let Some((k, g)) = cache.as_ref() {
+                if *k == key {
+                    return g.clone();
+                }
+            }
+            let row = |r: usize| &xs[r * cols..][..cols];
+            let g = match what {
+                HeatValue::Magnitude => {
+                    HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
+                        for (o, &x) in out.iter_mut().zip(row(r)) {
+                            *o = x.abs();
+                        }
+                    })
+                }
+                HeatValue::Error => {
+                    let units = granular.and_then(|g| g.units.as_ref());
+                    match (
+                        granular.and_then(|g| g.dequantized.as_deref()),
+                        format,
+                        units,
+                    ) {
+                        (None, _, Some(u)) => {
+                            HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
+                                let xs = row(r);
+                                for k in 0..u.units.per_row {
+                                    let p = &u.params[r * u.units.per_row + k];
+                                    let at = k * u.units.size;
+                                    let end = (at + u.units.size).min(cols);
+                                    for (o, &x) in out[at..end].iter_mut().zip(&xs[at..end]) {
+                                        *o = (x - p.fake_quantize(x)).abs();
+                                    }
+                                }
+                            })
+                        }
+                        (Some(d), _, _) => {
+                            HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
+                                let d = &d[r * cols..][..cols];
+                                for ((o, &x), &y) in out.iter_mut().zip(row(r)).zip(d) {
+                                    *o = (x - y).abs();
+                                }
+                            })
+                        }
+                        (None, Some(f), None) => {
+                            let d = &f.run.quantized.dequantized;
+                            HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
+                                let d = &d[r * cols..][..cols];
+                                for ((o, &x), &y) in out.iter_mut().zip(row(r)).zip(d) {
+                                    *o = (x - f64::from(y)).abs();
+                                }
+                            })
+                        }
+                        (None, None, None) => {
+                            let p = run.params;
+                            HeatGrid::of_rows(rows, cols, w, h, reduce, &mut |r, out| {
+                                for (o, &x) in out.iter_mut().zip(row(r)) {
+                                    *o = (x - p.fake_quantize(x)).abs();
+                                }
+                            })
+                        }
+                    }
+                }
+            };
+            computed.heat_grids += 1;
+            *cache = Some((key, g.clone()));
+            g
+        };
+        let units = granular.and_then(|g| g.units.as_ref()).map(|u| &u.units);
+        charts::draw_heatmap(area, rows, cols, what, units, &mut grid, theme)
+    }
+
+    /// What lies under the pixel `(x, y)` of the heatmap as last drawn, as JSON: its row,
+    /// column, value, dequantized value, error, unit and the unit's scale and zero point (the
+    /// per-tensor ones at `tensor`); `None` off the plot.
+    pub fn heatmap_at(&self, x: f64, y: f64) -> Option<String> {
+        let (rows, cols) = self.rows_cols()?;
+        let (r, c) = self.heat_plot?.cell_at(x, y, rows, cols)?;
+        let a = self.analysis.as_ref()?;
+        let run = self.run.as_ref()?;
+        let i = r * cols + c;
+        let x = *a.values().get(i)?;
+        let units = self.granular.as_ref().and_then(|g| g.units.as_ref());
+        let (unit, p) = match units {
+            Some(u) => {
+                let k = u.units.unit_of(i);
+                (k, *u.params.get(k)?)
+            }
+            None => (0, run.params),
+        };
+        let deq = match (&self.granular, self.current_format()) {
+            (Some(g), _) => match &g.dequantized {
+                Some(d) => d.get(i).copied(),
+                None => Some(p.fake_quantize(x)),
+            },
+            (None, Some(f)) => f.run.quantized.dequantized.get(i).map(|&d| f64::from(d)),
+            (None, None) => Some(run.params.fake_quantize(x)),
+        };
+        let json = HeatCell {
+            row: r,
+            col: c,
+            value: x,
+            dequantized: deq,
+            error: deq.map(|d| x - d),
+            unit,
+            units: units.map_or(1, |u| u.units.count()),
+            scale: self.settings.format.is_none().then_some(p.scale),
+            zero_point: self.settings.format.is_none().then_some(p.zero_point),
+        };
+        Some(crate::present::json::to_json(&json))
     }
 
     /// Reads the model section's network and test set (the bytes of `digits-mlp.safetensors`
@@ -678,7 +904,11 @@ impl Session {
                     granularity: settings.granularity,
                     rotate: settings.rotate,
                 };
-                Some(analysis.granular(&g, true)?)
+                // The values after rotation and the dequantized values only with a rotation
+                // (where the dequantized values are made anyway, to rotate back): without one,
+                // each value's x̂ is its unit's parameters applied to it, and a Granularity
+                // change writes no arrays of the codes and dequantized values.
+                Some(analysis.granular(&g, settings.rotate != Rotation::None)?)
             } else {
                 None
             };
@@ -722,7 +952,7 @@ impl Session {
             Source::Preset(..) => "preset",
             Source::Generated(..) => "generated",
         };
-        let summary = crate::present::json::summary_json(
+        let mut summary = crate::present::json::summary_json(
             &settings,
             kind,
             self.file_note.as_deref(),
@@ -731,6 +961,10 @@ impl Session {
             &compare,
             format_now.map(|f| &f.run),
         );
+        summary.granular = granular
+            .as_ref()
+            .map(crate::present::json::PageGranularJson::from);
+        let summary = crate::present::json::to_json(&summary);
         if let Some(a) = new_analysis {
             self.analysis = Some(a);
             self.computed.analyses += 1;
@@ -758,6 +992,10 @@ impl Session {
         }
         self.compare = Some((q, compare));
         self.granular = granular;
+        // The |x| heatmap depends on the data alone; the error's on everything.
+        if self.analysis_changed_or_error_view(fresh) {
+            self.heat_grid = None;
+        }
         if !same_sweep {
             self.sweep = None;
             self.sweep_count = self.sweep_count.wrapping_add(1);
@@ -911,6 +1149,105 @@ mod tests {
             .contains("row length (64"));
         summary(&mut s, "shape=16,64&bits=4");
         assert!(s.granular().is_none());
+    }
+
+    #[test]
+    fn the_heatmap_grid_is_kept_per_state_view_and_size() {
+        let mut s = Session::new();
+        summary(&mut s, "shape=64,256&bits=4&granularity=group:32");
+        draw(&mut s, "heatmap").unwrap();
+        assert_eq!(s.computed().heat_grids, 1);
+        // The same state, view and size: the grid is reused.
+        draw(&mut s, "heatmap").unwrap();
+        assert_eq!(s.computed().heat_grids, 1);
+        // Another view, then a new state: computed again.
+        s.set_heatmap("error", "mean").unwrap();
+        draw(&mut s, "heatmap").unwrap();
+        assert_eq!(s.computed().heat_grids, 2);
+        summary(&mut s, "shape=64,256&bits=4&granularity=channel");
+        draw(&mut s, "heatmap").unwrap();
+        assert_eq!(s.computed().heat_grids, 3);
+        // The |x| view depends on the data alone: kept through a quantization change.
+        s.set_heatmap("abs", "max").unwrap();
+        draw(&mut s, "heatmap").unwrap();
+        assert_eq!(s.computed().heat_grids, 4);
+        summary(&mut s, "shape=64,256&bits=3&granularity=group:64");
+        draw(&mut s, "heatmap").unwrap();
+        assert_eq!(s.computed().heat_grids, 4);
+        summary(&mut s, "shape=64,256&bits=3&granularity=group:64&seed=7");
+        draw(&mut s, "heatmap").unwrap();
+        assert_eq!(s.computed().heat_grids, 5);
+        assert!(s
+            .set_heatmap("log", "max")
+            .unwrap_err()
+            .to_string()
+            .contains("abs or error"));
+        assert!(s
+            .set_heatmap("abs", "median")
+            .unwrap_err()
+            .to_string()
+            .contains("max or mean"));
+    }
+
+    #[test]
+    fn pointing_at_the_heatmap_finds_the_value_and_its_unit() {
+        let mut s = Session::new();
+        summary(&mut s, "shape=8,64&bits=4&granularity=group:16");
+        assert!(s.heatmap_at(100.0, 100.0).is_none(), "nothing drawn yet");
+        draw(&mut s, "heatmap").unwrap();
+        let p = s.heat_plot.unwrap();
+        // The last row's last value, at the plot's bottom-right pixel.
+        let json = s
+            .heatmap_at(f64::from(p.x1) - 0.5, f64::from(p.y1) - 0.5)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!((v["row"].as_u64(), v["col"].as_u64()), (Some(7), Some(63)));
+        let g = s.granular().unwrap().units.as_ref().unwrap();
+        let i = 7 * 64 + 63;
+        assert_eq!(v["unit"].as_u64(), Some(g.units.unit_of(i) as u64));
+        assert_eq!(v["units"].as_u64(), Some(32));
+        assert_eq!(
+            v["scale"].as_f64(),
+            Some(g.params[g.units.unit_of(i)].scale)
+        );
+        assert_eq!(
+            v["value"].as_f64(),
+            Some(s.analysis.as_ref().unwrap().values()[i])
+        );
+        // Without rotation the session keeps no dequantized array: x̂ is the unit's parameters
+        // applied, the same bits as the run that keeps them.
+        assert!(s.granular().unwrap().dequantized.is_none());
+        let kept = s
+            .analysis
+            .as_ref()
+            .unwrap()
+            .granular(&s.granular().unwrap().settings, true)
+            .unwrap();
+        let d = kept.dequantized.unwrap()[i];
+        assert_eq!(v["dequantized"].as_f64(), Some(d));
+        assert_eq!(
+            v["error"].as_f64(),
+            Some(s.analysis.as_ref().unwrap().values()[i] - d)
+        );
+        assert!(s
+            .heatmap_at(f64::from(p.x1) + 1.0, f64::from(p.y0))
+            .is_none());
+    }
+
+    #[test]
+    fn scales_are_drawn_per_unit_and_per_tensor() {
+        let mut s = Session::new();
+        summary(&mut s, "shape=32,64&row_spread=1&granularity=channel");
+        let svg = draw(&mut s, "scales").unwrap();
+        assert!(svg.contains("32 rows"), "{svg}");
+        summary(&mut s, "shape=32,64");
+        let svg = draw(&mut s, "scales").unwrap();
+        assert!(svg.contains("per tensor: one scale"), "{svg}");
+        let v: serde_json::Value =
+            serde_json::from_str(&summary(&mut s, "shape=32,64&granularity=group:32")).unwrap();
+        assert_eq!(v["settings"]["shape"], serde_json::json!([32, 64]));
+        assert_eq!(v["settings"]["granularity"], "group:32");
+        assert_eq!(v["granular"]["units"]["count"], 64);
     }
 
     #[test]

@@ -113,7 +113,7 @@ fn every_format_says_what_it_plots_and_draws_it() {
         }
         let label = match current {
             Choice::Format(_) => "current: q4_K",
-            Choice::Int(..) => "current: int4 symmetric",
+            Choice::Int(..) | Choice::Fine(..) => "current: int4 symmetric",
         };
         assert!(text.contains(label), "{label}");
         for theme in [

@@ -558,14 +558,174 @@ fn report_measures_each_tensor_as_quantize_does_and_totals_by_parameters() {
     assert!(lines[3].starts_with("(total),q8_0,1536,8.5,"), "{out}");
 }
 
+/// `report --granularity G` adds int4 and int8 symmetric min-max rows at G: each row is what
+/// `quantize --bits B --scheme symmetric --granularity G` gives for that tensor, bit for bit,
+/// with one float32 scale per unit in its bits per weight (symmetric: no zero point stored).
 #[test]
-fn report_refuses_what_it_cannot_do_yet_and_bad_patterns() {
-    let (code, _, err) = quantviz(&["report", TINY_ST, "--granularity", "channel"]);
-    assert_eq!(code, 2);
+fn report_granularity_adds_int_rows_that_are_quantizes() {
+    for (file, g) in [
+        (TINY_ST, "channel"),
+        (TINY_ST, "group:16"),
+        (TINY_GGUF, "group:24"),
+        (TINY_GGUF, "channel"),
+    ] {
+        let (code, out, err) = quantviz(&[
+            "report",
+            file,
+            "--formats",
+            "q8_0",
+            "--granularity",
+            g,
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["granularity"], g);
+        assert!(
+            v["int_rows"]
+                .as_str()
+                .unwrap()
+                .contains("symmetric, min-max"),
+            "{v}"
+        );
+        let mut measured = 0;
+        for t in v["tensors"].as_array().unwrap() {
+            let rows = t["rows"].as_array().unwrap();
+            assert_eq!(rows.len(), 3, "{t}");
+            assert_eq!(rows[0]["format"], "q8_0");
+            let shape: Vec<usize> = t["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect();
+            let name = t["name"].as_str().unwrap();
+            for (row, bits) in rows[1..].iter().zip([4u32, 8]) {
+                assert_eq!(row["format"], format!("int{bits} {g}"));
+                if let Some(why) = row["skipped"].as_str() {
+                    // Only what cannot be read, or a 1-D tensor at channel.
+                    assert!(
+                        why.contains("is not read")
+                            || (g == "channel"
+                                && shape.len() == 1
+                                && why == "1-D tensor: channel needs rows"),
+                        "{name} {g}: {why}"
+                    );
+                    continue;
+                }
+                let n: usize = shape.iter().product();
+                let cols = *shape.last().unwrap();
+                let units = match g {
+                    "channel" => n / cols,
+                    _ => {
+                        let size: usize = g[6..].parse().unwrap();
+                        (n / cols) * cols.div_ceil(size)
+                    }
+                };
+                assert_eq!(
+                    row["bits_per_weight"].as_f64().unwrap(),
+                    bits as f64 + 32.0 * units as f64 / n as f64,
+                    "{name} {g}"
+                );
+                let (code, one, err) = quantviz(&[
+                    "quantize",
+                    "--input",
+                    file,
+                    "--tensor",
+                    name,
+                    "--bits",
+                    &bits.to_string(),
+                    "--scheme",
+                    "symmetric",
+                    "--granularity",
+                    g,
+                    "--json",
+                ]);
+                assert_eq!(code, 0, "{err}");
+                let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+                for key in ["mse", "sqnr_db", "max_abs_error", "bits_per_weight"] {
+                    assert_eq!(
+                        row[key].as_f64().unwrap().to_bits(),
+                        one[key].as_f64().unwrap().to_bits(),
+                        "{name} {g} int{bits} {key}"
+                    );
+                }
+                measured += 1;
+            }
+        }
+        assert!(measured >= 4, "{g}: {out}");
+        // The int rows have their totals beside the formats'.
+        let totals = v["totals"].as_array().unwrap();
+        assert_eq!(totals.len(), 3);
+        assert_eq!(totals[1]["format"], format!("int4 {g}"));
+        assert!(totals[1]["mse"].as_f64().unwrap() > totals[2]["mse"].as_f64().unwrap());
+    }
+    // A 1-D tensor at channel is skipped with the reason; at group:G it is one row.
+    let (code, out, err) = quantviz(&[
+        "report",
+        TINY_ST,
+        "--formats",
+        "q8_0",
+        "--granularity",
+        "channel",
+        "--tensors",
+        "norm",
+        "--csv",
+    ]);
+    assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("--granularity 'channel' is not supported by report yet: only 'tensor'"),
-        "{err}"
+        out.contains("layers.0.norm.weight,int4 channel,64,,,,,1-D tensor: channel needs rows"),
+        "{out}"
     );
+    assert!(out.contains("(total),int8 channel,0,"), "{out}");
+    let (code, out, err) = quantviz(&[
+        "report",
+        TINY_ST,
+        "--formats",
+        "q8_0",
+        "--granularity",
+        "group:32",
+        "--tensors",
+        "norm",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("granularity group:32"), "{out}");
+    assert!(
+        out.contains("one float32 scale per group of 32 values"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("layers.0.norm.weight int4 group:32") && l.contains(" 5 ")),
+        "{out}"
+    );
+    // A group longer than a row is the core's refusal, on that row alone.
+    let (code, out, err) = quantviz(&[
+        "report",
+        TINY_ST,
+        "--formats",
+        "q8_0",
+        "--granularity",
+        "group:128",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let why = v["tensors"][0]["rows"][1]["skipped"].as_str().unwrap();
+    assert!(why.contains("groups lie within a row"), "{why}");
+}
+
+#[test]
+fn report_refuses_bad_granularities_and_bad_patterns() {
+    for g in ["group:1", "group:x", "row:3", "block"] {
+        let (code, _, err) = quantviz(&["report", TINY_ST, "--granularity", g]);
+        assert_eq!(code, 2, "{g}");
+        assert!(
+            err.contains(&format!("invalid granularity '{g}'"))
+                && err.contains("expected tensor, channel or group:G"),
+            "{err}"
+        );
+    }
     let (code, _, err) = quantviz(&["report", TINY_ST, "--tensors", "("]);
     assert_eq!(code, 2);
     assert!(

@@ -7,7 +7,7 @@ import { fillFormatsTable } from './formats.js';
 import { fillCard } from './kl.js';
 
 /** The charts, by the name `Session.draw` knows them; each has a `<canvas id="chart-NAME">`. */
-export const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep', 'formats', 'blocks', 'accuracy', 'kl', 'rotation'];
+export const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep', 'formats', 'blocks', 'accuracy', 'heatmap', 'scales', 'kl', 'rotation'];
 
 /** Whether a chart is part of the page for the current choice: with int the block inspector's
  * is not, with a format the int scheme's own charts are not, and the model's accuracy is not

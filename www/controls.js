@@ -3,6 +3,7 @@ import { ui } from './elements.js';
 import { setProp, setText } from './dom.js';
 import { state } from './state.js';
 import { FIXED_BLOCK, FORMAT_HINT } from './format-text.js';
+import { applyMatrixSettings, matrixQuery, reflectMatrix } from './matrix.js';
 
 /** The query string the controls describe, in the URL's own spelling. */
 export function queryFromControls({ distOnly = false } = {}) {
@@ -14,9 +15,10 @@ export function queryFromControls({ distOnly = false } = {}) {
     ui.calibration.value === 'percentile'
       ? `percentile:${ui.percentile.value.trim()}`
       : ui.calibration.value;
+  const matrix = matrixQuery();
   const parts = [
     ['dist', dist],
-    ['n', ui.n.value.trim()],
+    ...(matrix.replacesN ? [] : [['n', ui.n.value.trim()]]),
     ['seed', ui.seed.value.trim()],
     ['outliers', ui.outliers.value.trim()],
     ['outlier_value', ui.outlierValue.value.trim()],
@@ -29,6 +31,7 @@ export function queryFromControls({ distOnly = false } = {}) {
   const format = ui.format.value;
   if (format !== 'int') parts.push(['format', format]);
   if (format === 'nf4' && ui.block.value) parts.push(['block', ui.block.value]);
+  parts.push(...matrix.parts);
   return parts.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
 }
 
@@ -52,6 +55,7 @@ export function applySettings(s) {
   ui.zeroPoint.value = s.zero_point;
   ui.format.value = s.format;
   if (s.format === 'nf4') ui.block.value = String(s.block ?? NF4_DEFAULT_BLOCK);
+  applyMatrixSettings(s);
   reflectSettings(s);
 }
 
@@ -84,6 +88,7 @@ export function reflectSettings(s) {
     setText(ui.blockFixed, `${FIXED_BLOCK[format]} (fixed)`);
     ui.block.value = '';
   }
+  reflectMatrix(s);
   for (const b of ui.formatPresets) {
     const pressed = String(b.dataset.formatPreset === format && (!b.dataset.block || b.dataset.block === ui.block.value));
     if (b.getAttribute('aria-pressed') !== pressed) b.setAttribute('aria-pressed', pressed);

@@ -11,6 +11,7 @@ import { downloadCsv, downloadPng } from './downloads.js';
 import { loadFile, redraw, redrawIfResized, run, selectBlock, updateFromControls } from './update.js';
 import { hoverText, pickRow } from './formats.js';
 import { LESSONS, closeLesson, focusLesson, showLesson } from './lessons.js';
+import { setupMatrix } from './matrix.js';
 
 /** Pause after typing before updating, so "1000" does not compute 1, 10 and 100 first. */
 const TYPING_DEBOUNCE_MS = 150;
@@ -57,6 +58,7 @@ export function setupUI() {
     });
   }
   setupInspector();
+  setupMatrix();
   setupTour();
   ui.file.addEventListener('change', () => {
     const file = ui.file.files && ui.file.files[0];

@@ -17,6 +17,9 @@
  * @property {FormatInfo | null} format The format's run where a format other than int is chosen
  *   (then `formulas`, `table` and `conclusion` are the format's; `result` and `compare` stay the
  *   int scheme's); null with int.
+ * @property {object | null} granular The run at the granularity and rotation (`format`,
+ *   `units`, `bits_per_weight`, `rotate_block`, `metrics`, `rotated_basis`), where the settings
+ *   ask for one; null at tensor without rotation.
  */
 
 /**
@@ -34,6 +37,11 @@
  * @property {'notebook-minmax' | 'notebook-percentile' | null} preset The notebook preset, if any.
  * @property {string} format `int`, or the format's name (`nf4`, `fp8-e4m3`, `q4_K`, ...).
  * @property {number | null} block The block asked for (NF4's); null for the format's own.
+ * @property {[number, number] | null} shape `[rows, cols]` of 2-D data; null for 1-D.
+ * @property {number} row_spread The spread of the rows' magnitudes (0: none).
+ * @property {string | null} outlier_channels `K:F`, or null.
+ * @property {string} granularity `tensor`, `channel` or `group:G`.
+ * @property {string} rotate `none`, `hadamard` or `hadamard:K`.
  */
 
 /**

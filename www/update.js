@@ -9,6 +9,7 @@ import { drawOnScreen, redrawOnly } from './schedule.js';
 import { setMode, showBlock } from './formats.js';
 import { showCards } from './kl.js';
 import { saveUrl } from './url.js';
+import { showMatrix } from './matrix.js';
 import { showModel } from './model.js';
 
 /** Updates from the controls after `changes` (controls, oldest first); new data leaves a preset. */
@@ -92,7 +93,8 @@ function show(next, t0, syncControls, sliding = false) {
   state.summary = next;
   state.preset = next.settings.preset ?? null;
   const cardsMoved = showCards(next);
-  const relayout = setMode(next) || cardsMoved;
+  const modeChanged = setMode(next);
+  const relayout = showMatrix(next) || modeChanged || cardsMoved;
   try {
     drawOnScreen(sliding, relayout);
   } catch (e) {

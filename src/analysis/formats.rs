@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::quant::formats::{self, Format, Quantized};
 use crate::quant::pairwise::{leaf_sum, pairwise_sum_indexed, pairwise_tree_indexed, BLOCK};
 use crate::quant::params::{MeanSquare, QuantParams};
-use crate::settings::{QuantSettings, Scheme};
+use crate::settings::{Granularity, QuantSettings, Rotation, Scheme};
 
 /// How alike the dequantized values are to the originals, beyond the MSE.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -214,7 +214,22 @@ pub struct FormatRow {
     /// The error, or why this format cannot quantize this data (a count its block does not
     /// divide, a scale its type cannot hold).
     pub outcome: std::result::Result<Metrics, String>,
+    /// For an int row with finer scales or a rotation (2-D data): its granularity and
+    /// rotation; `None` for one scale per tensor without rotation, and for a format.
+    pub fine: Option<(Granularity, Rotation)>,
 }
+
+/// The bit widths of the int rows with finer scales that [`Analysis::every_format`] adds on
+/// 2-D data.
+pub const FINE_BITS: [u32; 2] = [4, 8];
+
+/// Their granularities, from the coarsest.
+pub const FINE_GRANULARITIES: [Granularity; 4] = [
+    Granularity::Channel,
+    Granularity::Group(128),
+    Granularity::Group(64),
+    Granularity::Group(32),
+];
 
 impl Analysis {
     /// Every one of `formats` (NF4 in blocks of `nf4_block`, or its default) and the integer
@@ -242,8 +257,12 @@ impl Analysis {
                     int: Some(q),
                     bits_per_weight: int_bits_of(bits, scheme, n),
                     outcome: self.run(&q).map(|r| r.metrics).map_err(|e| e.to_string()),
+                    fine: None,
                 });
             }
+        }
+        if self.data.shape.is_some() {
+            rows.extend(self.fine_rows(int));
         }
         for &f in formats {
             let block = if f == Format::Nf4 { nf4_block } else { None };
@@ -258,7 +277,65 @@ impl Analysis {
                 int: None,
                 bits_per_weight,
                 outcome: outcome.map(|r| r.metrics).map_err(|e| e.to_string()),
+                fine: None,
             });
+        }
+        rows
+    }
+
+    /// The symmetric int scheme with `int`'s calibration at each of [`FINE_BITS`]
+    /// with each of [`FINE_GRANULARITIES`] that fits the rows, and the same after a Hadamard
+    /// rotation (its largest block; none where the row length is odd), with the rotation at
+    /// one scale per tensor too: what a finer scale or a rotation buys per extra bit.
+    pub fn fine_rows(&self, int: &QuantSettings) -> Vec<FormatRow> {
+        let cols = self.data.row_len();
+        let rotations = [Rotation::None, Rotation::Hadamard(None)];
+        let mut rows = Vec::new();
+        for &bits in &FINE_BITS {
+            // Symmetric (absmax, no zero point to store): what per-channel and per-group
+            // weight quantization mostly use; the comparison's key holds no scheme.
+            let quant = QuantSettings {
+                bits,
+                scheme: Scheme::Symmetric,
+                ..*int
+            };
+            for rotate in rotations {
+                if rotate != Rotation::None && rotate.block(cols).is_err() {
+                    continue;
+                }
+                let grans = std::iter::once(Granularity::Tensor)
+                    .filter(|_| rotate != Rotation::None)
+                    .chain(FINE_GRANULARITIES);
+                for g in grans {
+                    if matches!(g, Granularity::Group(k) if k >= cols) {
+                        continue;
+                    }
+                    let s = crate::analysis::granular::GranularSettings {
+                        quant,
+                        format: None,
+                        granularity: g,
+                        rotate,
+                    };
+                    let run = self.granular(&s, false);
+                    let bits_per_weight = match &run {
+                        Ok(r) => r.bits_per_weight,
+                        Err(_) => f64::NAN,
+                    };
+                    let rot = if rotate == Rotation::None {
+                        String::new()
+                    } else {
+                        " + hadamard".into()
+                    };
+                    rows.push(FormatRow {
+                        label: format!("int{bits} {} {g}{rot}", quant.scheme),
+                        format: None,
+                        int: Some(quant),
+                        bits_per_weight,
+                        outcome: run.map(|r| r.metrics).map_err(|e| e.to_string()),
+                        fine: Some((g, rotate)),
+                    });
+                }
+            }
         }
         rows
     }

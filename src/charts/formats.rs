@@ -6,7 +6,7 @@ use super::{
 };
 use crate::analysis::formats::FormatRow;
 use crate::quant::formats::Format;
-use crate::settings::Scheme;
+use crate::settings::{Granularity, Rotation, Scheme};
 use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -19,11 +19,16 @@ pub enum Choice {
     Format(Format),
     /// An int scheme at a width.
     Int(u32, Scheme),
+    /// An int scheme at a width with finer scales or a rotation.
+    Fine(u32, Scheme, Granularity, Rotation),
 }
 
 /// The families the points are coloured by.
 #[derive(Clone, Copy, PartialEq)]
 enum Family {
+    /// Int with finer scales (2-D data), without and with a rotation.
+    IntFine,
+    IntRotated,
     IntAsym,
     IntSym,
     Ggml,
@@ -33,6 +38,11 @@ enum Family {
 }
 
 fn family(r: &FormatRow) -> Family {
+    match r.fine {
+        Some((_, Rotation::None)) => return Family::IntFine,
+        Some(_) => return Family::IntRotated,
+        None => {}
+    }
     match (r.format, r.int) {
         (Some(Format::Nf4), _) => Family::Nf4,
         (Some(Format::Q4_0 | Format::Q4_1 | Format::Q8_0), _) => Family::Ggml,
@@ -49,7 +59,10 @@ fn family(r: &FormatRow) -> Family {
 fn is_current(r: &FormatRow, c: Choice) -> bool {
     match (c, r.format, r.int) {
         (Choice::Format(f), Some(rf), _) => f == rf,
-        (Choice::Int(b, s), None, Some(q)) => q.bits == b && q.scheme == s,
+        (Choice::Int(b, s), None, Some(q)) => r.fine.is_none() && q.bits == b && q.scheme == s,
+        (Choice::Fine(b, s, g, rot), None, Some(q)) => {
+            r.fine == Some((g, rot)) && q.bits == b && q.scheme == s
+        }
         _ => false,
     }
 }
@@ -139,6 +152,8 @@ pub fn draw_formats<DB: DrawingBackend>(
 
     let colour = |f: Family| match f {
         Family::IntAsym | Family::IntSym => pal.muted,
+        Family::IntFine => pal.ink,
+        Family::IntRotated => pal.dequantized,
         Family::Ggml => pal.dequantized,
         Family::KQuant => pal.error,
         Family::Float => pal.zero,
@@ -198,6 +213,61 @@ pub fn draw_formats<DB: DrawingBackend>(
         if fam == Family::IntSym {
             let (dash, gap) = (theme.px(5.0), theme.px(3.0));
             legend.add(label, Key::Dashed(style, theme.off(18.0), dash, gap));
+        }
+    }
+
+    // Finer scales and rotation (2-D data): per width, a line from one scale per tensor
+    // through per channel to groups of 128, 64, 32 (without rotation, from the int line's
+    // symmetric point), crosses; rotated, circles.
+    for fam in [Family::IntFine, Family::IntRotated] {
+        let mut any = false;
+        for bits in crate::analysis::formats::FINE_BITS {
+            let mut pts: Vec<(f64, f64)> = ok
+                .iter()
+                .filter(|(_, r, _)| family(r) == fam && r.int.is_some_and(|q| q.bits == bits))
+                .map(|&(_, r, m)| at(r, m))
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            any = true;
+            let markers: Vec<(f64, f64)> = pts.clone();
+            if fam == Family::IntFine {
+                pts.extend(
+                    ok.iter()
+                        .filter(|(_, r, _)| {
+                            family(r) == Family::IntSym && r.int.is_some_and(|q| q.bits == bits)
+                        })
+                        .map(|&(_, r, m)| at(r, m)),
+                );
+            }
+            let pts = by_x(pts);
+            let style = colour(fam).mix(0.85).stroke_width(theme.px(1.4));
+            draw_all(&mut chart, LineSeries::new(pts, style).collect())?;
+            let r = theme.px(3.2);
+            let fine = markers.into_iter().map(|p| {
+                let style = colour(fam).stroke_width(theme.px(1.6));
+                Circle::new(
+                    p,
+                    r,
+                    if fam == Family::IntFine {
+                        style.filled()
+                    } else {
+                        style
+                    },
+                )
+                .into_dyn()
+            });
+            draw_all(&mut chart, fine.collect())?;
+        }
+        if any {
+            let style = colour(fam).mix(0.85).stroke_width(theme.px(1.4));
+            let label = if fam == Family::IntFine {
+                "int4, int8 sym per channel, group 128/64/32 (●)"
+            } else {
+                "the same after a Hadamard rotation (○)"
+            };
+            legend.add(label, Key::Line(style, theme.off(18.0)));
         }
     }
 
@@ -262,6 +332,16 @@ pub fn draw_formats<DB: DrawingBackend>(
     for &(_, r, m) in order {
         let now = is_current(r, current);
         let text = match r.int {
+            Some(q) if r.fine.is_some() => {
+                let (g, rot) = r.fine.unwrap_or_default();
+                let g = match g {
+                    Granularity::Tensor => "tensor".to_string(),
+                    Granularity::Channel => "channel".to_string(),
+                    Granularity::Group(k) => format!("g{k}"),
+                };
+                let rot = if rot == Rotation::None { "" } else { " +H" };
+                format!("int{} {g}{rot}", q.bits)
+            }
             Some(q) if r.format.is_none() => {
                 let scheme = match q.scheme {
                     Scheme::Symmetric => "sym",

@@ -17,6 +17,7 @@ mod errors;
 #[cfg(not(target_arch = "wasm32"))]
 mod export;
 mod formats;
+mod heatmap;
 mod histogram;
 mod kl;
 mod mapping;
@@ -32,6 +33,7 @@ pub use export::{
     register_native_font, render_png, render_png_themed, render_svg, render_svg_themed,
 };
 pub use formats::{draw_formats, Choice};
+pub use heatmap::{draw_heatmap, draw_scales, HeatGrid, HeatPlot, HeatValue, Reduce};
 pub use histogram::{draw_format_histogram, draw_histogram};
 pub use kl::draw_kl;
 pub use mapping::draw_mapping;

@@ -224,7 +224,9 @@ pub struct Report {
     /// The formats: `all`, or a comma-separated list (q8_0,q4_K,nf4,...) [default: all].
     #[arg(long, value_name = "LIST", value_parser = parse_formats)]
     pub formats: Option<FormatList>,
-    /// Where each scale applies: tensor (the formats' own blocks) [default: tensor].
+    /// tensor (each format with its own blocks) | channel (also int4 and int8 symmetric
+    /// min-max rows, one scale per row) | group:G (the same, one scale per G values within a
+    /// row) [default: tensor].
     #[arg(long, value_name = "G")]
     pub granularity: Option<String>,
     /// Only the tensors whose names this regular expression matches (anywhere in the name).

@@ -2,11 +2,16 @@
 //! time, so a file larger than memory can be inspected and reported on.
 
 use super::{args, usage_err, CliError, Out};
+use quantviz::analysis::granular::GranularSettings;
 use quantviz::analysis::report::{self, Measure, Signal, TensorBytes};
+use quantviz::analysis::Analysis;
+use quantviz::data::generate::Dataset;
 use quantviz::data::load::model::{ModelFile, TensorInfo};
 use quantviz::present::json;
 use quantviz::present::number::{full, short};
-use quantviz::settings::Format;
+use quantviz::settings::{
+    Calibration, Format, Granularity, QuantSettings, Rotation, Scheme, ZeroPoint,
+};
 use serde::Serialize;
 use std::fmt::Write;
 use std::io::IsTerminal;
@@ -162,19 +167,51 @@ fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
 
 // ---- report ------------------------------------------------------------------------------------
 
-/// The granularities `report` takes. The formats' own blocks ("tensor": the format as it is
-/// defined) are all that is measured yet; channel and group scales are refused here, in one
-/// place, with what is supported.
-fn check_granularity(g: Option<&str>) -> Result<(), CliError> {
-    match g.map(str::trim) {
-        None | Some("tensor") => Ok(()),
-        Some(other) => Err(usage_err(format!(
-            "--granularity '{other}' is not supported by report yet: only 'tensor' (each format with its own blocks) is"
-        ))),
+/// The int widths `report` adds at a finer granularity, symmetric with min-max calibration:
+/// the plain per-channel and per-group schemes of GPTQ-style int4 and LLM.int8-style int8.
+const INT_BITS: [u32; 2] = [4, 8];
+
+/// The granularity `report` was asked for: `tensor` (each format with its own blocks, the
+/// default), or `channel` / `group:G`, which add the [`INT_BITS`] rows at that granularity.
+fn parse_granularity(g: Option<&str>) -> Result<Granularity, CliError> {
+    match g {
+        None => Ok(Granularity::Tensor),
+        Some(g) => g.parse::<Granularity>().map_err(|e| {
+            usage_err(format!(
+                "--granularity: {e}; with report, channel and group:G add int4 and int8 symmetric rows at that granularity"
+            ))
+        }),
     }
 }
 
-/// One tensor's results: one per format, or the reason it was skipped.
+/// What one report row measures: a format with its own blocks, or the int scheme (symmetric,
+/// min-max) at a granularity finer than the tensor.
+#[derive(Debug, Clone, Copy)]
+enum Column {
+    Format(Format),
+    Int { bits: u32, granularity: Granularity },
+}
+
+impl Column {
+    /// The row's label: the format's name, or `int4 channel`, `int8 group:32`.
+    fn label(&self) -> String {
+        match self {
+            Column::Format(f) => f.to_string(),
+            Column::Int { bits, granularity } => format!("int{bits} {granularity}"),
+        }
+    }
+
+    fn quant(bits: u32) -> QuantSettings {
+        QuantSettings {
+            bits,
+            scheme: Scheme::Symmetric,
+            calibration: Calibration::MinMax,
+            zero_point: ZeroPoint::Raw,
+        }
+    }
+}
+
+/// One tensor's results: one per column, or the reason it was skipped.
 struct TensorReport {
     signal: Option<Signal>,
     rows: Vec<Result<Measure, String>>,
@@ -221,16 +258,19 @@ struct TotalJson {
 struct ReportJson {
     file: String,
     format: &'static str,
-    granularity: &'static str,
+    granularity: String,
+    /// What the int rows are, where there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    int_rows: Option<String>,
     params: u64,
     tensors: Vec<TensorJson>,
     totals: Vec<TotalJson>,
 }
 
-/// One format's totals over the tensors, weighted by parameters: the MSE and bits per weight
+/// One column's totals over the tensors, weighted by parameters: the MSE and bits per weight
 /// as parameter-weighted means, the SQNR of the summed signal over the summed error, the
 /// largest error.
-fn totals(format: Format, k: usize, picked: &[&TensorInfo], reports: &[TensorReport]) -> TotalJson {
+fn totals(column: Column, k: usize, picked: &[&TensorInfo], reports: &[TensorReport]) -> TotalJson {
     let (mut n, mut skipped, mut err, mut sig, mut bits, mut max) =
         (0u64, 0u64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for (t, r) in picked.iter().zip(reports) {
@@ -248,7 +288,7 @@ fn totals(format: Format, k: usize, picked: &[&TensorInfo], reports: &[TensorRep
     }
     let some = |x: f64| (n > 0).then_some(x);
     TotalJson {
-        format: format.to_string(),
+        format: column.label(),
         params: n,
         skipped_params: skipped,
         bits_per_weight: some(bits / n as f64),
@@ -262,18 +302,86 @@ fn totals(format: Format, k: usize, picked: &[&TensorInfo], reports: &[TensorRep
     }
 }
 
-/// Measures one tensor in every format.
+/// The int rows of one tensor: its values read whole in float64 (rows x last axis, as
+/// `quantize --input FILE --tensor T` reads them) and quantized at each width by
+/// [`Analysis::granular`], so each row is what `quantize` gives, bit for bit. One tensor is
+/// held at a time per worker; the values are dropped before the next.
+fn measure_int(
+    file: &ModelFile,
+    info: &TensorInfo,
+    columns: &[Column],
+) -> Vec<Option<Result<Measure, String>>> {
+    let ints = || columns.iter().filter(|c| matches!(c, Column::Int { .. }));
+    if ints().next().is_none() {
+        return columns.iter().map(|_| None).collect();
+    }
+    let rows_cols = match info.shape.split_last() {
+        Some((&cols, rest)) if !rest.is_empty() && cols > 0 => {
+            Some((info.params as usize / cols, cols))
+        }
+        _ => None,
+    };
+    let analysis = || -> Result<Analysis, String> {
+        let values = file.values(info).map_err(|e| e.to_string())?;
+        let data = Dataset::from_tensor(values, info.name.clone())
+            .and_then(|d| d.with_shape(rows_cols))
+            .map_err(|e| e.to_string())?;
+        Analysis::new(data).map_err(|e| e.to_string())
+    };
+    // Read only where some int row can take the tensor.
+    let needed = ints().any(|c| {
+        !matches!(
+            c,
+            Column::Int {
+                granularity: Granularity::Channel,
+                ..
+            }
+        ) || rows_cols.is_some()
+    });
+    let a = if needed { Some(analysis()) } else { None };
+    columns
+        .iter()
+        .map(|c| match *c {
+            Column::Format(_) => None,
+            Column::Int { bits, granularity } => Some(match (&a, granularity) {
+                (_, Granularity::Channel) if rows_cols.is_none() => {
+                    Err("1-D tensor: channel needs rows".to_string())
+                }
+                (Some(Ok(a)), _) => {
+                    let s = GranularSettings {
+                        quant: Column::quant(bits),
+                        format: None,
+                        granularity,
+                        rotate: Rotation::None,
+                    };
+                    a.granular(&s, false)
+                        .map(|r| Measure {
+                            mse: r.metrics.mse,
+                            sqnr_db: r.metrics.sqnr_db,
+                            max_abs_error: r.metrics.max_abs_error,
+                            bits_per_weight: r.bits_per_weight,
+                        })
+                        .map_err(|e| e.to_string())
+                }
+                (Some(Err(e)), _) => Err(e.clone()),
+                (None, _) => Err("not read".to_string()),
+            }),
+        })
+        .collect()
+}
+
+/// Measures one tensor in every column: the formats a chunk at a time, the int rows whole.
 fn measure_tensor(
     file: &ModelFile,
     info: &TensorInfo,
-    formats: &[Format],
+    columns: &[Column],
     done: &dyn Fn(u64),
 ) -> TensorReport {
     let skip_all = |why: String| {
-        done(info.params * formats.len() as u64);
+        done(info.params * columns.len() as u64);
         TensorReport {
             signal: None,
-            rows: formats.iter().map(|_| Err(why.clone())).collect(),
+            rows: columns.iter().map(|_| Err(why.clone())).collect(),
         }
     };
     let Some(elem) = info.elem else {
@@ -291,10 +399,17 @@ fn measure_tensor(
         Ok(s) => s,
         Err(e) => return skip_all(e.to_string()),
     };
-    let rows = formats
+    let mut ints = measure_int(file, info, columns);
+    let rows = columns
         .iter()
-        .map(|&f| {
-            let r = report::measure(t, &signal, f).map_err(|e| e.to_string());
+        .zip(ints.iter_mut())
+        .map(|(&c, int)| {
+            let r = match c {
+                Column::Format(f) => report::measure(t, &signal, f).map_err(|e| e.to_string()),
+                Column::Int { .. } => int
+                    .take()
+                    .unwrap_or_else(|| Err("not measured".to_string())),
+            };
             done(info.params);
             r
         })
@@ -307,7 +422,7 @@ fn measure_tensor(
 
 /// `quantviz report FILE ...`: tensors measured in parallel, largest first, on scoped threads.
 pub fn report(o: args::Report) -> Out {
-    check_granularity(o.granularity.as_deref())?;
+    let granularity = parse_granularity(o.granularity.as_deref())?;
     let pattern = match &o.tensors {
         Some(p) => Some(regex::Regex::new(p).map_err(|e| {
             usage_err(format!(
@@ -326,6 +441,23 @@ pub fn report(o: args::Report) -> Out {
             "--formats lists no format: give one or more, such as q8_0,q4_K, or all",
         ));
     }
+    let mut columns: Vec<Column> = formats.iter().map(|&f| Column::Format(f)).collect();
+    if granularity != Granularity::Tensor {
+        columns.extend(
+            INT_BITS
+                .iter()
+                .map(|&bits| Column::Int { bits, granularity }),
+        );
+    }
+    let int_rows = (granularity != Granularity::Tensor).then(|| {
+        format!(
+            "int4 and int8 symmetric, min-max calibration, one float32 scale per {}",
+            match granularity {
+                Granularity::Group(g) => format!("group of {g} values within a row"),
+                _ => "row (output channel)".to_string(),
+            }
+        )
+    });
     let file = ModelFile::open(&o.file)?;
     let picked: Vec<&TensorInfo> = file
         .list
@@ -344,7 +476,7 @@ pub fn report(o: args::Report) -> Out {
         }));
     }
 
-    let total: u64 = picked.iter().map(|t| t.params).sum::<u64>() * formats.len() as u64;
+    let total: u64 = picked.iter().map(|t| t.params).sum::<u64>() * columns.len() as u64;
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
@@ -372,7 +504,7 @@ pub fn report(o: args::Report) -> Out {
             s.spawn(|| loop {
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = order.get(k) else { break };
-                let r = measure_tensor(&file, picked[i], &formats, &done);
+                let r = measure_tensor(&file, picked[i], &columns, &done);
                 file.release(picked[i]);
                 if let Ok(mut all) = results.lock() {
                     all[i] = Some(r);
@@ -390,17 +522,17 @@ pub fn report(o: args::Report) -> Out {
         .map(|r| {
             r.unwrap_or_else(|| TensorReport {
                 signal: None,
-                rows: formats
+                rows: columns
                     .iter()
                     .map(|_| Err("not measured".to_string()))
                     .collect(),
             })
         })
         .collect();
-    let totals: Vec<TotalJson> = formats
+    let totals: Vec<TotalJson> = columns
         .iter()
         .enumerate()
-        .map(|(k, &f)| totals(f, k, &picked, &reports))
+        .map(|(k, &c)| totals(c, k, &picked, &reports))
         .collect();
 
     if o.json {
@@ -412,17 +544,18 @@ pub fn report(o: args::Report) -> Out {
                 dtype: t.dtype.clone(),
                 shape: t.shape.clone(),
                 params: t.params,
-                rows: formats
+                rows: columns
                     .iter()
                     .zip(&r.rows)
-                    .map(|(f, row)| row_json(*f, row))
+                    .map(|(c, row)| row_json(*c, row))
                     .collect(),
             })
             .collect();
         let out = ReportJson {
             file: file.source.clone(),
             format: file.list.format.name(),
-            granularity: "tensor",
+            granularity: granularity.to_string(),
+            int_rows,
             params: picked.iter().map(|t| t.params).sum(),
             tensors,
             totals,
@@ -430,15 +563,23 @@ pub fn report(o: args::Report) -> Out {
         return Ok(json::to_json(&out) + "\n");
     }
     if o.csv {
-        return Ok(csv(&picked, &formats, &reports, &totals));
+        return Ok(csv(&picked, &columns, &reports, &totals));
     }
-    Ok(table(&file, &picked, &formats, &reports, &totals))
+    Ok(table(
+        &file,
+        &picked,
+        &columns,
+        &reports,
+        &totals,
+        granularity,
+        int_rows.as_deref(),
+    ))
 }
 
-fn row_json(f: Format, row: &Result<Measure, String>) -> RowJson {
+fn row_json(c: Column, row: &Result<Measure, String>) -> RowJson {
     match row {
         Ok(m) => RowJson {
-            format: f.to_string(),
+            format: c.label(),
             bits_per_weight: Some(m.bits_per_weight),
             mse: Some(m.mse),
             sqnr_db: Some(m.sqnr_db),
@@ -446,7 +587,7 @@ fn row_json(f: Format, row: &Result<Measure, String>) -> RowJson {
             skipped: None,
         },
         Err(e) => RowJson {
-            format: f.to_string(),
+            format: c.label(),
             bits_per_weight: None,
             mse: None,
             sqnr_db: None,
@@ -471,19 +612,20 @@ fn num(x: Option<f64>) -> String {
 
 fn csv(
     picked: &[&TensorInfo],
-    formats: &[Format],
+    columns: &[Column],
     reports: &[TensorReport],
     totals: &[TotalJson],
 ) -> String {
     let mut out =
         String::from("tensor,format,params,bits_per_weight,mse,sqnr_db,max_abs_error,skipped\n");
     for (t, r) in picked.iter().zip(reports) {
-        for (f, row) in formats.iter().zip(&r.rows) {
-            let j = row_json(*f, row);
+        for (c, row) in columns.iter().zip(&r.rows) {
+            let j = row_json(*c, row);
             let _ = writeln!(
                 out,
-                "{},{f},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{}",
                 field(&t.name),
+                field(&j.format),
                 t.params,
                 num(j.bits_per_weight),
                 num(j.mse),
@@ -497,7 +639,7 @@ fn csv(
         let _ = writeln!(
             out,
             "(total),{},{},{},{},{},{},{}",
-            t.format,
+            field(&t.format),
             t.params,
             num(t.bits_per_weight),
             num(t.mse),
@@ -516,34 +658,49 @@ fn csv(
 fn table(
     file: &ModelFile,
     picked: &[&TensorInfo],
-    formats: &[Format],
+    columns: &[Column],
     reports: &[TensorReport],
     totals: &[TotalJson],
+    granularity: Granularity,
+    int_rows: Option<&str>,
 ) -> String {
     let mut out = String::new();
     let params: u64 = picked.iter().map(|t| t.params).sum();
     let _ = writeln!(
         out,
-        "{} ({}): {} of {} tensors, {params} parameters; granularity tensor\n",
+        "{} ({}): {} of {} tensors, {params} parameters; granularity {granularity}",
         file.source,
         file.list.format.name(),
         picked.len(),
         file.list.tensors.len()
     );
+    if let Some(what) = int_rows {
+        let _ = writeln!(
+            out,
+            "the formats keep their own blocks; the int rows are {what}"
+        );
+    }
+    out.push('\n');
     let w = name_width(picked.iter().map(|t| t.name.as_str()));
+    let fw = columns
+        .iter()
+        .map(|c| c.label().chars().count())
+        .max()
+        .unwrap_or(9)
+        .max(9);
     let _ = writeln!(
         out,
-        "{:<w$} {:<9} {:>12} {:>7} {:>11} {:>8} {:>11}",
+        "{:<w$} {:<fw$} {:>12} {:>7} {:>11} {:>8} {:>11}",
         "tensor", "format", "params", "bits/w", "MSE", "SQNR dB", "max |err|"
     );
     for (t, r) in picked.iter().zip(reports) {
-        for (f, row) in formats.iter().zip(&r.rows) {
+        for (c, row) in columns.iter().zip(&r.rows) {
             let _ = match row {
                 Ok(m) => writeln!(
                     out,
-                    "{:<w$} {:<9} {:>12} {:>7} {:>11} {:>8} {:>11}",
+                    "{:<w$} {:<fw$} {:>12} {:>7} {:>11} {:>8} {:>11}",
                     t.name,
-                    f.name(),
+                    c.label(),
                     t.params,
                     short(m.bits_per_weight),
                     short(m.mse),
@@ -552,9 +709,9 @@ fn table(
                 ),
                 Err(e) => writeln!(
                     out,
-                    "{:<w$} {:<9} {:>12}  skipped: {e}",
+                    "{:<w$} {:<fw$} {:>12}  skipped: {e}",
                     t.name,
-                    f.name(),
+                    c.label(),
                     t.params
                 ),
             };
@@ -563,13 +720,13 @@ fn table(
     let _ = writeln!(out, "\ntotals, weighted by parameters:");
     let _ = writeln!(
         out,
-        "{:<9} {:>12} {:>7} {:>11} {:>8} {:>11} {:>14}",
+        "{:<fw$} {:>12} {:>7} {:>11} {:>8} {:>11} {:>14}",
         "format", "params", "bits/w", "MSE", "SQNR dB", "max |err|", "skipped params"
     );
     for t in totals {
         let _ = writeln!(
             out,
-            "{:<9} {:>12} {:>7} {:>11} {:>8} {:>11} {:>14}",
+            "{:<fw$} {:>12} {:>7} {:>11} {:>8} {:>11} {:>14}",
             t.format,
             t.params,
             opt(t.bits_per_weight),

@@ -466,6 +466,16 @@ pub struct SettingsJson {
     pub format: String,
     /// The block asked for (NF4's); `null` for the format's own.
     pub block: Option<usize>,
+    /// `[rows, cols]` of 2-D data; `null` for 1-D.
+    pub shape: Option<[usize; 2]>,
+    /// The spread of the rows' magnitudes (0: none).
+    pub row_spread: f64,
+    /// `K:F`, or `null` for none.
+    pub outlier_channels: Option<String>,
+    /// `tensor`, `channel` or `group:G`.
+    pub granularity: String,
+    /// `none`, `hadamard` or `hadamard:K`.
+    pub rotate: String,
 }
 
 impl From<&Settings> for SettingsJson {
@@ -483,6 +493,14 @@ impl From<&Settings> for SettingsJson {
             preset: s.preset.map(|p| p.to_string()),
             format: s.format.map_or_else(|| "int".into(), |f| f.to_string()),
             block: s.block,
+            shape: s.matrix.shape.map(|(r, c)| [r, c]),
+            row_spread: s.matrix.row_spread,
+            outlier_channels: s
+                .matrix
+                .outlier_channels
+                .map(|(k, f)| format!("{k}:{}", crate::present::number::full(f))),
+            granularity: s.granularity.to_string(),
+            rotate: s.rotate.to_string(),
         }
     }
 }
@@ -502,9 +520,47 @@ pub struct Summary {
     /// The format's run, where a format other than int is chosen (then `formulas`, `table`
     /// and `conclusion` are the format's; `result` and `compare` stay the int scheme's).
     pub format: Option<FormatJson>,
+    /// The run at the settings' granularity and rotation (units, bits per weight, the error in
+    /// both bases), where they ask for one.
+    pub granular: Option<PageGranularJson>,
 }
 
-/// The summary as JSON text.
+/// The page's part of a [`GranularRun`]: the format, the units, bits per weight and the error
+/// in both bases (the metrics nested, not flattened as [`GranularJson`]'s: serde's flattening
+/// machinery would add to the wasm).
+#[derive(Debug, Serialize)]
+pub struct PageGranularJson {
+    pub format: String,
+    pub units: Option<UnitsJson>,
+    pub bits_per_weight: f64,
+    pub rotate_block: Option<usize>,
+    pub metrics: MetricsJson,
+    pub rotated_basis: Option<MetricsJson>,
+}
+
+impl From<&GranularRun> for PageGranularJson {
+    fn from(run: &GranularRun) -> Self {
+        PageGranularJson {
+            format: run
+                .settings
+                .format
+                .map_or("int".into(), |(f, _)| f.to_string()),
+            units: run.units.as_ref().map(|u| UnitsJson {
+                count: u.units.count(),
+                size: u.units.size,
+                rows: u.units.rows,
+                cols: u.units.cols,
+                per_row: u.units.per_row,
+            }),
+            bits_per_weight: run.bits_per_weight,
+            rotate_block: run.rotate_block,
+            metrics: MetricsJson::from(&run.metrics),
+            rotated_basis: run.rotated_metrics.as_ref().map(MetricsJson::from),
+        }
+    }
+}
+
+/// The summary (`to_json` makes its text; `granular` is for the caller to add).
 pub fn summary_json(
     settings: &Settings,
     source: &str,
@@ -513,7 +569,7 @@ pub fn summary_json(
     run: &Run,
     compare: &[Run],
     format: Option<&FormatRun>,
-) -> String {
+) -> Summary {
     let outliers = analysis.data.outliers.len();
     let mut summary = Summary {
         query: settings.to_query(),
@@ -525,6 +581,7 @@ pub fn summary_json(
         compare: compare_rows(compare, Some(run)),
         conclusion: String::new(),
         format: None,
+        granular: None,
     };
     match format {
         None => {
@@ -546,7 +603,7 @@ pub fn summary_json(
             summary.format = Some(FormatJson::new(f));
         }
     }
-    to_json(&summary)
+    summary
 }
 
 /// Values `start..start + k` of a format's run as table rows.

@@ -30,6 +30,16 @@ extern "C" {
     #[wasm_bindgen(catch)]
     fn replay(ctx: &CanvasRenderingContext2d, ops: &[f64], texts: &str) -> Result<(), JsValue>;
 
+    #[wasm_bindgen(catch, js_name = putRgba)]
+    fn put_rgba(
+        ctx: &CanvasRenderingContext2d,
+        x: i32,
+        y: i32,
+        w: u32,
+        h: u32,
+        bytes: &[u8],
+    ) -> Result<(), JsValue>;
+
     /// What the backend draws on: an HTML `<canvas>`, or an `OffscreenCanvas` (the page hands
     /// over its canvases' control: drawing there needs no style or layout of the document, and
     /// its text is about twice as fast). Both have these members, and 2D contexts with the
@@ -457,6 +467,40 @@ impl DrawingBackend for PageCanvas {
 
     fn present(&mut self) -> Result<(), DrawingErrorKind<CanvasError>> {
         self.flush()
+    }
+
+    /// The bitmap in one `putImageData` (after the calls recorded before it), clipped to the
+    /// canvas: a heatmap's hundreds of thousands of pixels in one call, where plotters'
+    /// default draws each as a rectangle.
+    fn blit_bitmap(
+        &mut self,
+        pos: BackendCoord,
+        (iw, ih): (u32, u32),
+        src: &[u8],
+    ) -> Result<(), DrawingErrorKind<CanvasError>> {
+        let (cw, ch) = self.get_size();
+        let x0 = pos.0.max(0);
+        let y0 = pos.1.max(0);
+        let x1 = (pos.0.saturating_add(iw as i32)).min(cw as i32);
+        let y1 = (pos.1.saturating_add(ih as i32)).min(ch as i32);
+        if x1 <= x0 || y1 <= y0 || src.len() < (iw as usize) * (ih as usize) * 3 {
+            return Ok(());
+        }
+        let (w, h) = ((x1 - x0) as usize, (y1 - y0) as usize);
+        let mut rgba = vec![255u8; w * h * 4];
+        for y in 0..h {
+            let sy = (y0 - pos.1) as usize + y;
+            let sx = (x0 - pos.0) as usize;
+            let from = &src[(sy * iw as usize + sx) * 3..][..w * 3];
+            for (o, p) in rgba[y * w * 4..][..w * 4]
+                .chunks_exact_mut(4)
+                .zip(from.chunks_exact(3))
+            {
+                o[..3].copy_from_slice(p);
+            }
+        }
+        self.flush()?;
+        put_rgba(&self.context, x0, y0, w as u32, h as u32, &rgba).map_err(error_cast)
     }
 
     fn draw_pixel(

@@ -181,6 +181,21 @@ impl Session {
     pub fn formats_table(&mut self) -> Result<String, JsError> {
         self.inner.formats_table().map_err(js_err)
     }
+
+    /// Sets what the `heatmap` chart shows (`abs` or `error`) and how it reduces the values a
+    /// pixel covers (`max` or `mean`). Throws on another name.
+    #[wasm_bindgen(js_name = setHeatmap)]
+    pub fn set_heatmap(&mut self, what: &str, reduce: &str) -> Result<(), JsError> {
+        self.inner.set_heatmap(what, reduce).map_err(js_err)
+    }
+
+    /// What lies under the pixel `(x, y)` (the canvas's backing-store pixels) of the `heatmap`
+    /// chart as last drawn, as JSON (row, col, value, dequantized, error, unit, units, scale,
+    /// zero_point), or `undefined` off the plot.
+    #[wasm_bindgen(js_name = heatmapAt)]
+    pub fn heatmap_at(&self, x: f64, y: f64) -> Option<String> {
+        self.inner.heatmap_at(x, y)
+    }
 }
 
 /// How many rows `Session.csv()` writes at most, for the page to say so.

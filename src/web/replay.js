@@ -146,3 +146,8 @@ export function replay(ctx, ops, texts) {
     }
   }
 }
+
+// A bitmap (`bytes`: RGBA, w x h) put at (x, y) in one call: the heatmap's pixels.
+export function putRgba(ctx, x, y, w, h, bytes) {
+  ctx.putImageData(new ImageData(new Uint8ClampedArray(bytes), w, h), x, y);
+}
