@@ -28,6 +28,8 @@ use crate::analysis::formats::{FormatRow, FormatRun};
 use crate::analysis::front::pareto_front;
 use crate::analysis::granular::{GranularRun, GranularSettings};
 use crate::analysis::histogram::Histogram;
+use crate::analysis::kl_view::KlView;
+use crate::analysis::rotation_view::RotationView;
 use crate::analysis::{Analysis, Run, Sweep, View, HISTOGRAM_BINS};
 use crate::charts::{self, ChartResult, HeatGrid, HeatPlot, HeatValue, Reduce, Theme};
 use crate::data::generate::{dataset_for, Dataset};
@@ -73,6 +75,8 @@ pub struct Computed {
     pub format_runs: u32,
     /// Comparisons of every format and the int schemes at 2 to 8 bits.
     pub every_formats: u32,
+    /// KL views (the KL search at a width beside the percentile and least-error thresholds).
+    pub kl_views: u32,
     /// Evaluations of the model (its weights quantized, the test set run through).
     pub model_evaluations: u32,
     /// Sweeps of the model over every int width and format, for its accuracy chart.
@@ -162,6 +166,9 @@ pub struct Session {
     /// Where the blocks chart last drew block 0's left edge and the last block's right edge,
     /// in the canvas's pixels.
     blocks_plot: Option<(i32, i32)>,
+    /// The KL card's view of the current data, by bit width and percentile, computed on its
+    /// chart's first draw (or `kl()`) and kept while the data, the bits and the percentile stay.
+    kl_view: Option<((u32, u64), KlView)>,
     /// What the heatmap shows and how it reduces, as the page last asked.
     heat: (HeatValue, Reduce),
     /// The heatmap's grid of the current state, by what it shows, its reduction and its size
@@ -180,7 +187,7 @@ pub struct Session {
 }
 
 /// The charts a session draws, by the names the page and `draw` use.
-pub const CHART_NAMES: &str = "histogram, error, compare, mapping, sweep, sweep-base, sweep-marker, formats, blocks, accuracy, heatmap or scales";
+pub const CHART_NAMES: &str = "histogram, error, compare, mapping, sweep, sweep-base, sweep-marker, formats, blocks, accuracy, heatmap, scales, kl or rotation";
 
 impl Session {
     /// A session with no data yet; call [`Session::update`] first.
@@ -286,6 +293,12 @@ impl Session {
                 charts::draw_error(area, self.int_view()?, theme)
             }
             "mapping" => charts::draw_mapping(area, self.int_view()?, theme),
+            "kl" => {
+                self.compute_kl_view()?;
+                let (_, view) = self.kl_view.as_ref().ok_or_else(nothing_yet)?;
+                charts::draw_kl(area, view, theme)
+            }
+            "rotation" => charts::draw_rotation(area, &self.rotation_view()?, theme),
             "accuracy" => {
                 self.compute_model_sweep()?;
                 let current = self
@@ -399,6 +412,52 @@ impl Session {
     /// settings ask for one (`None` at `tensor` granularity without rotation).
     pub fn granular(&self) -> Option<&GranularRun> {
         self.granular.as_ref()
+    }
+
+    /// The KL card's numbers as JSON (the KL threshold and bin at the current bits, beside the
+    /// symmetric percentile and least-error thresholds), computed where they are not yet. The
+    /// percentile compared with is the settings' where it is the calibration, else 99.99.
+    pub fn kl(&mut self) -> Result<String> {
+        self.compute_kl_view()?;
+        let (_, view) = self.kl_view.as_ref().ok_or_else(nothing_yet)?;
+        Ok(crate::present::json::to_json(
+            &crate::present::cards::KlJson::from(view),
+        ))
+    }
+
+    /// The rotation card's numbers as JSON: the block the rotation chart shows (the one
+    /// holding the largest `|x|`), its peak before and after, and the error in both bases.
+    /// Errors without a rotation.
+    pub fn rotation(&self) -> Result<String> {
+        Ok(crate::present::json::to_json(
+            &crate::present::cards::RotationJson::from(&self.rotation_view()?),
+        ))
+    }
+
+    /// The block of the rotated run the rotation chart shows (copied out of the run: `k`
+    /// values of each kind).
+    fn rotation_view(&self) -> Result<RotationView> {
+        let a = self.analysis.as_ref().ok_or_else(nothing_yet)?;
+        let no_rotation = || Error::Chart("no rotation to show: choose rotate=hadamard".into());
+        let g = self.granular.as_ref().ok_or_else(no_rotation)?;
+        RotationView::of(g, a.values(), a.data.row_len(), None)
+    }
+
+    /// Computes the KL view where it is stale, for the KL chart's first draw.
+    fn compute_kl_view(&mut self) -> Result<()> {
+        let q = self.settings.quant;
+        let p = match q.calibration {
+            Calibration::Percentile(p) => p,
+            _ => crate::settings::DEFAULT_PERCENTILE,
+        };
+        let key = (q.bits, p.to_bits());
+        if self.kl_view.as_ref().is_some_and(|(k, _)| *k == key) {
+            return Ok(());
+        }
+        let a = self.analysis.as_ref().ok_or_else(nothing_yet)?;
+        self.kl_view = Some((key, a.kl_view(q.bits, p)?));
+        self.computed.kl_views += 1;
+        Ok(())
     }
 
     /// How many times each costly part has been computed so far.
@@ -923,6 +982,7 @@ impl Session {
             self.format = None;
             self.format_values = None;
             self.every = None;
+            self.kl_view = None;
         }
         if let Some(f) = new_format {
             if self.format.as_ref().map(|s| s.run.blocks) != Some(f.run.blocks) {
@@ -1491,6 +1551,85 @@ mod tests {
             let csv = s.csv().unwrap();
             assert_eq!(csv.lines().count(), 8193, "{f}");
         }
+    }
+
+    #[test]
+    fn the_kl_view_is_computed_once_per_data_and_bits() {
+        let mut s = Session::new();
+        let sum: serde_json::Value =
+            serde_json::from_str(&summary(&mut s, "n=5000&seed=7&bits=4&calibration=kl")).unwrap();
+        assert_eq!(
+            sum["settings"]["scheme"], "symmetric",
+            "kl alone is symmetric"
+        );
+        assert_eq!(
+            s.computed().kl_views,
+            0,
+            "left for the KL chart's first draw"
+        );
+        draw(&mut s, "kl").unwrap();
+        assert_eq!(s.computed().kl_views, 1);
+        let kl: serde_json::Value = serde_json::from_str(&s.kl().unwrap()).unwrap();
+        draw(&mut s, "kl").unwrap();
+        assert_eq!(s.computed().kl_views, 1, "same data and bits: kept");
+        assert_eq!(kl["threshold"], sum["result"]["clip_max"]);
+        assert_eq!(kl["bits"], 4);
+        assert_eq!(kl["bins"], 2048);
+        let t = kl["threshold"].as_f64().unwrap();
+        // The threshold is an edge rounded to float32, as the reference returns it.
+        let absmax = kl["absmax"].as_f64().unwrap();
+        assert!(t > 0.0 && t as f32 <= absmax as f32, "{t} {absmax}");
+        assert!(kl["percentile_threshold"].as_f64().unwrap() > 0.0);
+        assert!(kl["mse_threshold"].as_f64().unwrap() > 0.0);
+        // A scheme or calibration change at the same bits and percentile keeps it.
+        summary(
+            &mut s,
+            "n=5000&seed=7&bits=4&scheme=symmetric&calibration=mse",
+        );
+        draw(&mut s, "kl").unwrap();
+        assert_eq!(s.computed().kl_views, 1);
+        summary(&mut s, "n=5000&seed=7&bits=6&calibration=kl");
+        draw(&mut s, "kl").unwrap();
+        assert_eq!(s.computed().kl_views, 2, "new bits: computed again");
+        summary(&mut s, "n=5000&seed=8&bits=6&calibration=kl");
+        s.kl().unwrap();
+        assert_eq!(s.computed().kl_views, 3, "new data: computed again");
+        // kl with asymmetric is refused with the core's message and the state is kept.
+        let e = s
+            .update("n=5000&seed=9&bits=6&scheme=asymmetric&calibration=kl")
+            .unwrap_err();
+        assert_eq!(e.to_string(), Error::KlAsymmetric.to_string());
+        assert!(s.query().contains("seed=8"));
+        s.kl().unwrap();
+        assert_eq!(s.computed().kl_views, 3);
+    }
+
+    #[test]
+    fn the_rotation_card_shows_the_block_of_the_largest_value() {
+        let mut s = Session::new();
+        assert!(s.rotation().is_err(), "nothing yet");
+        summary(&mut s, "shape=8,64&bits=4&seed=3");
+        let e = s.rotation().unwrap_err().to_string();
+        assert!(e.contains("rotate=hadamard"), "{e}");
+        assert!(draw(&mut s, "rotation").is_err());
+        summary(&mut s, "shape=8,64&bits=4&seed=3&rotate=hadamard:32");
+        let xs: Vec<f64> = s.analysis.as_ref().unwrap().values().to_vec();
+        let top = (0..xs.len())
+            .max_by(|&a, &b| xs[a].abs().total_cmp(&xs[b].abs()))
+            .unwrap();
+        let r: serde_json::Value = serde_json::from_str(&s.rotation().unwrap()).unwrap();
+        assert_eq!(r["k"], 32);
+        assert_eq!(r["blocks"], 16);
+        assert_eq!(r["block"], top / 32);
+        assert_eq!(r["row"], top / 64);
+        assert_eq!(r["column"], (top % 64) / 32 * 32);
+        assert_eq!(r["peak_before"], xs[top].abs());
+        assert!(r["peak_after"].as_f64().unwrap() < xs[top].abs());
+        let g = s.granular().unwrap();
+        assert_eq!(r["original"]["mse"], g.metrics.mse);
+        assert_eq!(r["rotated"]["mse"], g.rotated_metrics.unwrap().mse);
+        let svg = draw(&mut s, "rotation").unwrap();
+        assert!(svg.contains(&format!("block {} of 16", top / 32)), "{svg}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ import { largeInQuery, state } from './state.js';
 import { drawOnScreen, enqueue, watchOnScreen } from './schedule.js';
 import { run } from './update.js';
 import { setupUI } from './events.js';
+import { setupCards } from './kl.js';
 import { fetchModel, loadModel, modelFailed, showModel } from './model.js';
 import { modelFromUrl } from './modelfile.js';
 import { LESSONS, focusLesson, lessonInQuery, showLesson, withoutLesson } from './lessons.js';
@@ -25,6 +26,7 @@ async function initialize() {
     return;
   }
   setupUI();
+  setupCards();
   enqueue(firstUpdate);
   startModel();
 }

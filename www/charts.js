@@ -4,9 +4,10 @@ import { setData, setText } from './dom.js';
 import { ui } from './elements.js';
 import { state } from './state.js';
 import { fillFormatsTable } from './formats.js';
+import { fillCard } from './kl.js';
 
 /** The charts, by the name `Session.draw` knows them; each has a `<canvas id="chart-NAME">`. */
-export const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep', 'formats', 'blocks', 'accuracy', 'heatmap', 'scales'];
+export const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep', 'formats', 'blocks', 'accuracy', 'heatmap', 'scales', 'kl', 'rotation'];
 
 /** Whether a chart is part of the page for the current choice: with int the block inspector's
  * is not, with a format the int scheme's own charts are not, and the model's accuracy is not
@@ -96,6 +97,7 @@ export function drawCharts(names, shows) {
       fillFormatsTable(state.session.formatsTable());
       setText(ui.formatsStatus, '');
     }
+    if (name === 'kl' || name === 'rotation') fillCard(name);
     setData(canvas, 'dark', String(dark));
     setData(canvas, 'shows', String(shows));
   }

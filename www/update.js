@@ -7,6 +7,7 @@ import { render } from './numbers.js';
 import { sizesChanged } from './charts.js';
 import { drawOnScreen, redrawOnly } from './schedule.js';
 import { setMode, showBlock } from './formats.js';
+import { showCards } from './kl.js';
 import { saveUrl } from './url.js';
 import { showMatrix } from './matrix.js';
 import { showModel } from './model.js';
@@ -107,8 +108,9 @@ async function beforeCompute(large) {
 function show(next, t0, syncControls, sliding = false) {
   state.summary = next;
   state.preset = next.settings.preset ?? null;
+  const cardsMoved = showCards(next);
   const modeChanged = setMode(next);
-  const relayout = showMatrix(next) || modeChanged;
+  const relayout = showMatrix(next) || modeChanged || cardsMoved;
   try {
     drawOnScreen(sliding, relayout);
   } catch (e) {

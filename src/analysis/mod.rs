@@ -21,8 +21,10 @@ pub mod formats;
 pub mod front;
 pub mod granular;
 pub mod histogram;
+pub mod kl_view;
 pub mod metrics;
 pub mod report;
+pub mod rotation_view;
 pub mod view;
 
 /// One quantization of the data: its settings, parameters and error.

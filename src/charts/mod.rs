@@ -19,7 +19,9 @@ mod export;
 mod formats;
 mod heatmap;
 mod histogram;
+mod kl;
 mod mapping;
+mod rotation;
 mod sweep;
 
 pub use accuracy::{draw_accuracy, AccuracyMark};
@@ -33,7 +35,9 @@ pub use export::{
 pub use formats::{draw_formats, Choice};
 pub use heatmap::{draw_heatmap, draw_scales, HeatGrid, HeatPlot, HeatValue, Reduce};
 pub use histogram::{draw_format_histogram, draw_histogram};
+pub use kl::draw_kl;
 pub use mapping::draw_mapping;
+pub use rotation::draw_rotation;
 pub use sweep::{draw_sweep, draw_sweep_part, SweepPart};
 mod axis;
 mod frame;

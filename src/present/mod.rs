@@ -3,6 +3,7 @@
 //! way to print a number for people ([`number`]), and the model's accuracy ([`accuracy`]).
 
 pub mod accuracy;
+pub mod cards;
 pub mod explain;
 pub mod json;
 pub mod model_section;

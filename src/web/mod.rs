@@ -101,8 +101,9 @@ impl Session {
 
     /// Draws one chart (`histogram`, `error`, `compare`, `mapping`, `sweep`, the sweep's two
     /// parts `sweep-base` and `sweep-marker` (see `sweepCount`), `formats` (every format on the
-    /// data), `blocks` (the format's blocks) or `accuracy` (the model's accuracy against
-    /// storage, after `loadModel`)) of the current state onto a
+    /// data), `blocks` (the format's blocks), `accuracy` (the model's accuracy against
+    /// storage, after `loadModel`), `kl` (the KL calibration) or `rotation` (one rotated
+    /// block)) of the current state onto a
     /// canvas (an `HTMLCanvasElement` or an `OffscreenCanvas`) whose width and height are
     /// already `css size * dpr`. The error chart's histogram and the sweep are computed on their
     /// charts' first draw of a state (`update` leaves them out, for a page that draws those
@@ -183,6 +184,18 @@ impl Session {
     #[wasm_bindgen(js_name = formatsReady)]
     pub fn formats_ready(&self) -> bool {
         self.inner.formats_ready()
+    }
+
+    /// The KL card's numbers as JSON: the KL threshold and bin at the current bits beside the
+    /// symmetric percentile and least-error thresholds (computed if they are not yet).
+    pub fn kl(&mut self) -> Result<String, JsError> {
+        self.inner.kl().map_err(js_err)
+    }
+
+    /// The rotation card's numbers as JSON: the block the `rotation` chart shows, its peak
+    /// before and after, and the error in both bases. Throws without a rotation.
+    pub fn rotation(&self) -> Result<String, JsError> {
+        self.inner.rotation().map_err(js_err)
     }
 
     /// Reads the model section's network and test set (the bytes of `digits-mlp.safetensors`
