@@ -29,11 +29,13 @@ wasm:
 	$(WASM_OPT) -Oz --converge --strip-producers --strip-target-features $(WASM_FEATURES) pkg/quantviz_bg.wasm -o pkg/quantviz_bg.wasm
 	@ls -l pkg/quantviz_bg.wasm | awk '{printf "pkg/quantviz_bg.wasm: %d bytes\n", $$5}'
 
-## What users wait for: the gzip -9 size of the wasm, at most WASM_GZIP_BUDGET bytes. The budget
-## was 200,000 for the int page alone; the thirteen formats' exact quantizers, their charts and
-## inspector add about 64,000 (the vectorized K-quant kernels 17,000 of it), and the first render
-## of / stays within its 500 ms target (docs/benchmarks.md), so the budget is 260,000.
-WASM_GZIP_BUDGET := 260000
+## What users wait for: the gzip -9 size of the wasm, at most WASM_GZIP_BUDGET bytes. The int
+## page alone was 171,000; the thirteen formats' exact quantizers, charts and block inspector add
+## about 64,000 (the vectorized K-quant kernels 17,000 of it), 2-D data, granularity, KL and
+## rotation with their cards about 25,000, the Model section 33,000, and the safetensors and GGUF
+## readers the page opens files with about 70,000. The first render of / stays within its 500 ms
+## target (docs/benchmarks.md); the budget leaves about 4% for what comes next.
+WASM_GZIP_BUDGET := 380000
 size:
 	@raw=$$(wc -c < pkg/quantviz_bg.wasm); gz=$$(gzip -9 -c pkg/quantviz_bg.wasm | wc -c); \
 	  echo "pkg/quantviz_bg.wasm: $$raw bytes, $$gz gzip -9 (budget $(WASM_GZIP_BUDGET))"; \
