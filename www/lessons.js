@@ -104,9 +104,10 @@ export const LESSONS = [
     text:
       'A small network that reads handwritten digits, its weights quantized with these settings. ' +
       'At 8 bits it is as accurate as in float; step Bits down and watch the accuracy and the ' +
-      'images whose answer changed. Per-channel scales hold it up to fewer bits than one scale ' +
-      'per tensor; somewhere near 2 or 3 bits it collapses.',
-    query: `${MATRIX}&bits=4&scheme=symmetric&calibration=minmax&granularity=channel`,
+      'images whose answer changed. Down to 3 or 4 bits it barely moves; at 2 bits it collapses, ' +
+      'less with one scale per output channel than with one per tensor (switch Granularity to ' +
+      'compare). The accuracy chart puts every width and format side by side.',
+    query: `${MATRIX}&bits=4&scheme=asymmetric&calibration=minmax&granularity=channel`,
     focus: 'model-title',
   },
 ];
