@@ -2,6 +2,9 @@
 //! The digits network: its files and stated accuracy, its accuracy under quantization, the
 //! forward pass against a plain implementation, and every bad file.
 
+mod common;
+
+use common::safetensors;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use quantviz::model::{
@@ -340,30 +343,6 @@ fn the_forward_pass_refuses_shapes_that_do_not_fit() {
         let e = forward(layers, inputs).unwrap_err().to_string();
         assert!(e.contains(says), "{e}");
     }
-}
-
-/// Safetensors bytes of `(name, dtype, shape, data)`, written by hand as the format says.
-fn safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
-    let mut header = Vec::new();
-    let mut data = Vec::new();
-    for (name, dtype, shape, bytes) in tensors {
-        let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-        header.push(format!(
-            "\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
-            dims.join(","),
-            data.len(),
-            data.len() + bytes.len()
-        ));
-        data.extend_from_slice(bytes);
-    }
-    let mut text = format!("{{{}}}", header.join(",")).into_bytes();
-    while text.len() % 8 != 0 {
-        text.push(b' ');
-    }
-    let mut out = (text.len() as u64).to_le_bytes().to_vec();
-    out.extend(text);
-    out.extend(data);
-    out
 }
 
 fn f32s(n: usize) -> Vec<u8> {

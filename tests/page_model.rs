@@ -4,6 +4,9 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::safetensors;
 use quantviz::data::load::model::{ModelFile, PAGE_MAX_VALUES, PREFIX_BYTES};
 use quantviz::session::{page_shape, Session};
 use serde_json::Value;
@@ -58,30 +61,6 @@ fn pick(
     let (start, end) = s.model_range(i)?;
     let json = s.model_tensor(i, &bytes[start as usize..end as usize], query)?;
     Ok(serde_json::from_str(&json).unwrap())
-}
-
-/// Safetensors bytes of `(name, dtype, shape, data)`, written by hand as the format says.
-fn safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
-    let mut header = Vec::new();
-    let mut data = Vec::new();
-    for (name, dtype, shape, bytes) in tensors {
-        let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-        header.push(format!(
-            "\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
-            dims.join(","),
-            data.len(),
-            data.len() + bytes.len()
-        ));
-        data.extend_from_slice(bytes);
-    }
-    let mut text = format!("{{{}}}", header.join(",")).into_bytes();
-    while text.len() % 8 != 0 {
-        text.push(b' ');
-    }
-    let mut out = (text.len() as u64).to_le_bytes().to_vec();
-    out.extend(text);
-    out.extend(data);
-    out
 }
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {

@@ -1,4 +1,4 @@
-//! What several test suites share: reading pixels of a drawn chart.
+//! What several test suites share: reading pixels of a drawn chart, writing a safetensors file.
 // Each test crate that says `mod common;` compiles this file; not every one uses every helper.
 #![allow(dead_code)]
 
@@ -19,4 +19,28 @@ pub fn coloured_in_plot(pixels: &[u8], w: u32, h: u32, channels: usize) -> usize
         }
     }
     n
+}
+
+/// Safetensors bytes of `(name, dtype, shape, data)`, written by hand as the format says.
+pub fn safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+    let mut header = Vec::new();
+    let mut data = Vec::new();
+    for (name, dtype, shape, bytes) in tensors {
+        let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+        header.push(format!(
+            "\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
+            dims.join(","),
+            data.len(),
+            data.len() + bytes.len()
+        ));
+        data.extend_from_slice(bytes);
+    }
+    let mut text = format!("{{{}}}", header.join(",")).into_bytes();
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(data);
+    out
 }
