@@ -1,7 +1,7 @@
 // The page's model-file steps in headless Chromium, on a large safetensors file: the time from
 // choosing the file to its tensor list shown, from picking a 4096 x 11008 F16 tensor to ready,
 // and from a Format change on it to ready (and to every chart drawn). Make the file with
-// `python3 scripts/make_page_model.py /tmp/model.safetensors` (about 5 GB, sparse).
+// `python3 scripts/make_big_safetensors.py --sparse /tmp/model.safetensors` (about 5 GB, sparse).
 //
 // Needs pkg/ built (`make wasm`), playwright-core (npm) and /usr/bin/chromium.
 //
