@@ -443,3 +443,90 @@ fn page_passes_on_ties_equal_error_stats() {
         "{multiplied} multiplied, {divided} divided"
     );
 }
+
+/// The per-unit passes of a finer granularity (simd128 leaves on wasm32) against the plain
+/// definition, value by value: each unit's min and max, its codes, and its squared errors
+/// summed in numpy's pairwise order, with `max |e|` and the clipped count. The data has zeros
+/// of both signs, values on the codes' halfway points and outliers that clip; the units are
+/// groups of sizes around the leaves' groups of 8, and rows.
+#[test]
+fn per_unit_passes_equal_the_plain_definition() {
+    use quantviz::quant::granularity::{quantize_units, Granularity, Units};
+    use quantviz::quant::pairwise::pairwise_sum;
+    use quantviz::settings::{Calibration, QuantSettings, Scheme, ZeroPoint};
+    let (rows, cols) = (7, 203);
+    let normal = sample(
+        Distribution::Normal {
+            mean: 0.0,
+            std: 1.0,
+        },
+        rows * cols,
+        5,
+    );
+    let xs: Vec<f64> = normal
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| match i % 23 {
+            0 => 0.0,
+            1 => -0.0,
+            2 => (x * 8.0).round() / 8.0 + 1.0 / 16.0,
+            3 => x * 40.0,
+            _ => x,
+        })
+        .collect();
+    let mut checked = 0;
+    for g in [
+        Granularity::Group(5),
+        Granularity::Group(8),
+        Granularity::Group(19),
+        Granularity::Group(64),
+        Granularity::Channel,
+    ] {
+        for (bits, scheme, calibration) in [
+            (4, Scheme::Asymmetric, Calibration::MinMax),
+            (3, Scheme::Symmetric, Calibration::MinMax),
+            (8, Scheme::Asymmetric, Calibration::Percentile(90.0)),
+        ] {
+            let q = QuantSettings {
+                bits,
+                scheme,
+                calibration,
+                zero_point: ZeroPoint::Raw,
+            };
+            let units = Units::new(xs.len(), Some((rows, cols)), g).unwrap();
+            let mut codes = vec![0i32; xs.len()];
+            let run = quantize_units(&xs, &units, &q, &mut codes).unwrap();
+            for u in 0..units.count() {
+                let r = units.range(u);
+                let x = &xs[r.clone()];
+                let p = run.params[u];
+                if calibration == Calibration::MinMax && scheme == Scheme::Asymmetric {
+                    let min = x.iter().fold(f64::INFINITY, |m, &v| m.min(v));
+                    let max = x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+                    assert_eq!((p.range_min, p.range_max), (min, max), "{g:?} unit {u}");
+                }
+                let want: Vec<i32> = x.iter().map(|&v| p.quantize_value(v)).collect();
+                assert_eq!(&codes[r.clone()], &want[..], "{g:?} {q:?} unit {u}");
+                let e: Vec<f64> = x.iter().map(|&v| v - p.fake_quantize(v)).collect();
+                let sq: Vec<f64> = e.iter().map(|e| e * e).collect();
+                let clipped = x
+                    .iter()
+                    .filter(|&&v| {
+                        let r = p.unclamped(v);
+                        r < p.qmin as f64 || r > p.qmax as f64
+                    })
+                    .count();
+                let got = &run.errors[u];
+                assert_eq!(
+                    got.sum_sq.to_bits(),
+                    pairwise_sum(&sq).to_bits(),
+                    "{g:?} {q:?} unit {u}"
+                );
+                assert_eq!(got.max_abs, e.iter().fold(0.0, |m: f64, e| m.max(e.abs())));
+                assert_eq!(got.clipped, clipped, "{g:?} {q:?} unit {u}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}

@@ -111,6 +111,9 @@ impl MinMaxLanes {
     #[allow(clippy::eq_op)]
     #[inline(always)]
     pub(crate) fn update(&mut self, xs: &[f64]) {
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        return crate::quant::kernels::wasm::min_max_update_simd(self, xs);
+        #[allow(unreachable_code)]
         let chunks = xs.chunks_exact(8);
         let rest = chunks.remainder();
         let (mut lo, mut hi, mut poison) = (self.lo, self.hi, self.poison);
@@ -142,8 +145,17 @@ impl MinMaxLanes {
 
     /// Min, max and whether every value was finite.
     pub(crate) fn finish(&self) -> (f64, f64, bool) {
-        let min = self.lo.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = self.hi.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // Selects rather than `f64::min`/`max`, which are library calls on wasm32 (and this
+        // runs once per group at a fine granularity). No lane is NaN (a NaN never wins a
+        // comparison); between +0.0 and -0.0 the earlier lane stays.
+        let min = self
+            .lo
+            .iter()
+            .fold(f64::INFINITY, |m, &l| if l < m { l } else { m });
+        let max = self
+            .hi
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &h| if h > m { h } else { m });
         let finite = self.poison.iter().all(|p| *p == 0.0);
         (min, max, finite)
     }

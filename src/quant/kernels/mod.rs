@@ -4,9 +4,12 @@
 //! Every pass gives bit for bit what the plain definition gives ([`QuantParams::error_stats`]
 //! value by value, summed in numpy's pairwise order): the same operations in the same order,
 //! only several values per instruction. The AVX2 builds live in [`x86`] and are picked at run
-//! time by [`has_avx2`]; on wasm32 with simd128 the fused pass runs two values per instruction.
+//! time by [`has_avx2`]; on wasm32 with simd128 the fused pass and the per-unit leaves ([`wasm`])
+//! run two values per instruction.
 
 pub mod fused;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) mod wasm;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
 
@@ -72,7 +75,12 @@ impl ErrorLanes {
         ErrorStats {
             n,
             sum_sq,
-            max_abs: self.max.iter().fold(0.0f64, |m, &a| m.max(a)),
+            // A select rather than `f64::max` (a library call on wasm32); |e| is never NaN
+            // here (a NaN never wins the lanes' comparisons) nor -0.0.
+            max_abs: self
+                .max
+                .iter()
+                .fold(0.0f64, |m, &a| if a > m { a } else { m }),
             clipped: self.clipped.iter().sum::<u64>() as usize,
         }
     }
@@ -91,6 +99,9 @@ pub(crate) fn error_leaf<const STORE: bool>(
         // SAFETY: the CPU has AVX2 (checked at run time just above).
         return unsafe { x86::error_leaf_avx2::<STORE>(k, block, codes, acc) };
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return wasm::error_leaf_simd::<STORE>(k, block, codes, acc);
+    #[allow(unreachable_code)]
     k.error_leaf::<STORE>(block, codes, acc)
 }
 
