@@ -24,7 +24,7 @@
 //! NF4's block stay the same.
 
 use crate::analysis::blocks::{histogram_range, BlockSummary, FormatView};
-use crate::analysis::formats::{FormatRow, FormatRun};
+use crate::analysis::formats::{format_extras, FormatRow, FormatRun};
 use crate::analysis::front::pareto_front;
 use crate::analysis::granular::{GranularRun, GranularSettings};
 use crate::analysis::histogram::Histogram;
@@ -816,14 +816,29 @@ impl Session {
             .filter(|s| s.key.0 == f)
             .ok_or_else(no_format)?;
         let run = &st.run;
+        let values = self.format_values.get_or_insert_with(|| {
+            let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
+            Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS)
+        });
+        if st.blocks.is_none() && st.view.is_none() {
+            // Both at once: one pass over the dequantized values.
+            let bins = Histogram::new(values.lo, values.hi, values.counts.len());
+            let e = format_extras(a.values(), &run.quantized, run.block, bins);
+            let blocks = BlockSummary::from_mse(f, &run.quantized, run.block, e.block_mse);
+            st.view = Some(FormatView::with_dequantized(
+                f,
+                run.block,
+                &run.quantized,
+                values.clone(),
+                e.dequantized,
+                blocks.top,
+            ));
+            st.blocks = Some(blocks);
+        }
         let blocks = st
             .blocks
             .get_or_insert_with(|| BlockSummary::of(f, a.values(), &run.quantized, run.block));
         if st.view.is_none() {
-            let values = self.format_values.get_or_insert_with(|| {
-                let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
-                Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS)
-            });
             let top = blocks.top;
             st.view = Some(FormatView::new(
                 f,

@@ -270,7 +270,11 @@ pub fn block_mse(xs: &[f64], q: &Quantized, block: usize) -> Vec<f64> {
 impl BlockSummary {
     /// The summary of `q`, the values `xs` quantized in `format` with blocks of `block`.
     pub fn of(format: Format, xs: &[f64], q: &Quantized, block: usize) -> BlockSummary {
-        let mse = block_mse(xs, q, block);
+        BlockSummary::from_mse(format, q, block, block_mse(xs, q, block))
+    }
+
+    /// [`BlockSummary::of`] given each block's MSE ([`block_mse`]).
+    pub fn from_mse(format: Format, q: &Quantized, block: usize, mse: Vec<f64>) -> BlockSummary {
         let scales: Vec<f64> = q
             .scales
             .iter()
@@ -341,6 +345,18 @@ impl FormatView {
         for &d in &q.dequantized {
             dequantized.add(f64::from(d));
         }
+        FormatView::with_dequantized(format, block, q, values, dequantized, top)
+    }
+
+    /// [`FormatView::new`] given the dequantized values' histogram (over `values`' bins).
+    pub fn with_dequantized(
+        format: Format,
+        block: usize,
+        q: &Quantized,
+        values: Histogram,
+        dequantized: Histogram,
+        top: usize,
+    ) -> FormatView {
         let (levels, sub) = match q.scales.get(top) {
             Some(s) => {
                 let j = largest_sub(format, block, s);

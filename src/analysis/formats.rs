@@ -6,6 +6,7 @@
 //! `np.mean(e ** 2)` (pairwise), the SQNR against the data's signal power, scaled where either
 //! would overflow or underflow, as the integer schemes' are.
 
+use super::histogram::Histogram;
 use super::metrics::Metrics;
 use super::Analysis;
 use crate::error::{Error, Result};
@@ -78,8 +79,9 @@ impl Analysis {
         let block = format.block(block)?;
         let xs = self.values();
         let quantized = formats::quantize(format, block, &formats::to_f32(xs))?;
+        let sums = error_sums(xs, &quantized.dequantized);
         let (metrics, deq_max) =
-            self.measure_against(&quantized.dequantized, quantized.saturated)?;
+            self.measure_with(&quantized.dequantized, quantized.saturated, sums)?;
         // The largest magnitude among the values and the dequantized ones, as `similarity_of`
         // would find it in a pass of its own.
         let top = self.stats.absmax.max(deq_max);
@@ -106,10 +108,14 @@ impl Analysis {
 
     /// The metrics of dequantized values `deq` (float32) against the data, and the largest
     /// magnitude among `deq`.
-    fn measure_against(&self, deq: &[f32], saturated: usize) -> Result<(Metrics, f64)> {
+    fn measure_with(
+        &self,
+        deq: &[f32],
+        saturated: usize,
+        (sum, max_abs, deq_max): (f64, f64, f64),
+    ) -> Result<(Metrics, f64)> {
         let xs = self.values();
         let n = xs.len();
-        let (sum, max_abs, deq_max) = error_sums(xs, deq);
         let plain = sum / n.max(1) as f64;
         let ms = MeanSquare::of_terms(n, plain, max_abs, &mut |k| {
             pairwise_sum_indexed(n, &mut |i| {
@@ -366,22 +372,99 @@ pub fn error_sums(xs: &[f64], deq: &[f32]) -> (f64, f64, f64) {
                         let y = f64::from(y);
                         let e = x - y;
                         *s = e * e;
-                        max_abs = max_abs.max(e.abs());
-                        deq_max = deq_max.max(y.abs());
+                        max_abs = larger(max_abs, e.abs());
+                        deq_max = larger(deq_max, y.abs());
                     }
                     (leaf_sum(&sq[..len], &mut |v| v), max_abs, deq_max)
                 },
-                &|a, b| (a.0 + b.0, a.1.max(b.1), a.2.max(b.2)),
+                &combine,
             )
         },
-        &|a, b| (a.0 + b.0, a.1.max(b.1), a.2.max(b.2)),
+        &combine,
     )
+}
+
+/// `b` where it is larger, else `a`: `f64::max` for the magnitudes here (never NaN, never
+/// -0.0) as a select, where `f64::max` is a library call on wasm32.
+#[inline(always)]
+fn larger(a: f64, b: f64) -> f64 {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
+/// Two parts' [`error_sums`] in order.
+fn combine(a: (f64, f64, f64), b: (f64, f64, f64)) -> (f64, f64, f64) {
+    (a.0 + b.0, larger(a.1, b.1), larger(a.2, b.2))
+}
+
+/// What the page's block strip and histogram show of a format's run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormatExtras {
+    /// Each block's MSE ([`block_mse`](super::blocks::block_mse)).
+    pub block_mse: Vec<f64>,
+    /// The dequantized values counted in the given bins.
+    pub dequantized: Histogram,
+}
+
+/// [`block_mse`](super::blocks::block_mse) of `q` (the values `xs` quantized in blocks of `block`) and its dequantized
+/// values counted in `bins`, in one pass over them.
+pub fn format_extras(xs: &[f64], q: &Quantized, block: usize, mut bins: Histogram) -> FormatExtras {
+    let block = block.max(1);
+    let block_mse = xs
+        .chunks(block)
+        .zip(q.dequantized.chunks(block))
+        .map(|(x, d)| {
+            let mut s = 0.0f64;
+            for (&x, &d) in x.iter().zip(d) {
+                let d = f64::from(d);
+                let e = x - d;
+                s += e * e;
+                bins.add(d);
+            }
+            s / x.len().max(1) as f64
+        })
+        .collect();
+    FormatExtras {
+        block_mse,
+        dequantized: bins,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::generate::Dataset;
+
+    #[test]
+    fn the_extras_pass_gives_what_the_separate_passes_give() {
+        use crate::analysis::blocks::block_mse;
+        for n in [1, 7, 100, 1000, 4097] {
+            let xs: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.37).sin() * 5.0).collect();
+            let deq: Vec<f32> = xs.iter().map(|&x| (x * 2.0).round() as f32 / 2.0).collect();
+            let q = Quantized {
+                codes: vec![0; n],
+                dequantized: deq.clone(),
+                scales: Vec::new(),
+                block: 32,
+                saturated: 0,
+            };
+            for block in [32, 64, 256, n] {
+                let bins = Histogram::new(-5.2, 5.2, 120);
+                let got = format_extras(&xs, &q, block, bins.clone());
+                let want = block_mse(&xs, &q, block);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got.block_mse), bits(&want), "n={n} block={block}");
+                let mut h = bins;
+                for &d in &deq {
+                    h.add(f64::from(d));
+                }
+                assert_eq!(got.dequantized, h);
+            }
+        }
+    }
 
     #[test]
     fn error_sums_are_numpy_s_sum_of_the_squares_array() {
