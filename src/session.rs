@@ -139,7 +139,7 @@ pub const FORMATS_INT_BITS: [u32; 7] = [2, 3, 4, 5, 6, 7, 8];
 #[derive(Default)]
 pub struct Session {
     settings: Settings,
-    file: Option<Dataset>,
+    file: Option<std::sync::Arc<Dataset>>,
     /// What the file's reader noted (a skipped header line), shown with the file's summary.
     file_note: Option<String>,
     source: Option<Source>,
@@ -211,7 +211,7 @@ impl Session {
         let shape = settings.matrix.shape.or_else(|| loaded.rows_cols());
         let data = Dataset::from_values(loaded.values, name)?.with_shape(shape)?;
         let previous = (self.file.take(), self.file_note.take(), self.source.clone());
-        self.file = Some(data);
+        self.file = Some(std::sync::Arc::new(data));
         self.file_note = loaded.note;
         self.source = None;
         let tensor = self.tensor.take();
@@ -896,9 +896,9 @@ impl Session {
         let new_analysis = if fresh {
             let data = match &self.file {
                 Some(f) => f.clone(),
-                None => dataset_for(&settings)?,
+                None => std::sync::Arc::new(dataset_for(&settings)?),
             };
-            Some(Analysis::new(data)?)
+            Some(Analysis::new_shared(data)?)
         } else {
             None
         };

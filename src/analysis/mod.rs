@@ -111,8 +111,9 @@ type MseEntry = (Scheme, u32, ZeroPoint, (f64, f64));
 /// A data set prepared for quantizing: values, stats, outlier mask and caches.
 #[derive(Debug)]
 pub struct Analysis {
-    /// The data.
-    pub data: Dataset,
+    /// The data, shared with whoever else holds it (the page's session keeps a loaded file's
+    /// data to analyse it again: one copy of a large tensor, not two).
+    pub data: std::sync::Arc<Dataset>,
     /// Its min, max, absmax and signal power.
     pub stats: DataStats,
     /// The values that are not injected outliers, in order (where there are outliers): their
@@ -147,6 +148,11 @@ pub const SORTED_VIEW_MAX: usize = 4_000_000;
 impl Analysis {
     /// Prepares a data set; fails on empty or non-finite data.
     pub fn new(data: Dataset) -> Result<Analysis> {
+        Analysis::new_shared(std::sync::Arc::new(data))
+    }
+
+    /// [`Analysis::new`] of data held elsewhere too.
+    pub fn new_shared(data: std::sync::Arc<Dataset>) -> Result<Analysis> {
         let stats = DataStats::of(&data.values)?;
         let keep = data.inlier_mask();
         let excluded: Vec<usize> = keep.as_ref().map_or_else(Vec::new, |keep| {

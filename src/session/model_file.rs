@@ -147,7 +147,7 @@ impl Session {
             self.source.clone(),
             self.tensor.take(),
         );
-        self.file = Some(data);
+        self.file = Some(std::sync::Arc::new(data));
         self.file_note = Some(note);
         self.source = None;
         self.tensor = Some(name.clone());
