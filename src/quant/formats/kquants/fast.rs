@@ -126,6 +126,8 @@ fn qkx2_lanes<const LANES: usize, const N: usize>(
             sum_x[k] += wi * xi;
         }
     }
+    // Each lane's smallest value, before `min` is limited to at most 0.
+    let lowest = min;
     // A lane whose `max == min` returns early in ggml (codes 0, scale 0, `the_min = -min`); it
     // is computed below with a range of 1 and its results dropped.
     let mut active = [false; LANES];
@@ -168,6 +170,12 @@ fn qkx2_lanes<const LANES: usize, const N: usize>(
         let top = rmin + rdelta * is as f32 + nmax;
         for k in 0..LANES {
             iscale[k] = top / range(&min, k);
+            // ggml asserts on every value's `v` below; `fl(x - min)` and then `fl(iscale · d)`
+            // are monotone in x, so the largest |v| is at the lane's smallest or largest value
+            // (and a NaN `iscale`, or an infinite one, shows at its largest): testing those
+            // two tests them all.
+            bad[k] |=
+                breaks(iscale[k] * (lowest[k] - min[k])) | breaks(iscale[k] * (max[k] - min[k]));
         }
         let mut sum_l = [0.0f32; LANES];
         let mut sum_l2 = [0.0f32; LANES];
@@ -176,7 +184,6 @@ fn qkx2_lanes<const LANES: usize, const N: usize>(
             for k in 0..LANES {
                 let xi = x[i][k];
                 let v = iscale[k] * (xi - min[k]);
-                bad[k] |= breaks(v);
                 let l = round_clamp(v, 0.0, nmax);
                 aux[i][k] = l;
                 let wl = w[i][k] * l;
