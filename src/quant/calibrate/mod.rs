@@ -15,7 +15,8 @@ pub mod stats;
 
 pub use kl::{kl_calibrate, AbsHistogram, KlCalibration, KL_BINS, KL_START_BIN};
 pub use percentile::{
-    numpy_lerp, percentile, percentile_pair, percentile_sorted, stats_and_percentile_pair,
+    numpy_lerp, percentile, percentile_abs, percentile_pair, percentile_sorted,
+    stats_and_percentile_pair,
 };
 pub use search::{
     least_error, min_max_range, mse_range, mse_range_with, mse_search, SearchData, MSE_SAMPLE,
@@ -37,8 +38,7 @@ pub fn clip_range(xs: &[f64], stats: &DataStats, settings: &QuantSettings) -> Re
         (Calibration::MinMax, scheme) => min_max_range(stats, scheme),
         (Calibration::Percentile(p), Scheme::Asymmetric) => percentile_pair(xs, p),
         (Calibration::Percentile(p), Scheme::Symmetric) => {
-            let abs: Vec<f64> = xs.iter().map(|x| x.abs()).collect();
-            let a = percentile(&abs, p);
+            let a = percentile_abs(xs, p);
             (-a, a)
         }
         (Calibration::Mse, scheme) => {
