@@ -166,6 +166,11 @@ fn qkx2_lanes<const LANES: usize, const N: usize>(
             best_error[k] += w[i][k] * diff;
         }
     }
+    // Where each lane's best candidate came from: its `iscale` and the `min` its codes were
+    // made from, and whether any candidate beat the first codes.
+    let mut best_iscale = [0.0f32; LANES];
+    let mut best_from = [0.0f32; LANES];
+    let mut took = [false; LANES];
     for is in 0..=nstep {
         let top = rmin + rdelta * is as f32 + nmax;
         for k in 0..LANES {
@@ -218,21 +223,26 @@ fn qkx2_lanes<const LANES: usize, const N: usize>(
                 cur_error[k] += w[i][k] * diff;
             }
         }
-        let mut take = [false; LANES];
         for k in 0..LANES {
-            take[k] = active[k] && positive[k] && cur_error[k] < best_error[k];
-            if take[k] {
+            if active[k] && positive[k] && cur_error[k] < best_error[k] {
                 best_error[k] = cur_error[k];
                 scale[k] = this_scale[k];
+                // The codes of this candidate are made again after the search from what
+                // made them here, rather than copied on every improvement.
+                best_iscale[k] = iscale[k];
+                best_from[k] = min[k];
+                took[k] = true;
                 min[k] = this_min[k];
             }
         }
-        if take.iter().any(|&t| t) {
-            let t = take.map(|t| f32::from(u8::from(t)));
-            for (cr, ar) in codes.iter_mut().zip(aux.iter()) {
-                for k in 0..LANES {
-                    cr[k] = blend(t[k], ar[k], cr[k]);
-                }
+    }
+    if took.iter().any(|&t| t) {
+        // The best candidate's codes, the same operations on the same numbers as in its `aux`.
+        let t = took.map(|t| f32::from(u8::from(t)));
+        for (cr, xr) in codes.iter_mut().zip(x.iter()) {
+            for k in 0..LANES {
+                let l = round_clamp(best_iscale[k] * (xr[k] - best_from[k]), 0.0, nmax);
+                cr[k] = blend(t[k], l, cr[k]);
             }
         }
     }
