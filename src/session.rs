@@ -267,7 +267,7 @@ impl Session {
                         if g == Granularity::Tensor && r == Rotation::None {
                             charts::Choice::Int(q.bits, q.scheme)
                         } else {
-                            charts::Choice::Fine(q.bits, q.scheme, g, r)
+                            charts::Choice::Fine(q.bits, q.scheme, q.calibration, g, r)
                         }
                     }
                 };
@@ -530,6 +530,7 @@ impl Session {
                         let plain = fine == (Granularity::Tensor, Rotation::None);
                         i.bits == q.bits
                             && i.scheme == q.scheme
+                            && (r.fine.is_none() || i.calibration == q.calibration)
                             && (r.fine == Some(fine) || (plain && r.fine.is_none()))
                     }
                     _ => false,

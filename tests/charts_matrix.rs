@@ -208,7 +208,7 @@ fn the_formats_chart_draws_the_finer_scales() {
     use quantviz::analysis::front::pareto_front;
     use quantviz::charts::{draw_formats, Choice};
     use quantviz::quant::formats::Format;
-    use quantviz::settings::{QuantSettings, Rotation, Scheme};
+    use quantviz::settings::{Calibration, QuantSettings, Rotation, Scheme};
     register_native_font().unwrap();
     let a = spread_matrix();
     let rows = a.every_format(
@@ -225,7 +225,13 @@ fn the_formats_chart_draws_the_finer_scales() {
     let mut svg = String::new();
     {
         let area = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        let current = Choice::Fine(4, Scheme::Symmetric, Granularity::Group(32), Rotation::None);
+        let current = Choice::Fine(
+            4,
+            Scheme::Symmetric,
+            Calibration::MinMax,
+            Granularity::Group(32),
+            Rotation::None,
+        );
         draw_formats(&area, &rows, &front, current, &Theme::default()).unwrap();
         area.present().unwrap();
     }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::quant::formats::{self, Format, Quantized};
 use crate::quant::pairwise::{leaf_sum, pairwise_sum_indexed, pairwise_tree_indexed, BLOCK};
 use crate::quant::params::{MeanSquare, QuantParams};
-use crate::settings::{Granularity, QuantSettings, Rotation, Scheme};
+use crate::settings::{Calibration, Granularity, QuantSettings, Rotation, Scheme};
 
 /// How alike the dequantized values are to the originals, beyond the MSE.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -289,10 +289,10 @@ impl Analysis {
         rows
     }
 
-    /// The symmetric int scheme with `int`'s calibration at each of [`FINE_BITS`]
-    /// with each of [`FINE_GRANULARITIES`] that fits the rows, and the same after a Hadamard
-    /// rotation (its largest block; none where the row length is odd), with the rotation at
-    /// one scale per tensor too: what a finer scale or a rotation buys per extra bit.
+    /// The symmetric int scheme with `int`'s calibration ([`fine_calibration`]) at each of
+    /// [`FINE_BITS`] with each of [`FINE_GRANULARITIES`] that fits the rows, and the same after
+    /// a Hadamard rotation (its largest block; none where the row length is odd), with the
+    /// rotation at one scale per tensor too: what a finer scale or a rotation buys per extra bit.
     pub fn fine_rows(&self, int: &QuantSettings) -> Vec<FormatRow> {
         let cols = self.data.row_len();
         let rotations = [Rotation::None, Rotation::Hadamard(None)];
@@ -303,7 +303,13 @@ impl Analysis {
             let quant = QuantSettings {
                 bits,
                 scheme: Scheme::Symmetric,
+                calibration: fine_calibration(int.calibration),
                 ..*int
+            };
+            let named = if quant.calibration == int.calibration {
+                String::new()
+            } else {
+                format!(" {}", quant.calibration.label())
             };
             for rotate in rotations {
                 if rotate != Rotation::None && rotate.block(cols).is_err() {
@@ -333,7 +339,7 @@ impl Analysis {
                         " + hadamard".into()
                     };
                     rows.push(FormatRow {
-                        label: format!("int{bits} {} {g}{rot}", quant.scheme),
+                        label: format!("int{bits} {} {g}{rot}{named}", quant.scheme),
                         format: None,
                         int: Some(quant),
                         bits_per_weight,
@@ -344,6 +350,17 @@ impl Analysis {
             }
         }
         rows
+    }
+}
+
+/// The calibration of the comparison's finer-scale rows: the chosen one, except KL, whose
+/// search over 1,921 thresholds of a 2,048-bin histogram per row or group (exact, and a few ms
+/// each) would take minutes for the groups of a large matrix; those rows take min-max (absmax)
+/// and say so.
+pub fn fine_calibration(c: Calibration) -> Calibration {
+    match c {
+        Calibration::Kl => Calibration::MinMax,
+        other => other,
     }
 }
 
@@ -437,6 +454,34 @@ pub fn format_extras(xs: &[f64], q: &Quantized, block: usize, mut bins: Histogra
 mod tests {
     use super::*;
     use crate::data::generate::Dataset;
+
+    #[test]
+    fn finer_rows_take_min_max_where_kl_is_chosen_and_say_so() {
+        let xs: Vec<f64> = (0..64 * 128).map(|i| ((i as f64) * 0.37).sin()).collect();
+        let data = Dataset::from_values(xs, "t")
+            .unwrap()
+            .with_shape(Some((64, 128)))
+            .unwrap();
+        let a = Analysis::new(data).unwrap();
+        let kl = QuantSettings {
+            bits: 8,
+            scheme: Scheme::Symmetric,
+            calibration: Calibration::Kl,
+            ..QuantSettings::default()
+        };
+        let rows = a.fine_rows(&kl);
+        let plain = a.fine_rows(&QuantSettings {
+            calibration: Calibration::MinMax,
+            ..kl
+        });
+        assert!(!rows.is_empty());
+        assert_eq!(rows.len(), plain.len());
+        for (r, p) in rows.iter().zip(&plain) {
+            assert_eq!(r.int.unwrap().calibration, Calibration::MinMax);
+            assert_eq!(r.outcome, p.outcome);
+            assert_eq!(r.label, format!("{} min-max", p.label), "{}", r.label);
+        }
+    }
 
     #[test]
     fn the_extras_pass_gives_what_the_separate_passes_give() {

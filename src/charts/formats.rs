@@ -6,7 +6,7 @@ use super::{
 };
 use crate::analysis::formats::FormatRow;
 use crate::quant::formats::Format;
-use crate::settings::{Granularity, Rotation, Scheme};
+use crate::settings::{Calibration, Granularity, Rotation, Scheme};
 use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -19,8 +19,8 @@ pub enum Choice {
     Format(Format),
     /// An int scheme at a width.
     Int(u32, Scheme),
-    /// An int scheme at a width with finer scales or a rotation.
-    Fine(u32, Scheme, Granularity, Rotation),
+    /// An int scheme at a width and calibration with finer scales or a rotation.
+    Fine(u32, Scheme, Calibration, Granularity, Rotation),
 }
 
 /// The families the points are coloured by.
@@ -60,8 +60,8 @@ fn is_current(r: &FormatRow, c: Choice) -> bool {
     match (c, r.format, r.int) {
         (Choice::Format(f), Some(rf), _) => f == rf,
         (Choice::Int(b, s), None, Some(q)) => r.fine.is_none() && q.bits == b && q.scheme == s,
-        (Choice::Fine(b, s, g, rot), None, Some(q)) => {
-            r.fine == Some((g, rot)) && q.bits == b && q.scheme == s
+        (Choice::Fine(b, s, c, g, rot), None, Some(q)) => {
+            r.fine == Some((g, rot)) && q.bits == b && q.scheme == s && q.calibration == c
         }
         _ => false,
     }
