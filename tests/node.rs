@@ -445,10 +445,11 @@ fn page_passes_on_ties_equal_error_stats() {
 }
 
 /// The per-unit passes of a finer granularity (simd128 leaves on wasm32) against the plain
-/// definition, value by value: each unit's min and max, its codes, and its squared errors
-/// summed in numpy's pairwise order, with `max |e|` and the clipped count. The data has zeros
-/// of both signs, values on the codes' halfway points and outliers that clip; the units are
-/// groups of sizes around the leaves' groups of 8, and rows.
+/// definition, value by value: each unit's min and max (as values: which zero a unit of +0.0
+/// and -0.0 reports is the lanes' choice), its codes, and its squared errors summed in numpy's
+/// pairwise order, with `max |e|` and the clipped count. The data has zeros of both signs and
+/// outliers that clip, on units of sizes around the leaves' groups of 8, and rows; and groups
+/// of 16 whose min-max scale is exactly 1/8 with values exactly halfway between two codes.
 #[test]
 fn per_unit_passes_equal_the_plain_definition() {
     use quantviz::quant::granularity::{quantize_units, Granularity, Units};
@@ -529,4 +530,44 @@ fn per_unit_passes_equal_the_plain_definition() {
         }
     }
     assert!(checked > 1000, "{checked}");
+
+    // Ties: each group of 16 holds 0 and 15/8 (4 bits asymmetric: scale 1/8, zero point 0)
+    // and values k/8 + 1/16, halfway between codes k and k + 1 (rounded to the even one).
+    let ties: Vec<f64> = (0..4 * 64)
+        .map(|i| match i % 16 {
+            0 => 0.0,
+            1 => 15.0 / 8.0,
+            j => ((j + i / 16) % 15) as f64 / 8.0 + 1.0 / 16.0,
+        })
+        .collect();
+    let q = QuantSettings {
+        bits: 4,
+        scheme: Scheme::Asymmetric,
+        calibration: Calibration::MinMax,
+        zero_point: ZeroPoint::Raw,
+    };
+    let units = Units::new(ties.len(), Some((4, 64)), Granularity::Group(16)).unwrap();
+    let mut codes = vec![0i32; ties.len()];
+    let run = quantize_units(&ties, &units, &q, &mut codes).unwrap();
+    let mut halfway = 0;
+    for u in 0..units.count() {
+        let r = units.range(u);
+        let p = run.params[u];
+        assert_eq!((p.scale, p.zero_point), (0.125, 0.0), "unit {u}");
+        for (i, &v) in ties[r.clone()].iter().enumerate() {
+            let t = v / p.scale + p.zero_point;
+            halfway += usize::from(t.fract() == 0.5);
+            assert_eq!(
+                codes[r.start + i],
+                p.quantize_value(v),
+                "unit {u} value {v}"
+            );
+        }
+        let sq: Vec<f64> = ties[r.clone()]
+            .iter()
+            .map(|&v| (v - p.fake_quantize(v)).powi(2))
+            .collect();
+        assert_eq!(run.errors[u].sum_sq.to_bits(), pairwise_sum(&sq).to_bits());
+    }
+    assert!(halfway > 200, "{halfway} values on a halfway point");
 }

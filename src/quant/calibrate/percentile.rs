@@ -388,8 +388,9 @@ mod tests {
 
     #[test]
     fn percentile_abs_is_the_percentile_of_the_magnitudes() {
-        // Both sides of the copy threshold; signed zeros, ties and an outlier; and data whose
-        // magnitudes mislead the sample (all ties at one value), where the copy answers.
+        // Both sides of the copy threshold; signed zeros, ties and an outlier; data of one
+        // magnitude (the window then holds every value); and a NaN, which sends the filter to
+        // the copy.
         for n in [1, 5, 1000, FAST_SELECT_MIN - 1, FAST_SELECT_MIN, 300_001] {
             let xs: Vec<f64> = (0..n)
                 .map(|i| match i % 17 {
@@ -401,7 +402,9 @@ mod tests {
                 })
                 .collect();
             let ties = vec![-2.0; n];
-            for data in [&xs, &ties] {
+            let mut nan = xs.clone();
+            nan[n / 2] = f64::NAN;
+            for data in [&xs, &ties, &nan] {
                 let abs: Vec<f64> = data.iter().map(|x| x.abs()).collect();
                 for p in [0.0, 50.0, 90.0, 99.9, 99.99, 100.0] {
                     assert_eq!(

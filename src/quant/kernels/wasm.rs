@@ -1,6 +1,7 @@
 //! The leaf loops of the per-unit passes in wasm simd128, two values per instruction (`f64x2`):
 //! the same IEEE operations lane by lane as the portable [`Kernel::error_leaf`] and
-//! [`MinMaxLanes::update`], so the same bits. LLVM does not turn those loops' compare-and-select
+//! [`MinMaxLanes::update`], so the same bits (but for the sign of a NaN sum, which finite data,
+//! all the passes take, never makes). LLVM does not turn those loops' compare-and-select
 //! on `f64` into wasm vector code, and a granularity of small groups runs them once per group,
 //! so the page spends most of a Granularity change in them without this.
 //!
