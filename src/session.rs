@@ -106,6 +106,11 @@ struct FormatState {
     view: Option<FormatView>,
 }
 
+/// The most units the page calibrates by KL one at a time: each is an exact search of 1,921
+/// thresholds (a few ms to about 25 ms in the page, by the unit's size), so 256 keep a change
+/// within seconds; more would hold the page for minutes with no way to stop it.
+pub const PAGE_KL_UNITS: usize = 256;
+
 /// What the comparison of every format depends on besides the data: the int calibration and
 /// zero point policy, and NF4's block.
 type FormatsKey = (Calibration, ZeroPoint, Option<usize>);
@@ -922,6 +927,23 @@ impl Session {
         // The view only when a chart of it is drawn (`draw`), and the errors' histogram only
         // when the error chart is: a Format change, which keeps the run, recomputes neither.
         let same_run = !fresh && self.run == Some(run);
+        if q.calibration == Calibration::Kl && settings.granularity != Granularity::Tensor {
+            let units = analysis.units(settings.granularity)?.count();
+            if units > PAGE_KL_UNITS {
+                return Err(Error::Setting {
+                    name: "calibration",
+                    given: format!("kl with granularity {}", settings.granularity),
+                    expected: format!(
+                        "at most {PAGE_KL_UNITS} units for kl on the page, not {units}: kl \
+                         searches 1,921 thresholds for each unit (milliseconds each, on one \
+                         core here); choose a coarser granularity or another calibration, or \
+                         run `quantviz quantize FILE --scheme symmetric --calibration kl \
+                         --granularity {}` on all cores",
+                        settings.granularity
+                    ),
+                });
+            }
+        }
         let granular =
             if settings.granularity != Granularity::Tensor || settings.rotate != Rotation::None {
                 let g = GranularSettings {
@@ -1392,6 +1414,28 @@ mod tests {
     }
 
     const FMT: &str = "dist=normal:0,1&n=8192&seed=7&bits=4";
+
+    #[test]
+    fn kl_on_more_units_than_the_page_takes_is_refused_and_the_state_kept() {
+        let mut s = Session::new();
+        let few = "shape=64,64&scheme=symmetric&calibration=kl&granularity=channel";
+        let shown = summary(&mut s, few);
+        let many = "shape=512,16&scheme=symmetric&calibration=kl&granularity=channel";
+        let e = s.update(many).unwrap_err().to_string();
+        assert!(
+            e.contains("at most 256 units") && e.contains("not 512"),
+            "{e}"
+        );
+        assert!(e.contains("--granularity channel"), "{e}");
+        // Groups count too; per tensor any size is one search.
+        let e = s
+            .update("shape=64,64&scheme=symmetric&calibration=kl&granularity=group:8")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not 512"), "{e}");
+        assert_eq!(summary(&mut s, few), shown);
+        summary(&mut s, "shape=512,16&scheme=symmetric&calibration=kl");
+    }
 
     #[test]
     fn a_format_run_is_recomputed_only_when_data_format_or_block_change() {
