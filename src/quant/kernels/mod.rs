@@ -262,24 +262,8 @@ impl Kernel {
     ) -> f64 {
         let n = block.len();
         let codes = if STORE { &mut codes[..n] } else { codes };
-        let one = |i: usize, acc: &mut ErrorLanes, codes: &mut [i32]| {
-            let x = block[i];
-            let (q, e2, a, c) = self.error(x);
-            if STORE {
-                codes[i] = q as i32;
-            }
-            if a > acc.max[0] {
-                acc.max[0] = a;
-            }
-            acc.clipped[0] += c;
-            e2
-        };
         if n < 8 {
-            let mut res = 0.0;
-            for i in 0..n {
-                res += one(i, acc, codes);
-            }
-            return res;
+            return self.error_rest::<STORE>(block, 0, codes, acc, 0.0);
         }
         let whole = n - n % 8;
         let mut r = [0.0f64; 8];
@@ -299,9 +283,32 @@ impl Kernel {
         }
         acc.max = max;
         acc.clipped = clipped;
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for i in whole..n {
-            res += one(i, acc, codes);
+        let res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        self.error_rest::<STORE>(block, whole, codes, acc, res)
+    }
+
+    /// The values of a leaf from `from` on, one by one, added to `res` (the leaf's values after
+    /// its groups of 8, or all of a leaf shorter than 8), their `|e|` and clipped flags into
+    /// lane 0 of `acc`; with `STORE`, their codes into `codes`.
+    #[inline(always)]
+    pub(crate) fn error_rest<const STORE: bool>(
+        &self,
+        block: &[f64],
+        from: usize,
+        codes: &mut [i32],
+        acc: &mut ErrorLanes,
+        mut res: f64,
+    ) -> f64 {
+        for (i, &x) in block.iter().enumerate().skip(from) {
+            let (q, e2, a, c) = self.error(x);
+            if STORE {
+                codes[i] = q as i32;
+            }
+            if a > acc.max[0] {
+                acc.max[0] = a;
+            }
+            acc.clipped[0] += c;
+            res += e2;
         }
         res
     }

@@ -70,19 +70,8 @@ pub(crate) fn error_leaf_simd<const STORE: bool>(
     acc.clipped[1] += i64x2_extract_lane::<1>(clipped) as u64;
     let s = |j: usize| (f64x2_extract_lane::<0>(r[j]), f64x2_extract_lane::<1>(r[j]));
     let ((r0, r1), (r2, r3), (r4, r5), (r6, r7)) = (s(0), s(1), s(2), s(3));
-    let mut res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
-    for (i, &x) in block.iter().enumerate().skip(whole) {
-        let (q, e2, a, c) = k.error(x);
-        if STORE {
-            codes[i] = q as i32;
-        }
-        if a > acc.max[0] {
-            acc.max[0] = a;
-        }
-        acc.clipped[0] += c;
-        res += e2;
-    }
-    res
+    let res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
+    k.error_rest::<STORE>(block, whole, codes, acc, res)
 }
 
 /// [`MinMaxLanes::update`] in simd128: lane `j` in vector `j / 2`, each taking its values in

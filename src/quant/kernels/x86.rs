@@ -99,19 +99,8 @@ pub(crate) unsafe fn error_leaf_avx2<const STORE: bool>(
     let mut r = [0.0f64; 8];
     _mm256_storeu_pd(r.as_mut_ptr(), r0);
     _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
-    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (i, &x) in block.iter().enumerate().skip(whole) {
-        let (q, e2, a, c) = k.error(x);
-        if STORE {
-            codes[i] = q as i32;
-        }
-        if a > acc.max[0] {
-            acc.max[0] = a;
-        }
-        acc.clipped[0] += c;
-        res += e2;
-    }
-    res
+    let res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    k.error_rest::<STORE>(block, whole, codes, acc, res)
 }
 
 /// The leaf sum of squared errors alone in AVX2: `q = round(clamp(v, lo, hi))`, which is
