@@ -262,10 +262,16 @@ pub fn draw_formats<DB: DrawingBackend>(
         }
         if any {
             let style = colour(fam).mix(0.85).stroke_width(theme.px(1.4));
+            // The calibration of the finer rows (min-max where kl is chosen: see `fine_rows`).
+            let calibration = rows
+                .iter()
+                .find(|r| r.fine.is_some())
+                .and_then(|r| r.int)
+                .map_or(String::new(), |q| format!(" {}", q.calibration.label()));
             let label = if fam == Family::IntFine {
-                "int4, int8 sym per channel, group 128/64/32 (●)"
+                format!("int4, int8 sym{calibration} per channel, group 128/64/32 (●)")
             } else {
-                "the same after a Hadamard rotation (○)"
+                "the same after a Hadamard rotation (○)".to_string()
             };
             legend.add(label, Key::Line(style, theme.off(18.0)));
         }
