@@ -11,24 +11,7 @@ use crate::quant::formats::{BlockScale, Format, Quantized};
 use half::f16;
 
 /// QLoRA's NF4 levels (bitsandbytes' table): the code is the index.
-pub const NF4_LEVELS: [f32; 16] = [
-    -1.0,
-    -0.696_192_8,
-    -0.525_073_05,
-    -0.394_917_5,
-    -0.284_441_38,
-    -0.184_773_43,
-    -0.091_050_036,
-    0.0,
-    0.079_580_3,
-    0.160_930_2,
-    0.246_112_3,
-    0.337_915_24,
-    0.440_709_83,
-    0.562_617,
-    0.722_956_84,
-    1.0,
-];
+pub use crate::quant::formats::nf4::NF4 as NF4_LEVELS;
 
 /// The E2M1 elements of MXFP4 and NVFP4 in ggml's code order (codes 8 to 15 are 0 to 7 negated).
 pub const E2M1: [f32; 16] = [

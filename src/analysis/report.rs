@@ -223,8 +223,9 @@ pub fn measure(t: TensorBytes, s: &Signal, format: Format) -> Result<Measure> {
     // A per-tensor scale comes from the largest magnitude, given to every chunk.
     let extra = (block == 0).then_some(s.absmax as f32);
     let mut xs32: Vec<f32> = Vec::new();
-    let mut max_abs = 0.0f64;
-    let mut fill = |start: usize, len: usize, out: &mut Vec<f64>| -> Result<()> {
+    // Values `start .. start + len` appended to `out` as their errors `x - x̂`; returns where
+    // they start in `out`.
+    let mut errors = |start: usize, len: usize, out: &mut Vec<f64>| -> Result<usize> {
         let from = out.len();
         t.chunk(start, len, out);
         let new = &mut out[from..];
@@ -233,12 +234,17 @@ pub fn measure(t: TensorBytes, s: &Signal, format: Format) -> Result<Measure> {
         xs32.extend(extra);
         let chunk_block = if block == 0 { xs32.len() } else { block };
         let q = formats::quantize(format, chunk_block, &xs32)?;
-        let mut top = 0.0f64;
         for (x, &d) in new.iter_mut().zip(&q.dequantized) {
             *x -= f64::from(d);
-            let a = x.abs();
-            top = if a > top { a } else { top };
         }
+        Ok(from)
+    };
+    let mut max_abs = 0.0f64;
+    let mut fill = |start: usize, len: usize, out: &mut Vec<f64>| -> Result<()> {
+        let from = errors(start, len, out)?;
+        let top = out[from..]
+            .iter()
+            .fold(0.0f64, |m, x| if x.abs() > m { x.abs() } else { m });
         max_abs = max_abs.max(top);
         Ok(())
     };
@@ -248,18 +254,7 @@ pub fn measure(t: TensorBytes, s: &Signal, format: Format) -> Result<Measure> {
         MeanSquare::plain(plain)
     } else {
         let mut fill = |start: usize, len: usize, out: &mut Vec<f64>| -> Result<()> {
-            let from = out.len();
-            t.chunk(start, len, out);
-            let new = &mut out[from..];
-            xs32.clear();
-            xs32.extend(new.iter().map(|&x| x as f32));
-            xs32.extend(extra);
-            let chunk_block = if block == 0 { xs32.len() } else { block };
-            let q = formats::quantize(format, chunk_block, &xs32)?;
-            for (x, &d) in new.iter_mut().zip(&q.dequantized) {
-                *x -= f64::from(d);
-            }
-            Ok(())
+            errors(start, len, out).map(|_| ())
         };
         mean_square(n, plain, max_abs, &mut fill)?
     };
