@@ -826,8 +826,9 @@ impl Session {
             let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
             Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS)
         });
-        if st.blocks.is_none() && st.view.is_none() {
-            // Both at once: one pass over the dequantized values.
+        // Both at once (they are made and dropped together): one pass over the dequantized
+        // values.
+        if st.blocks.is_none() || st.view.is_none() {
             let bins = Histogram::new(values.lo, values.hi, values.counts.len());
             let e = format_extras(a.values(), &run.quantized, run.block, bins);
             let blocks = BlockSummary::from_mse(f, &run.quantized, run.block, e.block_mse);
@@ -840,19 +841,6 @@ impl Session {
                 blocks.top,
             ));
             st.blocks = Some(blocks);
-        }
-        let blocks = st
-            .blocks
-            .get_or_insert_with(|| BlockSummary::of(f, a.values(), &run.quantized, run.block));
-        if st.view.is_none() {
-            let top = blocks.top;
-            st.view = Some(FormatView::new(
-                f,
-                run.block,
-                &run.quantized,
-                values.clone(),
-                top,
-            ));
         }
         Ok(st)
     }
