@@ -43,6 +43,8 @@ use crate::settings::{
 use plotters::coord::Shift;
 use plotters::prelude::{DrawingArea, DrawingBackend};
 
+mod help;
+pub use help::{quantize_part, Job, HELP_MIN_VALUES};
 mod model_file;
 pub use model_file::page_shape;
 
@@ -189,6 +191,8 @@ pub struct Session {
     model_file: Option<model_file::OpenModel>,
     /// The name of the model tensor that is the data, or `None`.
     tensor: Option<String>,
+    /// A format run being made in two parts, one by a worker (see [`help`]).
+    help: Option<help::Help>,
 }
 
 /// The charts a session draws, by the names the page and `draw` use.
@@ -878,14 +882,19 @@ impl Session {
     }
 
     /// Computes everything for `settings`, reusing what did not change; commits only on success.
-    fn apply(&mut self, settings: Settings) -> Result<String> {
-        let source = match (&self.file, settings.preset) {
+    /// Where `settings` take the data from: the loaded file, or what they generate.
+    fn source_of(&self, settings: &Settings) -> Source {
+        match (&self.file, settings.preset) {
             (Some(f), _) => Source::File(f.label.clone()),
             (None, Some(p)) => {
                 Source::Preset(p, settings.data.seed, settings.data.outlier_value.to_bits())
             }
             (None, None) => Source::Generated(settings.data, settings.matrix),
-        };
+        }
+    }
+
+    fn apply(&mut self, settings: Settings) -> Result<String> {
+        let source = self.source_of(&settings);
         let fresh = self.source.as_ref() != Some(&source) || self.analysis.is_none();
         let new_analysis = if fresh {
             let data = match &self.file {
@@ -973,9 +982,12 @@ impl Session {
                     .format
                     .as_ref()
                     .filter(|s| !fresh && s.key == (f, block));
-                match kept {
-                    Some(_) => None,
-                    None => Some(FormatState::new(analysis, f, settings.block)?),
+                match (kept, self.help.take()) {
+                    (Some(_), _) => None,
+                    (None, help) => match help.and_then(|h| h.joined_for(analysis, (f, block))) {
+                        Some(q) => Some(FormatState::of(analysis, (f, block), q)?),
+                        None => Some(FormatState::new(analysis, f, settings.block)?),
+                    },
                 }
             }
         };
@@ -1047,6 +1059,20 @@ impl FormatState {
         Ok(FormatState {
             key: (format, format.block(block)?),
             run,
+            blocks: None,
+            view: None,
+        })
+    }
+
+    /// The format `key` on the analysis's data from its result made in parts.
+    fn of(
+        analysis: &Analysis,
+        key: (Format, usize),
+        quantized: crate::quant::formats::Quantized,
+    ) -> Result<FormatState> {
+        Ok(FormatState {
+            key,
+            run: analysis.format_run_of(key.0, key.1, quantized)?,
             blocks: None,
             view: None,
         })

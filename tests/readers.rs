@@ -1646,3 +1646,49 @@ proptest! {
         check_model(&v)?;
     }
 }
+
+// ---- The page's worker parts --------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The bytes a worker's part crosses to the page in, mutated, cut or random: an error with
+    /// a message or a result, never a panic, and the head they are appended to unchanged on
+    /// an error.
+    #[test]
+    fn worker_part_bytes_on_valid_mutated_and_random_input(
+        seed in 0u64..1000,
+        format in prop::sample::select(vec!["q4_K", "q6_K", "nf4", "q8_0", "mxfp4", "nvfp4"]),
+        mutations in vec(mutation(), 1..4),
+        junk in vec(any::<u8>(), 0..200),
+    ) {
+        use quantviz::quant::formats::{parts, quantize, Format};
+        let f: Format = format.parse().unwrap();
+        let block = f.block(None).unwrap();
+        let xs: Vec<f32> = (0..512u64)
+            .map(|i| (((i * 2_654_435_761 + seed * 40_503) % 1000) as f32 - 500.0) / 37.0)
+            .collect();
+        let head = quantize(f, block, &xs[..256]).unwrap();
+        let tail = quantize(f, block, &xs[256..]).unwrap();
+        let bytes = parts::encode(&tail);
+        let mut whole = head.clone();
+        parts::append(&mut whole, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&whole, &quantize(f, block, &xs).unwrap());
+        let mut v = bytes.clone();
+        for m in &mutations {
+            let len = v.len();
+            mutate(&mut v, m, 0..len);
+        }
+        for input in [&v[..], &junk[..]] {
+            let mut h = head.clone();
+            match parts::append(&mut h, input) {
+                Ok(()) => prop_assert_eq!(h.codes.len(), h.dequantized.len()),
+                Err(e) => {
+                    prop_assert!(!e.to_string().is_empty());
+                    prop_assert_eq!(&h, &head);
+                }
+            }
+            let _ = parts::decode(input);
+        }
+    }
+}

@@ -77,8 +77,28 @@ impl Analysis {
     /// default), measured against the values as given.
     pub fn format_run(&self, format: Format, block: Option<usize>) -> Result<FormatRun> {
         let block = format.block(block)?;
+        let quantized = formats::quantize(format, block, &formats::to_f32(self.values()))?;
+        self.format_run_of(format, block, quantized)
+    }
+
+    /// The run of `quantized`, the data quantized in `format` with blocks of `block` (as
+    /// [`Format::block`] resolves it) by other means than [`Analysis::format_run`] (in parts,
+    /// see [`formats::parts`]). Errors where it does not hold one code per value.
+    pub fn format_run_of(
+        &self,
+        format: Format,
+        block: usize,
+        quantized: Quantized,
+    ) -> Result<FormatRun> {
         let xs = self.values();
-        let quantized = formats::quantize(format, block, &formats::to_f32(xs))?;
+        let n = xs.len();
+        if quantized.codes.len() != n || quantized.dequantized.len() != n {
+            return Err(Error::Setting {
+                name: "format",
+                given: format!("{} codes for {format}", quantized.codes.len()),
+                expected: format!("one code per value, {n}"),
+            });
+        }
         let sums = error_sums(xs, &quantized.dequantized);
         let (metrics, deq_max) =
             self.measure_with(&quantized.dequantized, quantized.saturated, sums)?;
@@ -86,7 +106,6 @@ impl Analysis {
         // would find it in a pass of its own.
         let top = self.stats.absmax.max(deq_max);
         let similarity = self.similarity_at(|i| f64::from(quantized.dequantized[i]), &metrics, top);
-        let n = xs.len();
         let block = if block == 0 { n } else { block };
         Ok(FormatRun {
             format,

@@ -227,6 +227,50 @@ impl Session {
     }
 
     /// The comparison of every format as JSON rows (computed if it is not yet).
+    /// Before `update(query)`: where that update would make a new run of a slow format on
+    /// many values, the worker's part of it as JSON `{"format", "block", "split"}` (and the
+    /// job is kept for `formatJobTail`, `formatHead` and `formatTail`); otherwise null.
+    #[wasm_bindgen(js_name = formatJob)]
+    pub fn format_job(&mut self, query: &str) -> Result<Option<String>, JsError> {
+        let job = self.inner.format_job(query).map_err(js_err)?;
+        job.map(|j| serde_json::to_string(&j).map_err(js_err))
+            .transpose()
+    }
+
+    /// The job's tail: the values the worker quantizes (`quantizePart`), as float32. Made
+    /// in pieces straight into the JavaScript array: no second copy of them in wasm memory.
+    #[wasm_bindgen(js_name = formatJobTail)]
+    pub fn format_job_tail(&self) -> Result<js_sys::Float32Array, JsError> {
+        const PIECE: usize = 1 << 16;
+        let xs = self.inner.format_job_tail().map_err(js_err)?;
+        let len = u32::try_from(xs.len()).map_err(js_err)?;
+        let out = js_sys::Float32Array::new_with_length(len);
+        let mut piece = vec![0.0f32; PIECE.min(xs.len())];
+        let mut at = 0u32;
+        for chunk in xs.chunks(PIECE) {
+            let ys = &mut piece[..chunk.len()];
+            for (y, &x) in ys.iter_mut().zip(chunk) {
+                *y = x as f32;
+            }
+            let end = at + ys.len() as u32;
+            out.subarray(at, end).copy_from(ys);
+            at = end;
+        }
+        Ok(out)
+    }
+
+    /// Quantizes the job's head here (while the worker quantizes the tail).
+    #[wasm_bindgen(js_name = formatHead)]
+    pub fn format_head(&mut self) -> Result<(), JsError> {
+        self.inner.format_head().map_err(js_err)
+    }
+
+    /// Joins the worker's bytes (`quantizePart`'s) to the head, for the next `update`.
+    #[wasm_bindgen(js_name = formatTail)]
+    pub fn format_tail(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        self.inner.format_tail(bytes).map_err(js_err)
+    }
+
     #[wasm_bindgen(js_name = formatsTable)]
     pub fn formats_table(&mut self) -> Result<String, JsError> {
         self.inner.formats_table().map_err(js_err)
@@ -280,6 +324,19 @@ fn js_len(len: f64) -> Result<u64, JsError> {
             "invalid file length {len}: expected a whole number of bytes"
         )))
     }
+}
+
+/// A worker's part of a format run (`Session.formatJob`): `xs` quantized in `format` with
+/// blocks of `block`, as bytes for `Session.formatTail`.
+#[wasm_bindgen(js_name = quantizePart)]
+pub fn quantize_part(format: &str, block: usize, xs: &[f32]) -> Result<Vec<u8>, JsError> {
+    crate::session::quantize_part(format, block, xs).map_err(js_err)
+}
+
+/// From how many values the page splits a slow format's run with its worker (and starts it).
+#[wasm_bindgen(js_name = helpMinValues)]
+pub fn help_min_values() -> usize {
+    crate::session::HELP_MIN_VALUES
 }
 
 /// Installs a panic hook that reports panics to the console (there should be none).

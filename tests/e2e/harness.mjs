@@ -4,9 +4,11 @@
 import assert from 'node:assert/strict';
 
 /** Opens `pathname` on `origin` in a new context of `browser` (1280 × 900 unless told) and waits
- * for `data-state` to be `state`. `problems` collects what a clean page never shows. */
-export async function openPage(browser, origin, pathname, { state = 'ready', ...contextOptions } = {}) {
+ * for `data-state` to be `state`; `initScript` runs before the page's own scripts. `problems`
+ * collects what a clean page never shows. */
+export async function openPage(browser, origin, pathname, { state = 'ready', initScript, ...contextOptions } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...contextOptions });
+  if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   const problems = [];
   page.on('console', (m) => {

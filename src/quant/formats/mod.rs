@@ -21,6 +21,7 @@ pub mod ggml;
 pub mod kquants;
 pub mod mx;
 pub mod nf4;
+pub mod parts;
 
 /// A quantization format other than the integer schemes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,322 @@
+//! A format's quantization in two parts, for a page that has a second core only through a Web
+//! Worker (wasm32 has no threads here): the page quantizes the head of the data while a worker
+//! quantizes the tail, and the two results are joined ([`append`]).
+//!
+//! Every splittable format quantizes each block from that block's values alone, so cutting the
+//! data at a block boundary and joining the parts gives the whole tensor's result bit for bit
+//! (the tests check it for every format). FP8 is not splittable: its one scale comes from the
+//! whole tensor.
+//!
+//! The worker's result crosses to the page as bytes ([`encode`]; [`append`] joins them to the
+//! head): a short header, the codes (a byte each where they fit), the dequantized values, then
+//! the block scales, all little-endian.
+
+use super::{BlockScale, Format, Quantized};
+use crate::error::{Error, Result};
+
+/// The first value of the second part when `n` values in blocks of `block` are cut in two at
+/// a block boundary, the first part taking `share` (a fraction `(a, b)`, `a/b`) of the blocks,
+/// and each at least one; `None` where the format cannot be cut (one scale for the tensor) or
+/// there is only one block.
+pub fn split_point(format: Format, block: usize, n: usize, share: (usize, usize)) -> Option<usize> {
+    if matches!(format, Format::Fp8E4m3 | Format::Fp8E5m2) || block == 0 || share.1 == 0 {
+        return None;
+    }
+    let blocks = n.div_ceil(block);
+    let head = (blocks.saturating_mul(share.0) / share.1).clamp(1, blocks.max(2) - 1);
+    (blocks >= 2).then_some(head * block)
+}
+
+/// Marks the start of [`encode`]'s bytes.
+const MAGIC: &[u8; 4] = b"QVP1";
+
+/// `q` as bytes for [`decode`].
+pub fn encode(q: &Quantized) -> Vec<u8> {
+    let n = q.codes.len();
+    // Codes that fit a byte (every format's but Q8_0's negative ones) travel as bytes.
+    let narrow = q.codes.iter().all(|&c| (0..=255).contains(&c));
+    let width = if narrow { 1 } else { 4 };
+    let mut out = Vec::with_capacity(37 + (width + 4) * n + 8 * q.scales.len());
+    out.extend_from_slice(MAGIC);
+    for v in [n, q.block, q.saturated, q.scales.len()] {
+        out.extend_from_slice(&(v as u64).to_le_bytes());
+    }
+    out.push(width as u8);
+    let at = out.len();
+    out.resize(at + (width + 4) * n, 0);
+    let (codes, deq) = out[at..].split_at_mut(width * n);
+    if narrow {
+        for (b, &c) in codes.iter_mut().zip(&q.codes) {
+            *b = c as u8;
+        }
+    } else {
+        for (b, c) in codes.chunks_exact_mut(4).zip(&q.codes) {
+            b.copy_from_slice(&c.to_le_bytes());
+        }
+    }
+    for (b, d) in deq.chunks_exact_mut(4).zip(&q.dequantized) {
+        b.copy_from_slice(&d.to_le_bytes());
+    }
+    for s in &q.scales {
+        match s {
+            BlockScale::Fp16 { d } => {
+                out.push(0);
+                out.extend_from_slice(&d.to_le_bytes());
+            }
+            BlockScale::Fp16Min { d, m } => {
+                out.push(1);
+                out.extend_from_slice(&d.to_le_bytes());
+                out.extend_from_slice(&m.to_le_bytes());
+            }
+            BlockScale::E8m0 { e } => out.extend_from_slice(&[2, *e]),
+            BlockScale::Ue4m3 { s } => {
+                out.push(3);
+                out.extend_from_slice(s);
+            }
+            BlockScale::AbsMax { absmax } => {
+                out.push(4);
+                out.extend_from_slice(&absmax.to_le_bytes());
+            }
+            BlockScale::Tensor { scale } => {
+                out.push(5);
+                out.extend_from_slice(&scale.to_le_bytes());
+            }
+            BlockScale::KQuant {
+                d,
+                dmin,
+                scales,
+                mins,
+            } => {
+                out.push(6);
+                out.extend_from_slice(&d.to_le_bytes());
+                out.extend_from_slice(&dmin.to_le_bytes());
+                // A K-quant has 8 or 16 sub-blocks: the lengths fit a byte.
+                for v in [scales, mins] {
+                    out.push(v.len().min(255) as u8);
+                    out.extend_from_slice(&v[..v.len().min(255)]);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The result [`encode`] wrote. Errors, never panics, on bytes it did not write.
+pub fn decode(bytes: &[u8]) -> Result<Quantized> {
+    let mut q = Quantized {
+        codes: Vec::new(),
+        dequantized: Vec::new(),
+        scales: Vec::new(),
+        block: 0,
+        saturated: 0,
+    };
+    append(&mut q, bytes)?;
+    Ok(q)
+}
+
+/// Appends the result [`encode`] wrote to `head`, the result of the data before it (cut at a
+/// block boundary): the whole data's result, bit for bit. Errors, never panics, on bytes it
+/// did not write or made with another block; `head` is then as it was.
+pub fn append(head: &mut Quantized, bytes: &[u8]) -> Result<()> {
+    let mut r = Reader { bytes, at: 0 };
+    if r.take(4)? != MAGIC {
+        return Err(bad("bytes that do not start with QVP1".into()));
+    }
+    let mut header = [0usize; 4];
+    for h in &mut header {
+        *h = usize::try_from(u64::from_le_bytes(r.array()?))
+            .map_err(|_| bad("a count past this machine's address space".into()))?;
+    }
+    let [n, block, saturated, blocks] = header;
+    if block == 0 || blocks != n.div_ceil(block) {
+        return Err(bad(format!(
+            "{blocks} block scales for {n} values in blocks of {block}"
+        )));
+    }
+    let had = head.codes.len();
+    if had > 0 && (head.block != block || had % block != 0) {
+        return Err(bad(format!(
+            "a part in blocks of {block} after {had} values in blocks of {}",
+            head.block
+        )));
+    }
+    let width = usize::from(r.byte()?);
+    if width != 1 && width != 4 {
+        return Err(bad(format!("codes of {width} bytes, not 1 or 4")));
+    }
+    // Both arrays must be there before anything is allocated for them.
+    let body = n
+        .checked_mul(width + 4)
+        .filter(|&b| b <= r.rest())
+        .ok_or_else(|| bad(format!("{n} values announced, {} bytes left", r.rest())))?;
+    if blocks > r.rest() - body {
+        return Err(bad(format!("{blocks} block scales announced")));
+    }
+    let codes = r.take(width * n)?;
+    let dequantized = r.take(4 * n)?;
+    let mut scales = Vec::with_capacity(blocks);
+    for _ in 0..blocks {
+        scales.push(match r.byte()? {
+            0 => BlockScale::Fp16 {
+                d: u16::from_le_bytes(r.array()?),
+            },
+            1 => BlockScale::Fp16Min {
+                d: u16::from_le_bytes(r.array()?),
+                m: u16::from_le_bytes(r.array()?),
+            },
+            2 => BlockScale::E8m0 { e: r.byte()? },
+            3 => BlockScale::Ue4m3 { s: r.array()? },
+            4 => BlockScale::AbsMax {
+                absmax: f32::from_le_bytes(r.array()?),
+            },
+            5 => BlockScale::Tensor {
+                scale: f32::from_le_bytes(r.array()?),
+            },
+            6 => {
+                let d = u16::from_le_bytes(r.array()?);
+                let dmin = u16::from_le_bytes(r.array()?);
+                let len = usize::from(r.byte()?);
+                let scales = r.take(len)?.to_vec();
+                let len = usize::from(r.byte()?);
+                let mins = r.take(len)?.to_vec();
+                BlockScale::KQuant {
+                    d,
+                    dmin,
+                    scales,
+                    mins,
+                }
+            }
+            tag => return Err(bad(format!("an unknown scale tag {tag}"))),
+        });
+    }
+    if r.rest() != 0 {
+        return Err(bad(format!("{} bytes after the last scale", r.rest())));
+    }
+    // Everything read: only now is `head` changed.
+    if width == 1 {
+        head.codes.extend(codes.iter().map(|&b| i32::from(b)));
+    } else {
+        head.codes.extend(
+            codes
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
+    }
+    head.dequantized.extend(
+        dequantized
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+    );
+    head.scales.extend(scales);
+    head.saturated += saturated;
+    head.block = block;
+    Ok(())
+}
+
+fn bad(message: String) -> Error {
+    Error::Load {
+        source: "a worker's quantized part".into(),
+        message,
+    }
+}
+
+/// A cursor over bytes that errors at their end.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn rest(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+
+    fn take(&mut self, k: usize) -> Result<&'a [u8]> {
+        if k > self.rest() {
+            return Err(bad(format!(
+                "{} bytes, cut short at byte {} of {} needed",
+                self.bytes.len(),
+                self.bytes.len(),
+                self.at + k
+            )));
+        }
+        let s = &self.bytes[self.at..self.at + k];
+        self.at += k;
+        Ok(s)
+    }
+
+    fn byte(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn array<const K: usize>(&mut self) -> Result<[u8; K]> {
+        let mut a = [0u8; K];
+        a.copy_from_slice(self.take(K)?);
+        Ok(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::formats::{float::test_values, quantize};
+
+    #[test]
+    fn parts_joined_are_the_whole_bit_for_bit() {
+        for format in Format::ALL {
+            let block = format.block(None).unwrap();
+            for n in [2 * 256, 7 * 256, 64 * 256] {
+                // Every magnitude the test values have, short of scales fp16 cannot hold.
+                let xs: Vec<f32> = test_values(n).iter().map(|x| x.clamp(-1e3, 1e3)).collect();
+                let whole = quantize(format, block, &xs).unwrap();
+                let Some(at) = split_point(format, block, n, (1, 2)) else {
+                    assert!(matches!(format, Format::Fp8E4m3 | Format::Fp8E5m2));
+                    continue;
+                };
+                assert_eq!(at % block, 0);
+                let head = quantize(format, block, &xs[..at]).unwrap();
+                let tail = quantize(format, block, &xs[at..]).unwrap();
+                let mut joined = head;
+                append(&mut joined, &encode(&tail)).unwrap();
+                assert_eq!(joined.codes, whole.codes, "{format} {n}");
+                let bits = |v: &[f32]| v.iter().map(|d| d.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&joined.dequantized),
+                    bits(&whole.dequantized),
+                    "{format}"
+                );
+                assert_eq!(joined.scales, whole.scales, "{format} {n}");
+                assert_eq!(joined.saturated, whole.saturated);
+            }
+        }
+    }
+
+    #[test]
+    fn nf4_with_a_partial_last_block_splits_at_a_whole_block() {
+        let xs = test_values(1000);
+        let at = split_point(Format::Nf4, 64, 1000, (1, 2)).unwrap();
+        assert_eq!(at, 512);
+        assert_eq!(split_point(Format::Nf4, 64, 1000, (7, 12)), Some(576));
+        assert_eq!(split_point(Format::Nf4, 64, 1000, (0, 1)), Some(64));
+        assert_eq!(split_point(Format::Nf4, 64, 1000, (1, 1)), Some(960));
+        let whole = quantize(Format::Nf4, 64, &xs).unwrap();
+        let head = quantize(Format::Nf4, 64, &xs[..at]).unwrap();
+        let tail = quantize(Format::Nf4, 64, &xs[at..]).unwrap();
+        let mut joined = head;
+        append(&mut joined, &encode(&tail)).unwrap();
+        assert_eq!(joined, whole);
+        assert_eq!(decode(&encode(&whole)).unwrap(), whole);
+        assert_eq!(split_point(Format::Nf4, 64, 64, (1, 2)), None);
+        assert_eq!(split_point(Format::Fp8E4m3, 0, 1 << 20, (1, 2)), None);
+    }
+
+    #[test]
+    fn parts_of_different_blocks_do_not_join() {
+        let xs = test_values(512);
+        let mut a = quantize(Format::Nf4, 64, &xs).unwrap();
+        let b = quantize(Format::Nf4, 128, &xs).unwrap();
+        let before = a.clone();
+        assert!(append(&mut a, &encode(&b)).is_err());
+        assert_eq!(a, before);
+    }
+}

@@ -1,0 +1,92 @@
+// The page's worker end to end in headless Chromium: on data large enough, a K-quant change is
+// split between the page and a Web Worker, and the page shows what one run on one core shows.
+//
+// Needs pkg/ built (`make wasm`); `make test-e2e` runs it with the other files here.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startPage } from '../../scripts/browser.mjs';
+import { assertClean, expectNoError, openPage, waitState } from './harness.mjs';
+
+/** The fewest values the page splits a run for (`helpMinValues`), a multiple of 256. */
+const N = 8_388_608;
+const METRICS = ['mse', 'sqnr', 'max-error', 'clipped'];
+
+let browser;
+let origin;
+let stop;
+
+before(async () => {
+  ({ origin, browser, stop } = await startPage());
+});
+
+after(async () => {
+  await stop?.();
+});
+
+/** Opens the page on N values in q8_0 (with or without Web Workers), changes the format to
+ * q4_K as a user would, and returns what it shows. */
+async function q4kOn(workers) {
+  // Without workers: `Worker` removed before the page's scripts run, as in a browser that has none.
+  const initScript = workers ? undefined : () => delete window.Worker;
+  const { page, problems, close } = await openPage(browser, origin, `/?n=${N}&format=q8_0`, { initScript });
+  try {
+    if (workers) {
+      await page.waitForFunction(() => document.body.dataset.helper !== undefined, null, { timeout: 60_000 });
+      assert.equal(await page.evaluate(() => document.body.dataset.helper), 'ready');
+    } else {
+      assert.equal(await page.evaluate(() => document.body.dataset.helper), undefined);
+    }
+    await page.getByLabel('Format', { exact: true }).selectOption('q4_K');
+    await waitState(page, 'ready', 60_000);
+    await expectNoError(page, 'q4_K');
+    const shown = {};
+    for (const m of METRICS) shown[m] = await page.locator(`#metric-${m}`).textContent();
+    const cores = await page.locator('#status').getAttribute('data-cores');
+    const status = await page.locator('#status').textContent();
+    await assertClean(problems);
+    return { shown, cores, status };
+  } finally {
+    await close();
+  }
+}
+
+test('a K-quant change on 8M values runs on two cores and shows what one core shows', async () => {
+  const two = await q4kOn(true);
+  assert.equal(two.cores, '2', two.status);
+  assert.match(two.status, /on two cores/);
+  const one = await q4kOn(false);
+  assert.equal(one.cores, '1', one.status);
+  assert.deepEqual(two.shown, one.shown);
+});
+
+test('the parts made by the page and by quantizePart join to the one-run summary in wasm', async () => {
+  const { page, problems, close } = await openPage(browser, origin, '/?n=1000');
+  try {
+    const [joined, whole] = await page.evaluate(async (n) => {
+      const m = await import('/pkg/quantviz.js');
+      const base = `dist=normal:0,1&n=${n}&seed=5`;
+      const query = `${base}&format=q6_K`;
+      const s = new m.Session();
+      s.update(base);
+      const job = JSON.parse(s.formatJob(query));
+      const tail = s.formatJobTail();
+      s.formatHead();
+      // In pieces, as the worker sends them.
+      const piece = 1 << 20;
+      for (let at = 0; at < tail.length; at += piece) {
+        s.formatTail(m.quantizePart(job.format, job.block, tail.subarray(at, at + piece)));
+      }
+      const a = s.update(query);
+      const one = new m.Session();
+      one.update(base);
+      const b = one.update(query);
+      s.free();
+      one.free();
+      return [a, b];
+    }, N);
+    assert.equal(joined, whole);
+    await assertClean(problems);
+  } finally {
+    await close();
+  }
+});
