@@ -207,7 +207,7 @@ impl Session {
     /// Applies a query string (`dist=normal:0,1&bits=4...`) and returns the summary JSON.
     /// On bad input it returns the error and keeps the previous state.
     pub fn update(&mut self, query: &str) -> Result<String> {
-        let settings = Settings::from_query(query)?;
+        let settings = Settings::from_query(query).inspect_err(|_| self.help = None)?;
         self.apply(settings)
     }
 
@@ -215,6 +215,7 @@ impl Session {
     /// query's quantization settings; returns the summary JSON. On a bad file or settings it
     /// returns the error and keeps the previous data and state.
     pub fn load(&mut self, bytes: &[u8], name: &str, query: &str) -> Result<String> {
+        self.help = None;
         let settings = Settings::from_query(query)?;
         let loaded = crate::data::load::read_bytes(bytes, name)?;
         let shape = settings.matrix.shape.or_else(|| loaded.rows_cols());
@@ -236,6 +237,7 @@ impl Session {
 
     /// Forgets a loaded file: the next `update` generates data again.
     pub fn use_generated(&mut self) {
+        self.help = None;
         self.file = None;
         self.file_note = None;
         self.source = None;
@@ -881,7 +883,6 @@ impl Session {
         Ok(())
     }
 
-    /// Computes everything for `settings`, reusing what did not change; commits only on success.
     /// Where `settings` take the data from: the loaded file, or what they generate.
     fn source_of(&self, settings: &Settings) -> Source {
         match (&self.file, settings.preset) {
@@ -893,7 +894,10 @@ impl Session {
         }
     }
 
+    /// Computes everything for `settings`, reusing what did not change; commits only on success.
     fn apply(&mut self, settings: Settings) -> Result<String> {
+        // A run made in parts serves this update or none: taken before anything can fail.
+        let help = self.help.take();
         let source = self.source_of(&settings);
         let fresh = self.source.as_ref() != Some(&source) || self.analysis.is_none();
         let new_analysis = if fresh {
@@ -982,7 +986,7 @@ impl Session {
                     .format
                     .as_ref()
                     .filter(|s| !fresh && s.key == (f, block));
-                match (kept, self.help.take()) {
+                match (kept, help) {
                     (Some(_), _) => None,
                     (None, help) => match help.and_then(|h| h.joined_for(analysis, (f, block))) {
                         Some(q) => Some(FormatState::of(analysis, (f, block), q)?),

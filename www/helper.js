@@ -32,7 +32,8 @@ export function startHelper(n) {
   w.onmessage = (event) => {
     const m = event.data;
     if (m.ready !== undefined) {
-      worker = m.ready ? w : null;
+      if (m.ready) worker = w;
+      else stopWorker(w);
       setData(document.body, 'helper', m.ready ? 'ready' : 'failed');
       return;
     }
@@ -42,14 +43,26 @@ export function startHelper(n) {
     if (m.error !== undefined) job.reject(new Error(m.error));
     else job.resolve(m.parts);
   };
-  w.onerror = (event) => {
-    event.preventDefault();
-    worker = null;
+  const failed = (event) => {
+    event.preventDefault?.();
+    stopWorker(w);
     setData(document.body, 'helper', 'failed');
-    for (const job of waiting.values()) job.reject(new Error('the worker stopped'));
-    waiting.clear();
   };
+  w.onerror = failed;
+  w.onmessageerror = failed;
 }
+
+/** Stops worker `w` for good: its memory goes, its jobs fail, and the page works alone. */
+function stopWorker(w) {
+  w.terminate();
+  if (worker === w) worker = null;
+  for (const job of waiting.values()) job.reject(new Error('the worker stopped'));
+  waiting.clear();
+}
+
+/** How long the page waits for the worker's part after its own: far more than any part takes
+ * (a second for 20M values here); past it the worker is taken to be lost. */
+const PATIENCE_MS = 30_000;
 
 /** Sends the worker a job; resolves with its parts' bytes, in order. */
 function ask(message, transfer) {
@@ -73,15 +86,26 @@ export async function helpWith(query) {
   }
   if (!job) return false;
   const { format, block } = JSON.parse(job);
-  const values = state.session.formatJobTail();
-  const reply = ask({ format, block, values }, [values.buffer]);
+  const w = worker;
+  let reply = null;
+  let timer;
   try {
+    const values = state.session.formatJobTail();
+    reply = ask({ format, block, values }, [values.buffer]);
     state.session.formatHead();
-    for (const part of await reply) state.session.formatTail(part);
+    const lost = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        stopWorker(w);
+        reject(new Error('the worker did not answer'));
+      }, PATIENCE_MS);
+    });
+    for (const part of await Promise.race([reply, lost])) state.session.formatTail(part);
     return true;
   } catch {
     // A part that failed: the update quantizes the whole data and reports what fails.
-    reply.catch(() => {});
+    reply?.catch(() => {});
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,6 +1,6 @@
 //! A format run made in two parts on the page: wasm has one thread there, so for the formats
-//! whose search is slow (the K-quants) the page hands the second half of the data to a Web
-//! Worker, quantizes the first half itself meanwhile, and joins the two
+//! whose search is slow (the K-quants) the page hands the tail of the data (5/11 of its blocks)
+//! to a Web Worker, quantizes the head itself meanwhile, and joins the two
 //! ([`crate::quant::formats::parts`]: the same result bit for bit).
 //!
 //! The page asks [`Session::format_job`] before an update; where it answers, the page sends
@@ -119,7 +119,8 @@ impl Session {
 
     /// Takes the worker's bytes ([`parts::encode`] of the result of the tail, or of its next
     /// piece, in order) and appends them to what is made; once that is the whole data, the
-    /// next update of the same data, format and block uses it. An error drops the job.
+    /// next update of the same data, format and block uses it. An error drops what was made,
+    /// so that nothing more can be appended and the update quantizes the whole data itself.
     pub fn format_tail(&mut self, bytes: &[u8]) -> Result<()> {
         let h = self.help.as_mut().ok_or_else(no_job)?;
         let mut made = h.head.take().ok_or_else(no_job)?;
@@ -230,6 +231,17 @@ mod tests {
         let mut whole = Session::new();
         whole.update("dist=normal:0,1&n=8388608&seed=3").unwrap();
         assert_eq!(s.update(QUERY).unwrap(), whole.update(QUERY).unwrap());
+        // A job is for the next update only, even one that fails: nothing is held after it.
+        let q6 = QUERY.replace("q4_K", "q6_K");
+        for bad in [
+            format!("{q6}&bits=99"),
+            format!("{q6}&calibration=kl&scheme=asymmetric"),
+        ] {
+            s.format_job(&q6).unwrap().unwrap();
+            s.format_head().unwrap();
+            assert!(s.update(&bad).is_err(), "{bad}");
+            assert!(s.help.is_none(), "{bad}");
+        }
     }
 
     #[test]

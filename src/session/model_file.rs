@@ -120,6 +120,7 @@ impl Session {
     /// tensor or settings it returns the error, naming the file and tensor, and keeps the
     /// previous data and state.
     pub fn model_tensor(&mut self, index: usize, bytes: &[u8], query: &str) -> Result<String> {
+        self.help = None;
         let settings = Settings::from_query(query)?;
         let (info, source) = self.model_tensor_info(index)?;
         usable(info, source)?;

@@ -226,10 +226,10 @@ impl Session {
         self.inner.model_json().map_err(js_err)
     }
 
-    /// The comparison of every format as JSON rows (computed if it is not yet).
     /// Before `update(query)`: where that update would make a new run of a slow format on
-    /// many values, the worker's part of it as JSON `{"format", "block", "split"}` (and the
-    /// job is kept for `formatJobTail`, `formatHead` and `formatTail`); otherwise null.
+    /// many values, the worker's part of it as a JSON string `{"format", "block", "split"}`
+    /// (and the job is kept for `formatJobTail`, `formatHead` and `formatTail`); otherwise
+    /// `undefined`.
     #[wasm_bindgen(js_name = formatJob)]
     pub fn format_job(&mut self, query: &str) -> Result<Option<String>, JsError> {
         let job = self.inner.format_job(query).map_err(js_err)?;
@@ -271,6 +271,7 @@ impl Session {
         self.inner.format_tail(bytes).map_err(js_err)
     }
 
+    /// The comparison of every format as JSON rows (computed if it is not yet).
     #[wasm_bindgen(js_name = formatsTable)]
     pub fn formats_table(&mut self) -> Result<String, JsError> {
         self.inner.formats_table().map_err(js_err)

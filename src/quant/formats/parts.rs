@@ -133,6 +133,15 @@ pub fn append(head: &mut Quantized, bytes: &[u8]) -> Result<()> {
             "{blocks} block scales for {n} values in blocks of {block}"
         )));
     }
+    if saturated > n {
+        return Err(bad(format!("{saturated} saturated of {n} values")));
+    }
+    let saturated_after = head.saturated.checked_add(saturated).ok_or_else(|| {
+        bad(format!(
+            "{saturated} saturated values after {}",
+            head.saturated
+        ))
+    })?;
     let had = head.codes.len();
     if had > 0 && (head.block != block || had % block != 0) {
         return Err(bad(format!(
@@ -208,7 +217,7 @@ pub fn append(head: &mut Quantized, bytes: &[u8]) -> Result<()> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
     );
     head.scales.extend(scales);
-    head.saturated += saturated;
+    head.saturated = saturated_after;
     head.block = block;
     Ok(())
 }
@@ -317,6 +326,12 @@ mod tests {
         let b = quantize(Format::Nf4, 128, &xs).unwrap();
         let before = a.clone();
         assert!(append(&mut a, &encode(&b)).is_err());
+        assert_eq!(a, before);
+        // A saturated count past the values (at bytes 28..36 of the header) is an error too,
+        // not an overflow.
+        let mut bytes = encode(&quantize(Format::Nf4, 64, &xs).unwrap());
+        bytes[28..36].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(append(&mut a, &bytes).is_err());
         assert_eq!(a, before);
     }
 }
