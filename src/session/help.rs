@@ -153,7 +153,9 @@ fn no_job() -> Error {
 /// [`Session::format_tail`].
 pub fn quantize_part(format: &str, block: usize, xs: &[f32]) -> Result<Vec<u8>> {
     let format: Format = format.parse()?;
-    let block = format.block((format.default_block() != Some(block)).then_some(block))?;
+    // The format's own block (0 for FP8's one scale) is its default, not a block asked for.
+    let own = format.default_block().unwrap_or(0);
+    let block = format.block((block != own).then_some(block))?;
     Ok(parts::encode(&formats::quantize(format, block, xs)?))
 }
 
@@ -250,6 +252,8 @@ mod tests {
         assert!(quantize_part("q9_K", 256, &[0.0; 256]).is_err());
         assert!(quantize_part("q4_K", 64, &[0.0; 256]).is_err());
         assert!(quantize_part("nf4", 128, &[0.0; 256]).is_ok());
+        assert!(quantize_part("fp8-e4m3", 0, &[0.5; 100]).is_ok());
+        assert!(quantize_part("fp8-e4m3", 32, &[0.5; 100]).is_err());
         assert!(quantize_part("q4_0", 32, &[f32::NAN; 32]).is_err());
     }
 }
