@@ -571,3 +571,66 @@ fn per_unit_passes_equal_the_plain_definition() {
     }
     assert!(halfway > 200, "{halfway} values on a halfway point");
 }
+
+/// Every format's codes, dequantized values and stored scales, bit for bit the same on every
+/// target: on wasm32 some block loops are written in simd128 (`abs_max`, Q4_1's min and max),
+/// natively they are portable or AVX2. The data has what those loops decide on: zeros of both
+/// signs first in a block, all-zero blocks, ties of magnitude with opposite signs, tiny and
+/// large magnitudes.
+#[test]
+fn every_format_gives_the_same_bits_on_every_target() {
+    use quantviz::quant::formats::{quantize, Format};
+    let normal = sample(
+        Distribution::Normal {
+            mean: 0.0,
+            std: 1.0,
+        },
+        8192,
+        7,
+    );
+    let mut xs: Vec<f32> = normal.iter().map(|&x| x as f32).collect();
+    for (b, block) in xs.chunks_mut(32).enumerate() {
+        match b % 8 {
+            0 => block[0] = -0.0,
+            1 => block.fill(0.0),
+            2 => {
+                block.fill(-0.0);
+                block[5] = 0.0;
+            }
+            3 => {
+                block[3] = 2.5;
+                block[9] = -2.5;
+            }
+            4 => block.iter_mut().for_each(|x| *x *= 1e-30),
+            5 => block.iter_mut().for_each(|x| *x *= 1e3),
+            6 => block[31] = -block.iter().fold(0f32, |m, x| m.max(x.abs())),
+            _ => {}
+        }
+    }
+    // Fingerprints recorded natively on x86-64.
+    let want: [(Format, u64); 13] = [
+        (Format::Nf4, 0xed77_85ee_d9de_3e9f),
+        (Format::Fp8E4m3, 0x6822_ea33_086f_f5a5),
+        (Format::Fp8E5m2, 0x7597_3803_568b_aa1d),
+        (Format::Mxfp4, 0x65fc_3fe9_bf08_c65f),
+        (Format::Nvfp4, 0xd84c_ed73_f371_fbdf),
+        (Format::Q4_0, 0x2fd4_64b6_9386_debf),
+        (Format::Q4_1, 0x10af_995b_8533_3fdf),
+        (Format::Q8_0, 0x473d_0538_0cad_27f5),
+        (Format::Q2_K, 0x0c5e_8e0d_d623_ddf7),
+        (Format::Q3_K, 0x922a_4896_b282_4d77),
+        (Format::Q4_K, 0xaff5_ca2b_6c34_e4df),
+        (Format::Q5_K, 0x90ee_8cef_ec34_e4df),
+        (Format::Q6_K, 0x45ad_54b5_5bff_026f),
+    ];
+    let mut got = Vec::new();
+    for (format, _) in want {
+        let q = quantize(format, format.block(None).unwrap(), &xs).unwrap();
+        let mut v: Vec<f64> = q.codes.iter().map(|&c| f64::from(c)).collect();
+        v.extend(q.dequantized.iter().map(|&d| f64::from(d)));
+        v.extend(format!("{:?}", q.scales).bytes().map(f64::from));
+        v.push(q.saturated as f64);
+        got.push((format, fingerprint(&v)));
+    }
+    assert_eq!(got, want);
+}

@@ -130,6 +130,7 @@ pub(super) fn ue4m3_half(s: u8) -> f32 {
 
 /// `max |v|` of a block, in lanes of eight so that it vectorizes (the largest magnitude is the
 /// same in any order); 0 for an empty slice.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline]
 pub(super) fn abs_max(xs: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
@@ -145,6 +146,34 @@ pub(super) fn abs_max(xs: &[f32]) -> f32 {
     let max = |a: f32, b: f32| if b > a { b } else { a };
     let four: [f32; 4] = std::array::from_fn(|i| max(lanes[i], lanes[i + 4]));
     let mut m = max(max(four[0], four[2]), max(four[1], four[3]));
+    for v in rest {
+        m = max(m, v.abs());
+    }
+    m
+}
+
+/// [`abs_max`] in simd128: LLVM leaves its compare-and-select loop scalar on wasm32 where it is
+/// inlined into a block's loop. `f32x4_pmax(m, a)` is `if m < a { a } else { m }`, the scalar's
+/// select; the largest magnitude is the same in any order.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+pub(super) fn abs_max(xs: &[f32]) -> f32 {
+    use core::arch::wasm32::*;
+    let mut lanes = [f32x4_splat(0.0); 2];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for (h, m) in lanes.iter_mut().enumerate() {
+            let v = f32x4(ch[4 * h], ch[4 * h + 1], ch[4 * h + 2], ch[4 * h + 3]);
+            *m = f32x4_pmax(*m, f32x4_abs(v));
+        }
+    }
+    let w = f32x4_pmax(lanes[0], lanes[1]);
+    let max = |a: f32, b: f32| if b > a { b } else { a };
+    let mut m = max(
+        max(f32x4_extract_lane::<0>(w), f32x4_extract_lane::<2>(w)),
+        max(f32x4_extract_lane::<1>(w), f32x4_extract_lane::<3>(w)),
+    );
     for v in rest {
         m = max(m, v.abs());
     }

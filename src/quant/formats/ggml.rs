@@ -167,14 +167,7 @@ fn q4_0_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
 /// that of the first zero, which the stored fp16 minimum keeps.
 #[inline(always)]
 fn min_max(x: &[f32]) -> (f32, f32) {
-    let mut lo = [f32::MAX; 8];
-    let mut hi = [-f32::MAX; 8];
-    for ch in x.chunks_exact(8) {
-        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(ch) {
-            *l = if v < *l { v } else { *l };
-            *h = if v > *h { v } else { *h };
-        }
-    }
+    let (lo, hi) = min_max_lanes(x);
     let mut min = f32::MAX;
     let mut max = -f32::MAX;
     for (&l, &h) in lo.iter().zip(&hi) {
@@ -189,6 +182,59 @@ fn min_max(x: &[f32]) -> (f32, f32) {
         max = first_zero();
     }
     (min, max)
+}
+
+/// The minimum and maximum of lane `j` (values `x[8k + j]`), by strict comparisons from
+/// `FLT_MAX` and `-FLT_MAX`.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn min_max_lanes(x: &[f32]) -> ([f32; 8], [f32; 8]) {
+    let mut lo = [f32::MAX; 8];
+    let mut hi = [-f32::MAX; 8];
+    for ch in x.chunks_exact(8) {
+        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(ch) {
+            *l = if v < *l { v } else { *l };
+            *h = if v > *h { v } else { *h };
+        }
+    }
+    (lo, hi)
+}
+
+/// [`min_max_lanes`] in simd128: LLVM leaves the compare-and-select loop scalar on wasm32, and
+/// `f32x4_pmin(l, v)` is defined as `if v < l { v } else { l }` (and `pmax(h, v)` as
+/// `if h < v { v } else { h }`), so each lane takes the same values in the same order.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn min_max_lanes(x: &[f32]) -> ([f32; 8], [f32; 8]) {
+    use core::arch::wasm32::*;
+    let mut lo = [f32x4_splat(f32::MAX); 2];
+    let mut hi = [f32x4_splat(-f32::MAX); 2];
+    for ch in x.chunks_exact(8) {
+        for (half, (l, h)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
+            let v = f32x4(
+                ch[4 * half],
+                ch[4 * half + 1],
+                ch[4 * half + 2],
+                ch[4 * half + 3],
+            );
+            *l = f32x4_pmin(*l, v);
+            *h = f32x4_pmax(*h, v);
+        }
+    }
+    let lanes = |v: [v128; 2]| {
+        let mut out = [0f32; 8];
+        for (k, o) in out.iter_mut().enumerate() {
+            let w = v[k / 4];
+            *o = match k % 4 {
+                0 => f32x4_extract_lane::<0>(w),
+                1 => f32x4_extract_lane::<1>(w),
+                2 => f32x4_extract_lane::<2>(w),
+                _ => f32x4_extract_lane::<3>(w),
+            };
+        }
+        out
+    };
+    (lanes(lo), lanes(hi))
 }
 
 /// Q4_1 of `xs`: `d = (max - min)/15`, `q = min(15, trunc((v - min)/d + 0.5))`, dequantized
