@@ -77,7 +77,7 @@ impl Analysis {
     /// default), measured against the values as given.
     pub fn format_run(&self, format: Format, block: Option<usize>) -> Result<FormatRun> {
         let block = format.block(block)?;
-        let quantized = formats::quantize(format, block, &formats::to_f32(self.values()))?;
+        let quantized = formats::quantize(format, block, self.values_f32())?;
         self.format_run_of(format, block, quantized)
     }
 

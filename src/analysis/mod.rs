@@ -137,6 +137,9 @@ pub struct Analysis {
     kl: RefCell<Vec<(u32, Arc<calibrate::KlCalibration>)>>,
     /// The values sorted ascending, made on the first view or comparison that uses them.
     sorted: OnceCell<Vec<f64>>,
+    /// The values rounded to float32, what every format quantizes: made on the first format run
+    /// and kept for the others (the comparison of every format runs thirteen).
+    values_f32: OnceCell<Vec<f32>>,
 }
 
 /// From this many values to [`SORTED_VIEW_MAX`], the view counts over the sorted values
@@ -193,6 +196,7 @@ impl Analysis {
             kl_histogram: OnceCell::new(),
             kl: RefCell::new(Vec::new()),
             sorted: OnceCell::new(),
+            values_f32: OnceCell::new(),
         })
     }
 
@@ -204,6 +208,12 @@ impl Analysis {
     /// The values.
     pub fn values(&self) -> &[f64] {
         &self.data.values
+    }
+
+    /// The values rounded to float32 ([`crate::quant::formats::to_f32`]), made on first use.
+    pub fn values_f32(&self) -> &[f32] {
+        self.values_f32
+            .get_or_init(|| crate::quant::formats::to_f32(self.values()))
     }
 
     /// The values sorted ascending, sorted on first use, where there are from

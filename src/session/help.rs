@@ -102,18 +102,30 @@ impl Session {
         }))
     }
 
-    /// The values of the job's tail (the worker takes them as float32, what every format
-    /// computes in).
-    pub fn format_job_tail(&self) -> Result<&[f64]> {
+    /// The job's data as float32 (what every format computes in) and where it is cut.
+    fn job_values(&self) -> Result<(&[f32], usize)> {
         let h = self.help.as_ref().ok_or_else(no_job)?;
-        Ok(&h.data.values[h.split..])
+        let a = self.analysis.as_ref().ok_or_else(no_job)?;
+        if !Arc::ptr_eq(&h.data, &a.data) {
+            return Err(no_job());
+        }
+        Ok((a.values_f32(), h.split))
+    }
+
+    /// The values of the job's tail, as float32: what the worker quantizes.
+    pub fn format_job_tail(&self) -> Result<&[f32]> {
+        let (xs, split) = self.job_values()?;
+        Ok(&xs[split..])
     }
 
     /// Quantizes the job's head, here.
     pub fn format_head(&mut self) -> Result<()> {
-        let h = self.help.as_mut().ok_or_else(no_job)?;
-        let xs = formats::to_f32(&h.data.values[..h.split]);
-        h.head = Some(formats::quantize(h.key.0, h.key.1, &xs)?);
+        let (xs, split) = self.job_values()?;
+        let h = self.help.as_ref().ok_or_else(no_job)?;
+        let head = formats::quantize(h.key.0, h.key.1, &xs[..split])?;
+        if let Some(h) = self.help.as_mut() {
+            h.head = Some(head);
+        }
         Ok(())
     }
 
@@ -174,7 +186,7 @@ mod tests {
         s.update("dist=normal:0,1&n=8388608&seed=3").unwrap();
         let job = s.format_job(QUERY).unwrap().unwrap();
         assert_eq!((job.format, job.block), ("q4_K", 256));
-        let tail = formats::to_f32(s.format_job_tail().unwrap());
+        let tail = s.format_job_tail().unwrap().to_vec();
         assert_eq!(tail.len(), 8_388_608 - job.split);
         // The tail in three pieces, as the page's worker sends it.
         s.format_head().unwrap();

@@ -237,26 +237,11 @@ impl Session {
             .transpose()
     }
 
-    /// The job's tail: the values the worker quantizes (`quantizePart`), as float32. Made
-    /// in pieces straight into the JavaScript array: no second copy of them in wasm memory.
+    /// The job's tail: the values the worker quantizes (`quantizePart`), as float32.
     #[wasm_bindgen(js_name = formatJobTail)]
     pub fn format_job_tail(&self) -> Result<js_sys::Float32Array, JsError> {
-        const PIECE: usize = 1 << 16;
         let xs = self.inner.format_job_tail().map_err(js_err)?;
-        let len = u32::try_from(xs.len()).map_err(js_err)?;
-        let out = js_sys::Float32Array::new_with_length(len);
-        let mut piece = vec![0.0f32; PIECE.min(xs.len())];
-        let mut at = 0u32;
-        for chunk in xs.chunks(PIECE) {
-            let ys = &mut piece[..chunk.len()];
-            for (y, &x) in ys.iter_mut().zip(chunk) {
-                *y = x as f32;
-            }
-            let end = at + ys.len() as u32;
-            out.subarray(at, end).copy_from(ys);
-            at = end;
-        }
-        Ok(out)
+        Ok(js_sys::Float32Array::from(xs))
     }
 
     /// Quantizes the job's head here (while the worker quantizes the tail).
