@@ -46,6 +46,15 @@ function timed(page, act, arg) {
   );
 }
 
+/** The size of the page's wasm memory (which grows and never shrinks: its high-water mark). */
+async function wasmMemory(page) {
+  const bytes = await page.evaluate(async () => {
+    const m = await import('/pkg/quantviz.js');
+    return (await m.default()).memory.buffer.byteLength;
+  });
+  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+}
+
 const { origin, browser, stop } = await startPage();
 try {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
@@ -81,6 +90,7 @@ try {
   }
   console.log(`| pick ${tensor} to ready (median of ${reps}; all charts drawn) | ${median(picks.map((p) => p.ms)).toFixed(0)} ms (${median(picks.map((p) => p.drawnMs)).toFixed(0)} ms) | target ≤ 3000 ms |`);
   console.log(`  picks: ${picks.map((p) => `${p.ms.toFixed(0)}/${p.drawnMs.toFixed(0)}`).join(', ')}`);
+  console.log(`  the page's wasm memory after the picks: ${await wasmMemory(page)}`);
   const fmts = [];
   for (const f of FORMATS) {
     const r = await formatChange(page, f);
@@ -88,6 +98,7 @@ try {
   }
   console.log(`| Format change to ready (median of ${FORMATS.length}; all charts drawn) | ${median(fmts.map((x) => x.ms)).toFixed(0)} ms (${median(fmts.map((x) => x.all)).toFixed(0)} ms) | target ≤ 1000 ms |`);
   console.log(`  formats: ${fmts.map((x) => `${x.f} ${x.ms.toFixed(0)}/${x.all.toFixed(0)}`).join(', ')}`);
+  console.log(`  the page's wasm memory after the format changes: ${await wasmMemory(page)}`);
   const source = await page.textContent('#data-source');
   console.log(`data: ${source}`);
   const shot = opt('--screenshot', null);
