@@ -33,7 +33,7 @@ wasm:
 ## page alone was 171,000; the thirteen formats' exact quantizers, charts and block inspector add
 ## about 64,000 (the vectorized K-quant kernels 17,000 of it), 2-D data, granularity, KL and
 ## rotation with their cards about 25,000, the Model section 33,000, the safetensors and GGUF
-## readers the page opens files with about 70,000, and the K-quant run split with a worker 7,700.
+## readers the page opens files with about 70,000, and the K-quant run split with a worker about 6,800.
 ## The first render of / stays within its 500 ms target (docs/benchmarks.md); the budget leaves
 ## about 2% for what comes next.
 WASM_GZIP_BUDGET := 380000
