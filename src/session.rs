@@ -900,6 +900,13 @@ impl Session {
         let help = self.help.take();
         let source = self.source_of(&settings);
         let fresh = self.source.as_ref() != Some(&source) || self.analysis.is_none();
+        if fresh {
+            // The old data's float32 copy goes before the new data is made (wasm memory keeps
+            // its high-water mark); should this update fail, the copy is made again on use.
+            if let Some(a) = self.analysis.as_mut() {
+                a.forget_values_f32();
+            }
+        }
         let new_analysis = if fresh {
             let data = match &self.file {
                 Some(f) => f.clone(),

@@ -32,9 +32,12 @@ export function startHelper(n) {
   w.onmessage = (event) => {
     const m = event.data;
     if (m.ready !== undefined) {
-      if (m.ready) worker = w;
-      else stopWorker(w);
-      setData(document.body, 'helper', m.ready ? 'ready' : 'failed');
+      if (m.ready) {
+        worker = w;
+        setData(document.body, 'helper', 'ready');
+      } else {
+        stopWorker(w);
+      }
       return;
     }
     const job = waiting.get(m.id);
@@ -46,7 +49,6 @@ export function startHelper(n) {
   const failed = (event) => {
     event.preventDefault?.();
     stopWorker(w);
-    setData(document.body, 'helper', 'failed');
   };
   w.onerror = failed;
   w.onmessageerror = failed;
@@ -56,6 +58,7 @@ export function startHelper(n) {
 function stopWorker(w) {
   w.terminate();
   if (worker === w) worker = null;
+  setData(document.body, 'helper', 'failed');
   for (const job of waiting.values()) job.reject(new Error('the worker stopped'));
   waiting.clear();
 }
@@ -64,14 +67,23 @@ function stopWorker(w) {
  * (a second for 20M values here); past it the worker is taken to be lost. */
 const PATIENCE_MS = 30_000;
 
-/** Sends the worker a job; resolves with its parts' bytes, in order. */
+/** Sends the worker a job: a promise of its parts' bytes, in order, or null where the message
+ * could not be sent. */
 function ask(message, transfer) {
   const id = nextId;
   nextId += 1;
-  return new Promise((resolve, reject) => {
-    waiting.set(id, { resolve, reject });
-    worker.postMessage({ id, ...message }, transfer);
+  let settle;
+  const reply = new Promise((resolve, reject) => {
+    settle = { resolve, reject };
   });
+  waiting.set(id, settle);
+  try {
+    worker.postMessage({ id, ...message }, transfer);
+  } catch {
+    waiting.delete(id);
+    return null;
+  }
+  return reply;
 }
 
 /** Before `session.update(query)`: where the session has a job for the worker, the format's
@@ -92,6 +104,7 @@ export async function helpWith(query) {
   try {
     const values = state.session.formatJobTail();
     reply = ask({ format, block, values }, [values.buffer]);
+    if (reply === null) return false;
     state.session.formatHead();
     const lost = new Promise((_, reject) => {
       timer = setTimeout(() => {

@@ -216,6 +216,12 @@ impl Analysis {
             .get_or_init(|| crate::quant::formats::to_f32(self.values()))
     }
 
+    /// Drops the float32 values (made again on the next use): the page's session does so
+    /// before it makes an analysis of new data, so that the two copies are not held at once.
+    pub fn forget_values_f32(&mut self) {
+        self.values_f32.take();
+    }
+
     /// The values sorted ascending, sorted on first use, where there are from
     /// [`SORTED_VIEW_MIN`] to [`SORTED_VIEW_MAX`] of them (`None` otherwise).
     fn sorted_values(&self) -> Option<&[f64]> {
