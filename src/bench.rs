@@ -503,10 +503,21 @@ pub fn run_format(
     let (ms_min, _, mse) = match format {
         Some(f) => {
             let block = f.block(block)?;
+            // The values are float32 widened, so the error against the float32 ones is the
+            // error against the values as given.
             let xs = formats::to_f32(&values);
+            // Each value's code is written into a buffer kept across runs (as the int figures
+            // keep theirs); its dequantized value goes straight into the error.
+            let mut codes = crate::par::zeroed_vec::<u8>(n);
             time(runs, &mut clock, || {
-                let q = formats::quantize(f, block, &xs)?;
-                Ok(error_f32(&values, &q.dequantized))
+                let ((sum, _, _), _) = crate::analysis::formats::streamed_error_sums(
+                    f,
+                    block,
+                    &xs,
+                    None,
+                    Some(&mut codes),
+                )?;
+                Ok(sum / n as f64)
             })?
         }
         None => time(runs, &mut clock, || {
@@ -521,12 +532,6 @@ pub fn run_format(
         ms_min,
         mse,
     })
-}
-
-/// `mean((x - f64(x̂))²)` in numpy's pairwise order.
-#[cfg(not(target_arch = "wasm32"))]
-fn error_f32(xs: &[f64], deq: &[f32]) -> f64 {
-    crate::analysis::formats::error_sums(xs, deq).0 / xs.len().max(1) as f64
 }
 
 /// What [`run_granular`] measured: the shape, the settings, the fastest run and the MSE.

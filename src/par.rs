@@ -43,10 +43,10 @@ fn depth() -> u32 {
 /// `leaf(part, out_part)` over the parts of `xs` (and the same ranges of `out`) that numpy's
 /// pairwise tree makes at its top levels, in parallel, combined as `combine(left, right)` up
 /// the tree. `out` is as long as `xs` (or longer: the rest is left alone).
-pub fn pairwise_map_mut<T: Send, O: Send>(
-    xs: &[f64],
+pub fn pairwise_map_mut<X: Sync, T: Send, O: Send>(
+    xs: &[X],
     out: &mut [O],
-    leaf: &(dyn Fn(&[f64], &mut [O]) -> T + Sync),
+    leaf: &(dyn Fn(&[X], &mut [O]) -> T + Sync),
     combine: &(dyn Fn(T, T) -> T + Sync),
 ) -> T {
     let len = xs.len().min(out.len());
@@ -55,9 +55,9 @@ pub fn pairwise_map_mut<T: Send, O: Send>(
 }
 
 /// [`pairwise_map_mut`] without an output.
-pub fn pairwise_map<T: Send>(
-    xs: &[f64],
-    leaf: &(dyn Fn(&[f64]) -> T + Sync),
+pub fn pairwise_map<X: Sync, T: Send>(
+    xs: &[X],
+    leaf: &(dyn Fn(&[X]) -> T + Sync),
     combine: &(dyn Fn(T, T) -> T + Sync),
 ) -> T {
     // A slice of `()` costs no memory: it only carries the length to split alongside `xs`.
@@ -65,11 +65,11 @@ pub fn pairwise_map<T: Send>(
     pairwise_map_mut(xs, &mut none, &|x, _| leaf(x), combine)
 }
 
-fn split<T: Send, O: Send>(
-    xs: &[f64],
+fn split<X: Sync, T: Send, O: Send>(
+    xs: &[X],
     out: &mut [O],
     depth: u32,
-    leaf: &(dyn Fn(&[f64], &mut [O]) -> T + Sync),
+    leaf: &(dyn Fn(&[X], &mut [O]) -> T + Sync),
     combine: &(dyn Fn(T, T) -> T + Sync),
 ) -> T {
     let n = xs.len();

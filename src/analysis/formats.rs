@@ -10,6 +10,7 @@ use super::histogram::Histogram;
 use super::metrics::Metrics;
 use super::Analysis;
 use crate::error::{Error, Result};
+use crate::quant::formats::stream::Streamer;
 use crate::quant::formats::{self, Format, Quantized};
 use crate::quant::pairwise::{leaf_sum, pairwise_sum_indexed, pairwise_tree_indexed, BLOCK};
 use crate::quant::params::{MeanSquare, QuantParams};
@@ -100,8 +101,13 @@ impl Analysis {
             });
         }
         let sums = error_sums(xs, &quantized.dequantized);
-        let (metrics, deq_max) =
-            self.measure_with(&quantized.dequantized, quantized.saturated, sums)?;
+        let deq = &quantized.dequantized;
+        let (metrics, deq_max) = self.measure_with(quantized.saturated, sums, &mut |k| {
+            pairwise_sum_indexed(n, &mut |i| {
+                let e = libm::scalbn(xs[i] - f64::from(deq[i]), -k);
+                e * e
+            })
+        })?;
         // The largest magnitude among the values and the dequantized ones, as `similarity_of`
         // would find it in a pass of its own.
         let top = self.stats.absmax.max(deq_max);
@@ -118,6 +124,37 @@ impl Analysis {
         })
     }
 
+    /// The metrics of `format`'s run (block as [`Analysis::format_run`] takes it) and its bits
+    /// per weight, the same as [`Analysis::format_run`]'s but without keeping the codes and
+    /// dequantized values ([`streamed_error_sums`]): what a comparison of formats needs.
+    pub fn format_metrics(&self, format: Format, block: Option<usize>) -> Result<(Metrics, f64)> {
+        let block = format.block(block)?;
+        let xs = self.values_f32();
+        let given = (!self.values_are_f32()).then(|| self.values());
+        let (sums, saturated) = match streamed_error_sums(format, block, xs, given, None) {
+            Ok(streamed) => streamed,
+            // The whole run says what is wrong, with the block where there is one.
+            Err(_) => {
+                let q = formats::quantize(format, block, xs)?;
+                let r = self.format_run_of(format, block, q)?;
+                return Ok((r.metrics, r.bits_per_weight));
+            }
+        };
+        let (metrics, _) = self.measure_with(saturated, sums, &mut |k| {
+            // Only where the plain sum over- or underflows: the run made again, kept this time.
+            let values = self.values();
+            match formats::quantize(format, block, xs) {
+                Ok(q) => pairwise_sum_indexed(values.len(), &mut |i| {
+                    let e = libm::scalbn(values[i] - f64::from(q.dequantized[i]), -k);
+                    e * e
+                }),
+                Err(_) => f64::NAN,
+            }
+        })?;
+        let unit = if block == 0 { xs.len() } else { block };
+        Ok((metrics, format.bits_per_weight(xs.len(), unit)))
+    }
+
     /// Cosine similarity and relative error of the integer quantization `p` (whose metrics are
     /// `m`) of the data.
     pub fn similarity(&self, p: &QuantParams, m: &Metrics) -> Similarity {
@@ -125,23 +162,18 @@ impl Analysis {
         self.similarity_of(|i| p.fake_quantize(xs[i]), m)
     }
 
-    /// The metrics of dequantized values `deq` (float32) against the data, and the largest
-    /// magnitude among `deq`.
+    /// The metrics of a format's run from its [`error_sums`] and saturated count, and the
+    /// largest magnitude among its dequantized values; `scaled_sum(k)` is the sum of the
+    /// squared errors scaled by `2^-k`, asked for only where the plain sum over- or underflows.
     fn measure_with(
         &self,
-        deq: &[f32],
         saturated: usize,
         (sum, max_abs, deq_max): (f64, f64, f64),
+        scaled_sum: &mut dyn FnMut(i32) -> f64,
     ) -> Result<(Metrics, f64)> {
-        let xs = self.values();
-        let n = xs.len();
+        let n = self.values().len();
         let plain = sum / n.max(1) as f64;
-        let ms = MeanSquare::of_terms(n, plain, max_abs, &mut |k| {
-            pairwise_sum_indexed(n, &mut |i| {
-                let e = libm::scalbn(xs[i] - f64::from(deq[i]), -k);
-                e * e
-            })
-        });
+        let ms = MeanSquare::of_terms(n, plain, max_abs, scaled_sum);
         let mse = ms.value();
         if !mse.is_finite() {
             return Err(Error::MseOverflow {
@@ -291,9 +323,9 @@ impl Analysis {
         }
         for &f in formats {
             let block = if f == Format::Nf4 { nf4_block } else { None };
-            let outcome = self.format_run(f, block);
+            let outcome = self.format_metrics(f, block);
             let bits_per_weight = match &outcome {
-                Ok(r) => r.bits_per_weight,
+                Ok((_, bits)) => *bits,
                 Err(_) => f.bits_per_weight(n, f.block(block).unwrap_or(0).max(1)),
             };
             rows.push(FormatRow {
@@ -301,7 +333,7 @@ impl Analysis {
                 format: Some(f),
                 int: None,
                 bits_per_weight,
-                outcome: outcome.map(|r| r.metrics).map_err(|e| e.to_string()),
+                outcome: outcome.map(|(m, _)| m).map_err(|e| e.to_string()),
                 fine: None,
             });
         }
@@ -398,25 +430,117 @@ pub fn error_sums(xs: &[f64], deq: &[f32]) -> (f64, f64, f64) {
             let d = &deq[off..off + part.len()];
             pairwise_tree_indexed(
                 part.len(),
-                &mut |start, len| {
-                    // One leaf's squares in a buffer, then numpy's leaf sum over it: plain
-                    // loops that vectorize.
-                    let (x, y) = (&part[start..start + len], &d[start..start + len]);
-                    let mut sq = [0.0f64; BLOCK];
-                    let (mut max_abs, mut deq_max) = (0.0f64, 0.0f64);
-                    for ((s, &x), &y) in sq.iter_mut().zip(x).zip(y) {
-                        let y = f64::from(y);
-                        let e = x - y;
-                        *s = e * e;
-                        max_abs = larger(max_abs, e.abs());
-                        deq_max = larger(deq_max, y.abs());
-                    }
-                    (leaf_sum(&sq[..len], &mut |v| v), max_abs, deq_max)
-                },
+                &mut |start, len| leaf_sums(&part[start..start + len], &d[start..start + len]),
                 &combine,
             )
         },
         &combine,
+    )
+}
+
+/// [`error_sums`] of one leaf (at most [`BLOCK`] values): the squares in a buffer, then numpy's
+/// leaf sum over it, plain loops that vectorize.
+#[inline(always)]
+fn leaf_sums<X: Copy>(x: &[X], y: &[f32]) -> (f64, f64, f64)
+where
+    f64: From<X>,
+{
+    let mut sq = [0.0f64; BLOCK];
+    let (mut max_abs, mut deq_max) = (0.0f64, 0.0f64);
+    for ((s, &x), &y) in sq.iter_mut().zip(x).zip(y) {
+        let y = <f64 as From<f32>>::from(y);
+        let e = f64::from(x) - y;
+        *s = e * e;
+        max_abs = larger(max_abs, e.abs());
+        deq_max = larger(deq_max, y.abs());
+    }
+    let len = x.len().min(y.len()).min(BLOCK);
+    (leaf_sum(&sq[..len], &mut |v| v), max_abs, deq_max)
+}
+
+/// [`error_sums`] of `format`'s quantization (blocks of `block`) of `xs`, float32, against
+/// `given`, the values as given (`None` where they are `xs` exactly), and the count
+/// [`Quantized::saturated`] gives; bit for bit as [`formats::quantize`] then [`error_sums`], but
+/// without keeping the dequantized values: each thread quantizes its part a few blocks at a time
+/// ([`Window`](formats::stream::Window)) and sums its leaves from them, so the pass reads the values once and writes
+/// nothing the size of the data. With `codes` (as long as `xs`), each value's code is written
+/// there as the byte the format stores (Q8_0's in two's complement). Errors as
+/// [`formats::quantize`] would, though not always with the same message (the error of a piece).
+pub fn streamed_error_sums(
+    format: Format,
+    block: usize,
+    xs: &[f32],
+    given: Option<&[f64]>,
+    codes: Option<&mut [u8]>,
+) -> Result<((f64, f64, f64), usize)> {
+    let streamer = Streamer::new(format, block, xs)?;
+    let given = given.filter(|g| g.len() == xs.len());
+    match codes {
+        Some(out) => streamed(format, &streamer, xs, given, out),
+        None => streamed(format, &streamer, xs, given, &mut vec![(); xs.len()]),
+    }
+}
+
+/// Where [`streamed_error_sums`] puts codes: a byte each, or nowhere.
+trait CodeSink: Send {
+    fn put(&mut self, code: i32);
+}
+
+impl CodeSink for u8 {
+    #[inline(always)]
+    fn put(&mut self, code: i32) {
+        *self = code as u8;
+    }
+}
+
+impl CodeSink for () {
+    #[inline(always)]
+    fn put(&mut self, _: i32) {}
+}
+
+/// [`streamed_error_sums`] with its code sink.
+fn streamed<O: CodeSink>(
+    format: Format,
+    streamer: &Streamer<'_>,
+    xs: &[f32],
+    given: Option<&[f64]>,
+    out: &mut [O],
+) -> Result<((f64, f64, f64), usize)> {
+    type Sums = ((f64, f64, f64), usize);
+    let add = |a: Sums, b: Sums| (combine(a.0, b.0), a.1 + b.1);
+    let base = xs.as_ptr() as usize;
+    crate::par::pairwise_map_mut(
+        xs,
+        out,
+        &|part, out| {
+            let off = (part.as_ptr() as usize - base) / std::mem::size_of::<f32>();
+            let mut window = streamer.window();
+            let mut failed = None;
+            let sums = pairwise_tree_indexed(
+                part.len(),
+                &mut |start, len| {
+                    let (a, b) = (off + start, off + start + len);
+                    let (c, y) = match window.get(a, b) {
+                        Ok(got) => got,
+                        Err(e) => {
+                            failed.get_or_insert(e);
+                            return ((0.0, 0.0, 0.0), 0);
+                        }
+                    };
+                    for (o, &c) in out[start..start + len].iter_mut().zip(c) {
+                        o.put(c);
+                    }
+                    let sums = match given {
+                        Some(g) => leaf_sums(&g[a..b], y),
+                        None => leaf_sums(&part[start..start + len], y),
+                    };
+                    (sums, formats::saturated_codes(format, c))
+                },
+                &add,
+            );
+            failed.map_or(Ok(sums), Err)
+        },
+        &|a, b| Ok(add(a?, b?)),
     )
 }
 
@@ -528,6 +652,93 @@ mod tests {
                 assert_eq!(got.dequantized, h);
             }
         }
+    }
+
+    /// Values with every kind of block in them: normal ones, an outlier per 5000, zeros, ties of
+    /// halves, and blocks far below and far above 1 (the formats' hard cases).
+    fn mixed_values(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                match (i / 256) % 7 {
+                    0 => 0.0,
+                    1 => (u * 32.0).round() * 0.5,
+                    2 => u * 1e-30,
+                    3 => u * 1e4,
+                    _ if i % 5000 == 17 => 300.0 * u,
+                    _ => u * 3.7,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn streamed_sums_are_the_whole_run_s_for_every_format() {
+        // Sizes with leaves and thread parts that cut blocks, and one that runs on threads.
+        for (n, seed) in [(4096, 1), (4096 * 3 + 256, 2), (600_064, 3)] {
+            let given = mixed_values(n, seed);
+            // The values as given are float64; the same widened from float32 are exact.
+            let (xs, exact) = formats::to_f32_exact(&given);
+            assert!(!exact);
+            let widened: Vec<f64> = xs.iter().map(|&x| f64::from(x)).collect();
+            for format in Format::ALL {
+                let block = format.block(None).unwrap();
+                let q = formats::quantize(format, block, &xs).unwrap();
+                for (values, as_given) in [(&given, Some(&given[..])), (&widened, None)] {
+                    let mut codes = vec![0u8; n];
+                    let (sums, saturated) =
+                        streamed_error_sums(format, block, &xs, as_given, Some(&mut codes))
+                            .unwrap();
+                    let want = error_sums(values, &q.dequantized);
+                    let bits = |t: (f64, f64, f64)| (t.0.to_bits(), t.1.to_bits(), t.2.to_bits());
+                    assert_eq!(bits(sums), bits(want), "{format} n={n}");
+                    assert_eq!(saturated, q.saturated, "{format} n={n}");
+                    let bytes: Vec<u8> = q.codes.iter().map(|&c| c as u8).collect();
+                    assert!(codes == bytes, "{format} n={n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_comparison_s_metrics_are_the_run_s() {
+        for (given, shape) in [
+            (mixed_values(8192, 4), None),
+            // float32 values, read without their float64 copy, as a matrix
+            (
+                formats::to_f32(&mixed_values(4096, 5))
+                    .iter()
+                    .map(|&x| f64::from(x))
+                    .collect(),
+                Some((16, 256)),
+            ),
+            // errors whose squares underflow: the scaled sum, from the run made again
+            (
+                mixed_values(4096, 6).iter().map(|x| x * 1e-300).collect(),
+                None,
+            ),
+        ] {
+            let data = Dataset::from_values(given, "t").unwrap();
+            let a = Analysis::new(data.with_shape(shape).unwrap()).unwrap();
+            for format in Format::ALL {
+                let run = a.format_run(format, None).unwrap();
+                let (m, bits) = a.format_metrics(format, None).unwrap();
+                assert_eq!(m, run.metrics, "{format}");
+                assert_eq!(bits, run.bits_per_weight, "{format}");
+            }
+        }
+        // A count the block does not divide: the run's own error.
+        let a = Analysis::new(Dataset::from_values(vec![1.0; 100], "t").unwrap()).unwrap();
+        assert_eq!(
+            a.format_metrics(Format::Q4_0, None)
+                .unwrap_err()
+                .to_string(),
+            a.format_run(Format::Q4_0, None).unwrap_err().to_string()
+        );
     }
 
     #[test]

@@ -138,8 +138,9 @@ pub struct Analysis {
     /// The values sorted ascending, made on the first view or comparison that uses them.
     sorted: OnceCell<Vec<f64>>,
     /// The values rounded to float32, what every format quantizes: made on the first format run
-    /// and kept for the others (the comparison of every format runs thirteen).
-    values_f32: OnceCell<Vec<f32>>,
+    /// and kept for the others (the comparison of every format runs thirteen); and whether
+    /// they are the values exactly.
+    values_f32: OnceCell<(Vec<f32>, bool)>,
 }
 
 /// From this many values to [`SORTED_VIEW_MAX`], the view counts over the sorted values
@@ -212,8 +213,18 @@ impl Analysis {
 
     /// The values rounded to float32 ([`crate::quant::formats::to_f32`]), made on first use.
     pub fn values_f32(&self) -> &[f32] {
+        &self.f32_cell().0
+    }
+
+    /// Whether every value is a float32 ([`Analysis::values_f32`] then holds them exactly, and
+    /// an error measured against those is the error against the values as given).
+    pub fn values_are_f32(&self) -> bool {
+        self.f32_cell().1
+    }
+
+    fn f32_cell(&self) -> &(Vec<f32>, bool) {
         self.values_f32
-            .get_or_init(|| crate::quant::formats::to_f32(self.values()))
+            .get_or_init(|| crate::quant::formats::to_f32_exact(self.values()))
     }
 
     /// Drops the float32 values (made again on the next use): the page's session does so

@@ -112,15 +112,17 @@ impl<const MBITS: u32, const BIAS: u32, const MAX: u32> Enc<MBITS, BIAS, MAX> {
         saturated
     }
 
-    /// The whole tensor: the scale from its largest magnitude, then every value.
-    fn quantize(xs: &[f32]) -> Quantized {
+    /// The tensor's scale, `fmax / max(amax, 1e-12)` in float64 stored as float32.
+    fn scale(xs: &[f32]) -> f32 {
+        // The largest magnitude, by parts (a maximum is the same in any order).
+        let amax = crate::par::pairwise_map(xs, &abs_max, &|a, b| if b > a { b } else { a });
+        (f64::from(Self::FMAX) / f64::from(amax).max(1e-12)) as f32
+    }
+
+    /// Every value cast with the tensor's scale `scale` (from [`Self::scale`]).
+    fn quantize_with(xs: &[f32], scale: f32) -> Quantized {
         let n = xs.len();
         let (mut codes, mut deq) = outputs(n);
-        // The largest magnitude, by parts (a maximum is the same in any order).
-        let amax = in_parts(xs, &mut codes, &mut deq, PART, &|_, x, _, _| abs_max(x))
-            .into_iter()
-            .fold(0f32, |m, a| if a > m { a } else { m });
-        let scale = (f64::from(Self::FMAX) / f64::from(amax).max(1e-12)) as f32;
         let saturated = in_parts(xs, &mut codes, &mut deq, PART, &|_, x, c, y| {
             Self::part_fast((scale, x, c, y))
         })
@@ -151,10 +153,25 @@ const PART: usize = 4096;
 /// largest magnitude always maps to about fmax, so the count is at least 1 for data that is not
 /// all zero.
 pub fn quantize(xs: &[f32], kind: Fp8) -> Result<Quantized> {
-    Ok(match kind {
-        Fp8::E4m3 => E4m3::quantize(xs),
-        Fp8::E5m2 => E5m2::quantize(xs),
-    })
+    Ok(quantize_with_scale(xs, kind, tensor_scale(xs, kind)))
+}
+
+/// The one scale [`quantize`] gives `xs`: `fmax / max(max|v|, 1e-12)`.
+pub fn tensor_scale(xs: &[f32], kind: Fp8) -> f32 {
+    match kind {
+        Fp8::E4m3 => E4m3::scale(xs),
+        Fp8::E5m2 => E5m2::scale(xs),
+    }
+}
+
+/// `xs` cast with the tensor scale `scale`: on a piece of a tensor with the whole tensor's
+/// [`tensor_scale`], that piece of the tensor's [`quantize`] (its `block` is the piece's
+/// length).
+pub fn quantize_with_scale(xs: &[f32], kind: Fp8, scale: f32) -> Quantized {
+    match kind {
+        Fp8::E4m3 => E4m3::quantize_with(xs, scale),
+        Fp8::E5m2 => E5m2::quantize_with(xs, scale),
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod kquants;
 pub mod mx;
 pub mod nf4;
 pub mod parts;
+pub mod stream;
 
 /// A quantization format other than the integer schemes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -242,7 +243,47 @@ pub struct Quantized {
 
 /// The values rounded to float32, as every format's reference takes them.
 pub fn to_f32(xs: &[f64]) -> Vec<f32> {
-    xs.iter().map(|&x| x as f32).collect()
+    to_f32_exact(xs).0
+}
+
+/// An error naming the first value that is not finite, and how many are not.
+fn check_finite(xs: &[f32]) -> Result<()> {
+    match xs.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::NonFinite {
+            count: xs.iter().filter(|x| !x.is_finite()).count(),
+            first_index: i,
+            first_value: f64::from(xs[i]),
+        }),
+    }
+}
+
+/// How many of `codes` (a run of `format`) [`Quantized::saturated`] counts: the codes of the
+/// format's largest magnitude, for FP8 and the 4-bit floats (0 for the other formats).
+pub fn saturated_codes(format: Format, codes: &[i32]) -> usize {
+    let count = |code: i32| codes.iter().filter(|&&c| c & 0x7F == code).count();
+    match format {
+        Format::Fp8E4m3 => count(0x7E),
+        Format::Fp8E5m2 => count(0x7B),
+        // E2M1's codes are 0 to 15, ±6 being 7 and 15.
+        Format::Mxfp4 | Format::Nvfp4 => codes.iter().filter(|&&c| c & 7 == 7).count(),
+        _ => 0,
+    }
+}
+
+/// The values rounded to float32, and whether every one reads back as the value it came from
+/// (the data was float32, or float16, to begin with).
+pub fn to_f32_exact(xs: &[f64]) -> (Vec<f32>, bool) {
+    let mut exact = true;
+    let v = xs
+        .iter()
+        .map(|&x| {
+            let y = x as f32;
+            exact &= f64::from(y) == x;
+            y
+        })
+        .collect();
+    (v, exact)
 }
 
 /// Quantizes `xs` (float32) in `format` with blocks of `block` (from [`Format::block`]).
@@ -250,14 +291,7 @@ pub fn to_f32(xs: &[f64]) -> Vec<f32> {
 /// it in, a value that is not finite.
 pub fn quantize(format: Format, block: usize, xs: &[f32]) -> Result<Quantized> {
     format.check_count(xs.len(), block)?;
-    if let Some(i) = xs.iter().position(|x| !x.is_finite()) {
-        let count = xs.iter().filter(|x| !x.is_finite()).count();
-        return Err(Error::NonFinite {
-            count,
-            first_index: i,
-            first_value: f64::from(xs[i]),
-        });
-    }
+    check_finite(xs)?;
     match format {
         Format::Nf4 => nf4::quantize(xs, block),
         Format::Fp8E4m3 => fp8::quantize(xs, fp8::Fp8::E4m3),
