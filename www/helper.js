@@ -1,9 +1,11 @@
 // A second core for the page: wasm runs on one thread here, so a change to a format whose
-// search is slow (the K-quants) on many values is split with a Web Worker (worker.js). The
-// session says when a change is worth it (`formatJob`); the worker quantizes the tail while
-// the page quantizes the head, and the session joins the two, the same result bit for bit as
-// one run. Whatever fails on the way (no worker, a worker that errs) leaves the update to
-// quantize everything itself, as without the worker; nothing the worker does is shown.
+// search is slow (the K-quants) on many values is shared with a Web Worker (worker.js). The
+// session says when a change is worth it and cuts the data into pieces (`formatJob`); the page
+// quantizes pieces from the front while the worker takes them from the back, one piece ahead,
+// until the two meet, so each side does as much as its speed allows; the session joins the
+// pieces in order, the same result bit for bit as one run. Whatever fails on the way (no
+// worker, a worker that errs) leaves the update to quantize everything itself, as without the
+// worker; nothing the worker does is shown.
 import { helpMinValues } from '../pkg/quantviz.js';
 import { setData } from './dom.js';
 import { state } from './state.js';
@@ -44,7 +46,7 @@ export function startHelper(n) {
     if (!job) return;
     waiting.delete(m.id);
     if (m.error !== undefined) job.reject(new Error(m.error));
-    else job.resolve(m.parts);
+    else job.resolve(m);
   };
   const failed = (event) => {
     event.preventDefault?.();
@@ -63,12 +65,12 @@ function stopWorker(w) {
   waiting.clear();
 }
 
-/** How long the page waits for the worker's part after its own: far more than any part takes
- * (a second for 20M values here); past it the worker is taken to be lost. */
+/** How long the page waits for a piece from the worker after its own: far more than any piece
+ * takes (a few tens of ms); past it the worker is taken to be lost. */
 const PATIENCE_MS = 30_000;
 
-/** Sends the worker a job: a promise of its parts' bytes, in order, or null where the message
- * could not be sent. */
+/** Sends the worker a job: a promise of its bytes, or null where the message could not be
+ * sent. */
 function ask(message, transfer) {
   const id = nextId;
   nextId += 1;
@@ -86,39 +88,113 @@ function ask(message, transfer) {
   return reply;
 }
 
+/** A promise that settles after the events already queued (a worker's reply among them) have
+ * been handled: a message to ourselves, which unlike a timer is not held back. */
+function yieldToEvents() {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
 /** Before `session.update(query)`: where the session has a job for the worker, the format's
- * run is made in two parts now, and the update takes it. Resolves to whether it was. */
+ * run is made in pieces on both cores now, and the update takes it. Resolves to whether it was. */
 export async function helpWith(query) {
   if (worker === null) return false;
+  const session = state.session;
   let job;
   try {
-    job = state.session.formatJob(query);
+    job = session.formatJob(query);
   } catch {
     return false; // the update says what is wrong with the query
   }
   if (!job) return false;
-  const { format, block } = JSON.parse(job);
+  const { format, block, pieces, piece, n } = JSON.parse(job);
   const w = worker;
-  let reply = null;
+  // The page takes pieces front, front + 1, ...; the worker has pieces back .. pieces - 1.
+  let front = 0;
+  let back = pieces;
+  const bytes = new Array(pieces).fill(null);
+  let failure = null;
+  let out = 0; // pieces sent to the worker and not back yet
+  let wake = null; // ends the page's wait for the worker's last pieces
+  const arrays = []; // arrays of `piece` values the worker has sent back, to fill again
+  // How long a piece takes the page and the worker, once seen (the worker's guessed slower).
+  let pageMs = 0;
+  let workerMs = 0;
+  /** Hands the worker the last piece no one has, where both would then be done sooner than
+   * with the page doing it (counting the pieces each has, at each one's pace). */
+  const give = () => {
+    if (failure !== null || worker !== w) return;
+    const left = back - front; // pieces no one has, the page's next among them
+    const page = pageMs || 1;
+    const work = workerMs || 2 * page;
+    const given = Math.max((out + 1) * work, (left - 1) * page);
+    if (left < 2 || given >= Math.max(out * work, left * page)) return;
+    back -= 1;
+    const i = back;
+    try {
+      const array = arrays.pop() ?? new Float32Array(piece);
+      const values = array.subarray(0, Math.min(piece, n - i * piece));
+      session.formatPieceValues(i, values);
+      const reply = ask({ format, block, values }, [array.buffer]);
+      if (reply === null) throw new Error('the worker could not be sent a piece');
+      out += 1;
+      reply.then(
+        (m) => {
+          bytes[i] = m.part;
+          workerMs = workerMs ? (workerMs + m.ms) / 2 : m.ms;
+          arrays.push(new Float32Array(m.values.buffer));
+          give();
+        },
+        (e) => {
+          failure = e;
+        },
+      ).finally(() => {
+        out -= 1;
+        wake?.();
+      });
+    } catch (e) {
+      failure = e;
+    }
+  };
   let timer;
   try {
-    const values = state.session.formatJobTail();
-    reply = ask({ format, block, values }, [values.buffer]);
-    if (reply === null) return false;
-    state.session.formatHead();
-    const lost = new Promise((_, reject) => {
-      timer = setTimeout(() => {
-        stopWorker(w);
-        reject(new Error('the worker did not answer'));
-      }, PATIENCE_MS);
-    });
-    for (const part of await Promise.race([reply, lost])) state.session.formatTail(part);
+    // Two pieces ahead, so that the worker never waits for the page to hear from it.
+    give();
+    give();
+    while (front < back && failure === null) {
+      const t0 = performance.now();
+      session.formatPiece(front);
+      const ms = performance.now() - t0;
+      pageMs = pageMs ? (pageMs + ms) / 2 : ms;
+      front += 1;
+      await yieldToEvents();
+      if (out < 2) give();
+    }
+    while (out > 0 && failure === null) {
+      await new Promise((resolve, reject) => {
+        wake = resolve;
+        timer = setTimeout(() => {
+          stopWorker(w);
+          reject(new Error('the worker did not answer'));
+        }, PATIENCE_MS);
+      });
+      clearTimeout(timer);
+    }
+    if (failure !== null) return false;
+    for (let i = front; i < pieces; i += 1) session.formatTail(i, bytes[i]);
     return true;
   } catch {
-    // A part that failed: the update quantizes the whole data and reports what fails.
-    reply?.catch(() => {});
+    // A piece that failed: the update quantizes the whole data and reports what fails.
     return false;
   } finally {
     clearTimeout(timer);
+    wake = null;
+    failure ??= new Error('the job is over'); // no more pieces go to the worker
   }
 }

@@ -1,6 +1,6 @@
 // The page's second core: a Web Worker with its own instance of the wasm module, which
-// quantizes the tail of the data (a little under half) for the formats whose search is slow
-// while the page quantizes the head (see helper.js). It holds no state between jobs.
+// quantizes pieces of the data for the formats whose search is slow while the page quantizes
+// others (see helper.js). It holds no state between pieces.
 import init, { quantizePart } from '../pkg/quantviz.js';
 
 /** The K-quants, each run eight times on 256 blocks at start, so that the engine has compiled
@@ -16,20 +16,15 @@ started.then(
   (e) => postMessage({ ready: false, error: String(e && e.message ? e.message : e) }),
 );
 
-/** Values per call into wasm: a job runs as several calls, so that code the engine optimizes
- * during the job is used for the rest of it, and the module's memory holds one piece at a time. */
-const PIECE = 1 << 21;
-
 onmessage = async (event) => {
   const { id, format, block, values } = event.data;
   try {
     await started;
-    const step = Math.max(block, PIECE - (PIECE % block));
-    const parts = [];
-    for (let at = 0; at < values.length; at += step) {
-      parts.push(quantizePart(format, block, values.subarray(at, at + step)));
-    }
-    postMessage({ id, parts }, parts.map((p) => p.buffer));
+    const t0 = performance.now();
+    const part = quantizePart(format, block, values);
+    const ms = performance.now() - t0;
+    // The values go back too, for the page to fill with its next piece.
+    postMessage({ id, part, values, ms }, [part.buffer, values.buffer]);
   } catch (e) {
     postMessage({ id, error: String(e && e.message ? e.message : e) });
   }

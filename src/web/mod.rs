@@ -227,9 +227,9 @@ impl Session {
     }
 
     /// Before `update(query)`: where that update would make a new run of a slow format on
-    /// many values, the worker's part of it as a JSON string `{"format", "block", "split"}`
-    /// (and the job is kept for `formatJobTail`, `formatHead` and `formatTail`); otherwise
-    /// `undefined`.
+    /// many values, the job to share with a worker as a JSON string `{"format", "block",
+    /// "pieces", "piece", "n"}` (`piece` values each, the last perhaps fewer, `n` in all) (and the job is kept for `formatPieceValues`, `formatPiece` and
+    /// `formatTail`); otherwise `undefined`.
     #[wasm_bindgen(js_name = formatJob)]
     pub fn format_job(&mut self, query: &str) -> Result<Option<String>, JsError> {
         let job = self.inner.format_job(query).map_err(js_err)?;
@@ -237,23 +237,38 @@ impl Session {
             .transpose()
     }
 
-    /// The job's tail: the values the worker quantizes (`quantizePart`), as float32.
-    #[wasm_bindgen(js_name = formatJobTail)]
-    pub fn format_job_tail(&self) -> Result<js_sys::Float32Array, JsError> {
-        let xs = self.inner.format_job_tail().map_err(js_err)?;
-        Ok(js_sys::Float32Array::from(xs))
+    /// Piece `i`'s values, as float32, copied into `into` (as long as the piece): what the
+    /// worker quantizes for it (`quantizePart`). The page reuses the arrays the worker sends
+    /// back, rather than making one per piece.
+    #[wasm_bindgen(js_name = formatPieceValues)]
+    pub fn format_piece_values(
+        &self,
+        i: usize,
+        into: &js_sys::Float32Array,
+    ) -> Result<(), JsError> {
+        let xs = self.inner.format_piece_values(i).map_err(js_err)?;
+        if into.length() as usize != xs.len() {
+            return Err(JsError::new(&format!(
+                "piece {i} has {} values; the array given holds {}",
+                xs.len(),
+                into.length()
+            )));
+        }
+        into.copy_from(xs);
+        Ok(())
     }
 
-    /// Quantizes the job's head here (while the worker quantizes the tail).
-    #[wasm_bindgen(js_name = formatHead)]
-    pub fn format_head(&mut self) -> Result<(), JsError> {
-        self.inner.format_head().map_err(js_err)
+    /// Quantizes piece `i` here and joins it: the pieces are joined in order, each once.
+    #[wasm_bindgen(js_name = formatPiece)]
+    pub fn format_piece(&mut self, i: usize) -> Result<(), JsError> {
+        self.inner.format_piece(i).map_err(js_err)
     }
 
-    /// Joins the worker's bytes (`quantizePart`'s) to the head, for the next `update`.
+    /// Joins the worker's bytes for piece `i` (`quantizePart`'s), in the same order; after the
+    /// last piece the next `update` uses the run.
     #[wasm_bindgen(js_name = formatTail)]
-    pub fn format_tail(&mut self, bytes: &[u8]) -> Result<(), JsError> {
-        self.inner.format_tail(bytes).map_err(js_err)
+    pub fn format_tail(&mut self, i: usize, bytes: &[u8]) -> Result<(), JsError> {
+        self.inner.format_tail(i, bytes).map_err(js_err)
     }
 
     /// The comparison of every format as JSON rows (computed if it is not yet).

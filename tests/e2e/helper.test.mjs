@@ -59,7 +59,7 @@ test('a K-quant change on 8M values runs on two cores and shows what one core sh
   assert.deepEqual(two.shown, one.shown);
 });
 
-test('the parts made by the page and by quantizePart join to the one-run summary in wasm', async () => {
+test('the pieces made by the page and by quantizePart join to the one-run summary in wasm', async () => {
   const { page, problems, close } = await openPage(browser, origin, '/?n=1000');
   try {
     const [joined, whole] = await page.evaluate(async (n) => {
@@ -69,13 +69,16 @@ test('the parts made by the page and by quantizePart join to the one-run summary
       const s = new m.Session();
       s.update(base);
       const job = JSON.parse(s.formatJob(query));
-      const tail = s.formatJobTail();
-      s.formatHead();
-      // In pieces, as the worker sends them.
-      const piece = 1 << 20;
-      for (let at = 0; at < tail.length; at += piece) {
-        s.formatTail(m.quantizePart(job.format, job.block, tail.subarray(at, at + piece)));
+      // The worker's pieces from the back, the page's from the front, joined in order.
+      const meet = Math.floor(job.pieces / 2);
+      const tail = [];
+      for (let i = job.pieces - 1; i >= meet; i -= 1) {
+        const values = new Float32Array(Math.min(job.piece, job.n - i * job.piece));
+        s.formatPieceValues(i, values);
+        tail[i] = m.quantizePart(job.format, job.block, values);
       }
+      for (let i = 0; i < meet; i += 1) s.formatPiece(i);
+      for (let i = meet; i < job.pieces; i += 1) s.formatTail(i, tail[i]);
       const a = s.update(query);
       const one = new m.Session();
       one.update(base);

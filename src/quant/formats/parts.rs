@@ -1,31 +1,18 @@
-//! A format's quantization in two parts, for a page that has a second core only through a Web
-//! Worker (wasm32 has no threads here): the page quantizes the head of the data while a worker
-//! quantizes the tail, and the two results are joined ([`append`]).
+//! A format's quantization in parts, for a page that has a second core only through a Web
+//! Worker (wasm32 has no threads here): the page quantizes some pieces of the data while a
+//! worker quantizes others, and the results are joined in order ([`join`], [`append`]).
 //!
-//! Every splittable format quantizes each block from that block's values alone, so cutting the
-//! data at a block boundary and joining the parts gives the whole tensor's result bit for bit
-//! (the tests check it for every format). FP8 is not splittable: its one scale comes from the
-//! whole tensor.
+//! Every format but FP8 quantizes each block from that block's values alone, so cutting the
+//! data at block boundaries and joining the parts gives the whole tensor's result bit for bit
+//! (the tests check it for every format). FP8 is not cut: its one scale comes from the whole
+//! tensor.
 //!
-//! The worker's result crosses to the page as bytes ([`encode`]; [`append`] joins them to the
-//! head): a short header, the codes (a byte each where they fit), the dequantized values, then
-//! the block scales, all little-endian.
+//! The worker's result crosses to the page as bytes ([`encode`]; [`append`] joins them to what
+//! is made): a short header, the codes (a byte each where they fit), the dequantized values,
+//! then the block scales, all little-endian.
 
-use super::{BlockScale, Format, Quantized};
+use super::{BlockScale, Quantized};
 use crate::error::{Error, Result};
-
-/// The first value of the second part when `n` values in blocks of `block` are cut in two at
-/// a block boundary, the first part taking `share` (a fraction `(a, b)`, `a/b`) of the blocks,
-/// and each at least one; `None` where the format cannot be cut (one scale for the tensor) or
-/// there is only one block.
-pub fn split_point(format: Format, block: usize, n: usize, share: (usize, usize)) -> Option<usize> {
-    if matches!(format, Format::Fp8E4m3 | Format::Fp8E5m2) || block == 0 || share.1 == 0 {
-        return None;
-    }
-    let blocks = n.div_ceil(block);
-    let head = (blocks.saturating_mul(share.0) / share.1).clamp(1, blocks.max(2) - 1);
-    (blocks >= 2).then_some(head * block)
-}
 
 /// Marks the start of [`encode`]'s bytes.
 const MAGIC: &[u8; 4] = b"QVP1";
@@ -202,6 +189,8 @@ pub fn append(head: &mut Quantized, bytes: &[u8]) -> Result<()> {
         return Err(bad(format!("{} bytes after the last scale", r.rest())));
     }
     // Everything read: only now is `head` changed.
+    head.codes.reserve(n);
+    head.dequantized.reserve(n);
     if width == 1 {
         head.codes.extend(codes.iter().map(|&b| i32::from(b)));
     } else {
@@ -219,6 +208,30 @@ pub fn append(head: &mut Quantized, bytes: &[u8]) -> Result<()> {
     head.scales.extend(scales);
     head.saturated = saturated_after;
     head.block = block;
+    Ok(())
+}
+
+/// Appends `part`, the result of the data after `head`'s (cut at a block boundary), to `head`:
+/// what [`append`] does with bytes. Errors where the two have different blocks; `head` is then
+/// as it was.
+pub fn join(head: &mut Quantized, mut part: Quantized) -> Result<()> {
+    let had = head.codes.len();
+    if had > 0 && (head.block != part.block || had % part.block.max(1) != 0) {
+        return Err(bad(format!(
+            "a part in blocks of {} after {had} values in blocks of {}",
+            part.block, head.block
+        )));
+    }
+    head.saturated = head.saturated.checked_add(part.saturated).ok_or_else(|| {
+        bad(format!(
+            "{} saturated values after {}",
+            part.saturated, head.saturated
+        ))
+    })?;
+    head.codes.append(&mut part.codes);
+    head.dequantized.append(&mut part.dequantized);
+    head.scales.append(&mut part.scales);
+    head.block = part.block;
     Ok(())
 }
 
@@ -268,25 +281,29 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::formats::{float::test_values, quantize};
+    use crate::quant::formats::{float::test_values, quantize, Format};
 
     #[test]
     fn parts_joined_are_the_whole_bit_for_bit() {
         for format in Format::ALL {
+            if matches!(format, Format::Fp8E4m3 | Format::Fp8E5m2) {
+                continue; // one scale for the whole tensor: not cut
+            }
             let block = format.block(None).unwrap();
             for n in [2 * 256, 7 * 256, 64 * 256] {
                 // Every magnitude the test values have, short of scales fp16 cannot hold.
                 let xs: Vec<f32> = test_values(n).iter().map(|x| x.clamp(-1e3, 1e3)).collect();
                 let whole = quantize(format, block, &xs).unwrap();
-                let Some(at) = split_point(format, block, n, (1, 2)) else {
-                    assert!(matches!(format, Format::Fp8E4m3 | Format::Fp8E5m2));
-                    continue;
-                };
-                assert_eq!(at % block, 0);
-                let head = quantize(format, block, &xs[..at]).unwrap();
-                let tail = quantize(format, block, &xs[at..]).unwrap();
-                let mut joined = head;
-                append(&mut joined, &encode(&tail)).unwrap();
+                // Parts cut at block boundaries, the page's joined as they are and the last
+                // from its bytes, as the worker's are.
+                let a = n / 2 / block * block;
+                let b = ((a + 256).div_ceil(block) * block).min(n - block);
+                let mut joined = quantize(format, block, &xs[..a]).unwrap();
+                if b > a {
+                    join(&mut joined, quantize(format, block, &xs[a..b]).unwrap()).unwrap();
+                }
+                let last = quantize(format, block, &xs[b.max(a)..]).unwrap();
+                append(&mut joined, &encode(&last)).unwrap();
                 assert_eq!(joined.codes, whole.codes, "{format} {n}");
                 let bits = |v: &[f32]| v.iter().map(|d| d.to_bits()).collect::<Vec<_>>();
                 assert_eq!(
@@ -301,22 +318,18 @@ mod tests {
     }
 
     #[test]
-    fn nf4_with_a_partial_last_block_splits_at_a_whole_block() {
+    fn nf4_with_a_partial_last_block_joins_after_whole_blocks() {
         let xs = test_values(1000);
-        let at = split_point(Format::Nf4, 64, 1000, (1, 2)).unwrap();
-        assert_eq!(at, 512);
-        assert_eq!(split_point(Format::Nf4, 64, 1000, (7, 12)), Some(576));
-        assert_eq!(split_point(Format::Nf4, 64, 1000, (0, 1)), Some(64));
-        assert_eq!(split_point(Format::Nf4, 64, 1000, (1, 1)), Some(960));
         let whole = quantize(Format::Nf4, 64, &xs).unwrap();
-        let head = quantize(Format::Nf4, 64, &xs[..at]).unwrap();
-        let tail = quantize(Format::Nf4, 64, &xs[at..]).unwrap();
-        let mut joined = head;
+        let head = quantize(Format::Nf4, 64, &xs[..512]).unwrap();
+        let tail = quantize(Format::Nf4, 64, &xs[512..]).unwrap();
+        let mut joined = head.clone();
         append(&mut joined, &encode(&tail)).unwrap();
         assert_eq!(joined, whole);
+        let mut joined = head;
+        join(&mut joined, tail).unwrap();
+        assert_eq!(joined, whole);
         assert_eq!(decode(&encode(&whole)).unwrap(), whole);
-        assert_eq!(split_point(Format::Nf4, 64, 64, (1, 2)), None);
-        assert_eq!(split_point(Format::Fp8E4m3, 0, 1 << 20, (1, 2)), None);
     }
 
     #[test]
@@ -326,6 +339,7 @@ mod tests {
         let b = quantize(Format::Nf4, 128, &xs).unwrap();
         let before = a.clone();
         assert!(append(&mut a, &encode(&b)).is_err());
+        assert!(join(&mut a, b).is_err());
         assert_eq!(a, before);
         // A saturated count past the values (at bytes 28..36 of the header) is an error too,
         // not an overflow.
