@@ -231,38 +231,23 @@ pub struct BlockSummary {
     pub top: usize,
 }
 
-/// Each block's MSE: `mean((x - f64(x̂))²)` over its values ([`block_sum_sq`]).
+/// Each block's MSE: `mean((x - f64(x̂))²)` over its values (summed in order).
 pub fn block_mse(xs: &[f64], q: &Quantized, block: usize) -> Vec<f64> {
     let block = block.max(1);
     xs.chunks(block)
         .zip(q.dequantized.chunks(block))
-        .map(|(x, d)| block_sum_sq(x, d, &mut |_| ()) / x.len().max(1) as f64)
+        .map(|(x, d)| {
+            let s: f64 = x
+                .iter()
+                .zip(d)
+                .map(|(&x, &d)| {
+                    let e = x - f64::from(d);
+                    e * e
+                })
+                .sum();
+            s / x.len().max(1) as f64
+        })
         .collect()
-}
-
-/// `Σ (x - f64(x̂))²` over a block, in four interleaved sums added `(s0 + s1) + (s2 + s3)` (a
-/// chain of additions one after another would wait on each), calling `each` with every
-/// dequantized value on the way.
-#[inline(always)]
-pub fn block_sum_sq(x: &[f64], d: &[f32], each: &mut impl FnMut(f64)) -> f64 {
-    let mut s = [0.0f64; 4];
-    let (xc, dc) = (x.chunks_exact(4), d.chunks_exact(4));
-    let (xr, dr) = (xc.remainder(), dc.remainder());
-    for (x, d) in xc.zip(dc) {
-        for k in 0..4 {
-            let d = f64::from(d[k]);
-            let e = x[k] - d;
-            s[k] += e * e;
-            each(d);
-        }
-    }
-    for (k, (&x, &d)) in xr.iter().zip(dr).enumerate() {
-        let d = f64::from(d);
-        let e = x - d;
-        s[k] += e * e;
-        each(d);
-    }
-    (s[0] + s[1]) + (s[2] + s[3])
 }
 
 impl BlockSummary {

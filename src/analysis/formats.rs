@@ -6,7 +6,6 @@
 //! `np.mean(e ** 2)` (pairwise), the SQNR against the data's signal power, scaled where either
 //! would overflow or underflow, as the integer schemes' are.
 
-use super::blocks::block_sum_sq;
 use super::histogram::Histogram;
 use super::metrics::Metrics;
 use super::Analysis;
@@ -574,13 +573,20 @@ pub struct FormatExtras {
 /// values counted in `bins`, in one pass over them.
 pub fn format_extras(xs: &[f64], q: &Quantized, block: usize, mut bins: Histogram) -> FormatExtras {
     let block = block.max(1);
-    let mut add = bins.adder();
     let block_mse = xs
         .chunks(block)
         .zip(q.dequantized.chunks(block))
-        .map(|(x, d)| block_sum_sq(x, d, &mut add) / x.len().max(1) as f64)
+        .map(|(x, d)| {
+            let mut s = 0.0f64;
+            for (&x, &d) in x.iter().zip(d) {
+                let d = f64::from(d);
+                let e = x - d;
+                s += e * e;
+                bins.add(d);
+            }
+            s / x.len().max(1) as f64
+        })
         .collect();
-    drop(add);
     FormatExtras {
         block_mse,
         dequantized: bins,

@@ -52,32 +52,6 @@ impl Histogram {
         }
     }
 
-    /// [`Histogram::add`] for many values: the same bins, found by a multiplication, with the
-    /// division `add` makes only for a value within rounding of a bin's edge. (The two ways
-    /// differ by a few units in the last place, so where the product is farther than that from
-    /// an integer, both have the same floor.)
-    pub fn adder(&mut self) -> impl FnMut(f64) + '_ {
-        let bins = self.counts.len() as f64;
-        let per = bins / (self.hi - self.lo);
-        move |x| {
-            if !(x >= self.lo && x <= self.hi) {
-                return;
-            }
-            let t = (x - self.lo) * per;
-            let f = t.floor();
-            let near = 1e-9 * t.max(1.0);
-            let b = if t - f > near && f + 1.0 - t > near {
-                (f as usize).min(self.counts.len() - 1)
-            } else {
-                match self.bin_of(x) {
-                    Some(b) => b,
-                    None => return,
-                }
-            };
-            self.counts[b] += 1;
-        }
-    }
-
     /// A histogram of `xs` over `[lo, hi]`.
     pub fn of(xs: &[f64], lo: f64, hi: f64, bins: usize) -> Histogram {
         let mut h = Histogram::new(lo, hi, bins);
@@ -106,41 +80,6 @@ impl Histogram {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[cfg(not(target_arch = "wasm32"))]
-    use proptest::prelude::*;
-
-    #[cfg(not(target_arch = "wasm32"))]
-    proptest! {
-        /// The adder's bins are `add`'s, for values anywhere in the range, on bin edges and at
-        /// its ends, over ranges of every scale.
-        #[test]
-        fn the_adder_bins_as_add_does(
-            lo in -1e6f64..1e6,
-            width in prop_oneof![1e-300f64..1e-290, 1e-12f64..1e-6, 1e-3f64..1e3, 1e290f64..1e300],
-            bins in 1usize..300,
-            picks in proptest::collection::vec((0usize..300, -1e-12f64..1.0), 1..200),
-        ) {
-            let hi = lo + width;
-            prop_assume!(hi > lo && hi.is_finite());
-            let mut a = Histogram::new(lo, hi, bins);
-            let mut b = a.clone();
-            let step = (hi - lo) / bins as f64;
-            let mut xs = vec![lo, hi, f64::NAN, hi + width, lo - width];
-            for &(k, f) in &picks {
-                let edge = lo + step * (k % (bins + 1)) as f64;
-                xs.extend([edge, edge + f * step, f64::from_bits(edge.to_bits().wrapping_sub(1))]);
-            }
-            for &x in &xs {
-                a.add(x);
-            }
-            let mut add = b.adder();
-            for &x in &xs {
-                add(x);
-            }
-            drop(add);
-            prop_assert_eq!(a.counts, b.counts);
-        }
-    }
 
     #[test]
     fn counts_every_value_in_range() {
