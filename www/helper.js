@@ -1,7 +1,7 @@
 // A second core for the page: wasm runs on one thread here, so a change to a format whose
 // search is slow (the K-quants) on many values is shared with a Web Worker (worker.js). The
 // session says when a change is worth it and cuts the data into pieces (`formatJob`); the page
-// quantizes pieces from the front while the worker takes them from the back, one piece ahead,
+// quantizes pieces from the front while the worker takes them from the back, up to two ahead,
 // until the two meet, so each side does as much as its speed allows; the session joins the
 // pieces in order, the same result bit for bit as one run. Whatever fails on the way (no
 // worker, a worker that errs) leaves the update to quantize everything itself, as without the
@@ -88,8 +88,8 @@ function ask(message, transfer) {
   return reply;
 }
 
-/** A promise that settles after the events already queued (a worker's reply among them) have
- * been handled: a message to ourselves, which unlike a timer is not held back. */
+/** A promise that settles after a message to ourselves, which unlike a timer is not held back:
+ * the events already queued (a worker's reply among them) are usually handled before it. */
 function yieldToEvents() {
   return new Promise((resolve) => {
     const { port1, port2 } = new MessageChannel();
@@ -146,18 +146,23 @@ export async function helpWith(query) {
       out += 1;
       reply.then(
         (m) => {
-          bytes[i] = m.part;
-          workerMs = workerMs ? (workerMs + m.ms) / 2 : m.ms;
-          arrays.push(new Float32Array(m.values.buffer));
-          give();
+          out -= 1; // before `give`, which counts the pieces the worker still has
+          try {
+            bytes[i] = m.part;
+            workerMs = workerMs ? (workerMs + m.ms) / 2 : m.ms;
+            arrays.push(new Float32Array(m.values.buffer));
+            give();
+          } catch (e) {
+            failure ??= e;
+          }
+          wake?.();
         },
         (e) => {
-          failure = e;
+          out -= 1;
+          failure ??= e;
+          wake?.();
         },
-      ).finally(() => {
-        out -= 1;
-        wake?.();
-      });
+      );
     } catch (e) {
       failure = e;
     }

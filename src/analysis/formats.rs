@@ -461,11 +461,12 @@ where
 /// [`error_sums`] of `format`'s quantization (blocks of `block`) of `xs`, float32, against
 /// `given`, the values as given (`None` where they are `xs` exactly), and the count
 /// [`Quantized::saturated`] gives; bit for bit as [`formats::quantize`] then [`error_sums`], but
-/// without keeping the dequantized values: each thread quantizes its part a few blocks at a time
-/// ([`Window`](formats::stream::Window)) and sums its leaves from them, so the pass reads the values once and writes
-/// nothing the size of the data. With `codes` (as long as `xs`), each value's code is written
+/// without keeping the dequantized values: each thread quantizes its part a few blocks at a
+/// time ([`Window`](formats::stream::Window)) and sums its leaves from them, so the pass reads
+/// the values once and writes nothing the size of the data. With `codes` (as long as `xs`),
+/// each value's code is written
 /// there as the byte the format stores (Q8_0's in two's complement). Errors as
-/// [`formats::quantize`] would, though not always with the same message (the error of a piece).
+/// [`formats::quantize`] would, and where `given` or `codes` is not as long as `xs`.
 pub fn streamed_error_sums(
     format: Format,
     block: usize,
@@ -473,8 +474,15 @@ pub fn streamed_error_sums(
     given: Option<&[f64]>,
     codes: Option<&mut [u8]>,
 ) -> Result<((f64, f64, f64), usize)> {
+    let lengths = [given.map(<[f64]>::len), codes.as_ref().map(|c| c.len())];
+    if let Some(len) = lengths.into_iter().flatten().find(|&len| len != xs.len()) {
+        return Err(Error::Setting {
+            name: "values",
+            given: format!("{len} values as given or codes for {} values", xs.len()),
+            expected: "the values as given and the codes as many as the values".into(),
+        });
+    }
     let streamer = Streamer::new(format, block, xs)?;
-    let given = given.filter(|g| g.len() == xs.len());
     match codes {
         Some(out) => streamed(format, &streamer, xs, given, out),
         None => streamed(format, &streamer, xs, given, &mut vec![(); xs.len()]),
@@ -701,6 +709,16 @@ mod tests {
                     assert!(codes == bytes, "{format} n={n}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn streamed_sums_refuse_values_or_codes_of_another_length() {
+        let xs = vec![0.5f32; 256];
+        let given = vec![0.5f64; 255];
+        let mut codes = [0u8; 100];
+        for (g, c) in [(Some(&given[..]), None), (None, Some(&mut codes[..]))] {
+            assert!(streamed_error_sums(Format::Q4_0, 32, &xs, g, c).is_err());
         }
     }
 

@@ -77,11 +77,20 @@ impl Help {
     /// length; once that is the last piece the run is whole.
     fn join(&mut self, i: usize, part: Quantized) -> Result<()> {
         let range = self.range(i)?;
-        if i != self.next || part.codes.len() != range.len() {
+        if i != self.next || part.codes.len() != range.len() || part.block != self.key.1 {
             return Err(Error::Setting {
                 name: "format",
-                given: format!("piece {i} of {} values", part.codes.len()),
-                expected: format!("piece {} of {} values", self.next, range.len()),
+                given: format!(
+                    "piece {i} of {} values in blocks of {}",
+                    part.codes.len(),
+                    part.block
+                ),
+                expected: format!(
+                    "piece {} of {} values in blocks of {}",
+                    self.next,
+                    range.len(),
+                    self.key.1
+                ),
             });
         }
         let n = self.data.values.len();
@@ -308,12 +317,16 @@ mod tests {
         // Out of order, twice, past the last, of the wrong length, not bytes of a part: each
         // drops the job, and the update quantizes everything itself.
         type Wrong = fn(&mut Session, &[u8]) -> Result<()>;
-        let wrongs: [Wrong; 5] = [
+        let wrongs: [Wrong; 6] = [
             |s, _| s.format_piece(1),
             |s, b| s.format_piece(0).and_then(|_| s.format_tail(0, b)),
             |s, b| s.format_tail(8, b),
             |s, _| s.format_tail(0, &quantize_part("q4_K", 256, &[0.5; 512]).unwrap()),
             |s, _| s.format_tail(0, b"QVP1 and then nothing"),
+            |s, _| {
+                let other = quantize_part("q4_0", 32, s.format_piece_values(0)?)?;
+                s.format_tail(0, &other)
+            },
         ];
         for wrong in wrongs {
             s.format_job(QUERY).unwrap().unwrap();

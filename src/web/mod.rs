@@ -228,8 +228,9 @@ impl Session {
 
     /// Before `update(query)`: where that update would make a new run of a slow format on
     /// many values, the job to share with a worker as a JSON string `{"format", "block",
-    /// "pieces", "piece", "n"}` (`piece` values each, the last perhaps fewer, `n` in all) (and the job is kept for `formatPieceValues`, `formatPiece` and
-    /// `formatTail`); otherwise `undefined`.
+    /// "pieces", "piece", "n"}` (`pieces` of `piece` values each, the last perhaps fewer, `n`
+    /// in all), kept for `formatPieceValues`, `formatPiece` and `formatTail`; otherwise
+    /// `undefined`.
     #[wasm_bindgen(js_name = formatJob)]
     pub fn format_job(&mut self, query: &str) -> Result<Option<String>, JsError> {
         let job = self.inner.format_job(query).map_err(js_err)?;

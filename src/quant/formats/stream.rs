@@ -8,7 +8,7 @@
 
 use super::fp8::{self, Fp8};
 use super::{quantize, Format, Quantized};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Values quantized at a time: a multiple of every block (NF4's largest is 4096), small enough
 /// that a piece's outputs stay in the core's cache.
@@ -60,14 +60,18 @@ impl<'a> Streamer<'a> {
     /// Values `a..b` (`a` a multiple of `align`, `b` too or the end) quantized.
     fn piece(&self, a: usize, b: usize) -> Result<Quantized> {
         let xs = &self.xs[a..b];
-        match self.fp8 {
+        let q = match self.fp8 {
+            // `quantize` refuses values that are not finite; a piece does too.
             Some((kind, scale)) => {
-                // `quantize` refuses values that are not finite; a piece does too.
-                super::check_finite(xs)?;
-                Ok(fp8::quantize_with_scale(xs, kind, scale))
+                super::check_finite(xs).map(|()| fp8::quantize_with_scale(xs, kind, scale))
             }
             None => quantize(self.format, self.block, xs),
-        }
+        };
+        // A value that is not finite is named as the whole tensor's check names it.
+        q.map_err(|e| match e {
+            Error::NonFinite { .. } => super::check_finite(self.xs).err().unwrap_or(e),
+            e => e,
+        })
     }
 }
 
@@ -165,11 +169,19 @@ mod tests {
 
     #[test]
     fn a_piece_that_cannot_be_quantized_is_an_error() {
-        let mut xs = values(4096);
-        xs[4000] = f32::INFINITY;
+        let mut xs = values(3 * 4096);
+        xs[10_000] = f32::INFINITY;
+        let whole = quantize(Format::Q4_0, 32, &xs).unwrap_err().to_string();
         for format in [Format::Q4_0, Format::Fp8E4m3] {
             let s = Streamer::new(format, format.block(None).unwrap(), &xs).unwrap();
-            assert!(s.window().get(0, 4096).is_err(), "{format}");
+            // Asked for from the piece after the first: the index is still the tensor's.
+            let mut w = s.window();
+            assert!(w.get(0, 8).is_ok(), "{format}");
+            assert_eq!(
+                w.get(9000, 10_100).unwrap_err().to_string(),
+                whole,
+                "{format}"
+            );
         }
         assert!(Streamer::new(Format::Q4_K, 256, &xs[..1000]).is_err());
     }
