@@ -668,10 +668,7 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|i| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                let u = (formats::lcg(&mut s) >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
                 match (i / 256) % 7 {
                     0 => 0.0,
                     1 => (u * 32.0).round() * 0.5,

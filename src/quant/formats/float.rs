@@ -360,6 +360,15 @@ pub(super) fn in_parts<T: Send>(
     })
 }
 
+/// The next state of the tests' linear congruential generator (Knuth's MMIX constants).
+#[cfg(test)]
+pub(crate) fn lcg(s: &mut u64) -> u64 {
+    *s = s
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    *s
+}
+
 /// Values for comparing two builds of a loop: every 64 a different magnitude (1e-40 to 1e6,
 /// zeros, halves), from a fixed linear congruential generator.
 #[cfg(test)]
@@ -367,10 +376,7 @@ pub(super) fn test_values(n: usize) -> Vec<f32> {
     let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
     (0..n)
         .map(|i| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let u = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            let u = (lcg(&mut s) >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
             match i / 64 % 9 {
                 0 => 0.0,
                 1 => (u * 32.0).round() * 0.5,

@@ -16,6 +16,8 @@ use std::fmt;
 use std::str::FromStr;
 
 mod float;
+#[cfg(test)]
+pub(crate) use float::lcg;
 pub mod fp8;
 pub mod ggml;
 pub mod kquants;
