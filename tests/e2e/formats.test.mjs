@@ -3,12 +3,12 @@
 // messages of formats that cannot take the data.
 //
 // Needs pkg/ built (`make wasm`); `make test-e2e` runs it with the other files here.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, startPage } from '../../scripts/browser.mjs';
-import { assertClean, canvasReport, expectNoError, openPage, savedUrl, waitState } from './harness.mjs';
+import { ROOT } from '../../scripts/browser.mjs';
+import { assertClean, canvasReport, expectNoError, savedUrl, usePage, waitState } from './harness.mjs';
 
 const ARTIFACTS = path.join(ROOT, 'artifacts');
 const FORMATS = ['nf4', 'fp8-e4m3', 'fp8-e5m2', 'mxfp4', 'nvfp4', 'q4_0', 'q4_1', 'q8_0', 'q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K'];
@@ -16,17 +16,11 @@ const METRICS = ['scale', 'zero-point', 'mse', 'sqnr', 'max-error', 'clipped'];
 /** A count every format takes: a multiple of 256 (the K-quants' super-block). */
 const N = 8192;
 
-let browser;
-let origin;
-let stop;
+/** Pages at a path, each in a fresh context (see harness.mjs). */
+const { open } = usePage();
 
-before(async () => {
+before(() => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  ({ origin, browser, stop } = await startPage());
-});
-
-after(async () => {
-  await stop?.();
 });
 
 test('every format through the Format control: ready, in the URL, its comparison drawn on the first screen, the int controls greyed', async () => {
@@ -250,14 +244,6 @@ test('360 px wide with a format: no horizontal scroll, every format chart drawn'
 
 // ---------------------------------------------------------------------------------------------
 // The helpers of page.test.mjs, for this file's pages.
-
-/** Opens `pathname` in a fresh context and waits for the page to settle (`state`, "ready" by
- * default), recording console errors and warnings, page errors, failed requests, HTTP errors
- * and requests to other hosts in `problems`. */
-/** The page at `pathname` in a fresh context (see harness.mjs). */
-function open(pathname, options) {
-  return openPage(browser, origin, pathname, options);
-}
 
 async function metrics(page) {
   const out = {};

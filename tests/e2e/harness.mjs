@@ -2,6 +2,23 @@
 // error, failed request and request to another host collected; waiting for the page's test
 // contract (`data-state`, `data-charts`, `data-url`); a canvas read back.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { startPage } from '../../scripts/browser.mjs';
+
+/** Starts the dev server and Chromium before a test file's tests and stops both after them.
+ * `open(pathname, options)` is [`openPage`] on them; `browser` and `origin` are theirs once
+ * started. */
+export function usePage() {
+  const web = {};
+  before(async () => {
+    Object.assign(web, await startPage());
+  });
+  after(async () => {
+    await web.stop?.();
+  });
+  web.open = (pathname, options) => openPage(web.browser, web.origin, pathname, options);
+  return web;
+}
 
 /** Opens `pathname` on `origin` in a new context of `browser` (1280 × 900 unless told) and waits
  * for `data-state` to be `state`; `initScript` runs before the page's own scripts. `problems`

@@ -2,33 +2,22 @@
 // split between the page and a Web Worker, and the page shows what one run on one core shows.
 //
 // Needs pkg/ built (`make wasm`); `make test-e2e` runs it with the other files here.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPage } from '../../scripts/browser.mjs';
-import { assertClean, expectNoError, openPage, waitState } from './harness.mjs';
+import { assertClean, expectNoError, usePage, waitState } from './harness.mjs';
 
 /** The fewest values the page splits a run for (`helpMinValues`), a multiple of 256. */
 const N = 8_388_608;
 const METRICS = ['mse', 'sqnr', 'max-error', 'clipped'];
 
-let browser;
-let origin;
-let stop;
-
-before(async () => {
-  ({ origin, browser, stop } = await startPage());
-});
-
-after(async () => {
-  await stop?.();
-});
+const web = usePage();
 
 /** Opens the page on N values in q8_0 (with or without Web Workers), changes the format to
  * q4_K as a user would, and returns what it shows. */
 async function q4kOn(workers) {
   // Without workers: `Worker` removed before the page's scripts run, as in a browser that has none.
   const initScript = workers ? undefined : () => delete window.Worker;
-  const { page, problems, close } = await openPage(browser, origin, `/?n=${N}&format=q8_0`, { initScript });
+  const { page, problems, close } = await web.open(`/?n=${N}&format=q8_0`, { initScript });
   try {
     if (workers) {
       await page.waitForFunction(() => document.body.dataset.helper !== undefined, null, { timeout: 60_000 });
@@ -60,7 +49,7 @@ test('a K-quant change on 8M values runs on two cores and shows what one core sh
 });
 
 test('the pieces made by the page and by quantizePart join to the one-run summary in wasm', async () => {
-  const { page, problems, close } = await openPage(browser, origin, '/?n=1000');
+  const { page, problems, close } = await web.open('/?n=1000');
   try {
     const [joined, whole] = await page.evaluate(async (n) => {
       const m = await import('/pkg/quantviz.js');

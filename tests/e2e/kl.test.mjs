@@ -4,10 +4,9 @@
 // core's message while the view stays.
 //
 // Needs pkg/ built (`make wasm`); `make test-e2e` runs it with the other files here.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPage } from '../../scripts/browser.mjs';
-import { assertClean, expectNoError, openPage, savedUrl, waitState } from './harness.mjs';
+import { assertClean, expectNoError, savedUrl, usePage, waitState } from './harness.mjs';
 
 /** Laplace values with outliers, where KL, percentile and least-error clip apart. */
 const DATA = 'dist=laplace:0,1&n=20000&seed=5&outliers=20&outlier_value=40&bits=4';
@@ -17,17 +16,7 @@ const KL_ASYMMETRIC = 'calibration kl is symmetric-only';
 const KL = [0x86, 0x3b, 0xc4];
 const ROTATED = [0xe0, 0x6c, 0x00];
 
-let browser;
-let origin;
-let stop;
-
-before(async () => {
-  ({ origin, browser, stop } = await startPage());
-});
-
-after(async () => {
-  await stop?.();
-});
+const web = usePage();
 
 /** How many pixels of `#chart-NAME` are within a small distance of `rgb`, in its upper and lower
  * half, and in how many pixel columns; read from a copy, as the harness does. */
@@ -107,7 +96,7 @@ async function checkKlCard(page, what) {
 }
 
 test('kl through the Calibration control: symmetric, the KL card drawn with the core threshold; asymmetric then is refused with the core message and the view stays', async () => {
-  const { page, problems, close } = await openPage(browser, origin, `/?${DATA}`);
+  const { page, problems, close } = await web.open(`/?${DATA}`);
   assert.ok(await page.locator('#kl-card').isHidden(), 'no KL card with min-max');
   assert.equal(await page.inputValue('#scheme'), 'asymmetric');
   await page.getByLabel('Calibration', { exact: true }).selectOption('kl');
@@ -146,7 +135,7 @@ test('kl through the Calibration control: symmetric, the KL card drawn with the 
 
 test('kl through a link: kl alone is symmetric and drawn; kl with asymmetric shows the core message over the defaults', async () => {
   {
-    const { page, problems, close } = await openPage(browser, origin, `/?${DATA}&calibration=kl`);
+    const { page, problems, close } = await web.open(`/?${DATA}&calibration=kl`);
     await expectNoError(page, 'kl link');
     assert.equal(await page.inputValue('#calibration'), 'kl');
     assert.equal(await page.inputValue('#scheme'), 'symmetric');
@@ -155,7 +144,7 @@ test('kl through a link: kl alone is symmetric and drawn; kl with asymmetric sho
     await close();
   }
   {
-    const { page, problems, close } = await openPage(browser, origin, `/?${DATA}&calibration=kl&scheme=asymmetric`, { state: 'error' });
+    const { page, problems, close } = await web.open(`/?${DATA}&calibration=kl&scheme=asymmetric`, { state: 'error' });
     const message = await page.textContent('#error');
     assert.ok(message.includes(KL_ASYMMETRIC), `the core's message: ${message}`);
     assert.ok(message.includes('showing the default settings instead'), message);
@@ -167,7 +156,7 @@ test('kl through a link: kl alone is symmetric and drawn; kl with asymmetric sho
 });
 
 test('the rotation card with rotate=hadamard:32: the block of the largest value before and after, the error in both bases', async () => {
-  const { page, problems, close } = await openPage(browser, origin, '/?shape=64,256&seed=2&bits=4&outliers=1&outlier_value=25&rotate=hadamard:32');
+  const { page, problems, close } = await web.open('/?shape=64,256&seed=2&bits=4&outliers=1&outlier_value=25&rotate=hadamard:32');
   await expectNoError(page, 'rotation');
   assert.ok(await page.locator('#rotation-card').isVisible(), 'the rotation card shows');
   assert.ok(await page.locator('#kl-card').isHidden(), 'no KL card with min-max');

@@ -3,10 +3,9 @@
 // a control changed inside a step stays live.
 //
 // Needs pkg/ built (`make wasm`); `make test-e2e` runs it with the other files here.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPage } from '../../scripts/browser.mjs';
-import { assertClean, expectNoError, openPage, savedUrl, waitState } from './harness.mjs';
+import { assertClean, expectNoError, savedUrl, usePage, waitState } from './harness.mjs';
 
 /** The tour's steps, in order: the issue's lessons. */
 const LESSON_TITLES = [
@@ -21,22 +20,12 @@ const LESSON_TITLES = [
   'Does the model still work?',
 ];
 
-let browser;
-let origin;
-let stop;
-
-before(async () => {
-  ({ origin, browser, stop } = await startPage());
-});
-
-after(async () => {
-  await stop?.();
-});
+const web = usePage();
 
 test('every step loads from its link without an error and shows its title', async () => {
   assert.ok(LESSON_TITLES.length >= 8, 'at least 8 steps');
   for (const [i, title] of LESSON_TITLES.entries()) {
-    const { page, problems, close } = await openPage(browser, origin, `/?lesson=${i + 1}`);
+    const { page, problems, close } = await web.open(`/?lesson=${i + 1}`);
     await expectNoError(page, `step ${i + 1}`);
     assert.ok(await page.locator('#lesson').isVisible(), `step ${i + 1}: the panel shows`);
     assert.equal((await page.textContent('#lesson-title')).trim(), title);
@@ -49,7 +38,7 @@ test('every step loads from its link without an error and shows its title', asyn
 });
 
 test('Next, Previous and the arrow keys move between steps; the controls stay live', async () => {
-  const { page, problems, close } = await openPage(browser, origin, '/?lesson=1');
+  const { page, problems, close } = await web.open('/?lesson=1');
   assert.ok(await page.locator('#lesson-prev').isDisabled(), 'no step before the first');
   await page.click('#lesson-next');
   await waitState(page, 'ready');
@@ -83,7 +72,7 @@ test('Next, Previous and the arrow keys move between steps; the controls stay li
 });
 
 test('a step that does not exist says so and shows the page', async () => {
-  const { page, problems, close } = await openPage(browser, origin, '/?lesson=99', { state: 'error' });
+  const { page, problems, close } = await web.open('/?lesson=99', { state: 'error' });
   assert.match(await page.textContent('#error'), /lesson: the tour has steps 1 to \d+/);
   assert.ok(await page.locator('#lesson').isHidden());
   assert.ok(await page.locator('#chart-histogram').isVisible(), 'the default view under the message');

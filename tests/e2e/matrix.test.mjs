@@ -3,26 +3,12 @@
 // pointing at the heatmap, and bad combinations that say so and keep the view.
 //
 // Needs pkg/ built (`make wasm`); `make test-e2e` runs it with the other files here.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPage } from '../../scripts/browser.mjs';
-import { assertClean, canvasReport, expectNoError, openPage, savedUrl, waitState } from './harness.mjs';
+import { assertClean, canvasReport, expectNoError, savedUrl, usePage, waitState } from './harness.mjs';
 
-let browser;
-let origin;
-let stop;
-
-before(async () => {
-  ({ origin, browser, stop } = await startPage());
-});
-
-after(async () => {
-  await stop?.();
-});
-
-function open(pathname, options) {
-  return openPage(browser, origin, pathname, options);
-}
+/** Pages at a path, each in a fresh context (see harness.mjs). */
+const { open } = usePage();
 
 /** Types `value` into the field labelled `label` and commits it (Enter). */
 async function type(page, selector, value, state = 'ready') {

@@ -4,22 +4,12 @@
 // section.
 //
 // Needs pkg/ built (`make wasm`); `make test-e2e` runs it with the other files here.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bitsChange, startPage } from '../../scripts/browser.mjs';
-import { assertClean, canvasReport, expectNoError, openPage, waitState } from './harness.mjs';
+import { bitsChange } from '../../scripts/browser.mjs';
+import { assertClean, canvasReport, expectNoError, usePage, waitState } from './harness.mjs';
 
-let browser;
-let origin;
-let stop;
-
-before(async () => {
-  ({ origin, browser, stop } = await startPage());
-});
-
-after(async () => {
-  await stop?.();
-});
+const web = usePage();
 
 /** Waits until the section shows the model, scrolls it into view and waits for its chart. */
 async function atModel(page) {
@@ -55,7 +45,7 @@ function flips(page) {
 }
 
 test('the float and int8 accuracy, no flips, the accuracy chart drawn; 2 bits drops and draws its flips', async () => {
-  const { page, problems, close } = await openPage(browser, origin, '/');
+  const { page, problems, close } = await web.open('/');
   try {
     await atModel(page);
     await expectNoError(page);
@@ -98,7 +88,7 @@ test('the float and int8 accuracy, no flips, the accuracy chart drawn; 2 bits dr
 });
 
 test('a link with a format shows its accuracy; the data controls do not change it', async () => {
-  const { page, problems, close } = await openPage(browser, origin, '/?n=8192&format=q4_0');
+  const { page, problems, close } = await web.open('/?n=8192&format=q4_0');
   try {
     await atModel(page);
     assert.equal(await page.textContent('#model-accuracy'), '96.39 % (347 / 360)', 'q4_0: one image lost, as `quantviz model` says');
@@ -116,13 +106,13 @@ test('a link with a format shows its accuracy; the data controls do not change i
 });
 
 test('a failed fetch of the model says so in the section, and the page works on', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await web.browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.route('**/models/digits-test.safetensors', (route) => route.fulfill({ status: 404, body: 'gone' }));
   try {
-    await page.goto(`${origin}/`);
+    await page.goto(`${web.origin}/`);
     await page.waitForFunction(() => /Could not load the model/.test(document.getElementById('model-status').textContent));
     assert.match(await page.textContent('#model-status'), /models\/digits-test\.safetensors: HTTP 404/);
     assert.ok(await page.locator('#model-body').isHidden());

@@ -4,12 +4,12 @@
 // tensor's bytes are read from the file.
 //
 // Needs pkg/ built (`make wasm`); `make test-e2e` runs it.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, startPage } from '../../scripts/browser.mjs';
-import { assertClean, canvasReport, expectNoError, openPage, savedUrl, waitState } from './harness.mjs';
+import { ROOT } from '../../scripts/browser.mjs';
+import { assertClean, canvasReport, expectNoError, savedUrl, usePage, waitState } from './harness.mjs';
 
 const TINY_ST = readFileSync(path.join(ROOT, 'tests/fixtures/models/tiny.safetensors'));
 const TINY_GGUF = readFileSync(path.join(ROOT, 'tests/fixtures/models/tiny.gguf'));
@@ -17,22 +17,12 @@ const TINY_GGUF = readFileSync(path.join(ROOT, 'tests/fixtures/models/tiny.gguf'
 const ST_HEADER_END = 8 + Number(TINY_ST.readBigUInt64LE(0));
 const ST_HEADER = JSON.parse(TINY_ST.subarray(8, ST_HEADER_END).toString('utf8'));
 
-let browser;
-let origin;
-let stop;
-
-before(async () => {
-  ({ origin, browser, stop } = await startPage());
-});
-
-after(async () => {
-  await stop?.();
-});
+const web = usePage();
 
 /** Opens `pathname` with every `Blob.slice` and `arrayBuffer` of the page recorded in
  * `window.__reads` (a read of a File itself, not a slice of it, is marked `whole`). */
 async function openRecorded(pathname) {
-  const r = await openPage(browser, origin, pathname, { state: 'ready' });
+  const r = await web.open(pathname, { state: 'ready' });
   await r.page.evaluate(() => {
     const reads = [];
     window.__reads = reads;
@@ -192,7 +182,7 @@ test('a GGUF file: its float tensors load, the quantized one is refused by its t
 });
 
 test('the digits preset opens the repository model, and its link opens it again', async () => {
-  const { page, problems, close } = await openPage(browser, origin, '/');
+  const { page, problems, close } = await web.open('/');
   await page.getByRole('button', { name: 'Digits MLP weights' }).click();
   await waitState(page, 'ready');
   await expectNoError(page);
@@ -207,7 +197,7 @@ test('the digits preset opens the repository model, and its link opens it again'
   assertClean(problems);
 
   // The link: the same tensor, with the link's format.
-  const again = await openPage(browser, origin, `/?preset=digits-mlp&tensor=fc2.weight&format=fp8-e4m3`);
+  const again = await web.open(`/?preset=digits-mlp&tensor=fc2.weight&format=fp8-e4m3`);
   await expectNoError(again.page);
   assert.match(await again.page.textContent('#data-source'), /fc2\.weight of digits-mlp\.safetensors/);
   assert.equal(await again.page.inputValue('#format'), 'fp8-e4m3');
@@ -225,14 +215,14 @@ test('the digits preset opens the repository model, and its link opens it again'
 });
 
 test('a link naming a tensor of a file says the file cannot be in a link and shows generated data', async () => {
-  const { page, problems, close } = await openPage(browser, origin, '/?tensor=model.layers.0.mlp.up_proj.weight&bits=4', { state: 'error' });
+  const { page, problems, close } = await web.open('/?tensor=model.layers.0.mlp.up_proj.weight&bits=4', { state: 'error' });
   const err = await page.textContent('#error');
   assert.match(err, /model\.layers\.0\.mlp\.up_proj\.weight.*the file itself cannot be in a link.*generated data/);
   assert.match(await page.textContent('#data-source'), /^Generated/);
   assert.equal(await page.inputValue('#bits'), '4');
   await assertChartsDrawn(page);
   // A preset link naming a tensor the file does not have: says so, shows generated data.
-  const bad = await openPage(browser, origin, '/?preset=digits-mlp&tensor=fc9.weight', { state: 'error' });
+  const bad = await web.open('/?preset=digits-mlp&tensor=fc9.weight', { state: 'error' });
   assert.match(await bad.page.textContent('#error'), /digits-mlp\.safetensors.*fc9\.weight/);
   assert.match(await bad.page.textContent('#data-source'), /^Generated/);
   await bad.close();

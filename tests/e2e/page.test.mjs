@@ -3,13 +3,13 @@
 //
 // Needs pkg/ built (`make wasm`); `make test-e2e` runs it as `node --test tests/e2e/`.
 // Screenshots go to artifacts/ (gitignored); `make screenshot` makes the README's.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, startPage } from '../../scripts/browser.mjs';
+import { ROOT } from '../../scripts/browser.mjs';
 import { toPalettePng } from './palette-png.mjs';
-import { assertClean, canvasReport, expectNoError, openPage, savedUrl, twoFrames, waitState } from './harness.mjs';
+import { assertClean, canvasReport, expectNoError, savedUrl, twoFrames, usePage, waitState } from './harness.mjs';
 
 const ARTIFACTS = path.join(ROOT, 'artifacts');
 /** The notebook's first example (asymmetric and symmetric 8-bit min-max of its 20 values). */
@@ -19,17 +19,11 @@ const NOTEBOOK_SYMMETRIC_SCALE = '1.1569291338582677';
 const METRICS = ['scale', 'zero-point', 'mse', 'sqnr', 'max-error', 'clipped'];
 const CHARTS = ['histogram', 'error', 'compare', 'mapping', 'sweep'];
 
-let browser;
-let origin;
-let stop;
+/** Pages at a path, each in a fresh context (see harness.mjs). */
+const { open } = usePage();
 
-before(async () => {
+before(() => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  ({ origin, browser, stop } = await startPage());
-});
-
-after(async () => {
-  await stop?.();
 });
 
 test('the page loads, every chart is drawn crisp, and every number is shown', async () => {
@@ -554,11 +548,6 @@ test('wide desktop screenshot', async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-
-/** The page at `pathname` in a fresh context (see harness.mjs). */
-function open(pathname, options) {
-  return openPage(browser, origin, pathname, options);
-}
 
 /** The six metric texts. */
 async function metrics(page) {
