@@ -482,16 +482,19 @@ pub fn streamed_error_sums(
             expected: "the values as given and the codes as many as the values".into(),
         });
     }
-    let streamer = Streamer::new(format, block, xs)?;
+    format.check_count(xs.len(), block)?;
     match codes {
-        Some(out) => streamed(format, &streamer, xs, given, out),
-        None => streamed(format, &streamer, xs, given, &mut vec![(); xs.len()]),
+        Some(out) => streamed(format, block, xs, given, out),
+        None => streamed(format, block, xs, given, &mut vec![(); xs.len()]),
     }
 }
 
 /// Where [`streamed_error_sums`] puts codes: a byte each, or nowhere.
-trait CodeSink: Send {
+trait CodeSink: Send + Sized {
     fn put(&mut self, code: i32);
+    /// The sink as bytes, where it keeps them (for the fused passes of x86-64).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn bytes(out: &mut [Self]) -> Option<&mut [u8]>;
 }
 
 impl CodeSink for u8 {
@@ -499,17 +502,23 @@ impl CodeSink for u8 {
     fn put(&mut self, code: i32) {
         *self = code as u8;
     }
+    fn bytes(out: &mut [u8]) -> Option<&mut [u8]> {
+        Some(out)
+    }
 }
 
 impl CodeSink for () {
     #[inline(always)]
     fn put(&mut self, _: i32) {}
+    fn bytes(_: &mut [()]) -> Option<&mut [u8]> {
+        None
+    }
 }
 
 /// [`streamed_error_sums`] with its code sink.
 fn streamed<O: CodeSink>(
     format: Format,
-    streamer: &Streamer<'_>,
+    block: usize,
     xs: &[f32],
     given: Option<&[f64]>,
     out: &mut [O],
@@ -517,6 +526,23 @@ fn streamed<O: CodeSink>(
     type Sums = ((f64, f64, f64), usize);
     let add = |a: Sums, b: Sums| (combine(a.0, b.0), a.1 + b.1);
     let base = xs.as_ptr() as usize;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(fused) = formats::fast::Fused::of(format, xs) {
+        let sums = crate::par::pairwise_map_mut(
+            xs,
+            out,
+            &|part, out| {
+                let a = (part.as_ptr() as usize - base) / std::mem::size_of::<f32>();
+                fused.part(xs, given, a, a + part.len(), O::bytes(out))
+            },
+            &|a, b| Some(add(a?, b?)),
+        );
+        // Where a block cannot be quantized, the general path below finds it and names it.
+        if let Some(sums) = sums {
+            return Ok(sums);
+        }
+    }
+    let streamer = Streamer::new(format, block, xs)?;
     crate::par::pairwise_map_mut(
         xs,
         out,

@@ -116,6 +116,11 @@ impl<const MBITS: u32, const BIAS: u32, const MAX: u32> Enc<MBITS, BIAS, MAX> {
     fn scale(xs: &[f32]) -> f32 {
         // The largest magnitude, by parts (a maximum is the same in any order).
         let amax = crate::par::pairwise_map(xs, &abs_max, &|a, b| if b > a { b } else { a });
+        Self::scale_of(amax)
+    }
+
+    /// The scale of a tensor whose largest magnitude is `amax`.
+    fn scale_of(amax: f32) -> f32 {
         (f64::from(Self::FMAX) / f64::from(amax).max(1e-12)) as f32
     }
 
@@ -135,6 +140,43 @@ impl<const MBITS: u32, const BIAS: u32, const MAX: u32> Enc<MBITS, BIAS, MAX> {
             block: n,
             saturated,
         }
+    }
+}
+
+/// An encoding's constants as values, for the fused error pass ([`super::fast`]), which casts
+/// eight values at a time by the same steps as [`Enc::cast`].
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Constants {
+    pub shift: u32,
+    pub low: u32,
+    /// `(127 - BIAS) << MBITS`: what the float32 exponent's bias is off by, in code units.
+    pub rebias: u32,
+    pub fmax: f32,
+    pub min_normal: f32,
+    pub magic: f32,
+    pub max: u32,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<const MBITS: u32, const BIAS: u32, const MAX: u32> Enc<MBITS, BIAS, MAX> {
+    const CONSTANTS: Constants = Constants {
+        shift: Self::SHIFT,
+        low: Self::LOW,
+        rebias: (127 - BIAS) << MBITS,
+        fmax: Self::FMAX,
+        min_normal: Self::MIN_NORMAL,
+        magic: Self::MAGIC,
+        max: MAX,
+    };
+}
+
+/// [`Constants`] of `kind`.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn constants(kind: Fp8) -> Constants {
+    match kind {
+        Fp8::E4m3 => E4m3::CONSTANTS,
+        Fp8::E5m2 => E5m2::CONSTANTS,
     }
 }
 
@@ -161,6 +203,15 @@ pub fn tensor_scale(xs: &[f32], kind: Fp8) -> f32 {
     match kind {
         Fp8::E4m3 => E4m3::scale(xs),
         Fp8::E5m2 => E5m2::scale(xs),
+    }
+}
+
+/// [`tensor_scale`] of a tensor whose largest magnitude is `amax`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn scale_of_amax(kind: Fp8, amax: f32) -> f32 {
+    match kind {
+        Fp8::E4m3 => E4m3::scale_of(amax),
+        Fp8::E5m2 => E5m2::scale_of(amax),
     }
 }
 

@@ -18,6 +18,8 @@ use std::str::FromStr;
 mod float;
 #[cfg(test)]
 pub(crate) use float::lcg;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod fast;
 pub mod fp8;
 pub mod ggml;
 pub mod kquants;

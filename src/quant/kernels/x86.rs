@@ -1,5 +1,6 @@
-//! Every AVX2 loop of the crate, each the same operations in the same order as its portable
-//! twin, 4 values per instruction. Each is an `unsafe fn` with `#[target_feature(enable =
+//! The integer kernels' AVX2 loops, each the same operations in the same order as its portable
+//! twin, 4 values per instruction (the formats' fused error pass has its own, in
+//! `quant::formats::fast`). Each is an `unsafe fn` with `#[target_feature(enable =
 //! "avx2")]`; callers check [`super::has_avx2`] first.
 
 use super::{ErrorLanes, Kernel};
