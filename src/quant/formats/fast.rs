@@ -168,33 +168,9 @@ unsafe fn run<K: Kernel>(
                     // |value| are those of a..b alone (zero lanes change neither).
                     let lo = a.saturating_sub(filled).min(LEN);
                     let hi = (b - filled).min(LEN).max(lo);
-                    let keep = ((lo, hi) != (0, LEN)).then(|| lanes(lo, hi));
                     let out = sq.as_mut_ptr().add(filled - base);
-                    for j in 0..4 {
-                        let yj = match keep {
-                            Some(m) => _mm256_and_ps(y[j], m[j]),
-                            None => y[j],
-                        };
-                        my = _mm256_max_ps(_mm256_and_ps(yj, abs_ps()), my);
-                        let (x0, x1) = match g {
-                            Some(g) => (
-                                _mm256_loadu_pd(g.as_ptr().add(8 * j)),
-                                _mm256_loadu_pd(g.as_ptr().add(8 * j + 4)),
-                            ),
-                            None => widen(v[j]),
-                        };
-                        let (y0, y1) = widen(yj);
-                        let (e0, e1) = (_mm256_sub_pd(x0, y0), _mm256_sub_pd(x1, y1));
-                        _mm256_storeu_pd(out.add(8 * j), _mm256_mul_pd(e0, e0));
-                        _mm256_storeu_pd(out.add(8 * j + 4), _mm256_mul_pd(e1, e1));
-                        let (mut a0, mut a1) =
-                            (_mm256_and_pd(e0, abs_pd()), _mm256_and_pd(e1, abs_pd()));
-                        if let Some(m) = keep {
-                            let (k0, k1) = widen_mask(m[j]);
-                            (a0, a1) = (_mm256_and_pd(a0, k0), _mm256_and_pd(a1, k1));
-                        }
-                        me = _mm256_max_pd(_mm256_max_pd(a0, a1), me);
-                    }
+                    let keep = ((lo, hi) != (0, LEN)).then(|| lanes(lo, hi));
+                    measure(&v, g, &y, keep, out, &mut me, &mut my);
                     let inside = (u64::MAX << lo) as u32 & ((1u64 << hi) - 1) as u32;
                     saturated += (k.saturated(&c) & inside).count_ones() as usize;
                     if let Some(out) = codes.as_deref_mut() {
@@ -228,6 +204,47 @@ unsafe fn run<K: Kernel>(
     let max_e = e.into_iter().fold(0.0, larger);
     let max_y = m.into_iter().map(f64::from).fold(0.0, larger);
     Some(((sum, max_e, max_y), saturated))
+}
+
+/// One block's squared errors into `out` (32 float64) and its largest |error| and |value|
+/// into `me` and `my`: against `g` (the values as given) or, without it, the values `v`
+/// widened; with `keep`, only its lanes count towards the largest.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn measure(
+    v: &Vals,
+    g: Option<&[f64; LEN]>,
+    y: &Vals,
+    keep: Option<[__m256; 4]>,
+    out: *mut f64,
+    me: &mut __m256d,
+    my: &mut __m256,
+) {
+    for j in 0..4 {
+        let yj = match keep {
+            Some(m) => _mm256_and_ps(y[j], m[j]),
+            None => y[j],
+        };
+        *my = _mm256_max_ps(_mm256_and_ps(yj, abs_ps()), *my);
+        let (x0, x1) = match g {
+            Some(g) => (
+                _mm256_loadu_pd(g.as_ptr().add(8 * j)),
+                _mm256_loadu_pd(g.as_ptr().add(8 * j + 4)),
+            ),
+            None => widen(v[j]),
+        };
+        let (y0, y1) = widen(yj);
+        let (e0, e1) = (_mm256_sub_pd(x0, y0), _mm256_sub_pd(x1, y1));
+        _mm256_storeu_pd(out.add(8 * j), _mm256_mul_pd(e0, e0));
+        _mm256_storeu_pd(out.add(8 * j + 4), _mm256_mul_pd(e1, e1));
+        let (mut a0, mut a1) = (_mm256_and_pd(e0, abs_pd()), _mm256_and_pd(e1, abs_pd()));
+        if let Some(m) = keep {
+            let (k0, k1) = widen_mask(m[j]);
+            (a0, a1) = (_mm256_and_pd(a0, k0), _mm256_and_pd(a1, k1));
+        }
+        *me = _mm256_max_pd(_mm256_max_pd(a0, a1), *me);
+    }
 }
 
 /// The largest magnitude of `xs` (not NaN where every value is finite), for FP8's scale.
