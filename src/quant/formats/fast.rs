@@ -13,7 +13,7 @@
 //! names the error.
 
 use super::fp8::{self, Fp8};
-use super::{ggml, Format};
+use super::Format;
 use crate::quant::pairwise::{pairwise_tree_indexed, BLOCK};
 use std::arch::x86_64::*;
 
@@ -27,9 +27,13 @@ const PIECE: usize = 2048;
 /// saturated count, as [`crate::analysis::formats::streamed_error_sums`] gives them.
 pub(crate) type Sums = ((f64, f64, f64), usize);
 
-/// A format with a fused pass, with what the pass needs beyond the values.
+/// A format with a fused pass, with what the pass needs beyond the values. Made only by
+/// [`Fused::of`], which checks the CPU: the pass's AVX2 code relies on it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Fused {
+pub(crate) struct Fused(Kind);
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
     Q4_0,
     Q4_1,
     Q8_0,
@@ -55,16 +59,16 @@ impl Fused {
                     a
                 }
             });
-            Fused::Fp8(fp8::constants(kind), fp8::scale_of_amax(kind, amax))
+            Kind::Fp8(fp8::constants(kind), fp8::scale_of_amax(kind, amax))
         };
-        Some(match format {
-            Format::Q4_0 => Fused::Q4_0,
-            Format::Q4_1 => Fused::Q4_1,
-            Format::Q8_0 => Fused::Q8_0,
+        Some(Fused(match format {
+            Format::Q4_0 => Kind::Q4_0,
+            Format::Q4_1 => Kind::Q4_1,
+            Format::Q8_0 => Kind::Q8_0,
             Format::Fp8E4m3 => fp8(Fp8::E4m3),
             Format::Fp8E5m2 => fp8(Fp8::E5m2),
             _ => return None,
-        })
+        }))
     }
 
     /// The sums over values `a..b` of `xs` (the whole tensor, float32), against `given` (the whole tensor as given, or `None` where
@@ -83,7 +87,7 @@ impl Fused {
     ) -> Option<Sums> {
         let b = b.min(xs.len());
         let a = a.min(b);
-        let partial_block = !matches!(self, Fused::Fp8(..)) && xs.len() % LEN != 0;
+        let partial_block = !matches!(self.0, Kind::Fp8(..)) && xs.len() % LEN != 0;
         let lengths = given.is_some_and(|g| g.len() != xs.len())
             || codes.as_ref().is_some_and(|c| c.len() != b - a);
         if partial_block || lengths {
@@ -91,11 +95,11 @@ impl Fused {
         }
         // SAFETY: `of` found AVX2 and F16C on this CPU (a `Fused` is made nowhere else).
         unsafe {
-            match self {
-                Fused::Q4_0 => run(&Q40, xs, given, a, b, codes),
-                Fused::Q4_1 => run(&Q41, xs, given, a, b, codes),
-                Fused::Q8_0 => run(&Q80, xs, given, a, b, codes),
-                Fused::Fp8(c, scale) => run(&Fp8Kernel::new(c, scale), xs, given, a, b, codes),
+            match self.0 {
+                Kind::Q4_0 => run(&Q40, xs, given, a, b, codes),
+                Kind::Q4_1 => run(&Q41, xs, given, a, b, codes),
+                Kind::Q8_0 => run(&Q80, xs, given, a, b, codes),
+                Kind::Fp8(c, scale) => run(&Fp8Kernel::new(c, scale), xs, given, a, b, codes),
             }
         }
     }
@@ -243,7 +247,10 @@ unsafe fn measure(
             let (k0, k1) = widen_mask(m[j]);
             (a0, a1) = (_mm256_and_pd(a0, k0), _mm256_and_pd(a1, k1));
         }
-        *me = _mm256_max_pd(_mm256_max_pd(a0, a1), *me);
+        // One at a time: `max_pd(a, m)` keeps `m` where `a` is NaN (an error against a NaN
+        // given value), as the portable comparison does.
+        *me = _mm256_max_pd(a0, *me);
+        *me = _mm256_max_pd(a1, *me);
     }
 }
 
@@ -507,7 +514,7 @@ impl Kernel for Q41 {
     /// `ggml::q4_1_block`: `d = (max - min)/15`, the minimum stored beside it.
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    unsafe fn block(&self, x: &[f32; LEN], v: &Vals) -> Option<(Codes, Vals)> {
+    unsafe fn block(&self, _: &[f32; LEN], v: &Vals) -> Option<(Codes, Vals)> {
         if !all_finite(&magnitudes(v)) {
             return None;
         }
@@ -516,11 +523,10 @@ impl Kernel for Q41 {
             _mm256_min_ps(v[2], v[3]),
         ));
         let max = block_max(v);
-        if min == 0.0 || max == 0.0 {
-            // The sign of a zero minimum or maximum is the first zero's (it is stored): the
-            // portable block finds it.
-            return q4_1_portable(x);
-        }
+        // Where the minimum or maximum is zero, the portable block takes the sign of the first
+        // zero (the stored fp16 minimum keeps it), and the vectors' minimum may have the other:
+        // no code and no error differs, only the sign of a dequantized zero, which neither
+        // the squared error nor |x̂| sees.
         let d = (max - min) / 15.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         let (d16, m16) = (fp16(d), fp16(min));
@@ -543,16 +549,6 @@ impl Kernel for Q41 {
         let y = c.map(|q| _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(q), dv), mv));
         Some((c, y))
     }
-}
-
-/// A Q4_1 block quantized by the portable code, loaded into vectors.
-#[inline]
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn q4_1_portable(x: &[f32; LEN]) -> Option<(Codes, Vals)> {
-    let (mut c, mut y) = ([0i32; LEN], [0f32; LEN]);
-    ggml::q4_1_block(x, &mut c, &mut y).ok()?;
-    let codes = |j: usize| _mm256_loadu_si256(c.as_ptr().add(j) as *const __m256i);
-    Some(([codes(0), codes(8), codes(16), codes(24)], load(&y)))
 }
 
 struct Q80;
@@ -688,11 +684,12 @@ mod tests {
     ];
 
     /// A block of 32 of kind `kind`: the cases the kernels treat apart (zeros of either sign,
-    /// a zero minimum or maximum, the largest magnitude negative, Q8_0's halves, scales whose
-    /// reciprocal overflows or that fp16 flushes, ties in magnitude) and plain values.
+    /// a zero minimum or maximum, the largest magnitude negative or tied, Q8_0's halves,
+    /// scales whose reciprocal overflows, that are subnormal with a finite reciprocal, that
+    /// fp16 flushes, near or past fp16's limit, a Q4_1 minimum past it) and plain values.
     fn block(kind: u8, s: &mut u64) -> [f32; 32] {
         let mut u = || (lcg(s) >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-        std::array::from_fn(|i| match kind % 10 {
+        std::array::from_fn(|i| match kind % KINDS {
             0 => 0.0,
             1 => [0.0, -0.0][i % 2],
             2 => u().abs() * (i % 3) as f32,
@@ -702,11 +699,23 @@ mod tests {
             6 => u() * 1e-30,
             7 => [-3.0, 3.0, 1.0][i % 3],
             8 => u() * 3e4,
+            // The first of the largest magnitude positive, in the second vector.
+            9 => [0.1 * u(), 3.0, -3.0][usize::from(i == 13) + 2 * usize::from(i == 20)],
+            // Q4_0's d subnormal with 1/d finite; the same for Q8_0.
+            10 => u() * 1.5e-37,
+            11 => u() * 2e-36,
+            // Q4_0's d and Q8_0's just within fp16; Q4_1's past it.
+            12 => [524_000.0, -3e4 * u()][usize::from(i > 0)],
+            13 => -70_000.0,
             _ => u() * 3.7,
         })
     }
 
-    /// What the general path gives values `a..b`: the format's whole run, then the error.
+    /// How many kinds [`block`] makes.
+    const KINDS: u8 = 15;
+
+    /// What the general path gives values `a..b`: the run of the blocks that hold them (the
+    /// whole tensor for FP8, whose scale is the tensor's), then the error.
     fn expected(
         format: Format,
         xs: &[f32],
@@ -714,10 +723,17 @@ mod tests {
         a: usize,
         b: usize,
     ) -> Option<(Sums, Vec<u8>)> {
-        let q = quantize(format, format.block(None).ok()?, xs).ok()?;
-        let sums = error_sums(&given[a..b], &q.dequantized[a..b]);
-        let saturated = super::super::saturated_codes(format, &q.codes[a..b]);
-        let codes = q.codes[a..b].iter().map(|&c| c as u8).collect();
+        let fp8 = matches!(format, Format::Fp8E4m3 | Format::Fp8E5m2);
+        let (lo, hi) = if fp8 {
+            (0, xs.len())
+        } else {
+            (a / LEN * LEN, (b.div_ceil(LEN) * LEN).min(xs.len()))
+        };
+        let q = quantize(format, format.block(None).ok()?, &xs[lo..hi]).ok()?;
+        let (i, j) = (a - lo, b - lo);
+        let sums = error_sums(&given[a..b], &q.dequantized[i..j]);
+        let saturated = super::super::saturated_codes(format, &q.codes[i..j]);
+        let codes = q.codes[i..j].iter().map(|&c| c as u8).collect();
         Some(((sums, saturated), codes))
     }
 
@@ -756,7 +772,9 @@ mod tests {
     #[test]
     fn every_kind_of_block_as_the_general_path_gives_it() {
         let mut s = 7;
-        let xs: Vec<f32> = (0..400).flat_map(|k| block(k as u8, &mut s)).collect();
+        let xs: Vec<f32> = (0..400)
+            .flat_map(|k| block((k % 256) as u8, &mut s))
+            .collect();
         let n = xs.len();
         // The whole, and parts that start and end inside blocks (the way threads cut it).
         for (a, b) in [
@@ -782,6 +800,33 @@ mod tests {
     }
 
     #[test]
+    fn a_nan_given_value_counts_as_the_general_path_counts_it() {
+        // A NaN in the values as given makes the sum NaN; the largest |error| is the others'.
+        let xs = vec![1.0f32; 64];
+        let mut given: Vec<f64> = xs.iter().map(|&x| f64::from(x)).collect();
+        given[0] = 100.0;
+        given[4] = f64::NAN;
+        for format in FORMATS {
+            let Some(fused) = Fused::of(format, &xs) else {
+                return;
+            };
+            let want = expected(format, &xs, &given, 0, 64).map(|w| w.0);
+            let got = fused.part(&xs, Some(&given), 0, 64, None);
+            assert_eq!(got.map(|g| g.0 .1), want.map(|w| w.0 .1), "{format}");
+            assert!(got.is_some_and(|g| g.0 .0.is_nan()), "{format}");
+        }
+    }
+
+    #[test]
+    fn fp8_of_zeros_and_of_the_largest_float() {
+        let mut xs = vec![0.0f32; 64];
+        check(&xs, 0, 64);
+        xs[5] = f32::MAX;
+        xs[9] = -1.0;
+        check(&xs, 0, 64);
+    }
+
+    #[test]
     fn what_cannot_be_quantized_is_left_to_the_general_path() {
         let mut xs: Vec<f32> = vec![1.0; 256];
         for bad in [f32::NAN, f32::INFINITY, 1e30] {
@@ -803,7 +848,7 @@ mod tests {
 
         #[test]
         fn any_blocks_any_part(
-            kinds in proptest::collection::vec(0u8..10, 1..40),
+            kinds in proptest::collection::vec(0u8..KINDS, 1..40),
             seed in any::<u64>(),
             cut in (0usize..1000, 0usize..1000),
         ) {

@@ -255,7 +255,7 @@ impl Block for Q41 {
 }
 
 #[inline(always)]
-pub(super) fn q4_1_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
+fn q4_1_block(x: &[f32], c: &mut [i32], y: &mut [f32]) -> BlockResult {
     let (min, max) = min_max(x);
     let d = (max - min) / 15.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
