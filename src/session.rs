@@ -24,7 +24,7 @@
 //! NF4's block stay the same.
 
 use crate::analysis::blocks::{histogram_range, BlockSummary, FormatView};
-use crate::analysis::formats::{format_extras, FormatRow, FormatRun};
+use crate::analysis::formats::{format_extras, FormatRow, FormatRun, RowSpec};
 use crate::analysis::front::pareto_front;
 use crate::analysis::granular::{GranularRun, GranularSettings};
 use crate::analysis::histogram::Histogram;
@@ -117,11 +117,19 @@ pub const PAGE_KL_UNITS: usize = 256;
 /// zero point policy, and NF4's block.
 type FormatsKey = (Calibration, ZeroPoint, Option<usize>);
 
-/// The comparison of every format: its rows and which of them are on the lower-left front.
+/// The comparison of every format: the rows to measure, those measured so far (in order), and
+/// once all are, which of them are on the lower-left front.
 struct EveryFormat {
     key: FormatsKey,
+    specs: Vec<RowSpec>,
     rows: Vec<FormatRow>,
     front: Vec<bool>,
+}
+
+impl EveryFormat {
+    fn done(&self) -> bool {
+        self.rows.len() == self.specs.len()
+    }
 }
 
 /// One heatmap cell as [`Session::heatmap_at`] reports it.
@@ -519,7 +527,43 @@ impl Session {
     pub fn formats_ready(&self) -> bool {
         self.every
             .as_ref()
-            .is_some_and(|e| e.key == formats_key(&self.settings))
+            .is_some_and(|e| e.key == formats_key(&self.settings) && e.done())
+    }
+
+    /// Measures the next row of the comparison of every format (starting it over where the
+    /// data or what it depends on changed) and returns how many rows are left: a page that
+    /// calls it between frames stays responsive while the comparison of a large tensor (tens
+    /// of seconds in all) is made. 0 once the comparison is ready.
+    pub fn formats_step(&mut self) -> Result<usize> {
+        let key = formats_key(&self.settings);
+        let a = self.analysis.as_ref().ok_or_else(nothing_yet)?;
+        let every = match &mut self.every {
+            Some(e) if e.key == key => e,
+            slot => slot.insert(EveryFormat {
+                key,
+                specs: a.every_format_specs(
+                    &Format::ALL,
+                    key.2,
+                    &self.settings.quant,
+                    &FORMATS_INT_BITS,
+                ),
+                rows: Vec::new(),
+                front: Vec::new(),
+            }),
+        };
+        if let Some(spec) = every.specs.get(every.rows.len()) {
+            every.rows.push(a.format_row(spec));
+            if every.done() {
+                let points: Vec<(f64, Option<f64>)> = every
+                    .rows
+                    .iter()
+                    .map(|r| (r.bits_per_weight, r.outcome.as_ref().ok().map(|m| m.mse)))
+                    .collect();
+                every.front = pareto_front(&points);
+                self.computed.every_formats += 1;
+            }
+        }
+        Ok(every.specs.len() - every.rows.len())
     }
 
     /// The comparison of every format as JSON rows (computed if it is not yet): label, bits per
@@ -790,19 +834,7 @@ impl Session {
 
     /// Computes the comparison of every format where it is stale, for its chart's first draw.
     fn compute_every_format(&mut self) -> Result<()> {
-        let key = formats_key(&self.settings);
-        if self.every.as_ref().is_some_and(|e| e.key == key) {
-            return Ok(());
-        }
-        let a = self.analysis.as_ref().ok_or_else(nothing_yet)?;
-        let rows = a.every_format(&Format::ALL, key.2, &self.settings.quant, &FORMATS_INT_BITS);
-        let points: Vec<(f64, Option<f64>)> = rows
-            .iter()
-            .map(|r| (r.bits_per_weight, r.outcome.as_ref().ok().map(|m| m.mse)))
-            .collect();
-        let front = pareto_front(&points);
-        self.every = Some(EveryFormat { key, rows, front });
-        self.computed.every_formats += 1;
+        while self.formats_step()? > 0 {}
         Ok(())
     }
 
@@ -1512,6 +1544,40 @@ mod tests {
                 "dist=normal:0,1&n=8192&seed=8&bits=4&format=nf4&block=128"
             )
         );
+    }
+
+    #[test]
+    fn every_format_measured_a_row_at_a_time_is_the_table_made_at_once() {
+        let q = "dist=normal:0,1&n=8192&seed=7&bits=5&shape=64,128";
+        let mut whole = Session::new();
+        summary(&mut whole, q);
+        let table = whole.formats_table().unwrap();
+        let mut s = Session::new();
+        summary(&mut s, q);
+        let mut lefts = vec![];
+        loop {
+            let left = s.formats_step().unwrap();
+            lefts.push(left);
+            if left == 0 {
+                break;
+            }
+            assert!(!s.formats_ready());
+            // A change the comparison does not depend on keeps the rows measured so far.
+            if lefts.len() == 3 {
+                summary(&mut s, "dist=normal:0,1&n=8192&seed=7&bits=6&shape=64,128");
+                summary(&mut s, q);
+            }
+        }
+        // One row a step, from all of them to none, int schemes, finer scales and formats.
+        assert!(lefts.len() > 13 + 14, "{lefts:?}");
+        assert!(lefts.windows(2).all(|w| w[1] + 1 == w[0]), "{lefts:?}");
+        assert!(s.formats_ready());
+        assert_eq!(s.computed().every_formats, 1);
+        assert_eq!(s.formats_table().unwrap(), table);
+        assert_eq!(s.formats_step().unwrap(), 0);
+        // New data starts it over.
+        summary(&mut s, "dist=normal:0,1&n=8192&seed=8&bits=5&shape=64,128");
+        assert_eq!(s.formats_step().unwrap(), lefts[0]);
     }
 
     #[test]

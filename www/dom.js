@@ -68,3 +68,16 @@ export function flash(button, text) {
   button.textContent = text;
   setTimeout(() => (button.textContent = before), 1500);
 }
+
+/** A promise that settles after a message to ourselves, which unlike a timer is not held back:
+ * the events already queued (a worker's reply among them) are usually handled before it. */
+export function yieldToEvents() {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}

@@ -24,7 +24,7 @@ export function downloadCsv() {
 /** Downloads one chart as PNG at its drawn resolution. */
 export function downloadPng(name) {
   // A chart off screen may not show the current state yet.
-  if (!drawRest([name])) return;
+  if (!drawRest([name], true)) return;
   const done = (blob) => {
     if (blob) save(blob, `quantviz-${name}.png`);
     else showError(`Could not make a PNG of the ${name} chart`);

@@ -4,7 +4,7 @@ import { setText } from './dom.js';
 import { setState } from './status.js';
 import { largeInQuery, state } from './state.js';
 import { queryFromControls } from './controls.js';
-import { darkQuery, watchSizes } from './charts.js';
+import { CHARTS, darkQuery, watchSizes } from './charts.js';
 import { drawRest, enqueue, schedule } from './schedule.js';
 import { copyLink, flushUrl, saveUrl } from './url.js';
 import { downloadCsv, downloadPng } from './downloads.js';
@@ -89,7 +89,7 @@ export function setupUI() {
   // Leaving or hiding the page keeps the view's URL (for history and tab restore).
   window.addEventListener('pagehide', flushUrl);
   // A printed page shows every chart as it is now.
-  window.addEventListener('beforeprint', () => drawRest());
+  window.addEventListener('beforeprint', () => drawRest(CHARTS, true));
   document.addEventListener('visibilitychange', () => document.hidden && flushUrl());
   darkQuery.addEventListener('change', () => enqueue(() => redraw(true)));
 }

@@ -7,7 +7,7 @@
 // worker, a worker that errs) leaves the update to quantize everything itself, as without the
 // worker; nothing the worker does is shown.
 import { helpMinValues } from '../pkg/quantviz.js';
-import { setData } from './dom.js';
+import { setData, yieldToEvents } from './dom.js';
 import { state } from './state.js';
 
 /** The worker, once it has started and warmed up; null before, or where it cannot run. */
@@ -86,19 +86,6 @@ function ask(message, transfer) {
     return null;
   }
   return reply;
-}
-
-/** A promise that settles after a message to ourselves, which unlike a timer is not held back:
- * the events already queued (a worker's reply among them) are usually handled before it. */
-function yieldToEvents() {
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => {
-      port1.close();
-      resolve();
-    };
-    port2.postMessage(null);
-  });
 }
 
 /** Before `session.update(query)`: where the session has a job for the worker, the format's

@@ -3,7 +3,7 @@
 // are drawn after the frame, or once a slider rests; the body's `data-state` and `data-charts`
 // follow both.
 import { ui } from './elements.js';
-import { setData, setText } from './dom.js';
+import { setData, setText, yieldToEvents } from './dom.js';
 import { message, setState, showError } from './status.js';
 import { state } from './state.js';
 import { CHARTS, canvasOf, drawCharts, isActive } from './charts.js';
@@ -130,14 +130,21 @@ export function drawOnScreen(sliding = false, relayout = false) {
   }
 }
 
-/** Draws the charts of `names` that show an older state; returns false if drawing failed. */
-export function drawRest(names = CHARTS) {
+/** Draws the charts of `names` that show an older state; returns false if drawing failed.
+ * The comparison of every format, where the session has not computed it for this state, is
+ * computed a row at a time between the page's events (`stepFormats`) and drawn when it is
+ * complete; with `now` (a download, printing) it is computed and drawn at once. */
+export function drawRest(names = CHARTS, now = false) {
   // Once none is left, says `data-charts="drawn"`, and notes the time a drawing of all of them
   // took in `#status`'s `data-rest-ms`. A failure shows its message and says
   // `data-charts="error"`.
-  const stale = names.filter((name) => !current(name));
+  let stale = names.filter((name) => !current(name));
   markInactive();
   if (!state.summary || stale.length === 0) return true;
+  if (!now && stale.includes('formats') && !state.session.formatsReady()) {
+    stale = stale.filter((name) => name !== 'formats');
+    stepFormats(wanted);
+  }
   const t0 = performance.now();
   try {
     drawCharts(stale, wanted);
@@ -150,6 +157,44 @@ export function drawRest(names = CHARTS) {
   if (names === CHARTS) setData(ui.status, 'restMs', String(Math.round((performance.now() - t0) * 10) / 10));
   if (CHARTS.every(current)) setData(document.body, 'charts', 'drawn');
   return true;
+}
+
+/** How long the comparison of every format is measured (`Session.formatsStep`, a row at a
+ * time) before the page handles its events again. */
+const STEP_MS = 50;
+
+/** The state the comparison of every format is being measured for, or null. */
+let stepping = null;
+
+/** Measures the comparison of every format for state `ours` a row at a time, handing the
+ * page its events every `STEP_MS`, then draws its chart: on a large tensor (tens of seconds
+ * in all) the controls stay live. A newer state stops it and starts its own, which goes on
+ * from the rows the session kept where what they depend on is the same. */
+async function stepFormats(ours) {
+  if (stepping === ours) return;
+  stepping = ours;
+  try {
+    let t0 = performance.now();
+    let left = state.session.formatsStep();
+    while (left > 0 && ours === wanted) {
+      if (performance.now() - t0 > STEP_MS) {
+        setText(ui.formatsStatus, `Computing every format on these values: ${left} ${left === 1 ? 'row' : 'rows'} to go…`);
+        await yieldToEvents();
+        t0 = performance.now();
+        if (ours !== wanted) return;
+      }
+      left = state.session.formatsStep();
+    }
+  } catch (e) {
+    if (ours === wanted) {
+      showError(message(e));
+      setData(document.body, 'charts', 'error');
+    }
+    return;
+  } finally {
+    if (stepping === ours) stepping = null;
+  }
+  if (ours === wanted) drawRest(['formats']);
 }
 
 /** Draws `names` now for a change only they show (the block the inspector marks), as a new

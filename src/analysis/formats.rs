@@ -288,6 +288,24 @@ pub const FINE_GRANULARITIES: [Granularity; 4] = [
     Granularity::Group(32),
 ];
 
+/// A row of the comparison of every format before it is measured
+/// ([`Analysis::every_format_specs`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RowSpec {
+    /// An int scheme with one scale per tensor.
+    Int(QuantSettings),
+    /// An int scheme with finer scales or a rotation; `named` where its calibration is not
+    /// the one chosen (KL's rows take min-max, [`fine_calibration`]) and its label says so.
+    Fine {
+        quant: QuantSettings,
+        granularity: Granularity,
+        rotate: Rotation,
+        named: bool,
+    },
+    /// A format, NF4 with its block.
+    Format(Format, Option<usize>),
+}
+
 impl Analysis {
     /// Every one of `formats` (NF4 in blocks of `nf4_block`, or its default) and the integer
     /// scheme `int` in both schemes at each of `int_bits`, on this data. A format that cannot
@@ -299,45 +317,107 @@ impl Analysis {
         int: &QuantSettings,
         int_bits: &[u32],
     ) -> Vec<FormatRow> {
-        let n = self.values().len();
-        let mut rows = Vec::new();
+        self.every_format_specs(formats, nf4_block, int, int_bits)
+            .iter()
+            .map(|spec| self.format_row(spec))
+            .collect()
+    }
+
+    /// The rows [`Self::every_format`] measures, in its order, so that a caller can measure
+    /// them one at a time ([`Self::format_row`]).
+    pub fn every_format_specs(
+        &self,
+        formats: &[Format],
+        nf4_block: Option<usize>,
+        int: &QuantSettings,
+        int_bits: &[u32],
+    ) -> Vec<RowSpec> {
+        let mut specs = Vec::new();
         for &bits in int_bits {
             for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
-                let q = QuantSettings {
+                specs.push(RowSpec::Int(QuantSettings {
                     bits,
                     scheme,
                     ..*int
-                };
-                rows.push(FormatRow {
-                    label: format!("int{bits} {scheme}"),
-                    format: None,
-                    int: Some(q),
-                    bits_per_weight: int_bits_of(bits, scheme, n),
-                    outcome: self.run(&q).map(|r| r.metrics).map_err(|e| e.to_string()),
-                    fine: None,
-                });
+                }));
             }
         }
         if self.data.shape.is_some() {
-            rows.extend(self.fine_rows(int));
+            specs.extend(self.fine_specs(int));
         }
         for &f in formats {
-            let block = if f == Format::Nf4 { nf4_block } else { None };
-            let outcome = self.format_metrics(f, block);
-            let bits_per_weight = match &outcome {
-                Ok((_, bits)) => *bits,
-                Err(_) => f.bits_per_weight(n, f.block(block).unwrap_or(0).max(1)),
-            };
-            rows.push(FormatRow {
-                label: f.to_string(),
-                format: Some(f),
-                int: None,
-                bits_per_weight,
-                outcome: outcome.map(|(m, _)| m).map_err(|e| e.to_string()),
-                fine: None,
-            });
+            specs.push(RowSpec::Format(f, nf4_block.filter(|_| f == Format::Nf4)));
         }
-        rows
+        specs
+    }
+
+    /// One row of the comparison measured.
+    pub fn format_row(&self, spec: &RowSpec) -> FormatRow {
+        let n = self.values().len();
+        match *spec {
+            RowSpec::Int(q) => FormatRow {
+                label: format!("int{} {}", q.bits, q.scheme),
+                format: None,
+                int: Some(q),
+                bits_per_weight: int_bits_of(q.bits, q.scheme, n),
+                outcome: self.run(&q).map(|r| r.metrics).map_err(|e| e.to_string()),
+                fine: None,
+            },
+            RowSpec::Fine {
+                quant,
+                granularity,
+                rotate,
+                named,
+            } => {
+                let s = crate::analysis::granular::GranularSettings {
+                    quant,
+                    format: None,
+                    granularity,
+                    rotate,
+                };
+                let run = self.granular(&s, false);
+                let bits_per_weight = match &run {
+                    Ok(r) => r.bits_per_weight,
+                    Err(_) => f64::NAN,
+                };
+                let rot = if rotate == Rotation::None {
+                    ""
+                } else {
+                    " + hadamard"
+                };
+                let named = if named {
+                    format!(" {}", quant.calibration.label())
+                } else {
+                    String::new()
+                };
+                FormatRow {
+                    label: format!(
+                        "int{} {} {granularity}{rot}{named}",
+                        quant.bits, quant.scheme
+                    ),
+                    format: None,
+                    int: Some(quant),
+                    bits_per_weight,
+                    outcome: run.map(|r| r.metrics).map_err(|e| e.to_string()),
+                    fine: Some((granularity, rotate)),
+                }
+            }
+            RowSpec::Format(f, block) => {
+                let outcome = self.format_metrics(f, block);
+                let bits_per_weight = match &outcome {
+                    Ok((_, bits)) => *bits,
+                    Err(_) => f.bits_per_weight(n, f.block(block).unwrap_or(0).max(1)),
+                };
+                FormatRow {
+                    label: f.to_string(),
+                    format: Some(f),
+                    int: None,
+                    bits_per_weight,
+                    outcome: outcome.map(|(m, _)| m).map_err(|e| e.to_string()),
+                    fine: None,
+                }
+            }
+        }
     }
 
     /// The symmetric int scheme with `int`'s calibration ([`fine_calibration`]) at each of
@@ -345,9 +425,17 @@ impl Analysis {
     /// a Hadamard rotation (its largest block; none where the row length is odd), with the
     /// rotation at one scale per tensor too: what a finer scale or a rotation buys per extra bit.
     pub fn fine_rows(&self, int: &QuantSettings) -> Vec<FormatRow> {
+        self.fine_specs(int)
+            .iter()
+            .map(|spec| self.format_row(spec))
+            .collect()
+    }
+
+    /// The rows [`Self::fine_rows`] measures.
+    fn fine_specs(&self, int: &QuantSettings) -> Vec<RowSpec> {
         let cols = self.data.row_len();
         let rotations = [Rotation::None, Rotation::Hadamard(None)];
-        let mut rows = Vec::new();
+        let mut specs = Vec::new();
         for &bits in &FINE_BITS {
             // Symmetric (absmax, no zero point to store): what per-channel and per-group
             // weight quantization mostly use; the comparison's key holds no scheme.
@@ -357,11 +445,6 @@ impl Analysis {
                 calibration: fine_calibration(int.calibration),
                 ..*int
             };
-            let named = if quant.calibration == int.calibration {
-                String::new()
-            } else {
-                format!(" {}", quant.calibration.label())
-            };
             for rotate in rotations {
                 if rotate != Rotation::None && rotate.block(cols).is_err() {
                     continue;
@@ -369,38 +452,20 @@ impl Analysis {
                 let grans = std::iter::once(Granularity::Tensor)
                     .filter(|_| rotate != Rotation::None)
                     .chain(FINE_GRANULARITIES);
-                for g in grans {
-                    if matches!(g, Granularity::Group(k) if k >= cols) {
+                for granularity in grans {
+                    if matches!(granularity, Granularity::Group(k) if k >= cols) {
                         continue;
                     }
-                    let s = crate::analysis::granular::GranularSettings {
+                    specs.push(RowSpec::Fine {
                         quant,
-                        format: None,
-                        granularity: g,
+                        granularity,
                         rotate,
-                    };
-                    let run = self.granular(&s, false);
-                    let bits_per_weight = match &run {
-                        Ok(r) => r.bits_per_weight,
-                        Err(_) => f64::NAN,
-                    };
-                    let rot = if rotate == Rotation::None {
-                        String::new()
-                    } else {
-                        " + hadamard".into()
-                    };
-                    rows.push(FormatRow {
-                        label: format!("int{bits} {} {g}{rot}{named}", quant.scheme),
-                        format: None,
-                        int: Some(quant),
-                        bits_per_weight,
-                        outcome: run.map(|r| r.metrics).map_err(|e| e.to_string()),
-                        fine: Some((g, rotate)),
+                        named: quant.calibration != int.calibration,
                     });
                 }
             }
         }
-        rows
+        specs
     }
 }
 

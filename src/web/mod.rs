@@ -186,6 +186,13 @@ impl Session {
         self.inner.formats_ready()
     }
 
+    /// Measures the next row of the comparison of every format; how many are left (0: ready).
+    #[wasm_bindgen(js_name = formatsStep)]
+    pub fn formats_step(&mut self) -> Result<u32, JsError> {
+        let left = self.inner.formats_step().map_err(js_err)?;
+        Ok(u32::try_from(left).unwrap_or(u32::MAX))
+    }
+
     /// The KL card's numbers as JSON: the KL threshold and bin at the current bits beside the
     /// symmetric percentile and least-error thresholds (computed if they are not yet).
     pub fn kl(&mut self) -> Result<String, JsError> {

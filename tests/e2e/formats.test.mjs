@@ -17,7 +17,8 @@ const METRICS = ['scale', 'zero-point', 'mse', 'sqnr', 'max-error', 'clipped'];
 const N = 8192;
 
 /** Pages at a path, each in a fresh context (see harness.mjs). */
-const { open } = usePage();
+const web = usePage();
+const { open } = web;
 
 before(() => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -240,6 +241,37 @@ test('360 px wide with a format: no horizontal scroll, every format chart drawn'
     await close();
     assertClean(problems);
   }
+});
+
+test('the comparison of every format on two million values is measured between the page\'s events: the controls stay live meanwhile', async () => {
+  // Every text #formats-status shows, from the page's first script on.
+  const initScript = () => {
+    window.formatStatuses = [];
+    document.addEventListener('DOMContentLoaded', () => {
+      const el = document.getElementById('formats-status');
+      new MutationObserver(() => window.formatStatuses.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+    });
+  };
+  const { page, problems, close } = await open('/?n=4096', { initScript });
+  await page.goto(`${web.origin}/?n=2000128&format=q8_0`);
+  // Ready (the numbers and the charts on screen) before the comparison is complete.
+  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 60_000 });
+  await page.waitForFunction(() => window.formatStatuses.some((t) => /rows to go/.test(t)), null, { timeout: 60_000 });
+  const pending = await page.evaluate(() => document.body.dataset.charts === 'pending');
+  if (pending) {
+    // A Format change made meanwhile is handled between two rows.
+    await page.getByLabel('Format', { exact: true }).selectOption('q4_0');
+    await page.waitForFunction(() => document.body.dataset.state === 'ready' && document.body.dataset.format === 'q4_0', null, { timeout: 60_000 });
+  }
+  await waitState(page, 'ready', 120_000);
+  assert.equal(await page.textContent('#formats-status'), '');
+  assert.ok((await page.locator('#formats-table tbody tr').count()) >= 13 + 14, 'every format and the int schemes');
+  const current = pending ? 'q4_0' : 'q8_0';
+  assert.equal(await page.locator('#formats-table tr[aria-current="true"]').getAttribute('data-format'), current);
+  const c = await canvasReport(page, 'formats');
+  assert.ok(c.inkFraction > 0.01 && c.colors >= 3, `formats drawn (${c.inkFraction}, ${c.colors} colours)`);
+  await close();
+  assertClean(problems);
 });
 
 // ---------------------------------------------------------------------------------------------
