@@ -110,13 +110,23 @@ impl Fused {
 type Vals = [__m256; 4];
 type Codes = [__m256i; 4];
 
-/// One format's block in registers.
+/// One format's block in registers, in two steps: its scale (a chain of dependent scalar
+/// steps: the largest magnitude, divisions, the fp16 rounding), then its codes and dequantized
+/// values. [`run`] finds the next block's scale before it quantizes this one, so that the
+/// processor works on the chain while this block's vector work is done.
 trait Kernel {
     /// Codes that are negative (Q8_0's): packed to bytes with signed saturation.
     const SIGNED: bool;
-    /// The block's codes and dequantized values; `None` where it cannot be quantized. `x` is
-    /// the block in memory, `v` the same values loaded.
-    unsafe fn block(&self, x: &[f32; LEN], v: &Vals) -> Option<(Codes, Vals)>;
+    /// Whether [`run`] finds a block's scale a block ahead (not where there is no chain to
+    /// overlap, as for FP8, whose scale is the tensor's).
+    const AHEAD: bool = true;
+    /// What a block's quantization takes from its scale search.
+    type Scale: Copy;
+    /// The block's scale; `None` where it cannot be quantized. `x` is the block in memory,
+    /// `v` the same values loaded.
+    unsafe fn scale(&self, x: &[f32; LEN], v: &Vals) -> Option<Self::Scale>;
+    /// The block's codes and dequantized values under its scale `s`.
+    unsafe fn apply(&self, v: &Vals, s: Self::Scale) -> (Codes, Vals);
     /// The lanes of `codes` that count as saturated, as a mask of bits.
     unsafe fn saturated(&self, _codes: &Codes) -> u32 {
         0
@@ -143,6 +153,8 @@ unsafe fn run<K: Kernel>(
     let mut saturated = 0usize;
     let mut failed = false;
     let (mut pad, mut gpad) = ([0f32; LEN], [0f64; LEN]);
+    // A block's values and scale found ahead of its turn, with its index.
+    let mut next: Option<(usize, Vals, K::Scale)> = None;
     let sum = pairwise_tree_indexed(
         b - a,
         &mut |start, len| {
@@ -161,12 +173,29 @@ unsafe fn run<K: Kernel>(
                 let (mut me, mut my) = (max_e, max_y);
                 while filled < lb || (filled < b && filled + LEN <= base + PIECE) {
                     let len = LEN.min(n - filled);
-                    let x = block_at(xs, filled, &mut pad);
-                    let v = load(x);
-                    let Some((c, y)) = k.block(x, &v) else {
+                    let found = match next.take() {
+                        Some((at, v, s)) if at == filled => Some((v, s)),
+                        _ => {
+                            let x = block_at(xs, filled, &mut pad);
+                            let v = load(x);
+                            k.scale(x, &v).map(|s| (v, s))
+                        }
+                    };
+                    // The next block's scale, where it is whole and holds values of a..b.
+                    let ahead = filled + 2 * LEN;
+                    if K::AHEAD && ahead <= n && filled + LEN < b {
+                        let x = block_at(xs, filled + LEN, &mut pad);
+                        let v = load(x);
+                        next = k.scale(x, &v).map(|s| (filled + LEN, v, s));
+                        if next.is_none() {
+                            failed = true;
+                        }
+                    }
+                    let Some((v, s)) = found.filter(|_| !failed) else {
                         failed = true;
                         return 0.0;
                     };
+                    let (c, y) = k.apply(&v, s);
                     let g = given.map(|g| block_at(g, filled, &mut gpad));
                     // The lanes of this block within a..b: the largest |error| and
                     // |value| are those of a..b alone (zero lanes change neither).
@@ -462,10 +491,13 @@ struct Q40;
 impl Kernel for Q40 {
     const SIGNED: bool = false;
 
-    /// `ggml::q4_0_block`: `d = m / -8` with `m` the first value of largest magnitude.
+    /// `ggml::q4_0_block`: `d = m / -8` with `m` the first value of largest magnitude; the
+    /// reciprocal and the fp16 `d`.
+    type Scale = (f32, f32);
+
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    unsafe fn block(&self, x: &[f32; LEN], v: &Vals) -> Option<(Codes, Vals)> {
+    unsafe fn scale(&self, x: &[f32; LEN], v: &Vals) -> Option<(f32, f32)> {
         let a = magnitudes(v);
         if !all_finite(&a) {
             return None;
@@ -485,11 +517,14 @@ impl Kernel for Q40 {
         let d = m * -0.125;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         let d16 = fp16(d);
-        if d16.is_infinite() {
-            return None;
-        }
+        (!d16.is_infinite()).then_some((id, d16))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn apply(&self, v: &Vals, (id, d16): (f32, f32)) -> (Codes, Vals) {
         if !id.is_finite() {
-            return Some(([_mm256_setzero_si256(); 4], [_mm256_set1_ps(-8.0 * d16); 4]));
+            return ([_mm256_setzero_si256(); 4], [_mm256_set1_ps(-8.0 * d16); 4]);
         }
         let (idv, dv) = (_mm256_set1_ps(id), _mm256_set1_ps(d16));
         let (half, top, eight) = (
@@ -502,7 +537,7 @@ impl Kernel for Q40 {
             _mm256_min_epi32(_mm256_cvttps_epi32(t), top)
         });
         let y = c.map(|q| _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, eight)), dv));
-        Some((c, y))
+        (c, y)
     }
 }
 
@@ -511,10 +546,13 @@ struct Q41;
 impl Kernel for Q41 {
     const SIGNED: bool = false;
 
-    /// `ggml::q4_1_block`: `d = (max - min)/15`, the minimum stored beside it.
+    /// `ggml::q4_1_block`: `d = (max - min)/15`, the minimum stored beside it; the minimum,
+    /// the reciprocal and the fp16 `d` and minimum.
+    type Scale = (f32, f32, f32, f32);
+
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    unsafe fn block(&self, _: &[f32; LEN], v: &Vals) -> Option<(Codes, Vals)> {
+    unsafe fn scale(&self, _: &[f32; LEN], v: &Vals) -> Option<Self::Scale> {
         if !all_finite(&magnitudes(v)) {
             return None;
         }
@@ -530,14 +568,17 @@ impl Kernel for Q41 {
         let d = (max - min) / 15.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         let (d16, m16) = (fp16(d), fp16(min));
-        if d16.is_infinite() || m16.is_infinite() {
-            return None;
-        }
+        (!(d16.is_infinite() || m16.is_infinite())).then_some((min, id, d16, m16))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn apply(&self, v: &Vals, (min, id, d16, m16): Self::Scale) -> (Codes, Vals) {
         if !id.is_finite() {
-            return Some((
+            return (
                 [_mm256_setzero_si256(); 4],
                 [_mm256_set1_ps(0.0 * d16 + m16); 4],
-            ));
+            );
         }
         let (minv, idv) = (_mm256_set1_ps(min), _mm256_set1_ps(id));
         let (dv, mv) = (_mm256_set1_ps(d16), _mm256_set1_ps(m16));
@@ -547,7 +588,7 @@ impl Kernel for Q41 {
             _mm256_min_epi32(_mm256_cvttps_epi32(t), top)
         });
         let y = c.map(|q| _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(q), dv), mv));
-        Some((c, y))
+        (c, y)
     }
 }
 
@@ -556,10 +597,13 @@ struct Q80;
 impl Kernel for Q80 {
     const SIGNED: bool = true;
 
-    /// `ggml::q8_0_block`: `d = max|v|/127`, `q = roundf(v/d)`.
+    /// `ggml::q8_0_block`: `d = max|v|/127`, `q = roundf(v/d)`; the reciprocal and the fp16
+    /// `d`.
+    type Scale = (f32, f32);
+
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    unsafe fn block(&self, _: &[f32; LEN], v: &Vals) -> Option<(Codes, Vals)> {
+    unsafe fn scale(&self, _: &[f32; LEN], v: &Vals) -> Option<(f32, f32)> {
         let a = magnitudes(v);
         if !all_finite(&a) {
             return None;
@@ -567,11 +611,14 @@ impl Kernel for Q80 {
         let d = block_max(&a) / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         let d16 = fp16(d);
-        if d16.is_infinite() {
-            return None;
-        }
+        (!d16.is_infinite()).then_some((id, d16))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn apply(&self, v: &Vals, (id, d16): (f32, f32)) -> (Codes, Vals) {
         if !id.is_finite() {
-            return Some(([_mm256_setzero_si256(); 4], [_mm256_setzero_ps(); 4]));
+            return ([_mm256_setzero_si256(); 4], [_mm256_setzero_ps(); 4]);
         }
         let (idv, dv) = (_mm256_set1_ps(id), _mm256_set1_ps(d16));
         let (half, one, zero) = (
@@ -592,7 +639,7 @@ impl Kernel for Q80 {
             _mm256_cvtps_epi32(r)
         });
         let y = c.map(|q| _mm256_mul_ps(_mm256_cvtepi32_ps(q), dv));
-        Some((c, y))
+        (c, y)
     }
 }
 
@@ -611,12 +658,19 @@ impl Fp8Kernel {
 impl Kernel for Fp8Kernel {
     const SIGNED: bool = false;
 
+    /// The tensor's scale is all there is: a block only needs its values finite.
+    type Scale = ();
+    const AHEAD: bool = false;
+
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    unsafe fn block(&self, _: &[f32; LEN], v: &Vals) -> Option<(Codes, Vals)> {
-        if !all_finite(&magnitudes(v)) {
-            return None;
-        }
+    unsafe fn scale(&self, _: &[f32; LEN], v: &Vals) -> Option<()> {
+        all_finite(&magnitudes(v)).then_some(())
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn apply(&self, v: &Vals, (): ()) -> (Codes, Vals) {
         let k = &self.k;
         let shift = _mm_cvtsi32_si128(k.shift as i32);
         let scale = _mm256_set1_ps(self.scale);
@@ -651,7 +705,7 @@ impl Kernel for Fp8Kernel {
             c[j] = _mm256_or_si256(_mm256_srli_epi32::<24>(sign), code);
             y[j] = _mm256_div_ps(_mm256_castsi256_ps(_mm256_or_si256(val, sign)), scale);
         }
-        Some((c, y))
+        (c, y)
     }
 
     #[inline]
