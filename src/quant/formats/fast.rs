@@ -425,25 +425,20 @@ unsafe fn pack<K: Kernel>(c: &Codes) -> __m256i {
     _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
-/// Whether every value is finite (|v| at most float32's largest).
+/// The magnitudes of the block's values, where every one is finite (at most float32's
+/// largest).
 #[inline]
 #[target_feature(enable = "avx2,f16c")]
-unsafe fn all_finite(a: &Vals) -> bool {
+unsafe fn finite_magnitudes(v: &Vals) -> Option<Vals> {
+    let a = v.map(|x| _mm256_and_ps(x, abs_ps()));
     let top = _mm256_set1_ps(f32::MAX);
     let ok = a
         .iter()
-        .map(|&v| _mm256_cmp_ps::<_CMP_LE_OQ>(v, top))
+        .map(|&m| _mm256_cmp_ps::<_CMP_LE_OQ>(m, top))
         .fold(_mm256_castsi256_ps(_mm256_set1_epi32(-1)), |m, c| {
             _mm256_and_ps(m, c)
         });
-    _mm256_movemask_ps(ok) == 0xFF
-}
-
-/// The magnitudes of the block's values.
-#[inline]
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn magnitudes(v: &Vals) -> Vals {
-    v.map(|x| _mm256_and_ps(x, abs_ps()))
+    (_mm256_movemask_ps(ok) == 0xFF).then_some(a)
 }
 
 /// The largest lane of `v` (no NaN).
@@ -498,10 +493,7 @@ impl Kernel for Q40 {
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
     unsafe fn scale(&self, x: &[f32; LEN], v: &Vals) -> Option<(f32, f32)> {
-        let a = magnitudes(v);
-        if !all_finite(&a) {
-            return None;
-        }
+        let a = finite_magnitudes(v)?;
         let amax = block_max(&a);
         let m = if amax > 0.0 {
             let t = _mm256_set1_ps(amax);
@@ -553,9 +545,7 @@ impl Kernel for Q41 {
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
     unsafe fn scale(&self, _: &[f32; LEN], v: &Vals) -> Option<Self::Scale> {
-        if !all_finite(&magnitudes(v)) {
-            return None;
-        }
+        finite_magnitudes(v)?;
         let min = hmin(_mm256_min_ps(
             _mm256_min_ps(v[0], v[1]),
             _mm256_min_ps(v[2], v[3]),
@@ -604,10 +594,7 @@ impl Kernel for Q80 {
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
     unsafe fn scale(&self, _: &[f32; LEN], v: &Vals) -> Option<(f32, f32)> {
-        let a = magnitudes(v);
-        if !all_finite(&a) {
-            return None;
-        }
+        let a = finite_magnitudes(v)?;
         let d = block_max(&a) / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         let d16 = fp16(d);
@@ -665,7 +652,7 @@ impl Kernel for Fp8Kernel {
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
     unsafe fn scale(&self, _: &[f32; LEN], v: &Vals) -> Option<()> {
-        all_finite(&magnitudes(v)).then_some(())
+        finite_magnitudes(v).map(|_| ())
     }
 
     #[inline]
