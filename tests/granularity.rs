@@ -235,6 +235,12 @@ fn rotated_runs_match_the_plain_matrix_product() {
             assert!(close(rm.mse, rot), "{} vs {rot}", rm.mse);
             // An orthogonal rotation keeps the squared error.
             assert!(close(orig, rot), "{orig} vs {rot}");
+            // A run that keeps nothing (it dequantizes the rotated values in place) measures
+            // the same, in both bases.
+            let lean = a.granular(&s, false).unwrap();
+            assert_eq!(lean.metrics, run.metrics);
+            assert_eq!(lean.rotated_metrics, run.rotated_metrics);
+            assert!(lean.dequantized.is_none() && lean.codes.is_none());
         }
     }
 }

@@ -69,6 +69,23 @@ fn error_between(xs: &[f64], ys: &[f64], clipped: usize) -> ErrorStats {
     }
 }
 
+/// Each unit's values replaced by their dequantized values under its parameters (the codes
+/// `quantize_units` gave them, computed again a piece at a time by the same kernel).
+fn dequantize_in_place(ys: &mut [f64], units: &Units, run: &UnitRun) {
+    use crate::quant::kernels::{fill, Kernel};
+    const PIECE: usize = 1024;
+    let (mut xs, mut codes) = ([0f64; PIECE], [0i32; PIECE]);
+    for (i, p) in run.params.iter().enumerate() {
+        let k = Kernel::new(p);
+        let r = units.range(i);
+        for piece in ys[r].chunks_mut(PIECE) {
+            let m = piece.len();
+            xs[..m].copy_from_slice(piece);
+            fill(&k, &xs[..m], &mut codes[..m], piece);
+        }
+    }
+}
+
 /// `mean(x²)` in numpy's pairwise order.
 fn power(xs: &[f64]) -> f64 {
     let squares: Vec<f64> = xs.iter().map(|x| x * x).collect();
@@ -97,7 +114,7 @@ impl Analysis {
             s.rotate,
         )?;
         let k = s.rotate.block(self.data.row_len())?;
-        let rotated: Option<Vec<f64>> = k.map(|k| {
+        let mut rotated: Option<Vec<f64>> = k.map(|k| {
             let mut ys = xs.to_vec();
             rotate_blocks(&mut ys, k);
             ys
@@ -105,28 +122,40 @@ impl Analysis {
         let ys: &[f64] = rotated.as_deref().unwrap_or(xs);
         // The dequantized values are needed to rotate back, or where asked for.
         let need_deq = keep || k.is_some();
+        // The rotated values' power, before a run that does not keep them dequantizes them in
+        // place.
+        let ys_power = k.map(|_| power(ys));
         let (units, format_block, bits_per_weight, codes, deq, quantized_err) = match s.format {
             None => {
                 let units = self.units(s.granularity)?;
-                let mut codes = if need_deq {
+                let mut codes = if keep {
                     crate::par::zeroed_vec::<i32>(n)
                 } else {
                     Vec::new()
                 };
                 let run = quantize_units(ys, &units, &s.quant, &mut codes)?;
-                let deq = need_deq.then(|| {
-                    let mut d = crate::par::zeroed_vec::<f64>(n);
-                    for (i, p) in run.params.iter().enumerate() {
-                        let r = units.range(i);
-                        for (o, &c) in d[r.clone()].iter_mut().zip(&codes[r]) {
-                            *o = p.dequantize_value(c);
+                let deq = if k.is_some() && !keep {
+                    // Rotated and not kept: the rotated values become their dequantized values,
+                    // so that a large tensor is not copied twice more (codes, dequantized).
+                    rotated.take().map(|mut d| {
+                        dequantize_in_place(&mut d, &units, &run);
+                        d
+                    })
+                } else {
+                    need_deq.then(|| {
+                        let mut d = crate::par::zeroed_vec::<f64>(n);
+                        for (i, p) in run.params.iter().enumerate() {
+                            let r = units.range(i);
+                            for (o, &c) in d[r.clone()].iter_mut().zip(&codes[r]) {
+                                *o = p.dequantize_value(c);
+                            }
                         }
-                    }
-                    d
-                });
+                        d
+                    })
+                };
                 let bpw = units.bits_per_weight(&s.quant);
                 let total = run.total;
-                (Some(run), None, bpw, need_deq.then_some(codes), deq, total)
+                (Some(run), None, bpw, keep.then_some(codes), deq, total)
             }
             Some((f, block)) => {
                 if s.granularity != Granularity::Tensor {
@@ -153,7 +182,7 @@ impl Analysis {
         };
         let (metrics, rotated_metrics, deq) = match (k, deq) {
             (Some(k), Some(mut back)) => {
-                let in_rotated = Metrics::new(&quantized_err, power(ys));
+                let in_rotated = Metrics::new(&quantized_err, ys_power.unwrap_or(0.0));
                 rotate_blocks(&mut back, k);
                 let e = error_between(xs, &back, quantized_err.clipped);
                 (
