@@ -108,7 +108,9 @@ impl Analysis {
         )?;
         let k = s.rotate.block(self.data.row_len())?;
         let mut rotated: Option<Vec<f64>> = k.map(|k| {
-            let mut ys = xs.to_vec();
+            // In huge pages where large: a copy of a large tensor otherwise faults page by page.
+            let mut ys = crate::par::with_capacity(n);
+            ys.extend_from_slice(xs);
             rotate_blocks(&mut ys, k);
             ys
         });

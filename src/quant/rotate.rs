@@ -106,21 +106,42 @@ impl Rotation {
 pub fn fwht(x: &mut [f64]) {
     let n = x.len();
     debug_assert!(n.is_power_of_two());
+    let norm = 1.0 / (n as f64).sqrt();
     let mut h = 1;
+    if n >= 8 {
+        // The first two stages together, four values at a time: the same sums of the same
+        // pairs (stages of one and two values loop over too few to vectorize).
+        for q in x.chunks_exact_mut(4) {
+            let (s0, d0) = (q[0] + q[1], q[0] - q[1]);
+            let (s1, d1) = (q[2] + q[3], q[2] - q[3]);
+            q[0] = s0 + s1;
+            q[1] = d0 + d1;
+            q[2] = s0 - s1;
+            q[3] = d0 - d1;
+        }
+        h = 4;
+    }
     while h < n {
+        let last = 2 * h == n;
         for block in x.chunks_exact_mut(2 * h) {
             let (a, b) = block.split_at_mut(h);
-            for (u, v) in a.iter_mut().zip(b.iter_mut()) {
-                let (s, d) = (*u + *v, *u - *v);
-                *u = s;
-                *v = d;
+            if last {
+                // The last stage scales as it goes: each value's sum, then its product, the
+                // same two roundings as a pass of its own after it.
+                for (u, v) in a.iter_mut().zip(b.iter_mut()) {
+                    let (s, d) = (*u + *v, *u - *v);
+                    *u = s * norm;
+                    *v = d * norm;
+                }
+            } else {
+                for (u, v) in a.iter_mut().zip(b.iter_mut()) {
+                    let (s, d) = (*u + *v, *u - *v);
+                    *u = s;
+                    *v = d;
+                }
             }
         }
         h *= 2;
-    }
-    let norm = 1.0 / (n as f64).sqrt();
-    for v in x.iter_mut() {
-        *v *= norm;
     }
 }
 
@@ -244,6 +265,52 @@ mod tests {
                     assert!((v - want).abs() < 1e-12, "k={k} HH ({i},{j}) = {v}");
                 }
             }
+            k *= 2;
+        }
+    }
+
+    /// The transform stage by stage, one pass each, then the scaling pass: what [`fwht`]
+    /// computes with its first two stages and its scaling merged, bit for bit.
+    fn fwht_by_stages(x: &mut [f64]) {
+        let n = x.len();
+        let mut h = 1;
+        while h < n {
+            for block in x.chunks_exact_mut(2 * h) {
+                let (a, b) = block.split_at_mut(h);
+                for (u, v) in a.iter_mut().zip(b.iter_mut()) {
+                    let (s, d) = (*u + *v, *u - *v);
+                    *u = s;
+                    *v = d;
+                }
+            }
+            h *= 2;
+        }
+        let norm = 1.0 / (n as f64).sqrt();
+        x.iter_mut().for_each(|v| *v *= norm);
+    }
+
+    #[test]
+    fn merged_stages_are_the_stages_bit_for_bit() {
+        let mut s = 5u64;
+        let mut k = 2;
+        while k <= MAX_BLOCK {
+            let xs: Vec<f64> = (0..k)
+                .map(|i| {
+                    let u = (crate::quant::formats::lcg(&mut s) >> 11) as f64 / (1u64 << 53) as f64;
+                    match i % 7 {
+                        0 => 0.0,
+                        1 => -0.0,
+                        2 => (u - 0.5) * 1e300,
+                        3 => (u - 0.5) * 1e-300,
+                        _ => u - 0.5,
+                    }
+                })
+                .collect();
+            let (mut fast, mut plain) = (xs.clone(), xs);
+            fwht(&mut fast);
+            fwht_by_stages(&mut plain);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&plain), "k={k}");
             k *= 2;
         }
     }
