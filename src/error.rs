@@ -147,9 +147,10 @@ impl fmt::Display for Error {
                 } else {
                     format!("{below} or {above}")
                 };
+                let values = if *n == 1 { "value" } else { "values" };
                 write!(
                     f,
-                    "{format} quantizes blocks of {block} values, and {n} values is not a whole number of blocks: give a multiple of {block}, such as {nearest}"
+                    "{format} quantizes blocks of {block} values, and {n} {values} is not a whole number of blocks: give a multiple of {block}, such as {nearest}"
                 )
             }
             Error::ScaleOverflow {
@@ -253,6 +254,26 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("2 values are not a finite number"), "{msg}");
         assert!(msg.contains("NaN at index 1"), "{msg}");
+    }
+
+    #[test]
+    fn a_count_a_block_does_not_divide_names_the_nearest_counts() {
+        let e = |n| {
+            Error::BlockCount {
+                format: "q8_0",
+                n,
+                block: 32,
+            }
+            .to_string()
+        };
+        assert!(
+            e(1).contains("and 1 value is not a whole number"),
+            "{}",
+            e(1)
+        );
+        assert!(e(1).ends_with("such as 32"), "{}", e(1));
+        assert!(e(100).contains("and 100 values is not"), "{}", e(100));
+        assert!(e(100).ends_with("such as 96 or 128"), "{}", e(100));
     }
 
     #[test]
