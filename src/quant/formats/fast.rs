@@ -51,7 +51,7 @@ impl Fused {
             return None;
         }
         let fp8 = |kind| {
-            // SAFETY: the CPU has AVX2 (checked above).
+            // SAFETY: the CPU has AVX2 and F16C (checked above).
             let amax = crate::par::pairwise_map(xs, &|p| unsafe { abs_max(p) }, &|a, b| {
                 if b > a {
                     b
@@ -284,7 +284,7 @@ unsafe fn measure(
 }
 
 /// The largest magnitude of `xs` (not NaN where every value is finite), for FP8's scale.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,f16c")]
 unsafe fn abs_max(xs: &[f32]) -> f32 {
     let mut m = [_mm256_setzero_ps(); 4];
     let blocks = xs.chunks_exact(LEN);
