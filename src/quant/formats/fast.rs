@@ -45,22 +45,10 @@ impl Fused {
     /// `format`'s fused pass over `xs` where this CPU has one (AVX2 and F16C); for FP8 this
     /// finds the tensor's scale, one pass over the values.
     pub(crate) fn of(format: Format, xs: &[f32]) -> Option<Fused> {
-        if !(std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("f16c"))
-        {
+        if !(crate::quant::kernels::has_avx2() && std::arch::is_x86_feature_detected!("f16c")) {
             return None;
         }
-        let fp8 = |kind| {
-            // SAFETY: the CPU has AVX2 and F16C (checked above).
-            let amax = crate::par::pairwise_map(xs, &|p| unsafe { abs_max(p) }, &|a, b| {
-                if b > a {
-                    b
-                } else {
-                    a
-                }
-            });
-            Kind::Fp8(fp8::constants(kind), fp8::scale_of_amax(kind, amax))
-        };
+        let fp8 = |kind| Kind::Fp8(fp8::constants(kind), fp8::tensor_scale(xs, kind));
         Some(Fused(match format {
             Format::Q4_0 => Kind::Q4_0,
             Format::Q4_1 => Kind::Q4_1,
@@ -71,9 +59,9 @@ impl Fused {
         }))
     }
 
-    /// The sums over values `a..b` of `xs` (the whole tensor, float32), against `given` (the whole tensor as given, or `None` where
-    /// that is `xs`), with the codes of `a..b` written to `codes` where given (as long as
-    /// `b - a`). The squared errors are summed in numpy's pairwise tree over `a..b`, so parts
+    /// The sums over values `a..b` of `xs` (the whole tensor, float32), against `given` (the
+    /// whole tensor as given, or `None` where that is `xs`), with the codes of `a..b` written
+    /// to `codes` where given (as long as `b - a`). The squared errors are summed in numpy's pairwise tree over `a..b`, so parts
     /// cut where [`crate::par`] cuts add up to the whole tensor's sum. `None` where a block
     /// cannot be quantized, where 32 does not divide the count for a ggml format, or where
     /// `given` or `codes` is of another length.
@@ -281,22 +269,6 @@ unsafe fn measure(
         *me = _mm256_max_pd(a0, *me);
         *me = _mm256_max_pd(a1, *me);
     }
-}
-
-/// The largest magnitude of `xs` (not NaN where every value is finite), for FP8's scale.
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn abs_max(xs: &[f32]) -> f32 {
-    let mut m = [_mm256_setzero_ps(); 4];
-    let blocks = xs.chunks_exact(LEN);
-    let rest = blocks.remainder();
-    for b in blocks {
-        for (j, mj) in m.iter_mut().enumerate() {
-            let v = _mm256_and_ps(_mm256_loadu_ps(b.as_ptr().add(8 * j)), abs_ps());
-            *mj = _mm256_max_ps(v, *mj);
-        }
-    }
-    rest.iter()
-        .fold(block_max(&m), |a, &v| if v.abs() > a { v.abs() } else { a })
 }
 
 /// numpy's sum of one leaf (at most 128 values): eight accumulators as two vectors of four,

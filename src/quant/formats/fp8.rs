@@ -6,7 +6,7 @@
 //! nearest even, subnormals included; dequantized `y / scale` in float32. The clamp comes
 //! before the cast, so nothing becomes NaN or infinite.
 
-use super::float::{abs_max, in_parts, outputs};
+use super::float::{abs_max, avx2_dispatch, in_parts, outputs};
 use super::{BlockScale, Quantized};
 use crate::error::Result;
 
@@ -115,12 +115,7 @@ impl<const MBITS: u32, const BIAS: u32, const MAX: u32> Enc<MBITS, BIAS, MAX> {
     /// The tensor's scale, `fmax / max(amax, 1e-12)` in float64 stored as float32.
     fn scale(xs: &[f32]) -> f32 {
         // The largest magnitude, by parts (a maximum is the same in any order).
-        let amax = crate::par::pairwise_map(xs, &abs_max, &|a, b| if b > a { b } else { a });
-        Self::scale_of(amax)
-    }
-
-    /// The scale of a tensor whose largest magnitude is `amax`.
-    fn scale_of(amax: f32) -> f32 {
+        let amax = crate::par::pairwise_map(xs, &abs_max_fast, &|a, b| if b > a { b } else { a });
         (f64::from(Self::FMAX) / f64::from(amax).max(1e-12)) as f32
     }
 
@@ -180,6 +175,12 @@ pub(super) fn constants(kind: Fp8) -> Constants {
     }
 }
 
+avx2_dispatch! {
+    /// [`abs_max`] of a part of the tensor, compiled for AVX2 where the CPU has it: the pass
+    /// that finds the tensor's scale reads every value once more.
+    fn abs_max_fast(xs: &[f32]) -> f32 => abs_max
+}
+
 /// E4M3 (fn): 3 mantissa bits, bias 7, largest 448 (0x7E).
 type E4m3 = Enc<3, 7, 0x7E>;
 /// E5M2: 2 mantissa bits, bias 15, largest 57344 (0x7B).
@@ -203,15 +204,6 @@ pub fn tensor_scale(xs: &[f32], kind: Fp8) -> f32 {
     match kind {
         Fp8::E4m3 => E4m3::scale(xs),
         Fp8::E5m2 => E5m2::scale(xs),
-    }
-}
-
-/// [`tensor_scale`] of a tensor whose largest magnitude is `amax`.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn scale_of_amax(kind: Fp8, amax: f32) -> f32 {
-    match kind {
-        Fp8::E4m3 => E4m3::scale_of(amax),
-        Fp8::E5m2 => E5m2::scale_of(amax),
     }
 }
 
