@@ -272,7 +272,9 @@ pub fn run_with_clock(
         return Err(Error::Setting {
             name: "n",
             given: n.to_string(),
-            expected: format!("a number of values from 2 to {MAX_VALUES}"),
+            expected: format!(
+                "a number of values from 2 to {MAX_VALUES} for the notebook's workload (with a format or int flags, from 1)"
+            ),
         });
     }
     if runs == 0 {

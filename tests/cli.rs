@@ -741,3 +741,152 @@ fn report_refuses_bad_granularities_and_bad_patterns() {
     let (code, _, _) = quantviz(&["report", TINY_ST, "--json", "--csv"]);
     assert_eq!(code, 2);
 }
+
+/// The row the flags choose is the comparison's current one: in the closing line and in JSON,
+/// and a kl calibration, which the six rows do not run, gets a row of its own.
+#[test]
+fn compare_marks_the_choice_the_flags_make() {
+    let g = ["compare", "--generate", "normal:0,1", "--n", "4096"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        g.iter().chain(extra.iter()).copied().collect()
+    };
+    let (code, out, err) = quantviz(&with(&["--calibration", "kl"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("symmetric   kl"), "{out}");
+    assert!(out.contains("The current choice, symmetric kl,"), "{out}");
+    let current = |extra: &[&'static str]| -> Vec<(String, String)> {
+        let (code, out, err) = quantviz(&with(&[extra, &["--json"]].concat()));
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["current"] == true)
+            .map(|r| (r["scheme"].to_string(), r["calibration"].to_string()))
+            .collect()
+    };
+    let one = |s: &str, c: &str| vec![(format!("\"{s}\""), format!("\"{c}\""))];
+    assert_eq!(current(&[]), one("asymmetric", "minmax"));
+    assert_eq!(current(&["--calibration", "mse"]), one("asymmetric", "mse"));
+    assert_eq!(current(&["--calibration", "kl"]), one("symmetric", "kl"));
+}
+
+/// A flag's value or a combination of flags that does not fit is a bad argument: exit status
+/// 2, as clap's own, with every flag named.
+#[test]
+fn flags_that_do_not_fit_are_bad_arguments() {
+    let g = ["quantize", "--generate", "normal:0,1", "--n", "256"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        g.iter().chain(extra.iter()).copied().collect()
+    };
+    for bad in [
+        &["--calibration", "kl", "--scheme", "asymmetric"][..],
+        &["--granularity", "channel"],
+        &["--format", "q4_K", "--block", "64"],
+    ] {
+        let (code, _, err) = quantviz(&with(bad));
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
+    let (code, _, err) = quantviz(&[
+        "quantize",
+        "--input",
+        "x.txt",
+        "--seed",
+        "5",
+        "--outliers",
+        "3:1000",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("cannot be used with") && err.contains("--seed") && err.contains("--outliers"),
+        "{err}"
+    );
+    // Flags a preset or generated data would silently ignore.
+    let msg = fails(&["quantize", "--preset", "notebook-minmax", "--n", "50"]);
+    assert!(msg.contains("drop --n"), "{msg}");
+    let msg = fails(&[
+        "quantize",
+        "--preset",
+        "notebook-minmax",
+        "--outliers",
+        "1:5000",
+    ]);
+    assert!(msg.contains("20 fixed values"), "{msg}");
+    let msg = fails(&["quantize", "--generate", "normal:0,1", "--tensor", "a"]);
+    assert!(msg.contains("--tensor picks a tensor"), "{msg}");
+    let msg = fails(&[
+        "quantize",
+        "--generate",
+        "normal:0,1",
+        "--shape",
+        "10,100",
+        "--row-spread",
+        "1000",
+    ]);
+    assert!(msg.contains("'1000'") && !msg.contains("None"), "{msg}");
+    // Help offers only what a command takes.
+    let help = |cmd: &str| quantviz(&[cmd, "--help"]).1;
+    for flag in ["--granularity <G>", "--rotate <R>", "--scheme <S>"] {
+        assert!(!help("compare").contains(flag), "compare offers {flag}");
+        assert!(help("quantize").contains(flag), "quantize lacks {flag}");
+    }
+    assert!(!help("plot").contains("--granularity"));
+    let (_, _, err) = quantviz(&["report", TINY_ST, "--tensors", "a["]);
+    assert!(
+        err.contains("unclosed character class at character 2"),
+        "{err}"
+    );
+}
+
+/// `--formats` names each format once, and `int` asks report for its int rows.
+#[test]
+fn report_formats_take_int_and_each_format_once() {
+    let (code, out, err) = quantviz(&["report", TINY_ST, "--formats", "q8_0,q8_0,int", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows: Vec<String> = v["tensors"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["format"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(rows, ["q8_0", "int4 tensor", "int8 tensor"]);
+    let (code, out, err) = quantviz(&["report", TINY_ST, "--formats", "int"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("int8 tensor"), "{out}");
+}
+
+/// The text says what a format's count counts, and a shorter last group is said.
+#[test]
+fn format_text_says_saturated_and_groups_say_their_shorter_last() {
+    let g = ["quantize", "--generate", "normal:0,1", "--n", "1024"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        g.iter().chain(extra.iter()).copied().collect()
+    };
+    let (_, out, _) = quantviz(&with(&["--format", "fp8-e4m3"]));
+    assert!(
+        out.contains("saturated    1 of 1024") && !out.contains("clipped"),
+        "{out}"
+    );
+    let (_, out, _) = quantviz(&with(&["--format", "q8_0"]));
+    assert!(
+        !out.contains("saturated") && !out.contains("clipped"),
+        "{out}"
+    );
+    let (_, out, _) = quantviz(&with(&["--bits", "4"]));
+    assert!(out.contains("clipped"), "{out}");
+    let (_, out, _) = quantviz(&[
+        "quantize",
+        "--generate",
+        "normal:0,1",
+        "--shape",
+        "16,16",
+        "--granularity",
+        "group:5",
+    ]);
+    assert!(
+        out.contains("64 units of 5 values (each row's last has 1)"),
+        "{out}"
+    );
+}

@@ -142,14 +142,21 @@ pub struct Quantize {
     pub codes: bool,
 }
 
+/// The quantization flags that compare refuses (it runs both schemes, one scale per tensor)
+/// are not offered in its help.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("scheme", |a| a.hide(true)),
+    mut_arg("granularity", |a| a.hide(true)),
+    mut_arg("rotate", |a| a.hide(true))
+)]
 pub struct Compare {
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
     pub quant: QuantArgs,
     /// Compare formats instead of calibrations: `all`, or a comma-separated list (q4_K,nf4,...);
-    /// each beside the int schemes at 4 and 8 bits.
+    /// each beside the int schemes at 4 and 8 bits (which are always there).
     #[arg(long, value_name = "LIST", value_parser = parse_formats)]
     pub formats: Option<FormatList>,
     /// Print one JSON object instead of a table.
@@ -164,7 +171,12 @@ pub struct Notebook {
     pub seed: Option<u64>,
 }
 
+/// plot draws one scale per tensor: the flags of finer scales are not offered in its help.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("granularity", |a| a.hide(true)),
+    mut_arg("rotate", |a| a.hide(true))
+)]
 pub struct Plot {
     /// histogram | error | compare | mapping | sweep.
     #[arg(value_name = "CHART", value_parser = parse_chart)]
@@ -221,7 +233,8 @@ pub struct Report {
     /// A .safetensors, .gguf or .npy file.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// The formats: `all`, or a comma-separated list (q8_0,q4_K,nf4,...) [default: all].
+    /// The formats: `all`, or a comma-separated list (q8_0,q4_K,nf4,...; `int` for int4 and
+    /// int8 symmetric min-max rows at the granularity below) [default: all].
     #[arg(long, value_name = "LIST", value_parser = parse_formats)]
     pub formats: Option<FormatList>,
     /// tensor (each format with its own blocks) | channel (also int4 and int8 symmetric
@@ -281,20 +294,37 @@ fn parse_format(s: &str) -> Result<FormatArg, String> {
     }
 }
 
-/// `--formats`: the formats to compare (one value, so a newtype rather than a `Vec`, which clap
-/// would read as several).
+/// `--formats`: the formats to compare, each once in the order first given, and whether the
+/// list names `int` (one value, so a struct rather than a `Vec`, which clap would read as
+/// several).
 #[derive(Debug, Clone, PartialEq)]
-pub struct FormatList(pub Vec<Format>);
+pub struct FormatList {
+    pub formats: Vec<Format>,
+    pub int: bool,
+}
 
 fn parse_formats(s: &str) -> Result<FormatList, String> {
     if s.trim().eq_ignore_ascii_case("all") {
-        return Ok(FormatList(Format::ALL.to_vec()));
+        return Ok(FormatList {
+            formats: Format::ALL.to_vec(),
+            int: true,
+        });
     }
-    s.split(',')
-        .filter(|t| !t.trim().is_empty() && !t.trim().eq_ignore_ascii_case("int"))
-        .map(from_str)
-        .collect::<Result<Vec<_>, _>>()
-        .map(FormatList)
+    let mut list = FormatList {
+        formats: Vec::new(),
+        int: false,
+    };
+    for t in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if t.eq_ignore_ascii_case("int") {
+            list.int = true;
+        } else {
+            let f: Format = from_str(t)?;
+            if !list.formats.contains(&f) {
+                list.formats.push(f);
+            }
+        }
+    }
+    Ok(list)
 }
 
 fn parse_dist(s: &str) -> Result<Distribution, String> {

@@ -34,11 +34,19 @@ pub struct CliError {
 }
 
 impl From<Error> for CliError {
+    /// Exit status 2 where a flag's value or a combination of flags is what is wrong (the
+    /// same as clap's own argument errors), 1 where the data or a file is.
     fn from(e: Error) -> Self {
+        let code = match e {
+            Error::Bits(_) | Error::Percentile(_) | Error::Setting { .. } | Error::KlAsymmetric => {
+                2
+            }
+            _ => 1,
+        };
         CliError {
             message: e.to_string(),
             hint: None,
-            code: 1,
+            code,
         }
     }
 }
@@ -72,8 +80,23 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Out {
             }
             // One line for what was wrong and one for what would be right (clap's tip where it
             // has one, such as the flag a misspelt one was meant to be), as every error here.
-            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-            let message = lines.next().unwrap_or("bad arguments");
+            // A message that ends in a colon goes on in the lines below it (the arguments a
+            // flag cannot be used with): they join it.
+            let mut lines = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .peekable();
+            let mut message = lines.next().unwrap_or("bad arguments").to_string();
+            if message.ends_with(':') {
+                let mut more = Vec::new();
+                while let Some(l) =
+                    lines.next_if(|l| !l.starts_with("Usage:") && !l.starts_with("tip:"))
+                {
+                    more.push(l);
+                }
+                message = format!("{} {}", message, more.join(", "));
+            }
             let tip = lines.find(|l| l.starts_with("tip:"));
             return Err(CliError {
                 message: message.trim_start_matches("error: ").to_string(),
@@ -152,7 +175,24 @@ fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
     if let Some(seed) = d.seed {
         spec.seed = seed;
     }
+    if d.tensor.is_some() {
+        return Err(usage_err(
+            "--tensor picks a tensor of a model file given as --input: give --input FILE with it, or drop it",
+        ));
+    }
     if let Some(preset) = d.preset {
+        if d.n.is_some() {
+            return Err(usage_err(format!(
+                "--preset {preset} fixes its own values: drop --n (or use --generate DIST --n N)"
+            )));
+        }
+        if preset == quantviz::settings::Preset::NotebookMinmax
+            && (d.seed.is_some() || d.outliers.is_some())
+        {
+            return Err(usage_err(
+                "--preset notebook-minmax is the notebook's 20 fixed values: --seed and --outliers go with notebook-percentile or --generate",
+            ));
+        }
         if d.row_spread.is_some() || d.outlier_channels.is_some() {
             return Err(usage_err(format!(
                 "--row-spread and --outlier-channels go with --generate and --shape, not --preset {preset}"
@@ -211,7 +251,7 @@ fn finer_from(q: &QuantArgs) -> Option<(Granularity, Rotation)> {
 fn no_finer(q: &QuantArgs, command: &str) -> Result<(), CliError> {
     match finer_from(q) {
         Some((g, r)) if g != Granularity::Tensor || r != Rotation::None => Err(usage_err(format!(
-            "--granularity and --rotate go with 'quantize' and 'bench', not '{command}' (drop them here)"
+            "--granularity and --rotate go with 'quantize', 'bench' and 'model', not '{command}' (drop them here)"
         ))),
         _ => Ok(()),
     }
@@ -257,9 +297,14 @@ fn granular_text(a: &Analysis, run: &GranularRun) -> String {
         }
         (None, Some(u)) => {
             let q = &s.quant;
+            // A row's last group is shorter where the group does not divide the row.
+            let short_last = match u.units.cols % u.units.size {
+                0 => String::new(),
+                r => format!(" (each row's last has {r})"),
+            };
             let _ = writeln!(
                 out,
-                "int {} {}, {} bits, zero point {}, granularity {}: {} units of {} values",
+                "int {} {}, {} bits, zero point {}, granularity {}: {} units of {} values{short_last}",
                 q.scheme,
                 q.calibration.label(),
                 q.bits,
@@ -285,10 +330,11 @@ fn granular_text(a: &Analysis, run: &GranularRun) -> String {
         }
     }
     let _ = writeln!(out, "error (original basis)");
-    metrics_lines(&mut out, &run.metrics, "  ");
+    let format = s.format.map(|f| f.0);
+    metrics_lines(&mut out, &run.metrics, "  ", format);
     if let Some(m) = &run.rotated_metrics {
         let _ = writeln!(out, "error (rotated basis)");
-        metrics_lines(&mut out, m, "  ");
+        metrics_lines(&mut out, m, "  ", format);
     }
     out
 }
@@ -315,11 +361,31 @@ fn quant_from(q: &QuantArgs) -> Result<QuantSettings, CliError> {
     Ok(s)
 }
 
-fn metrics_lines(out: &mut String, m: &quantviz::analysis::metrics::Metrics, indent: &str) {
+/// The error's lines. For int, the count is of the values clipped to the range; for a
+/// format (`format`), of the values given its largest magnitude (the FP8 and 4-bit float
+/// formats count them; the others have no such count and show none).
+fn metrics_lines(
+    out: &mut String,
+    m: &quantviz::analysis::metrics::Metrics,
+    indent: &str,
+    format: Option<Format>,
+) {
     let _ = writeln!(out, "{indent}MSE          {}", full(m.mse));
     let _ = writeln!(out, "{indent}SQNR         {} dB", short(m.sqnr_db));
     let _ = writeln!(out, "{indent}max |error|  {}", full(m.max_abs_error));
-    let _ = writeln!(out, "{indent}clipped      {} of {}", m.clipped, m.n);
+    match format {
+        None => {
+            let _ = writeln!(out, "{indent}clipped      {} of {}", m.clipped, m.n);
+        }
+        Some(Format::Fp8E4m3 | Format::Fp8E5m2 | Format::Mxfp4 | Format::Nvfp4) => {
+            let _ = writeln!(
+                out,
+                "{indent}saturated    {} of {} (given the format's largest magnitude)",
+                m.clipped, m.n
+            );
+        }
+        Some(_) => {}
+    }
 }
 
 fn quantize(o: args::Quantize) -> Out {
@@ -401,10 +467,10 @@ fn quantize(o: args::Quantize) -> Out {
         full(p.range_min),
         full(p.range_max)
     );
-    metrics_lines(&mut out, &run.metrics, "");
+    metrics_lines(&mut out, &run.metrics, "", None);
     if let Some(m) = &run.inliers {
         let _ = writeln!(out, "without the {} outliers:", a.data.outliers.len());
-        metrics_lines(&mut out, m, "  ");
+        metrics_lines(&mut out, m, "  ", None);
     }
     if o.codes {
         let (codes, deq) = a.quantize_all(&run.params);
@@ -442,7 +508,7 @@ fn format_text(a: &Analysis, run: &FormatRun, codes: bool) -> String {
         run.format,
         full(run.bits_per_weight)
     );
-    metrics_lines(&mut out, &run.metrics, "");
+    metrics_lines(&mut out, &run.metrics, "", Some(run.format));
     let _ = writeln!(out, "cosine       {}", full(facts.cosine_similarity));
     let _ = writeln!(out, "rel. error   {}", full(facts.relative_error));
     let _ = writeln!(
@@ -471,7 +537,7 @@ fn format_text(a: &Analysis, run: &FormatRun, codes: bool) -> String {
 fn compare(o: args::Compare) -> Out {
     no_finer(&o.quant, "compare")?;
     if let Some(formats) = &o.formats {
-        return compare_formats(&o, &formats.0);
+        return compare_formats(&o, &formats.formats);
     }
     if o.quant.format.is_some() || o.quant.block.is_some() {
         return Err(usage_err(
@@ -486,18 +552,27 @@ fn compare(o: args::Compare) -> Out {
     let q = quant_from(&o.quant)?;
     let data = data_from(&o.data)?;
     let a = Analysis::new(data)?;
-    let runs = a.compare(&q)?;
+    let mut runs = a.compare(&q)?;
+    // The choice the flags make is one of the rows; a calibration the comparison does not
+    // run (kl) gets a row of its own after them.
+    let current = match runs.iter().position(|r| r.settings == q) {
+        Some(i) => i,
+        None => {
+            runs.push(a.run(&q)?);
+            runs.len() - 1
+        }
+    };
     if o.json {
         let out = CompareJson {
             data: a.data.label.clone(),
             n: a.stats.n,
             bits: q.bits,
             zero_point_policy: q.zero_point.to_string(),
-            runs: json::compare_rows(&runs, None),
+            runs: json::compare_rows(&runs, Some(&runs[current])),
         };
         return Ok(json::to_json(&out) + "\n");
     }
-    Ok(compare_table(&a, &q, &runs))
+    Ok(compare_table(&a, &q, &runs, current))
 }
 
 /// `compare --formats`: each format beside the int schemes at 4 and 8 bits.
@@ -559,7 +634,8 @@ fn compare_formats(o: &args::Compare, formats: &[Format]) -> Out {
     Ok(out)
 }
 
-fn compare_table(a: &Analysis, q: &QuantSettings, runs: &[Run]) -> String {
+/// The comparison's table, `runs[current]` being the choice the flags make.
+fn compare_table(a: &Analysis, q: &QuantSettings, runs: &[Run], current: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -611,7 +687,7 @@ fn compare_table(a: &Analysis, q: &QuantSettings, runs: &[Run]) -> String {
         }
         out.push('\n');
     }
-    if let Some(cur) = runs.first() {
+    if let Some(cur) = runs.get(current) {
         let _ = writeln!(
             out,
             "\n{}",

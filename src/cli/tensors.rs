@@ -427,34 +427,37 @@ pub fn report(o: args::Report) -> Out {
         Some(p) => Some(regex::Regex::new(p).map_err(|e| {
             usage_err(format!(
                 "--tensors '{p}' is not a regular expression: {}",
-                e.to_string().lines().last().unwrap_or("")
+                regex_problem(&e)
             ))
         })?),
         None => None,
     };
-    let formats: Vec<Format> = o
-        .formats
-        .as_ref()
-        .map_or_else(|| Format::ALL.to_vec(), |f| f.0.clone());
-    if formats.is_empty() {
+    let (formats, int) = o.formats.as_ref().map_or_else(
+        || (Format::ALL.to_vec(), false),
+        |f| (f.formats.clone(), f.int),
+    );
+    if formats.is_empty() && !int {
         return Err(usage_err(
-            "--formats lists no format: give one or more, such as q8_0,q4_K, or all",
+            "--formats lists no format: give one or more, such as q8_0,q4_K,int, or all",
         ));
     }
     let mut columns: Vec<Column> = formats.iter().map(|&f| Column::Format(f)).collect();
-    if granularity != Granularity::Tensor {
+    // The int rows: at a finer granularity always (what it is asked for), and where the list
+    // names int.
+    if int || granularity != Granularity::Tensor {
         columns.extend(
             INT_BITS
                 .iter()
                 .map(|&bits| Column::Int { bits, granularity }),
         );
     }
-    let int_rows = (granularity != Granularity::Tensor).then(|| {
+    let int_rows = (int || granularity != Granularity::Tensor).then(|| {
         format!(
             "int4 and int8 symmetric, min-max calibration, one float32 scale per {}",
             match granularity {
                 Granularity::Group(g) => format!("group of {g} values within a row"),
-                _ => "row (output channel)".to_string(),
+                Granularity::Channel => "row (output channel)".to_string(),
+                Granularity::Tensor => "tensor".to_string(),
             }
         )
     });
@@ -466,13 +469,16 @@ pub fn report(o: args::Report) -> Out {
         .filter(|t| pattern.as_ref().is_none_or(|p| p.is_match(&t.name)))
         .collect();
     if picked.is_empty() {
-        return Err(CliError::from(quantviz::Error::Load {
-            source: file.source.clone(),
-            message: format!(
-                "no tensor name matches --tensors '{}' (the file holds {}: 'quantviz inspect' lists them)",
-                o.tensors.as_deref().unwrap_or(""),
+        let message = match &o.tensors {
+            Some(p) => format!(
+                "no tensor name matches --tensors '{p}' (the file holds {}: 'quantviz inspect' lists them)",
                 file.list.tensors.len()
             ),
+            None => "the file holds no tensor: nothing to report".to_string(),
+        };
+        return Err(CliError::from(quantviz::Error::Load {
+            source: file.source.clone(),
+            message,
         }));
     }
 
@@ -737,4 +743,27 @@ fn table(
         );
     }
     out
+}
+
+/// What is wrong with a pattern, in one line: the regex crate's reason and where (its message
+/// shows the pattern with a caret under the place, on lines of their own).
+fn regex_problem(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let reason = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .unwrap_or_else(|| lines.last().copied().unwrap_or("").trim());
+    // The caret line and the pattern line above it share their indentation.
+    let at = lines.windows(2).find_map(|w| {
+        let indent = w[0].len() - w[0].trim_start().len();
+        let caret = w[1].find('^')?;
+        (w[1].trim().chars().all(|c| c == '^' || c == '~') && caret >= indent)
+            .then(|| caret - indent + 1)
+    });
+    match at {
+        Some(col) => format!("{reason} at character {col}"),
+        None => reason.to_string(),
+    }
 }

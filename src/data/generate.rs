@@ -304,15 +304,21 @@ pub fn generate_matrix(spec: &DataSpec, matrix: &Matrix) -> Result<Dataset> {
     };
     let beyond = d.values.iter().filter(|v| !v.is_finite()).count();
     if beyond > 0 {
+        let with = match matrix.outlier_channels {
+            Some((k, f)) => format!(
+                " with outlier channels {k}:{}",
+                crate::present::number::full(f)
+            ),
+            None => String::new(),
+        };
         return Err(crate::error::Error::Setting {
             name: "row_spread",
             given: format!(
-                "{} with outlier_channels {:?}",
-                crate::present::number::full(matrix.row_spread),
-                matrix.outlier_channels
+                "{}{with}",
+                crate::present::number::full(matrix.row_spread)
             ),
             expected: format!(
-                "a spread and factor that keep the values within float64: {beyond} values went beyond it"
+                "a spread (and outlier factor) that keep the values within float64: {beyond} values went beyond it"
             ),
         });
     }
