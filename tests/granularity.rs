@@ -447,7 +447,7 @@ fn bad_input_says_what_would_be_right() {
             "--granularity",
             "group:32",
         ],
-        "go with 'quantize' and 'bench'",
+        "go with 'quantize', 'bench' and 'model'",
     );
     // A file's values with a shape that does not hold them.
     let dir = std::env::temp_dir().join(format!("quantviz-gran-{}", std::process::id()));
