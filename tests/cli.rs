@@ -741,3 +741,48 @@ fn report_refuses_bad_granularities_and_bad_patterns() {
     let (code, _, _) = quantviz(&["report", TINY_ST, "--json", "--csv"]);
     assert_eq!(code, 2);
 }
+
+/// A `.npy` array of more than the 10,000,000 values generated data and text may hold is a model
+/// tensor: `inspect`, `report` and `quantize --input` take it, as they take a safetensors one.
+#[test]
+fn npy_arrays_beyond_ten_million_values_are_read_by_every_command() {
+    let dir = std::env::temp_dir().join(format!("quantviz-bignpy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 3 x 3333344 = 10000032 values, a whole number of q8_0's blocks.
+    let n = 10_000_032usize;
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let mut h = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3333344), }".to_string();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    npy.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    npy.extend_from_slice(h.as_bytes());
+    npy.extend((0..n).flat_map(|i| ((i % 1000) as f32 * 0.001 - 0.5).to_le_bytes()));
+    let path = dir.join("big.npy");
+    std::fs::write(&path, &npy).unwrap();
+    let path = path.to_str().unwrap();
+
+    let (code, out, err) = quantviz(&["inspect", path, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("\"params\":{n}")), "{out}");
+    let (code, out, err) = quantviz(&["report", path, "--formats", "q8_0", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["totals"][0]["params"], n);
+    assert!(v["totals"][0]["mse"].as_f64().unwrap() > 0.0, "{v}");
+    let (code, out, err) = quantviz(&["quantize", "--input", path, "--format", "q8_0", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let q: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(q["n"], n, "{q}");
+    assert_eq!(
+        q["mse"].as_f64().unwrap().to_bits(),
+        v["totals"][0]["mse"].as_f64().unwrap().to_bits()
+    );
+    // Text keeps its limit.
+    let text = dir.join("big.txt");
+    std::fs::write(&text, "1\n".repeat(10_000_001)).unwrap();
+    let e = fails(&["quantize", "--input", text.to_str().unwrap()]);
+    assert!(e.contains("more than 10000000 values"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

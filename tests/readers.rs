@@ -14,7 +14,7 @@ use quantviz::data::load::model::{
 };
 use quantviz::data::load::{
     load_file, parse_bytes, parse_npy, parse_text, read_bytes, read_file, read_model_bytes,
-    read_tensor_file, Loaded, MAX_TEXT_BYTES,
+    read_page_bytes, read_tensor_file, Loaded, MAX_TEXT_BYTES,
 };
 use quantviz::error::{Error, MAX_VALUES};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -446,8 +446,9 @@ fn npy_overflowing_shape_is_an_error_in_short_numbers() {
             "(9.99e299,) holds more than 1.84e19".into(),
         ),
         (
+            // Any count is taken whose data the file holds; this one's is not there.
             "(100000, 100000)".into(),
-            "holds 10000000000 values, more than quantviz handles".into(),
+            "needs 80000000000 bytes of data but the file has 8".into(),
         ),
         (
             "(4294967296, 4294967296, 2)".into(),
@@ -463,6 +464,49 @@ fn npy_overflowing_shape_is_an_error_in_short_numbers() {
     // A size of 0 makes the product 0 however large the others.
     let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': (0, {big}), }}");
     assert!(parse_npy(&npy_f8(&dict, &[]), "f").unwrap().is_empty());
+}
+
+/// `.npy` arrays are model tensors: more than the 10,000,000 values of text and generated
+/// data are read wherever the file holds them; the page refuses more than its own limit before
+/// it looks for the data, and text keeps the 10,000,000.
+#[test]
+fn npy_takes_any_count_its_file_holds_and_the_page_keeps_its_limit() {
+    let n = MAX_VALUES + 1;
+    let dict = format!("{{'descr': '<f2', 'fortran_order': False, 'shape': ({n},), }}");
+    let bytes = npy_with_header(1, &dict, &vec![0x3c; 2 * n]);
+    let (l, peak) = peak_during(|| read_bytes(&bytes, "big.npy").unwrap());
+    assert_eq!(l.values.len(), n);
+    let one = half::f16::from_bits(0x3c3c).to_f64();
+    assert!(l.values.iter().all(|&x| x == one));
+    // The values and little more: nothing beyond what the file's bytes hold.
+    assert!(peak <= 8 * n + (1 << 20), "{peak}");
+    drop(l);
+
+    let past = PAGE_MAX_VALUES + 1;
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({past},), }}");
+    let short = npy_with_header(1, &dict, &[0; 16]);
+    let (e, peak) = peak_during(|| read_page_bytes(&short, "huge.npy").unwrap_err().to_string());
+    assert!(
+        e.contains(&format!(
+            "holds {past} values, more than the page loads ({PAGE_MAX_VALUES})"
+        )) && e.contains("quantviz quantize --input FILE"),
+        "{e}"
+    );
+    assert!(peak < 64 << 10, "{peak}");
+    let e = err(&short);
+    assert!(
+        e.contains(&format!(
+            "needs {} bytes of data but the file has 16",
+            4 * past
+        )),
+        "{e}"
+    );
+    let mut s = quantviz::session::Session::new();
+    let e = s.load(&short, "huge.npy", "").unwrap_err().to_string();
+    assert!(e.contains("more than the page loads"), "{e}");
+    // Within the page's limit, the page reads past the 10,000,000 too.
+    let l = read_page_bytes(&bytes, "big.npy").unwrap();
+    assert_eq!(l.values.len(), n);
 }
 
 #[test]

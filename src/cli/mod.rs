@@ -141,8 +141,10 @@ fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
             Some(shape) => Some(shape),
             None => loaded.rows_cols(),
         };
+        // A `.npy` array is a model tensor: any size that fits in memory, as a safetensors
+        // tensor. Text holds at most MAX_VALUES values, which its reader checks.
         return Ok(
-            Dataset::from_values(loaded.values, path.display().to_string())?.with_shape(shape)?,
+            Dataset::from_tensor(loaded.values, path.display().to_string())?.with_shape(shape)?,
         );
     }
     let mut spec = DataSpec::default();
