@@ -262,6 +262,21 @@ fn check_finite(xs: &[f32]) -> Result<()> {
     }
 }
 
+/// An error where a value of `xs` is finite but beyond float32's range (it rounds to
+/// infinity): every format computes in float32, so it cannot take such data. The error counts
+/// them and names the first.
+pub fn check_f32_range(xs: &[f64]) -> Result<()> {
+    let beyond = |x: &f64| x.is_finite() && (*x as f32).is_infinite();
+    match xs.iter().position(beyond) {
+        None => Ok(()),
+        Some(i) => Err(Error::BeyondFloat32 {
+            count: xs[i..].iter().filter(|x| beyond(x)).count(),
+            first_index: i,
+            first_value: xs[i],
+        }),
+    }
+}
+
 /// How many of `codes` (a run of `format`) [`Quantized::saturated`] counts: the codes of the
 /// format's largest magnitude, for FP8 and the 4-bit floats (0 for the other formats).
 pub fn saturated_codes(format: Format, codes: &[i32]) -> usize {
@@ -324,6 +339,26 @@ mod tests {
             assert_eq!(f.name().to_uppercase().parse::<Format>().unwrap(), f);
         }
         assert!("q4_2".parse::<Format>().is_err());
+    }
+
+    #[test]
+    fn values_beyond_float32_are_found_and_counted() {
+        assert_eq!(check_f32_range(&[1.0, -3.4e38, f64::MIN_POSITIVE]), Ok(()));
+        // Not finite is another error's business.
+        assert_eq!(check_f32_range(&[f64::INFINITY, f64::NAN]), Ok(()));
+        assert_eq!(
+            check_f32_range(&[0.0, 1e39, 2.0, -1e300, 5.0]),
+            Err(Error::BeyondFloat32 {
+                count: 2,
+                first_index: 1,
+                first_value: 1e39
+            })
+        );
+        let e = check_f32_range(&[1e300]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("1 value is beyond float32's range (the first is 1e300 at index 0)"),
+            "{e}"
+        );
     }
 
     #[test]
