@@ -117,12 +117,17 @@ impl Format {
         !matches!(self, Format::Nf4 | Format::Fp8E4m3 | Format::Fp8E5m2)
     }
 
-    /// Bits per weight, scales included, for `n` values in blocks of `block` (FP8's one float32
-    /// scale is spread over all `n` values).
+    /// Bits per weight, scales included, for `n` values in blocks of `block`: the scales
+    /// actually stored over the values. NF4 stores one float32 absmax per block, its last block
+    /// partial where `block` does not divide `n` (`4 + 32·⌈n/block⌉/n`, which is `4 + 32/block`
+    /// where it divides, bit for bit: the block is a power of two); FP8's one float32 scale is
+    /// spread over all `n` values. The other formats take whole blocks only, each of a fixed
+    /// size.
     pub fn bits_per_weight(self, n: usize, block: usize) -> f64 {
-        let n = n.max(1) as f64;
+        let count = n.max(1);
+        let n = count as f64;
         match self {
-            Format::Nf4 => 4.0 + 32.0 / block.max(1) as f64,
+            Format::Nf4 => 4.0 + 32.0 * count.div_ceil(block.max(1)) as f64 / n,
             Format::Fp8E4m3 | Format::Fp8E5m2 => 8.0 + 32.0 / n,
             Format::Mxfp4 => 4.25,
             Format::Nvfp4 => 4.5,
@@ -339,6 +344,24 @@ mod tests {
             assert_eq!(f.name().to_uppercase().parse::<Format>().unwrap(), f);
         }
         assert!("q4_2".parse::<Format>().is_err());
+    }
+
+    /// NF4 counts the absmax of every block stored, a partial last one too; where the block
+    /// divides the count, that is `4 + 32/block` exactly.
+    #[test]
+    fn nf4_bits_count_the_scales_stored() {
+        assert_eq!(Format::Nf4.bits_per_weight(1024, 2048), 4.03125);
+        assert_eq!(Format::Nf4.bits_per_weight(33, 64), 4.0 + 32.0 / 33.0);
+        assert_eq!(Format::Nf4.bits_per_weight(100, 64), 4.0 + 64.0 / 100.0);
+        for block in [32, 64, 128, 256, 512, 1024, 2048, 4096] {
+            for k in [1, 2, 3, 7, 1000, 12345] {
+                let bits = Format::Nf4.bits_per_weight(k * block, block);
+                assert_eq!(bits, 4.0 + 32.0 / block as f64, "{k} x {block}");
+            }
+        }
+        // FP8's one scale and the fixed blocks are unchanged.
+        assert_eq!(Format::Fp8E4m3.bits_per_weight(33, 0), 8.0 + 32.0 / 33.0);
+        assert_eq!(Format::Q4_0.bits_per_weight(64, 32), 4.5);
     }
 
     #[test]
