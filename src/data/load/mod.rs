@@ -26,20 +26,19 @@ pub struct Loaded {
     pub values: Vec<f64>,
     /// What the user should be told about the reading, such as a skipped header line.
     pub note: Option<String>,
-    /// The shape, row-major: a `.npy` array's own, `[n]` for text.
+    /// The shape, row-major: a `.npy` array's or a tensor's own, `[n]` for text.
     pub shape: Vec<usize>,
+    /// The kind of file the values came from, `None` for text.
+    pub format: Option<model::FileFormat>,
 }
 
 impl Loaded {
-    /// The shape as rows and columns: every axis but the last flattened into rows; `None` for
-    /// 1-D (and 0-D) data.
+    /// The shape as rows and columns ([`model::rows_cols`]): a `.npy` array's every axis but
+    /// the last flattened into rows, a safetensors or GGUF tensor's first dimension by the
+    /// rest; `None` for 1-D (and 0-D) data.
     pub fn rows_cols(&self) -> Option<(usize, usize)> {
-        match self.shape.split_last() {
-            Some((&cols, rest)) if !rest.is_empty() && cols > 0 => {
-                Some((self.values.len() / cols, cols))
-            }
-            _ => None,
-        }
+        let format = self.format.unwrap_or(model::FileFormat::Npy);
+        model::rows_cols(format, &self.shape)
     }
 }
 
@@ -129,6 +128,7 @@ fn read_bytes_for(bytes: &[u8], source: &str, page: bool) -> Result<Loaded> {
             values,
             note: None,
             shape,
+            format: Some(model::FileFormat::Npy),
         });
     }
     if matches!(
@@ -180,6 +180,7 @@ fn model_bytes(bytes: &[u8], tensor: Option<&str>, source: &str, page: bool) -> 
         values,
         note: None,
         shape: info.shape.clone(),
+        format: Some(list.format),
     })
 }
 
@@ -203,6 +204,7 @@ pub fn read_tensor_file(path: &std::path::Path, tensor: Option<&str>) -> Result<
         values,
         note: None,
         shape: info.shape.clone(),
+        format: Some(file.list.format),
     })
 }
 
