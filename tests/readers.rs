@@ -1472,13 +1472,84 @@ fn gguf_bad_files_name_the_file_the_tensor_and_what_is_wrong() {
         ),
         (
             gguf_file(3, Some(48), &[t("a")]),
-            "general.alignment is not a power of two",
+            "general.alignment is 48, not a power of two: GGUF expects a uint32 power of two (32 by default)",
         ),
     ];
     for (bytes, says) in cases {
         let e = model_err(&bytes, Some("a"));
         assert!(e.contains(says), "want {says:?}, got {e}");
     }
+}
+
+/// A `general.alignment` that is no unsigned number says what it is and what GGUF expects;
+/// refused dtypes list every dtype that is read, F64 too.
+#[test]
+fn gguf_alignment_of_another_type_and_refused_dtypes_say_what_is_read() {
+    let with_alignment = |t: u32, payload: &[u8]| {
+        let mut v = b"GGUF".to_vec();
+        v.extend_from_slice(&3u32.to_le_bytes());
+        v.extend_from_slice(&0u64.to_le_bytes());
+        v.extend_from_slice(&1u64.to_le_bytes());
+        v.extend_from_slice(&17u64.to_le_bytes());
+        v.extend_from_slice(b"general.alignment");
+        v.extend_from_slice(&t.to_le_bytes());
+        v.extend_from_slice(payload);
+        v
+    };
+    let expected = "GGUF expects a uint32 power of two (32 by default)";
+    let mut string = 2u64.to_le_bytes().to_vec();
+    string.extend_from_slice(b"32");
+    for (t, payload, says) in [
+        (8, string, "general.alignment is a string: "),
+        (
+            6,
+            32f32.to_le_bytes().to_vec(),
+            "general.alignment is a float32: ",
+        ),
+        (
+            5,
+            (-32i32).to_le_bytes().to_vec(),
+            "general.alignment is a negative int32: ",
+        ),
+        (
+            4,
+            0u32.to_le_bytes().to_vec(),
+            "general.alignment is 0, not a power of two: ",
+        ),
+    ] {
+        let e = model_err(&with_alignment(t, &payload), None);
+        assert!(e.contains(&format!("{says}{expected}")), "{t}: {e}");
+    }
+    let t = |name: &'static str, ggml: u32| GgufTensor {
+        name,
+        ne: vec![4],
+        ggml,
+        data: vec![0; 4 * 8],
+        offset: None,
+    };
+    let e = model_err(&gguf_file(3, None, &[t("i", 26)]), Some("i"));
+    assert!(
+        e.contains("integers are no weights to quantize (F32, F16, BF16 and F64 are read)"),
+        "{e}"
+    );
+    let q8 = GgufTensor {
+        ne: vec![32],
+        data: vec![0; 34],
+        ..t("q", 8)
+    };
+    let e = model_err(&gguf_file(3, None, &[q8]), Some("q"));
+    assert!(
+        e.contains("unquantized weights (F32, F16, BF16 and F64)"),
+        "{e}"
+    );
+    // F64 is read indeed.
+    let mut f64s = t("d", 28);
+    f64s.data = [1.5f64, -2.0, 0.25, 8.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let l = read_model_bytes(&gguf_file(3, None, &[f64s]), Some("d"), "m.bin").unwrap();
+    assert_eq!(l.values, vec![1.5, -2.0, 0.25, 8.0]);
 }
 
 #[test]

@@ -77,6 +77,30 @@ pub enum Elem {
     BF16,
 }
 
+/// The element types quantviz reads, by the name safetensors and GGUF give each: every reader
+/// decodes these and refuses the others, naming this list ([`read_dtypes`]).
+pub const READ_DTYPES: [(&str, Elem); 4] = [
+    ("F32", Elem::F32),
+    ("F16", Elem::F16),
+    ("BF16", Elem::BF16),
+    ("F64", Elem::F64),
+];
+
+/// The element type of a safetensors or GGUF dtype name, where quantviz reads it.
+pub(crate) fn read_dtype(name: &str) -> Option<Elem> {
+    READ_DTYPES.iter().find(|d| d.0 == name).map(|d| d.1)
+}
+
+/// [`READ_DTYPES`] as messages list them: `F32, F16, BF16 and F64`.
+pub(crate) fn read_dtypes() -> String {
+    let names: Vec<&str> = READ_DTYPES.iter().map(|d| d.0).collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 impl Elem {
     /// Bytes per element.
     pub fn width(self) -> usize {
