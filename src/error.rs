@@ -20,6 +20,16 @@ pub enum Error {
         /// The first non-finite value itself (NaN, inf or -inf).
         first_value: f64,
     },
+    /// Finite float64 values beyond float32's range (they round to infinity), given to a
+    /// format that computes in float32: how many, and the first one's index and value.
+    BeyondFloat32 {
+        /// How many values are beyond float32's range.
+        count: usize,
+        /// Index of the first of them.
+        first_index: usize,
+        /// The first of them itself.
+        first_value: f64,
+    },
     /// A bit width outside 2..=16.
     Bits(i64),
     /// A percentile outside (50, 100].
@@ -121,6 +131,21 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "{count} {noun} not a finite number (NaN or infinite); the first is {what} at index {first_index}: remove or replace them"
+                )
+            }
+            Error::BeyondFloat32 {
+                count,
+                first_index,
+                first_value,
+            } => {
+                let noun = if *count == 1 {
+                    "value is"
+                } else {
+                    "values are"
+                };
+                write!(
+                    f,
+                    "{count} {noun} beyond float32's range (the first is {first_value:e} at index {first_index}): every format but int computes in float32, as its reference does; int computes in float64"
                 )
             }
             Error::Bits(b) => write!(f, "bits must be a whole number from 2 to 16, got {b}"),

@@ -220,14 +220,16 @@ impl Session {
     }
 
     /// Uses the bytes of a file (`.npy`, or text of numbers) as the data, then applies the
-    /// query's quantization settings; returns the summary JSON. On a bad file or settings it
+    /// query's quantization settings; returns the summary JSON. A `.npy` array, a model tensor,
+    /// may hold up to [`crate::data::load::model::PAGE_MAX_VALUES`] values, text up to
+    /// [`crate::error::MAX_VALUES`] (each reader refuses more). On a bad file or settings it
     /// returns the error and keeps the previous data and state.
     pub fn load(&mut self, bytes: &[u8], name: &str, query: &str) -> Result<String> {
         self.help = None;
         let settings = Settings::from_query(query)?;
-        let loaded = crate::data::load::read_bytes(bytes, name)?;
+        let loaded = crate::data::load::read_page_bytes(bytes, name)?;
         let shape = settings.matrix.shape.or_else(|| loaded.rows_cols());
-        let data = Dataset::from_values(loaded.values, name)?.with_shape(shape)?;
+        let data = Dataset::from_tensor(loaded.values, name)?.with_shape(shape)?;
         let previous = (self.file.take(), self.file_note.take(), self.source.clone());
         self.file = Some(std::sync::Arc::new(data));
         self.file_note = loaded.note;

@@ -1,6 +1,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! The `quantviz` binary as a user runs it: the notebook's output, JSON, and every bad input.
 
+mod common;
+
 use std::process::Command;
 
 fn quantviz(args: &[&str]) -> (i32, String, String) {
@@ -889,4 +891,183 @@ fn format_text_says_saturated_and_groups_say_their_shorter_last() {
         out.contains("64 units of 5 values (each row's last has 1)"),
         "{out}"
     );
+}
+
+/// A safetensors tensor of more than 2 dimensions has one channel scale per output channel
+/// (its first dimension by the rest) in `quantize`, in `report` and on the page alike; a `.npy`
+/// array of the same shape keeps its rule (every axis but the last as rows) on both.
+#[test]
+fn channel_scales_of_a_model_tensor_are_one_per_output_channel_everywhere() {
+    let dir = std::env::temp_dir().join(format!("quantviz-channels-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // [4, 8, 8]: each output channel a magnitude of its own, each of its rows another.
+    let xs: Vec<f32> = (0..256)
+        .map(|i| ((i as f32) * 0.37).sin() * 10f32.powi(i / 64) * (1.0 + (i / 8 % 8) as f32))
+        .collect();
+    let bytes: Vec<u8> = xs.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let st = dir.join("w.safetensors");
+    std::fs::write(
+        &st,
+        common::safetensors(&[("w", "F32", vec![4, 8, 8], bytes.clone())]),
+    )
+    .unwrap();
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let mut h = "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 8, 8), }".to_string();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    npy.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    npy.extend_from_slice(h.as_bytes());
+    npy.extend_from_slice(&bytes);
+    let np = dir.join("w.npy");
+    std::fs::write(&np, &npy).unwrap();
+    let (st, np) = (st.to_str().unwrap(), np.to_str().unwrap());
+
+    let quantize = |file: &str| {
+        let (code, out, err) = quantviz(&[
+            "quantize",
+            "--input",
+            file,
+            "--bits",
+            "4",
+            "--scheme",
+            "symmetric",
+            "--granularity",
+            "channel",
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let report = |file: &str| {
+        let (code, out, err) = quantviz(&[
+            "report",
+            file,
+            "--formats",
+            "q8_0",
+            "--granularity",
+            "channel",
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let query = "bits=4&scheme=symmetric&granularity=channel";
+
+    // The model file: 4 rows of 64 in quantize, report and the page, with one MSE.
+    let q = quantize(st);
+    assert_eq!(
+        (&q["units"]["rows"], &q["units"]["cols"]),
+        (&4.into(), &64.into()),
+        "{q}"
+    );
+    let r = report(st);
+    assert!(
+        r["int_rows"]
+            .as_str()
+            .unwrap()
+            .contains("row (output channel)"),
+        "{r}"
+    );
+    let row = &r["tensors"][0]["rows"][1];
+    assert_eq!(row["format"], "int4 channel");
+    assert_eq!(
+        row["bits_per_weight"].as_f64().unwrap(),
+        4.0 + 32.0 * 4.0 / 256.0
+    );
+    let mse = q["mse"].as_f64().unwrap();
+    assert_eq!(row["mse"].as_f64().unwrap().to_bits(), mse.to_bits());
+    let file = std::fs::read(st).unwrap();
+    let mut s = quantviz::session::Session::new();
+    let len = file.len() as u64;
+    let need =
+        quantviz::session::Session::model_header_needed(&file, len, "w.safetensors").unwrap();
+    s.model_open(&file[..need], len, "w.safetensors").unwrap();
+    let (a, b) = s.model_range(0).unwrap();
+    let page: serde_json::Value = serde_json::from_str(
+        &s.model_tensor(0, &file[a as usize..b as usize], query)
+            .unwrap(),
+    )
+    .unwrap();
+    let g = &page["granular"];
+    assert_eq!(
+        (&g["units"]["rows"], &g["units"]["cols"]),
+        (&4.into(), &64.into()),
+        "{g}"
+    );
+    assert_eq!(
+        g["metrics"]["mse"].as_f64().unwrap().to_bits(),
+        mse.to_bits()
+    );
+
+    // The .npy array: 32 rows of 8 in quantize, report and the page, with one MSE (another).
+    let q = quantize(np);
+    assert_eq!(
+        (&q["units"]["rows"], &q["units"]["cols"]),
+        (&32.into(), &8.into()),
+        "{q}"
+    );
+    let npy_mse = q["mse"].as_f64().unwrap();
+    assert_ne!(npy_mse, mse);
+    let row = &report(np)["tensors"][0]["rows"][1];
+    assert_eq!(row["mse"].as_f64().unwrap().to_bits(), npy_mse.to_bits());
+    let page: serde_json::Value =
+        serde_json::from_str(&s.load(&npy, "w.npy", query).unwrap()).unwrap();
+    let g = &page["granular"];
+    assert_eq!(
+        (&g["units"]["rows"], &g["units"]["cols"]),
+        (&32.into(), &8.into()),
+        "{g}"
+    );
+    assert_eq!(
+        g["metrics"]["mse"].as_f64().unwrap().to_bits(),
+        npy_mse.to_bits()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A `.npy` array of more than the 10,000,000 values generated data and text may hold is a model
+/// tensor: `inspect`, `report` and `quantize --input` take it, as they take a safetensors one.
+#[test]
+fn npy_arrays_beyond_ten_million_values_are_read_by_every_command() {
+    let dir = std::env::temp_dir().join(format!("quantviz-bignpy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 3 x 3333344 = 10000032 values, a whole number of q8_0's blocks.
+    let n = 10_000_032usize;
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let mut h = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3333344), }".to_string();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    npy.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    npy.extend_from_slice(h.as_bytes());
+    npy.extend((0..n).flat_map(|i| ((i % 1000) as f32 * 0.001 - 0.5).to_le_bytes()));
+    let path = dir.join("big.npy");
+    std::fs::write(&path, &npy).unwrap();
+    let path = path.to_str().unwrap();
+
+    let (code, out, err) = quantviz(&["inspect", path, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("\"params\":{n}")), "{out}");
+    let (code, out, err) = quantviz(&["report", path, "--formats", "q8_0", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["totals"][0]["params"], n);
+    assert!(v["totals"][0]["mse"].as_f64().unwrap() > 0.0, "{v}");
+    let (code, out, err) = quantviz(&["quantize", "--input", path, "--format", "q8_0", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let q: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(q["n"], n, "{q}");
+    assert_eq!(
+        q["mse"].as_f64().unwrap().to_bits(),
+        v["totals"][0]["mse"].as_f64().unwrap().to_bits()
+    );
+    // Text keeps its limit.
+    let text = dir.join("big.txt");
+    std::fs::write(&text, "1\n".repeat(10_000_001)).unwrap();
+    let e = fails(&["quantize", "--input", text.to_str().unwrap()]);
+    assert!(e.contains("more than 10000000 values"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -14,7 +14,7 @@ use quantviz::data::load::model::{
 };
 use quantviz::data::load::{
     load_file, parse_bytes, parse_npy, parse_text, read_bytes, read_file, read_model_bytes,
-    read_tensor_file, Loaded, MAX_TEXT_BYTES,
+    read_page_bytes, read_tensor_file, Loaded, MAX_TEXT_BYTES,
 };
 use quantviz::error::{Error, MAX_VALUES};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -446,8 +446,9 @@ fn npy_overflowing_shape_is_an_error_in_short_numbers() {
             "(9.99e299,) holds more than 1.84e19".into(),
         ),
         (
+            // Any count is taken whose data the file holds; this one's is not there.
             "(100000, 100000)".into(),
-            "holds 10000000000 values, more than quantviz handles".into(),
+            "needs 80000000000 bytes of data but the file has 8".into(),
         ),
         (
             "(4294967296, 4294967296, 2)".into(),
@@ -463,6 +464,49 @@ fn npy_overflowing_shape_is_an_error_in_short_numbers() {
     // A size of 0 makes the product 0 however large the others.
     let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': (0, {big}), }}");
     assert!(parse_npy(&npy_f8(&dict, &[]), "f").unwrap().is_empty());
+}
+
+/// `.npy` arrays are model tensors: more than the 10,000,000 values of text and generated
+/// data are read wherever the file holds them; the page refuses more than its own limit before
+/// it looks for the data, and text keeps the 10,000,000.
+#[test]
+fn npy_takes_any_count_its_file_holds_and_the_page_keeps_its_limit() {
+    let n = MAX_VALUES + 1;
+    let dict = format!("{{'descr': '<f2', 'fortran_order': False, 'shape': ({n},), }}");
+    let bytes = npy_with_header(1, &dict, &vec![0x3c; 2 * n]);
+    let (l, peak) = peak_during(|| read_bytes(&bytes, "big.npy").unwrap());
+    assert_eq!(l.values.len(), n);
+    let one = half::f16::from_bits(0x3c3c).to_f64();
+    assert!(l.values.iter().all(|&x| x == one));
+    // The values and little more: nothing beyond what the file's bytes hold.
+    assert!(peak <= 8 * n + (1 << 20), "{peak}");
+    drop(l);
+
+    let past = PAGE_MAX_VALUES + 1;
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({past},), }}");
+    let short = npy_with_header(1, &dict, &[0; 16]);
+    let (e, peak) = peak_during(|| read_page_bytes(&short, "huge.npy").unwrap_err().to_string());
+    assert!(
+        e.contains(&format!(
+            "holds {past} values, more than the page loads ({PAGE_MAX_VALUES})"
+        )) && e.contains("quantviz quantize --input FILE"),
+        "{e}"
+    );
+    assert!(peak < 64 << 10, "{peak}");
+    let e = err(&short);
+    assert!(
+        e.contains(&format!(
+            "needs {} bytes of data but the file has 16",
+            4 * past
+        )),
+        "{e}"
+    );
+    let mut s = quantviz::session::Session::new();
+    let e = s.load(&short, "huge.npy", "").unwrap_err().to_string();
+    assert!(e.contains("more than the page loads"), "{e}");
+    // Within the page's limit, the page reads past the 10,000,000 too.
+    let l = read_page_bytes(&bytes, "big.npy").unwrap();
+    assert_eq!(l.values.len(), n);
 }
 
 #[test]
@@ -1428,13 +1472,84 @@ fn gguf_bad_files_name_the_file_the_tensor_and_what_is_wrong() {
         ),
         (
             gguf_file(3, Some(48), &[t("a")]),
-            "general.alignment is not a power of two",
+            "general.alignment is 48, not a power of two: GGUF expects a uint32 power of two (32 by default)",
         ),
     ];
     for (bytes, says) in cases {
         let e = model_err(&bytes, Some("a"));
         assert!(e.contains(says), "want {says:?}, got {e}");
     }
+}
+
+/// A `general.alignment` that is no unsigned number says what it is and what GGUF expects;
+/// refused dtypes list every dtype that is read, F64 too.
+#[test]
+fn gguf_alignment_of_another_type_and_refused_dtypes_say_what_is_read() {
+    let with_alignment = |t: u32, payload: &[u8]| {
+        let mut v = b"GGUF".to_vec();
+        v.extend_from_slice(&3u32.to_le_bytes());
+        v.extend_from_slice(&0u64.to_le_bytes());
+        v.extend_from_slice(&1u64.to_le_bytes());
+        v.extend_from_slice(&17u64.to_le_bytes());
+        v.extend_from_slice(b"general.alignment");
+        v.extend_from_slice(&t.to_le_bytes());
+        v.extend_from_slice(payload);
+        v
+    };
+    let expected = "GGUF expects a uint32 power of two (32 by default)";
+    let mut string = 2u64.to_le_bytes().to_vec();
+    string.extend_from_slice(b"32");
+    for (t, payload, says) in [
+        (8, string, "general.alignment is a string: "),
+        (
+            6,
+            32f32.to_le_bytes().to_vec(),
+            "general.alignment is a float32: ",
+        ),
+        (
+            5,
+            (-32i32).to_le_bytes().to_vec(),
+            "general.alignment is a negative int32: ",
+        ),
+        (
+            4,
+            0u32.to_le_bytes().to_vec(),
+            "general.alignment is 0, not a power of two: ",
+        ),
+    ] {
+        let e = model_err(&with_alignment(t, &payload), None);
+        assert!(e.contains(&format!("{says}{expected}")), "{t}: {e}");
+    }
+    let t = |name: &'static str, ggml: u32| GgufTensor {
+        name,
+        ne: vec![4],
+        ggml,
+        data: vec![0; 4 * 8],
+        offset: None,
+    };
+    let e = model_err(&gguf_file(3, None, &[t("i", 26)]), Some("i"));
+    assert!(
+        e.contains("integers are no weights to quantize (F32, F16, BF16 and F64 are read)"),
+        "{e}"
+    );
+    let q8 = GgufTensor {
+        ne: vec![32],
+        data: vec![0; 34],
+        ..t("q", 8)
+    };
+    let e = model_err(&gguf_file(3, None, &[q8]), Some("q"));
+    assert!(
+        e.contains("unquantized weights (F32, F16, BF16 and F64)"),
+        "{e}"
+    );
+    // F64 is read indeed.
+    let mut f64s = t("d", 28);
+    f64s.data = [1.5f64, -2.0, 0.25, 8.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let l = read_model_bytes(&gguf_file(3, None, &[f64s]), Some("d"), "m.bin").unwrap();
+    assert_eq!(l.values, vec![1.5, -2.0, 0.25, 8.0]);
 }
 
 #[test]

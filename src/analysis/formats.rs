@@ -78,7 +78,7 @@ impl Analysis {
     /// default), measured against the values as given.
     pub fn format_run(&self, format: Format, block: Option<usize>) -> Result<FormatRun> {
         let block = format.block(block)?;
-        let quantized = formats::quantize(format, block, self.values_f32())?;
+        let quantized = formats::quantize(format, block, self.values_f32()?)?;
         self.format_run_of(format, block, quantized)
     }
 
@@ -129,7 +129,7 @@ impl Analysis {
     /// dequantized values ([`streamed_error_sums`]): what a comparison of formats needs.
     pub fn format_metrics(&self, format: Format, block: Option<usize>) -> Result<(Metrics, f64)> {
         let block = format.block(block)?;
-        let xs = self.values_f32();
+        let xs = self.values_f32()?;
         let given = (!self.values_are_f32()).then(|| self.values());
         let (sums, saturated) = match streamed_error_sums(format, block, xs, given, None) {
             Ok(streamed) => streamed,

@@ -162,6 +162,7 @@ impl Analysis {
                 }
                 let block = f.block(block)?;
                 f.check_count(n, block)?;
+                formats::check_f32_range(ys)?;
                 let q = formats::quantize(f, block, &formats::to_f32(ys))?;
                 let deq: Vec<f64> = q.dequantized.iter().map(|&d| f64::from(d)).collect();
                 let e = error_between(ys, &deq, q.saturated);

@@ -140,7 +140,7 @@ pub struct Analysis {
     /// The values rounded to float32, what every format quantizes: made on the first format run
     /// and kept for the others (the comparison of every format runs thirteen); and whether
     /// they are the values exactly.
-    values_f32: OnceCell<(Vec<f32>, bool)>,
+    values_f32: OnceCell<(Vec<f32>, bool, bool)>,
 }
 
 /// From this many values to [`SORTED_VIEW_MAX`], the view counts over the sorted values
@@ -211,9 +211,15 @@ impl Analysis {
         &self.data.values
     }
 
-    /// The values rounded to float32 ([`crate::quant::formats::to_f32`]), made on first use.
-    pub fn values_f32(&self) -> &[f32] {
-        &self.f32_cell().0
+    /// The values rounded to float32 ([`crate::quant::formats::to_f32`]), made on first use,
+    /// as every format takes them; an error where a value is beyond float32's range
+    /// ([`crate::quant::formats::check_f32_range`]).
+    pub fn values_f32(&self) -> Result<&[f32]> {
+        let (xs, _, beyond) = self.f32_cell();
+        if *beyond {
+            crate::quant::formats::check_f32_range(self.values())?;
+        }
+        Ok(xs)
     }
 
     /// Whether every value is a float32 ([`Analysis::values_f32`] then holds them exactly, and
@@ -222,9 +228,14 @@ impl Analysis {
         self.f32_cell().1
     }
 
-    fn f32_cell(&self) -> &(Vec<f32>, bool) {
-        self.values_f32
-            .get_or_init(|| crate::quant::formats::to_f32_exact(self.values()))
+    /// The float32 values, whether they are exact, and whether one rounded to infinity (the
+    /// values are finite, so an infinite one was beyond float32's range).
+    fn f32_cell(&self) -> &(Vec<f32>, bool, bool) {
+        self.values_f32.get_or_init(|| {
+            let (xs, exact) = crate::quant::formats::to_f32_exact(self.values());
+            let beyond = !exact && xs.iter().any(|x| x.is_infinite());
+            (xs, exact, beyond)
+        })
     }
 
     /// Drops the float32 values (made again on the next use): the page's session does so

@@ -212,6 +212,39 @@ pub fn signal(t: TensorBytes) -> Result<Signal> {
     Ok(Signal { n, power, absmax })
 }
 
+/// An error where a value is beyond float32's range, counted over the whole tensor as
+/// [`formats::check_f32_range`] counts it over all the values: looked for only where the
+/// largest magnitude is beyond it.
+fn check_f32_range(t: TensorBytes, s: &Signal) -> Result<()> {
+    if !(s.absmax as f32).is_infinite() {
+        return Ok(());
+    }
+    let n = t.len();
+    let (mut count, mut first) = (0usize, None);
+    let mut buf = Vec::new();
+    for start in (0..n).step_by(CHUNK) {
+        buf.clear();
+        t.chunk(start, CHUNK.min(n - start), &mut buf);
+        if let Err(Error::BeyondFloat32 {
+            count: c,
+            first_index,
+            first_value,
+        }) = formats::check_f32_range(&buf)
+        {
+            count += c;
+            first.get_or_insert((start + first_index, first_value));
+        }
+    }
+    match first {
+        Some((first_index, first_value)) => Err(Error::BeyondFloat32 {
+            count,
+            first_index,
+            first_value,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The tensor quantized in `format` (its default block) and measured against its values, a
 /// chunk at a time: the figures [`crate::analysis::Analysis::format_run`] gives for the same
 /// values. An error where the format cannot take the tensor (a count its block does not
@@ -219,6 +252,7 @@ pub fn signal(t: TensorBytes) -> Result<Signal> {
 pub fn measure(t: TensorBytes, s: &Signal, format: Format) -> Result<Measure> {
     let n = t.len();
     let block = format.block(None)?;
+    check_f32_range(t, s)?;
     format.check_count(n, block)?;
     // A per-tensor scale comes from the largest magnitude, given to every chunk.
     let extra = (block == 0).then_some(s.absmax as f32);
@@ -278,6 +312,41 @@ mod tests {
     use super::*;
     use crate::analysis::Analysis;
     use crate::data::generate::Dataset;
+
+    /// float64 values beyond float32's range are counted alike by the chunked measure and by
+    /// the analysis, over the whole tensor (two chunks here), for every format: they are no
+    /// infinities, and nothing else is counted with them (FP8's scale is no value).
+    #[test]
+    fn values_beyond_float32_are_named_alike_in_every_format() {
+        let n = CHUNK + 64;
+        let mut xs: Vec<f64> = (0..n).map(|i| (i as f64 * 0.618).sin()).collect();
+        xs[5] = -1e300;
+        xs[CHUNK + 3] = 1e300;
+        xs[7] = 3.5e38;
+        // Rounds to float32's largest: within range.
+        xs[9] = 3.4028235e38;
+        let bytes: Vec<u8> = xs.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let t = TensorBytes {
+            elem: Elem::F64,
+            bytes: &bytes,
+        };
+        let s = signal(t).unwrap();
+        let a = Analysis::new(Dataset::from_tensor(xs, "t").unwrap()).unwrap();
+        let want = Error::BeyondFloat32 {
+            count: 3,
+            first_index: 5,
+            first_value: -1e300,
+        };
+        for f in Format::ALL {
+            assert_eq!(measure(t, &s, f).unwrap_err(), want, "{f}");
+            assert_eq!(a.format_run(f, None).unwrap_err(), want, "{f}");
+            assert_eq!(a.format_metrics(f, None).unwrap_err(), want, "{f}");
+        }
+        assert_eq!(
+            want.to_string(),
+            "3 values are beyond float32's range (the first is -1e300 at index 5): every format but int computes in float32, as its reference does; int computes in float64"
+        );
+    }
 
     /// Chunked figures are `format_run`'s, bit for bit, over more than one chunk.
     #[test]

@@ -144,17 +144,16 @@ fn parse_outlier_opt(s: &str, spec: &mut DataSpec) -> Result<(), CliError> {
 fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
     if let Some(path) = &d.input {
         if quantviz::data::load::model::is_model_file(path) {
-            let file = quantviz::data::load::model::ModelFile::open(path)?;
+            use quantviz::data::load::model;
+            let file = model::ModelFile::open(path)?;
             let info = file.list.pick(d.tensor.as_deref(), &file.source)?;
-            let loaded = quantviz::data::load::Loaded {
-                values: file.values(info)?,
-                note: None,
-                shape: info.shape.clone(),
-            };
-            // A tensor of 2 or more axes is rows x columns (all but the last axis as rows).
-            let shape = d.shape.or_else(|| loaded.rows_cols());
+            // A tensor of 2 or more axes is its first dimension by the rest, one row per
+            // output channel, as the page and `report` lay it out.
+            let shape = d
+                .shape
+                .or_else(|| model::rows_cols(file.list.format, &info.shape));
             let label = format!("{} tensor {}", path.display(), info.name);
-            return Ok(Dataset::from_tensor(loaded.values, label)?.with_shape(shape)?);
+            return Ok(Dataset::from_tensor(file.values(info)?, label)?.with_shape(shape)?);
         }
         let loaded = quantviz::data::load::read_tensor_file(path, d.tensor.as_deref())?;
         if let Some(note) = &loaded.note {
@@ -164,8 +163,10 @@ fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
             Some(shape) => Some(shape),
             None => loaded.rows_cols(),
         };
+        // A `.npy` array is a model tensor: any size that fits in memory, as a safetensors
+        // tensor. Text holds at most MAX_VALUES values, which its reader checks.
         return Ok(
-            Dataset::from_values(loaded.values, path.display().to_string())?.with_shape(shape)?,
+            Dataset::from_tensor(loaded.values, path.display().to_string())?.with_shape(shape)?,
         );
     }
     let mut spec = DataSpec::default();

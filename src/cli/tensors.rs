@@ -6,7 +6,7 @@ use quantviz::analysis::granular::GranularSettings;
 use quantviz::analysis::report::{self, Measure, Signal, TensorBytes};
 use quantviz::analysis::Analysis;
 use quantviz::data::generate::Dataset;
-use quantviz::data::load::model::{ModelFile, TensorInfo};
+use quantviz::data::load::model::{self, FileFormat, ModelFile, TensorInfo};
 use quantviz::present::json;
 use quantviz::present::number::{full, short};
 use quantviz::settings::{
@@ -302,8 +302,8 @@ fn totals(column: Column, k: usize, picked: &[&TensorInfo], reports: &[TensorRep
     }
 }
 
-/// The int rows of one tensor: its values read whole in float64 (rows x last axis, as
-/// `quantize --input FILE --tensor T` reads them) and quantized at each width by
+/// The int rows of one tensor: its values read whole in float64 (in rows as
+/// [`model::rows_cols`] lays them out, as `quantize --input FILE --tensor T` and the page do) and quantized at each width by
 /// [`Analysis::granular`], so each row is what `quantize` gives, bit for bit. One tensor is
 /// held at a time per worker; the values are dropped before the next.
 fn measure_int(
@@ -315,12 +315,7 @@ fn measure_int(
     if ints().next().is_none() {
         return columns.iter().map(|_| None).collect();
     }
-    let rows_cols = match info.shape.split_last() {
-        Some((&cols, rest)) if !rest.is_empty() && cols > 0 => {
-            Some((info.params as usize / cols, cols))
-        }
-        _ => None,
-    };
+    let rows_cols = model::rows_cols(file.list.format, &info.shape);
     let analysis = || -> Result<Analysis, String> {
         let values = file.values(info).map_err(|e| e.to_string())?;
         let data = Dataset::from_tensor(values, info.name.clone())
@@ -451,17 +446,23 @@ pub fn report(o: args::Report) -> Out {
                 .map(|&bits| Column::Int { bits, granularity }),
         );
     }
+    let file = ModelFile::open(&o.file)?;
+    // The rows are [`model::rows_cols`]'s: a model tensor's output channels, a `.npy` array's
+    // every axis but the last flattened.
+    let row = match file.list.format {
+        FileFormat::Npy => "row (every axis but the last flattened into rows)",
+        FileFormat::Safetensors | FileFormat::Gguf => "row (output channel)",
+    };
     let int_rows = (int || granularity != Granularity::Tensor).then(|| {
         format!(
             "int4 and int8 symmetric, min-max calibration, one float32 scale per {}",
             match granularity {
                 Granularity::Group(g) => format!("group of {g} values within a row"),
-                Granularity::Channel => "row (output channel)".to_string(),
+                Granularity::Channel => row.to_string(),
                 Granularity::Tensor => "tensor".to_string(),
             }
         )
     });
-    let file = ModelFile::open(&o.file)?;
     let picked: Vec<&TensorInfo> = file
         .list
         .tensors

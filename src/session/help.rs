@@ -180,7 +180,7 @@ impl Session {
         if !Arc::ptr_eq(&h.data, &a.data) {
             return Err(no_job());
         }
-        Ok((h, a.values_f32()))
+        Ok((h, a.values_f32()?))
     }
 
     /// The values of piece `i` as float32: what the worker quantizes for it.

@@ -8,7 +8,8 @@
 use super::Session;
 use crate::data::generate::Dataset;
 use crate::data::load::model::{
-    check_page_size, decode_tensor, header_needed, parse_header, usable, TensorInfo, TensorList,
+    check_page_size, decode_tensor, header_needed, parse_header, rows_cols, usable, FileFormat,
+    TensorInfo, TensorList,
 };
 use crate::data::load::shown;
 use crate::error::{Error, Result};
@@ -66,14 +67,12 @@ fn page_refusal(info: &TensorInfo, source: &str) -> Option<String> {
     })
 }
 
-/// The 2-D layout the page gives a tensor: its own rows and columns where it is 2-D; the first
-/// dimension by the rest (one row per output channel, as PyTorch's per-channel scales take it)
-/// where it has more; none for 1-D.
+/// The 2-D layout of a safetensors or GGUF tensor, on the page as on the command line
+/// ([`rows_cols`]): its own rows and columns where it is 2-D; the first dimension by the rest
+/// (one row per output channel, as PyTorch's per-channel scales take it) where it has more;
+/// none for 1-D.
 pub fn page_shape(shape: &[usize]) -> Option<(usize, usize)> {
-    match shape {
-        [] | [_] => None,
-        [rows, rest @ ..] => Some((*rows, rest.iter().product())),
-    }
+    rows_cols(FileFormat::Safetensors, shape)
 }
 
 impl Session {
@@ -115,7 +114,7 @@ impl Session {
     }
 
     /// Uses tensor `index` of the open file as the data, decoded from `bytes` (exactly its
-    /// bytes, as [`Session::model_range`] gave them), 2-D where it is (see [`page_shape`]),
+    /// bytes, as [`Session::model_range`] gave them), 2-D where it is (see [`rows_cols`]),
     /// then applies the query's quantization settings; returns the summary JSON. On a bad
     /// tensor or settings it returns the error, naming the file and tensor, and keeps the
     /// previous data and state.
@@ -126,7 +125,11 @@ impl Session {
         usable(info, source)?;
         check_page_size(info, source)?;
         let values = decode_tensor(info, bytes, source)?;
-        let shape = page_shape(&info.shape);
+        let format = self
+            .model_file
+            .as_ref()
+            .map_or(FileFormat::Safetensors, |m| m.list.format);
+        let shape = rows_cols(format, &info.shape);
         let (name, source) = (info.name.clone(), source.to_string());
         let note = match (info.shape.len(), shape) {
             (3.., Some((r, c))) => format!("{} {:?}, shown as {r} x {c}", info.dtype, info.shape),

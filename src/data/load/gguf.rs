@@ -6,7 +6,10 @@
 //! Each count and length is checked against the bytes left before it is used: a string or an
 //! array cannot claim more than the header holds, and nothing is reserved from a count.
 
-use super::model::{check_ranges, check_unique, sizes, Elem, FileFormat, TensorInfo, TensorList};
+use super::model::{
+    check_ranges, check_unique, read_dtype, read_dtypes, sizes, Elem, FileFormat, TensorInfo,
+    TensorList,
+};
 use super::{load_err, shown, shown_bytes};
 use crate::error::{Error, Result};
 
@@ -61,19 +64,40 @@ fn ggml_type(t: u32) -> Option<(&'static str, u64, u64)> {
     })
 }
 
-/// What quantviz does with a ggml type: decode it, or why not.
+/// What quantviz does with a ggml type: decode it ([`super::model::READ_DTYPES`]), or why not.
 fn elem_of(name: &str) -> std::result::Result<Elem, String> {
+    if let Some(elem) = read_dtype(name) {
+        return Ok(elem);
+    }
     match name {
-        "F32" => Ok(Elem::F32),
-        "F16" => Ok(Elem::F16),
-        "BF16" => Ok(Elem::BF16),
-        "F64" => Ok(Elem::F64),
-        "I8" | "I16" | "I32" | "I64" => {
-            Err("integers are no weights to quantize (F32, F16 and BF16 are read)".into())
-        }
-        q => Err(format!(
-            "already quantized ({q}): quantviz measures formats on unquantized weights (F32, F16, BF16)"
+        "I8" | "I16" | "I32" | "I64" => Err(format!(
+            "integers are no weights to quantize ({} are read)",
+            read_dtypes()
         )),
+        q => Err(format!(
+            "already quantized ({q}): quantviz measures formats on unquantized weights ({})",
+            read_dtypes()
+        )),
+    }
+}
+
+/// A GGUF value type as messages name it, with its article (`a string`, `an int8`).
+fn value_type_name(t: u32) -> &'static str {
+    match t {
+        0 => "a uint8",
+        1 => "an int8",
+        2 => "a uint16",
+        3 => "an int16",
+        4 => "a uint32",
+        5 => "an int32",
+        6 => "a float32",
+        7 => "a bool",
+        8 => "a string",
+        9 => "an array",
+        10 => "a uint64",
+        11 => "an int64",
+        12 => "a float64",
+        _ => "a value of a type GGUF does not define",
     }
 }
 
@@ -249,12 +273,25 @@ impl Reader<'_> {
             let t = c.u32()?;
             let v = self.value(c, t, key, 0)?;
             if key == b"general.alignment" {
+                const EXPECTED: &str = "GGUF expects a uint32 power of two (32 by default)";
                 alignment = match v {
                     Some(a) if a > 0 && a.is_power_of_two() => a,
-                    _ => {
-                        return Err(self.err(
-                            "general.alignment is not a power of two (GGUF requires one; 32 by default)".into(),
-                        ))
+                    Some(a) => {
+                        return Err(self.err(format!(
+                            "general.alignment is {a}, not a power of two: {EXPECTED}"
+                        )))
+                    }
+                    // An int32 reads as a number (`value`) unless it is negative.
+                    None if t == 5 => {
+                        return Err(
+                            self.err(format!("general.alignment is a negative int32: {EXPECTED}"))
+                        )
+                    }
+                    None => {
+                        return Err(self.err(format!(
+                            "general.alignment is {}: {EXPECTED}",
+                            value_type_name(t)
+                        )))
                     }
                 };
             }

@@ -26,20 +26,19 @@ pub struct Loaded {
     pub values: Vec<f64>,
     /// What the user should be told about the reading, such as a skipped header line.
     pub note: Option<String>,
-    /// The shape, row-major: a `.npy` array's own, `[n]` for text.
+    /// The shape, row-major: a `.npy` array's or a tensor's own, `[n]` for text.
     pub shape: Vec<usize>,
+    /// The kind of file the values came from, `None` for text.
+    pub format: Option<model::FileFormat>,
 }
 
 impl Loaded {
-    /// The shape as rows and columns: every axis but the last flattened into rows; `None` for
-    /// 1-D (and 0-D) data.
+    /// The shape as rows and columns ([`model::rows_cols`]): a `.npy` array's every axis but
+    /// the last flattened into rows, a safetensors or GGUF tensor's first dimension by the
+    /// rest; `None` for 1-D (and 0-D) data.
     pub fn rows_cols(&self) -> Option<(usize, usize)> {
-        match self.shape.split_last() {
-            Some((&cols, rest)) if !rest.is_empty() && cols > 0 => {
-                Some((self.values.len() / cols, cols))
-            }
-            _ => None,
-        }
+        let format = self.format.unwrap_or(model::FileFormat::Npy);
+        model::rows_cols(format, &self.shape)
     }
 }
 
@@ -107,22 +106,36 @@ pub(crate) fn shown_count(n: u64) -> String {
 
 // ---- .npy --------------------------------------------------------------------------------------
 
-/// Reads a file's bytes: `.npy` when they start with its magic, text otherwise.
-#[inline(never)]
+/// Reads a file's bytes: `.npy` when they start with its magic, a safetensors or GGUF file's
+/// only tensor, text otherwise. A `.npy` array or a tensor may hold any number of values that
+/// the bytes hold (text at most [`crate::error::MAX_VALUES`]).
 pub fn read_bytes(bytes: &[u8], source: &str) -> Result<Loaded> {
+    read_bytes_for(bytes, source, false)
+}
+
+/// [`read_bytes`] as the page reads a file: a `.npy` array or a tensor of more than
+/// [`model::PAGE_MAX_VALUES`] values is refused before it is decoded.
+pub fn read_page_bytes(bytes: &[u8], source: &str) -> Result<Loaded> {
+    read_bytes_for(bytes, source, true)
+}
+
+/// [`read_bytes`], with the page's limit where `page`.
+#[inline(never)]
+fn read_bytes_for(bytes: &[u8], source: &str, page: bool) -> Result<Loaded> {
     if is_npy(bytes) {
-        let (values, shape) = npy_values(bytes, source)?;
+        let (values, shape) = npy_values(bytes, source, page)?;
         return Ok(Loaded {
             values,
             note: None,
             shape,
+            format: Some(model::FileFormat::Npy),
         });
     }
     if matches!(
         model::sniff(bytes),
         Some(model::FileFormat::Safetensors | model::FileFormat::Gguf)
     ) {
-        return read_model_bytes(bytes, None, source);
+        return model_bytes(bytes, None, source, page);
     }
     text_bytes(bytes, source)
 }
@@ -135,6 +148,11 @@ pub fn parse_bytes(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
 /// One tensor of a safetensors, GGUF or `.npy` file's bytes: the one named, or the file's
 /// only one (with several and no name, an error lists them).
 pub fn read_model_bytes(bytes: &[u8], tensor: Option<&str>, source: &str) -> Result<Loaded> {
+    model_bytes(bytes, tensor, source, false)
+}
+
+/// [`read_model_bytes`], with the page's limit (checked before decoding) where `page`.
+fn model_bytes(bytes: &[u8], tensor: Option<&str>, source: &str, page: bool) -> Result<Loaded> {
     let len = bytes.len() as u64;
     let mut need = model::header_needed(
         bytes.get(..model::PREFIX_BYTES).unwrap_or(bytes),
@@ -152,13 +170,17 @@ pub fn read_model_bytes(bytes: &[u8], tensor: Option<&str>, source: &str) -> Res
     let info = list.pick(tensor, source)?;
     if list.format == model::FileFormat::Npy {
         // `.npy` keeps its own reader (big-endian data, its messages).
-        return read_bytes(bytes, source);
+        return read_bytes_for(bytes, source, page);
+    }
+    if page {
+        model::check_page_size(info, source)?;
     }
     let values = model::decode_tensor(info, &bytes[info.range()], source)?;
     Ok(Loaded {
         values,
         note: None,
         shape: info.shape.clone(),
+        format: Some(list.format),
     })
 }
 
@@ -182,6 +204,7 @@ pub fn read_tensor_file(path: &std::path::Path, tensor: Option<&str>) -> Result<
         values,
         note: None,
         shape: info.shape.clone(),
+        format: Some(file.list.format),
     })
 }
 
@@ -228,7 +251,7 @@ fn read_from(
         let (start, len) = npy_preamble(&bytes, source)?;
         fill(&mut r, &mut bytes, start + len).map_err(io)?;
         let layout = npy_layout(&bytes, source)?;
-        // At most 12 + MAX_HEADER_BYTES + 8 * MAX_VALUES: no overflow.
+        // `npy_layout` checked that this fits in `usize`.
         let total = layout.data_start + layout.count * layout.width;
         if let Some(k) = known {
             if k < total as u64 {

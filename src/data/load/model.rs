@@ -20,6 +20,24 @@ pub use super::gguf::GGUF_MAGIC;
 /// in memory.
 pub const PAGE_MAX_VALUES: u64 = 50_000_000;
 
+/// The rows and columns of a tensor of `shape` from a file of `format`, as per-channel scales
+/// (one per row) and groups (within a row) take it. A safetensors or GGUF tensor is its first
+/// dimension by the rest: one row per output channel, as PyTorch's per-channel scales take a
+/// weight (`[out, in, kh, kw]` is `out` rows). A `.npy` array is every axis but the last
+/// flattened into rows (numpy's `reshape(-1, shape[-1])`). Both are a 2-D tensor's own rows and
+/// columns; `None` for 1-D and 0-D tensors (and a `.npy` array whose last axis is empty).
+pub fn rows_cols(format: FileFormat, shape: &[usize]) -> Option<(usize, usize)> {
+    let product = |dims: &[usize]| dims.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
+    match (format, shape) {
+        (_, [] | [_]) => None,
+        (FileFormat::Npy, [rest @ .., cols]) => (*cols > 0)
+            .then(|| product(rest))
+            .flatten()
+            .map(|rows| (rows, *cols)),
+        (_, [rows, rest @ ..]) => product(rest).map(|cols| (*rows, cols)),
+    }
+}
+
 /// The first bytes [`header_needed`] looks at: enough to tell every format and, for all but
 /// GGUF, to find the header's length.
 pub const PREFIX_BYTES: usize = 24;
@@ -57,6 +75,30 @@ pub enum Elem {
     F16,
     /// bfloat16: the top half of a binary32.
     BF16,
+}
+
+/// The element types quantviz reads, by the name safetensors and GGUF give each: every reader
+/// decodes these and refuses the others, naming this list ([`read_dtypes`]).
+pub const READ_DTYPES: [(&str, Elem); 4] = [
+    ("F32", Elem::F32),
+    ("F16", Elem::F16),
+    ("BF16", Elem::BF16),
+    ("F64", Elem::F64),
+];
+
+/// The element type of a safetensors or GGUF dtype name, where quantviz reads it.
+pub(crate) fn read_dtype(name: &str) -> Option<Elem> {
+    READ_DTYPES.iter().find(|d| d.0 == name).map(|d| d.1)
+}
+
+/// [`READ_DTYPES`] as messages list them: `F32, F16, BF16 and F64`.
+pub(crate) fn read_dtypes() -> String {
+    let names: Vec<&str> = READ_DTYPES.iter().map(|d| d.0).collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 impl Elem {

@@ -1,9 +1,9 @@
 //! `.npy` files: the preamble, the header read as the Python dict literal it is (and checked
 //! as numpy checks it), then exactly the data its shape needs, float32 widened to float64.
 
-use super::model::{Elem, FileFormat, TensorInfo, TensorList};
+use super::model::{Elem, FileFormat, TensorInfo, TensorList, PAGE_MAX_VALUES};
 use super::*;
-use crate::error::{Error, Result, MAX_VALUES};
+use crate::error::{Error, Result};
 
 /// The first bytes of every `.npy` file.
 pub(crate) const MAGIC: &[u8] = b"\x93NUMPY";
@@ -175,7 +175,8 @@ impl<'a> HeaderParser<'a> {
 pub(crate) struct Layout {
     /// Offset of the first data byte.
     pub(crate) data_start: usize,
-    /// Number of values (the shape's product), at most [`MAX_VALUES`].
+    /// Number of values (the shape's product). `data_start + count * width` fits in `usize`;
+    /// whether the file holds that many bytes is for the reader to check before it allocates.
     pub(crate) count: usize,
     /// Bytes per value: 4 or 8.
     pub(crate) width: usize,
@@ -258,8 +259,9 @@ pub(crate) fn npy_preamble(bytes: &[u8], source: &str) -> Result<(usize, usize)>
 
 /// Reads and checks a `.npy` header as numpy's `read_array_header` does: a dict of exactly
 /// `descr`, `fortran_order` and `shape`, the shape a tuple of sizes, the order a bool; then
-/// what quantviz supports of it (little-endian float32 or float64, C order, at most
-/// [`MAX_VALUES`] values).
+/// what quantviz supports of it (float16, float32 or float64, C order). A `.npy` file is a
+/// model tensor: any count is taken whose bytes fit in memory (the reader then checks that the
+/// file holds them before it allocates anything for them).
 #[inline(never)]
 pub(crate) fn npy_layout(bytes: &[u8], source: &str) -> Result<Layout> {
     let fail = |message: &str| Err(load_err(source, message));
@@ -352,14 +354,29 @@ pub(crate) fn npy_layout(bytes: &[u8], source: &str) -> Result<Layout> {
     }
     let count = match product {
         _ if zero => 0,
-        Some(n) if n <= MAX_VALUES as u64 => n as usize,
-        n => {
-            let n = n.map_or_else(|| "more than 1.84e19".into(), shown_count);
+        Some(n) => n,
+        None => {
             return fail(&format!(
-                "the .npy shape {text} holds {n} values, more than quantviz handles: use from 1 to {MAX_VALUES} values"
-            ));
+                "the .npy shape {text} holds more than 1.84e19 values, more than any file holds"
+            ))
         }
     };
+    // The data's end, which every reader indexes and allocates by: it must fit in `usize`.
+    let end = count
+        .checked_mul(width as u64)
+        .and_then(|b| b.checked_add(data_start as u64));
+    if end.is_none_or(|e| usize::try_from(e).is_err()) {
+        let beyond = match end {
+            None => "more than any file holds".to_string(),
+            Some(_) => format!("more bytes than this machine addresses ({})", usize::MAX),
+        };
+        return fail(&format!(
+            "the .npy shape {text} holds {} values of {width} bytes, {beyond}",
+            shown_count(count)
+        ));
+    }
+    // `count * width` fits in `usize`, so `count` does.
+    let count = count as usize;
     // With no zero size, each size is at most the count; with one, the sizes are kept as
     // given where they fit (the data is empty either way).
     let dims = sizes
@@ -378,10 +395,20 @@ pub(crate) fn npy_layout(bytes: &[u8], source: &str) -> Result<Layout> {
 }
 
 /// The values of a `.npy` file's bytes (float16 and float32 are widened exactly), and its
-/// shape.
+/// shape. For the `page`, an array of more than [`PAGE_MAX_VALUES`] values is refused before
+/// its data is decoded.
 #[inline(never)]
-pub(crate) fn npy_values(bytes: &[u8], source: &str) -> Result<(Vec<f64>, Vec<usize>)> {
+pub(crate) fn npy_values(bytes: &[u8], source: &str, page: bool) -> Result<(Vec<f64>, Vec<usize>)> {
     let layout = npy_layout(bytes, source)?;
+    if page && layout.count as u64 > PAGE_MAX_VALUES {
+        return Err(load_err(
+            source,
+            &format!(
+                "the .npy shape {} holds {} values, more than the page loads ({PAGE_MAX_VALUES}): run 'quantviz quantize --input FILE' or 'quantviz report FILE' on the command line, which take any array that fits in memory",
+                layout.shape, layout.count
+            ),
+        ));
+    }
     // `npy_layout` found the whole header in `bytes`, so `data_start <= bytes.len()`.
     let body = bytes.get(layout.data_start..).unwrap_or(&[]);
     let Some(body) = body.get(..layout.count * layout.width) else {
@@ -444,5 +471,5 @@ pub(crate) fn npy_tensor(header: &[u8], file_len: u64, source: &str) -> Result<T
 
 /// Parses a `.npy` file's bytes into f64 values (float16 and float32 are widened exactly).
 pub fn parse_npy(bytes: &[u8], source: &str) -> Result<Vec<f64>> {
-    npy_values(bytes, source).map(|v| v.0)
+    npy_values(bytes, source, false).map(|v| v.0)
 }

@@ -8,7 +8,9 @@
 //! `safetensors` crate's, and natively its own validation
 //! ([`safetensors::tensor::Metadata::new`]) runs last over what was read.
 
-use super::model::{check_unique, sizes, Elem, FileFormat, TensorInfo, TensorList};
+use super::model::{
+    check_unique, read_dtype, read_dtypes, sizes, Elem, FileFormat, TensorInfo, TensorList,
+};
 use super::{load_err, shown};
 use crate::error::Result;
 use safetensors::tensor::Dtype;
@@ -125,23 +127,25 @@ impl<'de> Visitor<'de> for Header<'_> {
     }
 }
 
-/// What quantviz does with a safetensors dtype: decode it, or why not.
+/// What quantviz does with a safetensors dtype: decode it ([`super::model::READ_DTYPES`]), or why not.
 fn elem_of(dtype: &str) -> std::result::Result<Elem, String> {
-    Ok(match dtype {
-        "F64" => Elem::F64,
-        "F32" => Elem::F32,
-        "F16" => Elem::F16,
-        "BF16" => Elem::BF16,
-        "I8" | "U8" | "I16" | "U16" | "I32" | "U32" | "I64" | "U64" => {
-            return Err("integers are no weights to quantize (F32, F16, BF16 and F64 are read)".into())
-        }
-        "BOOL" => return Err("booleans are no weights to quantize (F32, F16, BF16 and F64 are read)".into()),
-        "C64" => return Err("complex numbers are not read (F32, F16, BF16 and F64 are)".into()),
-        _ => {
-            return Err(format!(
-                "{dtype} is already quantized: quantviz reads unquantized weights (F32, F16, BF16, F64)"
-            ))
-        }
+    if let Some(elem) = read_dtype(dtype) {
+        return Ok(elem);
+    }
+    Err(match dtype {
+        "I8" | "U8" | "I16" | "U16" | "I32" | "U32" | "I64" | "U64" => format!(
+            "integers are no weights to quantize ({} are read)",
+            read_dtypes()
+        ),
+        "BOOL" => format!(
+            "booleans are no weights to quantize ({} are read)",
+            read_dtypes()
+        ),
+        "C64" => format!("complex numbers are not read ({} are)", read_dtypes()),
+        _ => format!(
+            "{dtype} is already quantized: quantviz reads unquantized weights ({})",
+            read_dtypes()
+        ),
     })
 }
 

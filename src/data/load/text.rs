@@ -109,6 +109,7 @@ pub(crate) fn read_text(text: &str, source: &str) -> Result<Loaded> {
         values,
         note,
         shape,
+        format: None,
     })
 }
 

@@ -117,12 +117,17 @@ impl Format {
         !matches!(self, Format::Nf4 | Format::Fp8E4m3 | Format::Fp8E5m2)
     }
 
-    /// Bits per weight, scales included, for `n` values in blocks of `block` (FP8's one float32
-    /// scale is spread over all `n` values).
+    /// Bits per weight, scales included, for `n` values in blocks of `block`: the scales
+    /// actually stored over the values. NF4 stores one float32 absmax per block, its last block
+    /// partial where `block` does not divide `n` (`4 + 32·⌈n/block⌉/n`, which is `4 + 32/block`
+    /// where it divides, bit for bit: the block is a power of two); FP8's one float32 scale is
+    /// spread over all `n` values. The other formats take whole blocks only, each of a fixed
+    /// size.
     pub fn bits_per_weight(self, n: usize, block: usize) -> f64 {
-        let n = n.max(1) as f64;
+        let count = n.max(1);
+        let n = count as f64;
         match self {
-            Format::Nf4 => 4.0 + 32.0 / block.max(1) as f64,
+            Format::Nf4 => 4.0 + 32.0 * count.div_ceil(block.max(1)) as f64 / n,
             Format::Fp8E4m3 | Format::Fp8E5m2 => 8.0 + 32.0 / n,
             Format::Mxfp4 => 4.25,
             Format::Nvfp4 => 4.5,
@@ -262,6 +267,21 @@ fn check_finite(xs: &[f32]) -> Result<()> {
     }
 }
 
+/// An error where a value of `xs` is finite but beyond float32's range (it rounds to
+/// infinity): every format computes in float32, so it cannot take such data. The error counts
+/// them and names the first.
+pub fn check_f32_range(xs: &[f64]) -> Result<()> {
+    let beyond = |x: &f64| x.is_finite() && (*x as f32).is_infinite();
+    match xs.iter().position(beyond) {
+        None => Ok(()),
+        Some(i) => Err(Error::BeyondFloat32 {
+            count: xs[i..].iter().filter(|x| beyond(x)).count(),
+            first_index: i,
+            first_value: xs[i],
+        }),
+    }
+}
+
 /// How many of `codes` (a run of `format`) [`Quantized::saturated`] counts: the codes of the
 /// format's largest magnitude, for FP8 and the 4-bit floats (0 for the other formats).
 pub fn saturated_codes(format: Format, codes: &[i32]) -> usize {
@@ -324,6 +344,44 @@ mod tests {
             assert_eq!(f.name().to_uppercase().parse::<Format>().unwrap(), f);
         }
         assert!("q4_2".parse::<Format>().is_err());
+    }
+
+    /// NF4 counts the absmax of every block stored, a partial last one too; where the block
+    /// divides the count, that is `4 + 32/block` exactly.
+    #[test]
+    fn nf4_bits_count_the_scales_stored() {
+        assert_eq!(Format::Nf4.bits_per_weight(1024, 2048), 4.03125);
+        assert_eq!(Format::Nf4.bits_per_weight(33, 64), 4.0 + 32.0 / 33.0);
+        assert_eq!(Format::Nf4.bits_per_weight(100, 64), 4.0 + 64.0 / 100.0);
+        for block in [32, 64, 128, 256, 512, 1024, 2048, 4096] {
+            for k in [1, 2, 3, 7, 1000, 12345] {
+                let bits = Format::Nf4.bits_per_weight(k * block, block);
+                assert_eq!(bits, 4.0 + 32.0 / block as f64, "{k} x {block}");
+            }
+        }
+        // FP8's one scale and the fixed blocks are unchanged.
+        assert_eq!(Format::Fp8E4m3.bits_per_weight(33, 0), 8.0 + 32.0 / 33.0);
+        assert_eq!(Format::Q4_0.bits_per_weight(64, 32), 4.5);
+    }
+
+    #[test]
+    fn values_beyond_float32_are_found_and_counted() {
+        assert_eq!(check_f32_range(&[1.0, -3.4e38, f64::MIN_POSITIVE]), Ok(()));
+        // Not finite is another error's business.
+        assert_eq!(check_f32_range(&[f64::INFINITY, f64::NAN]), Ok(()));
+        assert_eq!(
+            check_f32_range(&[0.0, 1e39, 2.0, -1e300, 5.0]),
+            Err(Error::BeyondFloat32 {
+                count: 2,
+                first_index: 1,
+                first_value: 1e39
+            })
+        );
+        let e = check_f32_range(&[1e300]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("1 value is beyond float32's range (the first is 1e300 at index 0)"),
+            "{e}"
+        );
     }
 
     #[test]
