@@ -123,8 +123,8 @@ impl Format {
     /// where it divides, bit for bit: the block is a power of two); FP8's one float32 scale is
     /// spread over all `n` values. The other formats take whole blocks only, each of a fixed
     /// size.
-    // Not inlined: it is called in many places, none of them hot, and its division copied into
-    // each made the wasm 700 bytes (gzip) larger.
+    // Not inlined: it is called in many places, none of them hot, where a copy of its division
+    // in each would only make the wasm larger.
     #[inline(never)]
     pub fn bits_per_weight(self, n: usize, block: usize) -> f64 {
         let count = n.max(1);
