@@ -500,6 +500,7 @@ fn format_text(a: &Analysis, run: &FormatRun, codes: bool) -> String {
     );
     let facts = FormatFacts::of(run);
     let blocks = match facts.block {
+        Some(b) if run.blocks == 1 => format!("blocks of {b} values (1 block)"),
         Some(b) => format!("blocks of {b} values ({} blocks)", run.blocks),
         None => "one scale for the tensor".to_string(),
     };
