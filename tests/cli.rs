@@ -876,6 +876,17 @@ fn format_text_says_saturated_and_groups_say_their_shorter_last() {
         !out.contains("saturated") && !out.contains("clipped"),
         "{out}"
     );
+    assert!(out.contains("(32 blocks)"), "{out}");
+    let (_, out, _) = quantviz(&[
+        "quantize",
+        "--generate",
+        "normal:0,1",
+        "--n",
+        "32",
+        "--format",
+        "q8_0",
+    ]);
+    assert!(out.contains("(1 block)"), "{out}");
     let (_, out, _) = quantviz(&with(&["--bits", "4"]));
     assert!(out.contains("clipped"), "{out}");
     let (_, out, _) = quantviz(&[
