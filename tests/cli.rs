@@ -150,17 +150,11 @@ fn quantize_reads_npy_and_text_files() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(json_field(&out, "n"), "4");
     // A float32 .npy of shape (2, 2).
-    let mut header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }".to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
-    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    npy.extend_from_slice(header.as_bytes());
-    for x in [1.0f32, -2.0, 0.5, 4.0] {
-        npy.extend_from_slice(&x.to_le_bytes());
-    }
+    let data: Vec<u8> = [1.0f32, -2.0, 0.5, 4.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let npy = common::npy_f32(&[2, 2], &data);
     let path = dir.join("w.npy");
     std::fs::write(&path, npy).unwrap();
     let (code, out, err) = quantviz(&["quantize", "--input", path.to_str().unwrap(), "--json"]);
@@ -246,9 +240,7 @@ fn bad_input_gets_a_clear_message() {
     let junk = dir.join("junk.npy");
     std::fs::write(&junk, [0u8, 159, 146, 150]).unwrap();
     let g = ["quantize", "--generate", "normal:0,1"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        g.iter().chain(extra.iter()).copied().collect()
-    };
+    let with = |extra: &[&'static str]| [&g[..], extra].concat();
     assert!(fails(&with(&["--bits", "1"])).contains("from 2 to 16"));
     assert!(fails(&with(&["--bits", "17"])).contains("got 17"));
     assert!(fails(&with(&["--bits", "eight"])).contains("invalid bits"));
@@ -749,9 +741,7 @@ fn report_refuses_bad_granularities_and_bad_patterns() {
 #[test]
 fn compare_marks_the_choice_the_flags_make() {
     let g = ["compare", "--generate", "normal:0,1", "--n", "4096"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        g.iter().chain(extra.iter()).copied().collect()
-    };
+    let with = |extra: &[&'static str]| [&g[..], extra].concat();
     let (code, out, err) = quantviz(&with(&["--calibration", "kl"]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("symmetric   kl"), "{out}");
@@ -779,9 +769,7 @@ fn compare_marks_the_choice_the_flags_make() {
 #[test]
 fn flags_that_do_not_fit_are_bad_arguments() {
     let g = ["quantize", "--generate", "normal:0,1", "--n", "256"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        g.iter().chain(extra.iter()).copied().collect()
-    };
+    let with = |extra: &[&'static str]| [&g[..], extra].concat();
     for bad in [
         &["--calibration", "kl", "--scheme", "asymmetric"][..],
         &["--granularity", "channel"],
@@ -804,29 +792,38 @@ fn flags_that_do_not_fit_are_bad_arguments() {
         err.contains("cannot be used with") && err.contains("--seed") && err.contains("--outliers"),
         "{err}"
     );
-    // Flags a preset or generated data would silently ignore.
-    let msg = fails(&["quantize", "--preset", "notebook-minmax", "--n", "50"]);
-    assert!(msg.contains("drop --n"), "{msg}");
-    let msg = fails(&[
-        "quantize",
-        "--preset",
-        "notebook-minmax",
-        "--outliers",
-        "1:5000",
-    ]);
-    assert!(msg.contains("20 fixed values"), "{msg}");
-    let msg = fails(&["quantize", "--generate", "normal:0,1", "--tensor", "a"]);
-    assert!(msg.contains("--tensor picks a tensor"), "{msg}");
-    let msg = fails(&[
-        "quantize",
-        "--generate",
-        "normal:0,1",
-        "--shape",
-        "10,100",
-        "--row-spread",
-        "1000",
-    ]);
-    assert!(msg.contains("'1000'") && !msg.contains("None"), "{msg}");
+    // Flags a preset or generated data would silently ignore, and a message without a Rust
+    // `None` in it.
+    let q = "quantize";
+    for (args, says) in [
+        (
+            &[q, "--preset", "notebook-minmax", "--n", "50"][..],
+            "drop --n",
+        ),
+        (
+            &[q, "--preset", "notebook-minmax", "--outliers", "1:5000"],
+            "20 fixed values",
+        ),
+        (
+            &[q, "--generate", "normal:0,1", "--tensor", "a"],
+            "--tensor picks a tensor",
+        ),
+        (
+            &[
+                q,
+                "--generate",
+                "normal:0,1",
+                "--shape",
+                "10,100",
+                "--row-spread",
+                "1000",
+            ],
+            "'1000': expected a spread",
+        ),
+    ] {
+        let msg = fails(args);
+        assert!(msg.contains(says) && !msg.contains("None"), "{msg}");
+    }
     // Help offers only what a command takes.
     let help = |cmd: &str| quantviz(&[cmd, "--help"]).1;
     for flag in ["--granularity <G>", "--rotate <R>", "--scheme <S>"] {
@@ -863,9 +860,7 @@ fn report_formats_take_int_and_each_format_once() {
 #[test]
 fn format_text_says_saturated_and_groups_say_their_shorter_last() {
     let g = ["quantize", "--generate", "normal:0,1", "--n", "1024"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        g.iter().chain(extra.iter()).copied().collect()
-    };
+    let with = |extra: &[&'static str]| [&g[..], extra].concat();
     let (_, out, _) = quantviz(&with(&["--format", "fp8-e4m3"]));
     assert!(
         out.contains("saturated    1 of 1024") && !out.contains("clipped"),
@@ -922,37 +917,36 @@ fn channel_scales_of_a_model_tensor_are_one_per_output_channel_everywhere() {
         common::safetensors(&[("w", "F32", vec![4, 8, 8], bytes.clone())]),
     )
     .unwrap();
-    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
-    let mut h = "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 8, 8), }".to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    npy.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    npy.extend_from_slice(h.as_bytes());
-    npy.extend_from_slice(&bytes);
+    let npy = common::npy_f32(&[4, 8, 8], &bytes);
     let np = dir.join("w.npy");
     std::fs::write(&np, &npy).unwrap();
     let (st, np) = (st.to_str().unwrap(), np.to_str().unwrap());
 
-    let quantize = |file: &str| {
-        let (code, out, err) = quantviz(&[
-            "quantize",
-            "--input",
-            file,
-            "--bits",
-            "4",
-            "--scheme",
-            "symmetric",
-            "--granularity",
-            "channel",
-            "--json",
-        ]);
+    let json_of = |args: &[&str]| {
+        let (code, out, err) = quantviz(args);
         assert_eq!(code, 0, "{err}");
         serde_json::from_str::<serde_json::Value>(&out).unwrap()
     };
+    let quantize = |file: &str| {
+        let g = ["--granularity", "channel", "--json"];
+        json_of(
+            &[
+                &[
+                    "quantize",
+                    "--input",
+                    file,
+                    "--bits",
+                    "4",
+                    "--scheme",
+                    "symmetric",
+                ][..],
+                &g,
+            ]
+            .concat(),
+        )
+    };
     let report = |file: &str| {
-        let (code, out, err) = quantviz(&[
+        json_of(&[
             "report",
             file,
             "--formats",
@@ -960,9 +954,7 @@ fn channel_scales_of_a_model_tensor_are_one_per_output_channel_everywhere() {
             "--granularity",
             "channel",
             "--json",
-        ]);
-        assert_eq!(code, 0, "{err}");
-        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+        ])
     };
     let query = "bits=4&scheme=symmetric&granularity=channel";
 
@@ -1001,16 +993,20 @@ fn channel_scales_of_a_model_tensor_are_one_per_output_channel_everywhere() {
             .unwrap(),
     )
     .unwrap();
-    let g = &page["granular"];
-    assert_eq!(
-        (&g["units"]["rows"], &g["units"]["cols"]),
-        (&4.into(), &64.into()),
-        "{g}"
-    );
-    assert_eq!(
-        g["metrics"]["mse"].as_f64().unwrap().to_bits(),
-        mse.to_bits()
-    );
+    // The page's layout and error: `rows` x `cols`, and `mse` bit for bit.
+    let page_shows = |page: &serde_json::Value, rows: u64, cols: u64, mse: f64| {
+        let g = &page["granular"];
+        assert_eq!(
+            (&g["units"]["rows"], &g["units"]["cols"]),
+            (&rows.into(), &cols.into()),
+            "{g}"
+        );
+        assert_eq!(
+            g["metrics"]["mse"].as_f64().unwrap().to_bits(),
+            mse.to_bits()
+        );
+    };
+    page_shows(&page, 4, 64, mse);
 
     // The .npy array: 32 rows of 8 in quantize, report and the page, with one MSE (another).
     let q = quantize(np);
@@ -1025,16 +1021,7 @@ fn channel_scales_of_a_model_tensor_are_one_per_output_channel_everywhere() {
     assert_eq!(row["mse"].as_f64().unwrap().to_bits(), npy_mse.to_bits());
     let page: serde_json::Value =
         serde_json::from_str(&s.load(&npy, "w.npy", query).unwrap()).unwrap();
-    let g = &page["granular"];
-    assert_eq!(
-        (&g["units"]["rows"], &g["units"]["cols"]),
-        (&32.into(), &8.into()),
-        "{g}"
-    );
-    assert_eq!(
-        g["metrics"]["mse"].as_f64().unwrap().to_bits(),
-        npy_mse.to_bits()
-    );
+    page_shows(&page, 32, 8, npy_mse);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -1046,15 +1033,10 @@ fn npy_arrays_beyond_ten_million_values_are_read_by_every_command() {
     std::fs::create_dir_all(&dir).unwrap();
     // 3 x 3333344 = 10000032 values, a whole number of q8_0's blocks.
     let n = 10_000_032usize;
-    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
-    let mut h = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3333344), }".to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    npy.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    npy.extend_from_slice(h.as_bytes());
-    npy.extend((0..n).flat_map(|i| ((i % 1000) as f32 * 0.001 - 0.5).to_le_bytes()));
+    let data: Vec<u8> = (0..n)
+        .flat_map(|i| ((i % 1000) as f32 * 0.001 - 0.5).to_le_bytes())
+        .collect();
+    let npy = common::npy_f32(&[3, 3333344], &data);
     let path = dir.join("big.npy");
     std::fs::write(&path, &npy).unwrap();
     let path = path.to_str().unwrap();

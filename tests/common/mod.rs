@@ -44,3 +44,23 @@ pub fn safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
     out.extend(data);
     out
 }
+
+/// `.npy` (version 1.0) bytes of float32 `data` (little-endian bytes) of `shape`, the header
+/// padded as numpy pads it (to a multiple of 64 with the preamble, ending in a newline).
+pub fn npy_f32(shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let dims = match dims.len() {
+        1 => format!("{},", dims[0]),
+        _ => dims.join(", "),
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(header.as_bytes());
+    npy.extend_from_slice(data);
+    npy
+}
