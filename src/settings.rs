@@ -449,6 +449,16 @@ impl fmt::Display for ZeroPoint {
     }
 }
 
+impl Preset {
+    /// How many values the preset brings.
+    pub fn count(self) -> usize {
+        match self {
+            Preset::NotebookMinmax => 20,
+            Preset::NotebookPercentile => 10_000,
+        }
+    }
+}
+
 impl FromStr for Preset {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -740,6 +750,16 @@ impl Settings {
                 s.data.outlier_value = 1000.0;
             }
         }
+        // A preset brings its own values: the query's count, 2-D layout (and for the notebook's
+        // 20 values, outliers) give way to them, so that the canonical query and the controls
+        // say what is shown.
+        if let Some(p) = s.preset {
+            s.data.n = p.count();
+            s.matrix = Matrix::default();
+            if p == Preset::NotebookMinmax {
+                s.data.outliers = 0;
+            }
+        }
         if let Some((r, c)) = s.matrix.shape {
             if n_set && s.data.n != r * c {
                 return Err(setting_err(
@@ -776,11 +796,7 @@ impl Settings {
             None => self.matrix.shape,
             Some(_) => None,
         };
-        let n = match self.preset {
-            None => self.data.n,
-            Some(Preset::NotebookMinmax) => 20,
-            Some(Preset::NotebookPercentile) => 10_000,
-        };
+        let n = self.preset.map_or(self.data.n, Preset::count);
         check_granularity(n, shape, self.format, self.granularity, self.rotate)
     }
 
@@ -945,6 +961,18 @@ mod tests {
         let s = Settings::from_query("preset=notebook-percentile").unwrap();
         assert_eq!(s.quant.calibration, Calibration::Percentile(99.99));
         assert_eq!(s.data.outlier_value, 1000.0);
+    }
+
+    /// A preset's own values: the query's count, layout and (for the notebook's 20 values)
+    /// outliers give way, in the settings and in the canonical query.
+    #[test]
+    fn a_preset_brings_its_own_count() {
+        let s = Settings::from_query("preset=notebook-minmax&n=5&shape=4,5&outliers=3").unwrap();
+        assert_eq!((s.data.n, s.data.outliers), (20, 0));
+        assert_eq!(s.matrix, Matrix::default());
+        assert!(s.to_query().contains("n=20&") && !s.to_query().contains("shape"));
+        let s = Settings::from_query("preset=notebook-percentile&n=7&seed=3").unwrap();
+        assert_eq!((s.data.n, s.data.seed), (10_000, 3));
     }
 
     #[test]

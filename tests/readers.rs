@@ -1807,3 +1807,12 @@ proptest! {
         }
     }
 }
+
+/// The messages' list of the dtypes read is the readers' own list, in its order.
+#[test]
+fn the_dtype_names_list_the_dtypes_read() {
+    use quantviz::data::load::model::{READ_DTYPES, READ_DTYPE_NAMES};
+    let names: Vec<&str> = READ_DTYPES.iter().map(|d| d.0).collect();
+    let (last, rest) = names.split_last().unwrap();
+    assert_eq!(READ_DTYPE_NAMES, format!("{} and {last}", rest.join(", ")));
+}

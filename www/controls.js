@@ -88,7 +88,8 @@ export function reflectSettings(s) {
     setText(ui.blockFixed, `${FIXED_BLOCK[format]} (fixed)`);
     ui.block.value = '';
   }
-  reflectMatrix(s);
+  // What the matrix greys follows the Format control too, not the last view's format.
+  reflectMatrix({ ...s, format });
   for (const b of ui.formatPresets) {
     const pressed = String(b.dataset.formatPreset === format && (!b.dataset.block || b.dataset.block === ui.block.value));
     if (b.getAttribute('aria-pressed') !== pressed) b.setAttribute('aria-pressed', pressed);

@@ -92,5 +92,6 @@ export const ui = {
     zeroPointWhat: $('#metric-zero-point-what'),
     clippedWhat: $('#metric-clipped-what'),
     inliers: $('#metric-inliers'),
+    granular: $('#metric-granular'),
   },
 };

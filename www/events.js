@@ -1,7 +1,7 @@
 // The page's events: each control, button and window event wired to what it sets off.
 import { ui } from './elements.js';
 import { setText } from './dom.js';
-import { setState } from './status.js';
+import { setState, showError } from './status.js';
 import { largeInQuery, state } from './state.js';
 import { queryFromControls } from './controls.js';
 import { CHARTS, darkQuery, watchSizes } from './charts.js';
@@ -131,10 +131,15 @@ function setupInspector() {
   // Busy from the keystroke on, as the form's inputs are; a number that is no block index is
   // marked and changes nothing.
   const typed = () => {
-    const i = Number(ui.blockIndex.value);
-    if (ui.blockIndex.value.trim() === '' || !Number.isInteger(i) || i < 0) {
+    const text = ui.blockIndex.value.trim();
+    const i = Number(text);
+    const last = ui.blockIndex.max === '' ? -1 : Number(ui.blockIndex.max);
+    // A number past the last block is said here: past 2^53 it is no exact integer, and the
+    // core's index type would wrap it.
+    if (text === '' || !Number.isInteger(i) || i < 0 || (last >= 0 && i > last)) {
       ui.blockIndex.setAttribute('aria-invalid', 'true');
-      enqueue(() => undefined);
+      const blocks = last >= 0 ? `: this run has ${last + 1} blocks, 0 to ${last}` : '';
+      enqueue(() => showError(`block '${text}' is no block of the run${blocks}`));
       return;
     }
     enqueue(() => selectBlock(i));

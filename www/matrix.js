@@ -31,9 +31,15 @@ export const mx = {
   hover: $('#heatmap-hover'),
 };
 
-/** Whether both Rows and Columns are given (the data is 2-D). */
+/** Whether both Rows and Columns are given (the data to generate is 2-D). */
 function hasShape() {
   return mx.rows.value.trim() !== '' && mx.cols.value.trim() !== '';
+}
+
+/** Whether the data shown is 2-D: a shape asked for, or a file's 2-D tensor. */
+function dataIs2d() {
+  const d = state.summary?.data;
+  return d?.source === 'file' ? Boolean(d.shape) : hasShape();
 }
 
 /** The matrix's part of the query, in the URL's spelling, and whether it replaces `n` (a
@@ -91,14 +97,15 @@ export function reflectMatrix(s) {
   if (shape && s.shape) n.value = String(s.shape[0] * s.shape[1]);
   const int = s.format === 'int';
   setProp(mx.granularity, 'disabled', !int);
+  const rows = dataIs2d();
   const channel = mx.granularity.querySelector('option[value="channel"]');
-  setProp(channel, 'disabled', !shape && mx.granularity.value !== 'channel');
+  setProp(channel, 'disabled', !rows && mx.granularity.value !== 'channel');
   const group = mx.granularity.value === 'group';
   setProp(mx.groupSize, 'disabled', !int || !group);
   mx.groupField.classList.toggle('off', !int || !group);
   let why = '';
   if (!int) why = `Granularity: int only; ${s.format} fixes its own blocks (its scale per block is shown under "Inside the blocks").`;
-  else if (!shape) why = 'Granularity channel needs Rows and Columns (one scale per row); on 1-D data, group G cuts the values into runs of G.';
+  else if (!rows) why = 'Granularity channel needs Rows and Columns (one scale per row); on 1-D data, group G cuts the values into runs of G.';
   setText(mx.granularityWhy, why);
   setProp(mx.granularityWhy, 'hidden', why === '');
   const k = mx.rotate.value === 'hadamard:k';
@@ -110,7 +117,7 @@ export function reflectMatrix(s) {
  * page's layout changed (the charts on screen are then read from the layout).
  * @param {import('./types.js').Summary} summary */
 export function showMatrix(summary) {
-  const shape = summary.settings.shape;
+  const shape = summary.data.shape;
   const changed = mx.section.hidden === Boolean(shape);
   setProp(mx.section, 'hidden', !shape);
   setText(mx.hover, '');
@@ -120,10 +127,13 @@ export function showMatrix(summary) {
 
 /** One line on the matrix: its shape, the units and what their scales cost, the error. */
 function facts(summary) {
-  const [r, c] = summary.settings.shape;
+  const [r, c] = summary.data.shape;
   const g = summary.granular;
   const fmt = (v) => (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toPrecision(4) : v.toExponential(3));
   let text = `${r} × ${c} values.`;
+  if (!g && summary.format) {
+    return `${text} ${summary.format.format} sets its own scales (${summary.format.bits_per_weight.toFixed(3)} bits per weight); Granularity applies to int.`;
+  }
   if (!g) return `${text} One scale for the whole tensor (Granularity tensor, no rotation).`;
   if (g.units) {
     const u = g.units;
@@ -141,7 +151,7 @@ function facts(summary) {
 
 /** What the hover line says for the cell under a pointer event, or ''. */
 function hoverAt(e) {
-  if (!state.session || !state.summary || !state.summary.settings.shape) return '';
+  if (!state.session || !state.summary || !state.summary.data.shape) return '';
   const r = mx.heatmap.getBoundingClientRect();
   const [w, h] = (mx.heatmap.dataset.drawnAt ?? '').split(':')[0].split('x').map(Number);
   if (!(w > 0 && h > 0)) return '';
@@ -169,7 +179,7 @@ export function setupMatrix() {
     enqueue(() => {
       try {
         state.session.setHeatmap(what, mx.heatReduce.value);
-        if (state.summary && state.summary.settings.shape) redrawOnly(['heatmap']);
+        if (state.summary && state.summary.data.shape) redrawOnly(['heatmap']);
       } catch (e) {
         showError(message(e));
       }

@@ -84,7 +84,8 @@ async function openModel(blob, name, { preset, tensor, query = null }) {
   const ms = Math.round(performance.now() - t0);
   el.box.dataset.ms = String(ms);
   if (tensor === null) {
-    setStatus(`${name}: ${list.tensors.length} tensors listed in ${ms} ms; pick one`, ms);
+    const what = list.tensors.length === 0 ? 'it holds no tensor' : `${list.tensors.length} ${list.tensors.length === 1 ? 'tensor' : 'tensors'} listed in ${ms} ms; pick one`;
+    setStatus(`${name}: ${what}`, ms);
     return true;
   }
   const t = list.tensors.find((r) => r.name === tensor);
@@ -136,16 +137,25 @@ export async function modelFromUrl(search) {
   if (preset in PRESETS) {
     if (await openPreset(preset, tensor || null, rest)) return true;
     const msg = document.getElementById('error').textContent;
-    await run(rest, { syncControls: true });
-    showError(`${msg} (showing the generated data instead)`);
+    await generatedInstead(rest, `${msg} (showing the generated data instead)`);
     return true;
   }
-  await run(rest, { syncControls: true });
-  showError(
+  await generatedInstead(
+    rest,
     `tensor=${tensor}: the link names a tensor of a model file, and the file itself cannot be in a link. ` +
       'Open the file (pick it or drop it on the page) to see that tensor; showing the generated data instead.',
   );
   return true;
+}
+
+/** Shows the generated data with the link's other settings `query`, or with the defaults where
+ * those settings do not fit it either (a granularity or rotation made for the file's 2-D
+ * tensor), and says `msg` above it. */
+async function generatedInstead(query, msg) {
+  if (!(await run(query, { syncControls: true })) && state.summary === null) {
+    await run('', { syncControls: true });
+  }
+  showError(msg);
 }
 
 /** Opens a preset's model file from the page's own server and loads `tensor` (or its own). */

@@ -1,6 +1,6 @@
 // The numbers, the board's formulas, the tables and the conclusion: a summary shown as text.
 import { ui } from './elements.js';
-import { fillList, fillRows, setData, setText } from './dom.js';
+import { fillList, fillRows, setData, setProp, setText } from './dom.js';
 import { state } from './state.js';
 import { num, short, sqnr } from './text.js';
 import { renderFormat } from './formats.js';
@@ -31,6 +31,7 @@ export function render(s) {
     setText(m.inliers, '');
   }
   renderFormat(s);
+  renderGranular(s);
   setText(ui.conclusion, s.conclusion);
   fillList(ui.formulas, s.formulas);
   fillRows(
@@ -45,11 +46,51 @@ export function render(s) {
   setData(ui.dataGroup, 'source', d.source);
   setData(ui.dataGroup, 'preset', state.preset ?? '');
   ui.useGenerated.hidden = d.source === 'file' ? false : d.source !== 'preset';
-  setText(ui.bitsCodes, `codes ${r.qmin} … ${r.qmax}`);
+  // A format fixes its own codes (the Bits control is greyed with what it fixes).
+  setText(ui.bitsCodes, s.format ? '' : `codes ${r.qmin} … ${r.qmax}`);
   for (const b of ui.presets) {
     const pressed = String(b.dataset.preset === state.preset);
     if (b.getAttribute('aria-pressed') !== pressed) b.setAttribute('aria-pressed', pressed);
   }
+}
+
+/** Where the settings ask for finer scales or a rotation, the cards show that run (its error
+ * in the original basis, its scales), and a line says so: the board, the table of values and
+ * the comparison stay the per-tensor scheme's, for reference.
+ * @param {import('./types.js').Summary} s */
+function renderGranular(s) {
+  const g = s.granular;
+  const m = ui.metric;
+  setProp(m.granular, 'hidden', !g);
+  if (!g) {
+    setText(m.granular, '');
+    return;
+  }
+  const e = g.metrics;
+  setText(m.mse, num(e.mse));
+  setText(m.sqnr, sqnr(e.sqnr_db));
+  setText(m.maxError, num(e.max_abs_error));
+  setText(m.clipped, String(e.clipped));
+  m.inliers.hidden = true;
+  const st = s.settings;
+  const parts = [];
+  if (g.units) {
+    const u = g.units;
+    const [lo, hi] = g.scales ?? [NaN, NaN];
+    const each = u.count === 1 ? 'one scale' : u.per_row === 1 && u.rows > 1 ? `${u.count} scales, one per row` : `${u.count} scales, one per group of ${u.size}`;
+    setText(m.scale, u.count === 1 || lo === hi ? String(lo) : `${short(lo)} … ${short(hi)}`);
+    setText(m.scaleWhat, `${each}${u.count === 1 ? '' : ', smallest … largest'}`);
+    if (u.count > 1) {
+      setText(m.zeroPoint, st.scheme === 'symmetric' ? '0' : 'per unit');
+      setText(m.zeroPointWhat, st.scheme === 'symmetric' ? 'symmetric: 0 is a code' : `${u.count} zero points, each its unit's own`);
+    }
+    parts.push(`Granularity ${st.granularity}: ${each}, ${short(g.bits_per_weight)} bits per weight`);
+  }
+  if (g.rotate_block) parts.push(`rotated by Hadamard blocks of ${g.rotate_block} (the error is measured back in the original basis)`);
+  setText(
+    m.granular,
+    `${parts.join('; ')}. The cards show this run; the sentence above, the board, the values table and the comparison below are the per-tensor ${s.format ? 'run' : 'scheme'}'s, for reference.`,
+  );
 }
 
 /** Fills the comparison table; the inlier columns appear only when there are outliers.

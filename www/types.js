@@ -18,8 +18,9 @@
  *   (then `formulas`, `table` and `conclusion` are the format's; `result` and `compare` stay the
  *   int scheme's); null with int.
  * @property {object | null} granular The run at the granularity and rotation (`format`,
- *   `units`, `bits_per_weight`, `rotate_block`, `metrics`, `rotated_basis`), where the settings
- *   ask for one; null at tensor without rotation.
+ *   `units`, `bits_per_weight`, `rotate_block`, `scales` (the int units' smallest and largest),
+ *   `metrics`, `rotated_basis`), where the settings ask for one; null at tensor without
+ *   rotation. The metric cards then show it.
  */
 
 /**
@@ -55,6 +56,8 @@
  * @property {number} absmax The largest magnitude.
  * @property {number} outliers How many of the values are outliers.
  * @property {string | null} note What the file's reader says the user should know (a skipped header line).
+ * @property {[number, number] | null} shape `[rows, cols]` of 2-D data (generated with a shape, or
+ *   a file's 2-D tensor); null for 1-D.
  */
 
 /**

@@ -151,9 +151,12 @@ function show(next, t0, syncControls, sliding = false, helped = false) {
   return true;
 }
 
-/** Shows a failure's message and marks the control that caused it; the view stays. */
+/** Shows a failure's message and marks the control that caused it; the view stays, and what
+ * the controls grey follows the controls as they are now (a Format set back to int frees the
+ * int controls even though the change before it failed). */
 function failed(e, control) {
   showError(message(e));
+  if (state.summary) reflectSettings(state.summary.settings);
   if (control) control.setAttribute('aria-invalid', 'true');
   if (state.summary) setStatus('Showing the last good settings');
 }

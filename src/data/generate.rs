@@ -231,7 +231,7 @@ pub fn generate(spec: &DataSpec) -> Result<Dataset> {
             name: "dist",
             given: spec.dist.to_string(),
             expected: format!(
-                "a distribution whose values stay within float64 (about ±1.8e308): this one drew {beyond} of {} values beyond it; choose a smaller scale",
+                "a distribution whose values and whose width stay within float64 (about ±1.8e308): {beyond} of the {} values drawn came out infinite or NaN; choose a smaller range or scale",
                 spec.n
             ),
         });

@@ -426,6 +426,9 @@ pub struct DataJson {
     pub outliers: usize,
     /// What the file's reader says the user should know (a skipped header line), if anything.
     pub note: Option<String>,
+    /// `[rows, columns]` of 2-D data (generated with a shape, or a file's 2-D tensor); null
+    /// for 1-D.
+    pub shape: Option<[usize; 2]>,
 }
 
 impl DataJson {
@@ -444,6 +447,7 @@ impl DataJson {
             absmax: stats.absmax,
             outliers,
             note: note.map(str::to_string),
+            shape: analysis.data.shape.map(|(r, c)| [r, c]),
         }
     }
 }
@@ -534,6 +538,8 @@ pub struct PageGranularJson {
     pub units: Option<UnitsJson>,
     pub bits_per_weight: f64,
     pub rotate_block: Option<usize>,
+    /// The smallest and largest of the int units' scales; null for a format.
+    pub scales: Option<[f64; 2]>,
     pub metrics: MetricsJson,
     pub rotated_basis: Option<MetricsJson>,
 }
@@ -554,6 +560,13 @@ impl From<&GranularRun> for PageGranularJson {
             }),
             bits_per_weight: run.bits_per_weight,
             rotate_block: run.rotate_block,
+            scales: run.units.as_ref().map(|u| {
+                u.params
+                    .iter()
+                    .fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], p| {
+                        [lo.min(p.scale), hi.max(p.scale)]
+                    })
+            }),
             metrics: MetricsJson::from(&run.metrics),
             rotated_basis: run.rotated_metrics.as_ref().map(MetricsJson::from),
         }

@@ -288,3 +288,35 @@ async function readAll(stream) {
   for await (const c of stream) chunks.push(c);
   return Buffer.concat(chunks);
 }
+
+test('a block number past the last says how many blocks there are and keeps the block shown', async () => {
+  const { page, problems, close } = await open('/?n=4096&format=q4_K');
+  const shown = await page.textContent('#block-reconstruction');
+  for (const bad of ['99999999999999999999', '16', '-1']) {
+    await page.fill('#block-index', bad);
+    await page.press('#block-index', 'Enter');
+    await page.waitForFunction(() => !document.querySelector('#error').hidden);
+    const msg = await page.textContent('#error');
+    assert.match(msg, /this run has 16 blocks, 0 to 15/, bad);
+    assert.ok(msg.includes(`'${bad}'`), `${bad}: ${msg}`);
+    assert.equal(await page.textContent('#block-reconstruction'), shown, 'the block shown stays');
+  }
+  assertClean(problems);
+  await close();
+});
+
+test('after a failed change, what is greyed follows the controls', async () => {
+  // nf4 on 3 x 7 values, then a rotation that cannot fit a row of 7: the change fails.
+  const { page, problems, close } = await open('/?shape=3,7&format=nf4');
+  assert.ok(await page.locator('#bits').isDisabled(), 'nf4 fixes the bits');
+  await page.selectOption('#rotate', 'hadamard');
+  await waitState(page, 'error');
+  // Format back to int: the update fails again (the rotation still does not fit), but the int
+  // controls are free to change.
+  await page.selectOption('#format', 'int');
+  await waitState(page, 'error');
+  assert.ok(!(await page.locator('#bits').isDisabled()), 'Bits is free with Format int');
+  assert.ok(!(await page.locator('#granularity').isDisabled()), 'Granularity is free with Format int');
+  assertClean(problems);
+  await close();
+});

@@ -139,3 +139,47 @@ test('bad combinations say what would be right and keep the view', async () => {
   await one.close();
   await close();
 });
+
+test("a file's 2-D tensor shows its matrix, and the cards show the run at the granularity", async () => {
+  // The Digits network's first layer, 128 x 64, one scale per row: the MSE is quantize's,
+  // `quantviz quantize --input models/digits-mlp.safetensors --tensor fc1.weight --bits 3
+  // --granularity channel --json` (0.0024856298306828156).
+  const { page, problems, close } = await open('/?preset=digits-mlp&tensor=fc1.weight&granularity=channel&bits=3');
+  await expectNoError(page, 'file channel');
+  assert.ok(await page.locator('#matrix-section').isVisible(), 'the matrix of a 2-D tensor');
+  assert.match(await page.textContent('#matrix-facts'), /^128 × 64 values\. 128 scales, one per row/);
+  assert.equal(await page.textContent('#metric-mse'), '0.002486');
+  assert.match(await page.textContent('#metric-scale-what'), /128 scales, one per row/);
+  assert.match(await page.textContent('#metric-granular'), /The cards show this run/);
+  assert.ok(!(await page.locator('#granularity option[value="channel"]').isDisabled()), 'channel fits a 2-D tensor');
+  assert.ok(await page.locator('#granularity-why').isHidden());
+  // Back at one scale for the tensor, the cards are the per-tensor run's again.
+  await page.selectOption('#granularity', 'tensor');
+  await waitState(page, 'ready');
+  assert.ok(await page.locator('#metric-granular').isHidden());
+  assert.notEqual(await page.textContent('#metric-mse'), '0.002486');
+  assertClean(problems);
+  await close();
+});
+
+test('generated 2-D data: the cards are the matrix\'s run, not the per-tensor one', async () => {
+  // `quantviz quantize --generate normal:0,1 --shape 64,256 --bits 4 --granularity channel`
+  // gives MSE 0.011714644316149568.
+  const { page, problems, close } = await open('/?shape=64,256&bits=4&granularity=channel');
+  assert.equal(await page.textContent('#metric-mse'), '0.01171');
+  assert.match(await page.textContent('#matrix-facts'), /MSE 0\.01171/);
+  assert.equal(await page.textContent('#metric-zero-point'), 'per unit');
+  assertClean(problems);
+  await close();
+});
+
+test("a link whose settings fit neither the file's tensor nor the generated data shows the defaults", async () => {
+  // fc1.bias is 1-D: channel fits neither it nor the generated 1-D data the page falls back to.
+  const { page, problems, close } = await open('/?preset=digits-mlp&tensor=fc1.bias&granularity=channel', { state: 'error' });
+  assert.match(await page.textContent('#error'), /channel.*showing the generated data instead/s);
+  assert.notEqual(await page.textContent('#metric-mse'), '–', 'numbers are shown');
+  assert.notEqual(await page.inputValue('#n'), '', 'the controls are filled');
+  assert.ok((await canvasReport(page, 'histogram')).inkFraction > 0.01, 'the histogram is drawn');
+  assertClean(problems);
+  await close();
+});

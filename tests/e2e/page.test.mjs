@@ -655,3 +655,16 @@ function luminance([r, g, b]) {
   };
   return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
 }
+
+test("a preset's link says the preset's own count: keys it ignores give way", async () => {
+  const { page, problems, close } = await open('/?preset=notebook-minmax&n=5&shape=4,5&outliers=3');
+  await expectNoError(page, 'preset');
+  const url = new URL(await savedUrl(page));
+  assert.equal(url.searchParams.get('n'), '20');
+  assert.equal(url.searchParams.get('shape'), null);
+  assert.equal(url.searchParams.get('outliers'), '0');
+  assert.equal(await page.inputValue('#n'), '20');
+  assert.equal(await page.inputValue('#rows'), '');
+  assertClean(problems);
+  await close();
+});

@@ -7,8 +7,8 @@
 //! array cannot claim more than the header holds, and nothing is reserved from a count.
 
 use super::model::{
-    check_ranges, check_unique, read_dtype, read_dtypes, sizes, Elem, FileFormat, TensorInfo,
-    TensorList,
+    check_ranges, check_unique, read_dtype, sizes, Elem, FileFormat, TensorInfo, TensorList,
+    READ_DTYPE_NAMES,
 };
 use super::{load_err, shown, shown_bytes};
 use crate::error::{Error, Result};
@@ -72,11 +72,11 @@ fn elem_of(name: &str) -> std::result::Result<Elem, String> {
     match name {
         "I8" | "I16" | "I32" | "I64" => Err(format!(
             "integers are no weights to quantize ({} are read)",
-            read_dtypes()
+            READ_DTYPE_NAMES
         )),
         q => Err(format!(
             "already quantized ({q}): quantviz measures formats on unquantized weights ({})",
-            read_dtypes()
+            READ_DTYPE_NAMES
         )),
     }
 }

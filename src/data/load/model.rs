@@ -78,7 +78,7 @@ pub enum Elem {
 }
 
 /// The element types quantviz reads, by the name safetensors and GGUF give each: every reader
-/// decodes these and refuses the others, naming this list ([`read_dtypes`]).
+/// decodes these and refuses the others, naming this list ([`READ_DTYPE_NAMES`]).
 pub const READ_DTYPES: [(&str, Elem); 4] = [
     ("F32", Elem::F32),
     ("F16", Elem::F16),
@@ -91,15 +91,9 @@ pub(crate) fn read_dtype(name: &str) -> Option<Elem> {
     READ_DTYPES.iter().find(|d| d.0 == name).map(|d| d.1)
 }
 
-/// [`READ_DTYPES`] as messages list them: `F32, F16, BF16 and F64`.
-pub(crate) fn read_dtypes() -> String {
-    let names: Vec<&str> = READ_DTYPES.iter().map(|d| d.0).collect();
-    match names.split_last() {
-        Some((last, [])) => last.to_string(),
-        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-        None => String::new(),
-    }
-}
+/// [`READ_DTYPES`] as messages list them (a constant rather than a join at run time, which
+/// would add to the wasm; a test checks that it lists them).
+pub const READ_DTYPE_NAMES: &str = "F32, F16, BF16 and F64";
 
 impl Elem {
     /// Bytes per element.

@@ -9,7 +9,7 @@
 //! ([`safetensors::tensor::Metadata::new`]) runs last over what was read.
 
 use super::model::{
-    check_unique, read_dtype, read_dtypes, sizes, Elem, FileFormat, TensorInfo, TensorList,
+    check_unique, read_dtype, sizes, Elem, FileFormat, TensorInfo, TensorList, READ_DTYPE_NAMES,
 };
 use super::{load_err, shown};
 use crate::error::Result;
@@ -135,16 +135,16 @@ fn elem_of(dtype: &str) -> std::result::Result<Elem, String> {
     Err(match dtype {
         "I8" | "U8" | "I16" | "U16" | "I32" | "U32" | "I64" | "U64" => format!(
             "integers are no weights to quantize ({} are read)",
-            read_dtypes()
+            READ_DTYPE_NAMES
         ),
         "BOOL" => format!(
             "booleans are no weights to quantize ({} are read)",
-            read_dtypes()
+            READ_DTYPE_NAMES
         ),
-        "C64" => format!("complex numbers are not read ({} are)", read_dtypes()),
+        "C64" => format!("complex numbers are not read ({} are)", READ_DTYPE_NAMES),
         _ => format!(
             "{dtype} is already quantized: quantviz reads unquantized weights ({})",
-            read_dtypes()
+            READ_DTYPE_NAMES
         ),
     })
 }
