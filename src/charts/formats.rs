@@ -313,7 +313,8 @@ pub fn draw_formats<DB: DrawingBackend>(
     }
 
     // Labels, the current one first, then the front, then the other formats, each where it
-    // covers no label placed before it nor the legend, or not at all.
+    // covers no label placed before it, no format's square, the current ring nor the legend, or
+    // not at all (the table under the chart names every point).
     let inner = chart.plotting_area().strip_coord_spec();
     let ([lx, ly, lw, lh], _) = legend.layout(&inner, theme, SeriesLabelPosition::LowerLeft)?;
     let (ix, iy) = inner.get_base_pixel();
@@ -321,6 +322,17 @@ pub fn draw_formats<DB: DrawingBackend>(
     let (pw, ph) = inner.dim_in_pixel();
     let bounds = [ix, iy, ix + pw as i32, iy + ph as i32];
     let mut placed: Vec<[i32; 4]> = vec![[ix + lx, iy + ly, ix + lx + lw, iy + ly + lh]];
+    for &(_, r, m) in &ok {
+        let (px, py) = chart.backend_coord(&at(r, m));
+        let half = if is_current(r, current) {
+            rr as i32
+        } else if r.format.is_some() {
+            s
+        } else {
+            continue;
+        };
+        placed.push([px - half, py - half, px + half, py + half]);
+    }
     // The int lines are named by the legend; an int point is labelled where it is current.
     let rank = |i: usize, r: &FormatRow| {
         if is_current(r, current) {
