@@ -776,7 +776,7 @@ fn a_distribution_too_wide_for_float64_names_its_parameters() {
         };
         let e = generate(&spec).unwrap_err().to_string();
         assert!(
-            e.contains("smaller scale") && !e.contains("remove or replace"),
+            e.contains("smaller range or scale") && !e.contains("remove or replace"),
             "{e}"
         );
     }
