@@ -83,6 +83,9 @@ function renderGranular(s) {
     if (u.count > 1) {
       setText(m.zeroPoint, st.scheme === 'symmetric' ? '0' : 'per unit');
       setText(m.zeroPointWhat, st.scheme === 'symmetric' ? 'symmetric: 0 is a code' : `${u.count} zero points, each its unit's own`);
+    } else {
+      // One unit: the run's own zero point (of the rotated values, where rotated).
+      setText(m.zeroPoint, String(g.zero_point));
     }
     parts.push(`Granularity ${st.granularity}: ${each}, ${short(g.bits_per_weight)} bits per weight`);
   }

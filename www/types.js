@@ -18,7 +18,8 @@
  *   (then `formulas`, `table` and `conclusion` are the format's; `result` and `compare` stay the
  *   int scheme's); null with int.
  * @property {object | null} granular The run at the granularity and rotation (`format`,
- *   `units`, `bits_per_weight`, `rotate_block`, `scales` (the int units' smallest and largest),
+ *   `units`, `bits_per_weight`, `rotate_block`, `scales` (the int units' smallest and largest
+ *   scale), `zero_point` (the first unit's),
  *   `metrics`, `rotated_basis`), where the settings ask for one; null at tensor without
  *   rotation. The metric cards then show it.
  */

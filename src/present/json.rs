@@ -540,6 +540,9 @@ pub struct PageGranularJson {
     pub rotate_block: Option<usize>,
     /// The smallest and largest of the int units' scales; null for a format.
     pub scales: Option<[f64; 2]>,
+    /// The first unit's zero point (the one zero point where there is one unit); null for a
+    /// format.
+    pub zero_point: Option<f64>,
     pub metrics: MetricsJson,
     pub rotated_basis: Option<MetricsJson>,
 }
@@ -567,6 +570,11 @@ impl From<&GranularRun> for PageGranularJson {
                         [lo.min(p.scale), hi.max(p.scale)]
                     })
             }),
+            zero_point: run
+                .units
+                .as_ref()
+                .and_then(|u| u.params.first())
+                .map(|p| p.zero_point),
             metrics: MetricsJson::from(&run.metrics),
             rotated_basis: run.rotated_metrics.as_ref().map(MetricsJson::from),
         }

@@ -183,3 +183,14 @@ test("a link whose settings fit neither the file's tensor nor the generated data
   assertClean(problems);
   await close();
 });
+
+test("a rotation at one scale for the tensor: the cards show the rotated run's scale and zero point", async () => {
+  // `quantviz quantize --generate uniform:0,5 --shape 32,128 --rotate hadamard --bits 4 --json
+  // --codes`: scales [2.430219211765929], zero_points [2.0], mse 0.5027598191762701.
+  const { page, problems, close } = await open('/?shape=32,128&rotate=hadamard&bits=4&dist=uniform:0,5');
+  assert.equal(await page.textContent('#metric-scale'), '2.430219211765929');
+  assert.equal(await page.textContent('#metric-zero-point'), '2');
+  assert.equal(await page.textContent('#metric-mse'), '0.5028');
+  assertClean(problems);
+  await close();
+});
