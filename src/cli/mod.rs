@@ -378,7 +378,7 @@ fn metrics_lines(
         None => {
             let _ = writeln!(out, "{indent}clipped      {} of {}", m.clipped, m.n);
         }
-        Some(Format::Fp8E4m3 | Format::Fp8E5m2 | Format::Mxfp4 | Format::Nvfp4) => {
+        Some(f) if f.counts_saturated() => {
             let _ = writeln!(
                 out,
                 "{indent}saturated    {} of {} (given the format's largest magnitude)",

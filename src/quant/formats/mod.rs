@@ -117,6 +117,15 @@ impl Format {
         !matches!(self, Format::Nf4 | Format::Fp8E4m3 | Format::Fp8E5m2)
     }
 
+    /// Whether a run counts the values it saturates ([`saturated_codes`]): FP8 and the 4-bit
+    /// floats, whose largest magnitude is a code of its own.
+    pub fn counts_saturated(self) -> bool {
+        matches!(
+            self,
+            Format::Fp8E4m3 | Format::Fp8E5m2 | Format::Mxfp4 | Format::Nvfp4
+        )
+    }
+
     /// Bits per weight, scales included, for `n` values in blocks of `block`: the scales
     /// actually stored over the values. NF4 stores one float32 absmax per block, its last block
     /// partial where `block` does not divide `n` (`4 + 32·⌈n/block⌉/n`, which is `4 + 32/block`
@@ -290,11 +299,11 @@ pub fn check_f32_range(xs: &[f64]) -> Result<()> {
 pub fn saturated_codes(format: Format, codes: &[i32]) -> usize {
     let count = |code: i32| codes.iter().filter(|&&c| c & 0x7F == code).count();
     match format {
+        _ if !format.counts_saturated() => 0,
         Format::Fp8E4m3 => count(0x7E),
         Format::Fp8E5m2 => count(0x7B),
         // E2M1's codes are 0 to 15, ±6 being 7 and 15.
-        Format::Mxfp4 | Format::Nvfp4 => codes.iter().filter(|&&c| c & 7 == 7).count(),
-        _ => 0,
+        _ => codes.iter().filter(|&&c| c & 7 == 7).count(),
     }
 }
 
