@@ -29,6 +29,7 @@ use crate::analysis::front::pareto_front;
 use crate::analysis::granular::{GranularRun, GranularSettings};
 use crate::analysis::histogram::Histogram;
 use crate::analysis::kl_view::KlView;
+use crate::analysis::pieces::{RowJob, PIECE};
 use crate::analysis::rotation_view::RotationView;
 use crate::analysis::{Analysis, Run, Sweep, View, HISTOGRAM_BINS};
 use crate::charts::{self, ChartResult, HeatGrid, HeatPlot, HeatValue, Reduce, Theme};
@@ -124,6 +125,8 @@ struct EveryFormat {
     specs: Vec<RowSpec>,
     rows: Vec<FormatRow>,
     front: Vec<bool>,
+    /// The next row, where it is being measured in pieces.
+    job: Option<RowJob>,
 }
 
 impl EveryFormat {
@@ -532,10 +535,11 @@ impl Session {
             .is_some_and(|e| e.key == formats_key(&self.settings) && e.done())
     }
 
-    /// Measures the next row of the comparison of every format (starting it over where the
-    /// data or what it depends on changed) and returns how many rows are left: a page that
-    /// calls it between frames stays responsive while the comparison of a large tensor (tens
-    /// of seconds in all) is made. 0 once the comparison is ready.
+    /// Measures the next row of the comparison of every format, or on a large tensor the next
+    /// piece of it ([`crate::analysis::pieces`]), starting over where the data or what it
+    /// depends on changed, and returns how many rows are left: a page that calls it between
+    /// frames stays responsive while the comparison of a large tensor (tens of seconds in all)
+    /// is made. 0 once the comparison is ready.
     pub fn formats_step(&mut self) -> Result<usize> {
         let key = formats_key(&self.settings);
         let a = self.analysis.as_ref().ok_or_else(nothing_yet)?;
@@ -551,10 +555,21 @@ impl Session {
                 ),
                 rows: Vec::new(),
                 front: Vec::new(),
+                job: None,
             }),
         };
         if let Some(spec) = every.specs.get(every.rows.len()) {
-            every.rows.push(a.format_row(spec));
+            let row = match every.job.take().or_else(|| a.row_job(spec, PIECE)) {
+                Some(mut job) => match a.row_job_step(&mut job) {
+                    Some(row) => row,
+                    None => {
+                        every.job = Some(job);
+                        return Ok(every.specs.len() - every.rows.len());
+                    }
+                },
+                None => a.format_row(spec),
+            };
+            every.rows.push(row);
             if every.done() {
                 let points: Vec<(f64, Option<f64>)> = every
                     .rows

@@ -131,15 +131,27 @@ impl Analysis {
         let block = format.block(block)?;
         let xs = self.values_f32()?;
         let given = (!self.values_are_f32()).then(|| self.values());
-        let (sums, saturated) = match streamed_error_sums(format, block, xs, given, None) {
-            Ok(streamed) => streamed,
+        match streamed_error_sums(format, block, xs, given, None) {
+            Ok((sums, saturated)) => self.format_metrics_of(format, block, sums, saturated),
             // The whole run says what is wrong, with the block where there is one.
             Err(_) => {
                 let q = formats::quantize(format, block, xs)?;
                 let r = self.format_run_of(format, block, q)?;
-                return Ok((r.metrics, r.bits_per_weight));
+                Ok((r.metrics, r.bits_per_weight))
             }
-        };
+        }
+    }
+
+    /// [`Analysis::format_metrics`] from the run's [`streamed_error_sums`] (`block` as
+    /// [`Format::block`] gives it).
+    pub(crate) fn format_metrics_of(
+        &self,
+        format: Format,
+        block: usize,
+        sums: (f64, f64, f64),
+        saturated: usize,
+    ) -> Result<(Metrics, f64)> {
+        let xs = self.values_f32()?;
         let (metrics, _) = self.measure_with(saturated, sums, &mut |k| {
             // Only where the plain sum over- or underflows: the run made again, kept this time.
             let values = self.values();
@@ -375,48 +387,37 @@ impl Analysis {
                     granularity,
                     rotate,
                 };
-                let run = self.granular(&s, false);
-                let bits_per_weight = match &run {
-                    Ok(r) => r.bits_per_weight,
-                    Err(_) => f64::NAN,
-                };
-                let rot = if rotate == Rotation::None {
-                    ""
-                } else {
-                    " + hadamard"
-                };
-                let named = if named {
-                    format!(" {}", quant.calibration.label())
-                } else {
-                    String::new()
-                };
-                FormatRow {
-                    label: format!(
-                        "int{} {} {granularity}{rot}{named}",
-                        quant.bits, quant.scheme
-                    ),
-                    format: None,
-                    int: Some(quant),
-                    bits_per_weight,
-                    outcome: run.map(|r| r.metrics).map_err(|e| e.to_string()),
-                    fine: Some((granularity, rotate)),
-                }
+                let run = self
+                    .granular(&s, false)
+                    .map(|r| (r.metrics, r.bits_per_weight));
+                fine_row(quant, (granularity, rotate), named, run)
             }
             RowSpec::Format(f, block) => {
-                let outcome = self.format_metrics(f, block);
-                let bits_per_weight = match &outcome {
-                    Ok((_, bits)) => *bits,
-                    Err(_) => f.bits_per_weight(n, f.block(block).unwrap_or(0).max(1)),
-                };
-                FormatRow {
-                    label: f.to_string(),
-                    format: Some(f),
-                    int: None,
-                    bits_per_weight,
-                    outcome: outcome.map(|(m, _)| m).map_err(|e| e.to_string()),
-                    fine: None,
-                }
+                self.format_row_of(f, block, self.format_metrics(f, block))
             }
+        }
+    }
+
+    /// The row of format `f` (`block` as the spec gives it) with its metrics and bits per
+    /// weight, or why it could not be measured.
+    pub(crate) fn format_row_of(
+        &self,
+        f: Format,
+        block: Option<usize>,
+        outcome: Result<(Metrics, f64)>,
+    ) -> FormatRow {
+        let n = self.values().len();
+        let bits_per_weight = match &outcome {
+            Ok((_, bits)) => *bits,
+            Err(_) => f.bits_per_weight(n, f.block(block).unwrap_or(0).max(1)),
+        };
+        FormatRow {
+            label: f.to_string(),
+            format: Some(f),
+            int: None,
+            bits_per_weight,
+            outcome: outcome.map(|(m, _)| m).map_err(|e| e.to_string()),
+            fine: None,
         }
     }
 
@@ -466,6 +467,38 @@ impl Analysis {
             }
         }
         specs
+    }
+}
+
+/// The row of a [`RowSpec::Fine`] (its fields) with its metrics and bits per weight, or why it could not be
+/// measured.
+pub(crate) fn fine_row(
+    quant: QuantSettings,
+    (granularity, rotate): (Granularity, Rotation),
+    named: bool,
+    run: Result<(Metrics, f64)>,
+) -> FormatRow {
+    let rot = if rotate == Rotation::None {
+        ""
+    } else {
+        " + hadamard"
+    };
+    let named = if named {
+        format!(" {}", quant.calibration.label())
+    } else {
+        String::new()
+    };
+    let bits_per_weight = run.as_ref().map_or(f64::NAN, |r| r.1);
+    FormatRow {
+        label: format!(
+            "int{} {} {granularity}{rot}{named}",
+            quant.bits, quant.scheme
+        ),
+        format: None,
+        int: Some(quant),
+        bits_per_weight,
+        outcome: run.map(|r| r.0).map_err(|e| e.to_string()),
+        fine: Some((granularity, rotate)),
     }
 }
 
@@ -556,25 +589,17 @@ pub fn streamed_error_sums(
 
 /// Where [`streamed_error_sums`] puts codes: a byte each, or nowhere.
 trait CodeSink: Send + Sized {
-    fn put(&mut self, code: i32);
-    /// The sink as bytes, where it keeps them (for the fused passes of x86-64).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// The sink as bytes, where it keeps them.
     fn bytes(out: &mut [Self]) -> Option<&mut [u8]>;
 }
 
 impl CodeSink for u8 {
-    #[inline(always)]
-    fn put(&mut self, code: i32) {
-        *self = code as u8;
-    }
     fn bytes(out: &mut [u8]) -> Option<&mut [u8]> {
         Some(out)
     }
 }
 
 impl CodeSink for () {
-    #[inline(always)]
-    fn put(&mut self, _: i32) {}
     fn bytes(_: &mut [()]) -> Option<&mut [u8]> {
         None
     }
@@ -613,34 +638,50 @@ fn streamed<O: CodeSink>(
         out,
         &|part, out| {
             let off = (part.as_ptr() as usize - base) / std::mem::size_of::<f32>();
-            let mut window = streamer.window();
-            let mut failed = None;
-            let sums = pairwise_tree_indexed(
-                part.len(),
-                &mut |start, len| {
-                    let (a, b) = (off + start, off + start + len);
-                    let (c, y) = match window.get(a, b) {
-                        Ok(got) => got,
-                        Err(e) => {
-                            failed.get_or_insert(e);
-                            return ((0.0, 0.0, 0.0), 0);
-                        }
-                    };
-                    for (o, &c) in out[start..start + len].iter_mut().zip(c) {
-                        o.put(c);
-                    }
-                    let sums = match given {
-                        Some(g) => leaf_sums(&g[a..b], y),
-                        None => leaf_sums(&part[start..start + len], y),
-                    };
-                    (sums, formats::saturated_codes(format, c))
-                },
-                &add,
-            );
-            failed.map_or(Ok(sums), Err)
+            streamed_part(&streamer, given, off..off + part.len(), O::bytes(out))
         },
         &|a, b| Ok(add(a?, b?)),
     )
+}
+
+/// [`streamed_error_sums`] of the values `range` of the streamer's tensor (with their codes
+/// into `out`, where given, as long as the range): the sums numpy's pairwise tree makes over
+/// that stretch alone.
+pub(crate) fn streamed_part(
+    streamer: &Streamer,
+    given: Option<&[f64]>,
+    range: std::ops::Range<usize>,
+    mut out: Option<&mut [u8]>,
+) -> Result<((f64, f64, f64), usize)> {
+    let (format, xs) = (streamer.format(), streamer.values());
+    let off = range.start;
+    let mut window = streamer.window();
+    let mut failed = None;
+    let sums = pairwise_tree_indexed(
+        range.len(),
+        &mut |start, len| {
+            let (a, b) = (off + start, off + start + len);
+            let (c, y) = match window.get(a, b) {
+                Ok(got) => got,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    return ((0.0, 0.0, 0.0), 0);
+                }
+            };
+            if let Some(out) = out.as_deref_mut() {
+                for (o, &c) in out[start..start + len].iter_mut().zip(c) {
+                    *o = c as u8;
+                }
+            }
+            let sums = match given {
+                Some(g) => leaf_sums(&g[a..b], y),
+                None => leaf_sums(&xs[a..b], y),
+            };
+            (sums, formats::saturated_codes(format, c))
+        },
+        &|a: ((f64, f64, f64), usize), b: ((f64, f64, f64), usize)| (combine(a.0, b.0), a.1 + b.1),
+    );
+    failed.map_or(Ok(sums), Err)
 }
 
 /// `b` where it is larger, else `a`: `f64::max` for the magnitudes here (never NaN, never
@@ -655,7 +696,7 @@ fn larger(a: f64, b: f64) -> f64 {
 }
 
 /// Two parts' [`error_sums`] in order.
-fn combine(a: (f64, f64, f64), b: (f64, f64, f64)) -> (f64, f64, f64) {
+pub(crate) fn combine(a: (f64, f64, f64), b: (f64, f64, f64)) -> (f64, f64, f64) {
     (a.0 + b.0, larger(a.1, b.1), larger(a.2, b.2))
 }
 

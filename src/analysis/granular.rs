@@ -56,7 +56,7 @@ pub struct GranularRun {
 }
 
 /// `Σ (x - y)²` in numpy's pairwise order, `max |x - y|`, over two equally long arrays.
-fn error_between(xs: &[f64], ys: &[f64], clipped: usize) -> ErrorStats {
+pub(crate) fn error_between(xs: &[f64], ys: &[f64], clipped: usize) -> ErrorStats {
     let squares: Vec<f64> = xs.iter().zip(ys).map(|(x, y)| (x - y) * (x - y)).collect();
     ErrorStats {
         n: xs.len(),
@@ -71,7 +71,7 @@ fn error_between(xs: &[f64], ys: &[f64], clipped: usize) -> ErrorStats {
 
 /// Each unit's values replaced by their dequantized values under its parameters (the codes
 /// `quantize_units` gave them: `quantize_value` is its kernels' definition).
-fn dequantize_in_place(ys: &mut [f64], units: &Units, run: &UnitRun) {
+pub(crate) fn dequantize_in_place(ys: &mut [f64], units: &Units, run: &UnitRun) {
     for (i, p) in run.params.iter().enumerate() {
         for y in &mut ys[units.range(i)] {
             *y = p.fake_quantize(*y);

@@ -23,6 +23,7 @@ pub mod granular;
 pub mod histogram;
 pub mod kl_view;
 pub mod metrics;
+pub mod pieces;
 pub mod report;
 pub mod rotation_view;
 pub mod view;

@@ -112,21 +112,35 @@ pub fn pairwise_tree_indexed<T>(
     leaf: &mut impl FnMut(usize, usize) -> T,
     add: &impl Fn(T, T) -> T,
 ) -> T {
-    indexed_tree(0, n, leaf, add)
+    indexed_tree(0, n, BLOCK, leaf, add)
+}
+
+/// The top of numpy's pairwise tree over the indices `0..n`, cut where a subtree holds at most
+/// `max` indices (at least [`BLOCK`]): `piece(start, len)` for each such subtree, in order,
+/// added `add(left, right)` on the way up. Each piece summed as numpy sums it (a pairwise sum
+/// of its own length), and the pieces' sums added up this tree, give numpy's sum of all `n`.
+pub fn pairwise_pieces<T>(
+    n: usize,
+    max: usize,
+    piece: &mut impl FnMut(usize, usize) -> T,
+    add: &impl Fn(T, T) -> T,
+) -> T {
+    indexed_tree(0, n, max.max(BLOCK), piece, add)
 }
 
 fn indexed_tree<T>(
     start: usize,
     n: usize,
+    max: usize,
     leaf: &mut impl FnMut(usize, usize) -> T,
     add: &impl Fn(T, T) -> T,
 ) -> T {
-    if n <= BLOCK {
+    if n <= max {
         leaf(start, n)
     } else {
         let h = pairwise_split(n);
-        let left = indexed_tree(start, h, leaf, add);
-        add(left, indexed_tree(start + h, n - h, leaf, add))
+        let left = indexed_tree(start, h, max, leaf, add);
+        add(left, indexed_tree(start + h, n - h, max, leaf, add))
     }
 }
 

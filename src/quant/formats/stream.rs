@@ -30,13 +30,25 @@ impl<'a> Streamer<'a> {
     /// `format` with blocks of `block` (from [`Format::block`]) over `xs`. Errors where the
     /// block does not divide the count; FP8's scale is found here, in one pass.
     pub fn new(format: Format, block: usize, xs: &'a [f32]) -> Result<Streamer<'a>> {
+        Self::with_scale(format, block, xs, None)
+    }
+
+    /// [`Streamer::new`] with FP8's scale given where it was found before
+    /// ([`Streamer::fp8_scale`] of a streamer over the same values), so that a pass resumed
+    /// later need not read the whole tensor again.
+    pub fn with_scale(
+        format: Format,
+        block: usize,
+        xs: &'a [f32],
+        scale: Option<f32>,
+    ) -> Result<Streamer<'a>> {
         format.check_count(xs.len(), block)?;
         let kind = match format {
             Format::Fp8E4m3 => Some(Fp8::E4m3),
             Format::Fp8E5m2 => Some(Fp8::E5m2),
             _ => None,
         };
-        let fp8 = kind.map(|k| (k, fp8::tensor_scale(xs, k)));
+        let fp8 = kind.map(|k| (k, scale.unwrap_or_else(|| fp8::tensor_scale(xs, k))));
         let align = if fp8.is_some() { 1 } else { block.max(1) };
         Ok(Streamer {
             format,
@@ -45,6 +57,21 @@ impl<'a> Streamer<'a> {
             align,
             fp8,
         })
+    }
+
+    /// FP8's scale for the whole tensor; `None` for the other formats.
+    pub fn fp8_scale(&self) -> Option<f32> {
+        self.fp8.map(|(_, scale)| scale)
+    }
+
+    /// The format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The whole tensor.
+    pub fn values(&self) -> &'a [f32] {
+        self.xs
     }
 
     /// A window with nothing quantized yet.
