@@ -163,6 +163,9 @@ export function drawRest(names = CHARTS, now = false) {
  * time) before the page handles its events again. */
 const STEP_MS = 50;
 
+/** Whether an update from the controls is waiting for its delay, queued or running. */
+const updating = () => queued > 0 || pendingTimer !== null;
+
 /** The state the comparison of every format is being measured for, or null. */
 let stepping = null;
 
@@ -177,9 +180,14 @@ async function stepFormats(ours) {
     let t0 = performance.now();
     let left = state.session.formatsStep();
     while (left > 0 && ours === wanted) {
-      if (performance.now() - t0 > STEP_MS) {
+      if (performance.now() - t0 > STEP_MS || updating()) {
         setText(ui.formatsStatus, `Computing every format on these values: ${left} ${left === 1 ? 'row' : 'rows'} to go…`);
         await yieldToEvents();
+        // An update the user asked for goes first: a K-quant run on a large tensor yields
+        // between its pieces, and the comparison's steps taken there would double its time.
+        while (updating() && ours === wanted) {
+          await (queued > 0 ? queue : new Promise((resolve) => setTimeout(resolve, 20)));
+        }
         t0 = performance.now();
         if (ours !== wanted) return;
       }
