@@ -17,7 +17,7 @@ use super::formats::{combine, fine_row, int_bits_of, streamed_part, FormatRow, R
 use super::granular::{dequantize_in_place, error_between};
 use super::metrics::Metrics;
 use super::Analysis;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::quant::calibrate::{calibrate, min_max, DataStats};
 use crate::quant::formats::stream::Streamer;
 use crate::quant::formats::Format;
@@ -186,7 +186,8 @@ impl Analysis {
         // The whole rows piece `a..b` touches, and where it lies in them.
         let cols = self.data.row_len();
         let (from, to) = (a / cols * cols, b.div_ceil(cols) * cols);
-        let xs = &self.values()[from..to];
+        // The pieces are of these values; were they not, the row is measured whole.
+        let xs = self.values().get(from..to).ok_or(Error::EmptyData)?;
         let (i, j) = (a - from, b - from);
         let sums = match kind {
             Kind::Format {

@@ -65,6 +65,28 @@ fn round_clamp(v: f32, lo: f32, hi: f32) -> f32 {
     (fmin(fmax(v, lo), hi) + MAGIC) - MAGIC
 }
 
+/// [`round_clamp`] with `lo = 0`. On wasm32 the rounding is one `f32x4.nearest` (ties to even,
+/// as the sum with [`MAGIC`] rounds), where the sum and difference are two instructions; the
+/// clamped value is `+0` or more, so the two give the same zero too.
+#[inline(always)]
+fn round_clamp0(v: f32, hi: f32) -> f32 {
+    #[cfg(target_arch = "wasm32")]
+    return fmin(fmax(v, 0.0), hi).round_ties_even();
+    #[cfg(not(target_arch = "wasm32"))]
+    return round_clamp(v, 0.0, hi);
+}
+
+/// [`round_clamp`] where the sign of a zero code does not matter: it is only multiplied into
+/// sums that start at `+0` (to which `±0` adds nothing) and offset by a positive number. On
+/// wasm32, one `f32x4.nearest`, which gives `-0` where the sum with [`MAGIC`] gives `+0`.
+#[inline(always)]
+fn round_clamp_signed(v: f32, lo: f32, hi: f32) -> f32 {
+    #[cfg(target_arch = "wasm32")]
+    return fmin(fmax(v, lo), hi).round_ties_even();
+    #[cfg(not(target_arch = "wasm32"))]
+    return round_clamp(v, lo, hi);
+}
+
 /// 1 where ggml's `nearest_int(v)` would assert (`|v|` beyond 2^22, or NaN), else 0.
 // The negated test is ggml's assert as written: it also fails for NaN.
 #[allow(clippy::neg_cmp_op_on_partial_ord)]
@@ -159,7 +181,7 @@ fn qkx2_lanes<const LANES: usize, const N: usize>(
             let xi = x[i][k];
             let v = iscale[k] * (xi - min[k]);
             bad[k] |= breaks(v);
-            let l = round_clamp(v, 0.0, nmax);
+            let l = round_clamp0(v, nmax);
             codes[i][k] = l;
             let diff = scale[k] * l + min[k] - xi;
             let diff = if use_mad { diff.abs() } else { diff * diff };
@@ -189,7 +211,7 @@ fn qkx2_lanes<const LANES: usize, const N: usize>(
             for k in 0..LANES {
                 let xi = x[i][k];
                 let v = iscale[k] * (xi - min[k]);
-                let l = round_clamp(v, 0.0, nmax);
+                let l = round_clamp0(v, nmax);
                 aux[i][k] = l;
                 let wl = w[i][k] * l;
                 sum_l[k] += wl;
@@ -241,7 +263,7 @@ fn qkx2_lanes<const LANES: usize, const N: usize>(
         let t = took.map(|t| f32::from(u8::from(t)));
         for (cr, xr) in codes.iter_mut().zip(x.iter()) {
             for k in 0..LANES {
-                let l = round_clamp(best_iscale[k] * (xr[k] - best_from[k]), 0.0, nmax);
+                let l = round_clamp0(best_iscale[k] * (xr[k] - best_from[k]), nmax);
                 cr[k] = blend(t[k], l, cr[k]);
             }
         }
@@ -426,6 +448,9 @@ fn qx_lanes(
         let top = -(NMAX + 0.1f32 * is as f32);
         for k in 0..16 {
             iscale[k] = top / max[k];
+            // `fl(iscale · x)` is monotone in |x|: the lane's largest magnitude stands for
+            // every value (an infinite `iscale` breaks there as at a zero's NaN).
+            bad[k] |= breaks(iscale[k] * max[k]);
         }
         let mut sumlx = [0.0f32; 16];
         let mut suml2 = [0.0f32; 16];
@@ -433,8 +458,7 @@ fn qx_lanes(
             for k in 0..16 {
                 let xi = x[i][k];
                 let v = iscale[k] * xi;
-                bad[k] |= breaks(v);
-                let l = round_clamp(v, -NMAX, NMAX - 1.0);
+                let l = round_clamp_signed(v, -NMAX, NMAX - 1.0);
                 aux[i][k] = l;
                 let w = xi * xi;
                 sumlx[k] += w * xi * l;
