@@ -204,7 +204,16 @@ pub struct Session {
     tensor: Option<String>,
     /// A format run being made in two parts, one by a worker (see [`help`]).
     help: Option<help::Help>,
+    /// Memory for a format run on large data, written a slice at a time between the page's
+    /// events once the data is shown, then let go (see [`Session::formats_step`]).
+    room: Option<Vec<u8>>,
 }
+
+/// Bytes of room per value: a format run keeps a code and a dequantized value (4 bytes each),
+/// and the run shown stays until the next is made.
+const ROOM_PER_VALUE: usize = 16;
+/// Bytes of room written per step: about 25 ms where each page is written for the first time.
+const ROOM_STEP: usize = 32 << 20;
 
 /// The charts a session draws, by the names the page and `draw` use.
 pub const CHART_NAMES: &str = "histogram, error, compare, mapping, sweep, sweep-base, sweep-marker, formats, blocks, accuracy, heatmap, scales, kl or rotation";
@@ -541,6 +550,17 @@ impl Session {
     /// frames stays responsive while the comparison of a large tensor (tens of seconds in all)
     /// is made. 0 once the comparison is ready.
     pub fn formats_step(&mut self) -> Result<usize> {
+        // New memory costs a page fault per 4 KiB page the first time it is written (in a VM,
+        // tens of microseconds a megabyte): a large format run on memory never written would
+        // pay for hundreds of megabytes during the update. Written here, a slice per step, and
+        // let go, the memory is the allocator's to give that run.
+        if let Some(room) = &mut self.room {
+            let end = (room.len() + ROOM_STEP).min(room.capacity());
+            room.resize(end, 1);
+            if end == room.capacity() {
+                self.room = None;
+            }
+        }
         let key = formats_key(&self.settings);
         let a = self.analysis.as_ref().ok_or_else(nothing_yet)?;
         let every = match &mut self.every {
@@ -947,6 +967,8 @@ impl Session {
     fn apply(&mut self, settings: Settings) -> Result<String> {
         // A run made in parts serves this update or none: taken before anything can fail.
         let help = self.help.take();
+        // The room is let go before a run that would want it (see `formats_step`).
+        self.room = None;
         let source = self.source_of(&settings);
         let fresh = self.source.as_ref() != Some(&source) || self.analysis.is_none();
         if fresh {
@@ -1081,6 +1103,12 @@ impl Session {
             self.format_values = None;
             self.every = None;
             self.kl_view = None;
+            self.room = self.analysis.as_ref().and_then(|a| {
+                let n = a.values().len();
+                let mut room = Vec::new();
+                let large = n >= HELP_MIN_VALUES;
+                (large && room.try_reserve_exact(n * ROOM_PER_VALUE).is_ok()).then_some(room)
+            });
         }
         if let Some(f) = new_format {
             if self.format.as_ref().map(|s| s.run.blocks) != Some(f.run.blocks) {

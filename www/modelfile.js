@@ -8,6 +8,7 @@ import { state } from './state.js';
 import { queryFromControls } from './controls.js';
 import { loadData, loadFile, run } from './update.js';
 import { enqueue } from './schedule.js';
+import { startHelper } from './helper.js';
 
 const $ = (sel) => document.querySelector(sel);
 const el = {
@@ -204,6 +205,9 @@ function showList(list) {
   }
   el.list.replaceChildren(frag);
   filterList();
+  // Where a tensor is large enough for the second core, the worker starts (and warms up)
+  // while the user picks one, rather than after: the first K-quant change then has it.
+  startHelper(list.tensors.reduce((most, t) => (t.refused ? most : Math.max(most, t.params)), 0));
 }
 
 /** Shows only the tensors whose name holds the search text. */
