@@ -212,7 +212,8 @@ pub struct Session {
 /// Bytes of room per value: a format run keeps a code and a dequantized value (4 bytes each),
 /// and the run shown stays until the next is made.
 const ROOM_PER_VALUE: usize = 16;
-/// Bytes of room written per step: about 25 ms where each page is written for the first time.
+/// Bytes of room written per step: a small part of a step's time, even where every page is
+/// written for the first time.
 const ROOM_STEP: usize = 32 << 20;
 
 /// The charts a session draws, by the names the page and `draw` use.
@@ -550,10 +551,10 @@ impl Session {
     /// frames stays responsive while the comparison of a large tensor (tens of seconds in all)
     /// is made. 0 once the comparison is ready.
     pub fn formats_step(&mut self) -> Result<usize> {
-        // New memory costs a page fault per 4 KiB page the first time it is written (in a VM,
-        // tens of microseconds a megabyte): a large format run on memory never written would
-        // pay for hundreds of megabytes during the update. Written here, a slice per step, and
-        // let go, the memory is the allocator's to give that run.
+        // New memory costs a page fault per 4 KiB page the first time it is written: a large
+        // format run on memory never written would pay for hundreds of megabytes of faults
+        // during the update. Written here, a slice per step, and let go, the memory is the
+        // allocator's to give that run.
         if let Some(room) = &mut self.room {
             let end = (room.len() + ROOM_STEP).min(room.capacity());
             room.resize(end, 1);
