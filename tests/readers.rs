@@ -1481,7 +1481,7 @@ fn gguf_bad_files_name_the_file_the_tensor_and_what_is_wrong() {
     }
 }
 
-/// A `general.alignment` that is no unsigned number says what it is and what GGUF expects;
+/// A `general.alignment` that is not a uint32 says what it is and what GGUF expects;
 /// refused dtypes list every dtype that is read, F64 too.
 #[test]
 fn gguf_alignment_of_another_type_and_refused_dtypes_say_what_is_read() {
@@ -1509,8 +1509,20 @@ fn gguf_alignment_of_another_type_and_refused_dtypes_say_what_is_read() {
         (
             5,
             (-32i32).to_le_bytes().to_vec(),
-            "general.alignment is a negative int32: ",
+            "general.alignment is an int32: ",
         ),
+        // A power of two, but not the uint32 llama.cpp reads.
+        (
+            5,
+            32i32.to_le_bytes().to_vec(),
+            "general.alignment is an int32: ",
+        ),
+        (
+            10,
+            32u64.to_le_bytes().to_vec(),
+            "general.alignment is a uint64: ",
+        ),
+        (0, vec![32u8], "general.alignment is a uint8: "),
         (
             4,
             0u32.to_le_bytes().to_vec(),

@@ -274,20 +274,15 @@ impl Reader<'_> {
             let v = self.value(c, t, key, 0)?;
             if key == b"general.alignment" {
                 const EXPECTED: &str = "GGUF expects a uint32 power of two (32 by default)";
+                // llama.cpp reads it as a uint32 only (type 4), and refuses a file with another.
                 alignment = match v {
-                    Some(a) if a > 0 && a.is_power_of_two() => a,
-                    Some(a) => {
+                    Some(a) if t == 4 && a > 0 && a.is_power_of_two() => a,
+                    Some(a) if t == 4 => {
                         return Err(self.err(format!(
                             "general.alignment is {a}, not a power of two: {EXPECTED}"
                         )))
                     }
-                    // An int32 reads as a number (`value`) unless it is negative.
-                    None if t == 5 => {
-                        return Err(
-                            self.err(format!("general.alignment is a negative int32: {EXPECTED}"))
-                        )
-                    }
-                    None => {
+                    _ => {
                         return Err(self.err(format!(
                             "general.alignment is {}: {EXPECTED}",
                             value_type_name(t)
