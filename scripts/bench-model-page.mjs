@@ -5,7 +5,13 @@
 //
 // Needs pkg/ built (`make wasm`), playwright-core (npm) and /usr/bin/chromium.
 //
-// Usage: node scripts/bench-model-page.mjs FILE [--tensor NAME] [--reps 3] [--screenshot PNG]
+// With `--early N`, first, on a page just opened: the tensor picked, and N pairs of Format changes
+// (q4_K, then q8_0) made while the comparison of every format is still being measured, each
+// 0.15 to 0.55 s after the last was ready, timed from before the page can take the change
+// (node's clock) to ready.
+//
+// Usage: node scripts/bench-model-page.mjs FILE [--tensor NAME] [--reps 3] [--early N]
+//        [--screenshot PNG]
 import { formatChange, startPage } from './browser.mjs';
 import { statSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +22,47 @@ const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
 const tensor = opt('--tensor', 'model.layers.0.mlp.down_proj.weight');
 const reps = Number(opt('--reps', '3'));
 const FORMATS = ['q8_0', 'q4_0', 'nf4', 'q4_K', 'fp8-e4m3'];
+const early = Number(opt('--early', '0'));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** A Format change timed from node's clock before it is sent (a page busy with other work
+ * takes it only when that is done) to `data-state="ready"`; and the rows the comparison had
+ * left when it was ready. */
+async function changeNow(page, format) {
+  const t0 = Date.now();
+  const t1 = await page.evaluate(
+    (value) =>
+      new Promise((resolve) => {
+        const body = document.body;
+        const obs = new MutationObserver(() => {
+          if (body.dataset.state !== 'ready') return;
+          obs.disconnect();
+          resolve(performance.timeOrigin + performance.now());
+        });
+        obs.observe(body, { attributes: true, attributeFilter: ['data-state'] });
+        const el = document.getElementById('format');
+        el.value = value;
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      }),
+    format,
+  );
+  const left = (await page.textContent('#formats-status')).match(/(\d+) rows? to go/);
+  return `${format} ${Math.round(t1 - t0)}${left ? ` (${left[1]} rows left)` : ''}`;
+}
+
+/** Opens the file on a new page and picks the tensor; resolves once the pick is ready. */
+async function openAndPick(page) {
+  await page.goto(`${origin}/?n=1000`);
+  await page.waitForFunction(() => document.body.dataset.state === 'ready');
+  await page.setInputFiles('#file', file);
+  await page.waitForFunction(() => document.querySelectorAll('#tensor-list li').length > 0 && document.body.dataset.state === 'ready');
+  await page.evaluate((name) => {
+    const li = [...document.querySelectorAll('#tensor-list li')].find((l) => l.querySelector('.tname').textContent === name);
+    li.querySelector('button').click();
+  }, tensor);
+  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { polling: 20, timeout: 60_000 });
+}
 
 /** Runs `act` in the page and returns ms from it to `data-state="ready"` and to every chart
  * drawn (`data-charts` not "pending"). */
@@ -57,6 +103,22 @@ async function wasmMemory(page) {
 
 const { origin, browser, stop } = await startPage();
 try {
+  if (early > 0) {
+    // First, in the fresh browser: what a user who changes the format at once meets.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const fresh = await context.newPage();
+    fresh.on('pageerror', (e) => console.error('page error:', e.message));
+    await openAndPick(fresh);
+    const changes = [];
+    for (let i = 0; i < early; i++) {
+      for (const f of ['q4_K', 'q8_0']) {
+        await new Promise((r) => setTimeout(r, 150 + Math.random() * 400));
+        changes.push(await changeNow(fresh, f));
+      }
+    }
+    console.log(`changes during the comparison, on a page just opened (ms from the change to ready): ${changes.join(', ')}`);
+    await context.close();
+  }
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
   await page.goto(`${origin}/?n=1000`);

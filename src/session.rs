@@ -177,6 +177,9 @@ pub struct Session {
     format: Option<FormatState>,
     /// The original values binned over the format histogram's range, per data.
     format_values: Option<Histogram>,
+    /// On large data, `format_values` being made between the page's events: the bins so far
+    /// and how many values are in them.
+    binning: Option<(Histogram, usize)>,
     /// The comparison of every format, computed on its chart's first draw.
     every: Option<EveryFormat>,
     /// The block the inspector shows.
@@ -214,7 +217,9 @@ pub struct Session {
 const ROOM_PER_VALUE: usize = 16;
 /// Bytes of room written per step: a small part of a step's time, even where every page is
 /// written for the first time.
-const ROOM_STEP: usize = 32 << 20;
+const ROOM_STEP: usize = 64 << 20;
+/// Values binned per step for a format's histogram.
+const BIN_STEP: usize = 1 << 23;
 
 /// The charts a session draws, by the names the page and `draw` use.
 pub const CHART_NAMES: &str = "histogram, error, compare, mapping, sweep, sweep-base, sweep-marker, formats, blocks, accuracy, heatmap, scales, kl or rotation";
@@ -239,6 +244,8 @@ impl Session {
     /// returns the error and keeps the previous data and state.
     pub fn load(&mut self, bytes: &[u8], name: &str, query: &str) -> Result<String> {
         self.help = None;
+        // Let go before the new values are made (see `formats_step`).
+        self.room = None;
         let settings = Settings::from_query(query)?;
         let loaded = crate::data::load::read_page_bytes(bytes, name)?;
         let shape = settings.matrix.shape.or_else(|| loaded.rows_cols());
@@ -261,6 +268,7 @@ impl Session {
     /// Forgets a loaded file: the next `update` generates data again.
     pub fn use_generated(&mut self) {
         self.help = None;
+        self.room = None;
         self.file = None;
         self.file_note = None;
         self.source = None;
@@ -551,17 +559,6 @@ impl Session {
     /// frames stays responsive while the comparison of a large tensor (tens of seconds in all)
     /// is made. 0 once the comparison is ready.
     pub fn formats_step(&mut self) -> Result<usize> {
-        // New memory costs a page fault per 4 KiB page the first time it is written: a large
-        // format run on memory never written would pay for hundreds of megabytes of faults
-        // during the update. Written here, a slice per step, and let go, the memory is the
-        // allocator's to give that run.
-        if let Some(room) = &mut self.room {
-            let end = (room.len() + ROOM_STEP).min(room.capacity());
-            room.resize(end, 1);
-            if end == room.capacity() {
-                self.room = None;
-            }
-        }
         let key = formats_key(&self.settings);
         let a = self.analysis.as_ref().ok_or_else(nothing_yet)?;
         let every = match &mut self.every {
@@ -579,6 +576,33 @@ impl Session {
                 job: None,
             }),
         };
+        // New memory costs a page fault per 4 KiB page the first time it is written: a large
+        // format run on memory never written would pay for hundreds of megabytes of faults
+        // during the update. Written here, a slice per step, and let go, the memory is the
+        // allocator's to give that run. A step writes the room and nothing else until it is
+        // done, so that it is done soon after the data is shown.
+        if let (Some(room), false) = (&mut self.room, every.done()) {
+            let end = (room.len() + ROOM_STEP).min(room.capacity());
+            room.resize(end, 1);
+            if end == room.capacity() {
+                self.room = None;
+            }
+            return Ok(every.specs.len() - every.rows.len());
+        }
+        // Then the original values binned for a format's histogram, which its first run on
+        // this data would otherwise wait for, a slice per step.
+        if let (Some((bins, at)), false) = (&mut self.binning, every.done()) {
+            let xs = a.values();
+            let end = (*at + BIN_STEP).min(xs.len());
+            for &x in xs.get(*at..end).unwrap_or_default() {
+                bins.add(x);
+            }
+            *at = end;
+            if end == xs.len() {
+                self.format_values = self.binning.take().map(|(bins, _)| bins);
+            }
+            return Ok(every.specs.len() - every.rows.len());
+        }
         if let Some(spec) = every.specs.get(every.rows.len()) {
             let row = match every.job.take().or_else(|| a.row_job(spec, PIECE)) {
                 Some(mut job) => match a.row_job_step(&mut job) {
@@ -898,7 +922,10 @@ impl Session {
             .filter(|s| s.key.0 == f)
             .ok_or_else(no_format)?;
         let run = &st.run;
+        let binning = &mut self.binning;
         let values = self.format_values.get_or_insert_with(|| {
+            // Made whole now: what was binned between events is not needed.
+            *binning = None;
             let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
             Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS)
         });
@@ -1104,11 +1131,15 @@ impl Session {
             self.format_values = None;
             self.every = None;
             self.kl_view = None;
+            let large = self.analysis.as_ref().map(|a| a.values().len()) >= Some(HELP_MIN_VALUES);
             self.room = self.analysis.as_ref().and_then(|a| {
-                let n = a.values().len();
                 let mut room = Vec::new();
-                let large = n >= HELP_MIN_VALUES;
-                (large && room.try_reserve_exact(n * ROOM_PER_VALUE).is_ok()).then_some(room)
+                let bytes = a.values().len() * ROOM_PER_VALUE;
+                (large && room.try_reserve_exact(bytes).is_ok()).then_some(room)
+            });
+            self.binning = self.analysis.as_ref().filter(|_| large).map(|a| {
+                let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
+                (Histogram::new(lo, hi, HISTOGRAM_BINS), 0)
             });
         }
         if let Some(f) = new_format {
@@ -1590,6 +1621,31 @@ mod tests {
                 "dist=normal:0,1&n=8192&seed=8&bits=4&format=nf4&block=128"
             )
         );
+    }
+
+    /// On large data the first steps write the room, then bin the values for a format's
+    /// histogram (the same bins as made at once), and only then measure rows.
+    #[test]
+    fn large_data_writes_its_room_and_bins_its_values_between_steps() {
+        let mut s = Session::new();
+        summary(&mut s, "dist=normal:0,1&n=8388608&seed=3");
+        assert!(s.room.is_some() && s.binning.is_some());
+        let rows = s.formats_step().unwrap();
+        let mut steps = 1;
+        while s.format_values.is_none() {
+            assert_eq!(s.formats_step().unwrap(), rows, "no row measured yet");
+            steps += 1;
+            assert!(steps < 10);
+        }
+        assert!(s.room.is_none() && s.binning.is_none() && steps >= 3);
+        let a = s.analysis.as_ref().unwrap();
+        let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
+        let whole = Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS);
+        assert_eq!(s.format_values.as_ref(), Some(&whole));
+        assert_eq!(s.formats_step().unwrap(), rows - 1);
+        // New data of the same size: both again, the room let go before it is made.
+        summary(&mut s, "dist=normal:0,1&n=8388608&seed=4");
+        assert!(s.room.is_some() && s.binning.is_some() && s.format_values.is_none());
     }
 
     #[test]

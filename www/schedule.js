@@ -166,6 +166,16 @@ const STEP_MS = 50;
 /** Whether an update from the controls is waiting for its delay, queued or running. */
 const updating = () => queued > 0 || pendingTimer !== null;
 
+/** Resolves once no update from the controls is waiting or running (or state `ours` is no
+ * longer the newest): an update the user asked for goes before the comparison's steps, since
+ * a K-quant run on a large tensor yields between its pieces, and steps taken there would
+ * double its time. */
+async function afterUpdates(ours) {
+  while (updating() && ours === wanted) {
+    await (queued > 0 ? queue : new Promise((resolve) => setTimeout(resolve, 20)));
+  }
+}
+
 /** The state the comparison of every format is being measured for, or null. */
 let stepping = null;
 
@@ -177,17 +187,15 @@ async function stepFormats(ours) {
   if (stepping === ours) return;
   stepping = ours;
   try {
+    await afterUpdates(ours);
+    if (ours !== wanted) return;
     let t0 = performance.now();
     let left = state.session.formatsStep();
     while (left > 0 && ours === wanted) {
       if (performance.now() - t0 > STEP_MS || updating()) {
         setText(ui.formatsStatus, `Computing every format on these values: ${left} ${left === 1 ? 'row' : 'rows'} to go…`);
         await yieldToEvents();
-        // An update the user asked for goes first: a K-quant run on a large tensor yields
-        // between its pieces, and the comparison's steps taken there would double its time.
-        while (updating() && ours === wanted) {
-          await (queued > 0 ? queue : new Promise((resolve) => setTimeout(resolve, 20)));
-        }
+        await afterUpdates(ours);
         t0 = performance.now();
         if (ours !== wanted) return;
       }

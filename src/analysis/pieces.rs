@@ -85,7 +85,7 @@ impl Analysis {
     pub fn row_job(&self, spec: &RowSpec, piece: usize) -> Option<RowJob> {
         let n = self.values().len();
         let piece = piece.max(1);
-        if n <= 2 * piece {
+        if n <= piece.saturating_mul(2) {
             return None;
         }
         let kind = match *spec {
