@@ -35,10 +35,12 @@ wasm:
 ## rotation with their cards about 25,000, the Model section 33,000, the safetensors and GGUF
 ## readers the page opens files with about 70,000, the K-quant run shared with a worker about 7,500,
 ## measuring a format's error without keeping its run (the comparison of every format) about
-## 3,400, and measuring that comparison in pieces, so that a large tensor's page answers a click
-## within a piece's 50 ms rather than a row's second, about 4,000. The first render of / stays within its 500 ms target (docs/benchmarks.md); the budget
+## 3,400, measuring that comparison in pieces, so that a large tensor's page answers a click
+## within a piece's 50 ms rather than a row's second, about 4,000, and on large data the memory
+## and the histogram's bins a first format run needs, made while the page is idle, about 500.
+## The first render of / stays within its 500 ms target (docs/benchmarks.md); the budget
 ## leaves under 1% for what comes next: a new feature must pay for its bytes.
-WASM_GZIP_BUDGET := 384000
+WASM_GZIP_BUDGET := 385000
 size:
 	@raw=$$(wc -c < pkg/quantviz_bg.wasm); gz=$$(gzip -9 -c pkg/quantviz_bg.wasm | wc -c); \
 	  echo "pkg/quantviz_bg.wasm: $$raw bytes, $$gz gzip -9 (budget $(WASM_GZIP_BUDGET))"; \
