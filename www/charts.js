@@ -96,6 +96,7 @@ export function drawCharts(names, shows) {
     if (name === 'formats') {
       fillFormatsTable(state.session.formatsTable());
       setText(ui.formatsStatus, '');
+      delete ui.formatsStatus.closest('figure').dataset.computing;
     }
     if (name === 'kl' || name === 'rotation') fillCard(name);
     setData(canvas, 'dark', String(dark));

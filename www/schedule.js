@@ -111,7 +111,7 @@ export function drawOnScreen(sliding = false, relayout = false) {
   if (!sliding) requestAnimationFrame(() => setTimeout(rest, 0));
   const visible = (relayout ? null : onScreen) ?? onScreenNow();
   const later = !state.session.formatsReady();
-  if (later && isActive('formats')) setText(ui.formatsStatus, 'Computing every format on these values…');
+  if (later && isActive('formats')) computing('Computing every format on these values…');
   // The model's accuracy chart likewise waits for the frame until its sweep is computed (once
   // per model: the network at every int width and format).
   const waits = (name) => (later && name === 'formats') || (name === 'accuracy' && !state.session.modelReady());
@@ -163,6 +163,13 @@ export function drawRest(names = CHARTS, now = false) {
  * time) before the page handles its events again. */
 const STEP_MS = 50;
 
+/** Says that the comparison of every format is being computed: what its chart and table show
+ * until it is drawn is of the state before, and is dimmed. */
+function computing(text) {
+  setText(ui.formatsStatus, text);
+  setData(ui.formatsStatus.closest('figure'), 'computing', 'true');
+}
+
 /** Whether an update from the controls is waiting for its delay, queued or running. */
 const updating = () => queued > 0 || pendingTimer !== null;
 
@@ -193,7 +200,7 @@ async function stepFormats(ours) {
     let left = state.session.formatsStep();
     while (left > 0 && ours === wanted) {
       if (performance.now() - t0 > STEP_MS || updating()) {
-        setText(ui.formatsStatus, `Computing every format on these values: ${left} ${left === 1 ? 'row' : 'rows'} to go…`);
+        computing(`Computing every format on these values: ${left} ${left === 1 ? 'row' : 'rows'} to go…`);
         await yieldToEvents();
         await afterUpdates(ours);
         t0 = performance.now();

@@ -258,6 +258,14 @@ test('the comparison of every format on two million values is measured between t
   await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 60_000 });
   await page.waitForFunction(() => window.formatStatuses.some((t) => /rows to go/.test(t)), null, { timeout: 60_000 });
   const pending = await page.evaluate(() => document.body.dataset.charts === 'pending');
+  const figure = page.locator('figure[data-chart="formats"]');
+  // While the status says so, the chart and table show the state before, dimmed.
+  const dim = await page.evaluate(() => ({
+    status: document.getElementById('formats-status').textContent,
+    computing: document.querySelector('figure[data-chart="formats"]').dataset.computing,
+    opacity: Number(getComputedStyle(document.querySelector('#chart-formats').parentElement).opacity),
+  }));
+  if (dim.status !== '') assert.ok(dim.computing === 'true' && dim.opacity < 1, JSON.stringify(dim));
   if (pending) {
     // A Format change made meanwhile is handled between two rows.
     await page.getByLabel('Format', { exact: true }).selectOption('q4_0');
@@ -265,6 +273,7 @@ test('the comparison of every format on two million values is measured between t
   }
   await waitState(page, 'ready', 120_000);
   assert.equal(await page.textContent('#formats-status'), '');
+  assert.equal(await figure.getAttribute('data-computing'), null, 'no longer dimmed');
   assert.ok((await page.locator('#formats-table tbody tr').count()) >= 13 + 14, 'every format and the int schemes');
   const current = pending ? 'q4_0' : 'q8_0';
   assert.equal(await page.locator('#formats-table tr[aria-current="true"]').getAttribute('data-format'), current);
