@@ -589,8 +589,14 @@ impl Session {
             }
             return Ok(every.specs.len() - every.rows.len());
         }
-        // Then the original values binned for a format's histogram, which its first run on
-        // this data would otherwise wait for, a slice per step.
+        // Then the float32 values every format takes, in one step; and the original values
+        // binned for a format's histogram, a slice per step: a first format run on this data
+        // would otherwise wait for both.
+        if self.binning.is_some() && !a.has_values_f32() && !every.done() {
+            // An error (a value beyond float32) is the format run's to report.
+            let _ = a.values_f32();
+            return Ok(every.specs.len() - every.rows.len());
+        }
         if let (Some((bins, at)), false) = (&mut self.binning, every.done()) {
             let xs = a.values();
             let end = (*at + BIN_STEP).min(xs.len());
@@ -1623,8 +1629,9 @@ mod tests {
         );
     }
 
-    /// On large data the first steps write the room, then bin the values for a format's
-    /// histogram (the same bins as made at once), and only then measure rows.
+    /// On large data the first steps write the room, make the float32 values, then bin the
+    /// values for a format's histogram (the same bins as made at once), and only then measure
+    /// rows.
     #[test]
     fn large_data_writes_its_room_and_bins_its_values_between_steps() {
         let mut s = Session::new();
@@ -1637,8 +1644,9 @@ mod tests {
             steps += 1;
             assert!(steps < 10);
         }
-        assert!(s.room.is_none() && s.binning.is_none() && steps >= 3);
+        assert!(s.room.is_none() && s.binning.is_none() && steps >= 4);
         let a = s.analysis.as_ref().unwrap();
+        assert!(a.has_values_f32(), "the float32 values made ahead too");
         let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
         let whole = Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS);
         assert_eq!(s.format_values.as_ref(), Some(&whole));

@@ -239,6 +239,11 @@ impl Analysis {
         })
     }
 
+    /// Whether the float32 values are made ([`Analysis::values_f32`] makes them on first use).
+    pub fn has_values_f32(&self) -> bool {
+        self.values_f32.get().is_some()
+    }
+
     /// Drops the float32 values (made again on the next use): the page's session does so
     /// before it makes an analysis of new data, so that the two copies are not held at once.
     pub fn forget_values_f32(&mut self) {
