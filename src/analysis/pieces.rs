@@ -289,52 +289,43 @@ impl Analysis {
                 self.format_row_of(format, spec_block, outcome)
             }
             (
-                Kind::Fine {
-                    quant,
-                    units,
-                    rotate,
-                    unit_sums,
-                },
+                kind,
                 RowSpec::Fine {
                     granularity,
-                    rotate: r,
+                    rotate,
                     named,
                     ..
                 },
             ) => {
                 // Without a rotation the error is the units' (summed in the pairwise order over
                 // the units); with one, the error in the original basis, over the values.
+                let (quant, sum_sq, bits) = match kind {
+                    Kind::Fine {
+                        quant,
+                        units,
+                        rotate,
+                        unit_sums,
+                    } => {
+                        let sum_sq = if rotate.is_none() {
+                            pairwise_sum(unit_sums)
+                        } else {
+                            sums.0
+                        };
+                        (*quant, sum_sq, units.bits_per_weight(quant))
+                    }
+                    Kind::Tensor { quant, .. } => {
+                        (*quant, sums.0, int_bits_of(quant.bits, quant.scheme, n))
+                    }
+                    Kind::Format { .. } => return self.format_row(&job.spec),
+                };
                 let e = ErrorStats {
                     n,
-                    sum_sq: match rotate {
-                        None => pairwise_sum(unit_sums),
-                        Some(_) => sums.0,
-                    },
+                    sum_sq,
                     max_abs: sums.1,
                     clipped: count,
                 };
                 let metrics = Metrics::new(&e, self.stats.mean_sq);
-                let bits = units.bits_per_weight(quant);
-                fine_row(*quant, (granularity, r), named, Ok((metrics, bits)))
-            }
-            (
-                Kind::Tensor { quant, .. },
-                RowSpec::Fine {
-                    granularity,
-                    rotate,
-                    named,
-                    ..
-                },
-            ) => {
-                let e = ErrorStats {
-                    n,
-                    sum_sq: sums.0,
-                    max_abs: sums.1,
-                    clipped: count,
-                };
-                let metrics = Metrics::new(&e, self.stats.mean_sq);
-                let bits = int_bits_of(quant.bits, quant.scheme, n);
-                fine_row(*quant, (granularity, rotate), named, Ok((metrics, bits)))
+                fine_row(quant, (granularity, rotate), named, Ok((metrics, bits)))
             }
             _ => self.format_row(&job.spec),
         }
