@@ -576,37 +576,14 @@ impl Session {
                 job: None,
             }),
         };
-        // New memory costs a page fault per 4 KiB page the first time it is written: a large
-        // format run on memory never written would pay for hundreds of megabytes of faults
-        // during the update. Written here, a slice per step, and let go, the memory is the
-        // allocator's to give that run. A step writes the room and nothing else until it is
-        // done, so that it is done soon after the data is shown.
-        if let (Some(room), false) = (&mut self.room, every.done()) {
-            let end = (room.len() + ROOM_STEP).min(room.capacity());
-            room.resize(end, 1);
-            if end == room.capacity() {
-                self.room = None;
-            }
-            return Ok(every.specs.len() - every.rows.len());
-        }
-        // Then the float32 values every format takes, in one step; and the original values
-        // binned for a format's histogram, a slice per step: a first format run on this data
-        // would otherwise wait for both.
-        if self.binning.is_some() && !a.has_values_f32() && !every.done() {
-            // An error (a value beyond float32) is the format run's to report.
-            let _ = a.values_f32();
-            return Ok(every.specs.len() - every.rows.len());
-        }
-        if let (Some((bins, at)), false) = (&mut self.binning, every.done()) {
-            let xs = a.values();
-            let end = (*at + BIN_STEP).min(xs.len());
-            for &x in xs.get(*at..end).unwrap_or_default() {
-                bins.add(x);
-            }
-            *at = end;
-            if end == xs.len() {
-                self.format_values = self.binning.take().map(|(bins, _)| bins);
-            }
+        if !every.done()
+            && step_ahead(
+                a,
+                &mut self.room,
+                &mut self.binning,
+                &mut self.format_values,
+            )
+        {
             return Ok(every.specs.len() - every.rows.len());
         }
         if let Some(spec) = every.specs.get(every.rows.len()) {
@@ -1203,6 +1180,48 @@ impl FormatState {
             view: None,
         })
     }
+}
+
+/// One step of the work a first format run on large data would otherwise wait for, done while
+/// the page is idle (between the comparison's steps); false once none is left.
+///
+/// New memory costs a page fault per 4 KiB page the first time it is written: a large format
+/// run on memory never written would pay for hundreds of megabytes of faults during the
+/// update. Written here a slice per step (`room`) and let go, the memory is the allocator's to
+/// give that run. Then the float32 values every format takes, in one step; then the original
+/// values binned for a format's histogram (`binning`, into `format_values`), a slice per step.
+fn step_ahead(
+    a: &Analysis,
+    room: &mut Option<Vec<u8>>,
+    binning: &mut Option<(Histogram, usize)>,
+    format_values: &mut Option<Histogram>,
+) -> bool {
+    if let Some(r) = room {
+        let end = (r.len() + ROOM_STEP).min(r.capacity());
+        r.resize(end, 1);
+        if end == r.capacity() {
+            *room = None;
+        }
+        return true;
+    }
+    let Some((bins, at)) = binning else {
+        return false;
+    };
+    if !a.has_values_f32() {
+        // An error (a value beyond float32) is the format run's to report.
+        let _ = a.values_f32();
+        return true;
+    }
+    let xs = a.values();
+    let end = (*at + BIN_STEP).min(xs.len());
+    for &x in xs.get(*at..end).unwrap_or_default() {
+        bins.add(x);
+    }
+    *at = end;
+    if end == xs.len() {
+        *format_values = binning.take().map(|(bins, _)| bins);
+    }
+    true
 }
 
 /// What the comparison of every format depends on besides the data.
