@@ -470,8 +470,8 @@ impl Analysis {
     }
 }
 
-/// The row of a [`RowSpec::Fine`] (its fields) with its metrics and bits per weight, or why it could not be
-/// measured.
+/// The row of a [`RowSpec::Fine`] (its fields) with its metrics and bits per weight, or why it
+/// could not be measured.
 pub(crate) fn fine_row(
     quant: QuantSettings,
     (granularity, rotate): (Granularity, Rotation),
