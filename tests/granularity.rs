@@ -34,7 +34,7 @@ fn values(n: usize, seed: u64) -> Vec<f64> {
             0 => *x *= 40.0,
             1 => *x = 1.25,
             2 => *x = (*x * 4.0).round() / 4.0,
-            _ if (seed % 5 == 0) && i < n / 3 => *x = -3.5,
+            _ if seed.is_multiple_of(5) && i < n / 3 => *x = -3.5,
             _ => {}
         }
     }

@@ -111,7 +111,7 @@ fn largest_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
 fn npy_with_header(version: u8, dict: &str, body: &[u8]) -> Vec<u8> {
     let prefix = if version == 1 { 10 } else { 12 };
     let mut h = dict.to_string();
-    while (prefix + h.len() + 1) % 64 != 0 {
+    while !(prefix + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');
@@ -1087,7 +1087,7 @@ proptest! {
 /// A safetensors file from its header's JSON text (padded to 8 bytes) and data.
 fn st_raw(json: &str, data: &[u8]) -> Vec<u8> {
     let mut h = json.as_bytes().to_vec();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut v = (h.len() as u64).to_le_bytes().to_vec();
@@ -1194,7 +1194,7 @@ fn gguf_file(version: u32, alignment: Option<u32>, tensors: &[GgufTensor]) -> Ve
         offsets.push(off);
         at = (off + t.data.len() as u64).div_ceil(align) * align;
     }
-    while v.len() as u64 % align != 0 {
+    while !(v.len() as u64).is_multiple_of(align) {
         v.push(0);
     }
     let start = v.len();

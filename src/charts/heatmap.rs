@@ -489,7 +489,7 @@ pub fn draw_scales<DB: DrawingBackend>(
             .map(|i| (i as f64 + 0.5, axis.y(sorted[i])))
             .collect();
         let last = sorted.len() - 1;
-        if last % step != 0 {
+        if !last.is_multiple_of(step) {
             pts.push((last as f64 + 0.5, axis.y(sorted[last])));
         }
         if pts.len() == 1 {

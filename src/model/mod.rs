@@ -159,7 +159,7 @@ pub fn forward(layers: &[Dense<'_>], inputs: &[f32]) -> Result<Vec<f32>> {
             )));
         }
     }
-    if inputs.len() % first.cols != 0 {
+    if !inputs.len().is_multiple_of(first.cols) {
         return Err(shape_err(format!(
             "{} input values are not whole inputs of {} values each",
             inputs.len(),

@@ -83,7 +83,7 @@ impl Rotation {
                     "rows whose length is divisible by 2 for hadamard: the row length {cols} is odd (give --shape R,C with an even C, or --rotate none)"
                 ),
             }),
-            Rotation::Hadamard(Some(k)) if k >= 2 && k.is_power_of_two() && cols % k == 0 => {
+            Rotation::Hadamard(Some(k)) if k >= 2 && k.is_power_of_two() && cols.is_multiple_of(k) => {
                 Ok(Some(k))
             }
             Rotation::Hadamard(Some(_)) => Err(Error::Setting {
@@ -148,7 +148,7 @@ pub fn fwht(x: &mut [f64]) {
 /// [`fwht`] over every block of `k` values of `xs` (its length a multiple of `k`, which the
 /// caller checked with [`Rotation::block`]); natively the blocks are split over threads.
 pub fn rotate_blocks(xs: &mut [f64], k: usize) {
-    if k < 2 || xs.len() % k != 0 {
+    if k < 2 || !xs.len().is_multiple_of(k) {
         return;
     }
     let threads = crate::par::threads().min(xs.len() / (1 << 16) + 1);

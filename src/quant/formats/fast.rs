@@ -75,7 +75,7 @@ impl Fused {
     ) -> Option<Sums> {
         let b = b.min(xs.len());
         let a = a.min(b);
-        let partial_block = !matches!(self.0, Kind::Fp8(..)) && xs.len() % LEN != 0;
+        let partial_block = !matches!(self.0, Kind::Fp8(..)) && !xs.len().is_multiple_of(LEN);
         let lengths = given.is_some_and(|g| g.len() != xs.len())
             || codes.as_ref().is_some_and(|c| c.len() != b - a);
         if partial_block || lengths {

@@ -34,7 +34,7 @@ type BlockResult = std::result::Result<BlockScale, f32>;
 fn run<B: Block>(xs: &[f32]) -> Result<Quantized> {
     let format = B::NAME;
     let n = xs.len();
-    if n % QK != 0 {
+    if !n.is_multiple_of(QK) {
         return Err(Error::BlockCount {
             format,
             n,

@@ -182,7 +182,7 @@ impl Format {
         if n == 0 {
             return Err(Error::EmptyData);
         }
-        if self.needs_whole_blocks() && block > 0 && n % block != 0 {
+        if self.needs_whole_blocks() && block > 0 && !n.is_multiple_of(block) {
             return Err(Error::BlockCount {
                 format: self.name(),
                 n,

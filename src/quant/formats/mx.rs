@@ -28,7 +28,7 @@ const QK_NVFP4_SUB: usize = 16;
 /// The error of a count the block does not divide (the dispatcher checks it first; these
 /// functions are public and check it again rather than drop a partial block).
 fn whole_blocks(format: &'static str, n: usize, block: usize) -> Result<()> {
-    if n % block == 0 {
+    if n.is_multiple_of(block) {
         Ok(())
     } else {
         Err(Error::BlockCount { format, n, block })

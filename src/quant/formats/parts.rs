@@ -130,7 +130,7 @@ pub fn append(head: &mut Quantized, bytes: &[u8]) -> Result<()> {
         ))
     })?;
     let had = head.codes.len();
-    if had > 0 && (head.block != block || had % block != 0) {
+    if had > 0 && (head.block != block || !had.is_multiple_of(block)) {
         return Err(bad(format!(
             "a part in blocks of {block} after {had} values in blocks of {}",
             head.block
@@ -216,7 +216,7 @@ pub fn append(head: &mut Quantized, bytes: &[u8]) -> Result<()> {
 /// as it was.
 pub fn join(head: &mut Quantized, mut part: Quantized) -> Result<()> {
     let had = head.codes.len();
-    if had > 0 && (head.block != part.block || had % part.block.max(1) != 0) {
+    if had > 0 && (head.block != part.block || !had.is_multiple_of(part.block.max(1))) {
         return Err(bad(format!(
             "a part in blocks of {} after {had} values in blocks of {}",
             part.block, head.block

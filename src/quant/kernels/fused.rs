@@ -281,7 +281,7 @@ pub(crate) fn lanes<
     let inv = f64x2_splat(1.0 / k.scale);
     let zp = f64x2_splat(k.zero_point);
     let (lo, hi) = (f64x2_splat(k.lo), f64x2_splat(k.hi));
-    debug_assert!(xs.len() % 8 == 0 && xs.len() >= 8);
+    debug_assert!(xs.len().is_multiple_of(8) && xs.len() >= 8);
     // SAFETY: called with i + 2 <= xs.len() (the loop below reads xs[i..i + 8] only while
     // i + 8 <= xs.len()); v128_load reads 16 unaligned bytes.
     let load = |i: usize| unsafe { v128_load(xs.as_ptr().add(i) as *const v128) };

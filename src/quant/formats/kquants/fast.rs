@@ -1197,7 +1197,7 @@ pub(super) fn quantize(
     if xs.is_empty() {
         return Err(Error::EmptyData);
     }
-    if xs.len() % QK_K != 0 {
+    if !xs.len().is_multiple_of(QK_K) {
         return Err(Error::BlockCount {
             format: kind.name(),
             n: xs.len(),
