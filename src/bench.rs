@@ -135,7 +135,7 @@ fn group_thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -622,7 +622,9 @@ pub fn run_granular(
     };
     let shape2 = (rows > 1).then_some(shape);
     if format.is_none() && rotate == Rotation::None {
-        // The plain per-unit pass, on the values as they are: codes stored, error summed.
+        // The plain per-unit pass on the float32 values, as an analysis of float32 data
+        // reads them: codes stored, error summed.
+        let values: Vec<f32> = values.iter().map(|&x| x as f32).collect();
         let units = Units::new(n, shape2, granularity)?;
         let mut codes = crate::par::zeroed_vec::<i32>(n);
         let (ms_min, _, mse) = time(runs, &mut clock, || {

@@ -128,7 +128,17 @@ impl Analysis {
                 } else {
                     Vec::new()
                 };
-                let run = quantize_units(ys, &units, &s.quant, &mut codes)?;
+                // Unrotated float32 data: its float32 copy where made (and a pass over it
+                // faster), half the bytes to read, the same bits.
+                let f32s = if k.is_none() && crate::quant::granularity::READS_F32_FASTER {
+                    self.values_f32_if_made_exact()
+                } else {
+                    None
+                };
+                let run = match f32s {
+                    Some(x32) => quantize_units(x32, &units, &s.quant, &mut codes)?,
+                    None => quantize_units(ys, &units, &s.quant, &mut codes)?,
+                };
                 let deq = if k.is_some() && !keep {
                     // Rotated and not kept: the rotated values become their dequantized values,
                     // so that a large tensor is not copied twice more (codes, dequantized).

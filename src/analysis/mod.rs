@@ -239,6 +239,14 @@ impl Analysis {
         })
     }
 
+    /// The float32 values where they are made and are the values exactly.
+    pub fn values_f32_if_made_exact(&self) -> Option<&[f32]> {
+        self.values_f32
+            .get()
+            .filter(|(_, exact, _)| *exact)
+            .map(|(xs, _, _)| &xs[..])
+    }
+
     /// Whether the float32 values are made ([`Analysis::values_f32`] makes them on first use).
     pub fn has_values_f32(&self) -> bool {
         self.values_f32.get().is_some()

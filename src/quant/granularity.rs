@@ -232,13 +232,7 @@ fn one_unit(xs: &[f64], q: &QuantSettings, codes: &mut [i32]) -> Result<(QuantPa
             } else {
                 calibrate::min_max(xs)?
             };
-            DataStats {
-                n: xs.len(),
-                min,
-                max,
-                absmax: min.abs().max(max.abs()),
-                mean_sq: 0.0,
-            }
+            min_max_stats(xs.len(), min, max)
         }
         _ => DataStats::of(xs)?,
     };
@@ -251,16 +245,49 @@ fn one_unit(xs: &[f64], q: &QuantSettings, codes: &mut [i32]) -> Result<(QuantPa
     Ok((p, e))
 }
 
-/// Units `first..first + params.len()`, whose values start at `xs[0]` (and whose codes, where
-/// `codes` is not empty, go to `codes[0..]`).
-fn unit_run_part(
-    xs: &[f64],
+/// The statistics min-max calibration reads: the count, min, max and largest magnitude (the
+/// signal power, which it does not use, left 0).
+fn min_max_stats(n: usize, min: f64, max: f64) -> DataStats {
+    DataStats {
+        n,
+        min,
+        max,
+        absmax: min.abs().max(max.abs()),
+        mean_sq: 0.0,
+    }
+}
+
+/// Whether a unit pass over float32 values is faster than over their float64 copies here:
+/// on x86-64, where min-max units of float32 values have their own AVX2 and AVX-512 pass.
+pub const READS_F32_FASTER: bool = cfg!(target_arch = "x86_64");
+
+/// The values a unit pass reads: float64 as given, or float32, each widened exactly to
+/// float64 as it is read. A unit of float32 values gives what its float64 copy gives, bit for
+/// bit; reading half the bytes, a pass over a large tensor is bound by memory less.
+pub trait UnitValue: Copy + Send + Sync {
+    /// Units `first..first + params.len()`, whose values start at `xs[0]` (and whose codes,
+    /// where `codes` is not empty, go to `codes[0..]`): each unit's parameters and error.
+    fn run_part(
+        xs: &[Self],
+        units: &Units,
+        first: usize,
+        q: &QuantSettings,
+        codes: &mut [i32],
+        params: &mut [QuantParams],
+        errors: &mut [ErrorStats],
+    ) -> Result<()>;
+}
+
+/// Each unit of `first..first + params.len()` in turn, by `one(values, codes)` (`codes`
+/// empty where `codes` is).
+fn each_unit<V>(
+    xs: &[V],
     units: &Units,
     first: usize,
-    q: &QuantSettings,
     codes: &mut [i32],
     params: &mut [QuantParams],
     errors: &mut [ErrorStats],
+    mut one: impl FnMut(&[V], &mut [i32]) -> Result<(QuantParams, ErrorStats)>,
 ) -> Result<()> {
     let base = units.range(first).start;
     let want_codes = !codes.is_empty();
@@ -272,16 +299,271 @@ fn unit_run_part(
         } else {
             &mut []
         };
-        (*p, *e) = one_unit(&xs[a..b], q, c)?;
+        (*p, *e) = one(&xs[a..b], c)?;
     }
     Ok(())
+}
+
+impl UnitValue for f64 {
+    fn run_part(
+        xs: &[f64],
+        units: &Units,
+        first: usize,
+        q: &QuantSettings,
+        codes: &mut [i32],
+        params: &mut [QuantParams],
+        errors: &mut [ErrorStats],
+    ) -> Result<()> {
+        each_unit(xs, units, first, codes, params, errors, |x, c| {
+            one_unit(x, q, c)
+        })
+    }
+}
+
+impl UnitValue for f32 {
+    fn run_part(
+        xs: &[f32],
+        units: &Units,
+        first: usize,
+        q: &QuantSettings,
+        codes: &mut [i32],
+        params: &mut [QuantParams],
+        errors: &mut [ErrorStats],
+    ) -> Result<()> {
+        #[cfg(target_arch = "x86_64")]
+        if q.calibration == Calibration::MinMax
+            // The first unit is the longest (a row's last group may be shorter).
+            && units.range(first).len() < crate::par::MIN_PART
+            && crate::quant::kernels::has_avx2()
+        {
+            return min_max_part_f32(xs, units, first, q, codes, params, errors);
+        }
+        // Everything else: each unit widened into `scratch` (in the core's cache for a group
+        // or a row), then the float64 pass.
+        let mut scratch = Vec::new();
+        each_unit(xs, units, first, codes, params, errors, |x, c| {
+            widened_unit(x, q, c, &mut scratch)
+        })
+    }
+}
+
+/// [`one_unit`] of float32 values, widened into `scratch` first.
+fn widened_unit(
+    xs: &[f32],
+    q: &QuantSettings,
+    codes: &mut [i32],
+    scratch: &mut Vec<f64>,
+) -> Result<(QuantParams, ErrorStats)> {
+    scratch.clear();
+    scratch.extend(xs.iter().map(|&x| f64::from(x)));
+    one_unit(scratch, q, codes)
+}
+
+/// [`UnitValue::run_part`] of min-max units of float32 values in AVX-512 or AVX2, each unit's
+/// division `x / scale` replaced by a product with its reciprocal where that provably gives the
+/// same codes ([`crate::quant::kernels::x86::error_leaf_f32_avx2`]). The units go in batches:
+/// the batch's mins and maxes, then its parameters, then its codes and errors, so that the
+/// processor overlaps the units' chains of dependent steps (one unit's min, max, scale and
+/// zero point take longer one after the other than its codes take). A unit goes to the
+/// float64 pass ([`widened_unit`]) where a value is not finite (which that pass reports),
+/// where its scale's reciprocal is not a normal float, or where a product lands too near a
+/// half-integer to tell.
+#[cfg(target_arch = "x86_64")]
+fn min_max_part_f32(
+    xs: &[f32],
+    units: &Units,
+    first: usize,
+    q: &QuantSettings,
+    codes: &mut [i32],
+    params: &mut [QuantParams],
+    errors: &mut [ErrorStats],
+) -> Result<()> {
+    // SAFETY: the caller checked AVX2, and AVX-512F is checked here.
+    unsafe {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            min_max_part_f32_avx512(xs, units, first, q, codes, params, errors)
+        } else {
+            min_max_part_f32_avx2(xs, units, first, q, codes, params, errors)
+        }
+    }
+}
+
+/// [`min_max_part_f32`] compiled for AVX-512F, its leaves eight values a vector.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn min_max_part_f32_avx512(
+    xs: &[f32],
+    units: &Units,
+    first: usize,
+    q: &QuantSettings,
+    codes: &mut [i32],
+    params: &mut [QuantParams],
+    errors: &mut [ErrorStats],
+) -> Result<()> {
+    min_max_part_f32_body::<true>(xs, units, first, q, codes, params, errors)
+}
+
+/// [`min_max_part_f32`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn min_max_part_f32_avx2(
+    xs: &[f32],
+    units: &Units,
+    first: usize,
+    q: &QuantSettings,
+    codes: &mut [i32],
+    params: &mut [QuantParams],
+    errors: &mut [ErrorStats],
+) -> Result<()> {
+    min_max_part_f32_body::<false>(xs, units, first, q, codes, params, errors)
+}
+
+/// The body of [`min_max_part_f32`], inlined into each instruction set's copy (`WIDE`:
+/// AVX-512F, whose caller checked it; else AVX2).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn min_max_part_f32_body<const WIDE: bool>(
+    xs: &[f32],
+    units: &Units,
+    first: usize,
+    q: &QuantSettings,
+    codes: &mut [i32],
+    params: &mut [QuantParams],
+    errors: &mut [ErrorStats],
+) -> Result<()> {
+    use crate::quant::calibrate::stats::MinMaxLanes;
+    use crate::quant::kernels::{x86, ErrorLanes};
+    /// Units per batch.
+    const BATCH: usize = 8;
+    /// 32u (u = 2^-53): the slack per unit of `|x / scale| + |zero_point| + 1`, five times
+    /// the 6u the product can be off by.
+    const SLACK: f64 = 1.0 / (1u64 << 48) as f64;
+    let base = units.range(first).start;
+    let store = !codes.is_empty();
+    let mut scratch = Vec::new();
+    let count = params.len();
+    let mut k0 = 0;
+    while k0 < count {
+        let k1 = (k0 + BATCH).min(count);
+        let mut spans: [Range<usize>; BATCH] = std::array::from_fn(|_| 0..0);
+        let mut found = [(0.0, 0.0, false); BATCH];
+        for (k, (span, f)) in (k0..k1).zip(spans.iter_mut().zip(&mut found)) {
+            let r = units.range(first + k);
+            *span = r.start - base..r.end - base;
+            let mut lanes = MinMaxLanes::new();
+            // SAFETY: the caller checked that the CPU has AVX2.
+            unsafe { x86::min_max_f32_avx2(&xs[span.clone()], &mut lanes) };
+            *f = lanes.finish();
+        }
+        // Each unit's parameters, and whether its codes go the float64 way.
+        let mut slow = [false; BATCH];
+        for (k, ((span, &(min, max, finite)), slow)) in
+            (k0..k1).zip(spans.iter().zip(&found).zip(&mut slow))
+        {
+            if !finite || span.is_empty() {
+                *slow = true;
+                continue;
+            }
+            params[k] = calibrate::calibrate_min_max(&min_max_stats(span.len(), min, max), q)?;
+        }
+        for (k, ((span, &(min, max, _)), &slow)) in
+            (k0..k1).zip(spans.iter().zip(&found).zip(&slow))
+        {
+            let x = &xs[span.clone()];
+            let c: &mut [i32] = if store {
+                &mut codes[span.clone()]
+            } else {
+                &mut []
+            };
+            let fast = !slow
+                && (|| {
+                    let kern = Kernel::new(&params[k]);
+                    let rcp = 1.0 / kern.scale;
+                    let absmax = min.abs().max(max.abs());
+                    let bound = SLACK * (absmax * rcp + kern.zero_point.abs() + 1.0);
+                    // `bound < 0.25` is false for NaN too.
+                    if !(kern.scale > 0.0
+                        && kern.scale.is_normal()
+                        && rcp.is_normal()
+                        && bound < 0.25)
+                    {
+                        return false;
+                    }
+                    // The codes rise with the values: where the min's and the max's are in
+                    // range, every code is.
+                    let clamp = kern.code(min).1 || kern.code(max).1;
+                    let limit = 0.5 - bound;
+                    let mut acc = ErrorLanes::default();
+                    let mut near = false;
+                    let at = x.as_ptr() as usize;
+                    let sum = crate::quant::pairwise::pairwise_tree(x, &mut |b: &[f32]| {
+                        let cs: &mut [i32] = if store {
+                            let i = (b.as_ptr() as usize - at) / std::mem::size_of::<f32>();
+                            &mut c[i..i + b.len()]
+                        } else {
+                            &mut []
+                        };
+                        // SAFETY: the CPU has AVX-512F where `WIDE` (checked by the caller),
+                        // AVX2 otherwise; with `store`, `cs` is as long as `b`.
+                        unsafe {
+                            match (WIDE, store, clamp) {
+                                (true, true, true) => x86::error_leaf_f32_avx512::<true, true>(
+                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
+                                ),
+                                (true, true, false) => x86::error_leaf_f32_avx512::<true, false>(
+                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
+                                ),
+                                (true, false, true) => x86::error_leaf_f32_avx512::<false, true>(
+                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
+                                ),
+                                (true, false, false) => x86::error_leaf_f32_avx512::<false, false>(
+                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
+                                ),
+                                (false, true, _) => x86::error_leaf_f32_avx2::<true>(
+                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
+                                ),
+                                (false, false, _) => x86::error_leaf_f32_avx2::<false>(
+                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
+                                ),
+                            }
+                        }
+                    });
+                    errors[k] = acc.stats(x.len(), sum);
+                    !near
+                })();
+            if !fast {
+                (params[k], errors[k]) = widened_unit(x, q, c, &mut scratch)?;
+            }
+        }
+        k0 = k1;
+    }
+    Ok(())
+}
+
+/// Units `first..first + params.len()` of `xs` (see [`UnitValue::run_part`]).
+fn unit_run_part<V: UnitValue>(
+    xs: &[V],
+    units: &Units,
+    first: usize,
+    q: &QuantSettings,
+    codes: &mut [i32],
+    params: &mut [QuantParams],
+    errors: &mut [ErrorStats],
+) -> Result<()> {
+    V::run_part(xs, units, first, q, codes, params, errors)
 }
 
 /// Quantizes every unit of `xs` on its own under `q`: the parameters a per-tensor run on that
 /// unit alone would choose, its codes into `codes` (where `codes` is as long as `xs`; pass an
 /// empty slice for the error only) and its error.
-pub fn quantize_units(
-    xs: &[f64],
+pub fn quantize_units<V: UnitValue>(
+    xs: &[V],
     units: &Units,
     q: &QuantSettings,
     codes: &mut [i32],
@@ -357,8 +639,8 @@ fn pairwise_sum_map_errors(errors: &[ErrorStats]) -> f64 {
 }
 
 /// The units cut into `threads` contiguous runs, each run on its own thread (natively).
-fn run_parts(
-    xs: &[f64],
+fn run_parts<V: UnitValue>(
+    xs: &[V],
     units: &Units,
     q: &QuantSettings,
     codes: &mut [i32],
@@ -398,18 +680,19 @@ fn run_parts(
     }
     // Each run waits in its own slot: a thread takes it, or, where no thread could start,
     // this thread does (the spawn drops a closure it could not run).
-    type Job<'a> = (
+    type Job<'a, V> = (
         usize,
-        &'a [f64],
+        &'a [V],
         &'a mut [i32],
         &'a mut [QuantParams],
         &'a mut [ErrorStats],
     );
-    let slots: Vec<Mutex<(Option<Job>, Result<()>)>> = jobs
+    type Slot<'a, V> = Mutex<(Option<Job<'a, V>>, Result<()>)>;
+    let slots: Vec<Slot<V>> = jobs
         .into_iter()
         .map(|j| Mutex::new((Some(j), Ok(()))))
         .collect();
-    let work = |slot: &Mutex<(Option<Job>, Result<()>)>| {
+    let work = |slot: &Slot<V>| {
         let mut g = match slot.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -519,5 +802,158 @@ mod tests {
             ..q
         };
         assert_eq!(u.bits_per_weight(&s), 4.25);
+    }
+}
+
+/// Float32 units against their float64 copies, on each x86 pass.
+#[cfg(all(test, target_arch = "x86_64"))]
+mod f32_tests {
+    use super::*;
+    use crate::settings::ZeroPoint;
+    use proptest::prelude::*;
+
+    /// Everything a run gives, as text that tells every bit (`{:?}` of a float prints the
+    /// shortest decimal that reads back as it, with its sign), or the error's message.
+    fn outcome(r: Result<UnitRun>, codes: &[i32]) -> String {
+        match r {
+            Ok(run) => format!(
+                "{:?} {:?} {:?} {codes:?}",
+                run.params, run.errors, run.total
+            ),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    /// The float32 pass (AVX-512 where the CPU has it), and the AVX2 pass called directly,
+    /// each give what the float64 pass gives on the widened values.
+    fn check(xs: &[f32], shape: (usize, usize), g: Granularity, q: &QuantSettings) {
+        let wide: Vec<f64> = xs.iter().map(|&x| f64::from(x)).collect();
+        let Ok(units) = Units::new(xs.len(), Some(shape), g) else {
+            return;
+        };
+        let mut want_codes = vec![0; xs.len()];
+        let want = outcome(
+            quantize_units(&wide, &units, q, &mut want_codes),
+            &want_codes,
+        );
+        let mut codes = vec![0; xs.len()];
+        let got = outcome(quantize_units(xs, &units, q, &mut codes), &codes);
+        assert_eq!(got, want, "the float32 pass");
+        let mut none = vec![];
+        let got = outcome(quantize_units(xs, &units, q, &mut none), &want_codes);
+        assert_eq!(got, want, "the float32 pass without codes");
+        if q.calibration == Calibration::MinMax && crate::quant::kernels::has_avx2() {
+            let blank = ErrorStats {
+                n: 0,
+                sum_sq: 0.0,
+                max_abs: 0.0,
+                clipped: 0,
+            };
+            let mut params = vec![QuantParams::symmetric(1.0, 8, false).unwrap(); units.count()];
+            let mut errors = vec![blank; units.count()];
+            let mut codes = vec![0; xs.len()];
+            // SAFETY: the CPU has AVX2 (checked just above).
+            let r = unsafe {
+                min_max_part_f32_avx2(xs, &units, 0, q, &mut codes, &mut params, &mut errors)
+            };
+            let got = match r {
+                Ok(()) => {
+                    let sums: Vec<f64> = errors.iter().map(|e| e.sum_sq).collect();
+                    let want_run = quantize_units(&wide, &units, q, &mut []).unwrap();
+                    assert_eq!(
+                        pairwise_sum_map(&sums, &mut |s| s).to_bits(),
+                        want_run.total.sum_sq.to_bits()
+                    );
+                    format!("{params:?} {errors:?} {codes:?}")
+                }
+                Err(e) => format!("error: {e}"),
+            };
+            let want = match quantize_units(&wide, &units, q, &mut []) {
+                Ok(run) => format!("{:?} {:?} {want_codes:?}", run.params, run.errors),
+                Err(e) => format!("error: {e}"),
+            };
+            assert_eq!(got, want, "the AVX2 pass");
+        }
+    }
+
+    /// Values of every kind a unit can meet: ordinary ones, exact halves (ties under a scale
+    /// of a power of two), zeros of both signs, subnormal, tiny and huge magnitudes.
+    fn value() -> impl Strategy<Value = f32> {
+        prop_oneof![
+            6 => -100.0f32..100.0,
+            3 => (-32i32..32).prop_map(|k| k as f32 * 0.5),
+            1 => Just(0.0f32),
+            1 => Just(-0.0f32),
+            1 => prop_oneof![Just(1e-40f32), Just(-3e-39), Just(1e-30), Just(-1e30), Just(3e38)],
+        ]
+    }
+
+    fn settings() -> impl Strategy<Value = QuantSettings> {
+        (
+            2u32..=9,
+            prop_oneof![Just(Scheme::Asymmetric), Just(Scheme::Symmetric)],
+            prop_oneof![Just(ZeroPoint::Raw), Just(ZeroPoint::IncludeZero)],
+            prop_oneof![
+                8 => Just(Calibration::MinMax),
+                1 => Just(Calibration::Percentile(99.0)),
+            ],
+        )
+            .prop_map(|(bits, scheme, zero_point, calibration)| QuantSettings {
+                bits,
+                scheme,
+                calibration,
+                zero_point,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn float32_units_are_their_float64_copies(
+            rows in 1usize..4,
+            xs in prop::collection::vec(value(), 1..400),
+            group in prop_oneof![Just(2usize), Just(7), Just(8), Just(16), Just(128), Just(200)],
+            channel in any::<bool>(),
+            q in settings(),
+        ) {
+            let cols = (xs.len() / rows).max(1);
+            let xs = &xs[..rows.min(xs.len()) * cols];
+            let rows = xs.len() / cols;
+            let g = if channel { Granularity::Channel } else { Granularity::Group(group.min(cols)) };
+            check(xs, (rows, cols), g, &q);
+        }
+
+        /// Units whose quotients land on half-integers, where the product with the
+        /// reciprocal may round either way: values `k / 2` times a scale `m * 2^p`,
+        /// each group's range `0 ..= (2^b - 1) * m * 2^p` so that the scale is that; some
+        /// values not finite. At an exact tie both codes have the same error, so only the
+        /// codes tell.
+        #[test]
+        fn ties_and_bad_values_take_the_division(
+            ks in prop::collection::vec(0i32..64, 16..300),
+            // 49, 75, ...: scales whose reciprocal's product rounds some ties the other way.
+            m in prop_oneof![Just(1i32), Just(3), Just(49), Just(75), Just(77), Just(91), Just(103), Just(107)],
+            power in -3i32..4,
+            bits in 2u32..=5,
+            bad in prop::option::of((0usize..300, prop_oneof![Just(f32::NAN), Just(f32::INFINITY)])),
+        ) {
+            let top = ((1u32 << bits) - 1) as f32;
+            let f = m as f32 * 2f32.powi(power);
+            let mut xs: Vec<f32> = ks.iter().map(|&k| (k as f32 * 0.5).min(top) * f).collect();
+            for start in (0..xs.len()).step_by(16) {
+                xs[start] = 0.0;
+                if start + 1 < xs.len() {
+                    xs[start + 1] = top * f;
+                }
+            }
+            if let Some((at, v)) = bad {
+                let n = xs.len();
+                xs[at % n] = v;
+            }
+            let q = QuantSettings { bits, ..QuantSettings::default() };
+            let n = xs.len();
+            check(&xs, (1, n), Granularity::Group(16), &q);
+        }
     }
 }

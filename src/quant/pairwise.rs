@@ -28,9 +28,11 @@ pub fn pairwise_sum_map(xs: &[f64], f: &mut impl FnMut(f64) -> f64) -> f64 {
 
 /// numpy's pairwise tree over `xs`: halves (the first rounded down to a multiple of 8) until a
 /// block has at most [`BLOCK`] values; `leaf` sums one block (in numpy's order, see
-/// [`leaf_sum`]), and the halves' sums are added `left + right` on the way up.
+/// [`leaf_sum`]), and the halves' sums are added `left + right` on the way up. The tree
+/// depends only on the length, so it cuts float32 values (widened as read) where it cuts
+/// their float64 copies.
 #[inline]
-pub(crate) fn pairwise_tree(xs: &[f64], leaf: &mut impl FnMut(&[f64]) -> f64) -> f64 {
+pub(crate) fn pairwise_tree<E>(xs: &[E], leaf: &mut impl FnMut(&[E]) -> f64) -> f64 {
     pairwise_tree_with(xs, leaf, &|a, b| a + b)
 }
 
@@ -45,9 +47,9 @@ pub fn pairwise_split(n: usize) -> usize {
 /// [`pairwise_tree`] for leaf results of any type (several sums at once, say): `add(left,
 /// right)` on the way up, in the same tree.
 #[inline]
-pub(crate) fn pairwise_tree_with<T>(
-    xs: &[f64],
-    leaf: &mut impl FnMut(&[f64]) -> T,
+pub(crate) fn pairwise_tree_with<E, T>(
+    xs: &[E],
+    leaf: &mut impl FnMut(&[E]) -> T,
     add: &impl Fn(T, T) -> T,
 ) -> T {
     let n = xs.len();

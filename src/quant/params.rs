@@ -193,6 +193,7 @@ impl QuantParams {
     /// A zero-width range `[c, c]` gets `scale = |c|` (eps for 0) so that `c` is exact; its
     /// outer levels may then lie beyond f64 (`256 · c` for c near f64::MAX), which no value of
     /// the range reaches (see [`QuantParams::levels_finite`]).
+    #[inline]
     pub fn asymmetric(beta: f64, alpha: f64, bits: u32, policy: ZeroPoint) -> Result<Self> {
         crate::settings::check_bits(bits as i64)?;
         if !beta.is_finite() || !alpha.is_finite() {
@@ -247,6 +248,7 @@ impl QuantParams {
     /// (the notebook; PyTorch divides by 127.5 at 8 bits instead). With `constant`, the data is
     /// one value c and the scale is `|c|` (eps for 0), so that c is exact (`alpha = |c|`; its
     /// outer levels may lie beyond f64, as for an asymmetric constant).
+    #[inline]
     pub fn symmetric(alpha: f64, bits: u32, constant: bool) -> Result<Self> {
         crate::settings::check_bits(bits as i64)?;
         let (qmin, qmax) = code_range(Scheme::Symmetric, bits);

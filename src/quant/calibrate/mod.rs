@@ -35,7 +35,7 @@ use crate::settings::{Calibration, QuantSettings, Scheme};
 pub fn clip_range(xs: &[f64], stats: &DataStats, settings: &QuantSettings) -> Result<(f64, f64)> {
     settings.validate()?;
     let (lo, hi) = match (settings.calibration, settings.scheme) {
-        (Calibration::MinMax, scheme) => min_max_range(stats, scheme),
+        (Calibration::MinMax, scheme) => return finite_range(min_max_range(stats, scheme), stats),
         (Calibration::Percentile(p), Scheme::Asymmetric) => percentile_pair(xs, p),
         (Calibration::Percentile(p), Scheme::Symmetric) => {
             let a = percentile_abs(xs, p);
@@ -50,6 +50,12 @@ pub fn clip_range(xs: &[f64], stats: &DataStats, settings: &QuantSettings) -> Re
         }
         (Calibration::Kl, Scheme::Asymmetric) => return Err(Error::KlAsymmetric),
     };
+    finite_range((lo, hi), stats)
+}
+
+/// `(lo, hi)` where both are finite, else `RangeOverflow` over the data's own range.
+#[inline]
+fn finite_range((lo, hi): (f64, f64), stats: &DataStats) -> Result<(f64, f64)> {
     if lo.is_finite() && hi.is_finite() {
         Ok((lo, hi))
     } else {
@@ -66,11 +72,21 @@ pub fn calibrate(xs: &[f64], stats: &DataStats, settings: &QuantSettings) -> Res
     params_for_range(lo, hi, stats, settings)
 }
 
+/// [`calibrate`] under min-max calibration (whatever `settings.calibration` says), which reads
+/// the statistics alone: small enough to inline into a pass over many small units.
+#[inline]
+pub fn calibrate_min_max(stats: &DataStats, settings: &QuantSettings) -> Result<QuantParams> {
+    settings.validate()?;
+    let (lo, hi) = finite_range(min_max_range(stats, settings.scheme), stats)?;
+    params_for_range(lo, hi, stats, settings)
+}
+
 /// Quantization parameters for a given clip range `[lo, hi]` under `settings`' scheme.
 ///
 /// Only constant data may have levels beyond f64 (its one value is exact, see
 /// [`QuantParams::asymmetric`]); a one-point range of data that is not constant (a percentile
 /// range on ties, say) must have every level finite, since other values reach the others.
+#[inline]
 pub fn params_for_range(
     lo: f64,
     hi: f64,

@@ -246,6 +246,7 @@ pub fn mse_range_with(
 }
 
 /// The min-max range of the scheme: `[min, max]`, or `[-max |x|, max |x|]`.
+#[inline]
 pub fn min_max_range(stats: &DataStats, scheme: Scheme) -> (f64, f64) {
     match scheme {
         Scheme::Asymmetric => (stats.min, stats.max),

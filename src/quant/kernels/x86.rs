@@ -203,8 +203,26 @@ impl Vectors {
         std::arch::x86_64::__m256d,
         std::arch::x86_64::__m256i,
     ) {
-        use std::arch::x86_64::*;
         let (q, clipped) = self.code(x);
+        self.error_of(x, q, clipped)
+    }
+
+    /// The error of `x` coded as `q` (as floats, `clipped` its mask): what [`Vectors::error`]
+    /// returns.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn error_of(
+        &self,
+        x: std::arch::x86_64::__m256d,
+        q: std::arch::x86_64::__m256d,
+        clipped: std::arch::x86_64::__m256d,
+    ) -> (
+        std::arch::x86_64::__m256d,
+        std::arch::x86_64::__m256d,
+        std::arch::x86_64::__m256d,
+        std::arch::x86_64::__m256i,
+    ) {
+        use std::arch::x86_64::*;
         let e = _mm256_sub_pd(x, _mm256_mul_pd(_mm256_sub_pd(q, self.zp), self.scale));
         (
             q,
@@ -212,6 +230,35 @@ impl Vectors {
             _mm256_and_pd(e, self.abs),
             _mm256_castpd_si256(clipped),
         )
+    }
+
+    /// [`Vectors::error`] with `x * rcp` in place of `x / scale`, and a mask of the lanes where
+    /// that may round to another integer than the division would: those whose `x * rcp +
+    /// zero_point` lies within `0.5 - limit` of a half-integer. Where no lane is marked, every
+    /// result is [`Vectors::error`]'s (see [`error_leaf_f32_avx2`]).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::type_complexity)]
+    fn error_by_reciprocal(
+        &self,
+        x: std::arch::x86_64::__m256d,
+        rcp: std::arch::x86_64::__m256d,
+        limit: std::arch::x86_64::__m256d,
+    ) -> (
+        std::arch::x86_64::__m256d,
+        std::arch::x86_64::__m256d,
+        std::arch::x86_64::__m256d,
+        std::arch::x86_64::__m256i,
+        std::arch::x86_64::__m256d,
+    ) {
+        use std::arch::x86_64::*;
+        let v = _mm256_add_pd(_mm256_mul_pd(x, rcp), self.zp);
+        let r = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
+        let near = _mm256_cmp_pd::<_CMP_GE_OQ>(_mm256_and_pd(_mm256_sub_pd(v, r), self.abs), limit);
+        let q = _mm256_min_pd(self.hi, _mm256_max_pd(self.lo, r));
+        let clipped = _mm256_cmp_pd::<_CMP_NEQ_OQ>(r, q);
+        let (q, e2, a, c) = self.error_of(x, q, clipped);
+        (q, e2, a, c, near)
     }
 
     /// Codes as floats to `i32`, as `q as i32` does: NaN becomes 0 (`cvttpd2dq` alone
@@ -252,6 +299,224 @@ pub(crate) unsafe fn min_max_avx2(xs: &[f64], lanes: &mut MinMaxLanes) {
     }
     v.store(lanes);
     lanes.update(&xs[whole..]);
+}
+
+/// [`min_max_avx2`] of float32 values, each lane's min, max and poison kept in float32 (the
+/// comparisons of two float32 values are those of their float64 widenings, and `x - x` is 0
+/// or NaN alike) and widened into `lanes` at the end: the lanes [`min_max_avx2`] gives on the
+/// widened values, bit for bit. `lanes` starts fresh ([`MinMaxLanes::new`]).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn min_max_f32_avx2(xs: &[f32], lanes: &mut MinMaxLanes) {
+    use std::arch::x86_64::*;
+    let n = xs.len();
+    let whole = n - n % 8;
+    let p = xs.as_ptr();
+    let mut lo = _mm256_set1_ps(f32::INFINITY);
+    let mut hi = _mm256_set1_ps(f32::NEG_INFINITY);
+    let mut poison = _mm256_setzero_ps();
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 8 <= whole <= n.
+        let x = _mm256_loadu_ps(p.add(i));
+        lo = _mm256_min_ps(x, lo);
+        hi = _mm256_max_ps(x, hi);
+        poison = _mm256_add_ps(poison, _mm256_sub_ps(x, x));
+        i += 8;
+    }
+    // SAFETY: each array has 8 values; the stores write 4 at index 0 and 4 at index 4.
+    let widen = |a: &mut [f64; 8], v: __m256| unsafe {
+        _mm256_storeu_pd(a.as_mut_ptr(), _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        _mm256_storeu_pd(
+            a.as_mut_ptr().add(4),
+            _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
+        );
+    };
+    widen(&mut lanes.lo, lo);
+    widen(&mut lanes.hi, hi);
+    widen(&mut lanes.poison, poison);
+    let mut rest = [0.0f64; 8];
+    for (r, &x) in rest.iter_mut().zip(&xs[whole..]) {
+        *r = f64::from(x);
+    }
+    lanes.update(&rest[..n - whole]);
+}
+
+/// [`error_leaf_avx2`] of float32 values (each widened to float64 as read), with `x * rcp`
+/// (`rcp` is `1 / scale`) in place of the division `x / scale`, several times faster.
+///
+/// The product is within 2.0001 units in the last place of the quotient, so `v = x * rcp +
+/// zero_point` is within `6u(|x / scale| + |zero_point|)` (u = 2^-53) of the division's `v`,
+/// and both round to the same integer unless a half-integer lies between them. `limit` is
+/// `0.5` less a bound of that distance (the caller's, over the whole unit): a lane whose
+/// `|v - round(v)|` reaches it sets `near`, and the caller then measures the unit by division
+/// instead. Where no lane does, every code, squared error, `|error|` and clipped flag is the
+/// division's, so the sums are too. The values after the groups of 8 are measured by division.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn error_leaf_f32_avx2<const STORE: bool>(
+    k: &Kernel,
+    rcp: f64,
+    limit: f64,
+    block: &[f32],
+    codes: &mut [i32],
+    acc: &mut ErrorLanes,
+    near: &mut bool,
+) -> f64 {
+    use std::arch::x86_64::*;
+    let n = block.len();
+    if STORE && codes.len() < n {
+        // No room for the codes (callers never do this): the caller measures it the other way.
+        *near = true;
+        return 0.0;
+    }
+    let whole = n - n % 8;
+    let v = Vectors::new(k);
+    let (rv, lim) = (_mm256_set1_pd(rcp), _mm256_set1_pd(limit));
+    let p = block.as_ptr();
+    let cp = codes.as_mut_ptr();
+    let mut m0 = _mm256_loadu_pd(acc.max.as_ptr());
+    let mut m1 = _mm256_loadu_pd(acc.max.as_ptr().add(4));
+    let mut c0 = _mm256_loadu_si256(acc.clipped.as_ptr() as *const __m256i);
+    let mut c1 = _mm256_loadu_si256(acc.clipped.as_ptr().add(4) as *const __m256i);
+    let mut r0 = _mm256_setzero_pd();
+    let mut r1 = _mm256_setzero_pd();
+    let mut ties = _mm256_setzero_pd();
+    let mut i = 0;
+    while i < whole {
+        // SAFETY (loads and stores): i + 8 <= whole <= n <= codes.len() when STORE.
+        let x8 = _mm256_loadu_ps(p.add(i));
+        let x0 = _mm256_cvtps_pd(_mm256_castps256_ps128(x8));
+        let x1 = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x8));
+        let (q0, e0, a0, k0, t0) = v.error_by_reciprocal(x0, rv, lim);
+        let (q1, e1, a1, k1, t1) = v.error_by_reciprocal(x1, rv, lim);
+        if STORE {
+            _mm_storeu_si128(cp.add(i) as *mut __m128i, v.to_i32(q0));
+            _mm_storeu_si128(cp.add(i + 4) as *mut __m128i, v.to_i32(q1));
+        }
+        ties = _mm256_or_pd(ties, _mm256_or_pd(t0, t1));
+        // +0.0 + e = e (e is never -0.0): the first add is numpy's first assignment.
+        r0 = _mm256_add_pd(r0, e0);
+        r1 = _mm256_add_pd(r1, e1);
+        m0 = _mm256_max_pd(a0, m0);
+        m1 = _mm256_max_pd(a1, m1);
+        c0 = _mm256_sub_epi64(c0, k0);
+        c1 = _mm256_sub_epi64(c1, k1);
+        i += 8;
+    }
+    *near |= _mm256_movemask_pd(ties) != 0;
+    _mm256_storeu_pd(acc.max.as_mut_ptr(), m0);
+    _mm256_storeu_pd(acc.max.as_mut_ptr().add(4), m1);
+    _mm256_storeu_si256(acc.clipped.as_mut_ptr() as *mut __m256i, c0);
+    _mm256_storeu_si256(acc.clipped.as_mut_ptr().add(4) as *mut __m256i, c1);
+    let mut r = [0.0f64; 8];
+    _mm256_storeu_pd(r.as_mut_ptr(), r0);
+    _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
+    let mut res = if whole == 0 {
+        0.0
+    } else {
+        ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    };
+    // The rest one by one, as `Kernel::error_rest` takes them.
+    for (j, &x) in block.iter().enumerate().skip(whole) {
+        let (q, e2, a, c) = k.error(f64::from(x));
+        if STORE {
+            codes[j] = q as i32;
+        }
+        if a > acc.max[0] {
+            acc.max[0] = a;
+        }
+        acc.clipped[0] += c;
+        res += e2;
+    }
+    res
+}
+
+/// [`error_leaf_f32_avx2`] in AVX-512: numpy's eight accumulators are one vector of eight,
+/// and `x * rcp + zero_point` one fused step (rounded once: nearer the division's `v` than the
+/// product then the sum, so within the same bound). Without `CLAMP` the codes are not clamped
+/// nor counted as clipped: the caller passes it where no code of the unit can leave the range
+/// (the codes rise with the values, so where neither the unit's min nor its max is clipped).
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn error_leaf_f32_avx512<const STORE: bool, const CLAMP: bool>(
+    k: &Kernel,
+    rcp: f64,
+    limit: f64,
+    block: &[f32],
+    codes: &mut [i32],
+    acc: &mut ErrorLanes,
+    near: &mut bool,
+) -> f64 {
+    use std::arch::x86_64::*;
+    let n = block.len();
+    if STORE && codes.len() < n {
+        *near = true;
+        return 0.0;
+    }
+    let whole = n - n % 8;
+    let (rv, lim) = (_mm512_set1_pd(rcp), _mm512_set1_pd(limit));
+    let (scale, zp) = (_mm512_set1_pd(k.scale), _mm512_set1_pd(k.zero_point));
+    let (lo, hi) = (_mm512_set1_pd(k.lo), _mm512_set1_pd(k.hi));
+    let p = block.as_ptr();
+    let cp = codes.as_mut_ptr();
+    let mut m = _mm512_loadu_pd(acc.max.as_ptr());
+    let mut c = _mm512_loadu_si512(acc.clipped.as_ptr() as *const __m512i);
+    let one = _mm512_set1_epi64(1);
+    let mut r = _mm512_setzero_pd();
+    // The largest `|v - round(v)|` seen: a lane near a half-integer shows in it.
+    let mut off = _mm512_setzero_pd();
+    let mut i = 0;
+    while i < whole {
+        let x = _mm512_cvtps_pd(_mm256_loadu_ps(p.add(i)));
+        let v = _mm512_fmadd_pd(x, rv, zp);
+        let rd = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
+        off = _mm512_max_pd(_mm512_abs_pd(_mm512_sub_pd(v, rd)), off);
+        let q = if CLAMP {
+            let q = _mm512_min_pd(hi, _mm512_max_pd(lo, rd));
+            c = _mm512_mask_add_epi64(c, _mm512_cmp_pd_mask::<_CMP_NEQ_OQ>(rd, q), c, one);
+            q
+        } else {
+            rd
+        };
+        if STORE {
+            _mm256_storeu_si256(cp.add(i) as *mut __m256i, _mm512_cvttpd_epi32(q));
+        }
+        let e = _mm512_sub_pd(x, _mm512_mul_pd(_mm512_sub_pd(q, zp), scale));
+        r = _mm512_add_pd(r, _mm512_mul_pd(e, e));
+        m = _mm512_max_pd(_mm512_abs_pd(e), m);
+        i += 8;
+    }
+    *near |= _mm512_cmp_pd_mask::<_CMP_GE_OQ>(off, lim) != 0;
+    _mm512_storeu_pd(acc.max.as_mut_ptr(), m);
+    _mm512_storeu_si512(acc.clipped.as_mut_ptr() as *mut __m512i, c);
+    let mut rr = [0.0f64; 8];
+    _mm512_storeu_pd(rr.as_mut_ptr(), r);
+    let mut res = if whole == 0 {
+        0.0
+    } else {
+        ((rr[0] + rr[1]) + (rr[2] + rr[3])) + ((rr[4] + rr[5]) + (rr[6] + rr[7]))
+    };
+    for (j, &x) in block.iter().enumerate().skip(whole) {
+        let (q, e2, a, c) = k.error(f64::from(x));
+        if STORE {
+            codes[j] = q as i32;
+        }
+        if a > acc.max[0] {
+            acc.max[0] = a;
+        }
+        acc.clipped[0] += c;
+        res += e2;
+    }
+    res
 }
 
 /// [`MinMaxLanes`] in two AVX vectors of four lanes each (lanes 0-3 and 4-7): the AVX2 passes'
