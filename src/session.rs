@@ -215,9 +215,10 @@ pub struct Session {
 /// Bytes of room per value: a format run keeps a code and a dequantized value (4 bytes each),
 /// and the run shown stays until the next is made.
 const ROOM_PER_VALUE: usize = 16;
-/// Bytes of room written per step: a small part of a step's time, even where every page is
-/// written for the first time.
-const ROOM_STEP: usize = 64 << 20;
+/// Bytes of room written per step: where every page is written for the first time, about as
+/// long as the comparison's longest steps (a change the user makes waits for the step under
+/// way).
+const ROOM_STEP: usize = 16 << 20;
 /// Values binned per step for a format's histogram.
 const BIN_STEP: usize = 1 << 23;
 
@@ -1185,41 +1186,42 @@ impl FormatState {
 /// One step of the work a first format run on large data would otherwise wait for, done while
 /// the page is idle (between the comparison's steps); false once none is left.
 ///
-/// New memory costs a page fault per 4 KiB page the first time it is written: a large format
-/// run on memory never written would pay for hundreds of megabytes of faults during the
-/// update. Written here a slice per step (`room`) and let go, the memory is the allocator's to
-/// give that run. Then the float32 values every format takes, in one step; then the original
-/// values binned for a format's histogram (`binning`, into `format_values`), a slice per step.
+/// First the float32 values every format takes, in one step; then the original values binned
+/// for a format's histogram (`binning`, into `format_values`), a slice per step: each saves a
+/// first run what it costs. Then the room: new memory costs a page fault per 4 KiB page the
+/// first time it is written, and a large format run on memory never written would pay for
+/// hundreds of megabytes of faults during the update. Written here a slice per step (`room`)
+/// and let go, the memory is the allocator's to give that run.
 fn step_ahead(
     a: &Analysis,
     room: &mut Option<Vec<u8>>,
     binning: &mut Option<(Histogram, usize)>,
     format_values: &mut Option<Histogram>,
 ) -> bool {
-    if let Some(r) = room {
-        let end = (r.len() + ROOM_STEP).min(r.capacity());
-        r.resize(end, 1);
-        if end == r.capacity() {
-            *room = None;
-        }
-        return true;
-    }
-    let Some((bins, at)) = binning else {
-        return false;
-    };
-    if !a.has_values_f32() {
+    if binning.is_some() && !a.has_values_f32() {
         // An error (a value beyond float32) is the format run's to report.
         let _ = a.values_f32();
         return true;
     }
-    let xs = a.values();
-    let end = (*at + BIN_STEP).min(xs.len());
-    for &x in xs.get(*at..end).unwrap_or_default() {
-        bins.add(x);
+    if let Some((bins, at)) = binning {
+        let xs = a.values();
+        let end = (*at + BIN_STEP).min(xs.len());
+        for &x in xs.get(*at..end).unwrap_or_default() {
+            bins.add(x);
+        }
+        *at = end;
+        if end == xs.len() {
+            *format_values = binning.take().map(|(bins, _)| bins);
+        }
+        return true;
     }
-    *at = end;
-    if end == xs.len() {
-        *format_values = binning.take().map(|(bins, _)| bins);
+    let Some(r) = room else {
+        return false;
+    };
+    let end = (r.len() + ROOM_STEP).min(r.capacity());
+    r.resize(end, 1);
+    if end == r.capacity() {
+        *room = None;
     }
     true
 }
@@ -1658,12 +1660,19 @@ mod tests {
         assert!(s.room.is_some() && s.binning.is_some());
         let rows = s.formats_step().unwrap();
         let mut steps = 1;
-        while s.format_values.is_none() {
+        while s.room.is_some() || s.binning.is_some() {
+            if s.room.as_ref().is_some_and(|r| !r.is_empty()) {
+                assert!(
+                    s.format_values.is_some(),
+                    "the values binned before the room"
+                );
+            }
             assert_eq!(s.formats_step().unwrap(), rows, "no row measured yet");
             steps += 1;
-            assert!(steps < 10);
+            assert!(steps < 16);
         }
-        assert!(s.room.is_none() && s.binning.is_none() && steps >= 4);
+        // The float32 values, one bin step, 8 room steps of 16 MB.
+        assert!(steps >= 10 && s.format_values.is_some());
         let a = s.analysis.as_ref().unwrap();
         assert!(a.has_values_f32(), "the float32 values made ahead too");
         let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
