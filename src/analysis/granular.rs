@@ -10,7 +10,7 @@ use crate::analysis::metrics::Metrics;
 use crate::analysis::Analysis;
 use crate::error::{Error, Result};
 use crate::quant::formats::{self, Format};
-use crate::quant::granularity::{quantize_units, Granularity, UnitRun, Units};
+use crate::quant::granularity::{f32_pass_pays, quantize_units, Granularity, UnitRun, Units};
 use crate::quant::pairwise::pairwise_sum;
 use crate::quant::params::ErrorStats;
 use crate::quant::rotate::{rotate_blocks, Rotation};
@@ -130,7 +130,7 @@ impl Analysis {
                 };
                 // Unrotated float32 data: its float32 copy where made (and a pass over it
                 // faster), half the bytes to read, the same bits.
-                let f32s = if k.is_none() && crate::quant::granularity::READS_F32_FASTER {
+                let f32s = if k.is_none() && f32_pass_pays(&s.quant, &units) {
                     self.values_f32_if_made_exact()
                 } else {
                     None

@@ -257,9 +257,21 @@ fn min_max_stats(n: usize, min: f64, max: f64) -> DataStats {
     }
 }
 
-/// Whether a unit pass over float32 values is faster than over their float64 copies here:
-/// on x86-64, where min-max units of float32 values have their own AVX2 and AVX-512 pass.
-pub const READS_F32_FASTER: bool = cfg!(target_arch = "x86_64");
+/// Whether a pass over float32 values, given the choice, is faster than over their float64
+/// copies: for min-max units shorter than a thread's part on an x86-64 CPU with AVX2, which
+/// have their own pass ([`min_max_part_f32`]). Other float32 units are widened one by one
+/// into room of their own first, which costs more than reading float64 saves.
+pub fn f32_pass_pays(q: &QuantSettings, units: &Units) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return q.calibration == Calibration::MinMax
+        && units.size < crate::par::MIN_PART
+        && crate::quant::kernels::has_avx2();
+    #[allow(unreachable_code)]
+    {
+        let _ = (q, units);
+        false
+    }
+}
 
 /// The values a unit pass reads: float64 as given, or float32, each widened exactly to
 /// float64 as it is read. A unit of float32 values gives what its float64 copy gives, bit for
@@ -331,11 +343,7 @@ impl UnitValue for f32 {
         errors: &mut [ErrorStats],
     ) -> Result<()> {
         #[cfg(target_arch = "x86_64")]
-        if q.calibration == Calibration::MinMax
-            // The first unit is the longest (a row's last group may be shorter).
-            && units.range(first).len() < crate::par::MIN_PART
-            && crate::quant::kernels::has_avx2()
-        {
+        if f32_pass_pays(q, units) {
             return min_max_part_f32(xs, units, first, q, codes, params, errors);
         }
         // Everything else: each unit widened into `scratch` (in the core's cache for a group
@@ -365,9 +373,10 @@ fn widened_unit(
 /// the batch's mins and maxes, then its parameters, then its codes and errors, so that the
 /// processor overlaps the units' chains of dependent steps (one unit's min, max, scale and
 /// zero point take longer one after the other than its codes take). A unit goes to the
-/// float64 pass ([`widened_unit`]) where a value is not finite (which that pass reports),
-/// where its scale's reciprocal is not a normal float, or where a product lands too near a
-/// half-integer to tell.
+/// float64 pass ([`widened_unit`]) where a value is not finite or its parameters cannot be
+/// made (errors that pass reports, in the order of the units), where its scale or the scale's
+/// reciprocal is not a normal positive float, where `|x / scale|` is too large for the bound
+/// (about 2^46 and up), or where a product lands too near a half-integer to tell.
 #[cfg(target_arch = "x86_64")]
 fn min_max_part_f32(
     xs: &[f32],
@@ -466,11 +475,11 @@ fn min_max_part_f32_body<const WIDE: bool>(
         for (k, ((span, &(min, max, finite)), slow)) in
             (k0..k1).zip(spans.iter().zip(&found).zip(&mut slow))
         {
-            if !finite || span.is_empty() {
-                *slow = true;
-                continue;
+            match calibrate::calibrate_min_max(&min_max_stats(span.len(), min, max), q) {
+                Ok(p) if finite => params[k] = p,
+                // The float64 pass reports the error, after the batch's earlier units.
+                _ => *slow = true,
             }
-            params[k] = calibrate::calibrate_min_max(&min_max_stats(span.len(), min, max), q)?;
         }
         for (k, ((span, &(min, max, _)), &slow)) in
             (k0..k1).zip(spans.iter().zip(&found).zip(&slow))
@@ -509,28 +518,15 @@ fn min_max_part_f32_body<const WIDE: bool>(
                         } else {
                             &mut []
                         };
+                        let args = (&kern, rcp, limit, b, cs, &mut acc, &mut near);
                         // SAFETY: the CPU has AVX-512F where `WIDE` (checked by the caller),
                         // AVX2 otherwise; with `store`, `cs` is as long as `b`.
                         unsafe {
-                            match (WIDE, store, clamp) {
-                                (true, true, true) => x86::error_leaf_f32_avx512::<true, true>(
-                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
-                                ),
-                                (true, true, false) => x86::error_leaf_f32_avx512::<true, false>(
-                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
-                                ),
-                                (true, false, true) => x86::error_leaf_f32_avx512::<false, true>(
-                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
-                                ),
-                                (true, false, false) => x86::error_leaf_f32_avx512::<false, false>(
-                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
-                                ),
-                                (false, true, _) => x86::error_leaf_f32_avx2::<true>(
-                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
-                                ),
-                                (false, false, _) => x86::error_leaf_f32_avx2::<false>(
-                                    &kern, rcp, limit, b, cs, &mut acc, &mut near,
-                                ),
+                            match (store, clamp) {
+                                (true, true) => leaf_f32::<WIDE, true, true>(args),
+                                (true, false) => leaf_f32::<WIDE, true, false>(args),
+                                (false, true) => leaf_f32::<WIDE, false, true>(args),
+                                (false, false) => leaf_f32::<WIDE, false, false>(args),
                             }
                         }
                     });
@@ -546,17 +542,34 @@ fn min_max_part_f32_body<const WIDE: bool>(
     Ok(())
 }
 
-/// Units `first..first + params.len()` of `xs` (see [`UnitValue::run_part`]).
-fn unit_run_part<V: UnitValue>(
-    xs: &[V],
-    units: &Units,
-    first: usize,
-    q: &QuantSettings,
-    codes: &mut [i32],
-    params: &mut [QuantParams],
-    errors: &mut [ErrorStats],
-) -> Result<()> {
-    V::run_part(xs, units, first, q, codes, params, errors)
+/// The arguments of a float32 leaf: the kernel, `1 / scale`, the limit, the values, their
+/// codes, the lanes and the near-tie flag.
+#[cfg(target_arch = "x86_64")]
+type LeafArgs<'a> = (
+    &'a Kernel,
+    f64,
+    f64,
+    &'a [f32],
+    &'a mut [i32],
+    &'a mut crate::quant::kernels::ErrorLanes,
+    &'a mut bool,
+);
+
+/// One float32 leaf in AVX-512 (`WIDE`) or AVX2.
+///
+/// # Safety
+/// The CPU must have AVX-512F where `WIDE`, AVX2 otherwise.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn leaf_f32<const WIDE: bool, const STORE: bool, const CLAMP: bool>(
+    (k, rcp, limit, b, cs, acc, near): LeafArgs,
+) -> f64 {
+    use crate::quant::kernels::x86;
+    if WIDE {
+        x86::error_leaf_f32_avx512::<STORE, CLAMP>(k, rcp, limit, b, cs, acc, near)
+    } else {
+        x86::error_leaf_f32_avx2::<STORE, CLAMP>(k, rcp, limit, b, cs, acc, near)
+    }
 }
 
 /// Quantizes every unit of `xs` on its own under `q`: the parameters a per-tensor run on that
@@ -650,7 +663,7 @@ fn run_parts<V: UnitValue>(
 ) -> Result<()> {
     let count = params.len();
     if threads <= 1 || cfg!(target_arch = "wasm32") {
-        return unit_run_part(xs, units, 0, q, codes, params, errors);
+        return V::run_part(xs, units, 0, q, codes, params, errors);
     }
     // Cut the units into runs and the values, codes and outputs along them.
     let mut jobs = Vec::with_capacity(threads);
@@ -698,7 +711,7 @@ fn run_parts<V: UnitValue>(
             Err(p) => p.into_inner(),
         };
         if let Some((first, x, c, p, e)) = g.0.take() {
-            g.1 = unit_run_part(x, units, first, q, c, p, e);
+            g.1 = V::run_part(x, units, first, q, c, p, e);
         }
     };
     std::thread::scope(|s| {
@@ -842,7 +855,7 @@ mod f32_tests {
         let mut none = vec![];
         let got = outcome(quantize_units(xs, &units, q, &mut none), &want_codes);
         assert_eq!(got, want, "the float32 pass without codes");
-        if q.calibration == Calibration::MinMax && crate::quant::kernels::has_avx2() {
+        if f32_pass_pays(q, &units) {
             let blank = ErrorStats {
                 n: 0,
                 sum_sq: 0.0,
@@ -852,23 +865,25 @@ mod f32_tests {
             let mut params = vec![QuantParams::symmetric(1.0, 8, false).unwrap(); units.count()];
             let mut errors = vec![blank; units.count()];
             let mut codes = vec![0; xs.len()];
-            // SAFETY: the CPU has AVX2 (checked just above).
+            // SAFETY: the CPU has AVX2 (`f32_pass_pays` checked it).
             let r = unsafe {
                 min_max_part_f32_avx2(xs, &units, 0, q, &mut codes, &mut params, &mut errors)
             };
+            let want_run = quantize_units(&wide, &units, q, &mut []);
             let got = match r {
                 Ok(()) => {
                     let sums: Vec<f64> = errors.iter().map(|e| e.sum_sq).collect();
-                    let want_run = quantize_units(&wide, &units, q, &mut []).unwrap();
-                    assert_eq!(
-                        pairwise_sum_map(&sums, &mut |s| s).to_bits(),
-                        want_run.total.sum_sq.to_bits()
-                    );
+                    if let Ok(w) = &want_run {
+                        assert_eq!(
+                            pairwise_sum_map(&sums, &mut |s| s).to_bits(),
+                            w.total.sum_sq.to_bits()
+                        );
+                    }
                     format!("{params:?} {errors:?} {codes:?}")
                 }
                 Err(e) => format!("error: {e}"),
             };
-            let want = match quantize_units(&wide, &units, q, &mut []) {
+            let want = match want_run {
                 Ok(run) => format!("{:?} {:?} {want_codes:?}", run.params, run.errors),
                 Err(e) => format!("error: {e}"),
             };
@@ -885,12 +900,15 @@ mod f32_tests {
             1 => Just(0.0f32),
             1 => Just(-0.0f32),
             1 => prop_oneof![Just(1e-40f32), Just(-3e-39), Just(1e-30), Just(-1e30), Just(3e38)],
+            1 => prop::num::f32::NORMAL,
+            // Far from zero and close together: large zero points.
+            1 => (0.0f32..1.0).prop_map(|d| 1e6 + d),
         ]
     }
 
     fn settings() -> impl Strategy<Value = QuantSettings> {
         (
-            2u32..=9,
+            prop_oneof![2u32..=9, Just(12u32), Just(16u32)],
             prop_oneof![Just(Scheme::Asymmetric), Just(Scheme::Symmetric)],
             prop_oneof![Just(ZeroPoint::Raw), Just(ZeroPoint::IncludeZero)],
             prop_oneof![
@@ -936,13 +954,19 @@ mod f32_tests {
             m in prop_oneof![Just(1i32), Just(3), Just(49), Just(75), Just(77), Just(91), Just(103), Just(107)],
             power in -3i32..4,
             bits in 2u32..=5,
+            symmetric in any::<bool>(),
+            zero_point in prop_oneof![Just(ZeroPoint::Raw), Just(ZeroPoint::IncludeZero)],
             bad in prop::option::of((0usize..300, prop_oneof![Just(f32::NAN), Just(f32::INFINITY)])),
         ) {
-            let top = ((1u32 << bits) - 1) as f32;
+            // The scale is f: asymmetric over 0 ..= (2^b - 1) f, symmetric over
+            // -(2^(b-1) - 1) f ..= (2^(b-1) - 1) f.
+            let top = if symmetric { (1u32 << (bits - 1)) - 1 } else { (1u32 << bits) - 1 } as f32;
             let f = m as f32 * 2f32.powi(power);
-            let mut xs: Vec<f32> = ks.iter().map(|&k| (k as f32 * 0.5).min(top) * f).collect();
+            let low = if symmetric { -top } else { 0.0 };
+            let mut xs: Vec<f32> =
+                ks.iter().map(|&k| (low + k as f32 * 0.5).min(top) * f).collect();
             for start in (0..xs.len()).step_by(16) {
-                xs[start] = 0.0;
+                xs[start] = low * f;
                 if start + 1 < xs.len() {
                     xs[start + 1] = top * f;
                 }
@@ -951,9 +975,38 @@ mod f32_tests {
                 let n = xs.len();
                 xs[at % n] = v;
             }
-            let q = QuantSettings { bits, ..QuantSettings::default() };
+            let scheme = if symmetric { Scheme::Symmetric } else { Scheme::Asymmetric };
+            let q = QuantSettings { bits, scheme, zero_point, ..QuantSettings::default() };
             let n = xs.len();
             check(&xs, (1, n), Granularity::Group(16), &q);
+        }
+    }
+
+    /// Rows longer than a leaf, and tensors large enough to be split over threads (a part may
+    /// start at a row's shorter last group).
+    #[test]
+    fn long_rows_and_parts_on_threads() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 7.0
+        };
+        let xs: Vec<f32> = (0..40 * 4001).map(|_| next()).collect();
+        for g in [
+            Granularity::Channel,
+            Granularity::Group(128),
+            Granularity::Group(1000),
+            Granularity::Tensor,
+        ] {
+            for bits in [3, 8, 16] {
+                let q = QuantSettings {
+                    bits,
+                    ..QuantSettings::default()
+                };
+                check(&xs, (40, 4001), g, &q);
+            }
         }
     }
 }

@@ -235,11 +235,12 @@ impl Vectors {
     /// [`Vectors::error`] with `x * rcp` in place of `x / scale`, and a mask of the lanes where
     /// that may round to another integer than the division would: those whose `x * rcp +
     /// zero_point` lies within `0.5 - limit` of a half-integer. Where no lane is marked, every
-    /// result is [`Vectors::error`]'s (see [`error_leaf_f32_avx2`]).
+    /// result is [`Vectors::error`]'s (see [`error_leaf_f32_avx2`]). Without `CLAMP` the code
+    /// is not clamped (see [`error_leaf_f32_avx512`]).
     #[inline]
     #[target_feature(enable = "avx2")]
     #[allow(clippy::type_complexity)]
-    fn error_by_reciprocal(
+    fn error_by_reciprocal<const CLAMP: bool>(
         &self,
         x: std::arch::x86_64::__m256d,
         rcp: std::arch::x86_64::__m256d,
@@ -255,8 +256,12 @@ impl Vectors {
         let v = _mm256_add_pd(_mm256_mul_pd(x, rcp), self.zp);
         let r = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
         let near = _mm256_cmp_pd::<_CMP_GE_OQ>(_mm256_and_pd(_mm256_sub_pd(v, r), self.abs), limit);
-        let q = _mm256_min_pd(self.hi, _mm256_max_pd(self.lo, r));
-        let clipped = _mm256_cmp_pd::<_CMP_NEQ_OQ>(r, q);
+        let (q, clipped) = if CLAMP {
+            let q = _mm256_min_pd(self.hi, _mm256_max_pd(self.lo, r));
+            (q, _mm256_cmp_pd::<_CMP_NEQ_OQ>(r, q))
+        } else {
+            (r, _mm256_setzero_pd())
+        };
         let (q, e2, a, c) = self.error_of(x, q, clipped);
         (q, e2, a, c, near)
     }
@@ -354,12 +359,13 @@ pub(crate) unsafe fn min_max_f32_avx2(xs: &[f32], lanes: &mut MinMaxLanes) {
 /// `|v - round(v)|` reaches it sets `near`, and the caller then measures the unit by division
 /// instead. Where no lane does, every code, squared error, `|error|` and clipped flag is the
 /// division's, so the sums are too. The values after the groups of 8 are measured by division.
+/// `CLAMP` as in [`error_leaf_f32_avx512`].
 ///
 /// # Safety
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn error_leaf_f32_avx2<const STORE: bool>(
+pub(crate) unsafe fn error_leaf_f32_avx2<const STORE: bool, const CLAMP: bool>(
     k: &Kernel,
     rcp: f64,
     limit: f64,
@@ -393,8 +399,8 @@ pub(crate) unsafe fn error_leaf_f32_avx2<const STORE: bool>(
         let x8 = _mm256_loadu_ps(p.add(i));
         let x0 = _mm256_cvtps_pd(_mm256_castps256_ps128(x8));
         let x1 = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x8));
-        let (q0, e0, a0, k0, t0) = v.error_by_reciprocal(x0, rv, lim);
-        let (q1, e1, a1, k1, t1) = v.error_by_reciprocal(x1, rv, lim);
+        let (q0, e0, a0, k0, t0) = v.error_by_reciprocal::<CLAMP>(x0, rv, lim);
+        let (q1, e1, a1, k1, t1) = v.error_by_reciprocal::<CLAMP>(x1, rv, lim);
         if STORE {
             _mm_storeu_si128(cp.add(i) as *mut __m128i, v.to_i32(q0));
             _mm_storeu_si128(cp.add(i + 4) as *mut __m128i, v.to_i32(q1));
@@ -438,10 +444,11 @@ pub(crate) unsafe fn error_leaf_f32_avx2<const STORE: bool>(
 }
 
 /// [`error_leaf_f32_avx2`] in AVX-512: numpy's eight accumulators are one vector of eight,
-/// and `x * rcp + zero_point` one fused step (rounded once: nearer the division's `v` than the
-/// product then the sum, so within the same bound). Without `CLAMP` the codes are not clamped
-/// nor counted as clipped: the caller passes it where no code of the unit can leave the range
-/// (the codes rise with the values, so where neither the unit's min nor its max is clipped).
+/// and `x * rcp + zero_point` one fused step, rounded once, whose distance from the division's
+/// `v` is within the same bound (`4u|x / scale| + 2u|zero_point|`). Without `CLAMP` the codes
+/// are not clamped nor counted as clipped: the caller passes it where no code of the unit can
+/// leave the range (the codes rise with the values, so where neither the unit's min nor its
+/// max is clipped).
 ///
 /// # Safety
 /// The CPU must have AVX-512F.
