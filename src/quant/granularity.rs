@@ -446,7 +446,6 @@ fn min_max_part_f32_body<const WIDE: bool>(
     params: &mut [QuantParams],
     errors: &mut [ErrorStats],
 ) -> Result<()> {
-    use crate::quant::calibrate::stats::MinMaxLanes;
     use crate::quant::kernels::{x86, ErrorLanes};
     /// Units per batch.
     const BATCH: usize = 8;
@@ -465,10 +464,8 @@ fn min_max_part_f32_body<const WIDE: bool>(
         for (k, (span, f)) in (k0..k1).zip(spans.iter_mut().zip(&mut found)) {
             let r = units.range(first + k);
             *span = r.start - base..r.end - base;
-            let mut lanes = MinMaxLanes::new();
             // SAFETY: the caller checked that the CPU has AVX2.
-            unsafe { x86::min_max_f32_avx2(&xs[span.clone()], &mut lanes) };
-            *f = lanes.finish();
+            *f = unsafe { x86::min_max_f32_avx2(&xs[span.clone()]) };
         }
         // Each unit's parameters, and whether its codes go the float64 way.
         let mut slow = [false; BATCH];

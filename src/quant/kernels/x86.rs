@@ -306,15 +306,18 @@ pub(crate) unsafe fn min_max_avx2(xs: &[f64], lanes: &mut MinMaxLanes) {
     lanes.update(&xs[whole..]);
 }
 
-/// [`min_max_avx2`] of float32 values, each lane's min, max and poison kept in float32 (the
-/// comparisons of two float32 values are those of their float64 widenings, and `x - x` is 0
-/// or NaN alike) and widened into `lanes` at the end: the lanes [`min_max_avx2`] gives on the
-/// widened values, bit for bit. `lanes` starts fresh ([`MinMaxLanes::new`]).
+/// [`min_max_avx2`] of float32 values then [`MinMaxLanes::finish`]: the min, the max and
+/// whether every value is finite, as those give on the widened values, bit for bit. Each lane's
+/// min, max and poison are kept in float32 (the comparisons of two float32 values are those of
+/// their float64 widenings, and `x - x` is 0 or NaN alike). Where the values fill whole groups
+/// of 8, the lanes are reduced in any order: a min or max other than zero has one encoding,
+/// so only a zero (whose sign is the first zero lane's in `finish`) needs the lanes in order.
 ///
 /// # Safety
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn min_max_f32_avx2(xs: &[f32], lanes: &mut MinMaxLanes) {
+#[inline]
+pub(crate) unsafe fn min_max_f32_avx2(xs: &[f32]) -> (f64, f64, bool) {
     use std::arch::x86_64::*;
     let n = xs.len();
     let whole = n - n % 8;
@@ -331,6 +334,21 @@ pub(crate) unsafe fn min_max_f32_avx2(xs: &[f32], lanes: &mut MinMaxLanes) {
         poison = _mm256_add_ps(poison, _mm256_sub_ps(x, x));
         i += 8;
     }
+    if whole == n && n > 0 {
+        // Any order: min and max of the eight lanes (no lane is NaN).
+        let m = _mm_min_ps(_mm256_castps256_ps128(lo), _mm256_extractf128_ps::<1>(lo));
+        let m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+        let min = _mm_cvtss_f32(_mm_min_ps(m, _mm_shuffle_ps::<1>(m, m)));
+        let m = _mm_max_ps(_mm256_castps256_ps128(hi), _mm256_extractf128_ps::<1>(hi));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let max = _mm_cvtss_f32(_mm_max_ps(m, _mm_shuffle_ps::<1>(m, m)));
+        let finite =
+            _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NEQ_UQ>(poison, _mm256_setzero_ps())) == 0;
+        if min != 0.0 && max != 0.0 {
+            return (f64::from(min), f64::from(max), finite);
+        }
+    }
+    let mut lanes = MinMaxLanes::new();
     // SAFETY: each array has 8 values; the stores write 4 at index 0 and 4 at index 4.
     let widen = |a: &mut [f64; 8], v: __m256| unsafe {
         _mm256_storeu_pd(a.as_mut_ptr(), _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
@@ -347,6 +365,7 @@ pub(crate) unsafe fn min_max_f32_avx2(xs: &[f32], lanes: &mut MinMaxLanes) {
         *r = f64::from(x);
     }
     lanes.update(&rest[..n - whole]);
+    lanes.finish()
 }
 
 /// [`error_leaf_avx2`] of float32 values (each widened to float64 as read), with `x * rcp`
@@ -364,6 +383,7 @@ pub(crate) unsafe fn min_max_f32_avx2(xs: &[f32], lanes: &mut MinMaxLanes) {
 /// # Safety
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
+#[inline]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn error_leaf_f32_avx2<const STORE: bool, const CLAMP: bool>(
     k: &Kernel,
@@ -453,6 +473,7 @@ pub(crate) unsafe fn error_leaf_f32_avx2<const STORE: bool, const CLAMP: bool>(
 /// # Safety
 /// The CPU must have AVX-512F.
 #[target_feature(enable = "avx512f")]
+#[inline]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn error_leaf_f32_avx512<const STORE: bool, const CLAMP: bool>(
     k: &Kernel,
