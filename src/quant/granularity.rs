@@ -120,7 +120,7 @@ impl Units {
             Granularity::Channel if shape.is_none() => Err(Error::Setting {
                 name: "granularity",
                 given: "channel".into(),
-                expected: "2-D data for channel (one scale per row): give --shape R,C (URL shape=R,C) or a 2-D .npy; for 1-D data use tensor or group:G".into(),
+                expected: "2-D data for channel (one scale per row; `row` and `per-channel` name it too): give --shape R,C (URL shape=R,C) or a 2-D .npy; for 1-D data use tensor or group:G".into(),
             }),
             Granularity::Channel => Ok(Units {
                 rows,
