@@ -263,7 +263,7 @@ impl Kernel {
         let n = block.len();
         let codes = if STORE { &mut codes[..n] } else { codes };
         if n < 8 {
-            return self.error_rest::<STORE>(block, 0, codes, acc, 0.0);
+            return self.error_rest::<STORE, f64>(block, 0, codes, acc, 0.0);
         }
         let whole = n - n % 8;
         let mut r = [0.0f64; 8];
@@ -284,23 +284,24 @@ impl Kernel {
         acc.max = max;
         acc.clipped = clipped;
         let res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        self.error_rest::<STORE>(block, whole, codes, acc, res)
+        self.error_rest::<STORE, f64>(block, whole, codes, acc, res)
     }
 
     /// The values of a leaf from `from` on, one by one, added to `res` (the leaf's values after
     /// its groups of 8, or all of a leaf shorter than 8), their `|e|` and clipped flags into
-    /// lane 0 of `acc`; with `STORE`, their codes into `codes`.
+    /// lane 0 of `acc`; with `STORE`, their codes into `codes`. Float32 values are widened
+    /// first.
     #[inline(always)]
-    pub(crate) fn error_rest<const STORE: bool>(
+    pub(crate) fn error_rest<const STORE: bool, E: Copy + Into<f64>>(
         &self,
-        block: &[f64],
+        block: &[E],
         from: usize,
         codes: &mut [i32],
         acc: &mut ErrorLanes,
         mut res: f64,
     ) -> f64 {
         for (i, &x) in block.iter().enumerate().skip(from) {
-            let (q, e2, a, c) = self.error(x);
+            let (q, e2, a, c) = self.error(x.into());
             if STORE {
                 codes[i] = q as i32;
             }

@@ -71,7 +71,7 @@ pub(crate) fn error_leaf_simd<const STORE: bool>(
     let s = |j: usize| (f64x2_extract_lane::<0>(r[j]), f64x2_extract_lane::<1>(r[j]));
     let ((r0, r1), (r2, r3), (r4, r5), (r6, r7)) = (s(0), s(1), s(2), s(3));
     let res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
-    k.error_rest::<STORE>(block, whole, codes, acc, res)
+    k.error_rest::<STORE, f64>(block, whole, codes, acc, res)
 }
 
 /// [`MinMaxLanes::update`] in simd128: lane `j` in vector `j / 2`, each taking its values in

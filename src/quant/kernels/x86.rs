@@ -101,7 +101,7 @@ pub(crate) unsafe fn error_leaf_avx2<const STORE: bool>(
     _mm256_storeu_pd(r.as_mut_ptr(), r0);
     _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
     let res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    k.error_rest::<STORE>(block, whole, codes, acc, res)
+    k.error_rest::<STORE, f64>(block, whole, codes, acc, res)
 }
 
 /// The leaf sum of squared errors alone in AVX2: `q = round(clamp(v, lo, hi))`, which is
@@ -443,24 +443,26 @@ pub(crate) unsafe fn error_leaf_f32_avx2<const STORE: bool, const CLAMP: bool>(
     let mut r = [0.0f64; 8];
     _mm256_storeu_pd(r.as_mut_ptr(), r0);
     _mm256_storeu_pd(r.as_mut_ptr().add(4), r1);
-    let mut res = if whole == 0 {
+    leaf_rest::<STORE>(k, &r, block, whole, codes, acc)
+}
+
+/// The end of a float32 leaf: numpy's eight accumulators `r` combined (none where the leaf is
+/// shorter than 8), then the values after the groups of 8 one by one, by division.
+#[inline(always)]
+fn leaf_rest<const STORE: bool>(
+    k: &Kernel,
+    r: &[f64; 8],
+    block: &[f32],
+    whole: usize,
+    codes: &mut [i32],
+    acc: &mut ErrorLanes,
+) -> f64 {
+    let res = if whole == 0 {
         0.0
     } else {
         ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
     };
-    // The rest one by one, as `Kernel::error_rest` takes them.
-    for (j, &x) in block.iter().enumerate().skip(whole) {
-        let (q, e2, a, c) = k.error(f64::from(x));
-        if STORE {
-            codes[j] = q as i32;
-        }
-        if a > acc.max[0] {
-            acc.max[0] = a;
-        }
-        acc.clipped[0] += c;
-        res += e2;
-    }
-    res
+    k.error_rest::<STORE, f32>(block, whole, codes, acc, res)
 }
 
 /// [`error_leaf_f32_avx2`] in AVX-512: numpy's eight accumulators are one vector of eight,
@@ -528,23 +530,7 @@ pub(crate) unsafe fn error_leaf_f32_avx512<const STORE: bool, const CLAMP: bool>
     _mm512_storeu_si512(acc.clipped.as_mut_ptr() as *mut __m512i, c);
     let mut rr = [0.0f64; 8];
     _mm512_storeu_pd(rr.as_mut_ptr(), r);
-    let mut res = if whole == 0 {
-        0.0
-    } else {
-        ((rr[0] + rr[1]) + (rr[2] + rr[3])) + ((rr[4] + rr[5]) + (rr[6] + rr[7]))
-    };
-    for (j, &x) in block.iter().enumerate().skip(whole) {
-        let (q, e2, a, c) = k.error(f64::from(x));
-        if STORE {
-            codes[j] = q as i32;
-        }
-        if a > acc.max[0] {
-            acc.max[0] = a;
-        }
-        acc.clipped[0] += c;
-        res += e2;
-    }
-    res
+    leaf_rest::<STORE>(k, &rr, block, whole, codes, acc)
 }
 
 /// [`MinMaxLanes`] in two AVX vectors of four lanes each (lanes 0-3 and 4-7): the AVX2 passes'
