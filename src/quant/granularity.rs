@@ -446,7 +446,7 @@ fn min_max_part_f32_body<const WIDE: bool>(
     params: &mut [QuantParams],
     errors: &mut [ErrorStats],
 ) -> Result<()> {
-    use crate::quant::kernels::{x86, ErrorLanes};
+    use crate::quant::kernels::{pairwise_tree_coded, x86, ErrorLanes};
     /// Units per batch.
     const BATCH: usize = 8;
     /// 32u (u = 2^-53): the slack per unit of `|x / scale| + |zero_point| + 1`, five times
@@ -507,14 +507,7 @@ fn min_max_part_f32_body<const WIDE: bool>(
                     let limit = 0.5 - bound;
                     let mut acc = ErrorLanes::default();
                     let mut near = false;
-                    let at = x.as_ptr() as usize;
-                    let sum = crate::quant::pairwise::pairwise_tree(x, &mut |b: &[f32]| {
-                        let cs: &mut [i32] = if store {
-                            let i = (b.as_ptr() as usize - at) / std::mem::size_of::<f32>();
-                            &mut c[i..i + b.len()]
-                        } else {
-                            &mut []
-                        };
+                    let sum = pairwise_tree_coded(x, c, &mut |b: &[f32], cs| {
                         let args = (&kern, rcp, limit, b, cs, &mut acc, &mut near);
                         // SAFETY: the CPU has AVX-512F where `WIDE` (checked by the caller),
                         // AVX2 otherwise; with `store`, `cs` is as long as `b`.
@@ -816,7 +809,8 @@ mod tests {
 }
 
 /// Float32 units against their float64 copies, on each x86 pass.
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(test)]
+#[cfg(target_arch = "x86_64")]
 mod f32_tests {
     use super::*;
     use crate::settings::ZeroPoint;

@@ -125,17 +125,33 @@ pub(crate) fn error_pass_here<const STORE: bool>(
     codes: &mut [i32],
 ) -> ErrorStats {
     let mut acc = ErrorLanes::default();
-    let base = xs.as_ptr() as usize;
-    let sum = pairwise_tree(xs, &mut |b| {
-        let cs: &mut [i32] = if STORE {
-            let offset = (b.as_ptr() as usize - base) / std::mem::size_of::<f64>();
-            &mut codes[offset..offset + b.len()]
-        } else {
-            &mut []
-        };
+    let codes: &mut [i32] = if STORE { codes } else { &mut [] };
+    let sum = pairwise_tree_coded(xs, codes, &mut |b, cs| {
         error_leaf::<STORE>(k, b, cs, &mut acc)
     });
     acc.stats(xs.len(), sum)
+}
+
+/// [`pairwise_tree`] over `xs` with each leaf's codes: `leaf(block, codes)` gets the part of
+/// `codes` that lies where the block does, or an empty slice where `codes` is empty (else it is
+/// as long as `xs`).
+#[inline(always)]
+pub(crate) fn pairwise_tree_coded<E>(
+    xs: &[E],
+    codes: &mut [i32],
+    leaf: &mut impl FnMut(&[E], &mut [i32]) -> f64,
+) -> f64 {
+    let base = xs.as_ptr() as usize;
+    let store = !codes.is_empty();
+    pairwise_tree(xs, &mut |b| {
+        let cs: &mut [i32] = if store {
+            let at = (b.as_ptr() as usize - base) / std::mem::size_of::<E>().max(1);
+            &mut codes[at..at + b.len()]
+        } else {
+            &mut []
+        };
+        leaf(b, cs)
+    })
 }
 
 /// The whole error pass: numpy's pairwise tree of leaf sums, the top of the tree on threads.
@@ -147,14 +163,8 @@ pub(crate) fn error_pass<const STORE: bool>(
 ) -> ErrorStats {
     let part = |part: &[f64], codes: &mut [i32]| -> (f64, ErrorLanes) {
         let mut acc = ErrorLanes::default();
-        let base = part.as_ptr() as usize;
-        let sum = pairwise_tree(part, &mut |b| {
-            let cs: &mut [i32] = if STORE {
-                let offset = (b.as_ptr() as usize - base) / std::mem::size_of::<f64>();
-                &mut codes[offset..offset + b.len()]
-            } else {
-                &mut []
-            };
+        let codes: &mut [i32] = if STORE { codes } else { &mut [] };
+        let sum = pairwise_tree_coded(part, codes, &mut |b, cs| {
             error_leaf::<STORE>(k, b, cs, &mut acc)
         });
         (sum, acc)
