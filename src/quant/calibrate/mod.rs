@@ -68,6 +68,9 @@ fn finite_range((lo, hi): (f64, f64), stats: &DataStats) -> Result<(f64, f64)> {
 
 /// Quantization parameters for the range the calibration picks.
 pub fn calibrate(xs: &[f64], stats: &DataStats, settings: &QuantSettings) -> Result<QuantParams> {
+    if settings.calibration == Calibration::MinMax {
+        return calibrate_min_max(stats, settings);
+    }
     let (lo, hi) = clip_range(xs, stats, settings)?;
     params_for_range(lo, hi, stats, settings)
 }
