@@ -333,7 +333,8 @@ impl Analysis {
 }
 
 // proptest is a native dev-dependency.
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use crate::data::generate::Dataset;
