@@ -84,6 +84,8 @@ pub struct Computed {
     pub model_evaluations: u32,
     /// Sweeps of the model over every int width and format, for its accuracy chart.
     pub model_sweeps: u32,
+    /// Format runs a Format change took from those the comparison made ahead.
+    pub runs_taken: u32,
 }
 
 /// The model section's state: the network, the evaluation at the last quantization settings
@@ -210,7 +212,19 @@ pub struct Session {
     /// Memory for a format run on large data, written a slice at a time between the page's
     /// events once the data is shown, then let go (see [`Session::formats_step`]).
     room: Option<Vec<u8>>,
+    /// Runs of the current data in the K-quants, whose search takes several times as long as
+    /// any other format's run (about 30 ms at a million values on the page, where the rest of
+    /// a change takes a few), made whole by the comparison while the page is idle and kept for
+    /// a Format change (see [`row_ahead`]); by format (`Format as usize`).
+    ahead: Ahead,
 }
+
+/// Runs kept ahead, one slot per format.
+type Ahead = [Option<Box<FormatState>>; Format::ALL.len()];
+
+/// Bytes of the runs kept ahead ([`Session::ahead`]): at a million values every K-quant's run
+/// is kept, at ten million none.
+const AHEAD_BYTES: usize = 64 << 20;
 
 /// Bytes of room per value: a format run keeps a code and a dequantized value (4 bytes each),
 /// and the run shown stays until the next is made.
@@ -596,7 +610,12 @@ impl Session {
                         return Ok(every.specs.len() - every.rows.len());
                     }
                 },
-                None => a.format_row(spec),
+                None => match *spec {
+                    RowSpec::Format(f, block) if f.is_k_quant() => {
+                        row_ahead(a, (f, block), &mut self.ahead, self.format.as_ref())
+                    }
+                    _ => a.format_row(spec),
+                },
             };
             every.rows.push(row);
             if every.done() {
@@ -607,6 +626,18 @@ impl Session {
                     .collect();
                 every.front = pareto_front(&points);
                 self.computed.every_formats += 1;
+                // The runs kept ahead took the memory the comparison had used: a first format
+                // run would wait for new memory's page faults (see `step_ahead`), so the room
+                // it takes is written now, and let go.
+                if self.ahead.iter().any(Option::is_some) {
+                    let mut room = Vec::<u8>::new();
+                    if room
+                        .try_reserve_exact(a.values().len() * ROOM_PER_VALUE)
+                        .is_ok()
+                    {
+                        room.resize(room.capacity(), 1);
+                    }
+                }
             }
         }
         Ok(every.specs.len() - every.rows.len())
@@ -1076,12 +1107,22 @@ impl Session {
                     .format
                     .as_ref()
                     .filter(|s| !fresh && s.key == (f, block));
-                match (kept, help) {
-                    (Some(_), _) => None,
-                    (None, help) => match help.and_then(|h| h.joined_for(analysis, (f, block))) {
-                        Some(q) => Some(FormatState::of(analysis, (f, block), q)?),
-                        None => Some(FormatState::new(analysis, f, settings.block)?),
-                    },
+                let ahead = self
+                    .ahead
+                    .get_mut(f as usize)
+                    .filter(|s| !fresh && s.as_ref().is_some_and(|s| s.key == (f, block)));
+                match (kept, help, ahead.and_then(Option::take)) {
+                    (Some(_), _, _) => None,
+                    (None, _, Some(run)) => {
+                        self.computed.runs_taken += 1;
+                        Some(*run)
+                    }
+                    (None, help, None) => {
+                        match help.and_then(|h| h.joined_for(analysis, (f, block))) {
+                            Some(q) => Some(FormatState::of(analysis, (f, block), q)?),
+                            None => Some(FormatState::new(analysis, f, settings.block)?),
+                        }
+                    }
                 }
             }
         };
@@ -1112,6 +1153,7 @@ impl Session {
             self.computed.analyses += 1;
             // Of the old data: dropped (a kept format run would be of the old values).
             self.format = None;
+            self.ahead = Ahead::default();
             self.format_values = None;
             self.every = None;
             self.kl_view = None;
@@ -1130,7 +1172,19 @@ impl Session {
             if self.format.as_ref().map(|s| s.run.blocks) != Some(f.run.blocks) {
                 self.selected_block = 0;
             }
-            self.format = Some(f);
+            // A K-quant's run given way to goes back among those kept ahead, where it fits:
+            // going back to it is then as quick as the first visit was.
+            if let Some(old) = self.format.replace(f) {
+                let n = old.run.quantized.codes.len();
+                if old.key.0.is_k_quant()
+                    && ahead_bytes(&self.ahead) + n * AHEAD_PER_VALUE <= AHEAD_BYTES
+                {
+                    let slot = old.key.0 as usize;
+                    if let Some(s) = self.ahead.get_mut(slot) {
+                        *s = Some(Box::new(old));
+                    }
+                }
+            }
             self.computed.format_runs += 1;
         }
         if compared {
@@ -1158,6 +1212,8 @@ impl Session {
 
 impl FormatState {
     /// `format` (with the block `block` asks for) on the analysis's data.
+    // Not inlined: its two callers would each hold a copy of the whole run.
+    #[inline(never)]
     fn new(analysis: &Analysis, format: Format, block: Option<usize>) -> Result<FormatState> {
         let run = analysis.format_run(format, block)?;
         Ok(FormatState {
@@ -1224,6 +1280,50 @@ fn step_ahead(
         *room = None;
     }
     true
+}
+
+/// The comparison's row of the K-quant `f` (its block as the row asks for it), measured on a
+/// whole run that is kept in `ahead` while the runs there fit in [`AHEAD_BYTES`]; a run kept
+/// already (there or as the current format's, `current`) is measured again, not made. The row
+/// is the streamed measure's, bit for bit: both sum the same errors in numpy's order.
+#[inline(never)]
+fn row_ahead(
+    a: &Analysis,
+    (f, block): (Format, Option<usize>),
+    ahead: &mut Ahead,
+    current: Option<&FormatState>,
+) -> FormatRow {
+    let spec = RowSpec::Format(f, block);
+    let key = f.block(block).map(|b| (f, b)).ok();
+    let Some(slot) = ahead.get_mut(f as usize) else {
+        return a.format_row(&spec);
+    };
+    let kept = slot.as_deref().or(current).filter(|s| Some(s.key) == key);
+    let run = match kept {
+        Some(s) => &s.run,
+        None => {
+            let n = a.values().len();
+            let room = n * AHEAD_PER_VALUE <= AHEAD_BYTES - ahead_bytes(ahead).min(AHEAD_BYTES);
+            // The streamed measure says why the format cannot take the data.
+            let Some(s) = room.then(|| FormatState::new(a, f, block).ok()).flatten() else {
+                return a.format_row(&spec);
+            };
+            &ahead[f as usize].insert(Box::new(s)).run
+        }
+    };
+    a.format_row_of(f, block, Ok((run.metrics, run.bits_per_weight)))
+}
+
+/// Bytes a value of a run kept ahead holds: its code and its dequantized value.
+const AHEAD_PER_VALUE: usize = 8;
+
+/// The bytes of the runs kept in `ahead`.
+fn ahead_bytes(ahead: &Ahead) -> usize {
+    ahead
+        .iter()
+        .flatten()
+        .map(|s| s.run.quantized.codes.len() * AHEAD_PER_VALUE)
+        .sum()
 }
 
 /// What the comparison of every format depends on besides the data.
@@ -1716,6 +1816,54 @@ mod tests {
         // New data starts it over.
         summary(&mut s, "dist=normal:0,1&n=8192&seed=8&bits=5&shape=64,128");
         assert_eq!(s.formats_step().unwrap(), lefts[0]);
+    }
+
+    #[test]
+    fn the_comparison_keeps_its_k_quant_runs_for_a_format_change() {
+        let q = "dist=normal:0,1&n=8192&seed=7&bits=4&shape=64,128";
+        let mut s = Session::new();
+        summary(&mut s, q);
+        s.formats_table().unwrap();
+        // Its K-quant rows, measured on the runs it keeps, are the streamed measure's.
+        let (a, every) = (s.analysis.as_ref().unwrap(), s.every.as_ref().unwrap());
+        let mut k_quants = 0;
+        for (spec, row) in every.specs.iter().zip(&every.rows) {
+            if matches!(spec, RowSpec::Format(f, _) if f.is_k_quant()) {
+                assert_eq!(*row, a.format_row(spec), "{spec:?}");
+                k_quants += 1;
+            }
+        }
+        assert_eq!((k_quants, s.ahead.iter().flatten().count()), (5, 5));
+        // A change to one of them takes its run; the one it replaces goes back. What the page
+        // is given is what a run made then gives.
+        for (i, f) in ["q4_K", "q2_K", "q4_K", "q8_0", "q6_K"]
+            .into_iter()
+            .enumerate()
+        {
+            let query = format!("{q}&format={f}");
+            let got = summary(&mut s, &query);
+            let mut made = Session::new();
+            assert_eq!(got, summary(&mut made, &query), "{f}");
+            assert_eq!(s.strip().unwrap(), made.strip().unwrap(), "{f}");
+            assert_eq!(draw(&mut s, "blocks"), draw(&mut made, "blocks"), "{f}");
+            assert_eq!(s.computed().format_runs, i as u32 + 1);
+        }
+        assert_eq!(s.computed().runs_taken, 4, "q8_0 is made");
+        assert_eq!(
+            s.ahead.iter().flatten().count(),
+            4,
+            "q6_K is the current run"
+        );
+        // A restarted comparison measures the runs kept, the current one among them, without
+        // making them again.
+        summary(&mut s, &format!("{q}&format=q6_K&calibration=mse"));
+        s.formats_table().unwrap();
+        assert_eq!(s.ahead.iter().flatten().count(), 4);
+        summary(&mut s, &format!("{q}&format=q5_K&calibration=mse"));
+        assert_eq!(s.computed().runs_taken, 5);
+        // New data lets them go.
+        summary(&mut s, "dist=normal:0,1&n=8192&seed=8&bits=4&shape=64,128");
+        assert_eq!(s.ahead.iter().flatten().count(), 0);
     }
 
     #[test]

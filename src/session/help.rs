@@ -34,10 +34,7 @@ const PIECE: usize = 1 << 20;
 
 /// Whether a run of `format` on `n` values is worth sharing with a worker.
 pub fn worth_help(format: Format, n: usize) -> bool {
-    matches!(
-        format,
-        Format::Q2_K | Format::Q3_K | Format::Q4_K | Format::Q5_K | Format::Q6_K
-    ) && n >= HELP_MIN_VALUES
+    format.is_k_quant() && n >= HELP_MIN_VALUES
 }
 
 /// A run made in pieces: of which data, format and block, its pieces' length, the pieces

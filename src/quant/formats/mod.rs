@@ -111,6 +111,15 @@ impl Format {
         }
     }
 
+    /// Whether this is one of ggml's K-quants, whose scales are found by a search over
+    /// candidates: the formats that take longest to quantize, by several times.
+    pub fn is_k_quant(self) -> bool {
+        matches!(
+            self,
+            Format::Q2_K | Format::Q3_K | Format::Q4_K | Format::Q5_K | Format::Q6_K
+        )
+    }
+
     /// Whether the value count must be a multiple of the block (ggml asserts it); NF4's last
     /// block may be partial, FP8 has one scale for any count.
     pub fn needs_whole_blocks(self) -> bool {
