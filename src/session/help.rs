@@ -70,41 +70,51 @@ impl Help {
         Ok(i * self.piece..((i + 1) * self.piece).min(n))
     }
 
-    /// Appends `part`, piece `i`'s result, where `i` is the next piece and `part` has its
-    /// length; once that is the last piece the run is whole.
-    fn join(&mut self, i: usize, part: Quantized) -> Result<()> {
+    /// Appends piece `i`'s result, where `i` is the next piece and the result has its length
+    /// and the job's block; once that is the last piece the run is whole. After an error the
+    /// run is not to be used: the caller drops the job.
+    fn join(&mut self, i: usize, part: Part) -> Result<()> {
         let range = self.range(i)?;
-        if i != self.next || part.codes.len() != range.len() || part.block != self.key.1 {
-            return Err(Error::Setting {
-                name: "format",
-                given: format!(
-                    "piece {i} of {} values in blocks of {}",
-                    part.codes.len(),
-                    part.block
-                ),
-                expected: format!(
-                    "piece {} of {} values in blocks of {}",
-                    self.next,
-                    range.len(),
-                    self.key.1
-                ),
-            });
-        }
-        let n = self.data.values.len();
+        let (n, block) = (self.data.values.len(), self.key.1);
         let made = self.made.get_or_insert_with(|| Quantized {
             codes: crate::par::with_capacity(n),
             dequantized: crate::par::with_capacity(n),
-            scales: crate::par::with_capacity::<BlockScale>(n.div_ceil(part.block.max(1))),
-            block: part.block,
+            scales: crate::par::with_capacity::<BlockScale>(n.div_ceil(block.max(1))),
+            block,
             saturated: 0,
         });
-        parts::join(made, part)?;
+        let had = made.codes.len();
+        if i == self.next {
+            match part {
+                Part::Made(part) => parts::join(made, part?)?,
+                // Read straight into the run: a piece's values are not copied twice.
+                Part::Bytes(bytes) => parts::append(made, bytes)?,
+            }
+        }
+        let got = made.codes.len() - had;
+        if i != self.next || got != range.len() || made.block != block {
+            return Err(Error::Setting {
+                name: "format",
+                given: format!("piece {i} of {got} values in blocks of {}", made.block),
+                expected: format!(
+                    "piece {} of {} values in blocks of {block}",
+                    self.next,
+                    range.len()
+                ),
+            });
+        }
         self.next += 1;
         if self.next == self.pieces {
             self.joined = self.made.take();
         }
         Ok(())
     }
+}
+
+/// A piece's result: made on the page, or the worker's bytes ([`parts::encode`]).
+enum Part<'a> {
+    Made(Result<Quantized>),
+    Bytes(&'a [u8]),
 }
 
 /// What [`Session::format_job`] asks of the page and the worker.
@@ -191,7 +201,7 @@ impl Session {
     pub fn format_piece(&mut self, i: usize) -> Result<()> {
         let (h, xs) = self.job()?;
         let part = formats::quantize(h.key.0, h.key.1, &xs[h.range(i)?]);
-        self.join_piece(i, part)
+        self.join_piece(i, Part::Made(part))
     }
 
     /// Takes the worker's bytes for piece `i` ([`parts::encode`] of its result) and appends
@@ -200,12 +210,12 @@ impl Session {
     /// nothing more can be joined and the update quantizes the whole data itself.
     pub fn format_tail(&mut self, i: usize, bytes: &[u8]) -> Result<()> {
         self.job()?;
-        self.join_piece(i, parts::decode(bytes))
+        self.join_piece(i, Part::Bytes(bytes))
     }
 
-    fn join_piece(&mut self, i: usize, part: Result<Quantized>) -> Result<()> {
+    fn join_piece(&mut self, i: usize, part: Part) -> Result<()> {
         let h = self.help.as_mut().ok_or_else(no_job)?;
-        let joined = part.and_then(|part| h.join(i, part));
+        let joined = h.join(i, part);
         if joined.is_err() {
             self.help = None;
         }
