@@ -467,62 +467,72 @@ fn min_max_part_f32_body<const WIDE: bool>(
             // SAFETY: the caller checked that the CPU has AVX2.
             *f = unsafe { x86::min_max_f32_avx2(&xs[span.clone()]) };
         }
-        // Each unit's parameters, and whether its codes go the float64 way.
-        let mut slow = [false; BATCH];
-        for (k, ((span, &(min, max, finite)), slow)) in
-            (k0..k1).zip(spans.iter().zip(&found).zip(&mut slow))
-        {
+        // Each unit's parameters and what its leaves take, or `None` where its codes go the
+        // float64 way. A whole batch of asymmetric units under the notebook's zero point has
+        // them found eight at a time (the lanes found go no further here).
+        let mut preps: [Option<Prep>; BATCH] = [None; BATCH];
+        let mut done = 0u8;
+        if WIDE && k1 - k0 == BATCH && (q.scheme, q.zero_point) == RAW {
+            // SAFETY: the CPU has AVX-512F where `WIDE` (checked by the caller).
+            let b = unsafe { x86::asymmetric_raw_batch_avx512(&found, q.code_range(), SLACK) };
+            let (qmin, qmax) = q.code_range();
+            for (j, (&(min, max, _), prep)) in found.iter().zip(&mut preps).enumerate() {
+                if b.found >> j & 1 == 1 {
+                    params[k0 + j] = QuantParams {
+                        scheme: Scheme::Asymmetric,
+                        bits: q.bits,
+                        scale: b.scale[j],
+                        zero_point: b.zero_point[j],
+                        qmin,
+                        qmax,
+                        range_min: min,
+                        range_max: max,
+                    };
+                    *prep = Some((b.rcp[j], b.limit[j], b.clamp >> j & 1 == 1));
+                }
+            }
+            done = b.found;
+        }
+        for (j, (span, &(min, max, finite))) in spans.iter().zip(&found).enumerate() {
+            if j >= k1 - k0 || done >> j & 1 == 1 {
+                continue;
+            }
             match calibrate::calibrate_min_max(&min_max_stats(span.len(), min, max), q) {
-                Ok(p) if finite => params[k] = p,
+                Ok(p) if finite => {
+                    params[k0 + j] = p;
+                    preps[j] = prep(&p, min, max, SLACK);
+                }
                 // The float64 pass reports the error, after the batch's earlier units.
-                _ => *slow = true,
+                _ => preps[j] = None,
             }
         }
-        for (k, ((span, &(min, max, _)), &slow)) in
-            (k0..k1).zip(spans.iter().zip(&found).zip(&slow))
-        {
+        for (k, (span, prep)) in (k0..k1).zip(spans.iter().zip(&preps)) {
             let x = &xs[span.clone()];
             let c: &mut [i32] = if store {
                 &mut codes[span.clone()]
             } else {
                 &mut []
             };
-            let fast = !slow
-                && (|| {
-                    let kern = Kernel::new(&params[k]);
-                    let rcp = 1.0 / kern.scale;
-                    let absmax = min.abs().max(max.abs());
-                    let bound = SLACK * (absmax * rcp + kern.zero_point.abs() + 1.0);
-                    // `bound < 0.25` is false for NaN too.
-                    if !(kern.scale > 0.0
-                        && kern.scale.is_normal()
-                        && rcp.is_normal()
-                        && bound < 0.25)
-                    {
-                        return false;
-                    }
-                    // The codes rise with the values: where the min's and the max's are in
-                    // range, every code is.
-                    let clamp = kern.code(min).1 || kern.code(max).1;
-                    let limit = 0.5 - bound;
-                    let mut acc = ErrorLanes::default();
-                    let mut near = false;
-                    let sum = pairwise_tree_coded(x, c, &mut |b: &[f32], cs| {
-                        let args = (&kern, rcp, limit, b, cs, &mut acc, &mut near);
-                        // SAFETY: the CPU has AVX-512F where `WIDE` (checked by the caller),
-                        // AVX2 otherwise; with `store`, `cs` is as long as `b`.
-                        unsafe {
-                            match (store, clamp) {
-                                (true, true) => leaf_f32::<WIDE, true, true>(args),
-                                (true, false) => leaf_f32::<WIDE, true, false>(args),
-                                (false, true) => leaf_f32::<WIDE, false, true>(args),
-                                (false, false) => leaf_f32::<WIDE, false, false>(args),
-                            }
+            let fast = prep.is_some_and(|(rcp, limit, clamp)| {
+                let kern = Kernel::new(&params[k]);
+                let mut acc = ErrorLanes::default();
+                let mut near = false;
+                let sum = pairwise_tree_coded(x, c, &mut |b: &[f32], cs| {
+                    let args = (&kern, rcp, limit, b, cs, &mut acc, &mut near);
+                    // SAFETY: the CPU has AVX-512F where `WIDE` (checked by the caller),
+                    // AVX2 otherwise; with `store`, `cs` is as long as `b`.
+                    unsafe {
+                        match (store, clamp) {
+                            (true, true) => leaf_f32::<WIDE, true, true>(args),
+                            (true, false) => leaf_f32::<WIDE, true, false>(args),
+                            (false, true) => leaf_f32::<WIDE, false, true>(args),
+                            (false, false) => leaf_f32::<WIDE, false, false>(args),
                         }
-                    });
-                    errors[k] = acc.stats(x.len(), sum);
-                    !near
-                })();
+                    }
+                });
+                errors[k] = acc.stats(x.len(), sum);
+                !near
+            });
             if !fast {
                 (params[k], errors[k]) = widened_unit(x, q, c, &mut scratch)?;
             }
@@ -530,6 +540,37 @@ fn min_max_part_f32_body<const WIDE: bool>(
         k0 = k1;
     }
     Ok(())
+}
+
+/// The asymmetric scheme under the notebook's zero point, which [`min_max_part_f32`] finds
+/// eight units' parameters of at once.
+#[cfg(target_arch = "x86_64")]
+const RAW: (Scheme, crate::settings::ZeroPoint) =
+    (Scheme::Asymmetric, crate::settings::ZeroPoint::Raw);
+
+/// What a unit's float32 leaves take besides its parameters: `1 / scale`, the limit
+/// `0.5 - bound` of `|v - round(v)|` (beyond it the product's code may not be the quotient's),
+/// and whether a code can be clipped.
+#[cfg(target_arch = "x86_64")]
+type Prep = (f64, f64, bool);
+
+/// A unit's [`Prep`] under `p` from its min and max, or `None` where its codes go the float64
+/// way: a scale or reciprocal that is not normal, or a bound of 0.25 or more. The bound is
+/// `slack` per unit of `|x / scale| + |zero_point| + 1`.
+#[cfg(target_arch = "x86_64")]
+fn prep(p: &QuantParams, min: f64, max: f64, slack: f64) -> Option<Prep> {
+    let kern = Kernel::new(p);
+    let rcp = 1.0 / kern.scale;
+    let absmax = min.abs().max(max.abs());
+    let bound = slack * (absmax * rcp + kern.zero_point.abs() + 1.0);
+    // `bound < 0.25` is false for NaN too.
+    if !(kern.scale > 0.0 && kern.scale.is_normal() && rcp.is_normal() && bound < 0.25) {
+        return None;
+    }
+    // The codes rise with the values: where the min's and the max's are in range, every
+    // code is.
+    let clamp = kern.code(min).1 || kern.code(max).1;
+    Some((rcp, 0.5 - bound, clamp))
 }
 
 /// The arguments of a float32 leaf: the kernel, `1 / scale`, the limit, the values, their
@@ -931,6 +972,33 @@ mod f32_tests {
             let rows = xs.len() / cols;
             let g = if channel { Granularity::Channel } else { Granularity::Group(group.min(cols)) };
             check(xs, (rows, cols), g, &q);
+        }
+
+        /// Units whose min's quotient is a half-integer, eight and more a row: each zero point
+        /// is a tie (rounded to even), and then the min's own code is one too, which sends
+        /// the unit to the division. Parameters, codes and errors are the float64 pass's.
+        #[test]
+        fn zero_points_at_ties(
+            units in prop::collection::vec((0i32..40, any::<bool>(), any::<u64>()), 8..40),
+            m in prop_oneof![Just(1i32), Just(3), Just(49), Just(75), Just(77), Just(91), Just(103), Just(107)],
+            power in -3i32..4,
+            bits in 2u32..=8,
+        ) {
+            let s = m as f32 * 2f32.powi(power);
+            let top = ((1u32 << bits) - 1) as f32;
+            let mut xs = Vec::new();
+            for &(k, negative, mut seed) in &units {
+                let min = if negative { -(k as f32 + 0.5) } else { k as f32 + 0.5 } * s;
+                let max = min + top * s;
+                xs.extend([min, max]);
+                for _ in 0..14 {
+                    let u = (crate::quant::formats::lcg(&mut seed) >> 40) as f32 / (1u32 << 24) as f32;
+                    xs.push(min + u * (max - min));
+                }
+            }
+            let q = QuantSettings { bits, ..QuantSettings::default() };
+            let n = xs.len();
+            check(&xs, (1, n), Granularity::Group(16), &q);
         }
 
         /// Units whose quotients land on half-integers, where the product with the

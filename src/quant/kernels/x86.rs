@@ -649,3 +649,102 @@ pub(crate) unsafe fn filter_take_avx2(f: &mut Filtered, xs: &[f64], windows: [(f
 pub(crate) unsafe fn leaf_sum_avx2(xs: &[f64], f: &mut impl FnMut(f64) -> f64) -> f64 {
     leaf_sum(xs, f)
 }
+
+/// What [`asymmetric_raw_batch_avx512`] finds for each of eight units, lane by lane: the
+/// scale and zero point, `1 / scale`, the leaves' limit `0.5 - bound`, whether a code can be
+/// clipped (bit `k` of `clamp`), and which lanes it found them for (bit `k` of `found`).
+pub(crate) struct Batch {
+    pub(crate) scale: [f64; 8],
+    pub(crate) zero_point: [f64; 8],
+    pub(crate) rcp: [f64; 8],
+    pub(crate) limit: [f64; 8],
+    pub(crate) clamp: u8,
+    pub(crate) found: u8,
+}
+
+/// Eight units' asymmetric min-max parameters under the notebook's zero point, with what
+/// their float32 leaves take, from each unit's `(min, max, finite)`: the scalar steps of
+/// [`crate::quant::params::QuantParams::asymmetric`] and of the float32 pass's checks, each
+/// the same IEEE operation on eight lanes at once (five divisions a unit were the longest
+/// chain of a unit's work). A lane is found only where every scalar check would pass (finite
+/// values, `max > min`, a normal scale and reciprocal, finite levels, a bound below 0.25);
+/// the others are left to the scalar steps, which say what is wrong or take the float64 way.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn asymmetric_raw_batch_avx512(
+    units: &[(f64, f64, bool); 8],
+    (qmin, qmax): (i32, i32),
+    slack: f64,
+) -> Batch {
+    use std::arch::x86_64::*;
+    let min = _mm512_loadu_pd(units.map(|u| u.0).as_ptr());
+    let max = _mm512_loadu_pd(units.map(|u| u.1).as_ptr());
+    let finite = units
+        .iter()
+        .enumerate()
+        .fold(0u8, |m, (k, u)| m | (u8::from(u.2) << k));
+    let (lo, hi) = (qmin as f64, qmax as f64);
+    let (vlo, vhi) = (_mm512_set1_pd(lo), _mm512_set1_pd(hi));
+    let (lo1, hi1) = (_mm512_set1_pd(lo - 1.0), _mm512_set1_pd(hi + 1.0));
+    let big = _mm512_set1_pd(f64::MAX);
+    let tiny = _mm512_set1_pd(f64::MIN_POSITIVE);
+    let magic = _mm512_set1_pd(super::ROUND_MAGIC);
+    let width = _mm512_sub_pd(max, min);
+    let scale = _mm512_div_pd(width, _mm512_set1_pd((qmax - qmin) as f64));
+    let lo_q = _mm512_div_pd(min, scale);
+    let rounded = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(lo_q);
+    // `-x`: the sign bit flipped, as the scalar negation does (0 becomes -0).
+    let zp = _mm512_castsi512_pd(_mm512_xor_si512(
+        _mm512_castpd_si512(rounded),
+        _mm512_set1_epi64(i64::MIN),
+    ));
+    let level_lo = _mm512_mul_pd(_mm512_sub_pd(vlo, zp), scale);
+    let level_hi = _mm512_mul_pd(_mm512_sub_pd(vhi, zp), scale);
+    let rcp = _mm512_div_pd(_mm512_set1_pd(1.0), scale);
+    let absmax = _mm512_max_pd(_mm512_abs_pd(min), _mm512_abs_pd(max));
+    let bound = _mm512_mul_pd(
+        _mm512_set1_pd(slack),
+        _mm512_add_pd(
+            _mm512_add_pd(_mm512_mul_pd(absmax, rcp), _mm512_abs_pd(zp)),
+            _mm512_set1_pd(1.0),
+        ),
+    );
+    let limit = _mm512_sub_pd(_mm512_set1_pd(0.5), bound);
+    // `Kernel::code` of the min (whose quotient is the zero point's) and of the max.
+    let clipped = |quotient: __m512d| {
+        let v = _mm512_add_pd(quotient, zp);
+        let v = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(v, lo1), v, lo1);
+        let v = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, hi1), v, hi1);
+        let r = _mm512_sub_pd(_mm512_add_pd(v, magic), magic);
+        _mm512_cmp_pd_mask::<_CMP_LT_OQ>(r, vlo) | _mm512_cmp_pd_mask::<_CMP_GT_OQ>(r, vhi)
+    };
+    let clamp = clipped(lo_q) | clipped(_mm512_div_pd(max, scale));
+    // Each a comparison that is false for NaN.
+    let normal = |x: __m512d| {
+        _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, tiny) & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(x, big)
+    };
+    let is_finite = |x: __m512d| _mm512_cmp_pd_mask::<_CMP_LE_OQ>(_mm512_abs_pd(x), big);
+    let found = finite
+        & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(max, min)
+        & is_finite(width)
+        & normal(scale)
+        & is_finite(level_lo)
+        & is_finite(level_hi)
+        & normal(rcp)
+        & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(bound, _mm512_set1_pd(0.25));
+    let store = |v: __m512d| {
+        let mut out = [0.0; 8];
+        _mm512_storeu_pd(out.as_mut_ptr(), v);
+        out
+    };
+    Batch {
+        scale: store(scale),
+        zero_point: store(zp),
+        rcp: store(rcp),
+        limit: store(limit),
+        clamp,
+        found,
+    }
+}
