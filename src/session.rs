@@ -628,7 +628,8 @@ impl Session {
                 self.computed.every_formats += 1;
                 // The runs kept ahead took the memory the comparison had used: a first format
                 // run would wait for new memory's page faults (see `step_ahead`), so the room
-                // it takes is written now, and let go.
+                // it takes is written now, and let go, in one step: at most 16 bytes a value
+                // of data whose run could be kept (8M values), a memset of 128 MB.
                 if self.ahead.iter().any(Option::is_some) {
                     let mut room = Vec::<u8>::new();
                     if room
@@ -1314,7 +1315,9 @@ fn row_ahead(
     a.format_row_of(f, block, Ok((run.metrics, run.bits_per_weight)))
 }
 
-/// Bytes a value of a run kept ahead holds: its code and its dequantized value.
+/// Bytes a value of a run kept ahead is counted at: its code and its dequantized value. Its
+/// super-block's scales (a `BlockScale` and two small vectors per 256 values) add under half a
+/// byte a value that [`AHEAD_BYTES`] does not count.
 const AHEAD_PER_VALUE: usize = 8;
 
 /// The bytes of the runs kept in `ahead`.
@@ -1816,6 +1819,23 @@ mod tests {
         // New data starts it over.
         summary(&mut s, "dist=normal:0,1&n=8192&seed=8&bits=5&shape=64,128");
         assert_eq!(s.formats_step().unwrap(), lefts[0]);
+    }
+
+    /// New data with a K-quant chosen makes its run: the runs the comparison kept were of
+    /// the data before.
+    #[test]
+    fn new_data_in_a_k_quant_does_not_take_a_kept_run() {
+        let q = "dist=normal:0,1&n=8192&seed=7&bits=4&shape=64,128";
+        let mut s = Session::new();
+        summary(&mut s, q);
+        s.formats_table().unwrap();
+        assert_eq!(s.ahead.iter().flatten().count(), 5);
+        let q2 = "dist=normal:0,1&n=8192&seed=8&bits=4&shape=64,128&format=q4_K";
+        let got = summary(&mut s, q2);
+        let mut made = Session::new();
+        assert_eq!(got, summary(&mut made, q2));
+        assert_eq!(s.strip().unwrap(), made.strip().unwrap());
+        assert_eq!(s.computed().runs_taken, 0);
     }
 
     #[test]

@@ -433,6 +433,14 @@ unsafe fn min_max_part_f32_avx2(
     min_max_part_f32_body::<false>(xs, units, first, q, codes, params, errors)
 }
 
+/// Units per batch of the float32 pass.
+#[cfg(target_arch = "x86_64")]
+const BATCH: usize = 8;
+/// 32u (u = 2^-53): the float32 pass's slack per unit of `|x / scale| + |zero_point| + 1`,
+/// five times the 6u the product can be off by.
+#[cfg(target_arch = "x86_64")]
+const SLACK: f64 = 1.0 / (1u64 << 48) as f64;
+
 /// The body of [`min_max_part_f32`], inlined into each instruction set's copy (`WIDE`:
 /// AVX-512F, whose caller checked it; else AVX2).
 #[cfg(target_arch = "x86_64")]
@@ -447,11 +455,6 @@ fn min_max_part_f32_body<const WIDE: bool>(
     errors: &mut [ErrorStats],
 ) -> Result<()> {
     use crate::quant::kernels::{pairwise_tree_coded, x86, ErrorLanes};
-    /// Units per batch.
-    const BATCH: usize = 8;
-    /// 32u (u = 2^-53): the slack per unit of `|x / scale| + |zero_point| + 1`, five times
-    /// the 6u the product can be off by.
-    const SLACK: f64 = 1.0 / (1u64 << 48) as f64;
     let base = units.range(first).start;
     let store = !codes.is_empty();
     let mut scratch = Vec::new();
@@ -1039,6 +1042,115 @@ mod f32_tests {
             let n = xs.len();
             check(&xs, (1, n), Granularity::Group(16), &q);
         }
+    }
+
+    /// The AVX-512 batch of eight units' parameters, lane by lane, against the scalar steps it
+    /// stands for (`calibrate_min_max` then `prep`): every lane it finds has the same scale,
+    /// zero point (its sign included), reciprocal, limit and clamp flag, bit for bit, and no
+    /// lane the scalar steps refuse is found. The units mix extreme and subnormal values, equal
+    /// mins and maxes, random bit patterns, and ranges whose zero point falls on a tie.
+    #[test]
+    fn the_batch_of_parameters_is_the_scalar_steps() {
+        use crate::quant::kernels::x86;
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let specials = [
+            0.0f32,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            -0.5,
+            1.5,
+            -2.5,
+            7.5,
+            -127.5,
+            1e-45,
+            -1e-45,
+            1e-38,
+            f32::MIN_POSITIVE,
+            -f32::MIN_POSITIVE,
+            3e38,
+            f32::MAX,
+            -f32::MAX,
+        ];
+        let mut found = 0;
+        for _ in 0..60_000 {
+            let bits = 2 + (next() % 15) as u32;
+            let q = QuantSettings {
+                bits,
+                ..QuantSettings::default()
+            };
+            let top = ((1u32 << bits) - 1) as f32;
+            let mut units = [(0.0f64, 0.0f64, true); BATCH];
+            for u in &mut units {
+                let pick = |r: u64| match r % 4 {
+                    0 => specials[(r >> 8) as usize % specials.len()],
+                    1 => f32::from_bits((r >> 16) as u32),
+                    2 => ((r >> 20) % 2000) as f32 * 0.5 - 500.0,
+                    _ => ((r >> 20) % 64) as f32 * 2f32.powi(((r >> 40) % 60) as i32 - 30),
+                };
+                let (a, b) = match next() % 4 {
+                    0 => {
+                        let a = pick(next());
+                        (a, a)
+                    }
+                    1 => {
+                        // The zero point's quotient -min / scale on a half-integer.
+                        let s = (next() % 200) as f32 * 2f32.powi((next() % 8) as i32 - 3);
+                        let lo = ((next() % 80) as f32 - 39.5) * s;
+                        (lo, lo + top * s)
+                    }
+                    _ => (pick(next()), pick(next())),
+                };
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                *u = (
+                    f64::from(lo),
+                    f64::from(hi),
+                    lo.is_finite() && hi.is_finite(),
+                );
+            }
+            // SAFETY: the CPU has AVX-512F (checked above).
+            let batch = unsafe { x86::asymmetric_raw_batch_avx512(&units, q.code_range(), SLACK) };
+            for (j, &(min, max, finite)) in units.iter().enumerate() {
+                if batch.found >> j & 1 == 0 {
+                    continue;
+                }
+                found += 1;
+                let stats = min_max_stats(16, min, max);
+                let p = calibrate::calibrate_min_max(&stats, &q)
+                    .ok()
+                    .filter(|_| finite);
+                let Some((p, (rcp, limit, clamp))) =
+                    p.and_then(|p| Some((p, prep(&p, min, max, SLACK)?)))
+                else {
+                    panic!(
+                        "{bits} bits, ({min:?}, {max:?}): found, but the scalar steps refuse it"
+                    );
+                };
+                let got = (
+                    batch.scale[j],
+                    batch.zero_point[j],
+                    batch.rcp[j],
+                    batch.limit[j],
+                );
+                assert_eq!(
+                    format!("{got:?} {}", batch.clamp >> j & 1 == 1),
+                    format!("{:?} {clamp}", (p.scale, p.zero_point, rcp, limit)),
+                    "{bits} bits, ({min:?}, {max:?})"
+                );
+            }
+        }
+        // Most lanes are found: the comparison is not vacuous.
+        assert!(found > 200_000, "{found} lanes found");
     }
 
     /// Rows longer than a leaf, and tensors large enough to be split over threads (a part may
