@@ -25,8 +25,17 @@ FIGURES = ["asym", "sym", "pct", "all3+mse"]
 # Natively at 10M: each of asym, sym, pct at least 10x numpy, all3+mse at least 20x.
 TARGETS = {"asym": 10.0, "sym": 10.0, "pct": 10.0, "all3+mse": 20.0}
 TARGET_N = 10_000_000
-# The wasm download users wait for: gzip -9 of the release .wasm (`make size` checks it too).
-WASM_GZIP_TARGET = 200_000
+MAKEFILE = os.path.join(ROOT, "Makefile")
+
+
+def wasm_budget():
+    """The wasm download users wait for, in gzip -9 bytes: the Makefile's WASM_GZIP_BUDGET,
+    which `make size` checks."""
+    with open(MAKEFILE) as f:
+        for line in f:
+            if line.startswith("WASM_GZIP_BUDGET"):
+                return int(line.split(":=", 1)[1])
+    raise SystemExit("Makefile: no WASM_GZIP_BUDGET line")
 
 
 def machine():
@@ -129,15 +138,16 @@ def native_table(results, runs, rounds):
 
 
 def wasm_size():
+    budget = wasm_budget()
     if not os.path.exists(WASM):
-        return f"pkg/quantviz_bg.wasm: missing (run `make wasm`); gzip target ≤ {WASM_GZIP_TARGET:,} bytes"
-    import gzip
+        return f"pkg/quantviz_bg.wasm: missing (run `make wasm`); gzip budget ≤ {budget:,} bytes"
     with open(WASM, "rb") as f:
-        raw = f.read()
-    gz = len(gzip.compress(raw, compresslevel=9))
-    verdict = "met" if gz <= WASM_GZIP_TARGET else "NOT met"
-    return (f"pkg/quantviz_bg.wasm: {len(raw):,} bytes, {gz:,} gzip -9, against the target"
-            f" ≤ {WASM_GZIP_TARGET:,} gzip: {verdict}")
+        raw = len(f.read())
+    # gzip -9 itself, as `make size` runs it: Python's zlib at level 9 gives other bytes.
+    gz = len(subprocess.run(["gzip", "-9", "-c", WASM], check=True, capture_output=True).stdout)
+    verdict = "within" if gz <= budget else "OVER"
+    return (f"pkg/quantviz_bg.wasm: {raw:,} bytes, {gz:,} gzip -9, {verdict} the budget"
+            f" of {budget:,} (the Makefile's WASM_GZIP_BUDGET)")
 
 
 def main(argv=None):
