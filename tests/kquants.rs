@@ -342,6 +342,27 @@ fn errors_name_the_first_broken_super_block_across_threads() {
             assert!(msg.contains(&format!("block {}", broken[0])), "{msg}");
         }
     }
+    // Magnitudes whose squares pass float32's largest: Q3_K's weighted search can then give
+    // every sub-block a scale of 0 (a NaN sum is not above 0) and the super-scale 0, where the
+    // values need one beyond fp16.
+    for mag in [1e25f32, 1e37] {
+        let mut xs = base[..4 * QK_K].to_vec();
+        // Normal values (Box-Muller) times `mag`.
+        for (i, x) in (0u64..).zip(&mut xs[2 * QK_K..3 * QK_K]) {
+            let u1 = ((splitmix64(2 * i) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+            let u2 = (splitmix64(2 * i + 1) >> 11) as f64 / (1u64 << 53) as f64;
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            *x = z as f32 * mag;
+        }
+        for kind in KQuant::ALL {
+            let e = kind.quantize(&xs).unwrap_err();
+            assert!(
+                matches!(e, Error::ScaleOverflow { block: 2, .. }),
+                "{kind:?} {mag}: {e}"
+            );
+            assert_eq!(e, reference::quantize_row(kind, &xs).unwrap_err());
+        }
+    }
     // Float32 subnormals: the searches' inverse scales overflow in Q2_K, Q4_K and Q5_K.
     let mut xs = vec![1e-42f32; 512];
     xs[..256].fill(0.5);

@@ -193,7 +193,7 @@ fn super_scales(kind: KQuant, blk: &[u8]) -> (u16, u16) {
 /// finite; `d_in` and `dmin_in` are the float32 values the block gave the fp16 conversions.
 ///
 /// An infinite or NaN fp16 super-scale is [`Error::ScaleOverflow`] with the scale the block
-/// needed; any other break is the same error when the block's largest magnitude needs a
+/// needed; a zero one, and any other break, is the same error when the block's largest magnitude needs a
 /// super-scale beyond fp16 (about `max|x| / span`), and otherwise (values near float32's
 /// smallest) an [`Error::Setting`] on the data naming the block.
 fn check_block(
@@ -208,7 +208,11 @@ fn check_block(
     let (d, dmin) = super_scales(kind, blk);
     let d_bad = !fp32(d).is_finite();
     let dmin_bad = !fp32(dmin).is_finite();
-    if !(broke || d_bad || dmin_bad) {
+    // A zero super-scale is a result where the values are small enough (flushed to zero as
+    // ggml flushes them), and an overflow where they need one beyond fp16: ggml's arithmetic
+    // broke on the way (Q3_K's weights, x², past float32's largest make every scale 0).
+    let zero = fp32(d) == 0.0;
+    if !(broke || d_bad || dmin_bad || zero) {
         return Ok(());
     }
     let amax = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -234,6 +238,9 @@ fn check_block(
             scale: needed,
             limit: FP16_MAX,
         });
+    }
+    if !broke {
+        return Ok(());
     }
     Err(Error::Setting {
         name: "data",
