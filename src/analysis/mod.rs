@@ -838,10 +838,11 @@ mod tests {
         let data = crate::data::generate::generate(&DataSpec::default()).unwrap();
         let a = Analysis::new(data).unwrap();
         let v = a.view(&QuantSettings::default()).unwrap();
-        assert_eq!(v.values.total(), 10_000);
-        assert_eq!(v.dequantized.total(), 10_000);
-        assert_eq!(v.code_counts.iter().sum::<u64>(), 10_000);
-        assert_eq!(v.errors.as_ref().map(Histogram::total), Some(10_000));
+        let n = DataSpec::default().n as u64;
+        assert_eq!(v.values.total(), n);
+        assert_eq!(v.dequantized.total(), n);
+        assert_eq!(v.code_counts.iter().sum::<u64>(), n);
+        assert_eq!(v.errors.as_ref().map(Histogram::total), Some(n));
         assert!(v.mapping.len() >= 2);
     }
 

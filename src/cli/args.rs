@@ -68,7 +68,7 @@ pub struct DataArgs {
     /// Generate values: uniform:LO,HI | normal:MEAN,STD | laplace:LOC,SCALE | student-t:DOF.
     #[arg(long, value_name = "DIST", value_parser = parse_dist, conflicts_with = "preset")]
     pub generate: Option<Distribution>,
-    /// How many values to generate (at most 10000000) [default: 10000].
+    /// How many values to generate (at most 10000000) [default: 10240, 40 blocks of 256].
     #[arg(long, value_name = "N", value_parser = value(parse_n), conflicts_with = "input")]
     pub n: Option<usize>,
     /// The generator's seed [default: 42].
