@@ -1064,3 +1064,71 @@ fn npy_arrays_beyond_ten_million_values_are_read_by_every_command() {
     assert!(e.contains("more than 10000000 values"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every run's JSON and text give the cosine similarity, relative error and compression, with a
+/// granularity or rotation too: the same numbers as the plain run where the two are one run.
+#[test]
+fn similarity_and_compression_with_a_granularity_or_rotation() {
+    let json_of = |args: &[&str]| {
+        let (code, out, err) = quantviz(args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let data = ["quantize", "--generate", "normal:0,1", "--shape", "8,64"];
+    let plain = json_of(&[&data[..], &["--json"]].concat());
+    let tensor = json_of(&[&data[..], &["--granularity", "tensor", "--json"]].concat());
+    for key in [
+        "cosine_similarity",
+        "relative_error",
+        "compression_vs_f32",
+        "compression_vs_f16",
+        "bits_per_weight",
+        "mse",
+    ] {
+        assert_eq!(tensor[key], plain[key], "{key}");
+    }
+    assert_eq!(
+        (&tensor["block"], &tensor["blocks"]),
+        (&serde_json::Value::Null, &1.into())
+    );
+    let group = json_of(&[&data[..], &["--granularity", "group:16", "--json"]].concat());
+    assert_eq!(group["blocks"], 32);
+    let cos = group["cosine_similarity"].as_f64().unwrap();
+    assert!(
+        cos > tensor["cosine_similarity"].as_f64().unwrap() && cos < 1.0,
+        "{cos}"
+    );
+    let bpw = group["bits_per_weight"].as_f64().unwrap();
+    assert_eq!(group["compression_vs_f16"].as_f64().unwrap(), 16.0 / bpw);
+    let rotated = json_of(
+        &[
+            &data[..],
+            &["--format", "q4_0", "--rotate", "hadamard:32", "--json"],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        (&rotated["block"], &rotated["blocks"]),
+        (&32.into(), &16.into())
+    );
+    assert!(rotated["cosine_similarity"].as_f64().unwrap() > 0.9);
+    let fp8 = json_of(
+        &[
+            &data[..],
+            &["--format", "fp8-e4m3", "--rotate", "hadamard", "--json"],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        (&fp8["block"], &fp8["blocks"]),
+        (&serde_json::Value::Null, &1.into())
+    );
+    // Text: the int run and a granular one end with the same three lines as a format's.
+    for extra in [&[][..], &["--granularity", "channel"][..]] {
+        let (code, out, err) = quantviz(&[&data[..], extra].concat());
+        assert_eq!(code, 0, "{err}");
+        for line in ["cosine ", "rel. error ", "compression "] {
+            assert!(out.contains(line), "{extra:?}: no {line:?} in\n{out}");
+        }
+    }
+}

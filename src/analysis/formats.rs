@@ -174,6 +174,13 @@ impl Analysis {
         self.similarity_of(|i| p.fake_quantize(xs[i]), m)
     }
 
+    /// Cosine similarity and relative error of dequantized values given whole (`deq`, as many
+    /// as the values; a missing one counts as 0), whose metrics are `m`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn similarity_to(&self, deq: &[f64], m: &Metrics) -> Similarity {
+        self.similarity_of(|i| deq.get(i).copied().unwrap_or(0.0), m)
+    }
+
     /// The metrics of a format's run from its [`error_sums`] and saturated count, and the
     /// largest magnitude among its dequantized values; `scaled_sum(k)` is the sum of the
     /// squared errors scaled by `2^-k`, asked for only where the plain sum over- or underflows.

@@ -6,7 +6,7 @@ mod tensors;
 
 use args::{Cli, Command, DataArgs, QuantArgs};
 use clap::Parser;
-use quantviz::analysis::formats::FormatRun;
+use quantviz::analysis::formats::{FormatRun, Similarity};
 use quantviz::analysis::granular::{GranularRun, GranularSettings};
 use quantviz::analysis::{Analysis, Run};
 use quantviz::data::generate::{dataset_for, generate_matrix, Dataset};
@@ -288,7 +288,7 @@ fn format_from(q: &QuantArgs) -> Result<Option<(Format, Option<usize>)>, CliErro
 
 /// The text of a run with a granularity or rotation: the units, bits per weight, and the
 /// error in both bases.
-fn granular_text(a: &Analysis, run: &GranularRun) -> String {
+fn granular_text(a: &Analysis, run: &GranularRun, similarity: &Similarity) -> String {
     let mut out = String::new();
     let s = &run.settings;
     let _ = writeln!(out, "data: {} (n={})", a.data.label, a.stats.n);
@@ -333,11 +333,28 @@ fn granular_text(a: &Analysis, run: &GranularRun) -> String {
     let _ = writeln!(out, "error (original basis)");
     let format = s.format.map(|f| f.0);
     metrics_lines(&mut out, &run.metrics, "  ", format);
+    similarity_lines(&mut out, similarity, run.bits_per_weight, "  ");
     if let Some(m) = &run.rotated_metrics {
         let _ = writeln!(out, "error (rotated basis)");
         metrics_lines(&mut out, m, "  ", format);
     }
     out
+}
+
+/// The cosine similarity, relative error and compression lines every run's text ends with.
+fn similarity_lines(out: &mut String, similarity: &Similarity, bits_per_weight: f64, indent: &str) {
+    let _ = writeln!(out, "{indent}cosine       {}", full(similarity.cosine));
+    let _ = writeln!(
+        out,
+        "{indent}rel. error   {}",
+        full(similarity.relative_error)
+    );
+    let _ = writeln!(
+        out,
+        "{indent}compression  {}x against float32, {}x against float16",
+        short(32.0 / bits_per_weight),
+        short(16.0 / bits_per_weight)
+    );
 }
 
 fn quant_from(q: &QuantArgs) -> Result<QuantSettings, CliError> {
@@ -401,11 +418,15 @@ fn quantize(o: args::Quantize) -> Out {
             granularity,
             rotate,
         };
-        let run = a.granular(&s, o.codes)?;
+        // The dequantized values are kept for the cosine similarity.
+        let run = a.granular(&s, true)?;
+        let similarity =
+            a.similarity_to(run.dequantized.as_deref().unwrap_or_default(), &run.metrics);
         return Ok(if o.json {
-            json::to_json(&json::GranularJson::new(&a.data.label, &run, o.codes)) + "\n"
+            let out = json::GranularJson::new(&a.data.label, &run, &similarity, o.codes);
+            json::to_json(&out) + "\n"
         } else {
-            granular_text(&a, &run)
+            granular_text(&a, &run, &similarity)
         });
     }
     if let Some((f, block)) = format {
@@ -469,6 +490,13 @@ fn quantize(o: args::Quantize) -> Out {
         full(p.range_max)
     );
     metrics_lines(&mut out, &run.metrics, "", None);
+    let facts = FormatFacts::int(&run, &a.similarity(&run.params, &run.metrics));
+    let _ = writeln!(out, "bits/weight  {}", full(facts.bits_per_weight));
+    let similarity = Similarity {
+        cosine: facts.cosine_similarity,
+        relative_error: facts.relative_error,
+    };
+    similarity_lines(&mut out, &similarity, facts.bits_per_weight, "");
     if let Some(m) = &run.inliers {
         let _ = writeln!(out, "without the {} outliers:", a.data.outliers.len());
         metrics_lines(&mut out, m, "  ", None);
@@ -511,14 +539,7 @@ fn format_text(a: &Analysis, run: &FormatRun, codes: bool) -> String {
         full(run.bits_per_weight)
     );
     metrics_lines(&mut out, &run.metrics, "", Some(run.format));
-    let _ = writeln!(out, "cosine       {}", full(facts.cosine_similarity));
-    let _ = writeln!(out, "rel. error   {}", full(facts.relative_error));
-    let _ = writeln!(
-        out,
-        "compression  {}x against float32, {}x against float16",
-        short(facts.compression_vs_f32),
-        short(facts.compression_vs_f16)
-    );
+    similarity_lines(&mut out, &run.similarity, run.bits_per_weight, "");
     if codes {
         let q = &run.quantized;
         let deq: Vec<f64> = q

@@ -237,11 +237,18 @@ pub struct GranularJson {
     pub zero_point_policy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub units: Option<UnitsJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The format's block; `null` for int, whose units say how it is cut.
     pub block: Option<usize>,
+    /// How many blocks (a format) or units (int).
+    pub blocks: usize,
     pub bits_per_weight: f64,
     #[serde(flatten)]
     pub metrics: MetricsJson,
+    pub cosine_similarity: f64,
+    /// RMS error / RMS value.
+    pub relative_error: f64,
+    pub compression_vs_f32: f64,
+    pub compression_vs_f16: f64,
     pub rotated_basis: Option<MetricsJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scales: Option<Vec<f64>>,
@@ -254,8 +261,14 @@ pub struct GranularJson {
 }
 
 impl GranularJson {
-    /// The object for `run` of `data`; `codes` adds the per-unit and per-value arrays.
-    pub fn new(data: &str, run: &GranularRun, codes: bool) -> GranularJson {
+    /// The object for `run` of `data`, whose cosine similarity and relative error are
+    /// `similarity`; `codes` adds the per-unit and per-value arrays.
+    pub fn new(
+        data: &str,
+        run: &GranularRun,
+        similarity: &Similarity,
+        codes: bool,
+    ) -> GranularJson {
         let s = &run.settings;
         let int = s.format.is_none();
         let q = &s.quant;
@@ -276,9 +289,19 @@ impl GranularJson {
                 cols: u.units.cols,
                 per_row: u.units.per_row,
             }),
-            block: run.format_block,
+            // A format with one scale for the tensor (FP8) has block 0: null, as per tensor.
+            block: run.format_block.filter(|&b| b > 0),
+            blocks: match (&run.units, run.format_block) {
+                (Some(u), _) => u.units.count(),
+                (None, Some(b)) if b > 0 => run.metrics.n.div_ceil(b),
+                _ => 1,
+            },
             bits_per_weight: run.bits_per_weight,
             metrics: MetricsJson::from(&run.metrics),
+            cosine_similarity: similarity.cosine,
+            relative_error: similarity.relative_error,
+            compression_vs_f32: 32.0 / run.bits_per_weight,
+            compression_vs_f16: 16.0 / run.bits_per_weight,
             rotated_basis: run.rotated_metrics.as_ref().map(MetricsJson::from),
             scales: run.units.as_ref().filter(|_| codes).map(|u| u.scales()),
             zero_points: run
