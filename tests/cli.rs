@@ -1132,3 +1132,24 @@ fn similarity_and_compression_with_a_granularity_or_rotation() {
         }
     }
 }
+
+/// Errors whose squares pass float64's largest are the same error with a granularity as per
+/// tensor, not an MSE of infinity.
+#[test]
+fn an_overflowing_error_is_an_error_at_every_granularity() {
+    let dir = std::env::temp_dir().join(format!("quantviz-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("huge.txt");
+    std::fs::write(&file, "1e300\n-1e300\n".repeat(32)).unwrap();
+    let file = file.to_str().unwrap();
+    for extra in [
+        &[][..],
+        &["--granularity", "group:32"][..],
+        &["--granularity", "channel", "--shape", "2,32"][..],
+    ] {
+        let (code, out, err) = quantviz(&[&["quantize", "--input", file][..], extra].concat());
+        assert_ne!(code, 0, "{extra:?}: {out}");
+        assert!(err.contains("overflows float64"), "{extra:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

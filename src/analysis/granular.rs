@@ -91,6 +91,22 @@ impl Analysis {
         Units::new(self.values().len(), self.data.shape, g)
     }
 
+    /// [`Analysis::granular`], and an error where the squared error overflows float64, as
+    /// the per-tensor run gives, rather than an MSE of infinity (the command line's; the page
+    /// says so in its own words).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn granular_measured(&self, s: &GranularSettings, keep: bool) -> Result<GranularRun> {
+        let run = self.granular(s, keep)?;
+        if run.metrics.mse.is_finite() {
+            Ok(run)
+        } else {
+            Err(Error::MseOverflow {
+                absmax: self.stats.absmax,
+                max_abs_error: run.metrics.max_abs_error,
+            })
+        }
+    }
+
     /// Quantizes with a granularity, a format and a rotation (see [`GranularSettings`]).
     /// `keep` asks for the codes, the rotated values and the dequantized values.
     ///

@@ -419,7 +419,7 @@ fn quantize(o: args::Quantize) -> Out {
             rotate,
         };
         // The dequantized values are kept for the cosine similarity.
-        let run = a.granular(&s, true)?;
+        let run = a.granular_measured(&s, true)?;
         let similarity =
             a.similarity_to(run.dequantized.as_deref().unwrap_or_default(), &run.metrics);
         return Ok(if o.json {

@@ -349,7 +349,7 @@ fn measure_int(
                         granularity,
                         rotate: Rotation::None,
                     };
-                    a.granular(&s, false)
+                    a.granular_measured(&s, false)
                         .map(|r| Measure {
                             mse: r.metrics.mse,
                             sqnr_db: r.metrics.sqnr_db,
