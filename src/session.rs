@@ -1060,7 +1060,7 @@ impl Session {
                         "at most {PAGE_KL_UNITS} units for kl on the page, not {units}: kl \
                          searches 1,921 thresholds for each unit (milliseconds each, on one \
                          core here); choose a coarser granularity or another calibration, or \
-                         run `quantviz quantize FILE --scheme symmetric --calibration kl \
+                         run `quantviz quantize --input F --scheme symmetric --calibration kl \
                          --granularity {}` on all cores",
                         settings.granularity
                     ),
