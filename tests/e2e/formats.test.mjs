@@ -332,3 +332,19 @@ test('after a failed change, what is greyed follows the controls', async () => {
   assertClean(problems);
   await close();
 });
+
+test('with a matrix and a rotation, the page keeps its order: the numbers, then every format, then the rotation', async () => {
+  const { page, problems, close } = await open('/?format=mxfp4&shape=64,256&rotate=hadamard');
+  await waitState(page, 'ready');
+  await expectNoError(page, 'mxfp4 rotated');
+  const top = (sel) => page.evaluate((s) => document.querySelector(s).getBoundingClientRect().top, sel);
+  const [numbers, formats, matrix, rotation] = await Promise.all(
+    ['.summary', '#chart-formats', '#matrix-section', '#rotation-card'].map(top),
+  );
+  const height = await page.evaluate(() => window.innerHeight);
+  assert.ok(numbers < formats && formats < matrix && matrix < rotation, `tops: numbers ${numbers}, formats ${formats}, matrix ${matrix}, rotation ${rotation}`);
+  const bottom = await page.evaluate(() => document.getElementById('chart-formats').getBoundingClientRect().bottom);
+  assert.ok(bottom <= height, `#chart-formats ends at ${bottom} px of ${height}`);
+  await close();
+  assertClean(problems);
+});
