@@ -541,6 +541,8 @@ pub fn run_format(
 pub struct GranularBench {
     /// Rows and columns.
     pub shape: (usize, usize),
+    /// `int`, or the format's name.
+    pub format: String,
     /// `int <scheme> <calibration> <bits> bits, granularity G, rotate R`, or the format's name.
     pub what: String,
     /// How many units were quantized (1 for a format).
@@ -552,10 +554,13 @@ pub struct GranularBench {
 }
 
 impl GranularBench {
-    /// `{"rows": R, "cols": C, "what": .., "units": .., "ms_min": .., "mse": ..}`.
+    /// `{"n": N, "format": F, "rows": R, "cols": C, "what": .., "units": .., "ms_min": ..,
+    /// "mse": ..}`: the plain format figure's keys first.
     pub fn to_json(&self) -> String {
         format!(
-            "{{\"rows\": {}, \"cols\": {}, \"what\": \"{}\", \"units\": {}, \"ms_min\": {}, \"mse\": {}}}",
+            "{{\"n\": {}, \"format\": \"{}\", \"rows\": {}, \"cols\": {}, \"what\": \"{}\", \"units\": {}, \"ms_min\": {}, \"mse\": {}}}",
+            self.shape.0 * self.shape.1,
+            self.format,
             self.shape.0,
             self.shape.1,
             self.what,
@@ -621,6 +626,7 @@ pub fn run_granular(
         ),
     };
     let shape2 = (rows > 1).then_some(shape);
+    let name = format.map_or("int".to_string(), |(f, _)| f.to_string());
     if format.is_none() && rotate == Rotation::None {
         // The plain per-unit pass on the float32 values, as an analysis of float32 data
         // reads them: codes stored, error summed.
@@ -634,6 +640,7 @@ pub fn run_granular(
         })?;
         return Ok(GranularBench {
             shape,
+            format: name,
             what,
             units: units.count(),
             ms_min,
@@ -652,6 +659,7 @@ pub fn run_granular(
     let (ms_min, _, mse) = time(runs, &mut clock, || Ok(a.granular(&s, false)?.metrics.mse))?;
     Ok(GranularBench {
         shape,
+        format: name,
         what,
         units: if format.is_some() { 1 } else { units },
         ms_min,

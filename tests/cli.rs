@@ -1153,3 +1153,27 @@ fn an_overflowing_error_is_an_error_at_every_granularity() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `bench --json` has the plain figure's `n`, `format` and `ms_min` with a shape, granularity
+/// or rotation too.
+#[test]
+fn bench_json_keeps_its_keys_with_a_shape() {
+    for args in [
+        &["--granularity", "group:16"][..],
+        &["--format", "q4_0", "--rotate", "hadamard"][..],
+    ] {
+        let (code, out, err) = quantviz(
+            &[
+                &["bench", "--shape", "16,64", "--runs", "1", "--json"][..],
+                args,
+            ]
+            .concat(),
+        );
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["n"], 1024, "{out}");
+        let format = if args[0] == "--format" { "q4_0" } else { "int" };
+        assert_eq!(v["format"], format, "{out}");
+        assert!(v["ms_min"].as_f64().unwrap() >= 0.0, "{out}");
+    }
+}
