@@ -291,6 +291,11 @@ fn bad_input_gets_a_clear_message() {
     ])
     .contains(".svg or .png"));
     assert!(fails(&["bench", "--n", "0"]).contains("from 1 to"));
+    // Negative numbers reach their flag's check, which says what would be right.
+    let gen = ["quantize", "--generate", "normal:0,1"];
+    assert!(fails(&[&gen[..], &["--seed", "-1"]].concat()).contains("expected a whole number"));
+    let neg = ["--shape", "4,64", "--outlier-channels", "-1:5"];
+    assert!(fails(&[&gen[..], &neg[..]].concat()).contains("expected K:F"));
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub struct DataArgs {
     #[arg(long, value_name = "N", value_parser = value(parse_n), conflicts_with = "input")]
     pub n: Option<usize>,
     /// The generator's seed [default: 42].
-    #[arg(long, value_name = "S", value_parser = value(parse_seed), conflicts_with = "input")]
+    #[arg(long, value_name = "S", value_parser = value(parse_seed), conflicts_with = "input", allow_hyphen_values = true)]
     pub seed: Option<u64>,
     /// Set K values at seeded positions to VALUE (K alone keeps 1000).
     #[arg(long, value_name = "K:VALUE", conflicts_with = "input")]
@@ -88,7 +88,7 @@ pub struct DataArgs {
     #[arg(long = "row-spread", value_name = "S", value_parser = value(parse_row_spread), conflicts_with = "input", allow_hyphen_values = true)]
     pub row_spread: Option<f64>,
     /// Multiply K seeded columns by F, LLM.int8's outlier features (needs --shape).
-    #[arg(long = "outlier-channels", value_name = "K:F", value_parser = value(parse_outlier_channels), conflicts_with = "input")]
+    #[arg(long = "outlier-channels", value_name = "K:F", value_parser = value(parse_outlier_channels), conflicts_with = "input", allow_hyphen_values = true)]
     pub outlier_channels: Option<(usize, f64)>,
 }
 
