@@ -53,7 +53,12 @@ export async function openFile(file) {
     showError(`cannot read ${file.name}: ${message(e)}`);
     return false;
   }
-  if (!model) return loadFile(file);
+  if (!model) {
+    const ok = await loadFile(file);
+    // Another file's values are the data now: the model file's list goes with it.
+    if (ok) closeModel();
+    return ok;
+  }
   el.file.value = '';
   return openModel(file, file.name, { preset: null, tensor: null });
 }
@@ -95,6 +100,14 @@ async function openModel(blob, name, { preset, tensor, query = null }) {
     return false;
   }
   return pickTensor(t.index, query);
+}
+
+/** Forgets the open model file and hides its tensor list. */
+function closeModel() {
+  open = null;
+  shownPreset = null;
+  el.box.hidden = true;
+  el.list.replaceChildren();
 }
 
 /** Loads tensor `index` of the open file as the data: its bytes only, as Rust says which. */

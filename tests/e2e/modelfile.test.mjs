@@ -230,3 +230,18 @@ test('a link naming a tensor of a file says the file cannot be in a link and sho
   assertClean(problems);
   assertClean(bad.problems);
 });
+
+test('another file of values after a model file: the model file and its tensor list go', async () => {
+  const { page, problems, close } = await web.open('/?n=2000', { state: 'ready' });
+  await chooseFile(page, 'tiny.gguf', TINY_GGUF);
+  await waitState(page, 'ready');
+  assert.ok(await page.locator('#model-tensors').isVisible(), 'the GGUF file is listed');
+  await chooseFile(page, 'values.csv', Buffer.from('1\n2\n3\n4.5\n'));
+  await waitState(page, 'ready');
+  await expectNoError(page);
+  assert.match(await page.textContent('#data-source'), /values\.csv/);
+  assert.ok(await page.locator('#model-tensors').isHidden(), 'no tensor list of the file no longer open');
+  assert.equal(await page.locator('#tensor-list li').count(), 0);
+  await close();
+  assertClean(problems);
+});
