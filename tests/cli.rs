@@ -1182,3 +1182,33 @@ fn bench_json_keeps_its_keys_with_a_shape() {
         assert!(v["ms_min"].as_f64().unwrap() >= 0.0, "{out}");
     }
 }
+
+/// `inspect` gives the mean and std of values whose sums or squares leave float64 (near 1e300
+/// or 1e-300), as numpy gives them for the values scaled.
+#[test]
+fn inspect_stats_of_huge_and_tiny_values() {
+    let dir = std::env::temp_dir().join(format!("quantviz-extreme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for unit in [1e300f64, 1e-300] {
+        let xs: Vec<f64> = [1.0, -1.0, 3.0, 0.5]
+            .repeat(16)
+            .iter()
+            .map(|v| v * unit)
+            .collect();
+        let bytes: Vec<u8> = xs.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let file = dir.join("w.safetensors");
+        std::fs::write(&file, common::safetensors(&[("w", "F64", vec![64], bytes)])).unwrap();
+        let (code, out, err) = quantviz(&["inspect", file.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let t = &v["tensors"][0];
+        // numpy: mean 0.875, std 1.4306903927824497 of the values divided by the unit.
+        let (mean, std) = (t["mean"].as_f64().unwrap(), t["std"].as_f64().unwrap());
+        assert!((mean / unit - 0.875).abs() < 1e-12, "{unit}: {out}");
+        assert!(
+            (std / unit - 1.4306903927824497).abs() < 1e-12,
+            "{unit}: {out}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -84,6 +84,31 @@ fn stats(info: &TensorInfo, file: &ModelFile) -> TensorStats {
     if count == 0 {
         return s;
     }
+    // Where a sum or a square could leave float64 (values beyond about 1e150 or all below
+    // about 1e-150), every value is scaled by the same power of two first, exactly, and the
+    // mean and std scaled back; otherwise the values as they are, numpy's sums.
+    let amax = min.abs().max(max.abs());
+    let k = if amax > 1e150 || (amax > 0.0 && amax < 1e-150) {
+        libm::ilogb(amax)
+    } else {
+        0
+    };
+    let scaled = |x: f64| if k == 0 { x } else { libm::scalbn(x, -k) };
+    let sum = if k == 0 {
+        sum
+    } else {
+        let mut total = 0.0f64;
+        for c in bytes.chunks(step) {
+            buf.clear();
+            elem.decode_f64(c, &mut buf);
+            total += buf
+                .iter()
+                .filter(|x| x.is_finite())
+                .map(|&x| scaled(x))
+                .sum::<f64>();
+        }
+        total
+    };
     let mean = sum / count as f64;
     let mut sq = 0.0f64;
     for c in bytes.chunks(step) {
@@ -92,13 +117,13 @@ fn stats(info: &TensorInfo, file: &ModelFile) -> TensorStats {
         sq += buf
             .iter()
             .filter(|x| x.is_finite())
-            .map(|&x| (x - mean) * (x - mean))
+            .map(|&x| (scaled(x) - mean) * (scaled(x) - mean))
             .sum::<f64>();
     }
     s.min = Some(min);
     s.max = Some(max);
-    s.mean = Some(mean);
-    s.std = Some((sq / count as f64).sqrt());
+    s.mean = Some(libm::scalbn(mean, k));
+    s.std = Some(libm::scalbn((sq / count as f64).sqrt(), k));
     s
 }
 
