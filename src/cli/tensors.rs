@@ -6,7 +6,7 @@ use quantviz::analysis::granular::GranularSettings;
 use quantviz::analysis::report::{self, Measure, Signal, TensorBytes};
 use quantviz::analysis::Analysis;
 use quantviz::data::generate::Dataset;
-use quantviz::data::load::model::{self, FileFormat, ModelFile, TensorInfo};
+use quantviz::data::load::model::{self, Elem, FileFormat, ModelFile, TensorInfo};
 use quantviz::present::json;
 use quantviz::present::number::{full, short};
 use quantviz::settings::{
@@ -97,34 +97,39 @@ fn stats(info: &TensorInfo, file: &ModelFile) -> TensorStats {
     let sum = if k == 0 {
         sum
     } else {
-        let mut total = 0.0f64;
-        for c in bytes.chunks(step) {
-            buf.clear();
-            elem.decode_f64(c, &mut buf);
-            total += buf
-                .iter()
-                .filter(|x| x.is_finite())
-                .map(|&x| scaled(x))
-                .sum::<f64>();
-        }
-        total
+        sum_finite(bytes, step, elem, &mut buf, scaled)
     };
     let mean = sum / count as f64;
-    let mut sq = 0.0f64;
-    for c in bytes.chunks(step) {
-        buf.clear();
-        elem.decode_f64(c, &mut buf);
-        sq += buf
-            .iter()
-            .filter(|x| x.is_finite())
-            .map(|&x| (scaled(x) - mean) * (scaled(x) - mean))
-            .sum::<f64>();
-    }
+    let sq = sum_finite(bytes, step, elem, &mut buf, |x| {
+        (scaled(x) - mean) * (scaled(x) - mean)
+    });
     s.min = Some(min);
     s.max = Some(max);
     s.mean = Some(libm::scalbn(mean, k));
     s.std = Some(libm::scalbn((sq / count as f64).sqrt(), k));
     s
+}
+
+/// `Σ f(x)` over the finite values of `bytes` (`elem`s), decoded `step` bytes at a time into
+/// `buf`.
+fn sum_finite(
+    bytes: &[u8],
+    step: usize,
+    elem: Elem,
+    buf: &mut Vec<f64>,
+    f: impl Fn(f64) -> f64,
+) -> f64 {
+    let mut total = 0.0f64;
+    for c in bytes.chunks(step) {
+        buf.clear();
+        elem.decode_f64(c, buf);
+        total += buf
+            .iter()
+            .filter(|x| x.is_finite())
+            .map(|&x| f(x))
+            .sum::<f64>();
+    }
+    total
 }
 
 fn opt(x: Option<f64>) -> String {
