@@ -265,18 +265,19 @@ impl TensorList {
     }
 }
 
-/// Up to `k` of `names` nearest to `wanted` by edit distance (ties in the file's order).
+/// Up to `k` of `names` nearest to `wanted`: those that contain it first (`attn_q` finds
+/// `blk.0.attn_q.weight`), then by edit distance (ties in the file's order).
 pub fn nearest_names<'a>(
     names: impl Iterator<Item = &'a str>,
     wanted: &str,
     k: usize,
 ) -> Vec<&'a str> {
-    let mut scored: Vec<(usize, usize, &str)> = names
+    let mut scored: Vec<(bool, usize, usize, &str)> = names
         .enumerate()
-        .map(|(i, n)| (strsim::levenshtein(n, wanted), i, n))
+        .map(|(i, n)| (!n.contains(wanted), strsim::levenshtein(n, wanted), i, n))
         .collect();
     scored.sort_unstable();
-    scored.into_iter().take(k).map(|(_, _, n)| n).collect()
+    scored.into_iter().take(k).map(|(_, _, _, n)| n).collect()
 }
 
 /// Which format bytes start with, where they tell it: GGUF by its magic, `.npy` by its, and
