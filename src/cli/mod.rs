@@ -490,13 +490,10 @@ fn quantize(o: args::Quantize) -> Out {
         full(p.range_max)
     );
     metrics_lines(&mut out, &run.metrics, "", None);
-    let facts = FormatFacts::int(&run, &a.similarity(&run.params, &run.metrics));
-    let _ = writeln!(out, "bits/weight  {}", full(facts.bits_per_weight));
-    let similarity = Similarity {
-        cosine: facts.cosine_similarity,
-        relative_error: facts.relative_error,
-    };
-    similarity_lines(&mut out, &similarity, facts.bits_per_weight, "");
+    let similarity = a.similarity(&run.params, &run.metrics);
+    let bits_per_weight = FormatFacts::int(&run, &similarity).bits_per_weight;
+    let _ = writeln!(out, "bits/weight  {}", full(bits_per_weight));
+    similarity_lines(&mut out, &similarity, bits_per_weight, "");
     if let Some(m) = &run.inliers {
         let _ = writeln!(out, "without the {} outliers:", a.data.outliers.len());
         metrics_lines(&mut out, m, "  ", None);
