@@ -93,40 +93,33 @@ function timeChange(page, changes) {
   );
 }
 
-async function open(browser, origin, url) {
+/** The page at `url`, every chart drawn and the heatmap scrolled into view; `before(page)`, where
+ * given, runs once the page is first ready (to open a file, say). */
+async function open(browser, origin, url, before = null) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(origin + url);
+  if (before) {
+    await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: TIMEOUT_MS });
+    await before(page);
+  }
   await page.waitForFunction(() => document.body.dataset.state === 'ready' && document.body.dataset.charts === 'drawn', null, {
     timeout: TIMEOUT_MS,
   });
-  // The matrix section on screen: its charts are drawn before ready.
   await page.locator('#chart-heatmap').scrollIntoViewIfNeeded();
   await page.waitForTimeout(300);
   return { context, page, errors };
 }
 
-/** The page at FILE_PAGE with `file` opened and its tensor picked, every chart drawn. */
-async function openFile(browser, origin, file) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(origin + FILE_PAGE);
-  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: TIMEOUT_MS });
+/** Opens `file` in the page and picks its tensor. */
+async function pickFrom(page, file) {
   await page.setInputFiles('#file', file);
   await page.waitForFunction(() => document.querySelectorAll('#tensor-list li').length > 0 && document.body.dataset.state === 'ready', null, {
     timeout: TIMEOUT_MS,
   });
   await page.locator('#tensor-list li', { hasText: FILE_TENSOR }).first().locator('button').click();
-  await page.waitForFunction(() => document.body.dataset.state === 'ready' && document.body.dataset.charts === 'drawn', null, {
-    timeout: TIMEOUT_MS,
-  });
-  await page.locator('#chart-heatmap').scrollIntoViewIfNeeded();
-  await page.waitForTimeout(300);
-  return { context, page, errors };
 }
 
 async function main() {
@@ -148,7 +141,8 @@ async function main() {
       if (i > 0) heatmap.push(ms);
     }
     await h.context.close();
-    const f = await openFile(browser, origin, matrixFile());
+    const file = matrixFile();
+    const f = await open(browser, origin, FILE_PAGE, (page) => pickFrom(page, file));
     const heatmapFile = [];
     for (let i = 0; i < REPS + 1; i++) {
       const ms = await timeChange(f.page, [['#heat-reduce', i % 2 ? 'max' : 'mean']]);
