@@ -179,9 +179,6 @@ pub struct Session {
     format: Option<FormatState>,
     /// The original values binned over the format histogram's range, per data.
     format_values: Option<Histogram>,
-    /// On large data, `format_values` being made between the page's events: the bins so far
-    /// and how many values are in them.
-    binning: Option<(Histogram, usize)>,
     /// The comparison of every format, computed on its chart's first draw.
     every: Option<EveryFormat>,
     /// The block the inspector shows.
@@ -209,9 +206,6 @@ pub struct Session {
     tensor: Option<String>,
     /// A format run being made in two parts, one by a worker (see [`help`]).
     help: Option<help::Help>,
-    /// Memory for a format run on large data, written a slice at a time between the page's
-    /// events once the data is shown, then let go (see [`Session::formats_step`]).
-    room: Option<Vec<u8>>,
     /// Runs of the current data in the K-quants, whose search takes several times as long as
     /// any other format's run (about 30 ms at a million values on the page, where the rest of
     /// a change takes a few), made whole by the comparison while the page is idle and kept for
@@ -229,12 +223,17 @@ const AHEAD_BYTES: usize = 64 << 20;
 /// Bytes of room per value: a format run keeps a code and a dequantized value (4 bytes each),
 /// and the run shown stays until the next is made.
 const ROOM_PER_VALUE: usize = 16;
-/// Bytes of room written per step: where every page is written for the first time, about as
-/// long as the comparison's longest steps (a change the user makes waits for the step under
-/// way).
-const ROOM_STEP: usize = 16 << 20;
-/// Values binned per step for a format's histogram.
-const BIN_STEP: usize = 1 << 23;
+
+/// Writes `bytes` of new memory once and lets it go. New memory costs a page fault per 4 KiB
+/// page the first time it is written (hundreds of megabytes of them for a format run on a
+/// large tensor, and wasm memory is never given back): written here, ahead of a run, the
+/// memory is the allocator's to give that run.
+fn write_room(bytes: usize) {
+    let mut room = Vec::<u8>::new();
+    if room.try_reserve_exact(bytes).is_ok() {
+        room.resize(room.capacity(), 1);
+    }
+}
 
 /// The charts a session draws, by the names the page and `draw` use.
 pub const CHART_NAMES: &str = "histogram, error, compare, mapping, sweep, sweep-base, sweep-marker, formats, blocks, accuracy, heatmap, scales, kl or rotation";
@@ -259,8 +258,6 @@ impl Session {
     /// returns the error and keeps the previous data and state.
     pub fn load(&mut self, bytes: &[u8], name: &str, query: &str) -> Result<String> {
         self.help = None;
-        // Let go before the new values are made (see `formats_step`).
-        self.room = None;
         let settings = Settings::from_query(query)?;
         let loaded = crate::data::load::read_page_bytes(bytes, name)?;
         let shape = settings.matrix.shape.or_else(|| loaded.rows_cols());
@@ -283,7 +280,6 @@ impl Session {
     /// Forgets a loaded file: the next `update` generates data again.
     pub fn use_generated(&mut self) {
         self.help = None;
-        self.room = None;
         self.file = None;
         self.file_note = None;
         self.source = None;
@@ -591,16 +587,6 @@ impl Session {
                 job: None,
             }),
         };
-        if !every.done()
-            && step_ahead(
-                a,
-                &mut self.room,
-                &mut self.binning,
-                &mut self.format_values,
-            )
-        {
-            return Ok(every.specs.len() - every.rows.len());
-        }
         if let Some(spec) = every.specs.get(every.rows.len()) {
             let row = match every.job.take().or_else(|| a.row_job(spec, PIECE)) {
                 Some(mut job) => match a.row_job_step(&mut job) {
@@ -626,18 +612,11 @@ impl Session {
                     .collect();
                 every.front = pareto_front(&points);
                 self.computed.every_formats += 1;
-                // The runs kept ahead took the memory the comparison had used: a first format
-                // run would wait for new memory's page faults (see `step_ahead`), so the room
-                // it takes is written now, and let go, in one step: at most 16 bytes a value
-                // of data whose run could be kept (8M values), a memset of 128 MB.
+                // The runs kept ahead took the memory the comparison had used: the room a
+                // first format run takes is written again, in one step: at most 16 bytes a
+                // value of data whose run could be kept (8M values), a memset of 128 MB.
                 if self.ahead.iter().any(Option::is_some) {
-                    let mut room = Vec::<u8>::new();
-                    if room
-                        .try_reserve_exact(a.values().len() * ROOM_PER_VALUE)
-                        .is_ok()
-                    {
-                        room.resize(room.capacity(), 1);
-                    }
+                    write_room(a.values().len() * ROOM_PER_VALUE);
                 }
             }
         }
@@ -938,10 +917,7 @@ impl Session {
             .filter(|s| s.key.0 == f)
             .ok_or_else(no_format)?;
         let run = &st.run;
-        let binning = &mut self.binning;
         let values = self.format_values.get_or_insert_with(|| {
-            // Made whole now: what was binned between events is not needed.
-            *binning = None;
             let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
             Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS)
         });
@@ -1011,8 +987,6 @@ impl Session {
     fn apply(&mut self, settings: Settings) -> Result<String> {
         // A run made in parts serves this update or none: taken before anything can fail.
         let help = self.help.take();
-        // The room is let go before a run that would want it (see `formats_step`).
-        self.room = None;
         let source = self.source_of(&settings);
         let fresh = self.source.as_ref() != Some(&source) || self.analysis.is_none();
         if fresh {
@@ -1158,16 +1132,19 @@ impl Session {
             self.format_values = None;
             self.every = None;
             self.kl_view = None;
-            let large = self.analysis.as_ref().map(|a| a.values().len()) >= Some(HELP_MIN_VALUES);
-            self.room = self.analysis.as_ref().and_then(|a| {
-                let mut room = Vec::new();
-                let bytes = a.values().len() * ROOM_PER_VALUE;
-                (large && room.try_reserve_exact(bytes).is_ok()).then_some(room)
-            });
-            self.binning = self.analysis.as_ref().filter(|_| large).map(|a| {
+            // On large data (a model's tensor), what a first format run needs of the data is
+            // made now rather than by that run: a Format change made as soon as the data is
+            // shown then takes what later ones take. The float32 values every format takes,
+            // the values binned for a format's histogram, and the room the run is written to.
+            if let Some(a) =
+                (self.analysis.as_ref()).filter(|a| a.values().len() >= HELP_MIN_VALUES)
+            {
+                // An error (a value beyond float32) is the format run's to report.
+                let _ = a.values_f32();
                 let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
-                (Histogram::new(lo, hi, HISTOGRAM_BINS), 0)
-            });
+                self.format_values = Some(Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS));
+                write_room(a.values().len() * ROOM_PER_VALUE);
+            }
         }
         if let Some(f) = new_format {
             if self.format.as_ref().map(|s| s.run.blocks) != Some(f.run.blocks) {
@@ -1238,49 +1215,6 @@ impl FormatState {
             view: None,
         })
     }
-}
-
-/// One step of the work a first format run on large data would otherwise wait for, done while
-/// the page is idle (between the comparison's steps); false once none is left.
-///
-/// First the float32 values every format takes, in one step; then the original values binned
-/// for a format's histogram (`binning`, into `format_values`), a slice per step: each saves a
-/// first run what it costs. Then the room: new memory costs a page fault per 4 KiB page the
-/// first time it is written, and a large format run on memory never written would pay for
-/// hundreds of megabytes of faults during the update. Written here a slice per step (`room`)
-/// and let go, the memory is the allocator's to give that run.
-fn step_ahead(
-    a: &Analysis,
-    room: &mut Option<Vec<u8>>,
-    binning: &mut Option<(Histogram, usize)>,
-    format_values: &mut Option<Histogram>,
-) -> bool {
-    if binning.is_some() && !a.has_values_f32() {
-        // An error (a value beyond float32) is the format run's to report.
-        let _ = a.values_f32();
-        return true;
-    }
-    if let Some((bins, at)) = binning {
-        let xs = a.values();
-        let end = (*at + BIN_STEP).min(xs.len());
-        for &x in xs.get(*at..end).unwrap_or_default() {
-            bins.add(x);
-        }
-        *at = end;
-        if end == xs.len() {
-            *format_values = binning.take().map(|(bins, _)| bins);
-        }
-        return true;
-    }
-    let Some(r) = room else {
-        return false;
-    };
-    let end = (r.len() + ROOM_STEP).min(r.capacity());
-    r.resize(end, 1);
-    if end == r.capacity() {
-        *room = None;
-    }
-    true
 }
 
 /// The comparison's row of the K-quant `f` (its block as the row asks for it), measured on a
@@ -1753,38 +1687,27 @@ mod tests {
         );
     }
 
-    /// On large data the first steps write the room, make the float32 values, then bin the
-    /// values for a format's histogram (the same bins as made at once), and only then measure
-    /// rows.
+    /// On large data the update makes the float32 values and bins the values for a format's
+    /// histogram, so that a first format run does not wait for them; the comparison's first
+    /// step then measures. Smaller data leaves both to the first run that needs them.
     #[test]
-    fn large_data_writes_its_room_and_bins_its_values_between_steps() {
+    fn large_data_is_made_ready_for_a_format_run_by_its_update() {
         let mut s = Session::new();
         summary(&mut s, "dist=normal:0,1&n=8388608&seed=3");
-        assert!(s.room.is_some() && s.binning.is_some());
-        let rows = s.formats_step().unwrap();
-        let mut steps = 1;
-        while s.room.is_some() || s.binning.is_some() {
-            if s.room.as_ref().is_some_and(|r| !r.is_empty()) {
-                assert!(
-                    s.format_values.is_some(),
-                    "the values binned before the room"
-                );
-            }
-            assert_eq!(s.formats_step().unwrap(), rows, "no row measured yet");
-            steps += 1;
-            assert!(steps < 16);
-        }
-        // The float32 values, one bin step, 8 room steps of 16 MB.
-        assert!(steps >= 10 && s.format_values.is_some());
         let a = s.analysis.as_ref().unwrap();
-        assert!(a.has_values_f32(), "the float32 values made ahead too");
+        assert!(a.has_values_f32(), "the float32 values made ahead");
         let (lo, hi) = histogram_range(a.stats.min, a.stats.max);
         let whole = Histogram::of(a.values(), lo, hi, HISTOGRAM_BINS);
         assert_eq!(s.format_values.as_ref(), Some(&whole));
-        assert_eq!(s.formats_step().unwrap(), rows - 1);
-        // New data of the same size: both again, the room let go before it is made.
-        summary(&mut s, "dist=normal:0,1&n=8388608&seed=4");
-        assert!(s.room.is_some() && s.binning.is_some() && s.format_values.is_none());
+        s.formats_step().unwrap();
+        let every = s.every.as_ref().unwrap();
+        assert!(
+            every.job.is_some() || !every.rows.is_empty(),
+            "the first step measures"
+        );
+        summary(&mut s, "dist=normal:0,1&n=8388607&seed=3");
+        assert!(s.format_values.is_none());
+        assert!(!s.analysis.as_ref().unwrap().has_values_f32());
     }
 
     #[test]

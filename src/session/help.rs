@@ -138,7 +138,6 @@ impl Session {
     /// many values; `None` otherwise (the update then runs as it always does).
     pub fn format_job(&mut self, query: &str) -> Result<Option<Job>> {
         self.help = None;
-        self.room = None;
         let settings = Settings::from_query(query)?;
         let (Some(analysis), Some(format)) = (self.analysis.as_ref(), settings.format) else {
             return Ok(None);

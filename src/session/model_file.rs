@@ -120,8 +120,6 @@ impl Session {
     /// previous data and state.
     pub fn model_tensor(&mut self, index: usize, bytes: &[u8], query: &str) -> Result<String> {
         self.help = None;
-        // Let go before the tensor is decoded (see `Session::formats_step`).
-        self.room = None;
         let settings = Settings::from_query(query)?;
         let (info, source) = self.model_tensor_info(index)?;
         usable(info, source)?;
