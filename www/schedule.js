@@ -106,9 +106,9 @@ export function drawOnScreen(sliding = false, relayout = false) {
   markInactive();
   // A newer state draws its own. The timer is also the fallback where no frame comes (a hidden
   // tab); after the frame's draw it finds nothing left to draw.
-  const rest = () => ours === wanted && drawRest();
-  setTimeout(rest, SLIDER_REST_MS);
-  if (!sliding) requestAnimationFrame(() => setTimeout(rest, 0));
+  const drawLater = () => ours === wanted && drawRest();
+  setTimeout(drawLater, SLIDER_REST_MS);
+  if (!sliding) requestAnimationFrame(() => setTimeout(drawLater, 0));
   const visible = (relayout ? null : onScreen) ?? onScreenNow();
   const later = !state.session.formatsReady();
   if (later && isActive('formats')) computing('Computing every format on these values…');
@@ -130,12 +130,19 @@ export function drawOnScreen(sliding = false, relayout = false) {
   }
 }
 
+/** The state the charts off screen are being drawn for, the time drawing them has taken, and
+ * whether the drawing of all of them is under way (between its tasks). */
+const rest = { shows: 0, ms: 0, going: false };
+
 /** Draws the charts of `names` that show an older state; returns false if drawing failed.
  * The comparison of every format, where the session has not computed it for this state, is
  * computed a row at a time between the page's events (`stepFormats`) and drawn when it is
- * complete; with `now` (a download, printing) it is computed and drawn at once. */
+ * complete; with `now` (a download, printing) it is computed and drawn at once. Otherwise the
+ * charts are drawn one per task, and an update the user asks for goes first: on a large tensor
+ * a chart's first draw of a state takes a few hundred ms, and a change waits for at most the
+ * one under way, not for all of them. */
 export function drawRest(names = CHARTS, now = false) {
-  // Once none is left, says `data-charts="drawn"`, and notes the time a drawing of all of them
+  // Once none is left, says `data-charts="drawn"`, and notes the time drawing all of them
   // took in `#status`'s `data-rest-ms`. A failure shows its message and says
   // `data-charts="error"`.
   let stale = names.filter((name) => !current(name));
@@ -145,16 +152,31 @@ export function drawRest(names = CHARTS, now = false) {
     stale = stale.filter((name) => name !== 'formats');
     stepFormats(wanted);
   }
+  const ours = wanted;
+  const all = names === CHARTS && !now;
+  if (rest.shows !== ours) Object.assign(rest, { shows: ours, ms: 0, going: false });
+  else if (all && rest.going) return true; // its next task draws the next chart
   const t0 = performance.now();
   try {
-    drawCharts(stale, wanted);
+    drawCharts(now ? stale : stale.slice(0, 1), wanted);
   } catch (e) {
     showError(message(e));
     setData(document.body, 'charts', 'error');
     if (queued === 0 && pendingTimer === null) setState('error');
     return false;
   }
-  if (names === CHARTS) setData(ui.status, 'restMs', String(Math.round((performance.now() - t0) * 10) / 10));
+  rest.ms += performance.now() - t0;
+  if (!now && stale.length > 1) {
+    if (all) rest.going = true;
+    yieldToEvents()
+      .then(() => afterUpdates(ours))
+      .then(() => {
+        if (all && rest.shows === ours) rest.going = false;
+        if (ours === wanted) drawRest(names);
+      });
+    return true;
+  }
+  if (names === CHARTS) setData(ui.status, 'restMs', String(Math.round(rest.ms * 10) / 10));
   if (CHARTS.every(current)) setData(document.body, 'charts', 'drawn');
   return true;
 }

@@ -494,6 +494,50 @@ test('an update draws the charts on screen first, the others just after, and all
   assertClean(problems);
 });
 
+test('charts off screen are drawn one per task, and a change made between them goes first', async () => {
+  // On a large tensor a chart's first draw takes a few hundred ms: a change waits for the one
+  // under way, not for every chart off screen.
+  const { page, problems, close } = await open('/?n=100000');
+  const OFF = ['error', 'compare', 'mapping', 'sweep'];
+  const r = await page.getByLabel('Bits').evaluate(
+    (el, OFF) =>
+      new Promise((resolve, reject) => {
+        const body = document.body;
+        const shows = (n) => Number(document.getElementById(`chart-${n}`).dataset.shows);
+        const seen = Object.fromEntries(OFF.map((n) => [n, new Set()]));
+        let first = null; // the state the first change shows, once ready
+        let drawnWith = null; // how many charts off screen showed it after the first was drawn
+        const obs = new MutationObserver(() => {
+          if (body.dataset.state === 'error') reject(new Error(document.getElementById('error').textContent));
+          for (const n of OFF) seen[n].add(shows(n));
+          if (first === null && body.dataset.state === 'ready') first = shows('histogram');
+          if (first !== null && drawnWith === null && OFF.some((n) => shows(n) === first)) {
+            drawnWith = OFF.filter((n) => shows(n) === first).length;
+            el.value = '6';
+            el.dispatchEvent(new Event('input', { bubbles: true }));
+            return;
+          }
+          if (drawnWith !== null && body.dataset.state === 'ready' && body.dataset.charts === 'drawn') {
+            obs.disconnect();
+            resolve({ first, drawnWith, last: shows('histogram'), after: OFF.map(shows), seen: OFF.map((n) => [...seen[n]]) });
+          }
+        });
+        obs.observe(body, { attributes: true, subtree: true, attributeFilter: ['data-state', 'data-charts', 'data-shows'] });
+        el.value = '5';
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+      }),
+    OFF,
+  );
+  assert.equal(r.drawnWith, 1, 'one chart off screen drawn in a task');
+  assert.ok(r.last > r.first, 'the second change is a newer state');
+  assert.deepEqual(r.after, OFF.map(() => r.last), 'every chart shows the second change in the end');
+  const skipped = r.seen.filter((states) => !states.includes(r.first)).length;
+  assert.ok(skipped >= OFF.length - 2, `charts not yet drawn went straight to the newer state: ${JSON.stringify(r.seen)}`);
+  await expectNoError(page);
+  await close();
+  assertClean(problems);
+});
+
 test('360 px wide: no horizontal scroll, everything reachable', async () => {
   const { page, problems, close } = await open('/?preset=notebook-minmax', {
     viewport: { width: 360, height: 780 },
