@@ -9,6 +9,7 @@ import { queryFromControls } from './controls.js';
 import { loadData, loadFile, run } from './update.js';
 import { enqueue } from './schedule.js';
 import { startHelper } from './helper.js';
+import { warmUp } from './warm.js';
 
 const $ = (sel) => document.querySelector(sel);
 const el = {
@@ -219,8 +220,11 @@ function showList(list) {
   el.list.replaceChildren(frag);
   filterList();
   // Where a tensor is large enough for the second core, the worker starts (and warms up)
-  // while the user picks one, rather than after: the first K-quant change then has it.
-  startHelper(list.tensors.reduce((most, t) => (t.refused ? most : Math.max(most, t.params)), 0));
+  // while the user picks one, rather than after: the first K-quant change then has it. The
+  // page's own code is warmed up then too.
+  const largest = list.tensors.reduce((most, t) => (t.refused ? most : Math.max(most, t.params)), 0);
+  startHelper(largest);
+  warmUp(largest);
 }
 
 /** Shows only the tensors whose name holds the search text. */

@@ -14,6 +14,7 @@ import { showMatrix } from './matrix.js';
 import { showModel } from './model.js';
 import { afterUpdate, withTensor } from './modelfile.js';
 import { helpWith, startHelper } from './helper.js';
+import { warmUp } from './warm.js';
 
 /** Updates from the controls after `changes` (controls, oldest first); new data leaves a preset. */
 export async function updateFromControls(changes) {
@@ -112,6 +113,7 @@ async function beforeCompute(large) {
 function show(next, t0, syncControls, sliding = false, helped = false) {
   state.summary = next;
   startHelper(next.data.n);
+  warmUp(next.data.n);
   state.preset = next.settings.preset ?? null;
   const cardsMoved = showCards(next);
   const modeChanged = setMode(next);

@@ -22,6 +22,9 @@ async function q4kOn(workers) {
     if (workers) {
       await page.waitForFunction(() => document.body.dataset.helper !== undefined, null, { timeout: 60_000 });
       assert.equal(await page.evaluate(() => document.body.dataset.helper), 'ready');
+      // The page's own code warmed up on a throwaway session, which leaves the shown state be.
+      await page.waitForFunction(() => document.body.dataset.warm !== undefined, null, { timeout: 60_000 });
+      assert.equal(await page.evaluate(() => document.body.dataset.warm), 'done');
     } else {
       assert.equal(await page.evaluate(() => document.body.dataset.helper), undefined);
     }
