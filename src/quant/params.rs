@@ -190,6 +190,7 @@ impl QuantParams {
     /// notebook), or PyTorch's `include-zero`: range widened to contain 0,
     /// `scale = max((alpha' - beta') / (qmax - qmin), eps)`,
     /// `zero_point = clamp(qmin - round(beta' / scale), qmin, qmax)`.
+    /// A range whose step would be subnormal gets the larger end's magnitude as its step.
     /// A zero-width range `[c, c]` gets `scale = |c|` (eps for 0) so that `c` is exact; its
     /// outer levels may then lie beyond f64 (`256 · c` for c near f64::MAX), which no value of
     /// the range reaches (see [`QuantParams::levels_finite`]).
@@ -218,12 +219,12 @@ impl QuantParams {
         }
         if beta == alpha || scale.is_nan() || scale < f64::MIN_POSITIVE {
             // A constant c: a step of |c| puts c exactly one level from zero, under either
-            // policy; the formulas would divide by zero (the notebook gives NaN here).
-            scale = if alpha == 0.0 {
-                SCALE_FLOOR
-            } else {
-                alpha.abs()
-            };
+            // policy; the formulas would divide by zero (the notebook gives NaN here). A range
+            // whose step would be subnormal takes the larger end's magnitude m as its step: the
+            // range is at most 2m wide, which the 3 or more steps of every width hold, so no
+            // value lies more than half a step from a level.
+            let m = alpha.abs().max(beta.abs());
+            scale = if m == 0.0 { SCALE_FLOOR } else { m };
         }
         let zero_point = match policy {
             ZeroPoint::Raw => -(lo / scale).round_ties_even(),
@@ -533,6 +534,31 @@ mod tests {
     use super::*;
     use crate::quant::kernels::ErrorLanes;
     use crate::quant::pairwise::pairwise_tree;
+
+    /// A range whose min-max step would be subnormal (under f64::MIN_POSITIVE) is held by its
+    /// levels: no value of it lies more than half a step from its level, at any width.
+    #[test]
+    fn a_range_with_a_subnormal_step_keeps_its_values_within_half_a_step() {
+        let ranges = [
+            (-4.700430040349744e-308, 1.5668100134499147e-308),
+            (0.0, 2e-308),
+            (-2e-308, 0.0),
+            (-1e-310, 3e-310),
+        ];
+        for (lo, hi) in ranges {
+            for bits in [2, 3, 8, 16] {
+                let p = QuantParams::asymmetric(lo, hi, bits, ZeroPoint::Raw).unwrap();
+                for x in [lo, hi, (lo + hi) / 2.0, 0.0] {
+                    let xh = p.dequantize_value(p.quantize_value(x));
+                    assert!(
+                        (x - xh).abs() <= p.scale / 2.0,
+                        "[{lo:e}, {hi:e}] at {bits} bits: {x:e} -> {xh:e}, step {:e}",
+                        p.scale
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn codes_rise_only_with_a_positive_scale() {
