@@ -37,7 +37,7 @@ wasm:
 ## measuring a format's error without keeping its run (the comparison of every format) about
 ## 3,400, measuring that comparison in pieces, so that a large tensor's page answers a click
 ## within a piece's 50 ms rather than a row's second, about 4,000, and on large data the memory
-## and the histogram's bins a first format run needs, made while the page is idle, about 500,
+## and the histogram's bins a first format run needs, made with the data, about 450,
 ## and keeping the comparison's K-quant runs for a Format change on data of up to 4M values
 ## (such a change then takes 5 ms, not 30), about 1,200.
 ## The first render of / stays within its 500 ms target (docs/benchmarks.md); the budget
