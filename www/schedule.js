@@ -68,9 +68,9 @@ export function enqueue(task) {
 //
 // An update is on screen when what is visible shows it (`data-state="ready"`), and drawing
 // charts no one sees before that only makes the visible ones wait: `drawOnScreen` draws the
-// charts on screen now and the others after the next frame (`drawRest`). A chart scrolled into
-// view before then is drawn at once (`watchOnScreen`). After a slider step the others wait until
-// the slider rests, as the URL does: a drag then spends its frames on what is seen.
+// charts on screen now and the others after the next frame (`drawRest`), one per task. A chart
+// scrolled into view before then is drawn next (`watchOnScreen`). After a slider step the others
+// wait until the slider rests, as the URL does: a drag then spends its frames on what is seen.
 // `data-charts` on the body is "pending" while some chart shows an older state, "drawn" after
 // ("error" if drawing failed); `#status`'s `data-rest-ms` is the time drawing the rest took.
 
@@ -147,7 +147,11 @@ export function drawRest(names = CHARTS, now = false) {
   // `data-charts="error"`.
   let stale = names.filter((name) => !current(name));
   markInactive();
-  if (!state.summary || stale.length === 0) return true;
+  if (!state.summary || stale.length === 0) {
+    // The last chart drawn by another path (scrolled into view): the time is still this one's.
+    if (names === CHARTS && !now && rest.shows === wanted) setData(ui.status, 'restMs', String(Math.round(rest.ms * 10) / 10));
+    return true;
+  }
   if (!now && stale.includes('formats') && !state.session.formatsReady()) {
     stale = stale.filter((name) => name !== 'formats');
     stepFormats(wanted);
@@ -165,7 +169,7 @@ export function drawRest(names = CHARTS, now = false) {
     if (queued === 0 && pendingTimer === null) setState('error');
     return false;
   }
-  rest.ms += performance.now() - t0;
+  if (all) rest.ms += performance.now() - t0;
   if (!now && stale.length > 1) {
     if (all) rest.going = true;
     yieldToEvents()
@@ -194,6 +198,12 @@ function computing(text) {
 
 /** Whether an update from the controls is waiting for its delay, queued or running. */
 const updating = () => queued > 0 || pendingTimer !== null;
+
+/** Resolves once no update from the controls is waiting or running: for work of the page's
+ * own (warm.js) that a change the user makes goes before. */
+export async function whenIdle() {
+  while (updating()) await (queued > 0 ? queue : new Promise((resolve) => setTimeout(resolve, 20)));
+}
 
 /** Resolves once no update from the controls is waiting or running (or state `ours` is no
  * longer the newest): an update the user asked for goes before the comparison's steps, since
@@ -257,7 +267,15 @@ export function redrawOnly(names) {
   }
   markInactive();
   drawCharts(names.filter(isActive), wanted);
-  if (CHARTS.every(current)) setData(document.body, 'charts', 'drawn');
+  if (CHARTS.every(current)) {
+    setData(document.body, 'charts', 'drawn');
+    return;
+  }
+  // The charts off screen that were still to be drawn (one per task) are now of this state.
+  const ours = wanted;
+  yieldToEvents()
+    .then(() => afterUpdates(ours))
+    .then(() => ours === wanted && drawRest());
 }
 
 /** Watches which charts are on screen, and draws one scrolled into view that is out of date. */

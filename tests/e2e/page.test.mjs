@@ -538,6 +538,49 @@ test('charts off screen are drawn one per task, and a change made between them g
   assertClean(problems);
 });
 
+test('a redraw of one chart while the charts off screen are drawn: they are drawn all the same', async () => {
+  // The heatmap's view, changed between two of the charts drawn one per task after a Bits
+  // change, is a new state of its own (as the block inspected is): the rest move on to it.
+  const { page, problems, close } = await open('/?shape=256,512');
+  const r = await page.getByLabel('Bits').evaluate(
+    (el) =>
+      new Promise((resolve, reject) => {
+        const body = document.body;
+        const canvases = () => [...document.querySelectorAll('canvas[id^="chart-"]')].filter((c) => c.closest('[hidden]') === null);
+        const shows = (c) => Number(c.dataset.shows);
+        let lagging = null; // the charts not yet drawn at ready
+        let changed = false;
+        const obs = new MutationObserver(() => {
+          if (body.dataset.state === 'error') reject(new Error(document.getElementById('error').textContent));
+          const newest = Math.max(...canvases().map(shows));
+          if (lagging === null && body.dataset.state === 'ready') lagging = canvases().filter((c) => shows(c) < newest).map((c) => c.id);
+          const left = (lagging ?? []).filter((id) => shows(document.getElementById(id)) < newest);
+          if (!changed && lagging !== null && left.length > 0 && left.length < lagging.length) {
+            changed = true;
+            const reduce = document.getElementById('heat-reduce');
+            reduce.value = 'mean';
+            reduce.dispatchEvent(new Event('change', { bubbles: true }));
+            return;
+          }
+          if (changed && body.dataset.state === 'ready' && body.dataset.charts === 'drawn') {
+            obs.disconnect();
+            resolve({ lagging, after: canvases().map(shows), newest });
+          }
+        });
+        obs.observe(body, { attributes: true, subtree: true, attributeFilter: ['data-state', 'data-charts', 'data-shows'] });
+        setTimeout(() => reject(new Error(`changed: ${changed}, lagging: ${lagging}, data-charts: ${body.dataset.charts}`)), 20_000);
+        el.value = '5';
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      }),
+  );
+  assert.ok(r.lagging.length >= 3, `charts off screen at ready: ${r.lagging}`);
+  assert.deepEqual(r.after, r.after.map(() => r.newest), 'every chart shows the newest state');
+  await expectNoError(page);
+  await close();
+  assertClean(problems);
+});
+
 test('360 px wide: no horizontal scroll, everything reachable', async () => {
   const { page, problems, close } = await open('/?preset=notebook-minmax', {
     viewport: { width: 360, height: 780 },
