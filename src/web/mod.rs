@@ -187,7 +187,7 @@ impl Session {
     }
 
     /// Takes the next step of the comparison of every format (a row, or on large data a piece
-    /// of one or work done ahead for a first format run); how many rows are left (0: ready).
+    /// of one); how many rows are left (0: ready).
     #[wasm_bindgen(js_name = formatsStep)]
     pub fn formats_step(&mut self) -> Result<u32, JsError> {
         let left = self.inner.formats_step().map_err(js_err)?;
