@@ -199,12 +199,6 @@ function computing(text) {
 /** Whether an update from the controls is waiting for its delay, queued or running. */
 const updating = () => queued > 0 || pendingTimer !== null;
 
-/** Resolves once no update from the controls is waiting or running: for work of the page's
- * own (warm.js) that a change the user makes goes before. */
-export async function whenIdle() {
-  while (updating()) await (queued > 0 ? queue : new Promise((resolve) => setTimeout(resolve, 20)));
-}
-
 /** Resolves once no update from the controls is waiting or running (or state `ours` is no
  * longer the newest): an update the user asked for goes before the comparison's steps, since
  * a K-quant run on a large tensor yields between its pieces, and steps taken there would

@@ -3,11 +3,10 @@
 // under way stays in the tier it began in. On a tensor of tens of millions of values each pass
 // (binning the values, the errors, a format's blocks) is one long call, so the first pick and
 // the first Format change after it would run wholly in baseline code, about twice as slow. A
-// throwaway session runs the same passes on small data first, one step per task (each after
-// any update the user asks for), while the user reads the tensor list.
+// throwaway session runs the same passes on small data first, one step per task, while the
+// user reads the tensor list.
 import { Session, helpMinValues } from '../pkg/quantviz.js';
 import { setData, yieldToEvents } from './dom.js';
-import { whenIdle } from './schedule.js';
 
 /** The throwaway session's data: 2-D (for the heatmap), and at 16 bits with more levels than
  * values, so that the int charts bin value by value as they do on a large tensor (on small
@@ -39,9 +38,9 @@ export async function warmUp(n) {
     session = new Session();
     const canvas = new OffscreenCanvas(320, 200);
     for (const step of STEPS) {
-      // A step at a time, after any update the user asked for.
+      // A step at a time (each a few tens of ms, what a change the user makes may wait for).
+      // It does not wait for the pick: the point is to be warm before the pick's passes.
       await yieldToEvents();
-      await whenIdle();
       step(session, canvas);
     }
     setData(document.body, 'warm', 'done');
