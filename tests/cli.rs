@@ -912,14 +912,14 @@ fn format_text_says_saturated_and_groups_say_their_shorter_last() {
     );
 }
 
-/// A safetensors tensor of more than 2 dimensions has one channel scale per output channel
-/// (its first dimension by the rest) in `quantize`, in `report` and on the page alike; a `.npy`
-/// array of the same shape keeps its rule (every axis but the last as rows) on both.
+/// A tensor of more than 2 dimensions has every axis but the last flattened into rows, one
+/// channel scale per row, in `quantize`, in `report` and on the page alike, the same in a
+/// safetensors file as in a `.npy` array (`[experts, out, in]`: each expert's output channels).
 #[test]
-fn channel_scales_of_a_model_tensor_are_one_per_output_channel_everywhere() {
+fn channel_scales_of_an_n_d_tensor_are_one_per_row_of_its_last_axis_everywhere() {
     let dir = std::env::temp_dir().join(format!("quantviz-channels-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    // [4, 8, 8]: each output channel a magnitude of its own, each of its rows another.
+    // [4, 8, 8]: each expert a magnitude of its own, each of its rows another.
     let xs: Vec<f32> = (0..256)
         .map(|i| ((i as f32) * 0.37).sin() * 10f32.powi(i / 64) * (1.0 + (i / 8 % 8) as f32))
         .collect();
@@ -971,11 +971,11 @@ fn channel_scales_of_a_model_tensor_are_one_per_output_channel_everywhere() {
     };
     let query = "bits=4&scheme=symmetric&granularity=channel";
 
-    // The model file: 4 rows of 64 in quantize, report and the page, with one MSE.
+    // The model file: 32 rows of 8 in quantize, report and the page, with one MSE.
     let q = quantize(st);
     assert_eq!(
         (&q["units"]["rows"], &q["units"]["cols"]),
-        (&4.into(), &64.into()),
+        (&32.into(), &8.into()),
         "{q}"
     );
     let r = report(st);
@@ -983,14 +983,14 @@ fn channel_scales_of_a_model_tensor_are_one_per_output_channel_everywhere() {
         r["int_rows"]
             .as_str()
             .unwrap()
-            .contains("row (output channel)"),
+            .contains("row (every axis but the last flattened into rows"),
         "{r}"
     );
     let row = &r["tensors"][0]["rows"][1];
     assert_eq!(row["format"], "int4 channel");
     assert_eq!(
         row["bits_per_weight"].as_f64().unwrap(),
-        4.0 + 32.0 * 4.0 / 256.0
+        4.0 + 32.0 * 32.0 / 256.0
     );
     let mse = q["mse"].as_f64().unwrap();
     assert_eq!(row["mse"].as_f64().unwrap().to_bits(), mse.to_bits());
@@ -1019,9 +1019,9 @@ fn channel_scales_of_a_model_tensor_are_one_per_output_channel_everywhere() {
             mse.to_bits()
         );
     };
-    page_shows(&page, 4, 64, mse);
+    page_shows(&page, 32, 8, mse);
 
-    // The .npy array: 32 rows of 8 in quantize, report and the page, with one MSE (another).
+    // The .npy array of the same values and shape: the same rows and the same MSE.
     let q = quantize(np);
     assert_eq!(
         (&q["units"]["rows"], &q["units"]["cols"]),
@@ -1029,7 +1029,7 @@ fn channel_scales_of_a_model_tensor_are_one_per_output_channel_everywhere() {
         "{q}"
     );
     let npy_mse = q["mse"].as_f64().unwrap();
-    assert_ne!(npy_mse, mse);
+    assert_eq!(npy_mse.to_bits(), mse.to_bits());
     let row = &report(np)["tensors"][0]["rows"][1];
     assert_eq!(row["mse"].as_f64().unwrap().to_bits(), npy_mse.to_bits());
     let page: serde_json::Value =

@@ -309,9 +309,12 @@ fn a_loaded_values_file_replaces_the_tensor() {
 }
 
 #[test]
-fn tensors_of_more_dimensions_are_rows_by_the_rest() {
+fn tensors_of_more_dimensions_are_every_axis_but_the_last_as_rows() {
     assert_eq!(page_shape(&[]), None);
     assert_eq!(page_shape(&[7]), None);
     assert_eq!(page_shape(&[3, 5]), Some((3, 5)));
-    assert_eq!(page_shape(&[8, 3, 3, 3]), Some((8, 27)));
+    assert_eq!(page_shape(&[8, 3, 3, 3]), Some((72, 3)));
+    // A stack of experts' weights: each expert's output channels.
+    assert_eq!(page_shape(&[4, 16, 32]), Some((64, 32)));
+    assert_eq!(page_shape(&[4, 16, 0]), None);
 }

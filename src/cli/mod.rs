@@ -147,11 +147,9 @@ fn data_from(d: &DataArgs) -> Result<Dataset, CliError> {
             use quantviz::data::load::model;
             let file = model::ModelFile::open(path)?;
             let info = file.list.pick(d.tensor.as_deref(), &file.source)?;
-            // A tensor of 2 or more axes is its first dimension by the rest, one row per
-            // output channel, as the page and `report` lay it out.
-            let shape = d
-                .shape
-                .or_else(|| model::rows_cols(file.list.format, &info.shape));
+            // A tensor of 2 or more axes is its every axis but the last flattened into rows,
+            // as the page and `report` lay it out.
+            let shape = d.shape.or_else(|| model::rows_cols(&info.shape));
             let label = format!("{} tensor {}", path.display(), info.name);
             return Ok(Dataset::from_tensor(file.values(info)?, label)?.with_shape(shape)?);
         }

@@ -6,7 +6,7 @@ use quantviz::analysis::granular::GranularSettings;
 use quantviz::analysis::report::{self, Measure, Signal, TensorBytes};
 use quantviz::analysis::Analysis;
 use quantviz::data::generate::Dataset;
-use quantviz::data::load::model::{self, Elem, FileFormat, ModelFile, TensorInfo};
+use quantviz::data::load::model::{self, Elem, ModelFile, TensorInfo};
 use quantviz::present::json;
 use quantviz::present::number::{full, short};
 use quantviz::settings::{
@@ -345,7 +345,7 @@ fn measure_int(
     if ints().next().is_none() {
         return columns.iter().map(|_| None).collect();
     }
-    let rows_cols = model::rows_cols(file.list.format, &info.shape);
+    let rows_cols = model::rows_cols(&info.shape);
     let analysis = || -> Result<Analysis, String> {
         let values = file.values(info).map_err(|e| e.to_string())?;
         let data = Dataset::from_tensor(values, info.name.clone())
@@ -477,12 +477,8 @@ pub fn report(o: args::Report) -> Out {
         );
     }
     let file = ModelFile::open(&o.file)?;
-    // The rows are [`model::rows_cols`]'s: a model tensor's output channels, a `.npy` array's
-    // every axis but the last flattened.
-    let row = match file.list.format {
-        FileFormat::Npy => "row (every axis but the last flattened into rows)",
-        FileFormat::Safetensors | FileFormat::Gguf => "row (output channel)",
-    };
+    // The rows are [`model::rows_cols`]'s, whatever the file.
+    let row = "row (every axis but the last flattened into rows: a weight's output channels)";
     let int_rows = (int || granularity != Granularity::Tensor).then(|| {
         format!(
             "int4 and int8 symmetric, min-max calibration, one float32 scale per {}",

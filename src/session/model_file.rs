@@ -8,8 +8,8 @@
 use super::Session;
 use crate::data::generate::Dataset;
 use crate::data::load::model::{
-    check_page_size, decode_tensor, header_needed, parse_header, rows_cols, usable, FileFormat,
-    TensorInfo, TensorList,
+    check_page_size, decode_tensor, header_needed, parse_header, rows_cols, usable, TensorInfo,
+    TensorList,
 };
 use crate::data::load::shown;
 use crate::error::{Error, Result};
@@ -68,11 +68,10 @@ fn page_refusal(info: &TensorInfo, source: &str) -> Option<String> {
 }
 
 /// The 2-D layout of a safetensors or GGUF tensor, on the page as on the command line
-/// ([`rows_cols`]): its own rows and columns where it is 2-D; the first dimension by the rest
-/// (one row per output channel, as PyTorch's per-channel scales take it) where it has more;
-/// none for 1-D.
+/// ([`rows_cols`]): its own rows and columns where it is 2-D; every axis but the last flattened
+/// into rows where it has more; none for 1-D.
 pub fn page_shape(shape: &[usize]) -> Option<(usize, usize)> {
-    rows_cols(FileFormat::Safetensors, shape)
+    rows_cols(shape)
 }
 
 impl Session {
@@ -125,11 +124,7 @@ impl Session {
         usable(info, source)?;
         check_page_size(info, source)?;
         let values = decode_tensor(info, bytes, source)?;
-        let format = self
-            .model_file
-            .as_ref()
-            .map_or(FileFormat::Safetensors, |m| m.list.format);
-        let shape = rows_cols(format, &info.shape);
+        let shape = rows_cols(&info.shape);
         let (name, source) = (info.name.clone(), source.to_string());
         let note = match (info.shape.len(), shape) {
             (3.., Some((r, c))) => format!("{} {:?}, shown as {r} x {c}", info.dtype, info.shape),

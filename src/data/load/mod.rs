@@ -33,12 +33,10 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// The shape as rows and columns ([`model::rows_cols`]): a `.npy` array's every axis but
-    /// the last flattened into rows, a safetensors or GGUF tensor's first dimension by the
-    /// rest; `None` for 1-D (and 0-D) data.
+    /// The shape as rows and columns ([`model::rows_cols`]): every axis but the last flattened
+    /// into rows; `None` for 1-D (and 0-D) data.
     pub fn rows_cols(&self) -> Option<(usize, usize)> {
-        let format = self.format.unwrap_or(model::FileFormat::Npy);
-        model::rows_cols(format, &self.shape)
+        model::rows_cols(&self.shape)
     }
 }
 

@@ -20,21 +20,19 @@ pub use super::gguf::GGUF_MAGIC;
 /// in memory.
 pub const PAGE_MAX_VALUES: u64 = 50_000_000;
 
-/// The rows and columns of a tensor of `shape` from a file of `format`, as per-channel scales
-/// (one per row) and groups (within a row) take it. A safetensors or GGUF tensor is its first
-/// dimension by the rest: one row per output channel, as PyTorch's per-channel scales take a
-/// weight (`[out, in, kh, kw]` is `out` rows). A `.npy` array is every axis but the last
-/// flattened into rows (numpy's `reshape(-1, shape[-1])`). Both are a 2-D tensor's own rows and
-/// columns; `None` for 1-D and 0-D tensors (and a `.npy` array whose last axis is empty).
-pub fn rows_cols(format: FileFormat, shape: &[usize]) -> Option<(usize, usize)> {
-    let product = |dims: &[usize]| dims.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
-    match (format, shape) {
-        (_, [] | [_]) => None,
-        (FileFormat::Npy, [rest @ .., cols]) => (*cols > 0)
-            .then(|| product(rest))
+/// The rows and columns of a tensor of `shape` (row-major; a GGUF tensor's `ne` reversed), as
+/// per-channel scales (one per row) and groups (within a row) take it: every axis but the last
+/// flattened into rows (numpy's `reshape(-1, shape[-1])`), the same for every kind of file. A
+/// 2-D `[out, in]` weight is its output channels; a stack of them, `[experts, out, in]`, each
+/// expert's output channels; and the rows are those ggml quantizes (`ne[0]` values each).
+/// `None` for 1-D and 0-D tensors, and where the last axis is empty.
+pub fn rows_cols(shape: &[usize]) -> Option<(usize, usize)> {
+    match shape {
+        [] | [_] => None,
+        [rest @ .., cols] => (*cols > 0)
+            .then(|| rest.iter().try_fold(1usize, |p, &d| p.checked_mul(d)))
             .flatten()
             .map(|rows| (rows, *cols)),
-        (_, [rows, rest @ ..]) => product(rest).map(|cols| (*rows, cols)),
     }
 }
 
