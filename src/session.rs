@@ -277,6 +277,20 @@ impl Session {
         }
     }
 
+    /// Uses `data` as the data, as a loaded file's, then applies the query's quantization
+    /// settings; returns the summary JSON. The command line's `plot` draws the page's charts
+    /// this way, from the data its own flags make. On bad settings it returns the error.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn use_data(&mut self, data: Dataset, query: &str) -> Result<String> {
+        self.help = None;
+        let settings = Settings::from_query(query)?;
+        self.file = Some(std::sync::Arc::new(data));
+        self.file_note = None;
+        self.source = None;
+        self.tensor = None;
+        self.apply(settings)
+    }
+
     /// Forgets a loaded file: the next `update` generates data again.
     pub fn use_generated(&mut self) {
         self.help = None;

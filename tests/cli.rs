@@ -298,6 +298,81 @@ fn bad_input_gets_a_clear_message() {
     assert!(fails(&[&gen[..], &neg[..]].concat()).contains("expected K:F"));
 }
 
+/// Every chart of the page, from the command line: each drawn by the page's own session, the
+/// int charts the same figure as before, and a chart that needs a flag says which.
+#[test]
+fn plot_draws_every_chart_of_the_page() {
+    use quantviz::analysis::Analysis;
+    use quantviz::charts::ChartKind;
+    let dir = std::env::temp_dir().join(format!("quantviz-plots-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg_of = |args: &[&str]| {
+        let path = dir.join("c.svg");
+        let out = ["--out", path.to_str().unwrap()];
+        let (code, _, err) = quantviz(&[&["plot"][..], args, &out[..]].concat());
+        assert_eq!(code, 0, "{args:?}: {err}");
+        std::fs::read_to_string(&path).unwrap()
+    };
+    let gen = ["--generate", "normal:0,1", "--n", "4096", "--bits", "4"];
+    // The int charts: the figure the chart functions draw from the analysis, unchanged.
+    let data = quantviz::data::generate::generate(&quantviz::settings::DataSpec {
+        dist: "normal:0,1".parse().unwrap(),
+        n: 4096,
+        ..Default::default()
+    })
+    .unwrap();
+    let a = Analysis::new(data).unwrap();
+    let q = quantviz::settings::QuantSettings {
+        bits: 4,
+        ..Default::default()
+    };
+    for kind in ChartKind::ALL {
+        let want = quantviz::charts::render_svg(kind, &a, &q, 900, 520).unwrap();
+        assert_eq!(
+            svg_of(&[&[kind.to_string().as_str()][..], &gen[..]].concat()),
+            want,
+            "{kind}"
+        );
+    }
+    // The others, each with what it shows.
+    let cases: [(&[&str], &str); 7] = [
+        (&["formats"], "Every format on this data"),
+        (&["histogram", "--format", "nf4"], "nf4"),
+        (&["blocks", "--format", "q4_K"], "q4_K"),
+        (&["heatmap", "--shape", "64,64"], "64 x 64"),
+        (
+            &["scales", "--shape", "64,64", "--granularity", "channel"],
+            "64 rows:",
+        ),
+        (&["kl", "--calibration", "kl"], "KL calibration"),
+        (&["rotation", "--rotate", "hadamard"], "otat"),
+    ];
+    for (args, says) in cases {
+        let svg = svg_of(&[args, &["--generate", "normal:0,1", "--n", "4096"][..]].concat());
+        assert!(svg.contains(says), "{args:?} lacks '{says}'");
+    }
+    let fails = |args: &[&str]| {
+        quantviz(
+            &[
+                &["plot"][..],
+                args,
+                &["--generate", "normal:0,1", "--out", "x.svg"][..],
+            ]
+            .concat(),
+        )
+    };
+    let (code, _, err) = fails(&["blocks"]);
+    assert!(code == 2 && err.contains("add --format"), "{err}");
+    let (code, _, err) = fails(&["rotation"]);
+    assert!(code == 2 && err.contains("add --rotate hadamard"), "{err}");
+    let (code, _, err) = fails(&["pie"]);
+    assert!(
+        code == 2 && err.contains("formats, blocks, heatmap"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn plot_writes_an_svg_with_the_chart() {
     let dir = std::env::temp_dir().join(format!("quantviz-plot-{}", std::process::id()));
@@ -843,7 +918,7 @@ fn flags_that_do_not_fit_are_bad_arguments() {
         assert!(!help("compare").contains(flag), "compare offers {flag}");
         assert!(help("quantize").contains(flag), "quantize lacks {flag}");
     }
-    assert!(!help("plot").contains("--granularity"));
+    assert!(help("plot").contains("--granularity <G>"));
     let (_, _, err) = quantviz(&["report", TINY_ST, "--tensors", "a["]);
     assert!(
         err.contains("unclosed character class at character 2"),

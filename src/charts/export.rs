@@ -3,6 +3,7 @@
 use super::{draw_chart, drawing, ChartKind, Theme};
 use crate::analysis::Analysis;
 use crate::settings::QuantSettings;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::Path;
@@ -74,12 +75,23 @@ pub fn render_svg_themed(
     height: u32,
     theme: &Theme,
 ) -> Result<String, String> {
+    svg_with(width, height, |root| {
+        draw_chart(kind, root, analysis, q, theme)
+    })
+}
+
+/// What `draw` draws on an area of `width` x `height` pixels, as an SVG document.
+pub fn svg_with(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
+) -> Result<String, String> {
     check_size(width, height)?;
     register_native_font()?;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-        draw_chart(kind, &root, analysis, q, theme)?;
+        draw(&root)?;
         root.present().map_err(drawing)?;
     }
     Ok(svg)
@@ -108,12 +120,24 @@ pub fn render_png_themed(
     theme: &Theme,
     path: &Path,
 ) -> Result<(), String> {
+    png_with(width, height, path, |root| {
+        draw_chart(kind, root, analysis, q, theme)
+    })
+}
+
+/// What `draw` draws on an area of `width` x `height` pixels, written to the PNG file `path`.
+pub fn png_with(
+    width: u32,
+    height: u32,
+    path: &Path,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+) -> Result<(), String> {
     check_size(width, height)?;
     register_native_font()?;
     let mut buf = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-        draw_chart(kind, &root, analysis, q, theme)?;
+        draw(&root)?;
         root.present().map_err(drawing)?;
     }
     // Draw into memory first, so that a chart that fails leaves no half-drawn file behind.

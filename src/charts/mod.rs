@@ -30,7 +30,8 @@ pub use compare::draw_compare;
 pub use errors::draw_error;
 #[cfg(not(target_arch = "wasm32"))]
 pub use export::{
-    register_native_font, render_png, render_png_themed, render_svg, render_svg_themed,
+    png_with, register_native_font, render_png, render_png_themed, render_svg, render_svg_themed,
+    svg_with,
 };
 pub use formats::{draw_formats, Choice};
 pub use heatmap::{draw_heatmap, draw_scales, HeatGrid, HeatPlot, HeatValue, Reduce};

@@ -171,16 +171,15 @@ pub struct Notebook {
     pub seed: Option<u64>,
 }
 
-/// plot draws one scale per tensor: the flags of finer scales are not offered in its help.
+/// plot draws any chart of the page.
 #[derive(Debug, Args)]
-#[command(
-    mut_arg("granularity", |a| a.hide(true)),
-    mut_arg("rotate", |a| a.hide(true))
-)]
 pub struct Plot {
-    /// histogram | error | compare | mapping | sweep.
+    /// histogram | error | compare | mapping | sweep | formats (every format on the data) |
+    /// blocks (the format's blocks, with --format) | heatmap (2-D data) | scales (each row's or
+    /// group's scale, with --granularity) | kl (with --calibration kl) | rotation (one rotated
+    /// block, with --rotate). With --format, histogram is the format's.
     #[arg(value_name = "CHART", value_parser = parse_chart)]
-    pub chart: quantviz::charts::ChartKind,
+    pub chart: &'static str,
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
@@ -347,8 +346,27 @@ fn parse_zero_point(s: &str) -> Result<ZeroPoint, String> {
     from_str(s)
 }
 
-fn parse_chart(s: &str) -> Result<quantviz::charts::ChartKind, String> {
-    s.parse()
+/// The charts `plot` draws: the page's, but for the model's accuracy (`quantviz model`).
+pub const PLOT_CHARTS: [&str; 11] = [
+    "histogram",
+    "error",
+    "compare",
+    "mapping",
+    "sweep",
+    "formats",
+    "blocks",
+    "heatmap",
+    "scales",
+    "kl",
+    "rotation",
+];
+
+fn parse_chart(s: &str) -> Result<&'static str, String> {
+    let name = s.trim().to_ascii_lowercase();
+    PLOT_CHARTS
+        .into_iter()
+        .find(|&c| c == name)
+        .ok_or_else(|| format!("unknown chart '{s}': expected {}", PLOT_CHARTS.join(", ")))
 }
 
 fn bench_n(s: &str) -> Result<usize, String> {

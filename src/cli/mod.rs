@@ -823,39 +823,71 @@ fn notebook_cmd(o: args::Notebook) -> Out {
 }
 
 fn plot(o: args::Plot) -> Out {
-    no_finer(&o.quant, "plot")?;
-    let (w, h) = (o.width, o.height);
-    let q = quant_from(&o.quant)?;
+    let format = format_from(&o.quant)?;
+    let quant = quant_from(&o.quant)?;
+    let (granularity, rotate) = finer_from(&o.quant).unwrap_or_default();
+    match o.chart {
+        "blocks" if format.is_none() => {
+            return Err(usage_err(
+                "the blocks chart shows a format's blocks: add --format F (nf4, q4_0, q4_K, mxfp4, ...)",
+            ))
+        }
+        "rotation" if rotate == Rotation::None => {
+            return Err(usage_err(
+                "the rotation chart shows a block before and after rotation: add --rotate hadamard",
+            ))
+        }
+        _ => {}
+    }
     let data = data_from(&o.data)?;
-    let a = Analysis::new(data)?;
     let path = o.out;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase());
+    if !matches!(ext.as_deref(), Some("svg" | "png")) {
+        return Err(usage_err(format!(
+            "cannot tell the format of '{}': use a name ending in .svg or .png",
+            path.display()
+        )));
+    }
+    // The page's own session draws it, from these flags' settings: the same chart as the page.
+    let settings = quantviz::settings::Settings {
+        quant,
+        format: format.map(|(f, _)| f),
+        block: format.and_then(|(_, b)| b),
+        granularity,
+        rotate,
+        ..Default::default()
+    };
+    let mut session = quantviz::session::Session::new();
+    session.use_data(data, &settings.to_query())?;
+    let (chart, theme) = (o.chart, quantviz::charts::Theme::default());
+    let (w, h) = (o.width, o.height);
     let plot_err = |e: String| CliError {
         message: e,
         hint: None,
         code: 1,
     };
-    match ext.as_deref() {
-        Some("svg") => {
-            let svg = quantviz::charts::render_svg(o.chart, &a, &q, w, h).map_err(plot_err)?;
-            std::fs::write(&path, svg).map_err(|e| CliError {
-                message: format!("cannot write {}: {e}", path.display()),
-                hint: None,
-                code: 1,
-            })?;
-        }
-        Some("png") => {
-            quantviz::charts::render_png(o.chart, &a, &q, w, h, &path).map_err(plot_err)?
-        }
-        _ => {
-            return Err(usage_err(format!(
-                "cannot tell the format of '{}': use a name ending in .svg or .png",
-                path.display()
-            )))
-        }
+    let draw = |e: quantviz::Error| match e {
+        quantviz::Error::Chart(m) => m,
+        other => format!("cannot draw the {chart} chart: {other}"),
+    };
+    if ext.as_deref() == Some("svg") {
+        let svg = quantviz::charts::svg_with(w, h, |root| {
+            session.draw(chart, root, &theme).map_err(draw)
+        })
+        .map_err(plot_err)?;
+        std::fs::write(&path, svg).map_err(|e| CliError {
+            message: format!("cannot write {}: {e}", path.display()),
+            hint: None,
+            code: 1,
+        })?;
+    } else {
+        quantviz::charts::png_with(w, h, &path, |root| {
+            session.draw(chart, root, &theme).map_err(draw)
+        })
+        .map_err(plot_err)?;
     }
     Ok(format!("wrote {} ({w}x{h})\n", path.display()))
 }
