@@ -227,8 +227,12 @@ const ROOM_PER_VALUE: usize = 16;
 /// Writes `bytes` of new memory once and lets it go. New memory costs a page fault per 4 KiB
 /// page the first time it is written (hundreds of megabytes of them for a format run on a
 /// large tensor, and wasm memory is never given back): written here, ahead of a run, the
-/// memory is the allocator's to give that run.
+/// memory is the allocator's to give that run. Natively (the command line's `plot`) a block
+/// this large is the system's own pages, given back when freed: nothing written would stay.
 fn write_room(bytes: usize) {
+    if cfg!(not(target_arch = "wasm32")) {
+        return;
+    }
     let mut room = Vec::<u8>::new();
     if room.try_reserve_exact(bytes).is_ok() {
         room.resize(room.capacity(), 1);
@@ -1038,7 +1042,11 @@ impl Session {
         // The view only when a chart of it is drawn (`draw`), and the errors' histogram only
         // when the error chart is: a Format change, which keeps the run, recomputes neither.
         let same_run = !fresh && self.run == Some(run);
-        if q.calibration == Calibration::Kl && settings.granularity != Granularity::Tensor {
+        // The page's limit; natively (`plot`) every core takes the units, as `quantize` does.
+        if cfg!(target_arch = "wasm32")
+            && q.calibration == Calibration::Kl
+            && settings.granularity != Granularity::Tensor
+        {
             let units = analysis.units(settings.granularity)?.count();
             if units > PAGE_KL_UNITS {
                 return Err(Error::Setting {

@@ -370,6 +370,29 @@ fn plot_draws_every_chart_of_the_page() {
         code == 2 && err.contains("formats, blocks, heatmap"),
         "{err}"
     );
+    // A flag a chart's run does not take is refused, not ignored.
+    let (code, _, err) = fails(&["mapping", "--format", "q4_K"]);
+    assert!(code == 2 && err.contains("drop --format"), "{err}");
+    let (code, _, err) = fails(&["histogram", "--shape", "64,64", "--granularity", "channel"]);
+    assert!(code == 2 && err.contains("drop --granularity"), "{err}");
+    let (code, _, err) = fails(&["histogram", "--heat", "error"]);
+    assert!(code == 2 && err.contains("go with the heatmap"), "{err}");
+    // The heatmap of a format's error: one embedded image, not a rectangle per pixel.
+    let heat = ["heatmap", "--shape", "64,256", "--format", "q4_K"];
+    let abs = svg_of(&[&heat[..], &["--generate", "normal:0,1"][..]].concat());
+    let error = svg_of(
+        &[
+            &heat[..],
+            &["--generate", "normal:0,1", "--heat", "error"][..],
+        ]
+        .concat(),
+    );
+    assert_ne!(abs, error);
+    assert!(
+        error.contains("href=\"data:image/png;base64,") && error.len() < 200_000,
+        "{}",
+        error.len()
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -94,7 +94,8 @@ pub fn svg_with(
         draw(&root)?;
         root.present().map_err(drawing)?;
     }
-    Ok(svg)
+    // plotters-svg names an embedded bitmap's type `png`, which some readers refuse.
+    Ok(svg.replace("href=\"data:png;base64,", "href=\"data:image/png;base64,"))
 }
 
 /// One chart written to a PNG file, light theme at scale 1.

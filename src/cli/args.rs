@@ -58,8 +58,9 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Data (one of --input, --generate, --preset)")]
 pub struct DataArgs {
-    /// A file of values: .npy (float16/32/64, any shape, flattened), .csv or .txt numbers, or
-    /// one tensor of a .safetensors or .gguf file (see --tensor).
+    /// A file of values: .npy (float16/32/64, any shape), .csv or .txt numbers, or one tensor
+    /// of a .safetensors or .gguf file (see --tensor). A tensor of 2 or more axes is every axis
+    /// but the last by the last (rows by columns).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["generate", "preset"])]
     pub input: Option<PathBuf>,
     /// The tensor of a safetensors or GGUF --input to read (needed where it holds several).
@@ -81,7 +82,7 @@ pub struct DataArgs {
     #[arg(long, value_name = "NAME", value_parser = parse_preset)]
     pub preset: Option<Preset>,
     /// 2-D data of R rows and C columns (at most 10000000 values): generated in place of
-    /// --n, or the layout of a file's values. A 2-D .npy keeps its own shape.
+    /// --n, or the layout of a file's values (a file's tensor of 2 or more axes has its own).
     #[arg(long, value_name = "R,C", value_parser = value(parse_shape), conflicts_with = "preset")]
     pub shape: Option<(usize, usize)>,
     /// Scale row i by exp(S z_i), z_i standard normal from the seed (needs --shape) [default: 0].
@@ -175,11 +176,20 @@ pub struct Notebook {
 #[derive(Debug, Args)]
 pub struct Plot {
     /// histogram | error | compare | mapping | sweep | formats (every format on the data) |
-    /// blocks (the format's blocks, with --format) | heatmap (2-D data) | scales (each row's or
-    /// group's scale, with --granularity) | kl (with --calibration kl) | rotation (one rotated
-    /// block, with --rotate). With --format, histogram is the format's.
+    /// blocks (needs --format) | heatmap (rows by columns; see --heat) | scales (each row's or
+    /// group's scale at --granularity) | kl (KL calibration's search) | rotation (one block
+    /// before and after, needs --rotate). As on the page, a format shows in histogram, blocks,
+    /// formats and heatmap; --granularity and --rotate in scales, heatmap, rotation and
+    /// formats; the other charts are of the int scheme with one scale per tensor.
     #[arg(value_name = "CHART", value_parser = parse_chart)]
     pub chart: &'static str,
+    /// What the heatmap shows: abs (|x|) or error (|x - x̂| of the run the flags choose)
+    /// [default: abs].
+    #[arg(long, value_name = "V", value_parser = ["abs", "error"])]
+    pub heat: Option<String>,
+    /// How the heatmap reduces the values a pixel covers: max or mean [default: max].
+    #[arg(long = "per-pixel", value_name = "R", value_parser = ["max", "mean"])]
+    pub per_pixel: Option<String>,
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]

@@ -826,7 +826,39 @@ fn plot(o: args::Plot) -> Out {
     let format = format_from(&o.quant)?;
     let quant = quant_from(&o.quant)?;
     let (granularity, rotate) = finer_from(&o.quant).unwrap_or_default();
-    match o.chart {
+    let chart = o.chart;
+    // Each chart shows what the page's does: the int scheme's charts are of one scale per
+    // tensor without rotation, and a flag none of its runs takes is refused, not ignored.
+    const INT_ONLY: [&str; 6] = ["error", "mapping", "compare", "sweep", "kl", "scales"];
+    const PER_TENSOR: [&str; 7] = [
+        "histogram",
+        "error",
+        "mapping",
+        "compare",
+        "sweep",
+        "kl",
+        "blocks",
+    ];
+    if format.is_some() && INT_ONLY.contains(&chart) {
+        return Err(usage_err(format!(
+            "the {chart} chart is the int scheme's (the page hides it with a format): drop \
+             --format, or plot histogram, blocks, formats or heatmap"
+        )));
+    }
+    if (granularity != Granularity::Tensor || rotate != Rotation::None)
+        && PER_TENSOR.contains(&chart)
+    {
+        return Err(usage_err(format!(
+            "the {chart} chart is of one scale per tensor without rotation, as on the page: drop \
+             --granularity and --rotate, or plot scales, heatmap, rotation or formats"
+        )));
+    }
+    if chart != "heatmap" && (o.heat.is_some() || o.per_pixel.is_some()) {
+        return Err(usage_err(
+            "--heat and --per-pixel go with the heatmap chart",
+        ));
+    }
+    match chart {
         "blocks" if format.is_none() => {
             return Err(usage_err(
                 "the blocks chart shows a format's blocks: add --format F (nf4, q4_0, q4_K, mxfp4, ...)",
@@ -839,7 +871,6 @@ fn plot(o: args::Plot) -> Out {
         }
         _ => {}
     }
-    let data = data_from(&o.data)?;
     let path = o.out;
     let ext = path
         .extension()
@@ -851,6 +882,7 @@ fn plot(o: args::Plot) -> Out {
             path.display()
         )));
     }
+    let data = data_from(&o.data)?;
     // The page's own session draws it, from these flags' settings: the same chart as the page.
     let settings = quantviz::settings::Settings {
         quant,
@@ -862,7 +894,11 @@ fn plot(o: args::Plot) -> Out {
     };
     let mut session = quantviz::session::Session::new();
     session.use_data(data, &settings.to_query())?;
-    let (chart, theme) = (o.chart, quantviz::charts::Theme::default());
+    session.set_heatmap(
+        o.heat.as_deref().unwrap_or("abs"),
+        o.per_pixel.as_deref().unwrap_or("max"),
+    )?;
+    let theme = quantviz::charts::Theme::default();
     let (w, h) = (o.width, o.height);
     let plot_err = |e: String| CliError {
         message: e,

@@ -478,7 +478,8 @@ pub fn report(o: args::Report) -> Out {
     }
     let file = ModelFile::open(&o.file)?;
     // The rows are [`model::rows_cols`]'s, whatever the file.
-    let row = "row (every axis but the last flattened into rows: a weight's output channels)";
+    let row =
+        "row (every axis but the last flattened into rows; a 2-D weight's are its output channels)";
     let int_rows = (int || granularity != Granularity::Tensor).then(|| {
         format!(
             "int4 and int8 symmetric, min-max calibration, one float32 scale per {}",
