@@ -1042,11 +1042,7 @@ impl Session {
         // The view only when a chart of it is drawn (`draw`), and the errors' histogram only
         // when the error chart is: a Format change, which keeps the run, recomputes neither.
         let same_run = !fresh && self.run == Some(run);
-        // The page's limit; natively (`plot`) every core takes the units, as `quantize` does.
-        if cfg!(target_arch = "wasm32")
-            && q.calibration == Calibration::Kl
-            && settings.granularity != Granularity::Tensor
-        {
+        if q.calibration == Calibration::Kl && settings.granularity != Granularity::Tensor {
             let units = analysis.units(settings.granularity)?.count();
             if units > PAGE_KL_UNITS {
                 return Err(Error::Setting {
