@@ -266,9 +266,31 @@ impl Session {
         let loaded = crate::data::load::read_page_bytes(bytes, name)?;
         let shape = settings.matrix.shape.or_else(|| loaded.rows_cols());
         let data = Dataset::from_tensor(loaded.values, name)?.with_shape(shape)?;
+        self.use_file(data, loaded.note, settings)
+    }
+
+    /// Uses `data` as the data, as a loaded file's, then applies the query's quantization
+    /// settings; returns the summary JSON. The command line's `plot` draws the page's charts
+    /// this way, from the data its own flags make. On bad settings it returns the error and
+    /// keeps the previous data and state.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn use_data(&mut self, data: Dataset, query: &str) -> Result<String> {
+        self.help = None;
+        let settings = Settings::from_query(query)?;
+        self.use_file(data, None, settings)
+    }
+
+    /// A file's values (`data`, with what its reader noted) as the data, then `settings`
+    /// applied; on failure the previous file, note, source and tensor come back.
+    fn use_file(
+        &mut self,
+        data: Dataset,
+        note: Option<String>,
+        settings: Settings,
+    ) -> Result<String> {
         let previous = (self.file.take(), self.file_note.take(), self.source.clone());
         self.file = Some(std::sync::Arc::new(data));
-        self.file_note = loaded.note;
+        self.file_note = note;
         self.source = None;
         let tensor = self.tensor.take();
         match self.apply(settings) {
@@ -279,20 +301,6 @@ impl Session {
                 Err(e)
             }
         }
-    }
-
-    /// Uses `data` as the data, as a loaded file's, then applies the query's quantization
-    /// settings; returns the summary JSON. The command line's `plot` draws the page's charts
-    /// this way, from the data its own flags make. On bad settings it returns the error.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn use_data(&mut self, data: Dataset, query: &str) -> Result<String> {
-        self.help = None;
-        let settings = Settings::from_query(query)?;
-        self.file = Some(std::sync::Arc::new(data));
-        self.file_note = None;
-        self.source = None;
-        self.tensor = None;
-        self.apply(settings)
     }
 
     /// Forgets a loaded file: the next `update` generates data again.
