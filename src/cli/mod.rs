@@ -246,11 +246,12 @@ fn finer_from(q: &QuantArgs) -> Option<(Granularity, Rotation)> {
     })
 }
 
-/// `--granularity` and `--rotate` go with `quantize` and `bench`: elsewhere an error that says so.
+/// `--granularity` and `--rotate` go with `quantize`, `bench`, `model` and some of `plot`'s
+/// charts: elsewhere an error that says so.
 fn no_finer(q: &QuantArgs, command: &str) -> Result<(), CliError> {
     match finer_from(q) {
         Some((g, r)) if g != Granularity::Tensor || r != Rotation::None => Err(usage_err(format!(
-            "--granularity and --rotate go with 'quantize', 'bench' and 'model', not '{command}' (drop them here)"
+            "--granularity and --rotate go with 'quantize', 'bench' and 'model', and with plot's scales, heatmap, rotation and formats charts, not '{command}' (drop them here)"
         ))),
         _ => Ok(()),
     }
